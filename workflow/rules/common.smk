@@ -1,0 +1,198 @@
+# Python helpers of the workflow: config validation, wildcard constraints, target lists and
+# input functions. Rules never build paths or read config themselves; they call these.
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from toklab.data.corpus import CorpusSpec
+from toklab.errors import ConfigError
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+#: The click scripts of the repository, whatever the working directory (--directory) is.
+SCRIPTS_DIR = Path(workflow.basedir).parent / "scripts"
+
+
+def script(name):
+    """Path of a script in ``scripts/``, relative to the working directory where possible."""
+    return os.path.relpath(SCRIPTS_DIR / name)
+
+
+# Names in paths: letters, digits, '_' and '-' (never '/'), as the config schema requires.
+wildcard_constraints:
+    corpus=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    subset=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    language=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    filename=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+
+
+BYTE_CORPUS_SUFFIXES = ("bin", "idx", "pretok", "meta.json")
+
+
+# ---------------------------------------------------------------------------------------------
+# Config access
+
+
+def get_corpus(corpus):
+    """The config block of a corpus; a clear error for an unknown name."""
+    if corpus not in config["corpora"]:
+        raise WorkflowError(
+            f"unknown corpus '{corpus}': configured corpora are {', '.join(config['corpora'])}"
+        )
+    return config["corpora"][corpus]
+
+
+def iter_sources(corpus):
+    """The corpus's source and every subset-level source, in config order."""
+    block = get_corpus(corpus)
+    yield block["source"]
+    for subset in block["subsets"].values():
+        if subset.get("source"):
+            yield subset["source"]
+
+
+def download_path(url):
+    """Where a source's ``url`` is downloaded to: resources/downloads/<its file name>."""
+    return os.path.join("resources", "downloads", os.path.basename(urlsplit(url).path))
+
+
+def local_source_files(source):
+    """The files a local source reads (downloads included), as Snakemake inputs."""
+    if source.get("type") != "local":
+        return []
+    if source.get("url"):
+        return [download_path(source["url"])]
+    paths = source["paths"]
+    paths = [paths] if isinstance(paths, str) else paths
+    return [p for pattern in paths for p in (sorted(glob_files(pattern)) or [pattern])]
+
+
+def glob_files(pattern):
+    import glob
+
+    return glob.glob(pattern) if glob.has_magic(pattern) else [pattern]
+
+
+def with_local_paths(source):
+    """A source block in the form the data scripts read: a downloaded ``url`` becomes ``paths``."""
+    if source.get("type") == "local" and source.get("url"):
+        rest = {k: v for k, v in source.items() if k != "url"}
+        return {**rest, "paths": [download_path(source["url"])]}
+    return source
+
+
+def corpus_script_config(corpus):
+    """The corpus's config block as the scripts read it (downloads resolved to local paths)."""
+    block = dict(get_corpus(corpus))
+    block["source"] = with_local_paths(block["source"])
+    block["subsets"] = {
+        name: (
+            {**subset, "source": with_local_paths(subset["source"])}
+            if subset.get("source")
+            else subset
+        )
+        for name, subset in block["subsets"].items()
+    }
+    return block
+
+
+def check_corpora():
+    """Check every corpus spec at parse time, so a bad config fails before any job runs."""
+    for corpus in config["corpora"]:
+        try:
+            CorpusSpec.from_config(corpus, corpus_script_config(corpus))
+        except ConfigError as err:
+            raise WorkflowError(f"config error: {err}") from None
+
+
+check_corpora()
+
+
+def byte_subsets(corpus):
+    """Subsets converted to byte corpora (all by default)."""
+    block = get_corpus(corpus)
+    return block.get("byte_subsets") or list(block["subsets"])
+
+
+def demo_languages(corpus):
+    """Languages with generated gold morphology: those of a demo-source corpus, else none."""
+    source = get_corpus(corpus)["source"]
+    return source["languages"] if source["type"] == "demo" else []
+
+
+# ---------------------------------------------------------------------------------------------
+# Targets
+
+
+def data_targets(corpus):
+    """Manifest, byte corpora and (for the demo) gold morphology files of a corpus."""
+    targets = [f"results/data/{corpus}/manifest.json"]
+    targets += [
+        f"results/data/{corpus}/bytes/{subset}.{suffix}"
+        for subset in byte_subsets(corpus)
+        for suffix in BYTE_CORPUS_SUFFIXES
+    ]
+    targets += [
+        f"results/data/{corpus}/morphology/{language}.csv"
+        for language in demo_languages(corpus)
+    ]
+    return targets
+
+
+def get_final_targets():
+    """The default targets: every stage landed so far, for every configured corpus."""
+    return [target for corpus in config["corpora"] for target in data_targets(corpus)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Input functions and params
+
+
+def get_corpus_inputs(wildcards):
+    """Local and downloaded files a corpus reads (none for hf and demo sources)."""
+    return [
+        f
+        for source in iter_sources(wildcards.corpus)
+        for f in local_source_files(source)
+    ]
+
+
+def get_corpus_spec_json(wildcards):
+    """The corpus's config block as JSON for ``prepare_corpus.py shards``."""
+    return json.dumps(corpus_script_config(wildcards.corpus), sort_keys=True)
+
+
+def get_download_url(wildcards):
+    """The url whose file name is ``wildcards.filename``."""
+    for corpus in config["corpora"]:
+        for source in iter_sources(corpus):
+            url = source.get("url")
+            if (
+                url
+                and download_path(url) == f"resources/downloads/{wildcards.filename}"
+            ):
+                return url
+    raise WorkflowError(
+        f"no configured source downloads a file named '{wildcards.filename}'"
+    )
+
+
+def get_demo_source(wildcards):
+    """The demo source block of a corpus; an error for a corpus of another source type."""
+    source = get_corpus(wildcards.corpus)["source"]
+    if source["type"] != "demo" or wildcards.language not in source["languages"]:
+        raise WorkflowError(
+            f"gold morphology is generated only for the languages of demo corpora; corpus "
+            f"'{wildcards.corpus}' has no demo language '{wildcards.language}'"
+        )
+    return source
+
+
+def byte_corpus_prefix(wildcards, output):
+    """The prefix shared by a byte corpus's files (the .bin path without its suffix)."""
+    return output.bin.removesuffix(".bin")
