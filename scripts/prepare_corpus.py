@@ -40,8 +40,12 @@ def shards(corpus: str, spec_json: str, shards_dir: Path, manifest: Path) -> Non
 @cli.command(name="bytes")
 @click.option("--manifest", required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--subset", required=True, help="Subset to convert, e.g. tok_train.")
-@click.option("--prefix", required=True, type=click.Path(path_type=Path),
-              help="Output prefix: writes PREFIX.bin, .idx, .pretok and .meta.json.")
+@click.option(
+    "--prefix",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output prefix: writes PREFIX.bin, .idx, .pretok and .meta.json.",
+)
 @click.option("--workers", default=1, show_default=True, help="Processes for pre-tokenization.")
 @one_line_errors
 def bytes_(manifest: Path, subset: str, prefix: Path, workers: int) -> None:

@@ -164,7 +164,9 @@ def get_corpus_inputs(wildcards):
 
 def get_corpus_spec_json(wildcards):
     """The corpus's config block as JSON for ``prepare_corpus.py shards``."""
-    return json.dumps(corpus_script_config(wildcards.corpus), sort_keys=True)
+    return json.dumps(
+        corpus_script_config(wildcards.corpus)
+    )  # key order = subset order
 
 
 def get_download_url(wildcards):

@@ -131,9 +131,11 @@ class ByteCorpus:
         for path in self.paths.values():
             if not path.exists():
                 raise DataError(f"{path}: byte corpus file not found")
-        self.bytes = np.memmap(self.paths["bin"], dtype=np.uint8, mode="r") if (
-            self.paths["bin"].stat().st_size
-        ) else np.zeros(0, dtype=np.uint8)
+        self.bytes = (
+            np.memmap(self.paths["bin"], dtype=np.uint8, mode="r")
+            if (self.paths["bin"].stat().st_size)
+            else np.zeros(0, dtype=np.uint8)
+        )
         idx_size = self.paths["idx"].stat().st_size
         if idx_size % 8 or idx_size < 8:
             raise DataError(f"{self.paths['idx']}: corrupt index ({idx_size} bytes)")

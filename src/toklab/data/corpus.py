@@ -85,7 +85,9 @@ class CorpusSpec:
                 raise ConfigError(f"{where}: subset '{subset_name}' sets both documents and bytes")
             for value, unit in ((documents, "documents"), (size, "bytes")):
                 if value is not None and (not isinstance(value, int) or value <= 0):
-                    raise ConfigError(f"{where}: subset '{subset_name}' {unit} must be a positive integer")
+                    raise ConfigError(
+                        f"{where}: subset '{subset_name}' {unit} must be a positive integer"
+                    )
             subsets.append(SubsetSpec(subset_name, documents, size, raw.get("source")))
         languages = config.get("languages")
         if languages is None and config["source"].get("type") == "demo":
@@ -208,14 +210,13 @@ def _limited(source: Source, limit: dict[str, int] | None) -> Iterator[tuple[Doc
     """Documents with their UTF-8 size, stopping at the source's row or byte limit."""
     max_rows = (limit or {}).get("rows")
     max_bytes = (limit or {}).get("bytes")
-    rows = total = 0
-    for doc in source.documents():
+    total = 0
+    for rows, doc in enumerate(source.documents()):
         if (max_rows is not None and rows >= max_rows) or (
             max_bytes is not None and total >= max_bytes
         ):
             return
         size = len(doc.text.encode("utf-8"))
-        rows += 1
         total += size
         yield doc, size
 

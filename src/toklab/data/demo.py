@@ -32,6 +32,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from typing import ClassVar
 
 from toklab.data.sources import Document
 
@@ -169,7 +170,7 @@ class Language:
             open_quote, close_quote = self.quotes
             text = f"{open_quote}{text}{close_quote}"
         ending = "?" if draw.chance(0.08) else "!" if draw.chance(0.04) else "."
-        first = 1 if text[0] in "\"«" else 0
+        first = 1 if text[0] in '"«' else 0
         return text[:first] + text[first].upper() + text[first + 1 :] + ending
 
     def document(self, draw: Draw) -> str:
@@ -197,7 +198,7 @@ class Agglutinative(Language):
     name = "agglutinative"
     decimal_mark = ","
     thousands_mark = "."
-    quotes = ("\"", "\"")
+    quotes = ('"', '"')
 
     BACK, FRONT = "aıou", "eiöü"
     ONSETS = "ptkbdgmnszlrvjşhç"
@@ -250,8 +251,14 @@ class Agglutinative(Language):
     NOUN_CASES = (("da", "de"), ("dan", "den"), ("a", "e"), ("ı", "i"), ("la", "le"), ("ın", "in"))
     POSSESSIVES = (("ım", "im"), ("ın", "in"), ("ımız", "imiz"), ("ları", "leri"))
     TENSES = (("dı", "di"), ("acak", "ecek"), ("ır", "ir"), ("mış", "miş"))
-    PERSONS = (("ım", "im"), ("sın", "sin"), ("ız", "iz"), ("sınız", "siniz"), ("lar", "ler"),
-               ("", ""))
+    PERSONS = (
+        ("ım", "im"),
+        ("sın", "sin"),
+        ("ız", "iz"),
+        ("sınız", "siniz"),
+        ("lar", "ler"),
+        ("", ""),
+    )
     VOWEL_DROPPING = frozenset(POSSESSIVES[:3] + PERSONS[:3])
 
     def inflect(self, stem: str, slots: list[tuple[str, str]]) -> Word:
@@ -319,8 +326,33 @@ class Fusional(Language):
     thousands_mark = ","
     quotes = ("«", "»")
 
-    ONSETS = ("p", "t", "k", "b", "d", "g", "f", "v", "s", "m", "n", "l", "r", "c", "pr", "tr",
-              "cr", "br", "dr", "gr", "fl", "pl", "st", "sp", "qu")
+    ONSETS = (
+        "p",
+        "t",
+        "k",
+        "b",
+        "d",
+        "g",
+        "f",
+        "v",
+        "s",
+        "m",
+        "n",
+        "l",
+        "r",
+        "c",
+        "pr",
+        "tr",
+        "cr",
+        "br",
+        "dr",
+        "gr",
+        "fl",
+        "pl",
+        "st",
+        "sp",
+        "qu",
+    )
     VOWELS = ("a", "e", "i", "o", "u", "a", "e", "o", "á", "é", "ó")
     CODAS = ("n", "r", "s", "l", "m", "t", "x", "nt", "rd", "st", "c")
 
@@ -332,15 +364,19 @@ class Fusional(Language):
     )
     # Endings indexed [conjugation][tense][person]; tenses are present, past, future.
     VERB_ENDINGS = (
-        (("o", "as", "at", "amus", "atis", "ant"),
-         ("avi", "avisti", "avit", "avimus", "avistis", "averunt"),
-         ("abo", "abis", "abit", "abimus", "abitis", "abunt")),
-        (("eo", "es", "et", "emus", "etis", "ent"),
-         ("i", "isti", "it", "imus", "istis", "erunt"),
-         ("ebo", "ebis", "ebit", "ebimus", "ebitis", "ebunt")),
+        (
+            ("o", "as", "at", "amus", "atis", "ant"),
+            ("avi", "avisti", "avit", "avimus", "avistis", "averunt"),
+            ("abo", "abis", "abit", "abimus", "abitis", "abunt"),
+        ),
+        (
+            ("eo", "es", "et", "emus", "etis", "ent"),
+            ("i", "isti", "it", "imus", "istis", "erunt"),
+            ("ebo", "ebis", "ebit", "ebimus", "ebitis", "ebunt"),
+        ),
     )
     ABLAUT = str.maketrans({"a": "e", "e": "i", "o": "u", "á": "é", "é": "í", "ó": "ú"})
-    ROLE_CASE = {"subject": 0, "object": 1, "oblique": 3}
+    ROLE_CASE: ClassVar[dict[str, int]] = {"subject": 0, "object": 1, "oblique": 3}
 
     def stem(self, draw: Draw) -> str:
         syllables = 1 + draw.chance(0.6) + draw.chance(0.15)
@@ -367,7 +403,9 @@ class Fusional(Language):
             nouns=nouns,
             verbs=verbs,
             adjectives=_unique_words(lambda: self.stem(draw), 500, taken),
-            names=[n.capitalize() + "o" for n in _unique_words(lambda: self.stem(draw), 120, taken)],
+            names=[
+                n.capitalize() + "o" for n in _unique_words(lambda: self.stem(draw), 120, taken)
+            ],
             function_words=_unique_words(lambda: self.stem(draw)[:3], 36, taken),
         )
 

@@ -141,8 +141,7 @@ class LocalSource(Source):
         strip = self.spec.get("strip", True)
         block_bytes = int(self.spec.get("block_bytes", 1 << 24))
         where = f"corpus '{self.corpus}': {path}"
-        index = 0
-        for raw, offset in _split_stream(path, delimiter, block_bytes):
+        for index, (raw, offset) in enumerate(_split_stream(path, delimiter, block_bytes)):
             text = decode_utf8(raw, self.policy, where, offset, self.stats)
             if strip:
                 text = text.strip()
@@ -150,7 +149,6 @@ class LocalSource(Source):
                 yield Document(f"{path.name}:{index}", text, None)
             else:
                 self.stats.skipped_empty_documents += 1
-            index += 1
 
     def _row_to_document(self, row: dict[str, Any], default_id: str, where: str) -> Document:
         if self.text_column not in row:
@@ -190,7 +188,9 @@ class LocalSource(Source):
         columns = [c for c in (self.text_column, self.id_column, self.language_column) if c]
         missing = [c for c in columns if c not in parquet.schema_arrow.names]
         if missing:
-            raise DataError(f"{where}: missing column(s) {missing} (has {parquet.schema_arrow.names})")
+            raise DataError(
+                f"{where}: missing column(s) {missing} (has {parquet.schema_arrow.names})"
+            )
         row_index = 0
         for batch in parquet.iter_batches(batch_size=4096, columns=columns):
             for row in batch.to_pylist():

@@ -1,0 +1,128 @@
+"""The click scripts: --help works, and failures are one line on stderr with exit status 1."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO, tool_env
+
+SCRIPTS = sorted((REPO / "scripts").glob("*.py"))
+
+
+def run_script(name, *args, cwd=None):
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / name), *args],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_help(script):
+    result = run_script(script.name, "--help")
+    assert result.returncode == 0 and "Usage:" in result.stdout
+
+
+def test_bad_spec_json_is_one_line(tmp_path):
+    result = run_script(
+        "prepare_corpus.py",
+        "shards",
+        "--corpus",
+        "c",
+        "--spec-json",
+        "{nope",
+        "--shards-dir",
+        str(tmp_path / "s"),
+        "--manifest",
+        str(tmp_path / "m.json"),
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: corpus 'c': --spec-json is not valid JSON "
+        "(Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"
+    ]
+
+
+def test_missing_file_is_one_line(tmp_path):
+    spec = {
+        "source": {"type": "local", "paths": [str(tmp_path / "gone.txt")]},
+        "subsets": {"a": {}},
+    }
+    result = run_script(
+        "prepare_corpus.py",
+        "shards",
+        "--corpus",
+        "c",
+        "--spec-json",
+        json.dumps(spec),
+        "--shards-dir",
+        str(tmp_path / "s"),
+        "--manifest",
+        str(tmp_path / "m.json"),
+    )
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == f"Error: corpus 'c': input file not found: {tmp_path / 'gone.txt'}"
+    )
+    assert not (tmp_path / "s").exists() and not (tmp_path / "m.json").exists()
+
+
+def test_unknown_subset_for_bytes(tmp_path):
+    spec = {"source": {"type": "demo"}, "subsets": {"a": {"documents": 2}}}
+    run_script(
+        "prepare_corpus.py",
+        "shards",
+        "--corpus",
+        "d",
+        "--spec-json",
+        json.dumps(spec),
+        "--shards-dir",
+        str(tmp_path / "shards"),
+        "--manifest",
+        str(tmp_path / "manifest.json"),
+    )
+    result = run_script(
+        "prepare_corpus.py",
+        "bytes",
+        "--manifest",
+        str(tmp_path / "manifest.json"),
+        "--subset",
+        "b",
+        "--prefix",
+        str(tmp_path / "bytes" / "b"),
+    )
+    assert result.returncode == 1
+    assert "no subset 'b' (has a)" in result.stderr
+    assert not (tmp_path / "bytes").exists() or not any((tmp_path / "bytes").iterdir())
+
+
+def test_download_from_file_url_and_failure(tmp_path):
+    source = tmp_path / "src.txt"
+    source.write_text("payload")
+    ok = run_script(
+        "download.py", "--url", source.as_uri(), "--output", str(tmp_path / "out" / "f.txt")
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "out" / "f.txt").read_text() == "payload"
+    bad = run_script(
+        "download.py", "--url", (tmp_path / "missing").as_uri(), "--output", str(tmp_path / "g.txt")
+    )
+    assert bad.returncode == 1 and "download failed" in bad.stderr
+    assert not (tmp_path / "g.txt").exists()
+    wrong = run_script(
+        "download.py",
+        "--url",
+        source.as_uri(),
+        "--output",
+        str(tmp_path / "h.txt"),
+        "--sha256",
+        "0" * 64,
+    )
+    assert wrong.returncode == 1 and "SHA-256 is" in wrong.stderr
+    assert not (tmp_path / "h.txt").exists()

@@ -1,0 +1,183 @@
+"""The workflow through Snakemake: lint, dry runs of every config, the demo data stage, errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, run_snakemake
+
+pytestmark = pytest.mark.workflow
+
+EXPERIMENTS = sorted((REPO / "config" / "experiments").glob("*.yaml"))
+
+
+def test_lint_is_clean(tmp_path):
+    result = run_snakemake("--lint", workdir=tmp_path)
+    assert "Congratulations, your workflow is in a good condition" in result.stdout + result.stderr
+
+
+def test_snakefmt_is_clean():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", str(REPO / "workflow")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_default_dry_run_lists_demo_jobs(tmp_path):
+    result = run_snakemake("-n", workdir=tmp_path)
+    out = result.stdout
+    for job in ("prepare_corpus", "byte_corpus", "demo_morphology"):
+        assert job in out
+    assert "results/data/demo/bytes/tok_train.pretok" in out
+    assert "results/data/demo/morphology/agglutinative.csv" in out
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS, ids=lambda p: p.stem)
+def test_experiment_dry_runs_offline(tmp_path, experiment):
+    result = run_snakemake("-n", "--configfile", str(experiment), workdir=tmp_path)
+    corpora = yaml.safe_load(experiment.read_text())["corpora"]
+    for corpus in corpora:
+        assert f"results/data/{corpus}/manifest.json" in result.stdout
+    assert "results/data/demo/" not in result.stdout  # experiments replace the demo config
+
+
+def data_files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted((root / "results").rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("demo")
+    run_snakemake("--cores", "2", workdir=workdir)
+    return workdir
+
+
+def test_demo_data_stage_writes_everything(demo_run):
+    data = demo_run / "results" / "data" / "demo"
+    assert (data / "manifest.json").is_file()
+    for subset in ("lm_train", "tok_train", "tok_eval", "validation"):
+        assert list((data / "shards" / subset).glob("part-*.parquet"))
+        for suffix in ("bin", "idx", "pretok", "meta.json"):
+            assert (data / "bytes" / f"{subset}.{suffix}").stat().st_size > 0
+    for language in ("agglutinative", "fusional"):
+        lines = (data / "morphology" / f"{language}.csv").read_text().splitlines()
+        assert lines[0] == ",full_word,pt1,rest" and len(lines) == 1001
+    assert (demo_run / "logs" / "data" / "prepare_corpus" / "demo.log").is_file()
+
+
+def test_demo_rerun_is_byte_identical(demo_run, tmp_path):
+    run_snakemake("--cores", "2", workdir=tmp_path)
+    assert data_files(demo_run) == data_files(tmp_path)
+
+
+def test_demo_is_up_to_date_after_run(demo_run):
+    result = run_snakemake("-n", workdir=demo_run)
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def write_config(tmp_path: Path, config: dict) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def test_schema_violation_is_reported(tmp_path):
+    config = write_config(
+        tmp_path, {"corpora": {"c": {"source": {"type": "ftp"}, "subsets": {"a": {}}}}}
+    )
+    result = run_snakemake("-n", "--configfile", str(config), workdir=tmp_path, check=False)
+    assert result.returncode != 0
+    assert "'ftp' is not one of ['hf', 'local', 'demo']" in result.stdout + result.stderr
+
+
+def test_bad_subset_layout_fails_at_parse_time(tmp_path):
+    config = write_config(
+        tmp_path,
+        {
+            "corpora": {
+                "c": {"source": {"type": "demo"}, "subsets": {"a": {}, "b": {"documents": 3}}}
+            }
+        },
+    )
+    result = run_snakemake("-n", "--configfile", str(config), workdir=tmp_path, check=False)
+    assert result.returncode != 0
+    assert "subset 'a' has no size but is not the last subset" in result.stdout + result.stderr
+
+
+def test_missing_local_file_is_reported(tmp_path):
+    config = write_config(
+        tmp_path,
+        {
+            "corpora": {
+                "c": {
+                    "source": {"type": "local", "paths": ["nowhere/corpus.txt"]},
+                    "subsets": {"a": {}},
+                }
+            }
+        },
+    )
+    result = run_snakemake("-n", "--configfile", str(config), workdir=tmp_path, check=False)
+    assert result.returncode != 0
+    assert "nowhere/corpus.txt" in result.stdout + result.stderr
+
+
+def test_failing_job_leaves_no_partial_output(tmp_path):
+    corpus = tmp_path / "small.txt"
+    corpus.write_text("one\n\ntwo\n\nthree")
+    config = write_config(
+        tmp_path,
+        {
+            "corpora": {
+                "c": {
+                    "source": {"type": "local", "paths": [str(corpus)]},
+                    "subsets": {"a": {"documents": 2}, "b": {"documents": 5}},
+                }
+            }
+        },
+    )
+    result = run_snakemake(
+        "--cores", "1", "--configfile", str(config), workdir=tmp_path, check=False
+    )
+    assert result.returncode != 0
+    log = (tmp_path / "logs" / "data" / "prepare_corpus" / "c.log").read_text()
+    assert log.strip().splitlines()[-1] == (
+        "Error: corpus 'c': subset 'b' asks for 5 documents but the source had only 1 left for it"
+    )
+    assert not (tmp_path / "results" / "data" / "c" / "manifest.json").exists()
+    assert not (tmp_path / "results" / "data" / "c" / "shards").exists()
+    leftovers = list((tmp_path / "results").rglob("*")) if (tmp_path / "results").exists() else []
+    assert [p for p in leftovers if p.is_file()] == []
+
+
+def test_local_corpus_end_to_end_with_shared_data(tmp_path, shared_data):
+    source = tmp_path / "shakespeare.txt"
+    shutil.copy(shared_data / "tinyshakespeare" / "input.txt", source)
+    config = write_config(
+        tmp_path,
+        {
+            "corpora": {
+                "shakespeare": {
+                    "source": {"type": "local", "paths": [str(source)], "language": "english"},
+                    "subsets": {"validation": {"documents": 100}, "train": {}},
+                }
+            }
+        },
+    )
+    run_snakemake("--cores", "2", "--configfile", str(config), workdir=tmp_path)
+    meta = yaml.safe_load((tmp_path / "results/data/shakespeare/bytes/train.meta.json").read_text())
+    total = len(source.read_bytes())
+    # blank-line separated speeches; the separators and surrounding whitespace are not kept
+    assert meta["num_documents"] > 7000 and 0.9 * total < meta["num_bytes"] < total
