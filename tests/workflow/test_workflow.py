@@ -181,3 +181,9 @@ def test_local_corpus_end_to_end_with_shared_data(tmp_path, shared_data):
     total = len(source.read_bytes())
     # blank-line separated speeches; the separators and surrounding whitespace are not kept
     assert meta["num_documents"] > 7000 and 0.9 * total < meta["num_bytes"] < total
+
+
+@pytest.mark.parametrize("profile", ["local", "slurm"])
+def test_profiles_are_valid(tmp_path, profile):
+    result = run_snakemake("-n", "--profile", str(REPO / "profiles" / profile), workdir=tmp_path)
+    assert "prepare_corpus" in result.stdout
