@@ -1,0 +1,1 @@
+"""Tokenizers: exact byte-level BPE (and, as later stages land, ByteSpan and friends)."""
