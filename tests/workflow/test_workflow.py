@@ -50,11 +50,12 @@ def test_experiment_dry_runs_offline(tmp_path, experiment):
     assert "results/data/demo/" not in result.stdout  # experiments replace the demo config
 
 
-def data_files(root: Path) -> dict[str, bytes]:
+def result_files(root: Path) -> dict[str, bytes]:
+    """Every output file, except Snakemake's benchmark TSVs (measured times vary by run)."""
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted((root / "results").rglob("*"))
-        if p.is_file()
+        if p.is_file() and "benchmarks" not in p.relative_to(root).parts
     }
 
 
@@ -78,9 +79,28 @@ def test_demo_data_stage_writes_everything(demo_run):
     assert (demo_run / "logs" / "data" / "prepare_corpus" / "demo.log").is_file()
 
 
+def test_demo_tokenizers(demo_run):
+    from tokenizers import Tokenizer
+
+    from toklab.data.byte_corpus import ByteCorpus
+
+    corpus = ByteCorpus(demo_run / "results/data/demo/bytes/tok_eval")
+    text = corpus.document_text(0)
+    for name, size in (("bpe-500", 500), ("bpe-1000", 1000), ("hfbpe-1000", 1000)):
+        directory = demo_run / "results/tokenizers/demo" / name
+        tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        assert tokenizer.get_vocab_size() == size
+        ids = tokenizer.encode(text).ids
+        assert tokenizer.decode(ids) == text
+        assert len(ids) < len(text.encode()) / 2  # merges learned on tok_train compress tok_eval
+        assert (demo_run / "results/benchmarks/tokenizers/demo" / f"{name}.tsv").is_file()
+
+
 def test_demo_rerun_is_byte_identical(demo_run, tmp_path):
     run_snakemake("--cores", "2", workdir=tmp_path)
-    assert data_files(demo_run) == data_files(tmp_path)
+    first, second = result_files(demo_run), result_files(tmp_path)
+    assert first.keys() == second.keys()
+    assert [name for name in first if first[name] != second[name]] == []
 
 
 def test_demo_is_up_to_date_after_run(demo_run):

@@ -29,6 +29,8 @@ wildcard_constraints:
     subset=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     language=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     filename=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    family=r"[a-z][a-z0-9_]*",
+    vocab=r"[0-9]+",
 
 
 BYTE_CORPUS_SUFFIXES = ("bin", "idx", "pretok", "meta.json")
@@ -114,9 +116,75 @@ check_corpora()
 
 
 def byte_subsets(corpus):
-    """Subsets converted to byte corpora (all by default)."""
+    """Subsets converted to byte corpora: those configured (default all), plus training subsets."""
     block = get_corpus(corpus)
-    return block.get("byte_subsets") or list(block["subsets"])
+    subsets = (
+        block["subsets"] if block.get("byte_subsets") is None else block["byte_subsets"]
+    )
+    needed = [block["bpe"]["subset"]] if block.get("bpe") else []
+    return list(dict.fromkeys([*subsets, *needed]))
+
+
+BPE_FAMILIES = {"toklab": "bpe", "hf": "hfbpe"}
+
+
+def bpe_tokenizer_names(corpus):
+    """Names of the corpus's BPE tokenizers, e.g. bpe-500, hfbpe-1000."""
+    bpe = get_corpus(corpus).get("bpe")
+    if not bpe:
+        return []
+    return [
+        f"{BPE_FAMILIES[backend]}-{vocab}"
+        for backend in bpe["backends"]
+        for vocab in bpe["vocab_sizes"]
+    ]
+
+
+def get_bpe_config(wildcards):
+    """The corpus's bpe block; an error if the requested tokenizer is not configured."""
+    name = f"{wildcards.family}-{wildcards.vocab}"
+    if name not in bpe_tokenizer_names(wildcards.corpus):
+        raise WorkflowError(
+            f"tokenizer '{name}' is not configured for corpus '{wildcards.corpus}' "
+            f"(configured: {', '.join(bpe_tokenizer_names(wildcards.corpus)) or 'none'})"
+        )
+    return get_corpus(wildcards.corpus)["bpe"]
+
+
+def get_bpe_training_corpus(wildcards):
+    """The byte corpus files of the subset a BPE tokenizer trains on."""
+    subset = get_corpus(wildcards.corpus)["bpe"]["subset"]
+    return {
+        suffix.replace(
+            ".", "_"
+        ): f"results/data/{wildcards.corpus}/bytes/{subset}.{suffix}"
+        for suffix in BYTE_CORPUS_SUFFIXES
+    }
+
+
+def bpe_backend(wildcards):
+    """The training backend of a BPE family."""
+    return {family: backend for backend, family in BPE_FAMILIES.items()}[
+        wildcards.family
+    ]
+
+
+def special_token_options(wildcards):
+    """--special-token options for the shell, quoted."""
+    from shlex import quote
+
+    tokens = get_corpus(wildcards.corpus)["bpe"]["special_tokens"]
+    return " ".join(f"--special-token {quote(token)}" for token in tokens)
+
+
+def training_corpus_prefix(wildcards, input):
+    """The prefix of the training byte corpus (the .bin path without its suffix)."""
+    return input.bin.removesuffix(".bin")
+
+
+def tokenizer_dir(wildcards, output):
+    """The directory a tokenizer's files are written to."""
+    return os.path.dirname(output.tokenizer)
 
 
 def demo_languages(corpus):
@@ -144,9 +212,25 @@ def data_targets(corpus):
     return targets
 
 
+TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "merges.txt")
+
+
+def tokenizer_targets(corpus):
+    """tokenizer.json (with vocab.json and merges.txt) of every configured tokenizer."""
+    return [
+        f"results/tokenizers/{corpus}/{name}/{filename}"
+        for name in bpe_tokenizer_names(corpus)
+        for filename in TOKENIZER_FILES
+    ]
+
+
 def get_final_targets():
     """The default targets: every stage landed so far, for every configured corpus."""
-    return [target for corpus in config["corpora"] for target in data_targets(corpus)]
+    return [
+        target
+        for corpus in config["corpora"]
+        for target in data_targets(corpus) + tokenizer_targets(corpus)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,95 @@
+#!/usr/bin/env python
+"""Train tokenizers and write them as Hugging Face tokenizer.json (+ vocab.json, merges.txt)."""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from pathlib import Path
+
+import click
+
+from toklab.cli import one_line_errors, setup_logging
+from toklab.errors import ConfigError
+from toklab.io import atomic_directory
+
+log = logging.getLogger("train_tokenizer")
+
+
+@click.group()
+def cli() -> None:
+    """Train a tokenizer from a byte corpus or a text file."""
+    setup_logging()
+
+
+@cli.command()
+@click.option("--corpus-prefix", type=click.Path(path_type=Path),
+              help="Byte corpus to train on (PREFIX.bin/.idx), document by document.")
+@click.option("--input", "input_path", type=click.Path(path_type=Path),
+              help="Or a UTF-8 text file, split at the special tokens.")
+@click.option("--vocab-size", required=True, type=int, help="Bytes + special tokens + merges.")
+@click.option("--special-token", "special_tokens", multiple=True,
+              help="A special token (repeat for several); ids follow the 256 bytes in this order.")
+@click.option("--min-frequency", default=0, show_default=True,
+              help="Pairs counted fewer times are never merged.")
+@click.option("--backend", type=click.Choice(["toklab", "hf"]), default="toklab", show_default=True,
+              help="toklab: exact CS336 semantics; hf: tokenizers' BpeTrainer (Delphi).")
+@click.option("--workers", default=None, type=int, help="Processes for pre-tokenization.")
+@click.option("--out-dir", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def bpe(corpus_prefix: Path | None, input_path: Path | None, vocab_size: int,
+        special_tokens: tuple[str, ...], min_frequency: int, backend: str, workers: int | None,
+        out_dir: Path) -> None:
+    """Train byte-level BPE and save it to OUT_DIR."""
+    from toklab.tokenizers.bpe import (
+        BPETokenizer,
+        check_vocab_size,
+        train_bpe,
+        train_bpe_on_corpus,
+        unique_special_tokens,
+    )
+
+    if (corpus_prefix is None) == (input_path is None):
+        raise ConfigError("give exactly one of --corpus-prefix and --input")
+    specials = unique_special_tokens(special_tokens)
+    check_vocab_size(vocab_size, specials)
+    start = time.perf_counter()
+    if backend == "toklab":
+        if corpus_prefix is not None:
+            vocab, merges = train_bpe_on_corpus(corpus_prefix, vocab_size, specials,
+                                                min_frequency=min_frequency, num_workers=workers)
+        else:
+            vocab, merges = train_bpe(input_path, vocab_size, specials,
+                                      min_frequency=min_frequency, num_workers=workers)
+    else:
+        from toklab.tokenizers.hf import train_hf_bpe
+
+        vocab, merges = train_hf_bpe(_texts(corpus_prefix, input_path, specials), vocab_size,
+                                     specials, min_frequency=min_frequency)
+    elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    log.info("trained %d merges (vocab %d) in %.2f s, peak RSS %.0f MB",
+             len(merges), len(vocab), elapsed, peak)
+    with atomic_directory(out_dir) as tmp:
+        BPETokenizer(vocab, merges, specials).save(tmp)
+
+
+def _texts(corpus_prefix: Path | None, input_path: Path | None, specials: list[str]):
+    """Documents of a byte corpus, or the special-token-separated segments of a text file."""
+    if corpus_prefix is not None:
+        from toklab.data.byte_corpus import ByteCorpus
+
+        corpus = ByteCorpus(corpus_prefix)
+        for index in range(len(corpus)):
+            yield corpus.document_text(index)
+        return
+    from toklab.tokenizers.pretoken_counts import special_splitter
+
+    splitter = special_splitter(specials)
+    text = Path(input_path).read_text(encoding="utf-8")
+    yield from (splitter.split(text) if splitter else [text])
+
+
+if __name__ == "__main__":
+    cli()

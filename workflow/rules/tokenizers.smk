@@ -1,0 +1,36 @@
+# Tokenizers stage: byte corpus of the training subset -> HF tokenizer.json (+ vocab, merges).
+
+
+rule train_bpe:
+    input:
+        unpack(get_bpe_training_corpus),
+    output:
+        tokenizer="results/tokenizers/{corpus}/{family}-{vocab}/tokenizer.json",
+        vocab="results/tokenizers/{corpus}/{family}-{vocab}/vocab.json",
+        merges="results/tokenizers/{corpus}/{family}-{vocab}/merges.txt",
+        config="results/tokenizers/{corpus}/{family}-{vocab}/tokenizer_config.json",
+        special_tokens_map="results/tokenizers/{corpus}/{family}-{vocab}/special_tokens_map.json",
+    log:
+        "logs/tokenizers/{corpus}/{family}-{vocab}.log",
+    benchmark:
+        "results/benchmarks/tokenizers/{corpus}/{family}-{vocab}.tsv"
+    wildcard_constraints:
+        family="bpe|hfbpe",
+    conda:
+        "../envs/cpu.yaml"
+    threads: 8
+    resources:
+        mem_mb=32000,
+        runtime=720,
+    params:
+        script=script("train_tokenizer.py"),
+        bpe=get_bpe_config,
+        backend=bpe_backend,
+        specials=special_token_options,
+        prefix=training_corpus_prefix,
+        out_dir=tokenizer_dir,
+    shell:
+        "python {params.script:q} bpe --corpus-prefix {params.prefix:q}"
+        " --vocab-size {wildcards.vocab} {params.specials}"
+        " --min-frequency {params.bpe[min_frequency]} --backend {params.backend}"
+        " --workers {threads} --out-dir {params.out_dir:q} 2> {log:q}"
