@@ -62,7 +62,7 @@ def run_hf(path: str, vocab_size: int) -> dict:
 def child(backend: str, path: str, vocab_size: int) -> None:
     """Run one trainer and print its result as JSON (called in a subprocess)."""
     if backend == "toklab":
-        import toklab.tokenizers.bpe  # noqa: F401  (imports are not part of the timing)
+        import toklab.tokenizers.bpe
         import toklab.tokenizers.pretoken_counts  # noqa: F401
 
         result = run_toklab(path, vocab_size)
@@ -137,8 +137,12 @@ def report(name: str, path: Path, vocab_size: int, target: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="skip the generated corpora")
-    parser.add_argument("--child", nargs=3, metavar=("BACKEND", "PATH", "VOCAB"), help=argparse.SUPPRESS)
-    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "toklab-bench")
+    parser.add_argument(
+        "--child", nargs=3, metavar=("BACKEND", "PATH", "VOCAB"), help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "toklab-bench"
+    )
     args = parser.parse_args()
     if args.child:
         child(args.child[0], args.child[1], int(args.child[2]))
@@ -148,28 +152,40 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(f"CPUs available: {len(os.sched_getaffinity(0))}")
 
-    result = report("1. CS336 corpus.en", SHARED / "cs336" / "corpus.en", 500,
-                    "target: toklab < 0.38 s, the CS336 reference implementation's time")
-    print(f"  toklab {result['toklab']['seconds']:.3f} s vs target 0.38 s: "
-          f"{'PASS' if result['toklab']['seconds'] < 0.38 else 'FAIL'}")
+    result = report(
+        "1. CS336 corpus.en",
+        SHARED / "cs336" / "corpus.en",
+        500,
+        "target: toklab < 0.38 s, the CS336 reference implementation's time",
+    )
+    print(
+        f"  toklab {result['toklab']['seconds']:.3f} s vs target 0.38 s: "
+        f"{'PASS' if result['toklab']['seconds'] < 0.38 else 'FAIL'}"
+    )
 
     shakespeare = args.workdir / "tinyshakespeare_x8.txt"
     text = (SHARED / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
     shakespeare.write_text(text * 8, encoding="utf-8")
     result = report("2. tinyshakespeare x8", shakespeare, 10_000, "target: <= 1.5")
-    print(f"  ratio {result['ratio']:.2f} vs target 1.5: {'PASS' if result['ratio'] <= 1.5 else 'FAIL'}")
+    print(
+        f"  ratio {result['ratio']:.2f} vs target 1.5: {'PASS' if result['ratio'] <= 1.5 else 'FAIL'}"
+    )
 
     if args.quick:
         return
     peaks = {}
     for size in (256 * 10**6, 10**9):
         path = generated_corpus(args.workdir / f"generated_{size // 10**6}MB.txt", size)
-        result = report(f"3. generated {size // 10**6} MB", path, 32_000, "memory must stay bounded")
+        result = report(
+            f"3. generated {size // 10**6} MB", path, 32_000, "memory must stay bounded"
+        )
         peaks[size] = result["toklab"]["peak_rss_mb"] + result["toklab"]["peak_worker_rss_mb"]
     small, large = peaks[256 * 10**6], peaks[10**9]
-    print(f"\n  toklab peak memory (main + largest worker): {small:.0f} MB at 256 MB, "
-          f"{large:.0f} MB at 1 GB; growth x{large / small:.2f} for x3.9 the text "
-          f"({'PASS' if large < 1000 else 'FAIL'}: below the 1 GB a whole-file read needs)")
+    print(
+        f"\n  toklab peak memory (main + largest worker): {small:.0f} MB at 256 MB, "
+        f"{large:.0f} MB at 1 GB; growth x{large / small:.2f} for x3.9 the text "
+        f"({'PASS' if large < 1000 else 'FAIL'}: below the 1 GB a whole-file read needs)"
+    )
 
 
 if __name__ == "__main__":

@@ -24,23 +24,50 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--corpus-prefix", type=click.Path(path_type=Path),
-              help="Byte corpus to train on (PREFIX.bin/.idx), document by document.")
-@click.option("--input", "input_path", type=click.Path(path_type=Path),
-              help="Or a UTF-8 text file, split at the special tokens.")
+@click.option(
+    "--corpus-prefix",
+    type=click.Path(path_type=Path),
+    help="Byte corpus to train on (PREFIX.bin/.idx), document by document.",
+)
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(path_type=Path),
+    help="Or a UTF-8 text file, split at the special tokens.",
+)
 @click.option("--vocab-size", required=True, type=int, help="Bytes + special tokens + merges.")
-@click.option("--special-token", "special_tokens", multiple=True,
-              help="A special token (repeat for several); ids follow the 256 bytes in this order.")
-@click.option("--min-frequency", default=0, show_default=True,
-              help="Pairs counted fewer times are never merged.")
-@click.option("--backend", type=click.Choice(["toklab", "hf"]), default="toklab", show_default=True,
-              help="toklab: exact CS336 semantics; hf: tokenizers' BpeTrainer (Delphi).")
+@click.option(
+    "--special-token",
+    "special_tokens",
+    multiple=True,
+    help="A special token (repeat for several); ids follow the 256 bytes in this order.",
+)
+@click.option(
+    "--min-frequency",
+    default=0,
+    show_default=True,
+    help="Pairs counted fewer times are never merged.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["toklab", "hf"]),
+    default="toklab",
+    show_default=True,
+    help="toklab: exact CS336 semantics; hf: tokenizers' BpeTrainer (Delphi).",
+)
 @click.option("--workers", default=None, type=int, help="Processes for pre-tokenization.")
 @click.option("--out-dir", required=True, type=click.Path(path_type=Path))
 @one_line_errors
-def bpe(corpus_prefix: Path | None, input_path: Path | None, vocab_size: int,
-        special_tokens: tuple[str, ...], min_frequency: int, backend: str, workers: int | None,
-        out_dir: Path) -> None:
+def bpe(
+    corpus_prefix: Path | None,
+    input_path: Path | None,
+    vocab_size: int,
+    special_tokens: tuple[str, ...],
+    min_frequency: int,
+    backend: str,
+    workers: int | None,
+    out_dir: Path,
+) -> None:
     """Train byte-level BPE and save it to OUT_DIR."""
     from toklab.tokenizers.bpe import (
         BPETokenizer,
@@ -57,20 +84,35 @@ def bpe(corpus_prefix: Path | None, input_path: Path | None, vocab_size: int,
     start = time.perf_counter()
     if backend == "toklab":
         if corpus_prefix is not None:
-            vocab, merges = train_bpe_on_corpus(corpus_prefix, vocab_size, specials,
-                                                min_frequency=min_frequency, num_workers=workers)
+            vocab, merges = train_bpe_on_corpus(
+                corpus_prefix,
+                vocab_size,
+                specials,
+                min_frequency=min_frequency,
+                num_workers=workers,
+            )
         else:
-            vocab, merges = train_bpe(input_path, vocab_size, specials,
-                                      min_frequency=min_frequency, num_workers=workers)
+            vocab, merges = train_bpe(
+                input_path, vocab_size, specials, min_frequency=min_frequency, num_workers=workers
+            )
     else:
         from toklab.tokenizers.hf import train_hf_bpe
 
-        vocab, merges = train_hf_bpe(_texts(corpus_prefix, input_path, specials), vocab_size,
-                                     specials, min_frequency=min_frequency)
+        vocab, merges = train_hf_bpe(
+            _texts(corpus_prefix, input_path, specials),
+            vocab_size,
+            specials,
+            min_frequency=min_frequency,
+        )
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    log.info("trained %d merges (vocab %d) in %.2f s, peak RSS %.0f MB",
-             len(merges), len(vocab), elapsed, peak)
+    log.info(
+        "trained %d merges (vocab %d) in %.2f s, peak RSS %.0f MB",
+        len(merges),
+        len(vocab),
+        elapsed,
+        peak,
+    )
     with atomic_directory(out_dir) as tmp:
         BPETokenizer(vocab, merges, specials).save(tmp)
 

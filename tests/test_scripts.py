@@ -126,3 +126,71 @@ def test_download_from_file_url_and_failure(tmp_path):
     )
     assert wrong.returncode == 1 and "SHA-256 is" in wrong.stderr
     assert not (tmp_path / "h.txt").exists()
+
+
+def test_train_tokenizer_bad_input_leaves_no_output(tmp_path):
+    text = tmp_path / "in.txt"
+    text.write_text("some text to train on, twice: some text to train on")
+    out = tmp_path / "tok"
+    small = run_script(
+        "train_tokenizer.py",
+        "bpe",
+        "--input",
+        str(text),
+        "--vocab-size",
+        "256",
+        "--special-token",
+        "<|endoftext|>",
+        "--out-dir",
+        str(out),
+    )
+    assert small.returncode == 1
+    assert small.stderr.strip().splitlines()[-1] == (
+        "Error: vocab_size 256 is too small: the 256 bytes and 1 special token(s) need at least 257"
+    )
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"caf\xe9 au lait")
+    invalid = run_script(
+        "train_tokenizer.py",
+        "bpe",
+        "--input",
+        str(bad),
+        "--vocab-size",
+        "300",
+        "--out-dir",
+        str(out),
+    )
+    assert invalid.returncode == 1
+    assert (
+        invalid.stderr.strip().splitlines()[-1] == f"Error: {bad}: invalid UTF-8 at byte offset 3"
+    )
+    missing = run_script(
+        "train_tokenizer.py",
+        "bpe",
+        "--input",
+        str(tmp_path / "none.txt"),
+        "--vocab-size",
+        "300",
+        "--out-dir",
+        str(out),
+    )
+    assert missing.returncode == 1 and "input file not found" in missing.stderr
+    assert not out.exists()
+    ok = run_script(
+        "train_tokenizer.py",
+        "bpe",
+        "--input",
+        str(text),
+        "--vocab-size",
+        "260",
+        "--out-dir",
+        str(out),
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "merges.txt",
+        "special_tokens_map.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "vocab.json",
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -21,14 +22,18 @@ EOT = "<|endoftext|>"
 @pytest.fixture(scope="module")
 def gpt2(shared_data):
     fixtures = shared_data / "cs336"
-    return BPETokenizer.from_files(fixtures / "gpt2_vocab.json", fixtures / "gpt2_merges.txt", [EOT])
+    return BPETokenizer.from_files(
+        fixtures / "gpt2_vocab.json", fixtures / "gpt2_merges.txt", [EOT]
+    )
 
 
 @pytest.fixture(scope="module")
 def hf_gpt2(shared_data):
     """HF's own GPT-2 BPE built from the same files, independently of toklab's export."""
     fixtures = shared_data / "cs336"
-    tokenizer = Tokenizer(models.BPE.from_file(str(fixtures / "gpt2_vocab.json"), str(fixtures / "gpt2_merges.txt")))
+    tokenizer = Tokenizer(
+        models.BPE.from_file(str(fixtures / "gpt2_vocab.json"), str(fixtures / "gpt2_merges.txt"))
+    )
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.add_special_tokens([EOT])
     return tokenizer
@@ -43,7 +48,9 @@ def reference_encode(text: str, tokenizer: BPETokenizer) -> list[int]:
         for token in PAT.findall(part):
             word = [bytes([b]) for b in token.encode()]
             while len(word) > 1:
-                pairs = [(ranks.get(p, float("inf")), i) for i, p in enumerate(zip(word, word[1:]))]
+                pairs = [
+                    (ranks.get(p, float("inf")), i) for i, p in enumerate(itertools.pairwise(word))
+                ]
                 rank, i = min(pairs)
                 if rank == float("inf"):
                     break
@@ -60,8 +67,13 @@ def test_byte_unicode_table_is_a_bijection():
     assert decode_bytes(encode_bytes(data)) == data
 
 
-FIXTURE_TEXTS = ["address.txt", "german.txt", "tinystories_sample.txt",
-                 "special_token_trailing_newlines.txt", "special_token_double_newlines_non_whitespace.txt"]
+FIXTURE_TEXTS = [
+    "address.txt",
+    "german.txt",
+    "tinystories_sample.txt",
+    "special_token_trailing_newlines.txt",
+    "special_token_double_newlines_non_whitespace.txt",
+]
 
 
 @pytest.mark.parametrize("name", FIXTURE_TEXTS)
@@ -80,15 +92,28 @@ def test_gpt2_known_pieces(gpt2):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(max_size=80) | st.text(alphabet=st.sampled_from(list(" \n\t'sé🙃ab<|>" + EOT)), max_size=80))
+@given(
+    st.text(max_size=80)
+    | st.text(alphabet=st.sampled_from(list(" \n\t'sé🙃ab<|>" + EOT)), max_size=80)
+)
 def test_gpt2_ids_on_random_unicode(gpt2, hf_gpt2, text):
     ids = gpt2.encode(text)
     assert ids == hf_gpt2.encode(text).ids
     assert gpt2.decode(ids) == text
 
 
-@pytest.mark.parametrize("text", ["", "s", "🙃", "héllò hôw are ü?", f"{EOT}\n\n", f"{EOT}\n\ntesting!",
-                                  f"Héllò hôw {EOT}{EOT} are ü? 🙃{EOT}"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "s",
+        "🙃",
+        "héllò hôw are ü?",
+        f"{EOT}\n\n",
+        f"{EOT}\n\ntesting!",
+        f"Héllò hôw {EOT}{EOT} are ü? 🙃{EOT}",
+    ],
+)
 def test_round_trips_and_specials(gpt2, text):
     ids = gpt2.encode(text)
     assert gpt2.decode(ids) == text
@@ -98,7 +123,9 @@ def test_round_trips_and_specials(gpt2, text):
 def test_overlapping_specials_longest_first(shared_data):
     fixtures = shared_data / "cs336"
     double = EOT + EOT
-    tokenizer = BPETokenizer.from_files(fixtures / "gpt2_vocab.json", fixtures / "gpt2_merges.txt", [EOT, double])
+    tokenizer = BPETokenizer.from_files(
+        fixtures / "gpt2_vocab.json", fixtures / "gpt2_merges.txt", [EOT, double]
+    )
     ids = tokenizer.encode(f"Hello, {double} world{EOT}!")
     pieces = [tokenizer.decode([i]) for i in ids]
     assert pieces.count(double) == 1 and pieces.count(EOT) == 1
@@ -122,7 +149,9 @@ def test_encode_iterable_matches_encode(gpt2, shared_data):
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(
-        st.lists(st.sampled_from([*" \n\t.ab'é🙃", EOT, "<|endo", "ftext|>"]), max_size=20).map("".join),
+        st.lists(st.sampled_from([*" \n\t.ab'é🙃", EOT, "<|endo", "ftext|>"]), max_size=20).map(
+            "".join
+        ),
         max_size=25,
     )
 )
@@ -145,7 +174,9 @@ def trained(shared_data):
 def test_save_and_reload_identical_ids(trained, shared_data, tmp_path):
     tokenizer = BPETokenizer(*trained, special_tokens=[EOT])
     tokenizer.save(tmp_path)
-    text = (shared_data / "cs336" / "tinystories_sample.txt").read_text(encoding="utf-8") + " Ünïcödé 🙃"
+    text = (shared_data / "cs336" / "tinystories_sample.txt").read_text(
+        encoding="utf-8"
+    ) + " Ünïcödé 🙃"
     from_json = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
     assert from_json.encode(text).ids == tokenizer.encode(text)
     assert from_json.decode(from_json.encode(text).ids, skip_special_tokens=False) == text
@@ -169,7 +200,9 @@ def test_delphi_specials_load_in_transformers(shared_data, tmp_path, backend):
         vocab, merges = train_bpe(path, 500, specials)
     else:
         vocab, merges = train_hf_bpe(docs, 500, specials)
-        assert [vocab[i] for i in range(3)] == [s.encode() for s in specials]  # Delphi's ids 0, 1, 2
+        assert [vocab[i] for i in range(3)] == [
+            s.encode() for s in specials
+        ]  # Delphi's ids 0, 1, 2
     BPETokenizer(vocab, merges, specials).save(tmp_path / "tok")
     fast = AutoTokenizer.from_pretrained(str(tmp_path / "tok"))
     assert isinstance(fast, PreTrainedTokenizerFast)
@@ -177,6 +210,15 @@ def test_delphi_specials_load_in_transformers(shared_data, tmp_path, backend):
     for doc in [*docs, "  leading spaces,\ttabs and ünïcödé 🙃 "]:
         ids = fast.encode(doc, add_special_tokens=False)
         assert fast.decode(ids) == doc  # the round trip Delphi claims but never checks
-    wrapped = [fast.bos_token_id, *fast.encode(docs[0], add_special_tokens=False), fast.eos_token_id]
+    wrapped = [
+        fast.bos_token_id,
+        *fast.encode(docs[0], add_special_tokens=False),
+        fast.eos_token_id,
+    ]
     assert fast.decode(wrapped) == f"<bos>{docs[0]}<eos>"
-    assert json.loads((tmp_path / "tok" / "tokenizer_config.json").read_text())["clean_up_tokenization_spaces"] is False
+    assert (
+        json.loads((tmp_path / "tok" / "tokenizer_config.json").read_text())[
+            "clean_up_tokenization_spaces"
+        ]
+        is False
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import warnings
 from collections import Counter
@@ -25,7 +26,11 @@ PAT = regex.compile(r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]
 
 def reference_train(text: str, vocab_size: int, specials: list[str]):
     """Brute force: recount every pair from scratch before each merge (the CS336 definition)."""
-    parts = regex.split("|".join(map(regex.escape, sorted(specials, key=len, reverse=True))), text) if specials else [text]
+    parts = (
+        regex.split("|".join(map(regex.escape, sorted(specials, key=len, reverse=True))), text)
+        if specials
+        else [text]
+    )
     words = Counter()
     for part in parts:
         for token in PAT.findall(part):
@@ -34,7 +39,7 @@ def reference_train(text: str, vocab_size: int, specials: list[str]):
     while 256 + len(specials) + len(merges) < vocab_size:
         pairs = Counter()
         for word, count in words.items():
-            for pair in zip(word, word[1:]):
+            for pair in itertools.pairwise(word):
                 pairs[pair] += count
         if not pairs:
             break
@@ -60,13 +65,19 @@ def test_cs336_reference_merges_and_vocab(shared_data):
     vocab, merges = train_bpe(fixtures / "corpus.en", 500, ["<|endoftext|>"])
     reference_merges = [
         tuple(decode_bytes(token) for token in line.rstrip("\n").split(" "))
-        for line in (fixtures / "train-bpe-reference-merges.txt").read_text(encoding="utf-8").splitlines()
+        for line in (fixtures / "train-bpe-reference-merges.txt")
+        .read_text(encoding="utf-8")
+        .splitlines()
         if line
     ]
     assert merges == reference_merges
-    reference_vocab = json.loads((fixtures / "train-bpe-reference-vocab.json").read_text(encoding="utf-8"))
+    reference_vocab = json.loads(
+        (fixtures / "train-bpe-reference-vocab.json").read_text(encoding="utf-8")
+    )
     assert set(vocab) == set(reference_vocab.values())
-    expected_values = {t.encode() if t == "<|endoftext|>" else decode_bytes(t) for t in reference_vocab}
+    expected_values = {
+        t.encode() if t == "<|endoftext|>" else decode_bytes(t) for t in reference_vocab
+    }
     assert set(vocab.values()) == expected_values
     assert sorted(vocab) == list(range(500))
     assert vocab[256] == b"<|endoftext|>"
@@ -111,7 +122,9 @@ def test_min_frequency_stops_early_with_warning():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.text(alphabet=st.sampled_from(list("ab c\n\n.é🙂<|e|>")), max_size=40), max_size=30))
+@given(
+    st.lists(st.text(alphabet=st.sampled_from(list("ab c\n\n.é🙂<|e|>")), max_size=40), max_size=30)
+)
 def test_chunked_counting_equals_whole_text(tmp_path_factory, pieces):
     text = "".join(pieces)
     path = tmp_path_factory.mktemp("c") / "t.txt"
@@ -145,7 +158,7 @@ def test_byte_corpus_training_equals_file_training(shared_data, tmp_path):
 
 
 def test_bad_input(tmp_path):
-    with pytest.raises(ConfigError, match="vocab_size 256 is too small: .* at least 257"):
+    with pytest.raises(ConfigError, match=r"vocab_size 256 is too small: .* at least 257"):
         train_bpe(tmp_path / "x.txt", 256, ["<|endoftext|>"])
     with pytest.raises(DataError, match="input file not found"):
         train_bpe(tmp_path / "missing.txt", 300)
@@ -169,5 +182,7 @@ def test_chunk_cuts_are_safe_offsets(tmp_path):
     bounds = [a for a, _ in file_chunks(path, ["<|endoftext|>"], chunk_bytes=5)][1:]
     assert bounds
     for cut in bounds:
-        assert text[cut:].startswith(b"<|endoftext|>") or (text[cut : cut + 1] == b"\n" and 0x21 <= text[cut - 1] <= 0x7E)
+        assert text[cut:].startswith(b"<|endoftext|>") or (
+            text[cut : cut + 1] == b"\n" and 0x21 <= text[cut - 1] <= 0x7E
+        )
     assert np.all(np.diff(bounds) > 0)

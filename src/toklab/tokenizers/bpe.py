@@ -21,11 +21,14 @@ key orders ties by bytes, descending.
 from __future__ import annotations
 
 import heapq
+import itertools
 import logging
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+
+from tqdm import tqdm
 
 from toklab.errors import ConfigError, DataError
 
@@ -94,7 +97,7 @@ def train_bpe_from_counts(
     pair_counts: dict[tuple[int, int], int] = defaultdict(int)
     where: dict[tuple[int, int], list[int]] = defaultdict(list)
     for index, (word, count) in enumerate(zip(words, word_counts, strict=True)):
-        for pair in zip(word, word[1:]):
+        for pair in itertools.pairwise(word):
             pair_counts[pair] += count
             where[pair].append(index)
     keys = [_descending_key(token) for token in vocab.values()]
@@ -103,6 +106,7 @@ def train_bpe_from_counts(
 
     merges: Merges = []
     threshold = max(min_frequency, 1)
+    progress = tqdm(total=num_merges, desc="merges", unit=" merges", leave=False)
     while len(merges) < num_merges:
         best = None
         while heap:
@@ -130,6 +134,7 @@ def train_bpe_from_counts(
         vocab[new_id] = vocab[a] + vocab[b]
         keys.append(_descending_key(vocab[new_id]))
         merges.append((vocab[a], vocab[b]))
+        progress.update()
 
         delta: dict[tuple[int, int], int] = defaultdict(int)
         for index in set(where.pop(best)):
@@ -138,9 +143,9 @@ def train_bpe_from_counts(
             if merged is None:
                 continue  # a stale entry: an earlier merge removed the pair from this word
             count = word_counts[index]
-            for pair in zip(word, word[1:]):
+            for pair in itertools.pairwise(word):
                 delta[pair] -= count
-            for pair in zip(merged, merged[1:]):
+            for pair in itertools.pairwise(merged):
                 delta[pair] += count
                 if new_id in pair:
                     where[pair].append(index)
@@ -154,6 +159,7 @@ def train_bpe_from_counts(
                 else:
                     del pair_counts[pair]
         pair_counts.pop(best, None)
+    progress.close()
     return vocab, merges
 
 
@@ -188,12 +194,9 @@ def train_bpe(
     """
     from toklab.tokenizers.pretoken_counts import count_file_pretokens
 
-    special_tokens = unique_special_tokens(special_tokens)
-    check_vocab_size(vocab_size, special_tokens)
-    counts = count_file_pretokens(input_path, special_tokens, num_workers=num_workers)
-    if not counts:
-        raise DataError(f"{input_path}: no text to train on (empty, or only special tokens)")
-    return train_bpe_from_counts(counts, vocab_size, special_tokens, min_frequency=min_frequency)
+    return _train(
+        count_file_pretokens, input_path, vocab_size, special_tokens, min_frequency, num_workers
+    )
 
 
 def train_bpe_on_corpus(
@@ -207,11 +210,18 @@ def train_bpe_on_corpus(
     """Train byte-level BPE on a byte corpus (``PREFIX.bin``/``.idx``), document by document."""
     from toklab.tokenizers.pretoken_counts import count_corpus_pretokens
 
+    return _train(
+        count_corpus_pretokens, prefix, vocab_size, special_tokens, min_frequency, num_workers
+    )
+
+
+def _train(count, source, vocab_size, special_tokens, min_frequency, num_workers):
+    """Check the arguments, count pre-tokens with ``count``, then run the merges."""
     special_tokens = unique_special_tokens(special_tokens)
     check_vocab_size(vocab_size, special_tokens)
-    counts = count_corpus_pretokens(prefix, special_tokens, num_workers=num_workers)
+    counts = count(source, special_tokens, num_workers=num_workers)
     if not counts:
-        raise DataError(f"{prefix}: no text to train on (empty byte corpus)")
+        raise DataError(f"{source}: no text to train on (empty, or only special tokens)")
     return train_bpe_from_counts(counts, vocab_size, special_tokens, min_frequency=min_frequency)
 
 
@@ -223,7 +233,9 @@ class BPETokenizer:
     """
 
     def __init__(
-        self, vocab: Mapping[int, bytes], merges: Sequence[tuple[bytes, bytes]],
+        self,
+        vocab: Mapping[int, bytes],
+        merges: Sequence[tuple[bytes, bytes]],
         special_tokens: Sequence[str] | None = None,
     ) -> None:
         from toklab.tokenizers.hf import build_hf_tokenizer
@@ -241,7 +253,9 @@ class BPETokenizer:
 
     @classmethod
     def from_files(
-        cls, vocab_path: str | Path, merges_path: str | Path,
+        cls,
+        vocab_path: str | Path,
+        merges_path: str | Path,
         special_tokens: Sequence[str] | None = None,
     ) -> BPETokenizer:
         """Load GPT-2-style ``vocab.json`` and ``merges.txt`` (byte-level unicode form)."""
@@ -250,7 +264,7 @@ class BPETokenizer:
         return cls(read_vocab_json(vocab_path), read_merges_txt(merges_path), special_tokens)
 
     @property
-    def hf_tokenizer(self):  # noqa: ANN201 - tokenizers.Tokenizer, imported lazily
+    def hf_tokenizer(self):
         """The underlying ``tokenizers.Tokenizer``."""
         return self._hf
 

@@ -39,7 +39,7 @@ def build_hf_tokenizer(
     vocab: Mapping[int, bytes],
     merges: Sequence[tuple[bytes, bytes]],
     special_tokens: Sequence[str] = (),
-):  # noqa: ANN201 - tokenizers.Tokenizer
+):
     """A ``tokenizers.Tokenizer`` (ByteLevel BPE) for ``vocab`` and ``merges``."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
 

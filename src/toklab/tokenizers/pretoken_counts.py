@@ -14,6 +14,7 @@ the table of distinct pre-tokens, never the corpus:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
 import os
@@ -103,7 +104,7 @@ def file_chunks(
     with open(path, "rb") as handle:
         while bounds[-1] < size:
             bounds.append(_safe_cut(handle, bounds[-1] + chunk_bytes, size, specials))
-    return list(zip(bounds[:-1], bounds[1:], strict=True))
+    return list(itertools.pairwise(bounds))
 
 
 def _count_file_range(task: tuple[str, int, int, tuple[str, ...]]) -> Counter[str]:
@@ -124,7 +125,7 @@ def corpus_chunks(offsets: np.ndarray, chunk_bytes: int) -> list[tuple[int, int]
     """Document ranges of about ``chunk_bytes`` each."""
     targets = np.arange(chunk_bytes, int(offsets[-1]), chunk_bytes)
     cuts = np.unique(np.concatenate([[0], np.searchsorted(offsets, targets), [len(offsets) - 1]]))
-    return [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+    return [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a]
 
 
 def _count_corpus_range(task: tuple[str, int, int, tuple[str, ...]]) -> Counter[str]:
@@ -160,7 +161,9 @@ def _run(worker, tasks: list, num_workers: int, total_bytes: int, sizes: list[in
         pool = None
     else:
         pool = _pool_context().Pool(min(num_workers, len(tasks)))
-        sized = pool.imap_unordered(_sized_call, [(worker, s, t) for s, t in zip(sizes, tasks, strict=True)])
+        sized = pool.imap_unordered(
+            _sized_call, [(worker, s, t) for s, t in zip(sizes, tasks, strict=True)]
+        )
         results = iter(sized)
     try:
         for size, chunk_counts in results:
