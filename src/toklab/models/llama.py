@@ -1,0 +1,340 @@
+"""A Llama-style decoder: RMSNorm, RoPE, SwiGLU, grouped-query attention, no biases.
+
+Module and parameter names follow ``transformers``' ``LlamaForCausalLM``, so a checkpoint
+(``model.safetensors`` + ``config.json``) loads there unchanged and gives the same logits.
+
+Attention takes the flash-attn kernel (variable-length, one sequence per document) when
+flash-attn is installed and the tensors are on CUDA in half precision; otherwise torch's
+``scaled_dot_product_attention``, with a block-diagonal causal mask when documents are packed.
+RoPE positions restart at every document when ``document_ids`` are given.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from toklab.errors import ConfigError, DataError
+
+try:  # optional: pip install toklab[gpu]
+    from flash_attn import flash_attn_varlen_func
+except ImportError:  # pragma: no cover - not installed on CPU machines
+    flash_attn_varlen_func = None
+
+
+@dataclass
+class ModelConfig:
+    """Sizes and constants of the decoder (names as in ``transformers.LlamaConfig``)."""
+
+    vocab_size: int = 257
+    hidden_size: int = 128
+    intermediate_size: int = 344
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+    num_key_value_heads: int | None = None
+    max_position_embeddings: int = 256
+    rope_theta: float = 10000.0
+    rms_norm_eps: float = 1e-5
+    tie_word_embeddings: bool = False
+    initializer_range: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.num_key_value_heads is None:
+            self.num_key_value_heads = self.num_attention_heads
+        if self.hidden_size % self.num_attention_heads:
+            raise ConfigError(
+                f"hidden_size {self.hidden_size} is not divisible by "
+                f"num_attention_heads {self.num_attention_heads}"
+            )
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ConfigError(
+                f"num_attention_heads {self.num_attention_heads} is not a multiple of "
+                f"num_key_value_heads {self.num_key_value_heads}"
+            )
+
+    @property
+    def head_dim(self) -> int:
+        """Size of one attention head."""
+        return self.hidden_size // self.num_attention_heads
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
+        """Build from a dict, ignoring keys that are not fields (e.g. a HF config's extras)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    @classmethod
+    def from_preset(cls, name: str, presets_path: str | Path, **overrides: Any) -> ModelConfig:
+        """A preset from ``resources/model_presets.yaml``, with fields overridden."""
+        import yaml
+
+        presets = yaml.safe_load(Path(presets_path).read_text())
+        if name not in presets:
+            raise ConfigError(f"unknown model preset '{name}' (available: {', '.join(presets)})")
+        return cls.from_dict({**presets[name], **overrides})
+
+    def hf_config(self) -> dict[str, Any]:
+        """A ``config.json`` that ``transformers.LlamaForCausalLM`` loads."""
+        return {
+            "architectures": ["LlamaForCausalLM"],
+            "model_type": "llama",
+            "hidden_act": "silu",
+            "attention_bias": False,
+            "mlp_bias": False,
+            "attention_dropout": 0.0,
+            "torch_dtype": "float32",
+            **asdict(self),
+        }
+
+    def num_parameters(self, non_embedding: bool = True) -> int:
+        """Parameter count (without the embedding and output head when ``non_embedding``)."""
+        h, kv = self.hidden_size, self.num_key_value_heads * self.head_dim
+        per_layer = 2 * h * h + 2 * h * kv + 3 * h * self.intermediate_size + 2 * h
+        total = self.num_hidden_layers * per_layer + h
+        if not non_embedding:
+            total += self.vocab_size * h * (1 if self.tie_word_embeddings else 2)
+        return total
+
+    def flops_per_token(self, context: int) -> int:
+        """Training FLOPs per token: 6 x parameters (incl. the head) + attention (PaLM's count)."""
+        matmul = self.num_parameters() - (2 * self.num_hidden_layers + 1) * self.hidden_size
+        head = self.vocab_size * self.hidden_size
+        attention = 12 * self.num_hidden_layers * self.hidden_size * context
+        return 6 * (matmul + head) + attention
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square layer norm with a learned scale (computed in float32)."""
+
+    def __init__(self, size: int, eps: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(size))
+        self.variance_epsilon = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = x.dtype
+        x = x.float()
+        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.variance_epsilon)
+        return self.weight * x.to(dtype)
+
+
+def rope_tables(config: ModelConfig, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of RoPE for integer ``positions`` of shape (B, T): each (B, T, head_dim)."""
+    dim = config.head_dim
+    inv_freq = 1.0 / (
+        config.rope_theta ** (torch.arange(0, dim, 2, device=positions.device).float() / dim)
+    )
+    angles = positions.float()[..., None] * inv_freq
+    angles = torch.cat([angles, angles], dim=-1)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate (B, heads, T, head_dim) by RoPE, halves convention (as transformers' Llama)."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos[:, None].to(x.dtype) + rotated * sin[:, None].to(x.dtype)
+
+
+def attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, document_ids: torch.Tensor | None
+) -> torch.Tensor:
+    """Causal attention over (B, heads, T, d) tensors, within documents when given.
+
+    Fast path: flash-attn's varlen kernel (CUDA, fp16/bf16), one sequence per document.
+    Fallback: torch SDPA (which picks its own flash or memory-efficient kernel on GPU).
+    """
+    batch, heads, length, dim = q.shape
+    groups = heads // k.shape[1]
+    use_flash = (
+        flash_attn_varlen_func is not None and q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)
+    )
+    if use_flash:
+        if document_ids is None:
+            document_ids = torch.zeros(batch, length, dtype=torch.long, device=q.device)
+        # Documents become sequences: cumulative lengths over the flattened (B*T) tokens.
+        flat = (document_ids + torch.arange(batch, device=q.device)[:, None] * (length + 1)).flatten()
+        starts = torch.ones_like(flat, dtype=torch.bool)
+        starts[1:] = flat[1:] != flat[:-1]
+        boundaries = torch.nonzero(starts).flatten()
+        cu_seqlens = torch.cat([boundaries, boundaries.new_tensor([flat.numel()])]).int()
+        max_len = int((cu_seqlens[1:] - cu_seqlens[:-1]).max())
+        out = flash_attn_varlen_func(
+            q.transpose(1, 2).reshape(batch * length, heads, dim),
+            k.transpose(1, 2).reshape(batch * length, k.shape[1], dim),
+            v.transpose(1, 2).reshape(batch * length, v.shape[1], dim),
+            cu_seqlens, cu_seqlens, max_len, max_len, causal=True,
+        )
+        return out.reshape(batch, length, heads, dim).transpose(1, 2)
+    if groups > 1:
+        k = k.repeat_interleave(groups, dim=1)
+        v = v.repeat_interleave(groups, dim=1)
+    if document_ids is None:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    causal = torch.ones(length, length, dtype=torch.bool, device=q.device).tril()
+    same_document = document_ids[:, :, None] == document_ids[:, None, :]
+    mask = (causal & same_document)[:, None]
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+class Attention(nn.Module):
+    """Grouped-query self-attention with RoPE."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        h, d = config.hidden_size, config.head_dim
+        self.q_proj = nn.Linear(h, config.num_attention_heads * d, bias=False)
+        self.k_proj = nn.Linear(h, config.num_key_value_heads * d, bias=False)
+        self.v_proj = nn.Linear(h, config.num_key_value_heads * d, bias=False)
+        self.o_proj = nn.Linear(config.num_attention_heads * d, h, bias=False)
+
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor],
+                document_ids: torch.Tensor | None) -> torch.Tensor:
+        batch, length, _ = x.shape
+        d = self.config.head_dim
+        q = self.q_proj(x).view(batch, length, -1, d).transpose(1, 2)
+        k = self.k_proj(x).view(batch, length, -1, d).transpose(1, 2)
+        v = self.v_proj(x).view(batch, length, -1, d).transpose(1, 2)
+        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        out = attention(q, k, v, document_ids)
+        return self.o_proj(out.transpose(1, 2).reshape(batch, length, -1))
+
+
+class MLP(nn.Module):
+    """SwiGLU feed-forward block."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        h, f = config.hidden_size, config.intermediate_size
+        self.gate_proj = nn.Linear(h, f, bias=False)
+        self.up_proj = nn.Linear(h, f, bias=False)
+        self.down_proj = nn.Linear(f, h, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DecoderLayer(nn.Module):
+    """Pre-norm block: x + attention(norm(x)), then x + mlp(norm(x))."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.self_attn = Attention(config)
+        self.mlp = MLP(config)
+        self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor],
+                document_ids: torch.Tensor | None) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), rope, document_ids)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class Decoder(nn.Module):
+    """Embeddings, decoder layers and the final norm (``model.`` in transformers' names)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.num_hidden_layers))
+        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+
+
+class LlamaModel(nn.Module):
+    """The causal LM: ``forward(input_ids, document_ids=None) -> logits`` (B, T, vocab)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.model = Decoder(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.apply(self._init_weights)
+        if config.tie_word_embeddings:
+            self.lm_head.weight = self.model.embed_tokens.weight
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear | nn.Embedding):
+            nn.init.normal_(module.weight, std=self.config.initializer_range)
+
+    def forward(self, input_ids: torch.Tensor, document_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits for every position; attention stays within a document when given."""
+        batch, length = input_ids.shape
+        if length > self.config.max_position_embeddings:
+            raise ValueError(
+                f"sequence length {length} exceeds max_position_embeddings "
+                f"{self.config.max_position_embeddings}"
+            )
+        if document_ids is None:
+            positions = torch.arange(length, device=input_ids.device).expand(batch, length)
+        else:
+            positions = positions_within_documents(document_ids)
+        rope = rope_tables(self.config, positions)
+        x = self.model.embed_tokens(input_ids)
+        for layer in self.model.layers:
+            x = layer(x, rope, document_ids)
+        return self.lm_head(self.model.norm(x))
+
+
+def positions_within_documents(document_ids: torch.Tensor) -> torch.Tensor:
+    """Position of every token within its document (documents are contiguous runs of ids)."""
+    length = document_ids.shape[1]
+    index = torch.arange(length, device=document_ids.device).expand_as(document_ids)
+    starts = torch.ones_like(document_ids, dtype=torch.bool)
+    starts[:, 1:] = document_ids[:, 1:] != document_ids[:, :-1]
+    start_index = torch.where(starts, index, torch.zeros_like(index))
+    return index - torch.cummax(start_index, dim=1).values
+
+
+def save_checkpoint(model: LlamaModel, directory: str | Path) -> None:
+    """Write ``model.safetensors`` and ``config.json`` (transformers' Llama layout), atomically."""
+    from safetensors.torch import save_file
+
+    from toklab.io import atomic_write
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if model.config.tie_word_embeddings:
+        state.pop("lm_head.weight")
+    tmp = directory / ".model.safetensors.tmp"
+    save_file(state, str(tmp), metadata={"format": "pt"})
+    with atomic_write(directory / "config.json", "w") as handle:
+        json.dump(model.config.hf_config(), handle, indent=2, sort_keys=True)
+    tmp.replace(directory / "model.safetensors")
+
+
+def load_checkpoint(directory: str | Path, map_location: str | torch.device = "cpu") -> LlamaModel:
+    """Load a model saved by :func:`save_checkpoint`; clear errors for missing or bad files."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    for name in ("config.json", "model.safetensors"):
+        if not (directory / name).is_file():
+            raise DataError(f"{directory / name}: checkpoint file not found")
+    config = ModelConfig.from_dict(json.loads((directory / "config.json").read_text()))
+    model = LlamaModel(config)
+    try:
+        state = load_file(str(directory / "model.safetensors"), device=str(map_location))
+    except (SafetensorError, OSError) as err:
+        raise DataError(f"{directory / 'model.safetensors'}: unreadable checkpoint ({err})") from None
+    if config.tie_word_embeddings:
+        state.setdefault("lm_head.weight", state.get("model.embed_tokens.weight"))
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or shapes:
+        raise DataError(
+            f"{directory}: checkpoint does not match its config.json "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shapes {shapes[:3]})"
+        )
+    model.load_state_dict(state)
+    return model

@@ -1,0 +1,204 @@
+"""Per-byte prediction cues of a byte-level LM, written to zarr aligned with the byte corpus.
+
+The corpus is read as the packed stream ``EOS d0 EOS d1 ... EOS`` the model was trained on.
+Windows of ``context`` tokens start every ``stride`` tokens; window ``k`` covers stream positions
+``[k*stride, k*stride + context)``. Window 0 keeps all its predictions; window ``k > 0`` keeps
+only its last ``stride`` ones, so every byte is predicted with at least
+``context - stride + 1`` tokens of left context (or all of it, near the start). ByteSpan used
+context 2048 and stride 512.
+
+Cues, in nats, computed from float32 log-probabilities at the position before each byte:
+
+* ``entropy``: entropy of the next-token distribution;
+* ``surprisal``: -log P(actual byte);
+* ``space_nll``: -log P(space byte, 0x20);
+* ``eos_nll``: -log P(EOS).
+
+The zarr group holds one float32 array per cue (length = bytes of the corpus), plus
+``doc_offsets`` and ``pretoken_start`` copied from the byte corpus; its attributes record the
+model's hash, context, stride and the chunks completed. Work proceeds chunk by chunk and each
+finished chunk is recorded, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from toklab.data.byte_corpus import ByteCorpus
+from toklab.errors import DataError
+from toklab.io import sha256_file
+from toklab.models.llama import LlamaModel, load_checkpoint
+from toklab.training.data import PackedStream
+
+log = logging.getLogger(__name__)
+
+CUES = ("entropy", "surprisal", "space_nll", "eos_nll")
+SPACE_BYTE = 0x20
+FORMAT = "toklab-predictions-v1"
+
+
+def window_of_target(target: np.ndarray, context: int, stride: int) -> np.ndarray:
+    """The window that predicts each stream position ``target`` (>= 1)."""
+    later = np.ceil((target - context) / stride).astype(np.int64)
+    return np.maximum(later, 0)
+
+
+@torch.no_grad()
+def cues_for_targets(
+    model: LlamaModel,
+    stream: PackedStream,
+    targets: np.ndarray,
+    context: int,
+    stride: int,
+    batch_size: int,
+    eos_id: int,
+    device: torch.device,
+) -> dict[str, np.ndarray]:
+    """The cues of the given (sorted) stream positions."""
+    windows = window_of_target(targets, context, stride)
+    out = {cue: np.empty(len(targets), dtype=np.float32) for cue in CUES}
+    unique = np.unique(windows)
+    for first in range(0, len(unique), batch_size):
+        group = unique[first : first + batch_size]
+        # context + 1 tokens: the model reads the first `context`, the last one is a target
+        tokens = np.stack([stream.slice(int(k) * stride, int(k) * stride + context + 1) for k in group])
+        logits = model(torch.from_numpy(tokens[:, :context]).to(device)).float()
+        log_probs = torch.log_softmax(logits, dim=-1)
+        for row, k in enumerate(group):
+            select = np.flatnonzero(windows == k)
+            # logits at window position j predict stream position k*stride + j + 1
+            positions = torch.from_numpy(targets[select] - int(k) * stride - 1).to(device)
+            lp = log_probs[row, positions]
+            actual = torch.from_numpy(tokens[row, targets[select] - int(k) * stride]).to(device)
+            out["entropy"][select] = -(lp.exp() * lp).sum(-1).cpu().numpy()
+            out["surprisal"][select] = -lp.gather(1, actual[:, None])[:, 0].cpu().numpy()
+            out["space_nll"][select] = -lp[:, SPACE_BYTE].cpu().numpy()
+            out["eos_nll"][select] = -lp[:, eos_id].cpu().numpy()
+    return out
+
+
+def extract_predictions(
+    checkpoint: str | Path,
+    corpus_prefix: str | Path,
+    output: str | Path,
+    *,
+    context: int = 2048,
+    stride: int = 512,
+    batch_size: int = 8,
+    chunk_bytes: int = 1 << 20,
+    eos_id: int = 256,
+    device: str | None = None,
+) -> Path:
+    """Write the cue arrays of a byte corpus to a zarr group at ``output`` (resumable)."""
+    import zarr
+
+    if not 0 < stride <= context:
+        raise DataError(f"stride {stride} must be in 1..context ({context})")
+    torch_device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model = load_checkpoint(checkpoint, map_location=torch_device).eval()
+    if model.config.vocab_size <= max(eos_id, 255):
+        raise DataError(
+            f"{checkpoint}: vocab size {model.config.vocab_size} has no room for 256 bytes and "
+            f"EOS id {eos_id}; is this a byte-level model?"
+        )
+    if context > model.config.max_position_embeddings:
+        raise DataError(
+            f"context {context} exceeds the model's max_position_embeddings "
+            f"{model.config.max_position_embeddings}"
+        )
+    corpus = ByteCorpus(corpus_prefix)
+    stream = PackedStream(corpus_prefix, eos_id)
+    model_hash = sha256_file(Path(checkpoint) / "model.safetensors")
+    corpus_hash = sha256_file(corpus.paths["bin"])
+    output = Path(output)
+    n = corpus.num_bytes
+    chunks = max(1, math.ceil(n / chunk_bytes))
+    expected = {"format": FORMAT, "model_sha256": model_hash, "corpus_sha256": corpus_hash,
+                "context": context, "stride": stride, "eos_id": eos_id, "chunk_bytes": chunk_bytes}
+
+    group = _open_or_create(output, expected, n, chunk_bytes, corpus)
+    done = set(group.attrs.get("chunks_done", []))
+    with tqdm(total=n, unit="B", unit_scale=True, desc="predictions") as progress:
+        for chunk in range(chunks):
+            first, last = chunk * chunk_bytes, min((chunk + 1) * chunk_bytes, n)
+            if chunk in done:
+                progress.update(last - first)
+                continue
+            targets = stream.token_positions(first, last)
+            cues = cues_for_targets(model, stream, targets, context, stride, batch_size,
+                                    eos_id, torch_device)
+            for cue in CUES:
+                group[cue][first:last] = cues[cue]
+            done.add(chunk)
+            group.attrs["chunks_done"] = sorted(done)
+            progress.update(last - first)
+    group.attrs["complete"] = True
+    return output
+
+
+def _open_or_create(output: Path, expected: dict, n: int, chunk_bytes: int, corpus: ByteCorpus):
+    import zarr
+
+    if output.exists():
+        try:
+            group = zarr.open_group(str(output), mode="r+")
+            attrs = dict(group.attrs)
+        except Exception as err:
+            raise DataError(f"{output}: unreadable zarr group ({err}); delete it to start over") from None
+        if all(attrs.get(k) == v for k, v in expected.items()) and all(c in group for c in CUES):
+            log.info("resuming %s: %d chunks done", output, len(attrs.get("chunks_done", [])))
+            return group
+        log.warning("%s was written for another model, corpus or setting: starting over", output)
+        import shutil
+
+        shutil.rmtree(output)
+    group = zarr.open_group(str(output), mode="w")
+    chunk = max(1, min(chunk_bytes, n))
+    for cue in CUES:
+        group.create_array(cue, shape=(n,), chunks=(chunk,), dtype="float32", fill_value=np.nan)
+    offsets = group.create_array("doc_offsets", shape=corpus.offsets.shape, dtype="int64")
+    offsets[:] = corpus.offsets
+    flags = group.create_array("pretoken_start", shape=(n,), chunks=(chunk,), dtype="uint8")
+    if n:
+        flags[:] = np.asarray(corpus.pretoken_start)
+    group.attrs.update({**expected, "cues": list(CUES), "units": "nats", "chunks_done": [],
+                        "complete": False})
+    return group
+
+
+class Predictions:
+    """Read access to a predictions zarr group, checked for completeness and alignment."""
+
+    def __init__(self, path: str | Path, corpus_prefix: str | Path | None = None) -> None:
+        import zarr
+
+        path = Path(path)
+        try:
+            self.group = zarr.open_group(str(path), mode="r")
+            attrs = dict(self.group.attrs)
+        except Exception as err:
+            raise DataError(f"{path}: not a readable predictions zarr ({err})") from None
+        if attrs.get("format") != FORMAT or not all(c in self.group for c in (*CUES, "doc_offsets")):
+            raise DataError(f"{path}: not a toklab predictions group (missing arrays or format)")
+        if not attrs.get("complete"):
+            raise DataError(f"{path}: extraction did not finish (rerun it to resume)")
+        self.attrs = attrs
+        if corpus_prefix is not None:
+            corpus = ByteCorpus(corpus_prefix)
+            if sha256_file(corpus.paths["bin"]) != attrs["corpus_sha256"]:
+                raise DataError(f"{path}: computed for a different byte corpus than {corpus_prefix}")
+
+    def cue(self, name: str) -> np.ndarray:
+        """One cue array (float32, one value per corpus byte)."""
+        if name not in CUES:
+            raise DataError(f"unknown cue '{name}' (one of {', '.join(CUES)})")
+        values = self.group[name][:]
+        if np.isnan(values).any():
+            raise DataError(f"cue '{name}' has missing values: the zarr group is corrupt")
+        return values

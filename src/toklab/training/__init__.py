@@ -1,0 +1,1 @@
+"""The one trainer: packed token streams, layered configs, resumable (DDP) training."""

@@ -1,0 +1,96 @@
+"""Packed token streams over ``.bin``/``.idx`` arrays (byte corpora or token arrays).
+
+The stream is ``EOS d0 EOS d1 EOS ... d(n-1) EOS``: every document is kept whole, first token
+included (ByteSpan's loader dropped it), with one EOS before it, so a model always sees the
+start of a document after an EOS, as in training. The stream is never materialised: any slice
+is gathered from the memory-mapped array.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from toklab.errors import DataError
+from toklab.io import read_json
+
+
+class PackedStream:
+    """Random access to the EOS-separated stream of a ``.bin``/``.idx`` array."""
+
+    def __init__(self, prefix: str | Path, eos_id: int) -> None:
+        prefix = Path(prefix)
+        bin_path = prefix.with_name(prefix.name + ".bin")
+        idx_path = prefix.with_name(prefix.name + ".idx")
+        meta_path = prefix.with_name(prefix.name + ".meta.json")
+        for path in (bin_path, idx_path, meta_path):
+            if not path.exists():
+                raise DataError(f"{path}: token array file not found")
+        meta = read_json(meta_path)
+        dtype = np.dtype(meta.get("dtype", "uint8"))
+        self.tokens = np.memmap(bin_path, dtype=dtype, mode="r") if bin_path.stat().st_size else np.zeros(0, dtype)
+        self.offsets = np.fromfile(idx_path, dtype="<i8")
+        if len(self.offsets) < 2 or self.offsets[0] != 0 or self.offsets[-1] != len(self.tokens):
+            raise DataError(f"{idx_path}: corrupt index for {bin_path}")
+        self.eos_id = eos_id
+        self.vocab_size = int(meta.get("vocab_size", 256))
+        if eos_id < self.vocab_size and dtype == np.uint8:
+            raise DataError(f"{prefix}: EOS id {eos_id} collides with byte values")
+        self.num_documents = len(self.offsets) - 1
+        #: stream position of every document's EOS (and of the final EOS)
+        self.eos_positions = self.offsets + np.arange(self.num_documents + 1)
+
+    def __len__(self) -> int:
+        return int(self.eos_positions[-1]) + 1
+
+    def slice(self, start: int, stop: int) -> np.ndarray:
+        """Tokens at stream positions ``[start, stop)`` as int64 (EOS past the end)."""
+        positions = np.arange(start, stop, dtype=np.int64)
+        out = np.full(len(positions), self.eos_id, dtype=np.int64)
+        inside = positions < len(self)
+        pos = positions[inside]
+        doc = np.searchsorted(self.eos_positions, pos, side="right") - 1
+        local = pos - self.eos_positions[doc] - 1
+        is_token = local >= 0
+        values = np.full(len(pos), self.eos_id, dtype=np.int64)
+        values[is_token] = self.tokens[self.offsets[doc[is_token]] + local[is_token]]
+        out[inside] = values
+        return out
+
+    def token_positions(self, first: int, last: int) -> np.ndarray:
+        """Stream positions of the corpus tokens ``[first, last)`` (corpus coordinates)."""
+        index = np.arange(first, last, dtype=np.int64)
+        doc = np.searchsorted(self.offsets, index, side="right") - 1
+        return index + doc + 1
+
+
+class WindowSampler:
+    """Non-overlapping training windows of ``seq_len + 1`` tokens, in a seeded order per epoch.
+
+    The order depends only on (seed, epoch), so the window of any global step is known without
+    replaying the run: exact resume needs only the step number.
+    """
+
+    def __init__(self, stream: PackedStream, seq_len: int, seed: int) -> None:
+        self.stream = stream
+        self.seq_len = seq_len
+        self.seed = seed
+        self.num_windows = (len(stream) - 1) // seq_len
+        if self.num_windows < 1:
+            raise DataError(f"training data holds {len(stream)} tokens, fewer than seq_len + 1")
+        self._epoch = -1
+        self._order = np.zeros(0, dtype=np.int64)
+
+    def window(self, index: int) -> np.ndarray:
+        """The ``index``-th window of the endless sequence (epoch after epoch)."""
+        epoch, position = divmod(index, self.num_windows)
+        if epoch != self._epoch:
+            self._order = np.random.default_rng([self.seed, epoch]).permutation(self.num_windows)
+            self._epoch = epoch
+        start = int(self._order[position]) * self.seq_len
+        return self.stream.slice(start, start + self.seq_len + 1)
+
+    def batch(self, first: int, size: int) -> np.ndarray:
+        """Windows ``first .. first + size - 1`` as a (size, seq_len + 1) array."""
+        return np.stack([self.window(first + i) for i in range(size)])
