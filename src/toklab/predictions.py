@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -96,8 +97,6 @@ def extract_predictions(
     device: str | None = None,
 ) -> Path:
     """Write the cue arrays of a byte corpus to a zarr group at ``output`` (resumable)."""
-    import zarr
-
     if not 0 < stride <= context:
         raise DataError(f"stride {stride} must be in 1..context ({context})")
     torch_device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -122,7 +121,10 @@ def extract_predictions(
     expected = {"format": FORMAT, "model_sha256": model_hash, "corpus_sha256": corpus_hash,
                 "context": context, "stride": stride, "eos_id": eos_id, "chunk_bytes": chunk_bytes}
 
-    group = _open_or_create(output, expected, n, chunk_bytes, corpus)
+    # Work happens in OUTPUT.partial, renamed to OUTPUT when complete: a failed job (whose
+    # declared output Snakemake deletes) leaves the partial group to resume from.
+    partial = output.with_name(output.name + ".partial")
+    group = _open_or_create(partial, expected, n, chunk_bytes, corpus)
     done = set(group.attrs.get("chunks_done", []))
     with tqdm(total=n, unit="B", unit_scale=True, desc="predictions") as progress:
         for chunk in range(chunks):
@@ -139,6 +141,9 @@ def extract_predictions(
             group.attrs["chunks_done"] = sorted(done)
             progress.update(last - first)
     group.attrs["complete"] = True
+    if output.exists():
+        shutil.rmtree(output)
+    partial.rename(output)
     return output
 
 
@@ -155,8 +160,6 @@ def _open_or_create(output: Path, expected: dict, n: int, chunk_bytes: int, corp
             log.info("resuming %s: %d chunks done", output, len(attrs.get("chunks_done", [])))
             return group
         log.warning("%s was written for another model, corpus or setting: starting over", output)
-        import shutil
-
         shutil.rmtree(output)
     group = zarr.open_group(str(output), mode="w")
     chunk = max(1, min(chunk_bytes, n))

@@ -30,6 +30,7 @@ wildcard_constraints:
     language=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     filename=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     family=r"[a-z][a-z0-9_]*",
+    model=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     vocab=r"[0-9]+",
 
 
@@ -90,7 +91,8 @@ def with_local_paths(source):
 
 def corpus_script_config(corpus):
     """The corpus's config block as the scripts read it (downloads resolved to local paths)."""
-    block = dict(get_corpus(corpus))
+    data_keys = ("source", "subsets", "languages", "shard")  # other blocks do not change the data
+    block = {k: v for k, v in get_corpus(corpus).items() if k in data_keys}
     block["source"] = with_local_paths(block["source"])
     block["subsets"] = {
         name: (
@@ -122,6 +124,9 @@ def byte_subsets(corpus):
         block["subsets"] if block.get("byte_subsets") is None else block["byte_subsets"]
     )
     needed = [block["bpe"]["subset"]] if block.get("bpe") else []
+    if block.get("bytelm"):
+        lm = block["bytelm"]
+        needed += [lm["train_subset"], lm["valid_subset"], lm["predict_subset"]]
     return list(dict.fromkeys([*subsets, *needed]))
 
 
@@ -224,12 +229,86 @@ def tokenizer_targets(corpus):
     ]
 
 
+def bytelm_targets(corpus):
+    """The byte LM's final checkpoint and its predictions zarr, if the corpus has one."""
+    lm = get_corpus(corpus).get("bytelm")
+    if not lm:
+        return []
+    return [
+        f"results/models/bytelm/{corpus}/{lm['name']}/model.safetensors",
+        f"results/predictions/{corpus}/{lm['name']}.zarr",
+    ]
+
+
+def get_bytelm_config(wildcards):
+    """The corpus's bytelm block; an error if no byte LM of that name is configured."""
+    lm = get_corpus(wildcards.corpus).get("bytelm")
+    if not lm or lm["name"] != wildcards.model:
+        raise WorkflowError(
+            f"no byte LM '{wildcards.model}' is configured for corpus '{wildcards.corpus}'"
+        )
+    return lm
+
+
+def byte_corpus_files(corpus, subset, key):
+    """The four files of a byte corpus, keyed ``{key}_bin``, ``{key}_idx``, ..."""
+    return {
+        f"{key}_{suffix.replace('.', '_')}": f"results/data/{corpus}/bytes/{subset}.{suffix}"
+        for suffix in BYTE_CORPUS_SUFFIXES
+    }
+
+
+def get_bytelm_training_data(wildcards):
+    """Training and validation byte corpora of a byte LM."""
+    lm = get_bytelm_config(wildcards)
+    return {
+        **byte_corpus_files(wildcards.corpus, lm["train_subset"], "train"),
+        **byte_corpus_files(wildcards.corpus, lm["valid_subset"], "valid"),
+    }
+
+
+def get_prediction_inputs(wildcards):
+    """The trained byte LM and the byte corpus its predictions are extracted for."""
+    lm = get_bytelm_config(wildcards)
+    model_dir = f"results/models/bytelm/{wildcards.corpus}/{wildcards.model}"
+    return {
+        "model": f"{model_dir}/model.safetensors",
+        "config": f"{model_dir}/config.json",
+        **byte_corpus_files(wildcards.corpus, lm["predict_subset"], "corpus"),
+    }
+
+
+def training_overrides(wildcards):
+    """--set options for the trainer: the preset and every training field of the config."""
+    from shlex import quote
+
+    lm = get_bytelm_config(wildcards)
+    pairs = {"model_preset": lm["preset"], **lm["training"]}
+    return " ".join(
+        f"--set {quote(f'{key}={json.dumps(value)}')}" for key, value in pairs.items()
+    )
+
+
+def prefix_of(path):
+    """A byte corpus prefix from one of its files' paths."""
+    return path.removesuffix(".bin")
+
+
+def train_launcher(wildcards, resources):
+    """python for one process, torchrun with one process per GPU for several."""
+    if resources.gpu > 1:
+        return f"torchrun --standalone --nproc-per-node {resources.gpu}"
+    return "python"
+
+
 def get_final_targets():
     """The default targets: every stage landed so far, for every configured corpus."""
     return [
         target
         for corpus in config["corpora"]
-        for target in data_targets(corpus) + tokenizer_targets(corpus)
+        for target in data_targets(corpus)
+        + tokenizer_targets(corpus)
+        + bytelm_targets(corpus)
     ]
 
 
