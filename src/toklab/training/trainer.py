@@ -241,6 +241,8 @@ def train(
     elif rank == 0 and paths.metrics.exists():
         paths.metrics.unlink()  # a fresh run: no stale metrics from an earlier one
 
+    if not 0 <= eos_id < vocab_size:
+        raise DataError(f"EOS id {eos_id} is outside the vocabulary of {vocab_size} tokens")
     train_stream = PackedStream(train_prefix, eos_id)
     if train_stream.tokens.size and int(train_stream.tokens.max()) >= vocab_size:
         raise DataError(f"{train_prefix}: token ids exceed the vocab size {vocab_size}")

@@ -1,0 +1,185 @@
+"""The trainer: learning, exact resume after a real signal, DDP equivalence, configs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from tests.conftest import REPO
+from tests.helpers import TINY_MODEL, byte_corpus
+from toklab.data.demo import DEMO_LANGUAGES, generate_documents
+from toklab.errors import ConfigError, DataError
+from toklab.models.llama import load_checkpoint
+from toklab.training import trainer as trainer_module
+from toklab.training.config import load_train_config
+from toklab.training.data import PackedStream, WindowSampler
+from toklab.training.trainer import EXIT_PREEMPTED, lr_multiplier, train
+
+PRESETS = REPO / "resources" / "model_presets.yaml"
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory):
+    import itertools
+
+    docs = [d.text for d in itertools.islice(generate_documents(DEMO_LANGUAGES, 0), 120)]
+    root = tmp_path_factory.mktemp("lmdata")
+    return byte_corpus(root, docs[:100], "train"), byte_corpus(root, docs[100:], "valid")
+
+
+def config(*extra):
+    model = [f"model.{k}={v}" for k, v in TINY_MODEL.items()]
+    return load_train_config([], [*model, "seq_len=32", "batch_size=8", "micro_batch_size=4",
+                                  "max_steps=12", "log_interval=1", "eval_interval=6",
+                                  "eval_windows=8", "checkpoint_interval=4", "optim.lr=1e-2",
+                                  "optim.warmup_steps=2", *extra])
+
+
+def losses(out_dir):
+    return [json.loads(line)["loss"] for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_packed_stream_keeps_every_token(corpora):
+    train_prefix, _ = corpora
+    stream = PackedStream(train_prefix, eos_id=256)
+    tokens = stream.slice(0, len(stream))
+    eos = (tokens == 256).nonzero()[0]
+    assert len(eos) == stream.num_documents + 1 and eos[0] == 0
+    assert bytes(tokens[tokens != 256].astype("uint8")) == bytes(stream.tokens)
+    positions = stream.token_positions(0, len(stream.tokens))
+    assert (tokens[positions] == stream.tokens).all()
+    sampler = WindowSampler(stream, 32, seed=1)
+    assert sampler.window(3).shape == (33,)
+    assert (sampler.window(3) == WindowSampler(stream, 32, seed=1).window(3)).all()
+
+
+def test_loss_decreases_and_bpb_reported(corpora, tmp_path):
+    train_prefix, valid_prefix = corpora
+    train(config("max_steps=30", "eval_interval=30", "eval_windows=400"), train_prefix, tmp_path,
+          valid_prefix=valid_prefix, presets_path=PRESETS)
+    values = losses(tmp_path)
+    assert sum(values[-5:]) / 5 < sum(values[:5]) / 5 - 0.5
+    last = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    # bits per byte: the nats of every predicted token (EOS too) over the bytes, so a little
+    # above loss / ln 2, since each document adds an EOS but no byte
+    bits_per_token = last["val_loss"] / 0.6931471805599453
+    assert bits_per_token < last["val_bpb"] < 1.05 * bits_per_token
+    assert load_checkpoint(tmp_path).config.hidden_size == 32
+    assert (tmp_path / "train_config.json").is_file()
+
+
+def test_resume_after_signal_reproduces_uninterrupted_run(corpora, tmp_path, monkeypatch):
+    train_prefix, valid_prefix = corpora
+    straight = tmp_path / "straight"
+    train(config(), train_prefix, straight, valid_prefix=valid_prefix, presets_path=PRESETS)
+
+    interrupted = tmp_path / "interrupted"
+    original = WindowSampler.batch
+    calls = {"n": 0}
+
+    def batch_then_signal(self, first, size):
+        calls["n"] += 1
+        if calls["n"] == 14:  # during step 7 (two micro-batches per step)
+            signal.raise_signal(signal.SIGUSR1)
+        return original(self, first, size)
+
+    monkeypatch.setattr(WindowSampler, "batch", batch_then_signal)
+    with pytest.raises(SystemExit) as exit_info:
+        train(config(), train_prefix, interrupted, valid_prefix=valid_prefix, presets_path=PRESETS)
+    assert exit_info.value.code == EXIT_PREEMPTED
+    state = torch.load(interrupted / "checkpoint" / "state.pt", weights_only=False)
+    assert state["step"] == 7
+    assert not (interrupted / "model.safetensors").exists()
+    monkeypatch.setattr(WindowSampler, "batch", original)
+    train(config(), train_prefix, interrupted, valid_prefix=valid_prefix, presets_path=PRESETS)
+
+    assert losses(interrupted) == losses(straight)
+    a, b = load_checkpoint(straight).state_dict(), load_checkpoint(interrupted).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank, world, port, args):
+    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
+                       "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank)})
+    torch.set_num_threads(1)
+    train_prefix, out_dir, overrides = args
+    train(load_train_config([], overrides), train_prefix, out_dir, presets_path=PRESETS)
+
+
+def test_ddp_two_gloo_processes_match_single_process(corpora, tmp_path):
+    train_prefix, _ = corpora
+    overrides = [*(f"model.{k}={v}" for k, v in TINY_MODEL.items()), "seq_len=32", "batch_size=8",
+                 "micro_batch_size=2", "max_steps=6", "log_interval=1", "checkpoint_interval=100"]
+    single = tmp_path / "single"
+    torch.set_num_threads(1)
+    train(load_train_config([], overrides), train_prefix, single, presets_path=PRESETS)
+    ddp = tmp_path / "ddp"
+    mp.start_processes(_ddp_worker, args=(2, _free_port(), (train_prefix, ddp, overrides)),
+                       nprocs=2, join=True, start_method="spawn")
+    assert losses(ddp) == pytest.approx(losses(single), rel=1e-4)
+    a, b = load_checkpoint(single).state_dict(), load_checkpoint(ddp).state_dict()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
+
+
+def test_schedules():
+    cosine = load_train_config([], ["max_steps=100", "optim.warmup_steps=10", "optim.min_lr_ratio=0.1"])
+    assert lr_multiplier(0, cosine) == pytest.approx(0.1)
+    assert lr_multiplier(9, cosine) == pytest.approx(1.0)
+    assert lr_multiplier(100, cosine) == pytest.approx(0.1)
+    wsd = load_train_config([], ["max_steps=100", "optim.schedule=wsd", "optim.warmup_steps=10",
+                                 "optim.decay_steps=20", "optim.min_lr_ratio=0.01"])
+    assert lr_multiplier(50, wsd) == 1.0 and lr_multiplier(79, wsd) == 1.0
+    assert lr_multiplier(90, wsd) == pytest.approx(0.505)
+    assert lr_multiplier(100, wsd) == pytest.approx(0.01)
+
+
+def test_config_layers_and_casts(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text("optim:\n  lr: 1.0e-3\n  betas: [0.9, 0.95]\ncompile: true\nmodel:\n  hidden_size: 64\n")
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"optim": {"weight_decay": 0.1}, "max_steps": 7}))
+    cfg = load_train_config([base, extra], ["compile=false", "optim.lr=3e-4", "model.num_key_value_heads=2"])
+    assert cfg.compile is False and cfg.optim.lr == 3e-4 and cfg.optim.weight_decay == 0.1
+    assert cfg.optim.betas == (0.9, 0.95) and cfg.max_steps == 7
+    assert cfg.model == {"hidden_size": 64, "num_key_value_heads": 2}
+    for bad, message in (("compile=maybe", "expected true or false"), ("max_steps=1.5", "expected int"),
+                         ("optim.lrr=1", "unknown config key"), ("seq_len", "not key=value")):
+        with pytest.raises(ConfigError, match=message):
+            load_train_config([], [bad])
+
+
+def test_bad_training_input(corpora, tmp_path):
+    train_prefix, _ = corpora
+    with pytest.raises(DataError, match="token array file not found"):
+        train(config(), tmp_path / "missing", tmp_path / "out", presets_path=PRESETS)
+    with pytest.raises(DataError, match="EOS id 99 collides with byte values"):
+        train(config(), train_prefix, tmp_path / "out", presets_path=PRESETS, vocab_size=100, eos_id=99)
+    with pytest.raises(DataError, match="EOS id 256 is outside the vocabulary of 256 tokens"):
+        train(config(), train_prefix, tmp_path / "out", presets_path=PRESETS, vocab_size=256)
+    with pytest.raises(DataError, match="not a multiple of micro_batch_size"):
+        train(config("batch_size=6"), train_prefix, tmp_path / "out", presets_path=PRESETS)
+    with pytest.raises(DataError, match="exceeds the model's max_position_embeddings"):
+        train(config("seq_len=128"), train_prefix, tmp_path / "out", presets_path=PRESETS)
+
+
+def test_resume_refuses_a_different_model(corpora, tmp_path):
+    train_prefix, _ = corpora
+    train(config("max_steps=4"), train_prefix, tmp_path, presets_path=PRESETS)
+    with pytest.raises(DataError, match="trained with another model config"):
+        train(config("max_steps=8", "model.hidden_size=64"), train_prefix, tmp_path, presets_path=PRESETS)
+
+
+assert trainer_module.EXIT_PREEMPTED == 75
