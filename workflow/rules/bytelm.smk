@@ -16,16 +16,16 @@ rule train_bytelm:
         "../envs/torch-gpu.yaml"
     threads: 4
     resources:
-        gpu=lambda wildcards: get_bytelm_config(wildcards)["gpus"],
+        gpu=bytelm_gpus,
         mem_mb=32000,
         runtime=2880,
     params:
         script=script("train_lm.py"),
         launcher=train_launcher,
         overrides=training_overrides,
-        train=lambda wildcards, input: prefix_of(input.train_bin),
-        valid=lambda wildcards, input: prefix_of(input.valid_bin),
-        out_dir=lambda wildcards, output: os.path.dirname(output.model),
+        train=training_prefix,
+        valid=validation_prefix,
+        out_dir=model_dir,
     shell:
         "{params.launcher} {params.script:q} --train {params.train:q} --valid {params.valid:q}"
         " --out-dir {params.out_dir:q} {params.overrides} 2> {log:q}"
@@ -44,14 +44,14 @@ rule extract_predictions:
         "../envs/torch-gpu.yaml"
     threads: 4
     resources:
-        gpu=lambda wildcards: min(get_bytelm_config(wildcards)["gpus"], 1),
+        gpu=extraction_gpus,
         mem_mb=32000,
         runtime=1440,
     params:
         script=script("extract_predictions.py"),
-        checkpoint=lambda wildcards, input: os.path.dirname(input.model),
-        corpus=lambda wildcards, input: prefix_of(input.corpus_bin),
-        extraction=lambda wildcards: get_bytelm_config(wildcards)["extraction"],
+        checkpoint=checkpoint_dir,
+        corpus=prediction_corpus_prefix,
+        extraction=extraction_settings,
     shell:
         "python {params.script:q} --checkpoint {params.checkpoint:q}"
         " --corpus-prefix {params.corpus:q} --output {output:q}"

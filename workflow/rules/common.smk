@@ -91,7 +91,12 @@ def with_local_paths(source):
 
 def corpus_script_config(corpus):
     """The corpus's config block as the scripts read it (downloads resolved to local paths)."""
-    data_keys = ("source", "subsets", "languages", "shard")  # other blocks do not change the data
+    data_keys = (
+        "source",
+        "subsets",
+        "languages",
+        "shard",
+    )  # other blocks do not change the data
     block = {k: v for k, v in get_corpus(corpus).items() if k in data_keys}
     block["source"] = with_local_paths(block["source"])
     block["subsets"] = {
@@ -289,9 +294,44 @@ def training_overrides(wildcards):
     )
 
 
-def prefix_of(path):
-    """A byte corpus prefix from one of its files' paths."""
-    return path.removesuffix(".bin")
+def training_prefix(wildcards, input):
+    """Prefix of the byte LM's training corpus."""
+    return input.train_bin.removesuffix(".bin")
+
+
+def validation_prefix(wildcards, input):
+    """Prefix of the byte LM's validation corpus."""
+    return input.valid_bin.removesuffix(".bin")
+
+
+def prediction_corpus_prefix(wildcards, input):
+    """Prefix of the byte corpus predictions are extracted for."""
+    return input.corpus_bin.removesuffix(".bin")
+
+
+def model_dir(wildcards, output):
+    """The directory of a trained model."""
+    return os.path.dirname(output.model)
+
+
+def checkpoint_dir(wildcards, input):
+    """The directory of the model predictions are extracted with."""
+    return os.path.dirname(input.model)
+
+
+def bytelm_gpus(wildcards):
+    """GPUs for byte-LM training (0 on the CPU demo)."""
+    return get_bytelm_config(wildcards)["gpus"]
+
+
+def extraction_gpus(wildcards):
+    """Extraction runs on one GPU when training uses any."""
+    return min(get_bytelm_config(wildcards)["gpus"], 1)
+
+
+def extraction_settings(wildcards):
+    """Context, stride and batch size of the extraction."""
+    return get_bytelm_config(wildcards)["extraction"]
 
 
 def train_launcher(wildcards, resources):

@@ -1,0 +1,138 @@
+"""Prediction extraction: equals direct computation, invariants, resume, bad input."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from tests.helpers import TINY_MODEL, byte_corpus
+from toklab import predictions as predictions_module
+from toklab.data.byte_corpus import ByteCorpus
+from toklab.data.demo import DEMO_LANGUAGES, generate_documents
+from toklab.errors import DataError
+from toklab.models.llama import LlamaModel, ModelConfig, save_checkpoint
+from toklab.predictions import CUES, Predictions, extract_predictions
+from toklab.training.data import PackedStream
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pred")
+    torch.manual_seed(0)
+    model = LlamaModel(ModelConfig(vocab_size=257, **TINY_MODEL)).eval()
+    save_checkpoint(model, root / "model")
+    docs = [d.text[:150] for d in itertools.islice(generate_documents(DEMO_LANGUAGES, 0), 6)]
+    docs += ["a", "é 🙂"]
+    return root, model, byte_corpus(root, docs)
+
+
+def direct_cues(model, stream, target, start):
+    """Cues of one stream position from one forward pass over stream[start:target]."""
+    tokens = torch.from_numpy(stream.slice(start, target))[None]
+    with torch.no_grad():
+        lp = torch.log_softmax(model(tokens)[0, -1].float(), dim=-1)
+    actual = int(stream.slice(target, target + 1)[0])
+    return {"entropy": float(-(lp.exp() * lp).sum()), "surprisal": float(-lp[actual]),
+            "space_nll": float(-lp[32]), "eos_nll": float(-lp[256])}
+
+
+def test_single_window_equals_full_left_context(setup, tmp_path):
+    root, model, prefix = setup
+    short = byte_corpus(tmp_path, ["hello world", "ab", "x y z."], "short")
+    out = extract_predictions(root / "model", short, tmp_path / "p.zarr", context=64, stride=16)
+    stream = PackedStream(short, 256)
+    cues = Predictions(out, short)
+    targets = stream.token_positions(0, len(stream.tokens))
+    for i, target in enumerate(targets):
+        expected = direct_cues(model, stream, int(target), 0)  # the whole left context
+        for cue in CUES:
+            assert cues.cue(cue)[i] == pytest.approx(expected[cue], rel=1e-4, abs=1e-5)
+
+
+def test_sliding_windows_give_the_promised_context(setup, tmp_path):
+    root, model, prefix = setup
+    context, stride = 64, 16
+    out = extract_predictions(root / "model", prefix, tmp_path / "p.zarr", context=context,
+                              stride=stride, chunk_bytes=100, batch_size=3)
+    stream = PackedStream(prefix, 256)
+    cues = Predictions(out, prefix)
+    corpus = ByteCorpus(prefix)
+    targets = stream.token_positions(0, corpus.num_bytes)
+    for i in list(range(0, corpus.num_bytes, 37)) + [corpus.num_bytes - 1]:
+        target = int(targets[i])
+        start = max(0, int(np.ceil((target - context) / stride))) * stride
+        assert target - start >= min(target, context - stride + 1)  # at least C - S + 1 tokens
+        expected = direct_cues(model, stream, target, start)
+        for cue in CUES:
+            assert cues.cue(cue)[i] == pytest.approx(expected[cue], rel=1e-4, abs=1e-5)
+
+
+def test_invariants_and_alignment(setup, tmp_path):
+    root, _, prefix = setup
+    out = extract_predictions(root / "model", prefix, tmp_path / "p.zarr", context=32, stride=8)
+    cues = Predictions(out, prefix)
+    corpus = ByteCorpus(prefix)
+    for cue in CUES:
+        values = cues.cue(cue)
+        assert values.shape == (corpus.num_bytes,) and values.dtype == np.float32
+        assert np.isfinite(values).all()
+    assert (cues.cue("entropy") >= 0).all() and (cues.cue("entropy") <= np.log(257) + 1e-4).all()
+    assert (cues.cue("surprisal") >= 0).all()
+    space = np.asarray(corpus.bytes) == 32
+    np.testing.assert_allclose(cues.cue("surprisal")[space], cues.cue("space_nll")[space], rtol=1e-6)
+    np.testing.assert_array_equal(cues.group["doc_offsets"][:], corpus.offsets)
+    np.testing.assert_array_equal(cues.group["pretoken_start"][:], corpus.pretoken_start)
+    assert cues.attrs["context"] == 32 and cues.attrs["stride"] == 8 and cues.attrs["units"] == "nats"
+
+
+def test_interrupted_extraction_resumes(setup, tmp_path, monkeypatch):
+    root, _, prefix = setup
+    whole = extract_predictions(root / "model", prefix, tmp_path / "whole.zarr", context=32,
+                                stride=8, chunk_bytes=128)
+    original = predictions_module.cues_for_targets
+    calls = {"n": 0}
+
+    def fail_on_third(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(predictions_module, "cues_for_targets", fail_on_third)
+    target = tmp_path / "resumed.zarr"
+    with pytest.raises(KeyboardInterrupt):
+        extract_predictions(root / "model", prefix, target, context=32, stride=8, chunk_bytes=128)
+    assert not target.exists() and (tmp_path / "resumed.zarr.partial").exists()
+    calls["n"] = -100  # no more failures; count the chunks recomputed
+    extract_predictions(root / "model", prefix, target, context=32, stride=8, chunk_bytes=128)
+    chunks = int(np.ceil(ByteCorpus(prefix).num_bytes / 128))
+    assert calls["n"] == -100 + chunks - 2  # the two finished chunks were not recomputed
+    for cue in CUES:
+        np.testing.assert_array_equal(Predictions(target).cue(cue), Predictions(whole).cue(cue))
+
+
+def test_bad_input(setup, tmp_path):
+    root, _, prefix = setup
+    with pytest.raises(DataError, match="checkpoint file not found"):
+        extract_predictions(tmp_path / "nomodel", prefix, tmp_path / "p.zarr", context=32, stride=8)
+    small = LlamaModel(ModelConfig(vocab_size=100, **TINY_MODEL))
+    save_checkpoint(small, tmp_path / "small")
+    with pytest.raises(DataError, match="is this a byte-level model"):
+        extract_predictions(tmp_path / "small", prefix, tmp_path / "p.zarr", context=32, stride=8)
+    with pytest.raises(DataError, match="exceeds the model's max_position_embeddings"):
+        extract_predictions(root / "model", prefix, tmp_path / "p.zarr", context=128, stride=8)
+    out = extract_predictions(root / "model", prefix, tmp_path / "p.zarr", context=32, stride=8)
+    other = byte_corpus(tmp_path, ["different text"], "other")
+    with pytest.raises(DataError, match="computed for a different byte corpus"):
+        Predictions(out, other)
+    import shutil
+
+    shutil.rmtree(out / "surprisal")
+    with pytest.raises(DataError, match="not a toklab predictions group"):
+        Predictions(out)
+    (tmp_path / "junk.zarr").mkdir()
+    with pytest.raises(DataError):
+        Predictions(tmp_path / "junk.zarr")
