@@ -35,12 +35,16 @@ def direct_cues(model, stream, target, start):
     with torch.no_grad():
         lp = torch.log_softmax(model(tokens)[0, -1].float(), dim=-1)
     actual = int(stream.slice(target, target + 1)[0])
-    return {"entropy": float(-(lp.exp() * lp).sum()), "surprisal": float(-lp[actual]),
-            "space_nll": float(-lp[32]), "eos_nll": float(-lp[256])}
+    return {
+        "entropy": float(-(lp.exp() * lp).sum()),
+        "surprisal": float(-lp[actual]),
+        "space_nll": float(-lp[32]),
+        "eos_nll": float(-lp[256]),
+    }
 
 
 def test_single_window_equals_full_left_context(setup, tmp_path):
-    root, model, prefix = setup
+    root, model, _ = setup
     short = byte_corpus(tmp_path, ["hello world", "ab", "x y z."], "short")
     out = extract_predictions(root / "model", short, tmp_path / "p.zarr", context=64, stride=16)
     stream = PackedStream(short, 256)
@@ -55,13 +59,20 @@ def test_single_window_equals_full_left_context(setup, tmp_path):
 def test_sliding_windows_give_the_promised_context(setup, tmp_path):
     root, model, prefix = setup
     context, stride = 64, 16
-    out = extract_predictions(root / "model", prefix, tmp_path / "p.zarr", context=context,
-                              stride=stride, chunk_bytes=100, batch_size=3)
+    out = extract_predictions(
+        root / "model",
+        prefix,
+        tmp_path / "p.zarr",
+        context=context,
+        stride=stride,
+        chunk_bytes=100,
+        batch_size=3,
+    )
     stream = PackedStream(prefix, 256)
     cues = Predictions(out, prefix)
     corpus = ByteCorpus(prefix)
     targets = stream.token_positions(0, corpus.num_bytes)
-    for i in list(range(0, corpus.num_bytes, 37)) + [corpus.num_bytes - 1]:
+    for i in [*range(0, corpus.num_bytes, 37), corpus.num_bytes - 1]:
         target = int(targets[i])
         start = max(0, int(np.ceil((target - context) / stride))) * stride
         assert target - start >= min(target, context - stride + 1)  # at least C - S + 1 tokens
@@ -82,16 +93,21 @@ def test_invariants_and_alignment(setup, tmp_path):
     assert (cues.cue("entropy") >= 0).all() and (cues.cue("entropy") <= np.log(257) + 1e-4).all()
     assert (cues.cue("surprisal") >= 0).all()
     space = np.asarray(corpus.bytes) == 32
-    np.testing.assert_allclose(cues.cue("surprisal")[space], cues.cue("space_nll")[space], rtol=1e-6)
+    np.testing.assert_allclose(
+        cues.cue("surprisal")[space], cues.cue("space_nll")[space], rtol=1e-6
+    )
     np.testing.assert_array_equal(cues.group["doc_offsets"][:], corpus.offsets)
     np.testing.assert_array_equal(cues.group["pretoken_start"][:], corpus.pretoken_start)
-    assert cues.attrs["context"] == 32 and cues.attrs["stride"] == 8 and cues.attrs["units"] == "nats"
+    assert (
+        cues.attrs["context"] == 32 and cues.attrs["stride"] == 8 and cues.attrs["units"] == "nats"
+    )
 
 
 def test_interrupted_extraction_resumes(setup, tmp_path, monkeypatch):
     root, _, prefix = setup
-    whole = extract_predictions(root / "model", prefix, tmp_path / "whole.zarr", context=32,
-                                stride=8, chunk_bytes=128)
+    whole = extract_predictions(
+        root / "model", prefix, tmp_path / "whole.zarr", context=32, stride=8, chunk_bytes=128
+    )
     original = predictions_module.cues_for_targets
     calls = {"n": 0}
 

@@ -68,7 +68,9 @@ def cues_for_targets(
     for first in range(0, len(unique), batch_size):
         group = unique[first : first + batch_size]
         # context + 1 tokens: the model reads the first `context`, the last one is a target
-        tokens = np.stack([stream.slice(int(k) * stride, int(k) * stride + context + 1) for k in group])
+        tokens = np.stack(
+            [stream.slice(int(k) * stride, int(k) * stride + context + 1) for k in group]
+        )
         logits = model(torch.from_numpy(tokens[:, :context]).to(device)).float()
         log_probs = torch.log_softmax(logits, dim=-1)
         for row, k in enumerate(group):
@@ -118,8 +120,15 @@ def extract_predictions(
     output = Path(output)
     n = corpus.num_bytes
     chunks = max(1, math.ceil(n / chunk_bytes))
-    expected = {"format": FORMAT, "model_sha256": model_hash, "corpus_sha256": corpus_hash,
-                "context": context, "stride": stride, "eos_id": eos_id, "chunk_bytes": chunk_bytes}
+    expected = {
+        "format": FORMAT,
+        "model_sha256": model_hash,
+        "corpus_sha256": corpus_hash,
+        "context": context,
+        "stride": stride,
+        "eos_id": eos_id,
+        "chunk_bytes": chunk_bytes,
+    }
 
     # Work happens in OUTPUT.partial, renamed to OUTPUT when complete: a failed job (whose
     # declared output Snakemake deletes) leaves the partial group to resume from.
@@ -133,8 +142,9 @@ def extract_predictions(
                 progress.update(last - first)
                 continue
             targets = stream.token_positions(first, last)
-            cues = cues_for_targets(model, stream, targets, context, stride, batch_size,
-                                    eos_id, torch_device)
+            cues = cues_for_targets(
+                model, stream, targets, context, stride, batch_size, eos_id, torch_device
+            )
             for cue in CUES:
                 group[cue][first:last] = cues[cue]
             done.add(chunk)
@@ -155,7 +165,9 @@ def _open_or_create(output: Path, expected: dict, n: int, chunk_bytes: int, corp
             group = zarr.open_group(str(output), mode="r+")
             attrs = dict(group.attrs)
         except Exception as err:
-            raise DataError(f"{output}: unreadable zarr group ({err}); delete it to start over") from None
+            raise DataError(
+                f"{output}: unreadable zarr group ({err}); delete it to start over"
+            ) from None
         if all(attrs.get(k) == v for k, v in expected.items()) and all(c in group for c in CUES):
             log.info("resuming %s: %d chunks done", output, len(attrs.get("chunks_done", [])))
             return group
@@ -170,8 +182,9 @@ def _open_or_create(output: Path, expected: dict, n: int, chunk_bytes: int, corp
     flags = group.create_array("pretoken_start", shape=(n,), chunks=(chunk,), dtype="uint8")
     if n:
         flags[:] = np.asarray(corpus.pretoken_start)
-    group.attrs.update({**expected, "cues": list(CUES), "units": "nats", "chunks_done": [],
-                        "complete": False})
+    group.attrs.update(
+        {**expected, "cues": list(CUES), "units": "nats", "chunks_done": [], "complete": False}
+    )
     return group
 
 
@@ -187,7 +200,9 @@ class Predictions:
             attrs = dict(self.group.attrs)
         except Exception as err:
             raise DataError(f"{path}: not a readable predictions zarr ({err})") from None
-        if attrs.get("format") != FORMAT or not all(c in self.group for c in (*CUES, "doc_offsets")):
+        if attrs.get("format") != FORMAT or not all(
+            c in self.group for c in (*CUES, "doc_offsets")
+        ):
             raise DataError(f"{path}: not a toklab predictions group (missing arrays or format)")
         if not attrs.get("complete"):
             raise DataError(f"{path}: extraction did not finish (rerun it to resume)")
@@ -195,7 +210,9 @@ class Predictions:
         if corpus_prefix is not None:
             corpus = ByteCorpus(corpus_prefix)
             if sha256_file(corpus.paths["bin"]) != attrs["corpus_sha256"]:
-                raise DataError(f"{path}: computed for a different byte corpus than {corpus_prefix}")
+                raise DataError(
+                    f"{path}: computed for a different byte corpus than {corpus_prefix}"
+                )
 
     def cue(self, name: str) -> np.ndarray:
         """One cue array (float32, one value per corpus byte)."""

@@ -23,8 +23,9 @@ def test_transformers_loads_checkpoint_with_same_logits(tmp_path, tied, kv_heads
     from transformers import LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = ModelConfig(vocab_size=300, **{**TINY_MODEL, "num_key_value_heads": kv_heads},
-                         tie_word_embeddings=tied)
+    config = ModelConfig(
+        vocab_size=300, **{**TINY_MODEL, "num_key_value_heads": kv_heads}, tie_word_embeddings=tied
+    )
     model = LlamaModel(config).eval()
     save_checkpoint(model, tmp_path)
     hf = LlamaForCausalLM.from_pretrained(tmp_path).eval()
@@ -43,7 +44,9 @@ def test_document_masking_equals_separate_documents():
         packed = model(ids, docs)
         separate = torch.cat([model(ids[:, :10]), model(ids[:, 10:22]), model(ids[:, 22:])], dim=1)
     torch.testing.assert_close(packed, separate, rtol=1e-5, atol=1e-5)
-    assert positions_within_documents(docs).tolist() == [list(range(10)) + list(range(12)) + list(range(8))]
+    assert positions_within_documents(docs).tolist() == [
+        list(range(10)) + list(range(12)) + list(range(8))
+    ]
 
 
 def test_presets():
@@ -74,12 +77,12 @@ def test_sequence_longer_than_positions_is_rejected():
 
 def test_bad_checkpoints(tmp_path):
     model = LlamaModel(ModelConfig(vocab_size=50, **TINY_MODEL))
-    with pytest.raises(DataError, match="config.json: checkpoint file not found"):
+    with pytest.raises(DataError, match=r"config\.json: checkpoint file not found"):
         load_checkpoint(tmp_path)
     save_checkpoint(model, tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps({**config, "vocab_size": 60}))
-    with pytest.raises(DataError, match="does not match its config.json"):
+    with pytest.raises(DataError, match=r"does not match its config\.json"):
         load_checkpoint(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps(config))
     (tmp_path / "model.safetensors").write_bytes(b"garbage" * 10)

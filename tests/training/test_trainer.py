@@ -35,14 +35,29 @@ def corpora(tmp_path_factory):
 
 def config(*extra):
     model = [f"model.{k}={v}" for k, v in TINY_MODEL.items()]
-    return load_train_config([], [*model, "seq_len=32", "batch_size=8", "micro_batch_size=4",
-                                  "max_steps=12", "log_interval=1", "eval_interval=6",
-                                  "eval_windows=8", "checkpoint_interval=4", "optim.lr=1e-2",
-                                  "optim.warmup_steps=2", *extra])
+    return load_train_config(
+        [],
+        [
+            *model,
+            "seq_len=32",
+            "batch_size=8",
+            "micro_batch_size=4",
+            "max_steps=12",
+            "log_interval=1",
+            "eval_interval=6",
+            "eval_windows=8",
+            "checkpoint_interval=4",
+            "optim.lr=1e-2",
+            "optim.warmup_steps=2",
+            *extra,
+        ],
+    )
 
 
 def losses(out_dir):
-    return [json.loads(line)["loss"] for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
+    return [
+        json.loads(line)["loss"] for line in (out_dir / "metrics.jsonl").read_text().splitlines()
+    ]
 
 
 def test_packed_stream_keeps_every_token(corpora):
@@ -61,8 +76,13 @@ def test_packed_stream_keeps_every_token(corpora):
 
 def test_loss_decreases_and_bpb_reported(corpora, tmp_path):
     train_prefix, valid_prefix = corpora
-    train(config("max_steps=30", "eval_interval=30", "eval_windows=400"), train_prefix, tmp_path,
-          valid_prefix=valid_prefix, presets_path=PRESETS)
+    train(
+        config("max_steps=30", "eval_interval=30", "eval_windows=400"),
+        train_prefix,
+        tmp_path,
+        valid_prefix=valid_prefix,
+        presets_path=PRESETS,
+    )
     values = losses(tmp_path)
     assert sum(values[-5:]) / 5 < sum(values[:5]) / 5 - 0.5
     last = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
@@ -111,8 +131,15 @@ def _free_port() -> int:
 
 
 def _ddp_worker(rank, world, port, args):
-    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
-                       "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank)})
+    os.environ.update(
+        {
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "RANK": str(rank),
+            "WORLD_SIZE": str(world),
+            "LOCAL_RANK": str(rank),
+        }
+    )
     torch.set_num_threads(1)
     train_prefix, out_dir, overrides = args
     train(load_train_config([], overrides), train_prefix, out_dir, presets_path=PRESETS)
@@ -120,14 +147,26 @@ def _ddp_worker(rank, world, port, args):
 
 def test_ddp_two_gloo_processes_match_single_process(corpora, tmp_path):
     train_prefix, _ = corpora
-    overrides = [*(f"model.{k}={v}" for k, v in TINY_MODEL.items()), "seq_len=32", "batch_size=8",
-                 "micro_batch_size=2", "max_steps=6", "log_interval=1", "checkpoint_interval=100"]
+    overrides = [
+        *(f"model.{k}={v}" for k, v in TINY_MODEL.items()),
+        "seq_len=32",
+        "batch_size=8",
+        "micro_batch_size=2",
+        "max_steps=6",
+        "log_interval=1",
+        "checkpoint_interval=100",
+    ]
     single = tmp_path / "single"
     torch.set_num_threads(1)
     train(load_train_config([], overrides), train_prefix, single, presets_path=PRESETS)
     ddp = tmp_path / "ddp"
-    mp.start_processes(_ddp_worker, args=(2, _free_port(), (train_prefix, ddp, overrides)),
-                       nprocs=2, join=True, start_method="spawn")
+    mp.start_processes(
+        _ddp_worker,
+        args=(2, _free_port(), (train_prefix, ddp, overrides)),
+        nprocs=2,
+        join=True,
+        start_method="spawn",
+    )
     assert losses(ddp) == pytest.approx(losses(single), rel=1e-4)
     a, b = load_checkpoint(single).state_dict(), load_checkpoint(ddp).state_dict()
     for key in a:
@@ -135,12 +174,22 @@ def test_ddp_two_gloo_processes_match_single_process(corpora, tmp_path):
 
 
 def test_schedules():
-    cosine = load_train_config([], ["max_steps=100", "optim.warmup_steps=10", "optim.min_lr_ratio=0.1"])
+    cosine = load_train_config(
+        [], ["max_steps=100", "optim.warmup_steps=10", "optim.min_lr_ratio=0.1"]
+    )
     assert lr_multiplier(0, cosine) == pytest.approx(0.1)
     assert lr_multiplier(9, cosine) == pytest.approx(1.0)
     assert lr_multiplier(100, cosine) == pytest.approx(0.1)
-    wsd = load_train_config([], ["max_steps=100", "optim.schedule=wsd", "optim.warmup_steps=10",
-                                 "optim.decay_steps=20", "optim.min_lr_ratio=0.01"])
+    wsd = load_train_config(
+        [],
+        [
+            "max_steps=100",
+            "optim.schedule=wsd",
+            "optim.warmup_steps=10",
+            "optim.decay_steps=20",
+            "optim.min_lr_ratio=0.01",
+        ],
+    )
     assert lr_multiplier(50, wsd) == 1.0 and lr_multiplier(79, wsd) == 1.0
     assert lr_multiplier(90, wsd) == pytest.approx(0.505)
     assert lr_multiplier(100, wsd) == pytest.approx(0.01)
@@ -148,15 +197,23 @@ def test_schedules():
 
 def test_config_layers_and_casts(tmp_path):
     base = tmp_path / "base.yaml"
-    base.write_text("optim:\n  lr: 1.0e-3\n  betas: [0.9, 0.95]\ncompile: true\nmodel:\n  hidden_size: 64\n")
+    base.write_text(
+        "optim:\n  lr: 1.0e-3\n  betas: [0.9, 0.95]\ncompile: true\nmodel:\n  hidden_size: 64\n"
+    )
     extra = tmp_path / "extra.json"
     extra.write_text(json.dumps({"optim": {"weight_decay": 0.1}, "max_steps": 7}))
-    cfg = load_train_config([base, extra], ["compile=false", "optim.lr=3e-4", "model.num_key_value_heads=2"])
+    cfg = load_train_config(
+        [base, extra], ["compile=false", "optim.lr=3e-4", "model.num_key_value_heads=2"]
+    )
     assert cfg.compile is False and cfg.optim.lr == 3e-4 and cfg.optim.weight_decay == 0.1
     assert cfg.optim.betas == (0.9, 0.95) and cfg.max_steps == 7
     assert cfg.model == {"hidden_size": 64, "num_key_value_heads": 2}
-    for bad, message in (("compile=maybe", "expected true or false"), ("max_steps=1.5", "expected int"),
-                         ("optim.lrr=1", "unknown config key"), ("seq_len", "not key=value")):
+    for bad, message in (
+        ("compile=maybe", "expected true or false"),
+        ("max_steps=1.5", "expected int"),
+        ("optim.lrr=1", "unknown config key"),
+        ("seq_len", "not key=value"),
+    ):
         with pytest.raises(ConfigError, match=message):
             load_train_config([], [bad])
 
@@ -166,7 +223,14 @@ def test_bad_training_input(corpora, tmp_path):
     with pytest.raises(DataError, match="token array file not found"):
         train(config(), tmp_path / "missing", tmp_path / "out", presets_path=PRESETS)
     with pytest.raises(DataError, match="EOS id 99 collides with byte values"):
-        train(config(), train_prefix, tmp_path / "out", presets_path=PRESETS, vocab_size=100, eos_id=99)
+        train(
+            config(),
+            train_prefix,
+            tmp_path / "out",
+            presets_path=PRESETS,
+            vocab_size=100,
+            eos_id=99,
+        )
     with pytest.raises(DataError, match="EOS id 256 is outside the vocabulary of 256 tokens"):
         train(config(), train_prefix, tmp_path / "out", presets_path=PRESETS, vocab_size=256)
     with pytest.raises(DataError, match="not a multiple of micro_batch_size"):
@@ -179,7 +243,12 @@ def test_resume_refuses_a_different_model(corpora, tmp_path):
     train_prefix, _ = corpora
     train(config("max_steps=4"), train_prefix, tmp_path, presets_path=PRESETS)
     with pytest.raises(DataError, match="trained with another model config"):
-        train(config("max_steps=8", "model.hidden_size=64"), train_prefix, tmp_path, presets_path=PRESETS)
+        train(
+            config("max_steps=8", "model.hidden_size=64"),
+            train_prefix,
+            tmp_path,
+            presets_path=PRESETS,
+        )
 
 
 assert trainer_module.EXIT_PREEMPTED == 75

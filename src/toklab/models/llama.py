@@ -125,7 +125,7 @@ class RMSNorm(nn.Module):
 
 
 def rope_tables(config: ModelConfig, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin of RoPE for integer ``positions`` of shape (B, T): each (B, T, head_dim)."""
+    """RoPE cosines and sines for integer ``positions`` (B, T): each of shape (B, T, head_dim)."""
     dim = config.head_dim
     inv_freq = 1.0 / (
         config.rope_theta ** (torch.arange(0, dim, 2, device=positions.device).float() / dim)
@@ -153,13 +153,17 @@ def attention(
     batch, heads, length, dim = q.shape
     groups = heads // k.shape[1]
     use_flash = (
-        flash_attn_varlen_func is not None and q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)
+        flash_attn_varlen_func is not None
+        and q.is_cuda
+        and q.dtype in (torch.float16, torch.bfloat16)
     )
     if use_flash:
         if document_ids is None:
             document_ids = torch.zeros(batch, length, dtype=torch.long, device=q.device)
         # Documents become sequences: cumulative lengths over the flattened (B*T) tokens.
-        flat = (document_ids + torch.arange(batch, device=q.device)[:, None] * (length + 1)).flatten()
+        flat = (
+            document_ids + torch.arange(batch, device=q.device)[:, None] * (length + 1)
+        ).flatten()
         starts = torch.ones_like(flat, dtype=torch.bool)
         starts[1:] = flat[1:] != flat[:-1]
         boundaries = torch.nonzero(starts).flatten()
@@ -169,7 +173,11 @@ def attention(
             q.transpose(1, 2).reshape(batch * length, heads, dim),
             k.transpose(1, 2).reshape(batch * length, k.shape[1], dim),
             v.transpose(1, 2).reshape(batch * length, v.shape[1], dim),
-            cu_seqlens, cu_seqlens, max_len, max_len, causal=True,
+            cu_seqlens,
+            cu_seqlens,
+            max_len,
+            max_len,
+            causal=True,
         )
         return out.reshape(batch, length, heads, dim).transpose(1, 2)
     if groups > 1:
@@ -195,8 +203,12 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(h, config.num_key_value_heads * d, bias=False)
         self.o_proj = nn.Linear(config.num_attention_heads * d, h, bias=False)
 
-    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor],
-                document_ids: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        rope: tuple[torch.Tensor, torch.Tensor],
+        document_ids: torch.Tensor | None,
+    ) -> torch.Tensor:
         batch, length, _ = x.shape
         d = self.config.head_dim
         q = self.q_proj(x).view(batch, length, -1, d).transpose(1, 2)
@@ -231,8 +243,12 @@ class DecoderLayer(nn.Module):
         self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
-    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor],
-                document_ids: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        rope: tuple[torch.Tensor, torch.Tensor],
+        document_ids: torch.Tensor | None,
+    ) -> torch.Tensor:
         x = x + self.self_attn(self.input_layernorm(x), rope, document_ids)
         return x + self.mlp(self.post_attention_layernorm(x))
 
@@ -263,7 +279,9 @@ class LlamaModel(nn.Module):
         if isinstance(module, nn.Linear | nn.Embedding):
             nn.init.normal_(module.weight, std=self.config.initializer_range)
 
-    def forward(self, input_ids: torch.Tensor, document_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, document_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Logits for every position; attention stays within a document when given."""
         batch, length = input_ids.shape
         if length > self.config.max_position_embeddings:
@@ -324,7 +342,9 @@ def load_checkpoint(directory: str | Path, map_location: str | torch.device = "c
     try:
         state = load_file(str(directory / "model.safetensors"), device=str(map_location))
     except (SafetensorError, OSError) as err:
-        raise DataError(f"{directory / 'model.safetensors'}: unreadable checkpoint ({err})") from None
+        raise DataError(
+            f"{directory / 'model.safetensors'}: unreadable checkpoint ({err})"
+        ) from None
     if config.tie_word_embeddings:
         state.setdefault("lm_head.weight", state.get("model.embed_tokens.weight"))
     expected = model.state_dict()

@@ -29,7 +29,11 @@ class PackedStream:
                 raise DataError(f"{path}: token array file not found")
         meta = read_json(meta_path)
         dtype = np.dtype(meta.get("dtype", "uint8"))
-        self.tokens = np.memmap(bin_path, dtype=dtype, mode="r") if bin_path.stat().st_size else np.zeros(0, dtype)
+        self.tokens = (
+            np.memmap(bin_path, dtype=dtype, mode="r")
+            if bin_path.stat().st_size
+            else np.zeros(0, dtype)
+        )
         self.offsets = np.fromfile(idx_path, dtype="<i8")
         if len(self.offsets) < 2 or self.offsets[0] != 0 or self.offsets[-1] != len(self.tokens):
             raise DataError(f"{idx_path}: corrupt index for {bin_path}")

@@ -9,21 +9,22 @@
   ``checkpoint_interval`` steps and atomically replaces the previous one. On SIGUSR1 or
   SIGTERM the trainer finishes its step, checkpoints, and exits with :data:`EXIT_PREEMPTED`,
   so SLURM or Snakemake can requeue it and the next run resumes.
-* Metrics go to ``metrics.jsonl``: training loss, learning rate, tokens/s, validation loss
-  (nats per token) and bits per byte.
+* Metrics go to ``metrics.jsonl`` (training loss, learning rate, gradient norm, validation
+  loss in nats per token and bits per byte), byte-identical across reruns; throughput goes to
+  the log.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from contextlib import nullcontext
 import math
 import os
 import random
 import shutil
 import signal
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,8 +98,9 @@ def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.
         {"params": no_decay, "weight_decay": 0.0},
     ]
     fused = next(model.parameters()).is_cuda
-    return torch.optim.AdamW(groups, lr=config.optim.lr, betas=config.optim.betas,
-                             eps=config.optim.eps, fused=fused)
+    return torch.optim.AdamW(
+        groups, lr=config.optim.lr, betas=config.optim.betas, eps=config.optim.eps, fused=fused
+    )
 
 
 def _distributed() -> tuple[int, int, torch.device]:
@@ -138,8 +140,12 @@ def save_state(paths: RunPaths, model: LlamaModel, optimizer, scheduler, step: i
     shutil.rmtree(tmp, ignore_errors=True)
     save_checkpoint(model, tmp)
     torch.save(
-        {"step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-         "rng": _rng_state()},
+        {
+            "step": step,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": _rng_state(),
+        },
         tmp / "state.pt",
     )
     old = paths.out_dir / ".checkpoint.old"
@@ -167,23 +173,29 @@ def evaluate(model, sampler: WindowSampler, windows: int, device, autocast, byte
         batch = torch.from_numpy(sampler.stream_batch(first, min(16, count - first))).to(device)
         with autocast():
             logits = model(batch[:, :-1])
-        nats = F.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten(), reduction="none")
+        nats = F.cross_entropy(
+            logits.float().flatten(0, 1), batch[:, 1:].flatten(), reduction="none"
+        )
         total_nats += nats.sum().item()
         total_tokens += nats.numel()
         total_bytes += byte_table[batch[:, 1:].cpu()].sum().item()
     model.train()
-    return {"val_loss": total_nats / total_tokens,
-            "val_bpb": total_nats / math.log(2) / max(total_bytes, 1)}
+    return {
+        "val_loss": total_nats / total_tokens,
+        "val_bpb": total_nats / math.log(2) / max(total_bytes, 1),
+    }
 
 
 class _ValidationWindows(WindowSampler):
     """Validation windows in stream order (no shuffling), the same for every evaluation."""
 
     def stream_batch(self, first: int, size: int) -> np.ndarray:
-        return np.stack([
-            self.stream.slice(i * self.seq_len, i * self.seq_len + self.seq_len + 1)
-            for i in range(first, first + size)
-        ])
+        return np.stack(
+            [
+                self.stream.slice(i * self.seq_len, i * self.seq_len + self.seq_len + 1)
+                for i in range(first, first + size)
+            ]
+        )
 
 
 def train(
@@ -215,7 +227,11 @@ def train(
             f"seq_len {config.seq_len} exceeds the model's max_position_embeddings "
             f"{model_config.max_position_embeddings}"
         )
-    torch.manual_seed(config.seed)  # the same initial weights on every rank
+    # The same initial weights on every rank; Python's and numpy's generators are seeded too, so
+    # the RNG states a checkpoint stores are themselves reproducible.
+    torch.manual_seed(config.seed)
+    random.seed(config.seed)
+    np.random.seed(config.seed)
     model = LlamaModel(model_config).to(device)
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_multiplier(s, config))
@@ -234,8 +250,11 @@ def train(
         step = state["step"]
         log.info("resumed from %s at step %d", paths.checkpoint, step)
         if rank == 0 and paths.metrics.exists():  # drop records logged after the checkpoint
-            kept = [line for line in paths.metrics.read_text().splitlines()
-                    if line and json.loads(line)["step"] <= step]
+            kept = [
+                line
+                for line in paths.metrics.read_text().splitlines()
+                if line and json.loads(line)["step"] <= step
+            ]
             with atomic_write(paths.metrics, "w") as handle:
                 handle.writelines(line + "\n" for line in kept)
     elif rank == 0 and paths.metrics.exists():
@@ -267,19 +286,19 @@ def train(
 
     stop = {"signal": None}
 
-    def on_signal(signum, frame):  # noqa: ARG001 - signal handler signature
+    def on_signal(signum, frame):
         stop["signal"] = signum
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGUSR1, signal.SIGTERM)}
-    metrics = open(paths.metrics, "a", encoding="utf-8") if rank == 0 else None
+    # closed in the finally block below, which also restores the signal handlers
+    metrics = open(paths.metrics, "a", encoding="utf-8") if rank == 0 else None  # noqa: SIM115
     progress = tqdm(total=config.max_steps, initial=step, desc="train", disable=rank != 0)
     started, tokens_done = time.perf_counter(), 0
     try:
         while step < config.max_steps:
             loss_sum = torch.zeros((), device=device)
             for micro in range(accumulation):
-                first = (step * config.batch_size
-                         + (micro * world + rank) * config.micro_batch_size)
+                first = step * config.batch_size + (micro * world + rank) * config.micro_batch_size
                 batch = torch.from_numpy(sampler.batch(first, config.micro_batch_size)).to(device)
                 sync = micro == accumulation - 1 or world == 1
                 context = network.no_sync() if (world > 1 and not sync) else nullcontext()
@@ -301,11 +320,21 @@ def train(
             evaluate_now = valid is not None and (step % config.eval_interval == 0 or last)
             record: dict[str, Any] = {}
             if evaluate_now or step % config.log_interval == 0 or last:
+                record = {
+                    "step": step,
+                    "loss": loss_sum.item(),
+                    "lr": scheduler.get_last_lr()[0],
+                    "grad_norm": float(grad_norm),
+                }
+                # Throughput is a measurement, not a result: it goes to the log, not metrics.jsonl.
                 elapsed = time.perf_counter() - started
-                record = {"step": step, "loss": loss_sum.item(), "lr": scheduler.get_last_lr()[0],
-                          "grad_norm": float(grad_norm), "tokens_per_s": tokens_done / elapsed}
+                log.info(
+                    "step %d: loss %.4f, %.0f tokens/s", step, record["loss"], tokens_done / elapsed
+                )
             if evaluate_now:
-                record.update(evaluate(model, valid, config.eval_windows, device, autocast, byte_table))
+                record.update(
+                    evaluate(model, valid, config.eval_windows, device, autocast, byte_table)
+                )
             if record and metrics is not None:
                 metrics.write(json.dumps(record) + "\n")
                 metrics.flush()
