@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -37,7 +39,7 @@ def spans(
     else:
         starts = monotonic_starts(values, pretok, data, threshold)
     cuts = [*np.flatnonzero(starts), len(data)]
-    pieces = [data[a:b].tobytes() for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    pieces = [data[a:b].tobytes() for a, b in itertools.pairwise(cuts)]
     return pieces if as_bytes else [p.decode() for p in pieces]
 
 

@@ -252,7 +252,7 @@ def token_string(token: Token) -> str:
     return ("" if start else CONTINUATION) + encode_bytes(data)
 
 
-def build_wordpiece_tokenizer(vocab: Sequence[Token], special_tokens: Sequence[str]):  # noqa: ANN201
+def build_wordpiece_tokenizer(vocab: Sequence[Token], special_tokens: Sequence[str]):
     """A ``tokenizers.Tokenizer``: ByteLevel pre-tokenizer, greedy longest-match WordPiece."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
