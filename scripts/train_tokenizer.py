@@ -117,6 +117,94 @@ def bpe(
         BPETokenizer(vocab, merges, specials).save(tmp)
 
 
+@cli.command()
+@click.option(
+    "--corpus-prefix",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Byte corpus the cues were extracted for (PREFIX.bin/.idx/.pretok).",
+)
+@click.option(
+    "--predictions",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Predictions zarr of that corpus.",
+)
+@click.option(
+    "--cue", required=True, type=click.Choice(["entropy", "surprisal", "space_nll", "eos_nll"])
+)
+@click.option("--constraint", required=True, type=click.Choice(["global", "monotonic", "combined"]))
+@click.option(
+    "--percentile",
+    default=30.0,
+    show_default=True,
+    help="combined: the threshold is this percentile of the cue.",
+)
+@click.option("--vocab-size", required=True, type=int, help="Including the special tokens.")
+@click.option(
+    "--min-frequency",
+    default=20,
+    show_default=True,
+    help="global: a span type enters the vocabulary once it occurs this often.",
+)
+@click.option("--special-token", "special_tokens", multiple=True, help="Repeat for several.")
+@click.option("--out-dir", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def bytespan(
+    corpus_prefix: Path,
+    predictions: Path,
+    cue: str,
+    constraint: str,
+    percentile: float,
+    vocab_size: int,
+    min_frequency: int,
+    special_tokens: tuple[str, ...],
+    out_dir: Path,
+) -> None:
+    """Train a ByteSpan tokenizer (frequency variant) and save tokenizer.json and stats.csv."""
+    import numpy as np
+
+    from toklab.data.byte_corpus import ByteCorpus
+    from toklab.io import atomic_write
+    from toklab.predictions import Predictions
+    from toklab.tokenizers import bytespan as bs
+
+    corpus = ByteCorpus(corpus_prefix)
+    values = Predictions(predictions, corpus_prefix).cue(cue)
+    data, pretok = np.asarray(corpus.bytes), np.asarray(corpus.pretoken_start)
+    start = time.perf_counter()
+    if constraint == "global":
+        result = bs.global_vocabularies(
+            values, pretok, data, [vocab_size], special_tokens, min_frequency=min_frequency
+        )
+        vocab, trajectory = result.vocabularies[vocab_size], result.trajectory
+    else:
+        threshold = float(np.percentile(values, percentile)) if constraint == "combined" else None
+        spans = bs.count_spans(bs.monotonic_starts(values, pretok, data, threshold), data, pretok)
+        vocab = bs.frequency_vocabulary(spans, vocab_size, special_tokens)
+        trajectory = [
+            {
+                "threshold": threshold if threshold is not None else float("nan"),
+                "vocab_size": vocab_size,
+                "unique_segments": len(spans.tokens),
+            }
+        ]
+    log.info(
+        "%s %s: %d tokens from %d bytes in %.2f s (%.0f bytes/s)",
+        constraint,
+        cue,
+        vocab_size,
+        corpus.num_bytes,
+        time.perf_counter() - start,
+        corpus.num_bytes / max(time.perf_counter() - start, 1e-9),
+    )
+    tokenizer = bs.build_wordpiece_tokenizer(vocab, special_tokens)
+    with atomic_directory(out_dir) as tmp:
+        tokenizer.save(str(tmp / "tokenizer.json"))
+        with atomic_write(tmp / "stats.csv", "w") as handle:
+            handle.write(bs.trajectory_csv(trajectory))
+
+
 def _texts(corpus_prefix: Path | None, input_path: Path | None, specials: list[str]):
     """Documents of a byte corpus, or the special-token-separated segments of a text file."""
     if corpus_prefix is not None:

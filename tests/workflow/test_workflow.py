@@ -116,6 +116,42 @@ def test_demo_byte_lm_and_predictions(demo_run):
     assert 0.5 < surprisal.mean() < 2.5
 
 
+def test_demo_bytespan_tokenizers(demo_run):
+    import csv
+
+    from tokenizers import Tokenizer
+
+    from toklab.data.byte_corpus import ByteCorpus
+
+    text = ByteCorpus(demo_run / "results/data/demo/bytes/tok_eval").document_text(1)
+    for constraint in ("global", "monotonic", "combined-p30"):
+        for size in (1000, 1500):
+            directory = (
+                demo_run
+                / f"results/tokenizers/demo/bytespan-surprisal-{constraint}-frequency-{size}"
+            )
+            tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+            assert tokenizer.get_vocab_size() == size
+            encoding = tokenizer.encode(text)
+            assert "<|unk|>" not in encoding.tokens
+            assert tokenizer.decode(encoding.ids) == text
+            rows = list(csv.DictReader((directory / "stats.csv").open()))
+            assert rows and set(rows[0]) == {"threshold", "vocab_size", "unique_segments"}
+    small = Tokenizer.from_file(
+        str(
+            demo_run
+            / "results/tokenizers/demo/bytespan-surprisal-global-frequency-1000/tokenizer.json"
+        )
+    )
+    large = Tokenizer.from_file(
+        str(
+            demo_run
+            / "results/tokenizers/demo/bytespan-surprisal-global-frequency-1500/tokenizer.json"
+        )
+    )
+    assert set(small.get_vocab()) <= set(large.get_vocab())  # nested global vocabularies
+
+
 def test_demo_rerun_is_byte_identical(demo_run, tmp_path):
     run_snakemake("--cores", "2", workdir=tmp_path)
     first, second = result_files(demo_run), result_files(tmp_path)

@@ -31,6 +31,8 @@ wildcard_constraints:
     filename=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     family=r"[a-z][a-z0-9_]*",
     model=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    cue=r"entropy|surprisal|space_nll|eos_nll",
+    constraint=r"global|monotonic|combined-p[0-9]+",
     vocab=r"[0-9]+",
 
 
@@ -222,16 +224,69 @@ def data_targets(corpus):
     return targets
 
 
+def bytespan_tokenizer_names(corpus):
+    """Names of the corpus's ByteSpan tokenizers, e.g. bytespan-surprisal-combined-p30-frequency-1000."""
+    block = get_corpus(corpus).get("bytespan")
+    if not block:
+        return []
+    constraints = [
+        f"combined-p{block['percentile']}" if c == "combined" else c
+        for c in block["constraints"]
+    ]
+    return [
+        f"bytespan-{cue}-{constraint}-{variant}-{vocab}"
+        for cue in block["cues"]
+        for constraint in constraints
+        for variant in block["variants"]
+        for vocab in block["vocab_sizes"]
+    ]
+
+
+def get_bytespan_inputs(wildcards):
+    """The predictions zarr and the byte corpus it belongs to."""
+    block = get_corpus(wildcards.corpus)
+    if not block.get("bytespan") or not block.get("bytelm"):
+        raise WorkflowError(
+            f"corpus '{wildcards.corpus}' configures no ByteSpan tokenizers"
+        )
+    lm = block["bytelm"]
+    return {
+        "predictions": f"results/predictions/{wildcards.corpus}/{lm['name']}.zarr",
+        **byte_corpus_files(wildcards.corpus, lm["predict_subset"], "corpus"),
+    }
+
+
+def bytespan_settings(wildcards):
+    """Constraint name, percentile, min_frequency and special-token options of one tokenizer."""
+    from shlex import quote
+
+    block = get_corpus(wildcards.corpus)["bytespan"]
+    constraint, _, percentile = wildcards.constraint.partition("-p")
+    specials = " ".join(f"--special-token {quote(t)}" for t in block["special_tokens"])
+    return {
+        "constraint": constraint,
+        "percentile": percentile or block["percentile"],
+        "min_frequency": block["min_frequency"],
+        "specials": specials,
+    }
+
+
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "merges.txt")
 
 
 def tokenizer_targets(corpus):
     """tokenizer.json (with vocab.json and merges.txt) of every configured tokenizer."""
-    return [
+    bpe = [
         f"results/tokenizers/{corpus}/{name}/{filename}"
         for name in bpe_tokenizer_names(corpus)
         for filename in TOKENIZER_FILES
     ]
+    bytespan = [
+        f"results/tokenizers/{corpus}/{name}/{filename}"
+        for name in bytespan_tokenizer_names(corpus)
+        for filename in ("tokenizer.json", "stats.csv")
+    ]
+    return bpe + bytespan
 
 
 def bytelm_targets(corpus):

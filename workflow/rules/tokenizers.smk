@@ -34,3 +34,33 @@ rule train_bpe:
         " --vocab-size {wildcards.vocab} {params.specials}"
         " --min-frequency {params.bpe[min_frequency]} --backend {params.backend}"
         " --workers {threads} --out-dir {params.out_dir:q} 2> {log:q}"
+
+
+rule train_bytespan:
+    input:
+        unpack(get_bytespan_inputs),
+    output:
+        tokenizer="results/tokenizers/{corpus}/bytespan-{cue}-{constraint}-frequency-{vocab}/tokenizer.json",
+        stats="results/tokenizers/{corpus}/bytespan-{cue}-{constraint}-frequency-{vocab}/stats.csv",
+    log:
+        "logs/tokenizers/{corpus}/bytespan-{cue}-{constraint}-frequency-{vocab}.log",
+    benchmark:
+        "results/benchmarks/tokenizers/{corpus}/bytespan-{cue}-{constraint}-frequency-{vocab}.tsv"
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=32000,
+        runtime=720,
+    params:
+        script=script("train_tokenizer.py"),
+        settings=bytespan_settings,
+        corpus=prediction_corpus_prefix,
+        out_dir=tokenizer_dir,
+    shell:
+        "python {params.script:q} bytespan --corpus-prefix {params.corpus:q}"
+        " --predictions {input.predictions:q} --cue {wildcards.cue}"
+        " --constraint {params.settings[constraint]}"
+        " --percentile {params.settings[percentile]} --vocab-size {wildcards.vocab}"
+        " --min-frequency {params.settings[min_frequency]} {params.settings[specials]}"
+        " --out-dir {params.out_dir:q} 2> {log:q}"
