@@ -25,7 +25,7 @@ import itertools
 import logging
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from tqdm import tqdm
@@ -37,11 +37,11 @@ log = logging.getLogger(__name__)
 Vocab = dict[int, bytes]
 Merges = list[tuple[bytes, bytes]]
 
-#: Maps each byte b to 255 - b, so that byte strings sort in reverse (see ``_descending_key``).
+#: Maps each byte b to 255 - b, so that byte strings sort in reverse (see ``descending_key``).
 _INVERT = bytes(range(255, -1, -1))
 
 
-def _descending_key(token: bytes) -> str:
+def descending_key(token: bytes) -> str:
     """A string whose ascending order is the descending order of ``token`` among byte strings.
 
     Each byte is inverted and a terminator above every inverted byte is appended, so a string
@@ -93,21 +93,57 @@ def train_bpe_from_counts(
         if len(data) > 1:
             words.append(list(data))
             word_counts.append(count)
+    keys = [descending_key(token) for token in vocab.values()]
 
+    def new_token(a: int, b: int) -> int:
+        vocab[len(vocab)] = vocab[a] + vocab[b]
+        keys.append(descending_key(vocab[len(vocab) - 1]))
+        return len(vocab) - 1
+
+    pairs, left = run_merges(words, word_counts, keys, vocab_size, new_token, max(min_frequency, 1))
+    if len(vocab) < vocab_size:
+        reason = (
+            f"no pair occurs {min_frequency} times or more (min_frequency)"
+            if left
+            else "every pre-token is a single token"
+        )
+        warnings.warn(
+            f"BPE stopped after {len(pairs)} of {num_merges} merges: {reason}; the vocabulary "
+            f"has {len(vocab)} entries instead of {vocab_size}",
+            stacklevel=2,
+        )
+    return vocab, [(vocab[a], vocab[b]) for a, b in pairs]
+
+
+def run_merges(
+    words: list[list[int]],
+    word_counts: list[int],
+    keys: list[str],
+    target_size: int,
+    new_token: Callable[[int, int], int],
+    threshold: int = 1,
+) -> tuple[list[tuple[int, int]], int]:
+    """Merge the most frequent adjacent pair of ids until ``len(keys)`` reaches ``target_size``.
+
+    ``words`` (id sequences, each standing for ``word_counts`` occurrences) are rewritten in
+    place. Ties between equally frequent pairs go to the smaller ``(keys[a], keys[b])``;
+    ``new_token(a, b)`` returns the id of the merged token, appending its key to ``keys`` when it
+    is new (an existing id may be returned, and then the vocabulary does not grow). Pairs counted
+    fewer than ``threshold`` times are never merged. Returns the merged pairs in order and the
+    count of the best pair left when merging stopped early (0 if no pair was left).
+    """
     pair_counts: dict[tuple[int, int], int] = defaultdict(int)
     where: dict[tuple[int, int], list[int]] = defaultdict(list)
     for index, (word, count) in enumerate(zip(words, word_counts, strict=True)):
         for pair in itertools.pairwise(word):
             pair_counts[pair] += count
             where[pair].append(index)
-    keys = [_descending_key(token) for token in vocab.values()]
     heap = [(-count, keys[a], keys[b], (a, b)) for (a, b), count in pair_counts.items()]
     heapq.heapify(heap)
 
-    merges: Merges = []
-    threshold = max(min_frequency, 1)
-    progress = tqdm(total=num_merges, desc="merges", unit=" merges", leave=False)
-    while len(merges) < num_merges:
+    merges: list[tuple[int, int]] = []
+    progress = tqdm(total=target_size - len(keys), desc="merges", unit=" tokens", leave=False)
+    while len(keys) < target_size:
         best = None
         while heap:
             negative_count, _, _, pair = heapq.heappop(heap)
@@ -115,26 +151,13 @@ def train_bpe_from_counts(
                 best = pair
                 break
         if best is None or pair_counts[best] < threshold:
-            if min_frequency > 1 and best is not None:
-                warnings.warn(
-                    f"BPE stopped after {len(merges)} of {num_merges} merges: no pair occurs "
-                    f"{min_frequency} times or more (min_frequency); the vocabulary has "
-                    f"{len(vocab)} entries instead of {vocab_size}",
-                    stacklevel=2,
-                )
-            elif best is None:
-                warnings.warn(
-                    f"BPE stopped after {len(merges)} of {num_merges} merges: every pre-token "
-                    f"is a single token; the vocabulary has {len(vocab)} entries",
-                    stacklevel=2,
-                )
-            break
+            progress.close()
+            return merges, pair_counts[best] if best is not None else 0
         a, b = best
-        new_id = len(vocab)
-        vocab[new_id] = vocab[a] + vocab[b]
-        keys.append(_descending_key(vocab[new_id]))
-        merges.append((vocab[a], vocab[b]))
-        progress.update()
+        size = len(keys)
+        new_id = new_token(a, b)
+        merges.append(best)
+        progress.update(len(keys) - size)
 
         delta: dict[tuple[int, int], int] = defaultdict(int)
         for index in set(where.pop(best)):
@@ -160,7 +183,7 @@ def train_bpe_from_counts(
                     del pair_counts[pair]
         pair_counts.pop(best, None)
     progress.close()
-    return vocab, merges
+    return merges, 0
 
 
 def _apply_merge(word: list[int], a: int, b: int, new_id: int) -> list[int] | None:
