@@ -147,6 +147,13 @@ def bpe(
     show_default=True,
     help="global: a span type enters the vocabulary once it occurs this often.",
 )
+@click.option(
+    "--variant",
+    default="frequency",
+    show_default=True,
+    help="frequency, or seeding<P>: P% of V from spans, the rest by BPE on the spans "
+    "(monotonic and combined only; seeding0 is BPE with WordPiece inference).",
+)
 @click.option("--special-token", "special_tokens", multiple=True, help="Repeat for several.")
 @click.option("--out-dir", required=True, type=click.Path(path_type=Path))
 @one_line_errors
@@ -158,10 +165,11 @@ def bytespan(
     percentile: float,
     vocab_size: int,
     min_frequency: int,
+    variant: str,
     special_tokens: tuple[str, ...],
     out_dir: Path,
 ) -> None:
-    """Train a ByteSpan tokenizer (frequency variant) and save tokenizer.json and stats.csv."""
+    """Train a ByteSpan tokenizer and save tokenizer.json and stats.csv."""
     import numpy as np
 
     from toklab.data.byte_corpus import ByteCorpus
@@ -169,6 +177,12 @@ def bytespan(
     from toklab.predictions import Predictions
     from toklab.tokenizers import bytespan as bs
 
+    seeding = variant.removeprefix("seeding")
+    valid_seeding = variant.startswith("seeding") and seeding.isdigit() and int(seeding) <= 100
+    if variant != "frequency" and not valid_seeding:
+        raise ConfigError(f"unknown variant '{variant}' (frequency or seeding0 .. seeding100)")
+    if variant != "frequency" and constraint == "global":
+        raise ConfigError("the seeding variant applies to the monotonic and combined constraints")
     corpus = ByteCorpus(corpus_prefix)
     values = Predictions(predictions, corpus_prefix).cue(cue)
     data, pretok = np.asarray(corpus.bytes), np.asarray(corpus.pretoken_start)
@@ -180,8 +194,14 @@ def bytespan(
         vocab, trajectory = result.vocabularies[vocab_size], result.trajectory
     else:
         threshold = float(np.percentile(values, percentile)) if constraint == "combined" else None
-        spans = bs.count_spans(bs.monotonic_starts(values, pretok, data, threshold), data, pretok)
-        vocab = bs.frequency_vocabulary(spans, vocab_size, special_tokens)
+        starts = bs.monotonic_starts(values, pretok, data, threshold)
+        spans = bs.count_spans(starts, data, pretok)
+        if variant == "frequency":
+            vocab = bs.frequency_vocabulary(spans, vocab_size, special_tokens)
+        else:
+            vocab = bs.seeded_vocabulary(
+                starts, data, pretok, spans, vocab_size, special_tokens, int(seeding) / 100
+            )
         trajectory = [
             {
                 "threshold": threshold if threshold is not None else float("nan"),

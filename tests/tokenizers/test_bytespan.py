@@ -160,3 +160,51 @@ def test_absorb_spaces_takes_one_lone_space():
     # even where no flag separates the two spaces, only the space next to "bc" joins it
     pretok = np.array([1, 1, 0, 0, 0], dtype=np.uint8)
     assert absorb_spaces(starts, data, pretok).astype(int).tolist() == [1, 1, 1, 0, 0]
+
+
+def corpus_arrays(text: str, seed: int = 0):
+    data = np.frombuffer(text.encode(), dtype=np.uint8)
+    pretok = pretoken_start_flags(text)
+    cue = np.random.default_rng(seed).random(len(data)).astype(np.float32)
+    return data, pretok, cue
+
+
+@pytest.mark.parametrize("proportion", [0.0, 0.6, 1.0])
+def test_seeded_vocabulary_size_and_share(proportion):
+    import itertools
+
+    from toklab.data.demo import DEMO_LANGUAGES, generate_documents
+    from toklab.tokenizers.bytespan import seeded_vocabulary
+
+    docs = itertools.islice(generate_documents(DEMO_LANGUAGES, 0), 30)
+    text = "\n".join(d.text for d in docs)
+    data, pretok, cue = corpus_arrays(text)
+    starts = monotonic_starts(cue, pretok, data)
+    spans = count_spans(starts, data, pretok)
+    size = len(initial_tokens()) + 2 + 40
+    vocab = seeded_vocabulary(starts, data, pretok, spans, size, ["<|endoftext|>"], proportion)
+    assert len(vocab) + 2 == size and len(set(vocab)) == len(vocab)
+    learned = vocab[len(initial_tokens()) :]
+    from_spans = max(int(proportion * size) - len(initial_tokens()) - 2, 0)
+    top = [t for t in spans.tokens if t not in set(initial_tokens())][:from_spans]
+    assert learned[:from_spans] == top  # the span share comes first, most frequent first
+    assert all(not start or body for start, body in learned)
+    tokenizer = build_wordpiece_tokenizer(vocab, ["<|endoftext|>"])
+    assert tokenizer.decode(tokenizer.encode(text[:500]).ids) == text[:500]
+    if proportion == 0.0:
+        # BPE with WordPiece inference: the first merges are frequent byte pairs
+        assert all(len(body) <= 4 for _, body in learned[:5])
+
+
+def test_seeded_vocabulary_rejects_bad_sizes():
+    from toklab.tokenizers.bytespan import seeded_vocabulary
+
+    data, pretok, cue = corpus_arrays("ab ab ab")
+    starts = monotonic_starts(cue, pretok, data)
+    spans = count_spans(starts, data, pretok)
+    with pytest.raises(ConfigError, match="smaller than the initial vocabulary"):
+        seeded_vocabulary(starts, data, pretok, spans, 100, [], 0.5)
+    from toklab.errors import DataError
+
+    with pytest.raises(DataError, match="ran out of pairs"):
+        seeded_vocabulary(starts, data, pretok, spans, len(initial_tokens()) + 50, [], 0.0)

@@ -124,12 +124,11 @@ def test_demo_bytespan_tokenizers(demo_run):
     from toklab.data.byte_corpus import ByteCorpus
 
     text = ByteCorpus(demo_run / "results/data/demo/bytes/tok_eval").document_text(1)
-    for constraint in ("global", "monotonic", "combined-p30"):
+    names = [f"{c}-frequency" for c in ("global", "monotonic", "combined-p30")]
+    names += [f"{c}-seeding75" for c in ("monotonic", "combined-p30")]
+    for name in names:
         for size in (1000, 1500):
-            directory = (
-                demo_run
-                / f"results/tokenizers/demo/bytespan-surprisal-{constraint}-frequency-{size}"
-            )
+            directory = demo_run / f"results/tokenizers/demo/bytespan-surprisal-{name}-{size}"
             tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
             assert tokenizer.get_vocab_size() == size
             encoding = tokenizer.encode(text)

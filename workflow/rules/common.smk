@@ -33,6 +33,7 @@ wildcard_constraints:
     model=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     cue=r"entropy|surprisal|space_nll|eos_nll",
     constraint=r"global|monotonic|combined-p[0-9]+",
+    variant=r"frequency|seeding[0-9]+",
     vocab=r"[0-9]+",
 
 
@@ -238,6 +239,8 @@ def bytespan_tokenizer_names(corpus):
         for cue in block["cues"]
         for constraint in constraints
         for variant in block["variants"]
+        if constraint != "global"
+        or variant == "frequency"  # seeding: monotonic, combined
         for vocab in block["vocab_sizes"]
     ]
 

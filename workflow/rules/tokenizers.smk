@@ -40,12 +40,12 @@ rule train_bytespan:
     input:
         unpack(get_bytespan_inputs),
     output:
-        tokenizer="results/tokenizers/{corpus}/bytespan-{cue}-{constraint}-frequency-{vocab}/tokenizer.json",
-        stats="results/tokenizers/{corpus}/bytespan-{cue}-{constraint}-frequency-{vocab}/stats.csv",
+        tokenizer="results/tokenizers/{corpus}/bytespan-{cue}-{constraint}-{variant}-{vocab}/tokenizer.json",
+        stats="results/tokenizers/{corpus}/bytespan-{cue}-{constraint}-{variant}-{vocab}/stats.csv",
     log:
-        "logs/tokenizers/{corpus}/bytespan-{cue}-{constraint}-frequency-{vocab}.log",
+        "logs/tokenizers/{corpus}/bytespan-{cue}-{constraint}-{variant}-{vocab}.log",
     benchmark:
-        "results/benchmarks/tokenizers/{corpus}/bytespan-{cue}-{constraint}-frequency-{vocab}.tsv"
+        "results/benchmarks/tokenizers/{corpus}/bytespan-{cue}-{constraint}-{variant}-{vocab}.tsv"
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -62,5 +62,6 @@ rule train_bytespan:
         " --predictions {input.predictions:q} --cue {wildcards.cue}"
         " --constraint {params.settings[constraint]}"
         " --percentile {params.settings[percentile]} --vocab-size {wildcards.vocab}"
-        " --min-frequency {params.settings[min_frequency]} {params.settings[specials]}"
+        " --min-frequency {params.settings[min_frequency]} --variant {wildcards.variant}"
+        " {params.settings[specials]}"
         " --out-dir {params.out_dir:q} 2> {log:q}"

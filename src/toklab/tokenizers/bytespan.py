@@ -148,19 +148,24 @@ def initial_tokens() -> list[Token]:
     return tokens
 
 
+def check_room(vocab_size: int, special_tokens: Sequence[str]) -> int:
+    """Entries left for learned tokens; an error if V is below the initial vocabulary."""
+    minimum = len(initial_tokens()) + len(special_tokens)
+    if vocab_size < minimum:
+        raise ConfigError(
+            f"vocab_size {vocab_size} is smaller than the initial vocabulary ({minimum}: bytes, "
+            f"their word-initial and continuation forms, and the special tokens)"
+        )
+    return vocab_size - minimum
+
+
 def frequency_vocabulary(
     spans: SpanCounts, vocab_size: int, special_tokens: Sequence[str], min_frequency: int = 0
 ) -> list[Token]:
     """The initial tokens, then the most frequent span types (ties: first occurrence) up to V."""
     special_tokens = with_unk(special_tokens)
     base = initial_tokens()
-    room = vocab_size - len(base) - len(special_tokens)
-    if room < 0:
-        raise ConfigError(
-            f"vocab_size {vocab_size} is smaller than the initial vocabulary "
-            f"({len(base) + len(special_tokens)}: bytes, their word-initial and continuation "
-            f"forms, and the special tokens)"
-        )
+    room = check_room(vocab_size, special_tokens)
     known = set(base)
     chosen = [
         t
@@ -173,6 +178,81 @@ def frequency_vocabulary(
             f"vocab_size {vocab_size} needs {room}"
         )
     return base + chosen[:room]
+
+
+def seeded_vocabulary(
+    is_start: np.ndarray,
+    data: np.ndarray,
+    pretok: np.ndarray,
+    spans: SpanCounts,
+    vocab_size: int,
+    special_tokens: Sequence[str],
+    proportion: float,
+) -> list[Token]:
+    """A share ``proportion`` of the vocabulary from spans, the rest from BPE on the spans.
+
+    The top span types fill ``int(proportion * V)`` entries (with the initial tokens). The
+    corpus is then re-encoded pre-token by pre-token: each span whose type is in the vocabulary
+    is one unit, other spans fall apart into bytes; BPE merges (never across pre-tokens, ties as
+    in :func:`toklab.tokenizers.bpe.run_merges`) add tokens until the vocabulary has V entries.
+    A merge that spells an existing token reuses it. ``proportion=0`` is BPE with WordPiece
+    inference.
+    """
+    from collections import Counter
+
+    from toklab.tokenizers.bpe import descending_key, run_merges
+
+    if not 0.0 <= proportion <= 1.0:
+        raise ConfigError(f"the seeding proportion must be in [0, 1], got {proportion}")
+    specials = with_unk(special_tokens)
+    vocab = initial_tokens()
+    check_room(vocab_size, specials)
+    from_spans = max(int(proportion * vocab_size) - len(vocab) - len(specials), 0)
+    known = set(vocab)
+    for token in spans.tokens:
+        if len(vocab) - len(initial_tokens()) >= from_spans:
+            break
+        if token not in known:
+            known.add(token)
+            vocab.append(token)
+    index = {token: i for i, token in enumerate(vocab)}
+
+    # Re-encode: one unit per known span, bytes otherwise; words are pre-tokens.
+    starts = np.flatnonzero(is_start)
+    ends = np.append(starts[1:], len(is_start))
+    words: Counter[tuple[int, ...]] = Counter()
+    units: list[int] = []
+    raw = data.tobytes()
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        if pretok[a] and units:
+            words[tuple(units)] += 1
+            units = []
+        token = (bool(pretok[a]), raw[a:b])
+        if token in index:
+            units.append(index[token])
+        else:
+            units += [index[(bool(pretok[a]) and j == a, raw[j : j + 1])] for j in range(a, b)]
+    if units:
+        words[tuple(units)] += 1
+
+    keys = [descending_key(bytes([start]) + body) for start, body in vocab]
+
+    def new_token(a: int, b: int) -> int:
+        token = (vocab[a][0], vocab[a][1] + vocab[b][1])
+        if token not in index:
+            index[token] = len(vocab)
+            vocab.append(token)
+            keys.append(descending_key(bytes([token[0]]) + token[1]))
+        return index[token]
+
+    target = vocab_size - len(specials)
+    run_merges([list(w) for w in words], list(words.values()), keys, target, new_token)
+    if len(vocab) < target:
+        raise DataError(
+            f"BPE on the spans ran out of pairs at {len(vocab) + len(specials)} tokens; "
+            f"vocab_size {vocab_size} is too large for this corpus"
+        )
+    return vocab
 
 
 @dataclass
@@ -201,8 +281,7 @@ def global_vocabularies(
     special_tokens = with_unk(special_tokens)
     base = initial_tokens()
     sizes = sorted(set(vocab_sizes))
-    if sizes[0] < len(base) + len(special_tokens):
-        frequency_vocabulary(SpanCounts([], np.zeros(0), np.zeros(0)), sizes[0], special_tokens)
+    check_room(sizes[0], special_tokens)
     vocab = list(base)
     known = set(base)
     target = sizes[-1] - len(special_tokens)
