@@ -194,3 +194,94 @@ def test_train_tokenizer_bad_input_leaves_no_output(tmp_path):
         "tokenizer_config.json",
         "vocab.json",
     ]
+
+
+def test_train_bytespan_cli(tmp_path):
+    import torch
+
+    from tests.helpers import TINY_MODEL, byte_corpus
+    from toklab.models.llama import LlamaModel, ModelConfig, save_checkpoint
+    from toklab.predictions import extract_predictions
+
+    torch.manual_seed(0)
+    save_checkpoint(LlamaModel(ModelConfig(vocab_size=257, **TINY_MODEL)), tmp_path / "model")
+    text = "the cat sat on the mat, the dog sat on the log. " * 40
+    prefix = byte_corpus(tmp_path, [text, text.upper()], "tok")
+    zarr_path = extract_predictions(
+        tmp_path / "model", prefix, tmp_path / "p.zarr", context=64, stride=32
+    )
+    common = [
+        "bytespan",
+        "--corpus-prefix",
+        str(prefix),
+        "--predictions",
+        str(zarr_path),
+        "--cue",
+        "surprisal",
+        "--special-token",
+        "<|endoftext|>",
+    ]
+    out = tmp_path / "tok-out"
+    ok = run_script(
+        "train_tokenizer.py",
+        *common,
+        "--constraint",
+        "combined",
+        "--vocab-size",
+        "780",
+        "--out-dir",
+        str(out),
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["stats.csv", "tokenizer.json"]
+    failures = [
+        (
+            ["--constraint", "monotonic", "--vocab-size", "700"],
+            "smaller than the initial vocabulary",
+        ),
+        (
+            ["--constraint", "global", "--vocab-size", "800", "--variant", "seeding50"],
+            "applies to the monotonic and combined constraints",
+        ),
+        (
+            ["--constraint", "monotonic", "--vocab-size", "800", "--variant", "seeding200"],
+            "unknown variant",
+        ),
+    ]
+    for extra, message in failures:
+        bad = run_script("train_tokenizer.py", *common, *extra, "--out-dir", str(tmp_path / "bad"))
+        assert bad.returncode == 1 and message in bad.stderr.strip().splitlines()[-1], bad.stderr
+        assert not (tmp_path / "bad").exists()
+    other = byte_corpus(tmp_path, ["another corpus"], "other")
+    misaligned = run_script(
+        "train_tokenizer.py",
+        "bytespan",
+        "--corpus-prefix",
+        str(other),
+        "--predictions",
+        str(zarr_path),
+        "--cue",
+        "surprisal",
+        "--constraint",
+        "monotonic",
+        "--vocab-size",
+        "800",
+        "--out-dir",
+        str(tmp_path / "bad"),
+    )
+    assert (
+        misaligned.returncode == 1 and "computed for a different byte corpus" in misaligned.stderr
+    )
+    unknown_cue = run_script(
+        "train_tokenizer.py",
+        *common[:5],
+        "--cue",
+        "perplexity",
+        "--constraint",
+        "monotonic",
+        "--vocab-size",
+        "800",
+        "--out-dir",
+        str(out),
+    )
+    assert unknown_cue.returncode == 2 and "perplexity" in unknown_cue.stderr
