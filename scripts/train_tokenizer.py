@@ -154,6 +154,12 @@ def bpe(
     help="frequency, or seeding<P>: P% of V from spans, the rest by BPE on the spans "
     "(monotonic and combined only; seeding0 is BPE with WordPiece inference).",
 )
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, path_type=Path),
+    help="balanced: the corpus manifest, for the documents' languages.",
+)
+@click.option("--subset", help="balanced: the subset the byte corpus holds.")
 @click.option("--special-token", "special_tokens", multiple=True, help="Repeat for several.")
 @click.option("--out-dir", required=True, type=click.Path(path_type=Path))
 @one_line_errors
@@ -166,6 +172,8 @@ def bytespan(
     vocab_size: int,
     min_frequency: int,
     variant: str,
+    manifest: Path | None,
+    subset: str | None,
     special_tokens: tuple[str, ...],
     out_dir: Path,
 ) -> None:
@@ -179,10 +187,16 @@ def bytespan(
 
     seeding = variant.removeprefix("seeding")
     valid_seeding = variant.startswith("seeding") and seeding.isdigit() and int(seeding) <= 100
-    if variant != "frequency" and not valid_seeding:
-        raise ConfigError(f"unknown variant '{variant}' (frequency or seeding0 .. seeding100)")
+    if variant not in ("frequency", "balanced") and not valid_seeding:
+        raise ConfigError(
+            f"unknown variant '{variant}' (frequency, balanced or seeding0 .. seeding100)"
+        )
     if variant != "frequency" and constraint == "global":
-        raise ConfigError("the seeding variant applies to the monotonic and combined constraints")
+        raise ConfigError(
+            f"the {variant} variant applies to the monotonic and combined constraints"
+        )
+    if variant == "balanced" and (manifest is None or subset is None):
+        raise ConfigError("the balanced variant needs --manifest and --subset (for languages)")
     corpus = ByteCorpus(corpus_prefix)
     values = Predictions(predictions, corpus_prefix).cue(cue)
     data, pretok = np.asarray(corpus.bytes), np.asarray(corpus.pretoken_start)
@@ -198,6 +212,16 @@ def bytespan(
         spans = bs.count_spans(starts, data, pretok)
         if variant == "frequency":
             vocab = bs.frequency_vocabulary(spans, vocab_size, special_tokens)
+        elif variant == "balanced":
+            vocab = bs.balanced_vocabulary(
+                starts,
+                data,
+                pretok,
+                corpus.offsets,
+                _languages(manifest, subset),
+                vocab_size,
+                special_tokens,
+            )
         else:
             vocab = bs.seeded_vocabulary(
                 starts, data, pretok, spans, vocab_size, special_tokens, int(seeding) / 100
@@ -223,6 +247,21 @@ def bytespan(
         tokenizer.save(str(tmp / "tokenizer.json"))
         with atomic_write(tmp / "stats.csv", "w") as handle:
             handle.write(bs.trajectory_csv(trajectory))
+
+
+def _languages(manifest: Path, subset: str) -> list[str]:
+    """The language of every document of a subset, in byte-corpus order (from its shards)."""
+    import pyarrow.parquet as pq
+
+    from toklab.data.corpus import subset_shard_paths
+    from toklab.errors import DataError
+
+    languages: list[str] = []
+    for path in subset_shard_paths(manifest, subset):
+        if "language" not in pq.read_schema(path).names:
+            raise DataError(f"{path}: no language column; the balanced variant needs languages")
+        languages += pq.read_table(path, columns=["language"]).column(0).to_pylist()
+    return languages
 
 
 def _texts(corpus_prefix: Path | None, input_path: Path | None, specials: list[str]):

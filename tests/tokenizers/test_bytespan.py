@@ -208,3 +208,25 @@ def test_seeded_vocabulary_rejects_bad_sizes():
 
     with pytest.raises(DataError, match="ran out of pairs"):
         seeded_vocabulary(starts, data, pretok, spans, len(initial_tokens()) + 50, [], 0.0)
+
+
+def test_balanced_vocabulary_takes_turns_between_languages():
+    from toklab.errors import DataError
+    from toklab.tokenizers.bytespan import balanced_vocabulary
+
+    docs = ["alpha alpha alpha beta beta gamma", "uno uno dos dos dos tres"]
+    text = "".join(docs)
+    data = np.frombuffer(text.encode(), dtype=np.uint8)
+    pretok = np.concatenate([pretoken_start_flags(d) for d in docs])
+    offsets = np.array([0, len(docs[0]), len(text)])
+    starts = pretok.astype(bool)  # one span per pre-token
+    base = len(initial_tokens()) + 1
+    vocab = balanced_vocabulary(starts, data, pretok, offsets, ["en", "es"], base + 4, [])
+    learned = vocab[len(initial_tokens()) :]
+    # en's most frequent first, then es's, alternating; ties go to the first occurrence
+    # ("uno" opens the Spanish document without a space)
+    assert learned == [(True, b" alpha"), (True, b" dos"), (True, b" beta"), (True, b"uno")]
+    with pytest.raises(DataError, match="fill only"):
+        balanced_vocabulary(starts, data, pretok, offsets, ["en", "es"], base + 50, [])
+    with pytest.raises(DataError, match="1 document languages for 2 documents"):
+        balanced_vocabulary(starts, data, pretok, offsets, ["en"], base + 4, [])

@@ -125,7 +125,7 @@ def test_demo_bytespan_tokenizers(demo_run):
 
     text = ByteCorpus(demo_run / "results/data/demo/bytes/tok_eval").document_text(1)
     names = [f"{c}-frequency" for c in ("global", "monotonic", "combined-p30")]
-    names += [f"{c}-seeding75" for c in ("monotonic", "combined-p30")]
+    names += [f"{c}-{v}" for c in ("monotonic", "combined-p30") for v in ("seeding75", "balanced")]
     for name in names:
         for size in (1000, 1500):
             directory = demo_run / f"results/tokenizers/demo/bytespan-surprisal-{name}-{size}"

@@ -33,7 +33,7 @@ wildcard_constraints:
     model=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     cue=r"entropy|surprisal|space_nll|eos_nll",
     constraint=r"global|monotonic|combined-p[0-9]+",
-    variant=r"frequency|seeding[0-9]+",
+    variant=r"frequency|balanced|seeding[0-9]+",
     vocab=r"[0-9]+",
 
 
@@ -254,6 +254,7 @@ def get_bytespan_inputs(wildcards):
         )
     lm = block["bytelm"]
     return {
+        "manifest": f"results/data/{wildcards.corpus}/manifest.json",
         "predictions": f"results/predictions/{wildcards.corpus}/{lm['name']}.zarr",
         **byte_corpus_files(wildcards.corpus, lm["predict_subset"], "corpus"),
     }
@@ -267,6 +268,7 @@ def bytespan_settings(wildcards):
     constraint, _, percentile = wildcards.constraint.partition("-p")
     specials = " ".join(f"--special-token {quote(t)}" for t in block["special_tokens"])
     return {
+        "subset": get_corpus(wildcards.corpus)["bytelm"]["predict_subset"],
         "constraint": constraint,
         "percentile": percentile or block["percentile"],
         "min_frequency": block["min_frequency"],

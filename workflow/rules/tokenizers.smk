@@ -63,5 +63,6 @@ rule train_bytespan:
         " --constraint {params.settings[constraint]}"
         " --percentile {params.settings[percentile]} --vocab-size {wildcards.vocab}"
         " --min-frequency {params.settings[min_frequency]} --variant {wildcards.variant}"
+        " --manifest {input.manifest:q} --subset {params.settings[subset]}"
         " {params.settings[specials]}"
         " --out-dir {params.out_dir:q} 2> {log:q}"

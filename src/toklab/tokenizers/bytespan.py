@@ -111,7 +111,13 @@ class SpanCounts:
 def count_spans(is_start: np.ndarray, data: np.ndarray, pretok: np.ndarray) -> SpanCounts:
     """Count span types, vectorised: spans of each length are compared as fixed-size rows."""
     starts = np.flatnonzero(is_start)
-    lengths = np.diff(np.append(starts, len(is_start)))
+    return _count_ranges(starts, np.append(starts[1:], len(is_start)), data, pretok)
+
+
+def _count_ranges(
+    starts: np.ndarray, ends: np.ndarray, data: np.ndarray, pretok: np.ndarray
+) -> SpanCounts:
+    lengths = ends - starts
     tokens: list[Token] = []
     counts: list[np.ndarray] = []
     firsts: list[np.ndarray] = []
@@ -178,6 +184,54 @@ def frequency_vocabulary(
             f"vocab_size {vocab_size} needs {room}"
         )
     return base + chosen[:room]
+
+
+def balanced_vocabulary(
+    is_start: np.ndarray,
+    data: np.ndarray,
+    pretok: np.ndarray,
+    doc_offsets: np.ndarray,
+    doc_languages: Sequence[str],
+    vocab_size: int,
+    special_tokens: Sequence[str],
+) -> list[Token]:
+    """Frequency vocabulary for multilingual corpora: languages take turns (round robin).
+
+    Each language's span types are counted over its own documents and sorted by count (ties:
+    first occurrence); the vocabulary then takes the next unseen type of each language in turn,
+    languages in sorted order, until it has V entries.
+    """
+    if len(doc_languages) != len(doc_offsets) - 1:
+        raise DataError(
+            f"{len(doc_languages)} document languages for {len(doc_offsets) - 1} documents"
+        )
+    room = check_room(vocab_size, with_unk(special_tokens))
+    starts = np.flatnonzero(is_start)
+    ends = np.append(starts[1:], len(is_start))
+    span_language = np.asarray(doc_languages)[
+        np.searchsorted(doc_offsets, starts, side="right") - 1
+    ]
+    queues = {
+        language: _count_ranges(starts[mask], ends[mask], data, pretok).tokens
+        for language in sorted(set(doc_languages))
+        if (mask := span_language == language).any()
+    }
+    vocab = initial_tokens()
+    known = set(vocab)
+    positions = dict.fromkeys(queues, 0)
+    while len(vocab) - len(initial_tokens()) < room:
+        progressed = False
+        for language, tokens in queues.items():
+            while positions[language] < len(tokens) and tokens[positions[language]] in known:
+                positions[language] += 1
+            if positions[language] < len(tokens) and len(vocab) - len(initial_tokens()) < room:
+                token = tokens[positions[language]]
+                known.add(token)
+                vocab.append(token)
+                progressed = True
+        if not progressed:
+            raise DataError(f"the languages' span types fill only {len(vocab)} of {vocab_size}")
+    return vocab
 
 
 def seeded_vocabulary(
