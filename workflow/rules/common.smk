@@ -167,12 +167,7 @@ def get_bpe_config(wildcards):
 def get_bpe_training_corpus(wildcards):
     """The byte corpus files of the subset a BPE tokenizer trains on."""
     subset = get_corpus(wildcards.corpus)["bpe"]["subset"]
-    return {
-        suffix.replace(
-            ".", "_"
-        ): f"results/data/{wildcards.corpus}/bytes/{subset}.{suffix}"
-        for suffix in BYTE_CORPUS_SUFFIXES
-    }
+    return byte_corpus_files(wildcards.corpus, subset, "train")
 
 
 def bpe_backend(wildcards):
@@ -182,17 +177,16 @@ def bpe_backend(wildcards):
     ]
 
 
-def special_token_options(wildcards):
+def special_token_flags(tokens):
     """--special-token options for the shell, quoted."""
     from shlex import quote
 
-    tokens = get_corpus(wildcards.corpus)["bpe"]["special_tokens"]
     return " ".join(f"--special-token {quote(token)}" for token in tokens)
 
 
-def training_corpus_prefix(wildcards, input):
-    """The prefix of the training byte corpus (the .bin path without its suffix)."""
-    return input.bin.removesuffix(".bin")
+def special_token_options(wildcards):
+    """--special-token options of a corpus's BPE tokenizers."""
+    return special_token_flags(get_corpus(wildcards.corpus)["bpe"]["special_tokens"])
 
 
 def tokenizer_dir(wildcards, output):
@@ -214,9 +208,9 @@ def data_targets(corpus):
     """Manifest, byte corpora and (for the demo) gold morphology files of a corpus."""
     targets = [f"results/data/{corpus}/manifest.json"]
     targets += [
-        f"results/data/{corpus}/bytes/{subset}.{suffix}"
+        path
         for subset in byte_subsets(corpus)
-        for suffix in BYTE_CORPUS_SUFFIXES
+        for path in byte_corpus_files(corpus, subset, "bytes").values()
     ]
     targets += [
         f"results/data/{corpus}/morphology/{language}.csv"
@@ -262,17 +256,14 @@ def get_bytespan_inputs(wildcards):
 
 def bytespan_settings(wildcards):
     """Constraint name, percentile, min_frequency and special-token options of one tokenizer."""
-    from shlex import quote
-
     block = get_corpus(wildcards.corpus)["bytespan"]
     constraint, _, percentile = wildcards.constraint.partition("-p")
-    specials = " ".join(f"--special-token {quote(t)}" for t in block["special_tokens"])
     return {
         "subset": get_corpus(wildcards.corpus)["bytelm"]["predict_subset"],
         "constraint": constraint,
         "percentile": percentile or block["percentile"],
         "min_frequency": block["min_frequency"],
-        "specials": specials,
+        "specials": special_token_flags(block["special_tokens"]),
     }
 
 

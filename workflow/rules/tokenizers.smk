@@ -27,7 +27,7 @@ rule train_bpe:
         bpe=get_bpe_config,
         backend=bpe_backend,
         specials=special_token_options,
-        prefix=training_corpus_prefix,
+        prefix=training_prefix,
         out_dir=tokenizer_dir,
     shell:
         "python {params.script:q} bpe --corpus-prefix {params.prefix:q}"

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from toklab.data.sources import Document, Source, SourceStats, open_source
 from toklab.errors import ConfigError, DataError
-from toklab.io import atomic_directory, sha256_file, write_json
+from toklab.io import atomic_directory, read_json, sha256_file, write_json
 
 log = logging.getLogger(__name__)
 
@@ -311,8 +311,6 @@ def prepare_corpus(spec: CorpusSpec, shards_dir: str | Path, manifest_path: str 
 
 def subset_shard_paths(manifest_path: str | Path, subset: str) -> list[Path]:
     """The shard files of ``subset``, in order, as listed by the corpus manifest."""
-    from toklab.io import read_json
-
     manifest_path = Path(manifest_path)
     manifest = read_json(manifest_path)
     if subset not in manifest["subsets"]:
