@@ -35,6 +35,9 @@ wildcard_constraints:
     constraint=r"global|monotonic|combined-p[0-9]+",
     variant=r"frequency|balanced|seeding[0-9]+",
     vocab=r"[0-9]+",
+    tokenizer_corpus=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    tokenizer=r"[A-Za-z0-9][A-Za-z0-9_.+-]*",
+    morphscore_language=r"[a-z]+",
 
 
 BYTE_CORPUS_SUFFIXES = ("bin", "idx", "pretok", "meta.json")
@@ -400,6 +403,8 @@ def get_final_targets():
         for target in data_targets(corpus)
         + tokenizer_targets(corpus)
         + bytelm_targets(corpus)
+        + table_targets(corpus)
+        + plot_targets(corpus)
     ]
 
 
@@ -452,3 +457,305 @@ def get_demo_source(wildcards):
 def byte_corpus_prefix(wildcards, output):
     """The prefix shared by a byte corpus's files (the .bin path without its suffix)."""
     return output.bin.removesuffix(".bin")
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation, tables and plots
+
+#: Languages of MorphScore's gold data (catherinearnett/morphscore, data/{language}_morph_data.csv).
+MORPHSCORE_LANGUAGES = (
+    "armenian basque bulgarian cebuano english georgian greek gujarati hungarian icelandic "
+    "indonesian irish japanese korean kurdish persian slovenian spanish tamil turkish urdu zulu"
+).split()
+DEFAULT_MORPHSCORE_URL = (
+    "https://raw.githubusercontent.com/catherinearnett/morphscore/"
+    "b0901a49c20e2ed760bb56334bcc47f33b76272e/data/{language}_morph_data.csv"
+)
+
+
+def get_evaluation(corpus):
+    """The corpus's evaluation block; an error if it has none (tables need one)."""
+    block = get_corpus(corpus).get("evaluation")
+    if block is None:
+        raise WorkflowError(
+            f"corpus '{corpus}' has no 'evaluation' block, so it has no tokenizer statistics"
+        )
+    return block
+
+
+def evaluation_languages(corpus):
+    """Languages of the evaluation subset, where the config names them."""
+    block = get_corpus(corpus)
+    subset = block["subsets"].get(get_evaluation(corpus)["subset"], {})
+    source = subset.get("source") or block["source"]
+    if source["type"] == "demo":
+        return list(source["languages"])
+    if block.get("languages"):
+        return list(block["languages"])
+    return [source["language"]] if source.get("language") else []
+
+
+def morphscore_gold_files(corpus):
+    """{language: gold CSV} for the evaluation languages that have MorphScore gold data."""
+    block = get_corpus(corpus)
+    if block["source"]["type"] == "demo":
+        return {
+            language: f"results/data/{corpus}/morphology/{language}.csv"
+            for language in demo_languages(corpus)
+        }
+    settings = get_evaluation(corpus)["morphscore"]
+    files = {}
+    for language in evaluation_languages(corpus):
+        gold = settings["languages"].get(language, language.lower())
+        if gold in MORPHSCORE_LANGUAGES:
+            folder = settings["dir"] or "resources/morphscore"
+            files[language] = os.path.join(folder, f"{gold}_morph_data.csv")
+    return files
+
+
+def evaluated_tokenizers(corpus, foreign=True):
+    """(tokenizer corpus, name) of every tokenizer evaluated on the corpus's evaluation subset."""
+    own = [(corpus, name) for name in bpe_tokenizer_names(corpus)]
+    own += [(corpus, name) for name in bytespan_tokenizer_names(corpus)]
+    if not foreign:
+        return own
+    return own + [
+        tuple(spec.split("/", 1))
+        for spec in get_evaluation(corpus)["foreign_tokenizers"]
+    ]
+
+
+def morphscore_url(wildcards):
+    """Download address of one language's MorphScore gold file (from any corpus's settings)."""
+    urls = {
+        block["evaluation"]["morphscore"]["url"]
+        for block in config["corpora"].values()
+        if block.get("evaluation")
+    }
+    if len(urls) > 1:
+        raise WorkflowError(f"corpora name different MorphScore urls: {sorted(urls)}")
+    url = urls.pop() if urls else DEFAULT_MORPHSCORE_URL
+    return url.format(language=wildcards.morphscore_language)
+
+
+def stats_path(corpus, tokenizer_corpus, tokenizer):
+    """The statistics JSON of one tokenizer on a corpus's evaluation subset."""
+    return f"results/stats/{corpus}/{tokenizer_corpus}/{tokenizer}.json"
+
+
+def get_stats_inputs(wildcards):
+    """The tokenizer, the corpus manifest (shards of the evaluation subset) and gold files."""
+    get_evaluation(wildcards.corpus)
+    known = [f"{c}/{name}" for c, name in evaluated_tokenizers(wildcards.corpus)]
+    requested = f"{wildcards.tokenizer_corpus}/{wildcards.tokenizer}"
+    if requested not in known:
+        raise WorkflowError(
+            f"tokenizer '{requested}' is not evaluated on corpus '{wildcards.corpus}' "
+            f"(configured: {', '.join(known) or 'none'})"
+        )
+    return {
+        "tokenizer": tokenizer_json(wildcards.tokenizer_corpus, wildcards.tokenizer),
+        "manifest": f"results/data/{wildcards.corpus}/manifest.json",
+        "gold": list(morphscore_gold_files(wildcards.corpus).values()),
+    }
+
+
+def gold_options(wildcards):
+    """--gold LANGUAGE=CSV options of the statistics job."""
+    from shlex import quote
+
+    return " ".join(
+        f"--gold {quote(f'{language}={path}')}"
+        for language, path in morphscore_gold_files(wildcards.corpus).items()
+    )
+
+
+def evaluation_settings(wildcards):
+    """Evaluation subset, Rényi order and MorphScore's prefix-space option."""
+    block = get_evaluation(wildcards.corpus)
+    return {
+        "subset": block["subset"],
+        "alpha": block["renyi_alpha"],
+        "prefix_space": (
+            "--prefix-space"
+            if block["morphscore"]["prefix_space"]
+            else "--no-prefix-space"
+        ),
+    }
+
+
+def get_stats_table_inputs(wildcards):
+    """Statistics of the corpus's own tokenizers."""
+    return [
+        stats_path(wildcards.corpus, c, name)
+        for c, name in evaluated_tokenizers(wildcards.corpus, foreign=False)
+    ]
+
+
+def get_compression_table_inputs(wildcards):
+    """Statistics of the corpus's own tokenizers and of the foreign ones it is configured with."""
+    return [
+        stats_path(wildcards.corpus, c, name)
+        for c, name in evaluated_tokenizers(wildcards.corpus)
+    ]
+
+
+def training_subset(corpus, tokenizer):
+    """The subset a tokenizer of the corpus was trained on."""
+    if tokenizer in bytespan_tokenizer_names(corpus):
+        return get_corpus(corpus)["bytelm"]["predict_subset"]
+    return get_corpus(corpus)["bpe"]["subset"]
+
+
+def get_training_table_inputs(wildcards):
+    """Each trained tokenizer and the benchmark file its training job wrote."""
+    names = [name for _, name in evaluated_tokenizers(wildcards.corpus, foreign=False)]
+    if not names:
+        raise WorkflowError(f"corpus '{wildcards.corpus}' configures no tokenizers")
+    return {
+        "manifest": f"results/data/{wildcards.corpus}/manifest.json",
+        "tokenizers": [
+            f"results/tokenizers/{wildcards.corpus}/{name}/tokenizer.json"
+            for name in names
+        ],
+        "benchmarks": [
+            f"results/benchmarks/tokenizers/{wildcards.corpus}/{name}.tsv"
+            for name in names
+        ],
+    }
+
+
+def training_entries(wildcards, input):
+    """--entry NAME SUBSET TOKENIZER BENCHMARK options of the training table."""
+    from shlex import quote
+
+    names = [name for _, name in evaluated_tokenizers(wildcards.corpus, foreign=False)]
+    return " ".join(
+        f"--entry {name} {training_subset(wildcards.corpus, name)} {quote(tok)} {quote(bench)}"
+        for name, tok, bench in zip(names, input.tokenizers, input.benchmarks)
+    )
+
+
+def table_targets(corpus):
+    """The paper tables of a corpus with an evaluation block."""
+    if get_corpus(corpus).get("evaluation") is None:
+        return []
+    return [
+        f"results/tables/{table}_{corpus}.csv"
+        for table in ("tokenizer_stats", "compression", "bpe_training")
+    ]
+
+
+def check_evaluation():
+    """Foreign tokenizers must name a configured corpus and one of its tokenizers."""
+    for corpus, block in config["corpora"].items():
+        for spec in (block.get("evaluation") or {}).get("foreign_tokenizers", []):
+            other, _, name = spec.partition("/")
+            if other not in config["corpora"]:
+                raise WorkflowError(
+                    f"corpus '{corpus}': foreign tokenizer '{spec}' names an unconfigured corpus"
+                )
+            names = bpe_tokenizer_names(other) + bytespan_tokenizer_names(other)
+            if name not in names:
+                raise WorkflowError(
+                    f"corpus '{corpus}': foreign tokenizer '{spec}' is not configured "
+                    f"(corpus '{other}' has {', '.join(names) or 'none'})"
+                )
+
+
+check_evaluation()
+
+
+def overlap_tokenizers(corpus):
+    """The tokenizers of the overlap matrix: all of the corpus's own."""
+    names = [name for _, name in evaluated_tokenizers(corpus, foreign=False)]
+    if len(names) < 2:
+        raise WorkflowError(
+            f"corpus '{corpus}' has fewer than two tokenizers to compare"
+        )
+    return names
+
+
+def tokenizer_json(corpus, name):
+    """The tokenizer.json of one of the corpus's tokenizers."""
+    return f"results/tokenizers/{corpus}/{name}/tokenizer.json"
+
+
+def get_overlap_inputs(wildcards):
+    """tokenizer.json of every tokenizer of the corpus."""
+    return [
+        tokenizer_json(wildcards.corpus, name)
+        for name in overlap_tokenizers(wildcards.corpus)
+    ]
+
+
+def overlap_tokenizer_options(wildcards):
+    """--tokenizer NAME PATH options of the overlap matrix."""
+    return tokenizer_options(wildcards.corpus, overlap_tokenizers(wildcards.corpus))
+
+
+def example_tokenizers(corpus):
+    """A ByteSpan tokenizer (monotonic frequency if built) and the BPE closest to it in size."""
+    bytespan = bytespan_tokenizer_names(corpus)
+    bpe = bpe_tokenizer_names(corpus)
+    if not bytespan or not bpe:
+        return []
+    size = lambda name: int(name.rsplit("-", 1)[1])
+    shown = min(bytespan, key=lambda name: "-monotonic-frequency-" not in name)
+    closest = min(
+        bpe,
+        key=lambda name: (abs(size(name) - size(shown)), not name.startswith("bpe-")),
+    )
+    return [closest, shown]
+
+
+def get_example_inputs(wildcards):
+    """Predictions, their byte corpus, and the two tokenizers drawn on the example document."""
+    names = example_tokenizers(wildcards.corpus)
+    if not names:
+        raise WorkflowError(
+            f"corpus '{wildcards.corpus}' needs BPE and ByteSpan tokenizers for this plot"
+        )
+    return {
+        **get_bytespan_inputs(wildcards),
+        "tokenizers": [tokenizer_json(wildcards.corpus, name) for name in names],
+    }
+
+
+def example_tokenizer_options(wildcards):
+    """--tokenizer NAME PATH options of the surprisal example."""
+    return tokenizer_options(wildcards.corpus, example_tokenizers(wildcards.corpus))
+
+
+def tokenizer_options(corpus, names):
+    """--tokenizer NAME PATH options for tokenizers of a corpus."""
+    from shlex import quote
+
+    return " ".join(
+        f"--tokenizer {name} {quote(tokenizer_json(corpus, name))}" for name in names
+    )
+
+
+def example_settings(wildcards):
+    """Cue, document index and byte count of the surprisal example."""
+    block = get_corpus(wildcards.corpus)
+    plots = get_evaluation(wildcards.corpus)["plots"]
+    return {
+        "cue": block["bytespan"]["cues"][0],
+        "document": plots["example_document"],
+        "bytes": plots["example_bytes"],
+    }
+
+
+def plot_targets(corpus):
+    """The figures of a corpus with an evaluation block (the example needs ByteSpan and BPE)."""
+    if get_corpus(corpus).get("evaluation") is None:
+        return []
+    targets = []
+    if morphscore_gold_files(corpus):
+        targets.append(f"results/plots/morphscore_fertility_{corpus}.png")
+    if len(evaluated_tokenizers(corpus, foreign=False)) > 1:
+        targets.append(f"results/plots/vocab_overlap_{corpus}.png")
+    if example_tokenizers(corpus):
+        targets.append(f"results/plots/surprisal_example_{corpus}.png")
+    return targets

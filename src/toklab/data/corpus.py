@@ -319,3 +319,24 @@ def subset_shard_paths(manifest_path: str | Path, subset: str) -> list[Path]:
         )
     shards_dir = manifest_path.parent / manifest["shards_dir"]
     return [shards_dir / shard["path"] for shard in manifest["subsets"][subset]["shards"]]
+
+
+def iter_subset_documents(
+    manifest_path: str | Path, subset: str, batch_rows: int = 1024
+) -> Iterator[tuple[str | None, str]]:
+    """``(language, text)`` of every document of ``subset``, in order, streamed from its shards.
+
+    The language is ``None`` for corpora whose shards carry no language column.
+    """
+    import pyarrow.parquet as pq
+
+    for path in subset_shard_paths(manifest_path, subset):
+        try:
+            parquet = pq.ParquetFile(path)
+        except Exception as err:
+            raise DataError(f"{path}: not a readable parquet shard ({err})") from None
+        columns = ["text"] + (["language"] if "language" in parquet.schema_arrow.names else [])
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
+            texts = batch.column(0).to_pylist()
+            languages = batch.column(1).to_pylist() if len(columns) == 2 else [None] * len(texts)
+            yield from zip(languages, texts, strict=True)

@@ -1,0 +1,110 @@
+#!/usr/bin/env python
+"""PNG figures: MorphScore vs fertility, vocabulary overlap, a document coloured by surprisal."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import click
+
+from toklab.cli import one_line_errors, setup_logging
+from toklab.data.byte_corpus import ByteCorpus
+from toklab.errors import DataError
+from toklab.evaluation import plots
+from toklab.predictions import Predictions
+
+log = logging.getLogger("plots")
+
+
+@click.group()
+def cli() -> None:
+    """Draw one figure."""
+    setup_logging()
+
+
+@cli.command("morphscore-fertility")
+@click.option("--table", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def morphscore_fertility(table: Path, output: Path) -> None:
+    """MorphScore against fertility from a tokenizer_stats table."""
+    with table.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    plots.plot_morphscore_fertility(rows, output)
+    log.info("%s: %d rows plotted", output, len(rows))
+
+
+@cli.command("vocab-overlap")
+@click.option(
+    "--tokenizer",
+    "tokenizers",
+    multiple=True,
+    required=True,
+    type=(str, click.Path(exists=True, path_type=Path)),
+    metavar="NAME TOKENIZER_JSON",
+)
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def vocab_overlap(tokenizers: tuple[tuple[str, Path], ...], output: Path) -> None:
+    """The vocabulary-overlap matrix of several tokenizers."""
+    names = [name for name, _ in tokenizers]
+    matrix = plots.overlap_matrix([plots.vocabulary_bytes(path) for _, path in tokenizers])
+    plots.plot_overlap(names, matrix, output)
+    log.info("%s: %d tokenizers", output, len(names))
+
+
+@cli.command("surprisal-example")
+@click.option("--predictions", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--corpus-prefix", required=True, type=click.Path(path_type=Path))
+@click.option("--cue", default="surprisal", show_default=True)
+@click.option("--document", default=0, show_default=True, help="Document index.")
+@click.option("--max-bytes", default=240, show_default=True, help="Bytes of it to show.")
+@click.option(
+    "--tokenizer",
+    "tokenizers",
+    multiple=True,
+    required=True,
+    type=(str, click.Path(exists=True, path_type=Path)),
+    metavar="NAME TOKENIZER_JSON",
+)
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def surprisal_example(
+    predictions: Path,
+    corpus_prefix: Path,
+    cue: str,
+    document: int,
+    max_bytes: int,
+    tokenizers: tuple[tuple[str, Path], ...],
+    output: Path,
+) -> None:
+    """One document coloured by the byte LM's cue, with each tokenizer's token boundaries."""
+    from tokenizers import Tokenizer
+
+    corpus = ByteCorpus(corpus_prefix)
+    if not 0 <= document < len(corpus):
+        raise DataError(f"{corpus_prefix}: no document {document} (it has {len(corpus)})")
+    start = int(corpus.offsets[document])
+    data = corpus.document_bytes(document).tobytes()
+    # cut at a character boundary so the shown bytes decode
+    cut = min(max_bytes, len(data))
+    while cut < len(data) and data[cut] & 0xC0 == 0x80:
+        cut -= 1
+    data = data[:cut]
+    group = Predictions(predictions).group
+    if cue not in group:
+        raise DataError(f"{predictions}: no cue '{cue}'")
+    values = group[cue][start : start + len(data)]
+    text = data.decode("utf-8")
+    boundaries = {
+        name: plots.token_boundaries(Tokenizer.from_file(str(path)), text)
+        for name, path in tokenizers
+    }
+    plots.plot_surprisal_example(data, values, boundaries, output, cue_name=cue)
+    log.info("%s: document %d, %d bytes", output, document, len(data))
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,1 @@
+"""Tokenizer evaluation: intrinsic statistics, MorphScore, the paper tables and plots."""

@@ -1,0 +1,224 @@
+r"""Intrinsic tokenizer statistics over words of running text, accumulated in one streaming pass.
+
+A *word* is a GPT-2-regex pre-token of the evaluation text (so ``" the"``, ``","`` and ``"\\n"``
+are words). Documents are tokenized in context with the tokenizer's own batch encoder and every token is
+attributed to exactly the word it came from (``Encoding.word_ids``); nothing is re-tokenized
+word by word. Tokenizers whose pre-tokenizer is GPT-2's (every toklab tokenizer) encode plain
+text; any other tokenizer is given the regex words as pre-tokenized input. ByteSpan's analysis instead
+tokenized each word on its own and re-added a prefix space to words that had none, inflating
+every count a little; its ``total_tokens`` held the byte count and its ``num_unk`` was always 0
+(it compared ids with the unk *string*). Here:
+
+* ``fertility`` = tokens / words; ``proportion_continued`` = split words / words, where a word
+  is split when it yields more than one token; ``total_split_words``, ``total_words``;
+* ``total_tokens`` is the real number of tokens, ``total_bytes`` the UTF-8 bytes of the text,
+  and ``bytes_per_token`` their ratio (CS336's compression ratio);
+* ``unique_tokens`` are distinct ids seen, ``vocab_utilisation`` = unique_tokens / V;
+* Rényi entropy of the unigram token distribution, ``H_a = log(sum p_t^a) / (1 - a)`` with
+  a = 2.5, divided by ``log V`` (``renyi_efficiency_vocab``, Zouhar et al.) and by ``log`` of
+  the observed types (``renyi_efficiency_observed``, as ByteSpan reported it);
+* ``num_unk`` counts words that contain the unk token (WordPiece maps a word it cannot spell
+  to one unk token).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import chain
+
+import numpy as np
+
+from toklab.pretokenization import pretokenize
+
+#: Rényi order used by Zouhar et al. (2023) and ByteSpan.
+RENYI_ALPHA = 2.5
+
+
+def renyi_entropy(counts: np.ndarray, alpha: float = RENYI_ALPHA) -> float:
+    """Rényi entropy (nats) of the distribution proportional to ``counts``; Shannon at alpha=1."""
+    counts = np.asarray(counts, dtype=np.float64)
+    counts = counts[counts > 0]
+    if counts.size == 0:
+        return float("nan")
+    p = counts / counts.sum()
+    if alpha == 1:
+        return float(-(p * np.log(p)).sum())
+    return float(np.log((p**alpha).sum()) / (1 - alpha))
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else float("nan")
+
+
+@dataclass
+class WordStats:
+    """Running counts for one slice of text (one language, or everything)."""
+
+    vocab_size: int
+    total_words: int = 0
+    total_split_words: int = 0
+    total_tokens: int = 0
+    total_bytes: int = 0
+    num_unk: int = 0
+    documents: int = 0
+    token_counts: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.token_counts = np.zeros(self.vocab_size, dtype=np.int64)
+
+    def add(
+        self,
+        ids: np.ndarray,
+        word_ids: np.ndarray,
+        num_words: int,
+        num_bytes: int,
+        documents: int,
+        unk_id: int | None,
+    ) -> None:
+        """Add text: its token ids, each token's word index (0..num_words-1), and its size."""
+        tokens_per_word = np.bincount(word_ids, minlength=num_words)
+        self.documents += documents
+        self.total_words += num_words
+        self.total_split_words += int((tokens_per_word > 1).sum())
+        self.total_tokens += len(ids)
+        self.total_bytes += num_bytes
+        self.token_counts += np.bincount(ids, minlength=self.vocab_size)
+        if unk_id is not None:
+            self.num_unk += len(np.unique(word_ids[ids == unk_id]))
+
+    def summary(self, alpha: float = RENYI_ALPHA) -> dict[str, float | int]:
+        """The metrics of the module docstring, as a flat dict."""
+        unique = int((self.token_counts > 0).sum())
+        entropy = renyi_entropy(self.token_counts, alpha)
+        return {
+            "documents": self.documents,
+            "total_words": self.total_words,
+            "total_split_words": self.total_split_words,
+            "total_tokens": self.total_tokens,
+            "total_bytes": self.total_bytes,
+            "fertility": _ratio(self.total_tokens, self.total_words),
+            "proportion_continued": _ratio(self.total_split_words, self.total_words),
+            "bytes_per_token": _ratio(self.total_bytes, self.total_tokens),
+            "unique_tokens": unique,
+            "vocab_utilisation": unique / self.vocab_size,
+            "renyi_efficiency_vocab": _ratio(entropy, math.log(self.vocab_size)),
+            "renyi_efficiency_observed": _ratio(entropy, math.log(unique)) if unique > 1 else 1.0,
+            "num_unk": self.num_unk,
+        }
+
+
+def unk_token_id(tokenizer) -> int | None:
+    """The id of the tokenizer model's unk token, if it has one."""
+    unk = getattr(tokenizer.model, "unk_token", None)
+    return tokenizer.token_to_id(unk) if unk else None
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def word_statistics(
+    tokenizer,
+    documents: Iterable[tuple[str, str]],
+    batch_size: int = 256,
+    progress=None,
+) -> dict[str, WordStats]:
+    """Per-label :class:`WordStats` of ``(label, text)`` documents (label: e.g. the language).
+
+    Memory is bounded by one batch of documents and one count per vocabulary id per label.
+    ``progress``, if given, is called with the number of bytes of each finished batch.
+    """
+    vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
+    unk_id = unk_token_id(tokenizer)
+    own_words = splits_gpt2_words(tokenizer)
+    stats: dict[str, WordStats] = {}
+    for batch in _batches(documents, batch_size):
+        texts = [text for _, text in batch]
+        if own_words:  # the tokenizer's pre-tokens are the words: encode plain text (2x faster)
+            encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
+            word_counts = None
+        else:
+            words = [pretokenize(text) for text in texts]
+            encodings = tokenizer.encode_batch(
+                words, is_pretokenized=True, add_special_tokens=False
+            )
+            word_counts = [len(w) for w in words]
+        # one bincount per label and batch: word indices are offset to be unique in the batch
+        grouped: dict[str, list] = {}
+        for i, ((label, text), encoding) in enumerate(zip(batch, encodings, strict=True)):
+            word_ids = _word_indices(encoding)
+            if word_counts is not None:
+                num_words = word_counts[i]
+            else:  # word ids run 0, 1, ... and every word yields at least one token
+                num_words = int(word_ids[-1]) + 1 if len(word_ids) else 0
+            parts = grouped.setdefault(label, [[], [], 0, 0, 0])
+            parts[0].append(encoding.ids)
+            parts[1].append(word_ids + parts[2])
+            parts[2] += num_words
+            parts[3] += len(text.encode("utf-8"))
+            parts[4] += 1
+        for label, (ids, word_ids, num_words, num_bytes, docs) in grouped.items():
+            if label not in stats:
+                stats[label] = WordStats(vocab_size)
+            stats[label].add(
+                np.fromiter(chain.from_iterable(ids), dtype=np.int64),
+                np.concatenate(word_ids),
+                num_words,
+                num_bytes,
+                docs,
+                unk_id,
+            )
+        if progress is not None:
+            progress(sum(parts[3] for parts in grouped.values()))
+    return stats
+
+
+def splits_gpt2_words(tokenizer) -> bool:
+    """Whether the tokenizer's own pre-tokens are GPT-2 regex pre-tokens (ByteLevel, use_regex)."""
+    pre_tokenizer = json.loads(tokenizer.to_str()).get("pre_tokenizer") or {}
+    return (
+        pre_tokenizer.get("type") == "ByteLevel"
+        and pre_tokenizer.get("use_regex", True)
+        and not pre_tokenizer.get("add_prefix_space", False)
+        and json.loads(tokenizer.to_str()).get("normalizer") is None
+    )
+
+
+def _word_indices(encoding) -> np.ndarray:
+    """Each token's word index; a token outside every word (a special token) joins the one before."""
+    word_ids = encoding.word_ids
+    try:
+        return np.asarray(word_ids, dtype=np.int64)
+    except TypeError:
+        filled, last = [], 0
+        for w in word_ids:
+            last = last if w is None else w
+            filled.append(last)
+        return np.asarray(filled, dtype=np.int64)
+
+
+def merge_stats(parts: Sequence[WordStats]) -> WordStats:
+    """One :class:`WordStats` summing several (e.g. all languages together)."""
+    total = WordStats(parts[0].vocab_size)
+    for part in parts:
+        for name in (
+            "total_words",
+            "total_split_words",
+            "total_tokens",
+            "total_bytes",
+            "num_unk",
+            "documents",
+        ):
+            setattr(total, name, getattr(total, name) + getattr(part, name))
+        total.token_counts += part.token_counts
+    return total

@@ -1,0 +1,239 @@
+"""Figures for people: MorphScore vs fertility, surprisal with token boundaries, vocab overlap.
+
+The surprisal figure shows one document coloured by the byte LM's cue with two tokenizers'
+token starts; the overlap figure compares every pair of vocabularies.
+
+Every figure is drawn with matplotlib's Agg backend and saved atomically as PNG with fixed
+metadata, so reruns give identical files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toklab.errors import DataError
+from toklab.io import atomic_write
+from toklab.pretokenization import utf8_char_offsets
+from toklab.tokenizers.byte_unicode import decode_bytes
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_png(figure, path: str | Path) -> None:
+    """Save ``figure`` atomically as PNG without a timestamp (byte-identical on rerun)."""
+    with atomic_write(path, "wb") as f:
+        figure.savefig(f, format="png", dpi=120, metadata={"Software": None})
+    _pyplot().close(figure)
+
+
+# ---------------------------------------------------------------------------------------------
+# MorphScore against fertility
+
+
+def plot_morphscore_fertility(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
+    """One panel per language with gold data: each tokenizer family a line over its sizes."""
+    plt = _pyplot()
+    scored = [r for r in rows if r["morph_score"] not in ("", None) and r["language"] != "all"]
+    if not scored:
+        raise DataError("no tokenizer has a MorphScore: the table has no gold-data language")
+    languages = sorted({r["language"] for r in scored})
+    families = sorted({r["family"] for r in scored})
+    colours = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(families), 2)))
+    figure, axes = plt.subplots(
+        1, len(languages), figsize=(5.5 * len(languages) + 3, 4.5), squeeze=False
+    )
+    markers = "osD^vP*Xph<>"
+    for ax, language in zip(axes[0], languages, strict=True):
+        for k, (colour, family) in enumerate(zip(colours, families, strict=False)):
+            points = sorted(
+                (int(r["vocab_size"]), float(r["fertility"]), float(r["morph_score"]))
+                for r in scored
+                if r["language"] == language and r["family"] == family
+            )
+            if not points:
+                continue
+            _, x, y = zip(*points, strict=True)
+            # distinct markers keep families with identical points (bpe, hfbpe) both visible
+            ax.plot(
+                x,
+                y,
+                "-",
+                marker=markers[k % len(markers)],
+                color=colour,
+                label=family,
+                markersize=7 - 3 * (k % 2),
+                fillstyle="full" if k % 2 else "none",
+            )
+            for vocab, xi, yi in points:
+                ax.annotate(
+                    f"{vocab}", (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points"
+                )
+        ax.set_title(language)
+        ax.set_xlabel("fertility (tokens per word)")
+        ax.set_ylabel("MorphScore")
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="center right", fontsize=7, frameon=False)
+    figure.suptitle("MorphScore against fertility (labels: vocabulary size)")
+    figure.tight_layout(rect=(0, 0, 1 - 2.8 / figure.get_figwidth(), 1))
+    save_png(figure, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Vocabulary overlap
+
+
+def vocabulary_bytes(tokenizer_json: str | Path) -> set[bytes]:
+    """The byte strings of a byte-level tokenizer's ordinary tokens (special tokens left out).
+
+    WordPiece continuation tokens lose their prefix, so ByteSpan's word-initial and
+    continuation forms of the same bytes count once, as one BPE token would.
+    """
+    path = Path(tokenizer_json)
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    model = spec["model"]
+    if model.get("type") not in ("BPE", "WordPiece"):
+        raise DataError(f"{path}: vocabulary overlap needs a BPE or WordPiece model")
+    special = {t["content"] for t in spec.get("added_tokens", [])}
+    prefix = model.get("continuing_subword_prefix") or ""
+    tokens = set()
+    for token in model["vocab"]:
+        if token in special:
+            continue
+        if prefix and token.startswith(prefix) and len(token) > len(prefix):
+            token = token[len(prefix) :]
+        try:
+            tokens.add(decode_bytes(token))
+        except KeyError:
+            raise DataError(f"{path}: token {token!r} is not a byte-level string") from None
+    return tokens
+
+
+def overlap_matrix(vocabularies: Sequence[set[bytes]]) -> np.ndarray:
+    """Share of the smaller vocabulary's multi-byte tokens that the other one has too."""
+    multi = [{t for t in v if len(t) > 1} for v in vocabularies]
+    n = len(multi)
+    matrix = np.ones((n, n))
+    for i in range(n):
+        for j in range(n):
+            smaller = min(len(multi[i]), len(multi[j]))
+            matrix[i, j] = len(multi[i] & multi[j]) / smaller if smaller else np.nan
+    return matrix
+
+
+def plot_overlap(names: Sequence[str], matrix: np.ndarray, path: str | Path) -> None:
+    """The overlap matrix as an annotated heat map."""
+    plt = _pyplot()
+    n = len(names)
+    size = 2.5 + 0.45 * n
+    figure, ax = plt.subplots(figsize=(size + 1.5, size))
+    image = ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
+    ax.set_xticks(range(n), names, rotation=90, fontsize=6)
+    ax.set_yticks(range(n), names, fontsize=6)
+    for i in range(n):
+        for j in range(n):
+            ax.text(
+                j,
+                i,
+                f"{matrix[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=5,
+                color="white" if matrix[i, j] < 0.6 else "black",
+            )
+    figure.colorbar(image, ax=ax, fraction=0.04, label="shared multi-byte tokens / smaller vocab")
+    ax.set_title("Vocabulary overlap")
+    figure.tight_layout()
+    save_png(figure, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# A document coloured by surprisal
+
+
+def token_boundaries(tokenizer, text: str) -> np.ndarray:
+    """Byte positions where the tokenizer starts a new token in ``text`` (0 excluded)."""
+    encoding = tokenizer.encode(text, add_special_tokens=False)
+    char_to_byte = utf8_char_offsets(text)
+    starts = [start for start, _ in encoding.offsets]
+    return np.unique(char_to_byte[np.asarray(starts, dtype=np.int64)])[1:]
+
+
+def _glyph(data: bytes, position: int) -> str:
+    """The character drawn on the first byte of each character; blanks for the other bytes."""
+    byte = data[position]
+    if byte & 0xC0 == 0x80:
+        return ""
+    width = 1 if byte < 0x80 else 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+    char = data[position : position + width].decode("utf-8", errors="replace")
+    return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(char, char)
+
+
+def plot_surprisal_example(
+    data: bytes,
+    cue: np.ndarray,
+    boundaries: Mapping[str, np.ndarray],
+    path: str | Path,
+    cue_name: str = "surprisal",
+    width: int = 48,
+) -> None:
+    """Bytes as cells coloured by the cue; each tokenizer's token starts as coloured bars."""
+    plt = _pyplot()
+    if len(data) != len(cue):
+        raise DataError(f"{len(data)} bytes but {len(cue)} cue values")
+    lines = (len(data) + width - 1) // width
+    figure, ax = plt.subplots(figsize=(width * 0.24 + 1.5, lines * 0.62 + 1.2))
+    cmap = plt.get_cmap("magma_r")
+    vmax = float(np.quantile(cue, 0.98)) or 1.0
+    line_colours = plt.get_cmap("tab10")(np.arange(len(boundaries)))
+    for position, value in enumerate(cue):
+        row, col = divmod(position, width)
+        ax.add_patch(
+            plt.Rectangle((col, -row - 0.8), 1, 0.8, color=cmap(min(float(value) / vmax, 1.0)))
+        )
+        ax.text(
+            col + 0.5,
+            -row - 0.4,
+            _glyph(data, position),
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="black" if value < 0.6 * vmax else "white",
+        )
+    for k, (colour, (name, starts)) in enumerate(
+        zip(line_colours, boundaries.items(), strict=True)
+    ):
+        for position in starts:
+            row, col = divmod(int(position), width)
+            top = -row - (0.0 if k == 0 else 0.4)
+            ax.plot(
+                [col, col], [top, top - 0.4], color=colour, linewidth=2.2, solid_capstyle="butt"
+            )
+        ax.plot([], [], color=colour, linewidth=2.2, label=f"{name} (token starts)")
+    ax.set_xlim(-0.2, width + 0.2)
+    ax.set_ylim(-lines - 0.1, 0.1)
+    ax.set_axis_off()
+    mappable = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, vmax))
+    figure.colorbar(mappable, ax=ax, fraction=0.02, pad=0.01, label=f"{cue_name} (nats)")
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.01),
+        ncol=len(boundaries),
+        fontsize=7,
+        frameon=False,
+    )
+    ax.set_title(f"Byte-level LM {cue_name}, with each tokenizer's token boundaries")
+    figure.tight_layout()
+    save_png(figure, path)

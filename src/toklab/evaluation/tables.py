@@ -1,0 +1,164 @@
+"""The paper tables as CSV: column definitions, row assembly and deterministic writing.
+
+Each table's columns are declared once here with their meaning and unit; the README's table
+documentation is generated from the same dictionaries (``column_docs``), so the two agree.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from toklab.errors import DataError
+from toklab.io import atomic_write
+
+#: results/tables/tokenizer_stats_{corpus}.csv: one row per tokenizer and language.
+TOKENIZER_STATS_COLUMNS: dict[str, str] = {
+    "tokenizer": "tokenizer name (its directory under results/tokenizers/{corpus}/)",
+    "family": "the name without its vocabulary size, e.g. bpe or bytespan-surprisal-monotonic-frequency",
+    "vocab_size": "V: tokens in tokenizer.json, special tokens included",
+    "language": "language of the evaluation documents; 'all' pools every language",
+    "fertility": "tokens per word (word = GPT-2-regex pre-token)",
+    "proportion_continued": "share of words split into more than one token",
+    "total_split_words": "words split into more than one token",
+    "total_words": "words in the evaluation text",
+    "total_tokens": "tokens in the evaluation text (ByteSpan's script wrote the byte count here)",
+    "total_bytes": "UTF-8 bytes of the evaluation text",
+    "bytes_per_token": "total_bytes / total_tokens",
+    "unique_tokens": "distinct token ids in the tokenized text",
+    "vocab_utilisation": "unique_tokens / vocab_size",
+    "renyi_efficiency_vocab": "Rényi entropy (alpha 2.5) of token frequencies / log(vocab_size)",
+    "renyi_efficiency_observed": "the same entropy / log(unique_tokens), as ByteSpan reported it",
+    "num_unk": "words that contain the unk token",
+    "morph_score": "MorphScore: share of multi-token gold words cut at the gold boundary (empty: no gold data)",
+    "morph_scored_words": "gold words that were scored (more than one token)",
+}
+
+#: results/tables/compression_{corpus}.csv: one row per tokenizer (own or another corpus's).
+COMPRESSION_COLUMNS: dict[str, str] = {
+    "tokenizer": "tokenizer name",
+    "tokenizer_corpus": "the corpus the tokenizer was trained on",
+    "vocab_size": "V, special tokens included",
+    "corpus": "the corpus whose evaluation subset was tokenized",
+    "subset": "that subset",
+    "language": "language of the documents; 'all' pools every language",
+    "documents": "documents tokenized",
+    "total_bytes": "UTF-8 bytes",
+    "total_tokens": "tokens",
+    "bytes_per_token": "compression ratio, total_bytes / total_tokens (CS336)",
+}
+
+#: results/tables/bpe_training_{corpus}.csv: one row per trained tokenizer.
+TRAINING_COLUMNS: dict[str, str] = {
+    "tokenizer": "tokenizer name",
+    "family": "bpe (toklab, exact CS336 semantics), hfbpe (tokenizers' BpeTrainer) or a ByteSpan family",
+    "vocab_size": "V, special tokens included",
+    "training_bytes": "UTF-8 bytes of the training subset",
+    "wall_s": "wall-clock seconds of the training job (Snakemake benchmark)",
+    "cpu_s": "CPU seconds of the job",
+    "max_rss_mb": "peak resident memory of the job, MB",
+    "mb_per_s": "training_bytes / wall_s, in MB (1e6 bytes) per second",
+}
+
+_NAME = re.compile(r"^(?P<family>.+)-(?P<vocab>[0-9]+)$")
+
+
+def family_of(tokenizer: str) -> str:
+    """``bpe-32000`` -> ``bpe``; a name without a size suffix is its own family."""
+    match = _NAME.match(tokenizer.rsplit("/", 1)[-1])
+    return match["family"] if match else tokenizer
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    return value
+
+
+def write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> int:
+    """Write ``rows`` (only ``columns``, in order) atomically; floats with 6 significant digits."""
+    rows = list(rows)
+    for row in rows:
+        missing = [c for c in columns if c not in row]
+        if missing:
+            raise DataError(f"{path}: row {dict(row)} lacks columns {missing}")
+    with atomic_write(path, "w") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_cell(row[c]) for c in columns])
+    return len(rows)
+
+
+def tokenizer_stats_rows(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of the tokenizer-statistics table from ``scripts/tokenizer_stats.py evaluate`` JSONs."""
+    rows = []
+    for result in results:
+        for row in result["rows"]:
+            rows.append(
+                {
+                    **row,
+                    "tokenizer": result["tokenizer"],
+                    "family": family_of(result["tokenizer"]),
+                    "vocab_size": result["vocab_size"],
+                }
+            )
+    return rows
+
+
+def compression_rows(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of the compression table: every tokenizer and language, own corpus or foreign."""
+    return [
+        {
+            **row,
+            "tokenizer": result["tokenizer"],
+            "tokenizer_corpus": result["tokenizer_corpus"],
+            "vocab_size": result["vocab_size"],
+            "corpus": result["corpus"],
+            "subset": result["subset"],
+        }
+        for result in results
+        for row in result["rows"]
+    ]
+
+
+def read_benchmark(path: str | Path) -> dict[str, float]:
+    """The single measurement of a Snakemake ``benchmark:`` TSV (s, max_rss, cpu_time, ...)."""
+    path = Path(path)
+    with path.open(newline="") as f:
+        records = list(csv.DictReader(f, delimiter="\t"))
+    if len(records) != 1:
+        raise DataError(f"{path}: expected one benchmark record, found {len(records)}")
+    record = records[0]
+
+    def number(key: str) -> float:
+        value = record.get(key, "NA")
+        return float("nan") if value in ("", "NA", "-") else float(value)
+
+    return {"s": number("s"), "max_rss": number("max_rss"), "cpu_time": number("cpu_time")}
+
+
+def training_row(tokenizer: str, vocab_size: int, training_bytes: int, benchmark: Mapping) -> dict:
+    """One row of the training table from a job's benchmark measurement."""
+    wall = benchmark["s"]
+    return {
+        "tokenizer": tokenizer,
+        "family": family_of(tokenizer),
+        "vocab_size": vocab_size,
+        "training_bytes": training_bytes,
+        "wall_s": wall,
+        "cpu_s": benchmark["cpu_time"],
+        "max_rss_mb": benchmark["max_rss"],
+        "mb_per_s": training_bytes / 1e6 / wall if wall > 0 else math.nan,
+    }
+
+
+def column_docs(columns: Mapping[str, str]) -> str:
+    """A Markdown table documenting ``columns`` (used for the README)."""
+    lines = ["| column | meaning |", "|---|---|"]
+    lines += [f"| `{name}` | {meaning} |" for name, meaning in columns.items()]
+    return "\n".join(lines)
