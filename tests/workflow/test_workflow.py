@@ -50,12 +50,47 @@ def test_experiment_dry_runs_offline(tmp_path, experiment):
     assert "results/data/demo/" not in result.stdout  # experiments replace the demo config
 
 
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    table = output.split("Job stats:")[1].split("\n\n")[0]
+    counts = {}
+    for line in table.splitlines()[3:]:
+        rule, count = line.split()
+        counts[rule] = int(count)
+    return counts
+
+
+@pytest.mark.parametrize(
+    ("experiment", "target", "expected"),
+    [
+        (  # CS336: both corpora's own tokenizers and the other corpus's on each eval subset
+            "cs336_tinystories",
+            "results/tables/compression_openwebtext.csv",
+            {"tokenizer_stats": 2, "train_bpe": 2, "download_morphscore": 1},
+        ),
+        (  # ByteSpan FineWeb: 3 BPE + 3 sizes x (global, 2 x 3 variants) ByteSpan tokenizers
+            "bytespan_fineweb",
+            "results/tables/tokenizer_stats_finewebedu.csv",
+            {"tokenizer_stats": 24, "train_bytespan": 21, "download_morphscore": 1},
+        ),
+    ],
+)
+def test_table_targets_build_everything_upstream(tmp_path, experiment, target, expected):
+    config = REPO / "config" / "experiments" / f"{experiment}.yaml"
+    result = run_snakemake("-n", target, "--configfile", str(config), workdir=tmp_path)
+    counts = job_counts(result.stdout)
+    for rule, count in expected.items():
+        assert counts.get(rule) == count, (rule, counts)
+
+
 def result_files(root: Path) -> dict[str, bytes]:
-    """Every output file, except Snakemake's benchmark TSVs (measured times vary by run)."""
+    """Every output file, except measurements: benchmark TSVs and the training-cost table."""
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted((root / "results").rglob("*"))
-        if p.is_file() and "benchmarks" not in p.relative_to(root).parts
+        if p.is_file()
+        and "benchmarks" not in p.relative_to(root).parts
+        and not p.name.startswith("bpe_training_")
     }
 
 
@@ -149,6 +184,47 @@ def test_demo_bytespan_tokenizers(demo_run):
         )
     )
     assert set(small.get_vocab()) <= set(large.get_vocab())  # nested global vocabularies
+
+
+def test_demo_tables(demo_run):
+    import csv
+    import math
+
+    from toklab.evaluation import tables
+
+    def read(name):
+        with (demo_run / "results/tables" / name).open(encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            return reader.fieldnames, list(reader)
+
+    columns, rows = read("tokenizer_stats_demo.csv")
+    assert columns == list(tables.TOKENIZER_STATS_COLUMNS)
+    families = {r["family"] for r in rows}
+    assert {"bpe", "hfbpe", "bytespan-surprisal-monotonic-frequency"} <= families
+    assert len(rows) == 18 * 3  # 18 tokenizers x (2 languages + all)
+    for row in rows:
+        assert float(row["fertility"]) >= 1
+        assert int(row["total_tokens"]) > int(row["total_words"]) // 2
+        if row["language"] == "all":
+            assert row["morph_score"] == ""
+        else:  # every language has gold data: a finite score
+            assert 0 <= float(row["morph_score"]) <= 1 and not math.isnan(float(row["morph_score"]))
+    columns, rows = read("compression_demo.csv")
+    assert columns == list(tables.COMPRESSION_COLUMNS)
+    assert all(float(r["bytes_per_token"]) > 1 for r in rows)
+    columns, rows = read("bpe_training_demo.csv")
+    assert columns == list(tables.TRAINING_COLUMNS) and len(rows) == 18
+    assert all(float(r["wall_s"]) > 0 and float(r["max_rss_mb"]) > 0 for r in rows)
+
+
+def test_demo_plots_and_report(demo_run):
+    for name in ("morphscore_fertility", "surprisal_example", "vocab_overlap"):
+        png = demo_run / f"results/plots/{name}_demo.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    run_snakemake("--report", "report.html", workdir=demo_run)
+    report = (demo_run / "report.html").read_text(encoding="utf-8", errors="replace")
+    for name in ("tokenizer_stats_demo.csv", "surprisal_example_demo.png"):
+        assert name in report
 
 
 def test_demo_rerun_is_byte_identical(demo_run, tmp_path):

@@ -4,7 +4,9 @@ A *word* is a GPT-2-regex pre-token of the evaluation text (so ``" the"``, ``","
 are words). Documents are tokenized in context with the tokenizer's own batch encoder and every token is
 attributed to exactly the word it came from (``Encoding.word_ids``); nothing is re-tokenized
 word by word. Tokenizers whose pre-tokenizer is GPT-2's (every toklab tokenizer) encode plain
-text; any other tokenizer is given the regex words as pre-tokenized input. ByteSpan's analysis instead
+text; any other tokenizer is given the regex words as pre-tokenized input. (The two agree
+except on characters too recent for the Unicode tables of ``tokenizers``' regex engine, which
+may class them differently from the ``regex`` module.) ByteSpan's analysis instead
 tokenized each word on its own and re-added a prefix space to words that had none, inflating
 every count a little; its ``total_tokens`` held the byte count and its ``num_unk`` was always 0
 (it compared ids with the unk *string*). Here:

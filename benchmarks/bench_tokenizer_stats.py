@@ -1,0 +1,122 @@
+#!/usr/bin/env python
+"""Tokenizer-statistics throughput on generated text with a 64k BPE, next to two peers.
+
+Three ways to get per-word token counts over the same documents, timed in one run:
+
+* toklab: ``word_statistics`` (batch encoding in context, tokens attributed to words by the
+  encoder's word ids, streaming per-language counters);
+* ByteSpan's method: pre-tokenize, then encode every word as its own sequence (what its analysis
+  script did), with the same batch encoder;
+* the ceiling: ``encode_batch_fast`` of the documents (ids only; no offsets, no word ids, no
+  statistics), i.e. the cost of tokenization alone.
+
+The text comes from toklab's demo generator (two synthetic languages; no repetition, so the
+tokenizer's word cache does not flatter anyone); the BPE is trained by ``tokenizers`` on the
+first --train-megabytes.
+
+    python benchmarks/bench_tokenizer_stats.py --megabytes 100 --vocab 64000
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import time
+
+from toklab.data.demo import generate_documents
+from toklab.evaluation.metrics import word_statistics
+from toklab.pretokenization import pretokenize
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--megabytes", type=float, default=100.0)
+    parser.add_argument("--train-megabytes", type=float, default=20.0)
+    parser.add_argument("--vocab", type=int, default=64000)
+    parser.add_argument(
+        "--peer-megabytes",
+        type=float,
+        default=10.0,
+        help="Text for ByteSpan's per-word method (it is slow).",
+    )
+    args = parser.parse_args()
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    start = time.perf_counter()
+    documents, size = [], 0
+    for doc in generate_documents(["agglutinative", "fusional"], seed=0):
+        documents.append((doc.language, doc.text))
+        size += len(doc.text.encode("utf-8"))
+        if size >= args.megabytes * 1e6:
+            break
+    print(
+        f"generated {size / 1e6:.1f} MB, {len(documents)} documents "
+        f"in {time.perf_counter() - start:.0f} s; {os.cpu_count()} CPUs"
+    )
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=args.vocab,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        special_tokens=["<|endoftext|>"],
+        show_progress=False,
+    )
+    train_size, train_texts = 0, []
+    for _, text in documents:
+        train_texts.append(text)
+        train_size += len(text)
+        if train_size >= args.train_megabytes * 1e6:
+            break
+    start = time.perf_counter()
+    tokenizer.train_from_iterator(train_texts, trainer)
+    print(
+        f"trained BPE, V = {tokenizer.get_vocab_size()}, in {time.perf_counter() - start:.0f} s\n"
+    )
+
+    def timed(name: str, megabytes: float, run) -> float:
+        start = time.perf_counter()
+        run()
+        seconds = time.perf_counter() - start
+        print(f"  {name:44} {megabytes:7.1f} MB {seconds:8.1f} s {megabytes / seconds:8.2f} MB/s")
+        return megabytes / seconds
+
+    print(f"  {'method':44} {'text':>10} {'time':>10} {'throughput':>13}")
+    texts = [text for _, text in documents]
+    ceiling = timed(
+        "encode_batch_fast (ids only, the ceiling)",
+        size / 1e6,
+        lambda: [tokenizer.encode_batch_fast(b) for b in batched(texts, 256)],
+    )
+    ours = timed(
+        "toklab word_statistics", size / 1e6, lambda: word_statistics(tokenizer, documents)
+    )
+    peer_docs, peer_size = [], 0
+    for text in texts:
+        peer_docs.append(text)
+        peer_size += len(text.encode("utf-8"))
+        if peer_size >= args.peer_megabytes * 1e6:
+            break
+
+    def per_word() -> None:  # ByteSpan: every word on its own
+        for batch in batched(peer_docs, 64):
+            words = [w for text in batch for w in pretokenize(text)]
+            [len(e.ids) for e in tokenizer.encode_batch(words, add_special_tokens=False)]
+
+    peer = timed("ByteSpan's method (each word encoded alone)", peer_size / 1e6, per_word)
+    print(f"\n  toklab / ceiling throughput: {ours / ceiling:.2f}")
+    print(f"  toklab / ByteSpan's method:  {ours / peer:.2f}x")
+
+
+def batched(items, n):
+    """Lists of ``n`` consecutive items."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, n)):
+        yield batch
+
+
+if __name__ == "__main__":
+    main()
