@@ -94,7 +94,10 @@ def test_loss_decreases_and_bpb_reported(corpora, tmp_path):
     assert (tmp_path / "train_config.json").is_file()
 
 
-def test_resume_after_signal_reproduces_uninterrupted_run(corpora, tmp_path, monkeypatch):
+@pytest.mark.parametrize("outputs_deleted", [False, True], ids=["kept", "deleted"])
+def test_resume_after_signal_reproduces_uninterrupted_run(
+    corpora, tmp_path, monkeypatch, outputs_deleted
+):
     train_prefix, valid_prefix = corpora
     straight = tmp_path / "straight"
     train(config(), train_prefix, straight, valid_prefix=valid_prefix, presets_path=PRESETS)
@@ -116,6 +119,8 @@ def test_resume_after_signal_reproduces_uninterrupted_run(corpora, tmp_path, mon
     state = torch.load(interrupted / "checkpoint" / "state.pt", weights_only=False)
     assert state["step"] == 7
     assert not (interrupted / "model.safetensors").exists()
+    if outputs_deleted:  # Snakemake deletes a failed job's outputs before it retries the job
+        (interrupted / "metrics.jsonl").unlink()
     monkeypatch.setattr(WindowSampler, "batch", original)
     train(config(), train_prefix, interrupted, valid_prefix=valid_prefix, presets_path=PRESETS)
 

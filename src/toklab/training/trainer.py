@@ -135,10 +135,16 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_state(paths: RunPaths, model: LlamaModel, optimizer, scheduler, step: int) -> None:
-    """Write the resumable checkpoint atomically (a new directory renamed over the old one)."""
+    """Write the resumable checkpoint atomically (a new directory renamed over the old one).
+
+    The metrics logged so far go into the checkpoint too: a workflow manager may delete the
+    run's outputs (``metrics.jsonl`` among them) before it retries a preempted job.
+    """
     tmp = paths.out_dir / ".checkpoint.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     save_checkpoint(model, tmp)
+    if paths.metrics.exists():
+        shutil.copyfile(paths.metrics, tmp / "metrics.jsonl")
     torch.save(
         {
             "step": step,
@@ -249,10 +255,14 @@ def train(
         _set_rng_state(state["rng"])
         step = state["step"]
         log.info("resumed from %s at step %d", paths.checkpoint, step)
-        if rank == 0 and paths.metrics.exists():  # drop records logged after the checkpoint
+        # The metrics up to the checkpoint: its own copy, else (older checkpoints) the run's file
+        # without the records logged after the checkpoint.
+        saved = paths.checkpoint / "metrics.jsonl"
+        logged = saved if saved.exists() else paths.metrics
+        if rank == 0 and logged.exists():
             kept = [
                 line
-                for line in paths.metrics.read_text().splitlines()
+                for line in logged.read_text().splitlines()
                 if line and json.loads(line)["step"] <= step
             ]
             with atomic_write(paths.metrics, "w") as handle:
