@@ -202,7 +202,9 @@ def bytespan(
     data, pretok = np.asarray(corpus.bytes), np.asarray(corpus.pretoken_start)
     start = time.perf_counter()
     if constraint == "global":
-        result = bs.global_vocabularies(
+        from toklab.tokenizers.bytespan_global import global_vocabularies
+
+        result = global_vocabularies(
             values, pretok, data, [vocab_size], special_tokens, min_frequency=min_frequency
         )
         vocab, trajectory = result.vocabularies[vocab_size], result.trajectory

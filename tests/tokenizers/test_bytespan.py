@@ -18,7 +18,6 @@ from toklab.tokenizers.bytespan import (
     count_spans,
     frequency_vocabulary,
     global_starts,
-    global_vocabularies,
     initial_tokens,
     monotonic_starts,
 )
@@ -125,24 +124,8 @@ def test_frequency_vocabulary_size_and_errors():
         frequency_vocabulary(counts, 500, ["<|endoftext|>"])
 
 
-def test_global_vocabularies_are_nested():
-    rng = np.random.default_rng(0)
-    text = " ".join(rng.choice(["lorem", "ipsum", "dolor", "sit", "amet", "ama"], size=400))
-    data = np.frombuffer(text.encode(), dtype=np.uint8)
-    pretok = pretoken_start_flags(text)
-    cue = np.where(pretok == 1, 5.0, 0.0) + rng.random(len(data)).astype(np.float32)
-    base = len(initial_tokens()) + 1
-    result = global_vocabularies(cue, pretok, data, [base + 4, base + 8], [], min_frequency=2)
-    small, large = result.vocabularies[base + 4], result.vocabularies[base + 8]
-    assert len(small) + 1 == base + 4 and len(large) + 1 == base + 8
-    assert large[: len(small)] == small
-    assert [row["threshold"] for row in result.trajectory] == sorted(
-        row["threshold"] for row in result.trajectory
-    )
-
-
 @settings(max_examples=100, deadline=None)
-@given(st.text(max_size=80))
+@given(st.text(max_size=80).filter(lambda t: "<|" not in t))  # special tokens stay whole
 def test_wordpiece_tokenizer_round_trips_any_text(text):
     vocab = [*initial_tokens(), (True, b" the"), (False, b"##"), (True, b"##"), (False, b"ing")]
     tokenizer = build_wordpiece_tokenizer(vocab, ["<|endoftext|>"])

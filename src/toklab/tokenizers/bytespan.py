@@ -83,16 +83,21 @@ def monotonic_starts(
     return absorb_spaces(is_start, data, pretok)
 
 
-def global_starts(
-    cue: np.ndarray, pretok: np.ndarray, data: np.ndarray, threshold: float
-) -> np.ndarray:
-    """Span starts at a global threshold: runs of below-threshold bytes; other bytes alone."""
-    active = cue < threshold
+def segment_starts(active: np.ndarray, pretok: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """Span starts for a set of active bytes: runs of active bytes; other bytes alone."""
+    active = np.asarray(active, dtype=bool)
     is_start = ~active | (pretok != 0)
     is_start[1:] |= ~active[:-1]
     if len(is_start):
         is_start[0] = True
     return absorb_spaces(is_start, data, pretok)
+
+
+def global_starts(
+    cue: np.ndarray, pretok: np.ndarray, data: np.ndarray, threshold: float
+) -> np.ndarray:
+    """Span starts at a global threshold: runs of below-threshold bytes; other bytes alone."""
+    return segment_starts(cue < threshold, pretok, data)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,61 +312,6 @@ def seeded_vocabulary(
             f"vocab_size {vocab_size} is too large for this corpus"
         )
     return vocab
-
-
-@dataclass
-class GlobalResult:
-    """Nested vocabularies of the global constraint and its training trajectory."""
-
-    vocabularies: dict[int, list[Token]]
-    trajectory: list[dict[str, float]]
-
-
-def global_vocabularies(
-    cue: np.ndarray,
-    pretok: np.ndarray,
-    data: np.ndarray,
-    vocab_sizes: Sequence[int],
-    special_tokens: Sequence[str],
-    min_frequency: int = 20,
-    steps: int = 64,
-) -> GlobalResult:
-    """Raise the threshold over ``steps`` quantiles of the cue; fill every requested size.
-
-    At each threshold the span types with at least ``min_frequency`` occurrences that are not
-    yet in the vocabulary are appended (by count, then first occurrence), so the vocabulary of
-    a smaller size is a prefix of every larger one.
-    """
-    special_tokens = with_unk(special_tokens)
-    base = initial_tokens()
-    sizes = sorted(set(vocab_sizes))
-    check_room(sizes[0], special_tokens)
-    vocab = list(base)
-    known = set(base)
-    target = sizes[-1] - len(special_tokens)
-    trajectory = []
-    finite = cue[np.isfinite(cue)]
-    for threshold in np.unique(np.quantile(finite, np.linspace(0, 1, steps + 1)[1:])):
-        spans = count_spans(global_starts(cue, pretok, data, float(threshold)), data, pretok)
-        for token, count in zip(spans.tokens, spans.counts, strict=True):
-            if count >= min_frequency and token not in known:
-                known.add(token)
-                vocab.append(token)
-        trajectory.append(
-            {
-                "threshold": float(threshold),
-                "vocab_size": len(vocab) + len(special_tokens),
-                "unique_segments": len(spans.tokens),
-            }
-        )
-        if len(vocab) >= target:
-            break
-    if len(vocab) < target:
-        raise DataError(
-            f"the global constraint found only {len(vocab) + len(special_tokens)} tokens with "
-            f"min_frequency {min_frequency}; lower the vocab size or min_frequency"
-        )
-    return GlobalResult({v: vocab[: v - len(special_tokens)] for v in sizes}, trajectory)
 
 
 def trajectory_csv(trajectory: list[dict[str, float]]) -> str:
