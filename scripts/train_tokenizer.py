@@ -161,6 +161,21 @@ def bpe(
 )
 @click.option("--subset", help="balanced: the subset the byte corpus holds.")
 @click.option("--special-token", "special_tokens", multiple=True, help="Repeat for several.")
+@click.option(
+    "--inference",
+    type=click.Choice(["wordpiece", "bpe"]),
+    default="wordpiece",
+    show_default=True,
+    help="wordpiece: greedy longest match (ByteSpan's); bpe: merge-rank BPE with merges built so "
+    "that every token is reachable (also writes vocab.json and merges.txt).",
+)
+@click.option(
+    "--chunk-bytes",
+    default=64 << 20,
+    show_default=True,
+    help="monotonic/combined: cue values read from the zarr at a time (chunks end at "
+    "pre-token starts).",
+)
 @click.option("--out-dir", required=True, type=click.Path(path_type=Path))
 @one_line_errors
 def bytespan(
@@ -175,80 +190,48 @@ def bytespan(
     manifest: Path | None,
     subset: str | None,
     special_tokens: tuple[str, ...],
+    inference: str,
+    chunk_bytes: int,
     out_dir: Path,
 ) -> None:
     """Train a ByteSpan tokenizer and save tokenizer.json and stats.csv."""
-    import numpy as np
-
     from toklab.data.byte_corpus import ByteCorpus
-    from toklab.io import atomic_write
-    from toklab.predictions import Predictions
-    from toklab.tokenizers import bytespan as bs
+    from toklab.tokenizers.bytespan_train import parse_variant, train_bytespan
 
-    seeding = variant.removeprefix("seeding")
-    valid_seeding = variant.startswith("seeding") and seeding.isdigit() and int(seeding) <= 100
-    if variant not in ("frequency", "balanced") and not valid_seeding:
-        raise ConfigError(
-            f"unknown variant '{variant}' (frequency, balanced or seeding0 .. seeding100)"
-        )
-    if variant != "frequency" and constraint == "global":
-        raise ConfigError(
-            f"the {variant} variant applies to the monotonic and combined constraints"
-        )
+    parse_variant(variant, constraint)
     if variant == "balanced" and (manifest is None or subset is None):
         raise ConfigError("the balanced variant needs --manifest and --subset (for languages)")
-    corpus = ByteCorpus(corpus_prefix)
-    values = Predictions(predictions, corpus_prefix).cue(cue)
-    data, pretok = np.asarray(corpus.bytes), np.asarray(corpus.pretoken_start)
     start = time.perf_counter()
-    if constraint == "global":
-        from toklab.tokenizers.bytespan_global import global_vocabularies
-
-        result = global_vocabularies(
-            values, pretok, data, [vocab_size], special_tokens, min_frequency=min_frequency
-        )
-        vocab, trajectory = result.vocabularies[vocab_size], result.trajectory
-    else:
-        threshold = float(np.percentile(values, percentile)) if constraint == "combined" else None
-        starts = bs.monotonic_starts(values, pretok, data, threshold)
-        spans = bs.count_spans(starts, data, pretok)
-        if variant == "frequency":
-            vocab = bs.frequency_vocabulary(spans, vocab_size, special_tokens)
-        elif variant == "balanced":
-            vocab = bs.balanced_vocabulary(
-                starts,
-                data,
-                pretok,
-                corpus.offsets,
-                _languages(manifest, subset),
-                vocab_size,
-                special_tokens,
-            )
-        else:
-            vocab = bs.seeded_vocabulary(
-                starts, data, pretok, spans, vocab_size, special_tokens, int(seeding) / 100
-            )
-        trajectory = [
-            {
-                "threshold": threshold if threshold is not None else float("nan"),
-                "vocab_size": vocab_size,
-                "unique_segments": len(spans.tokens),
-            }
-        ]
-    log.info(
-        "%s %s: %d tokens from %d bytes in %.2f s (%.0f bytes/s)",
-        constraint,
+    tokenizer = train_bytespan(
+        corpus_prefix,
+        predictions,
         cue,
+        constraint,
         vocab_size,
-        corpus.num_bytes,
-        time.perf_counter() - start,
-        corpus.num_bytes / max(time.perf_counter() - start, 1e-9),
+        variant=variant,
+        percentile=percentile,
+        min_frequency=min_frequency,
+        languages=_languages(manifest, subset) if variant == "balanced" else None,
+        special_tokens=special_tokens,
+        inference=inference,
+        chunk_bytes=chunk_bytes,
     )
-    tokenizer = bs.build_wordpiece_tokenizer(vocab, special_tokens)
+    elapsed = time.perf_counter() - start
+    num_bytes = ByteCorpus(corpus_prefix).num_bytes
+    log.info(
+        "%s %s %s (%s inference): %d tokens from %d bytes in %.2f s (%.0f bytes/s), peak RSS %.0f MB",
+        constraint,
+        variant,
+        cue,
+        inference,
+        vocab_size,
+        num_bytes,
+        elapsed,
+        num_bytes / max(elapsed, 1e-9),
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
     with atomic_directory(out_dir) as tmp:
-        tokenizer.save(str(tmp / "tokenizer.json"))
-        with atomic_write(tmp / "stats.csv", "w") as handle:
-            handle.write(bs.trajectory_csv(trajectory))
+        tokenizer.save(tmp)
 
 
 def _languages(manifest: Path, subset: str) -> list[str]:

@@ -214,11 +214,28 @@ class Predictions:
                     f"{path}: computed for a different byte corpus than {corpus_prefix}"
                 )
 
+    def __len__(self) -> int:
+        """The number of bytes (cue values per cue)."""
+        return int(self.group[CUES[0]].shape[0])
+
     def cue(self, name: str) -> np.ndarray:
         """One cue array (float32, one value per corpus byte)."""
+        return self.read(name, 0, len(self))
+
+    def read(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Values ``start:stop`` of one cue (float32): read a large group chunk by chunk."""
         if name not in CUES:
             raise DataError(f"unknown cue '{name}' (one of {', '.join(CUES)})")
-        values = self.group[name][:]
+        values = self.group[name][start:stop]
         if np.isnan(values).any():
-            raise DataError(f"cue '{name}' has missing values: the zarr group is corrupt")
+            raise DataError(
+                f"cue '{name}' has missing values in bytes {start}..{stop}: the zarr group is "
+                f"corrupt"
+            )
         return values
+
+    def reader(self, name: str):
+        """``read`` for one cue, as a function of (start, stop); an unknown cue fails now."""
+        if name not in CUES:
+            raise DataError(f"unknown cue '{name}' (one of {', '.join(CUES)})")
+        return lambda start, stop: self.read(name, start, stop)

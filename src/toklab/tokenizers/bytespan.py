@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,24 +123,192 @@ def count_spans(is_start: np.ndarray, data: np.ndarray, pretok: np.ndarray) -> S
 def _count_ranges(
     starts: np.ndarray, ends: np.ndarray, data: np.ndarray, pretok: np.ndarray
 ) -> SpanCounts:
+    return _ordered(_length_groups(starts, ends, data, pretok))
+
+
+# One group per span length: the distinct (starts-a-pre-token, bytes) rows as np.void keys,
+# their counts and first positions.
+_Group = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _length_groups(
+    starts: np.ndarray, ends: np.ndarray, data: np.ndarray, pretok: np.ndarray, offset: int = 0
+) -> dict[int, _Group]:
+    """Distinct span types by length; positions are shifted by ``offset``."""
     lengths = ends - starts
-    tokens: list[Token] = []
-    counts: list[np.ndarray] = []
-    firsts: list[np.ndarray] = []
-    for length in np.unique(lengths):
+    groups: dict[int, _Group] = {}
+    for length in np.unique(lengths).tolist():
         group = starts[lengths == length]
         rows = np.empty((len(group), length + 1), dtype=np.uint8)
         rows[:, 0] = pretok[group] != 0
         rows[:, 1:] = data[group[:, None] + np.arange(length)]
         keys = np.ascontiguousarray(rows).view(np.dtype((np.void, length + 1))).ravel()
         unique, first, count = np.unique(keys, return_index=True, return_counts=True)
-        tokens += [(bool(key[0]), bytes(key[1:])) for key in (u.tobytes() for u in unique)]
-        counts.append(count)
-        firsts.append(group[first])
-    all_counts = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
-    all_first = np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.int64)
+        groups[length] = (unique, count, group[first] + offset)
+    return groups
+
+
+def _merge_groups(parts: Sequence[_Group]) -> _Group:
+    """One group from several of the same length: counts add up, first positions are minima."""
+    if len(parts) == 1:
+        return parts[0]
+    keys = np.concatenate([p[0] for p in parts])
+    unique, inverse = np.unique(keys, return_inverse=True)
+    counts = np.zeros(len(unique), dtype=np.int64)
+    np.add.at(counts, inverse, np.concatenate([p[1] for p in parts]))
+    first = np.full(len(unique), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, inverse, np.concatenate([p[2] for p in parts]))
+    return unique, counts, first
+
+
+def _ordered(groups: dict[int, _Group]) -> SpanCounts:
+    """All groups as span counts, by count (descending), then first occurrence."""
+    tokens: list[Token] = []
+    for keys, _, _ in groups.values():
+        tokens += [(bool(key[0]), bytes(key[1:])) for key in (k.tobytes() for k in keys)]
+    counts = [g[1] for g in groups.values()]
+    firsts = [g[2] for g in groups.values()]
+    all_counts = np.concatenate(counts).astype(np.int64) if counts else np.zeros(0, np.int64)
+    all_first = np.concatenate(firsts).astype(np.int64) if firsts else np.zeros(0, np.int64)
     order = np.lexsort((all_first, -all_counts))
     return SpanCounts([tokens[i] for i in order], all_counts[order], all_first[order])
+
+
+class SpanCounter:
+    """Span counts over a corpus given chunk by chunk (spans must not straddle chunks)."""
+
+    def __init__(self) -> None:
+        self._parts: dict[int, list[_Group]] = {}
+
+    def add(self, is_start: np.ndarray, data: np.ndarray, pretok: np.ndarray, offset: int) -> None:
+        """Count the spans of one chunk, which starts at corpus position ``offset``."""
+        starts = np.flatnonzero(is_start)
+        ends = np.append(starts[1:], len(is_start))
+        for length, group in _length_groups(starts, ends, data, pretok, offset).items():
+            parts = self._parts.setdefault(length, [])
+            parts.append(group)
+            # merge once the newer parts outgrow the oldest: each type is merged O(log) times
+            if sum(len(p[0]) for p in parts[1:]) >= len(parts[0][0]):
+                self._parts[length] = [_merge_groups(parts)]
+
+    def result(self) -> SpanCounts:
+        """The counts of every chunk added, ordered as :func:`count_spans` orders them."""
+        return _ordered({k: _merge_groups(v) for k, v in sorted(self._parts.items())})
+
+
+# ---------------------------------------------------------------------------------------------
+# Streaming the cues: chunks aligned to pre-token starts
+
+
+def chunk_bounds(pretok: np.ndarray, chunk_bytes: int) -> np.ndarray:
+    """Chunk boundaries (0, ..., n): each one the first pre-token start at or after a multiple.
+
+    No span crosses a pre-token start, and a lone space is never absorbed across one, so the
+    spans of each chunk are those of the whole corpus.
+    """
+    if chunk_bytes < 1:
+        raise ConfigError(f"chunk_bytes must be positive, got {chunk_bytes}")
+    n = len(pretok)
+    bounds = [0]
+    while bounds[-1] + chunk_bytes < n:
+        position = bounds[-1] + chunk_bytes
+        window = chunk_bytes
+        while True:
+            found = np.flatnonzero(pretok[position : position + window])
+            if len(found) or position + window >= n:
+                break
+            window *= 2
+        if not len(found):
+            break
+        bounds.append(position + int(found[0]))
+    bounds.append(n)
+    return np.asarray(bounds, dtype=np.int64)
+
+
+CueReader = Callable[[int, int], np.ndarray]
+
+
+def _sortable_keys(values: np.ndarray) -> np.ndarray:
+    """uint32 keys that sort as the float32 values (-0.0 as 0.0)."""
+    bits = (np.asarray(values, dtype=np.float32) + np.float32(0.0)).view(np.uint32)
+    return np.where(bits >> 31, ~bits, bits | np.uint32(0x80000000)).astype(np.uint32)
+
+
+def _key_value(key: int) -> np.float32:
+    bits = key ^ 0x80000000 if key >> 31 else ~key & 0xFFFFFFFF
+    return np.array([bits], dtype=np.uint32).view(np.float32)[0]
+
+
+def order_statistics(read: CueReader, bounds: np.ndarray, ranks: Sequence[int]) -> list:
+    """The values of the given ranks (0-based, ascending) of a cue read in chunks, exactly.
+
+    Two passes: a histogram of the top 16 bits of order-preserving keys finds each rank's
+    bucket, then a histogram of the low 16 bits inside those buckets finds the value.
+    """
+    chunks = list(itertools.pairwise(bounds.tolist()))
+    high = np.zeros(1 << 16, dtype=np.int64)
+    for a, b in chunks:
+        high += np.bincount(_sortable_keys(read(a, b)) >> 16, minlength=1 << 16)
+    below = np.concatenate([[0], np.cumsum(high)])
+    buckets = {r: int(np.searchsorted(below, r, side="right")) - 1 for r in ranks}
+    low = {b: np.zeros(1 << 16, dtype=np.int64) for b in set(buckets.values())}
+    for a, b in chunks:
+        keys = _sortable_keys(read(a, b))
+        for bucket, counts in low.items():
+            counts += np.bincount(keys[keys >> 16 == bucket] & 0xFFFF, minlength=1 << 16)
+    values = []
+    for rank in ranks:
+        bucket = buckets[rank]
+        inside = np.searchsorted(np.cumsum(low[bucket]), rank - below[bucket], side="right")
+        values.append(_key_value((bucket << 16) | int(inside)))
+    return values
+
+
+def streamed_percentile(read: CueReader, bounds: np.ndarray, percentile: float) -> float:
+    """``np.percentile(cue, percentile)`` (linear interpolation), exactly, from chunk reads."""
+    n = int(bounds[-1])
+    if n == 0:
+        raise DataError("no cue values to take a percentile of")
+    if not 0 <= percentile <= 100:
+        raise ConfigError(f"the percentile must be in [0, 100], got {percentile}")
+    virtual = (n - 1) * np.true_divide(percentile, 100)
+    previous = int(np.floor(virtual))
+    gamma = float(virtual - previous)
+    below, above = order_statistics(read, bounds, [previous, min(previous + 1, n - 1)])
+    # numpy's _lerp, in float32
+    difference = above - below
+    if gamma >= 0.5:
+        return float(above - difference * (1 - gamma))
+    return float(below + difference * gamma)
+
+
+def stream_spans(
+    read: CueReader,
+    bounds: np.ndarray,
+    data: np.ndarray,
+    pretok: np.ndarray,
+    threshold: float | None = None,
+    keep_starts: bool = False,
+) -> tuple[SpanCounts, np.ndarray | None]:
+    """Monotonic (or, with ``threshold``, combined) spans of a corpus, one chunk at a time.
+
+    Only one chunk of the cue is in memory at once. Returns the span counts (equal to those of
+    the whole array) and, with ``keep_starts``, the span starts of the whole corpus (one byte
+    per corpus byte, for the seeding and balanced variants).
+    """
+    from tqdm import tqdm
+
+    counter = SpanCounter()
+    starts = np.zeros(len(data), dtype=bool) if keep_starts else None
+    with tqdm(total=int(bounds[-1]), unit="B", unit_scale=True, desc="spans") as progress:
+        for a, b in itertools.pairwise(bounds.tolist()):
+            chunk_data, chunk_pretok = np.asarray(data[a:b]), np.asarray(pretok[a:b])
+            is_start = monotonic_starts(read(a, b), chunk_pretok, chunk_data, threshold)
+            counter.add(is_start, chunk_data, chunk_pretok, a)
+            if starts is not None:
+                starts[a:b] = is_start
+            progress.update(b - a)
+    return counter.result(), starts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,12 +368,14 @@ def balanced_vocabulary(
     doc_languages: Sequence[str],
     vocab_size: int,
     special_tokens: Sequence[str],
+    extra: int = 0,
 ) -> list[Token]:
     """Frequency vocabulary for multilingual corpora: languages take turns (round robin).
 
     Each language's span types are counted over its own documents and sorted by count (ties:
     first occurrence); the vocabulary then takes the next unseen type of each language in turn,
-    languages in sorted order, until it has V entries.
+    languages in sorted order, until it has V entries (with ``extra``: up to ``extra`` more, as
+    candidates for BPE inference).
     """
     if len(doc_languages) != len(doc_offsets) - 1:
         raise DataError(
@@ -224,18 +395,21 @@ def balanced_vocabulary(
     vocab = initial_tokens()
     known = set(vocab)
     positions = dict.fromkeys(queues, 0)
-    while len(vocab) - len(initial_tokens()) < room:
+    wanted = room + max(extra, 0)
+    while len(vocab) - len(initial_tokens()) < wanted:
         progressed = False
         for language, tokens in queues.items():
             while positions[language] < len(tokens) and tokens[positions[language]] in known:
                 positions[language] += 1
-            if positions[language] < len(tokens) and len(vocab) - len(initial_tokens()) < room:
+            if positions[language] < len(tokens) and len(vocab) - len(initial_tokens()) < wanted:
                 token = tokens[positions[language]]
                 known.add(token)
                 vocab.append(token)
                 progressed = True
         if not progressed:
-            raise DataError(f"the languages' span types fill only {len(vocab)} of {vocab_size}")
+            break
+    if len(vocab) - len(initial_tokens()) < room:
+        raise DataError(f"the languages' span types fill only {len(vocab)} of {vocab_size}")
     return vocab
 
 
@@ -247,6 +421,7 @@ def seeded_vocabulary(
     vocab_size: int,
     special_tokens: Sequence[str],
     proportion: float,
+    extra: int = 0,
 ) -> list[Token]:
     """A share ``proportion`` of the vocabulary from spans, the rest from BPE on the spans.
 
@@ -255,10 +430,9 @@ def seeded_vocabulary(
     is one unit, other spans fall apart into bytes; BPE merges (never across pre-tokens, ties as
     in :func:`toklab.tokenizers.bpe.run_merges`) add tokens until the vocabulary has V entries.
     A merge that spells an existing token reuses it. ``proportion=0`` is BPE with WordPiece
-    inference.
+    inference. With ``extra``, BPE goes on for up to ``extra`` more tokens past V (candidates
+    for BPE inference); the first V entries do not change.
     """
-    from collections import Counter
-
     from toklab.tokenizers.bpe import descending_key, run_merges
 
     if not 0.0 <= proportion <= 1.0:
@@ -275,25 +449,7 @@ def seeded_vocabulary(
             known.add(token)
             vocab.append(token)
     index = {token: i for i, token in enumerate(vocab)}
-
-    # Re-encode: one unit per known span, bytes otherwise; words are pre-tokens.
-    starts = np.flatnonzero(is_start)
-    ends = np.append(starts[1:], len(is_start))
-    words: Counter[tuple[int, ...]] = Counter()
-    units: list[int] = []
-    raw = data.tobytes()
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        if pretok[a] and units:
-            words[tuple(units)] += 1
-            units = []
-        token = (bool(pretok[a]), raw[a:b])
-        if token in index:
-            units.append(index[token])
-        else:
-            units += [index[(bool(pretok[a]) and j == a, raw[j : j + 1])] for j in range(a, b)]
-    if units:
-        words[tuple(units)] += 1
-
+    words, word_counts = span_words(is_start, data, pretok, index)
     keys = [descending_key(bytes([start]) + body) for start, body in vocab]
 
     def new_token(a: int, b: int) -> int:
@@ -305,13 +461,102 @@ def seeded_vocabulary(
         return index[token]
 
     target = vocab_size - len(specials)
-    run_merges([list(w) for w in words], list(words.values()), keys, target, new_token)
+    run_merges(words, word_counts, keys, target + max(extra, 0), new_token)
     if len(vocab) < target:
         raise DataError(
             f"BPE on the spans ran out of pairs at {len(vocab) + len(specials)} tokens; "
             f"vocab_size {vocab_size} is too large for this corpus"
         )
     return vocab
+
+
+def span_words(
+    is_start: np.ndarray, data: np.ndarray, pretok: np.ndarray, index: dict[Token, int]
+) -> tuple[list[list[int]], list[int]]:
+    """The corpus as distinct pre-tokens of unit ids, with counts (first occurrence first).
+
+    A span whose type is in ``index`` is one unit; any other span falls apart into its bytes
+    (the first a word-initial byte if the span starts a pre-token, the others continuation
+    bytes). Vectorised: spans are looked up by length as fixed-size rows, and pre-tokens are
+    compared as rows of ids of the same length.
+    """
+    n = len(is_start)
+    if n == 0:
+        return [], []
+    starts = np.flatnonzero(is_start)
+    ends = np.append(starts[1:], n)
+    span_ids = _lookup_spans(starts, ends, data, pretok, index)
+    initial_ids = np.array([index[(True, bytes([b]))] for b in range(256)], dtype=np.int64)
+    continuation_ids = np.array([index[(False, bytes([b]))] for b in range(256)], dtype=np.int64)
+    word_initial = np.asarray(is_start, dtype=bool) & (np.asarray(pretok) != 0)
+    units = np.where(word_initial, initial_ids[data], continuation_ids[data])
+    known = span_ids >= 0
+    units[starts[known]] = span_ids[known]
+    # bytes inside a known span, after its first, are dropped
+    inside = np.bincount(starts[known] + 1, minlength=n + 1) - np.bincount(
+        ends[known], minlength=n + 1
+    )
+    keep = np.cumsum(inside[:n]) == 0
+    units, positions = units[keep], np.flatnonzero(keep)
+    word_start = np.asarray(pretok)[positions] != 0
+    word_start[0] = True
+    word_starts = np.flatnonzero(word_start)
+    word_lengths = np.diff(np.append(word_starts, len(units)))
+    found: list[tuple[int, list[int], int]] = []
+    bits = max(len(index), 2).bit_length()
+    for length in np.unique(word_lengths).tolist():
+        first = word_starts[word_lengths == length]
+        rows = units[first[:, None] + np.arange(length)]
+        _, where, counts = np.unique(_row_keys(rows, bits), return_index=True, return_counts=True)
+        found += zip(first[where].tolist(), rows[where].tolist(), counts.tolist(), strict=True)
+    found.sort()
+    return [w for _, w, _ in found], [c for _, _, c in found]
+
+
+def _row_keys(rows: np.ndarray, bits: int) -> np.ndarray:
+    """One key per row, equal exactly when the rows are (integers when they fit in 64 bits)."""
+    width = rows.shape[1]
+    if width * bits <= 64:
+        keys = np.zeros(len(rows), dtype=np.uint64)
+        for column in range(width):
+            keys = (keys << np.uint64(bits)) | rows[:, column].astype(np.uint64)
+        return keys
+    rows = np.ascontiguousarray(rows)
+    return rows.view(np.dtype((np.void, rows.itemsize * width))).ravel()
+
+
+def _lookup_spans(
+    starts: np.ndarray,
+    ends: np.ndarray,
+    data: np.ndarray,
+    pretok: np.ndarray,
+    index: dict[Token, int],
+) -> np.ndarray:
+    """The id of each span's type in ``index``, or -1."""
+    ids = np.full(len(starts), -1, dtype=np.int64)
+    by_length: dict[int, list[tuple[bytes, int]]] = {}
+    for (start, body), token_id in index.items():
+        by_length.setdefault(len(body), []).append((bytes([start]) + body, token_id))
+    lengths = ends - starts
+    for length in np.unique(lengths).tolist():
+        if length not in by_length:
+            continue
+        selected = np.flatnonzero(lengths == length)
+        group = starts[selected]
+        rows = np.empty((len(group), length + 1), dtype=np.uint8)
+        rows[:, 0] = pretok[group] != 0
+        rows[:, 1:] = data[group[:, None] + np.arange(length)]
+        keys = _row_keys(rows, 8)
+        table = by_length[length]
+        known = _row_keys(
+            np.frombuffer(b"".join(k for k, _ in table), dtype=np.uint8).reshape(len(table), -1), 8
+        )
+        order = np.argsort(known)
+        known, known_ids = known[order], np.array([i for _, i in table], dtype=np.int64)[order]
+        position = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+        match = known[position] == keys
+        ids[selected[match]] = known_ids[position[match]]
+    return ids
 
 
 def trajectory_csv(trajectory: list[dict[str, float]]) -> str:

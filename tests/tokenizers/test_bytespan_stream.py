@@ -1,0 +1,247 @@
+"""Streaming ByteSpan: chunked spans and percentiles equal the whole-array ones; training runs."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.helpers import byte_corpus
+from toklab.errors import DataError
+from toklab.pretokenization import pretoken_start_flags
+from toklab.tokenizers import bytespan as bs
+
+texts = st.text(alphabet=st.sampled_from(list("ab  c\n.,é🙂")), min_size=1, max_size=80)
+
+
+def array_reader(values):
+    def read(start, stop):
+        return values[start:stop].copy()
+
+    return read
+
+
+@settings(max_examples=100, deadline=None)
+@given(texts, st.data(), st.integers(1, 30), st.booleans())
+def test_chunked_spans_equal_whole_array_spans(text, draw, chunk_bytes, combined):
+    data = np.frombuffer(text.encode(), dtype=np.uint8)
+    pretok = pretoken_start_flags(text)
+    n = len(data)
+    cue = np.asarray(
+        draw.draw(st.lists(st.floats(0, 4, width=32), min_size=n, max_size=n)), dtype=np.float32
+    )
+    threshold = float(np.percentile(cue, 30)) if combined else None
+    whole_starts = bs.monotonic_starts(cue, pretok, data, threshold)
+    whole = bs.count_spans(whole_starts, data, pretok)
+    bounds = bs.chunk_bounds(pretok, chunk_bytes)
+    assert bounds[0] == 0 and bounds[-1] == n and all(pretok[b] for b in bounds[1:-1])
+    assert all(b - a >= chunk_bytes for a, b in itertools.pairwise(bounds[:-1]))
+    spans, starts = bs.stream_spans(
+        array_reader(cue), bounds, data, pretok, threshold, keep_starts=True
+    )
+    assert starts.tolist() == whole_starts.tolist()
+    assert spans.tokens == whole.tokens
+    assert spans.counts.tolist() == whole.counts.tolist()
+    assert spans.first.tolist() == whole.first.tolist()
+
+
+def test_span_counter_merges_many_chunks_like_one():
+    rng = np.random.default_rng(0)
+    text = " ".join(rng.choice(["ab", "abc", "b", "ca", "é"], size=3000))
+    data = np.frombuffer(text.encode(), dtype=np.uint8)
+    pretok = pretoken_start_flags(text)
+    cue = rng.random(len(data)).astype(np.float32)
+    whole = bs.count_spans(bs.monotonic_starts(cue, pretok, data), data, pretok)
+    spans, starts = bs.stream_spans(
+        array_reader(cue), bs.chunk_bounds(pretok, 7), data, pretok, keep_starts=False
+    )
+    assert starts is None
+    assert (spans.tokens, spans.counts.tolist()) == (whole.tokens, whole.counts.tolist())
+
+
+def test_chunk_bounds_skip_long_pretokens():
+    text = "a" * 50 + " b" * 5
+    bounds = bs.chunk_bounds(pretoken_start_flags(text), 10)
+    assert bounds.tolist() == [0, 50, 60]
+
+
+finite_float32 = st.floats(-50, 50, width=32)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(finite_float32, st.sampled_from([0.0, -0.0, 1.5])), min_size=1),
+    st.floats(0, 100),
+    st.integers(1, 40),
+)
+def test_streamed_percentile_is_numpys(values, percentile, chunk):
+    cue = np.asarray(values, dtype=np.float32)
+    bounds = np.asarray([*range(0, len(cue), chunk), len(cue)])
+    got = bs.streamed_percentile(array_reader(cue), bounds, percentile)
+    assert got == float(np.percentile(cue, percentile))
+
+
+def test_streamed_percentile_errors():
+    with pytest.raises(DataError, match="no cue values"):
+        bs.streamed_percentile(array_reader(np.zeros(0, np.float32)), np.array([0]), 30)
+
+
+def reference_words(is_start, data, pretok, index):
+    """The former loop: one unit per known span, bytes otherwise; words are pre-tokens."""
+    from collections import Counter
+
+    starts = np.flatnonzero(is_start)
+    ends = np.append(starts[1:], len(is_start))
+    words: Counter = Counter()
+    units: list[int] = []
+    raw = data.tobytes()
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        if pretok[a] and units:
+            words[tuple(units)] += 1
+            units = []
+        token = (bool(pretok[a]), raw[a:b])
+        if token in index:
+            units.append(index[token])
+        else:
+            units += [index[(bool(pretok[a]) and j == a, raw[j : j + 1])] for j in range(a, b)]
+    if units:
+        words[tuple(units)] += 1
+    return [list(w) for w in words], list(words.values())
+
+
+@settings(max_examples=100, deadline=None)
+@given(texts, st.data())
+def test_span_words_equal_the_loop(text, draw):
+    data = np.frombuffer(text.encode(), dtype=np.uint8)
+    pretok = pretoken_start_flags(text)
+    cue = np.asarray(draw.draw(st.lists(st.integers(0, 5), min_size=len(data))), np.float32)
+    starts = bs.monotonic_starts(cue[: len(data)], pretok, data)
+    spans = bs.count_spans(starts, data, pretok).tokens
+    chosen = draw.draw(st.lists(st.sampled_from(spans), unique=True))
+    vocab = bs.initial_tokens() + [t for t in chosen if t not in set(bs.initial_tokens())]
+    index = {t: i for i, t in enumerate(vocab)}
+    assert bs.span_words(starts, data, pretok, index) == reference_words(
+        starts, data, pretok, index
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Training from a byte corpus and a predictions zarr
+
+
+def write_predictions(path, prefix, seed=0, chunk=5000):
+    """A predictions group in the extractor's format, with random cues."""
+    import zarr
+
+    from toklab.data.byte_corpus import ByteCorpus
+    from toklab.io import sha256_file
+    from toklab.predictions import CUES, FORMAT
+
+    corpus = ByteCorpus(prefix)
+    n = corpus.num_bytes
+    rng = np.random.default_rng(seed)
+    group = zarr.open_group(str(path), mode="w")
+    for cue in CUES:
+        array = group.create_array(cue, shape=(n,), chunks=(chunk,), dtype="float32")
+        array[:] = rng.gamma(2.0, size=n).astype(np.float32)
+    offsets = group.create_array("doc_offsets", shape=corpus.offsets.shape, dtype="int64")
+    offsets[:] = corpus.offsets
+    group.attrs.update(
+        {"format": FORMAT, "complete": True, "corpus_sha256": sha256_file(corpus.paths["bin"])}
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_inputs(tmp_path_factory):
+    from toklab.data.demo import DEMO_LANGUAGES, generate_documents
+
+    tmp = tmp_path_factory.mktemp("bytespan")
+    docs = [d.text for d in itertools.islice(generate_documents(DEMO_LANGUAGES, 0), 80)]
+    prefix = byte_corpus(tmp, docs, "tok")
+    return prefix, write_predictions(tmp / "p.zarr", prefix), docs
+
+
+@pytest.mark.parametrize(
+    ("constraint", "variant"),
+    [("monotonic", "frequency"), ("combined", "seeding50"), ("global", "frequency")],
+)
+def test_training_does_not_depend_on_the_chunk_size(trained_inputs, constraint, variant):
+    from toklab.tokenizers.bytespan_train import train_bytespan
+
+    prefix, zarr_path, _ = trained_inputs
+    results = [
+        train_bytespan(
+            prefix,
+            zarr_path,
+            "surprisal",
+            constraint,
+            900,
+            variant=variant,
+            min_frequency=3,
+            special_tokens=["<|endoftext|>"],
+            chunk_bytes=chunk,
+        )
+        for chunk in (64 << 20, 7000, 900)  # one chunk; unaligned with zarr's; many
+    ]
+    assert results[0].wordpiece == results[1].wordpiece == results[2].wordpiece
+    assert results[0].trajectory == results[1].trajectory == results[2].trajectory
+    assert len(results[0].wordpiece) + 2 == 900  # + <|endoftext|> and <|unk|>
+
+
+@pytest.mark.parametrize(
+    ("constraint", "variant"),
+    [("combined", "frequency"), ("monotonic", "seeding50"), ("global", "frequency")],
+)
+def test_bpe_inference_tokenizers_have_v_tokens_and_round_trip(
+    trained_inputs, tmp_path, constraint, variant
+):
+    from tokenizers import Tokenizer
+
+    from toklab.tokenizers.bytespan_train import train_bytespan
+
+    prefix, zarr_path, docs = trained_inputs
+    tokenizer = train_bytespan(
+        prefix,
+        zarr_path,
+        "entropy",
+        constraint,
+        900,
+        variant=variant,
+        min_frequency=3,
+        special_tokens=["<|endoftext|>"],
+        inference="bpe",
+    )
+    tokenizer.save(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} >= {"tokenizer.json", "merges.txt", "stats.csv"}
+    loaded = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    assert loaded.get_vocab_size() == 900
+    text = docs[-1] + "<|endoftext|>" + docs[0]
+    ids = loaded.encode(text).ids
+    assert loaded.decode(ids, skip_special_tokens=False) == text
+    assert len(ids) < 0.75 * len(text.encode())  # random cues, but learned tokens are used
+    vocab = loaded.get_vocab()
+    for token_id in loaded.encode(docs[1]).ids:  # every token of a document is reachable
+        token = loaded.id_to_token(token_id)
+        text = loaded.decode([token_id])
+        if loaded.pre_tokenizer.pre_tokenize_str(text) == [(token, (0, len(text)))]:
+            assert loaded.encode(text).ids == [vocab[token]]
+
+
+def test_training_errors(trained_inputs, tmp_path):
+    from toklab.errors import ConfigError
+    from toklab.tokenizers.bytespan_train import train_bytespan
+
+    prefix, zarr_path, _ = trained_inputs
+    with pytest.raises(ConfigError, match="applies to the monotonic and combined"):
+        train_bytespan(prefix, zarr_path, "surprisal", "global", 900, variant="seeding50")
+    with pytest.raises(ConfigError, match="unknown inference"):
+        train_bytespan(prefix, zarr_path, "surprisal", "monotonic", 900, inference="unigram")
+    with pytest.raises(DataError, match="unknown cue"):
+        train_bytespan(prefix, zarr_path, "perplexity", "monotonic", 900)
+    other = byte_corpus(tmp_path, ["something else entirely"], "other")
+    with pytest.raises(DataError, match="different byte corpus"):
+        train_bytespan(other, zarr_path, "surprisal", "monotonic", 900)
