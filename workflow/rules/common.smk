@@ -33,7 +33,7 @@ wildcard_constraints:
     model=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     cue=r"entropy|surprisal|space_nll|eos_nll",
     constraint=r"global|monotonic|combined-p[0-9]+",
-    variant=r"frequency|balanced|seeding[0-9]+",
+    variant=r"(frequency|balanced|seeding[0-9]+)(-bpeinf)?",
     vocab=r"[0-9]+",
     tokenizer_corpus=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     tokenizer=r"[A-Za-z0-9][A-Za-z0-9_.+-]*",
@@ -222,8 +222,16 @@ def data_targets(corpus):
     return targets
 
 
+#: Name suffix of a ByteSpan variant, by inference method.
+BYTESPAN_INFERENCE_SUFFIX = {"wordpiece": "", "bpe": "-bpeinf"}
+
+
 def bytespan_tokenizer_names(corpus):
-    """Names of the corpus's ByteSpan tokenizers, e.g. bytespan-surprisal-combined-p30-frequency-1000."""
+    """Names of the corpus's ByteSpan tokenizers, e.g. bytespan-surprisal-combined-p30-frequency-1000.
+
+    WordPiece inference: bytespan-{cue}-{constraint}-{variant}-{V}; BPE-merge inference adds
+    -bpeinf to the variant: bytespan-{cue}-{constraint}-{variant}-bpeinf-{V}.
+    """
     block = get_corpus(corpus).get("bytespan")
     if not block:
         return []
@@ -232,12 +240,13 @@ def bytespan_tokenizer_names(corpus):
         for c in block["constraints"]
     ]
     return [
-        f"bytespan-{cue}-{constraint}-{variant}-{vocab}"
+        f"bytespan-{cue}-{constraint}-{variant}{BYTESPAN_INFERENCE_SUFFIX[inference]}-{vocab}"
         for cue in block["cues"]
         for constraint in constraints
         for variant in block["variants"]
         if constraint != "global"
         or variant == "frequency"  # seeding: monotonic, combined
+        for inference in block["inference"]
         for vocab in block["vocab_sizes"]
     ]
 
@@ -258,12 +267,15 @@ def get_bytespan_inputs(wildcards):
 
 
 def bytespan_settings(wildcards):
-    """Constraint name, percentile, min_frequency and special-token options of one tokenizer."""
+    """Constraint, variant, inference, percentile, min_frequency and special-token options."""
     block = get_corpus(wildcards.corpus)["bytespan"]
     constraint, _, percentile = wildcards.constraint.partition("-p")
+    suffix = BYTESPAN_INFERENCE_SUFFIX["bpe"]
     return {
         "subset": get_corpus(wildcards.corpus)["bytelm"]["predict_subset"],
         "constraint": constraint,
+        "variant": wildcards.variant.removesuffix(suffix),
+        "inference": "bpe" if wildcards.variant.endswith(suffix) else "wordpiece",
         "percentile": percentile or block["percentile"],
         "min_frequency": block["min_frequency"],
         "specials": special_token_flags(block["special_tokens"]),
