@@ -94,9 +94,11 @@ def test_loss_decreases_and_bpb_reported(corpora, tmp_path):
     assert (tmp_path / "train_config.json").is_file()
 
 
-@pytest.mark.parametrize("outputs_deleted", [False, True], ids=["kept", "deleted"])
+# Snakemake deletes a failed job's outputs (metrics.jsonl among them) before it retries the job,
+# and when the workflow is cancelled, possibly while the trainer is writing its checkpoint.
+@pytest.mark.parametrize("metrics_deleted", [None, "after_exit", "before_checkpoint"])
 def test_resume_after_signal_reproduces_uninterrupted_run(
-    corpora, tmp_path, monkeypatch, outputs_deleted
+    corpora, tmp_path, monkeypatch, metrics_deleted
 ):
     train_prefix, valid_prefix = corpora
     straight = tmp_path / "straight"
@@ -109,6 +111,8 @@ def test_resume_after_signal_reproduces_uninterrupted_run(
     def batch_then_signal(self, first, size):
         calls["n"] += 1
         if calls["n"] == 14:  # during step 7 (two micro-batches per step)
+            if metrics_deleted == "before_checkpoint":
+                (interrupted / "metrics.jsonl").unlink()
             signal.raise_signal(signal.SIGUSR1)
         return original(self, first, size)
 
@@ -119,7 +123,7 @@ def test_resume_after_signal_reproduces_uninterrupted_run(
     state = torch.load(interrupted / "checkpoint" / "state.pt", weights_only=False)
     assert state["step"] == 7
     assert not (interrupted / "model.safetensors").exists()
-    if outputs_deleted:  # Snakemake deletes a failed job's outputs before it retries the job
+    if metrics_deleted == "after_exit":
         (interrupted / "metrics.jsonl").unlink()
     monkeypatch.setattr(WindowSampler, "batch", original)
     train(config(), train_prefix, interrupted, valid_prefix=valid_prefix, presets_path=PRESETS)

@@ -134,17 +134,19 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_state(paths: RunPaths, model: LlamaModel, optimizer, scheduler, step: int) -> None:
+def save_state(
+    paths: RunPaths, model: LlamaModel, optimizer, scheduler, step: int, logged: list[str]
+) -> None:
     """Write the resumable checkpoint atomically (a new directory renamed over the old one).
 
-    The metrics logged so far go into the checkpoint too: a workflow manager may delete the
-    run's outputs (``metrics.jsonl`` among them) before it retries a preempted job.
+    ``logged``, the metrics records of every step so far, goes into the checkpoint too: a
+    workflow manager may delete a failed job's outputs (``metrics.jsonl`` among them), even
+    while the trainer is still writing its preemption checkpoint.
     """
     tmp = paths.out_dir / ".checkpoint.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     save_checkpoint(model, tmp)
-    if paths.metrics.exists():
-        shutil.copyfile(paths.metrics, tmp / "metrics.jsonl")
+    (tmp / "metrics.jsonl").write_text("".join(line + "\n" for line in logged), encoding="utf-8")
     torch.save(
         {
             "step": step,
@@ -242,6 +244,7 @@ def train(
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_multiplier(s, config))
     step = 0
+    logged: list[str] = []  # metrics records so far, one JSON object per line
     if (paths.checkpoint / "state.pt").exists():
         from toklab.models.llama import load_checkpoint
 
@@ -258,15 +261,16 @@ def train(
         # The metrics up to the checkpoint: its own copy, else (older checkpoints) the run's file
         # without the records logged after the checkpoint.
         saved = paths.checkpoint / "metrics.jsonl"
-        logged = saved if saved.exists() else paths.metrics
-        if rank == 0 and logged.exists():
-            kept = [
+        source = saved if saved.exists() else paths.metrics
+        if source.exists():
+            logged = [
                 line
-                for line in logged.read_text().splitlines()
+                for line in source.read_text(encoding="utf-8").splitlines()
                 if line and json.loads(line)["step"] <= step
             ]
+        if rank == 0:
             with atomic_write(paths.metrics, "w") as handle:
-                handle.writelines(line + "\n" for line in kept)
+                handle.writelines(line + "\n" for line in logged)
     elif rank == 0 and paths.metrics.exists():
         paths.metrics.unlink()  # a fresh run: no stale metrics from an earlier one
 
@@ -346,7 +350,8 @@ def train(
                     evaluate(model, valid, config.eval_windows, device, autocast, byte_table)
                 )
             if record and metrics is not None:
-                metrics.write(json.dumps(record) + "\n")
+                logged.append(json.dumps(record))
+                metrics.write(logged[-1] + "\n")
                 metrics.flush()
             progress.update()
             if world > 1:
@@ -356,7 +361,7 @@ def train(
             else:
                 preempted = stop["signal"] is not None
             if rank == 0 and (preempted or step % config.checkpoint_interval == 0):
-                save_state(paths, model, optimizer, scheduler, step)
+                save_state(paths, model, optimizer, scheduler, step, logged)
             if preempted:
                 log.warning("signal received: checkpointed at step %d, exiting", step)
                 raise Preempted(EXIT_PREEMPTED)
