@@ -245,3 +245,58 @@ def test_training_errors(trained_inputs, tmp_path):
     other = byte_corpus(tmp_path, ["something else entirely"], "other")
     with pytest.raises(DataError, match="different byte corpus"):
         train_bytespan(other, zarr_path, "surprisal", "monotonic", 900)
+
+
+def test_cli_bpe_inference(trained_inputs, tmp_path):
+    import csv
+
+    from tests.test_scripts import run_script
+
+    prefix, zarr_path, _ = trained_inputs
+    out = tmp_path / "bytespan-surprisal-combined-p30-frequency-bpeinf-900"
+    common = ["bytespan", "--corpus-prefix", str(prefix), "--predictions", str(zarr_path)]
+    result = run_script(
+        "train_tokenizer.py",
+        *common,
+        "--cue",
+        "surprisal",
+        "--constraint",
+        "combined",
+        "--vocab-size",
+        "900",
+        "--inference",
+        "bpe",
+        "--chunk-bytes",
+        "5000",
+        "--special-token",
+        "<|endoftext|>",
+        "--out-dir",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in out.iterdir()} == {
+        "tokenizer.json",
+        "vocab.json",
+        "merges.txt",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "stats.csv",
+    }
+    (row,) = csv.DictReader((out / "stats.csv").open())
+    assert float(row["threshold"]) > 0 and int(row["vocab_size"]) == 900
+    bad = run_script(
+        "train_tokenizer.py",
+        *common,
+        "--cue",
+        "surprisal",
+        "--constraint",
+        "monotonic",
+        "--vocab-size",
+        "900",
+        "--inference",
+        "unigram",
+        "--out-dir",
+        str(tmp_path / "bad"),
+    )
+    assert bad.returncode == 2 and "unigram" in bad.stderr
+    assert not (tmp_path / "bad").exists()

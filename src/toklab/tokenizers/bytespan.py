@@ -12,7 +12,7 @@ space_nll or eos_nll, one value per byte):
 
 Conventions shared by all three: a span never crosses a pre-token start (documents start with
 one); a one-byte span holding a space is absorbed into the span after it unless that span
-starts a pre-token; every byte belongs to exactly one span.
+starts a pre-token or is a lone space too; every byte belongs to exactly one span.
 
 The original implementation detected spans from the flips of a break/continue mask, which
 dropped each document's last span and inverted a whole document's segmentation when its first
@@ -24,7 +24,14 @@ word-initial token, any other a continuation token. Vocabularies are written as 
 WordPiece tokenizers (greedy longest match inside each GPT-2 pre-token) whose continuation
 prefix lies outside the byte-level alphabet, so decoding round-trips text exactly (the
 original used ``##``, which collides with byte-level strings of ``#`` characters and was left
-in decoded text).
+in decoded text), or with merge-rank BPE inference (:mod:`toklab.tokenizers.bytespan_bpe`).
+
+The monotonic and combined constraints never need the whole cue: :func:`stream_spans` reads it
+in chunks that end at pre-token starts (no span crosses one) and merges the chunks' counts,
+and :func:`streamed_percentile` gives the combined threshold exactly (equal to
+``np.percentile``) from two passes of radix histograms. The global constraint, which needs the
+global order of the cue, is :mod:`toklab.tokenizers.bytespan_global`; training from files is
+:mod:`toklab.tokenizers.bytespan_train`.
 """
 
 from __future__ import annotations
@@ -461,6 +468,9 @@ def seeded_vocabulary(
         return index[token]
 
     target = vocab_size - len(specials)
+    # one-unit pre-tokens hold no pair: leaving them out changes nothing but the time
+    pairs = [(w, c) for w, c in zip(words, word_counts, strict=True) if len(w) > 1]
+    words, word_counts = [w for w, _ in pairs], [c for _, c in pairs]
     run_merges(words, word_counts, keys, target + max(extra, 0), new_token)
     if len(vocab) < target:
         raise DataError(
