@@ -17,6 +17,7 @@ rule train_bytelm:
     threads: 4
     resources:
         gpu=bytelm_gpus,
+        nodes=1,
         mem_mb=32000,
         runtime=2880,
     params:
@@ -27,7 +28,8 @@ rule train_bytelm:
         valid=validation_prefix,
         out_dir=model_dir,
     shell:
-        "{params.launcher} {params.script:q} --train {params.train:q} --valid {params.valid:q}"
+        # exec: SLURM's signals (--signal, preemption) reach the trainer, not a shell around it
+        "exec {params.launcher} {params.script:q} --train {params.train:q} --valid {params.valid:q}"
         " --out-dir {params.out_dir:q} {params.overrides} 2> {log:q}"
 
 

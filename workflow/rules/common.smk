@@ -400,10 +400,35 @@ def extraction_settings(wildcards):
     return get_bytelm_config(wildcards)["extraction"]
 
 
-def train_launcher(wildcards, resources):
-    """python for one process, torchrun with one process per GPU for several."""
-    if resources.gpu > 1:
-        return f"torchrun --standalone --nproc-per-node {resources.gpu}"
+def train_launcher(wildcards, threads, resources):
+    """How a training job starts its processes, from the job's ``gpu`` and ``nodes`` resources.
+
+    One GPU or none: ``python``. Several GPUs on one node: ``torchrun`` with one process per
+    GPU. Several nodes (SLURM, with ``mpi`` set so that the command runs on the job's first
+    node): ``srun`` starts one ``torchrun`` per node with that node's GPUs and CPUs, and they
+    meet at the first node. ``gpu`` counts the GPUs of the whole job, as SLURM's ``--gpus``.
+    """
+    gpus, nodes = resources.gpu, resources.nodes
+    if nodes > 1:
+        if "mpi" not in resources.keys():
+            raise WorkflowError(
+                f"{nodes}-node training needs the resources mpi='srun' and tasks_per_node "
+                "(see profiles/slurm/profile.yaml)"
+            )
+        if gpus % nodes:
+            raise WorkflowError(
+                f"{gpus} GPUs cannot be split evenly over {nodes} nodes"
+            )
+        per_node = gpus // nodes
+        cpus = resources.get("cpus_per_gpu", 0) * per_node or threads
+        return (
+            f"srun --nodes {nodes} --ntasks {nodes} --ntasks-per-node 1"
+            f" --cpus-per-task {cpus} --gpus-per-node {per_node} --kill-on-bad-exit=1"
+            f" torchrun --nnodes {nodes} --nproc-per-node {per_node}"
+            ' --rdzv-backend c10d --rdzv-endpoint "$(hostname):29500" --rdzv-id "$SLURM_JOB_ID"'
+        )
+    if gpus > 1:
+        return f"torchrun --standalone --nnodes 1 --nproc-per-node {gpus}"
     return "python"
 
 

@@ -1,0 +1,34 @@
+"""Fixtures of the SLURM tests: the cluster (started once per session) and a local reference run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.slurm.cluster import LocalSlurm, missing_requirements
+from tests.slurm.helpers import SLICE_CONFIG, TARGET, SnakemakeRun
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory) -> Iterator[LocalSlurm]:
+    """A running single-node cluster; a skip where SLURM is not installed or we are not root."""
+    reason = missing_requirements()
+    if reason:
+        pytest.skip(reason)
+    cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def local_slice(slurm_cluster, tmp_path_factory) -> Path:
+    """The slice run locally (no SLURM): the outputs every SLURM run must reproduce."""
+    workdir = tmp_path_factory.mktemp("local") / "run"
+    run = SnakemakeRun.start(workdir, TARGET, "--cores", "all", "--configfile", str(SLICE_CONFIG))
+    run.finish(timeout=300)
+    return workdir

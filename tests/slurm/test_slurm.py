@@ -1,0 +1,199 @@
+"""The workflow on a real (single-node, localhost) SLURM cluster through profiles/slurm.
+
+Each test runs the slice of tests/slurm/config.yaml (prepare_corpus and byte_corpus on the CPU,
+train_bytelm with one GPU) with the executor plugin and the real profile, its placeholders
+filled in, and compares the outputs with a run without SLURM. The runs are interrupted the ways
+a cluster interrupts them: SLURM's warning signal before the time limit (the profile's
+``--signal``), a preemption's SIGTERM, a SIGKILL, and the user cancelling the workflow.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.slurm.helpers import (
+    MODEL_DIR,
+    REAL_PROFILE,
+    TARGET,
+    TRAINER_LOG,
+    SnakemakeRun,
+    checkpoint_step,
+    copy_data_stage,
+    differing_files,
+    job_field,
+    resumed_step,
+    slice_args,
+    slice_config,
+    slice_training,
+    wait_until,
+    write_test_profile,
+)
+
+pytestmark = pytest.mark.workflow
+
+PROFILE = yaml.safe_load(REAL_PROFILE.read_text())
+TRAIN = PROFILE["set-resources"]["train_bytelm"]
+CPU_RULES = {"prepare_corpus", "byte_corpus"}
+#: The trainer's exit status after its preemption checkpoint (toklab.training.trainer).
+EXIT_PREEMPTED = 75
+
+
+def scancel(*args: str) -> None:
+    subprocess.run(["scancel", *args], check=True, capture_output=True, timeout=30)
+
+
+def train_jobs(run: SnakemakeRun) -> list[str]:
+    """SLURM job ids of the run's train_bytelm submissions, in order."""
+    return [job for rule, job in run.submitted_jobs() if rule == "train_bytelm"]
+
+
+def nth_train_job(run: SnakemakeRun, n: int, timeout: float = 180) -> str:
+    """The id of the n-th (1-based) train_bytelm submission, once it is submitted."""
+    jobs = wait_until(
+        lambda: train_jobs(run)[n - 1 :], timeout, f"train_bytelm submission {n}", run
+    )
+    return jobs[0]
+
+
+def trainer_pid(job: str) -> int:
+    """The PID of the trainer running in a job (this machine is the cluster's node)."""
+    listing = subprocess.run(
+        ["scontrol", "listpids", job], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+    for pid in re.findall(r"^(\d+)\s", listing, flags=re.MULTILINE):
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        if cmdline.exists() and b"train_lm.py" in cmdline.read_bytes():
+            return int(pid)
+    raise AssertionError(f"no trainer among the processes of job {job}:\n{listing}")
+
+
+def checkpoint_after(workdir, step: int) -> int | None:
+    """The checkpoint's step once it is past ``step``."""
+    current = checkpoint_step(workdir)
+    return current if current is not None and current > step else None
+
+
+def slurm_log(run: SnakemakeRun, job: str) -> str:
+    """The sbatch output of a job (the plugin keeps it for failed jobs)."""
+    paths = list((run.workdir / "logs" / "slurm").rglob(f"{job}.log"))
+    assert paths, f"no SLURM log for job {job}"
+    return paths[0].read_text(errors="replace")
+
+
+def test_slice_runs_through_sbatch_and_matches_local_run(slurm_cluster, local_slice, tmp_path):
+    profile = write_test_profile(tmp_path / "profile")
+    run = SnakemakeRun.start(tmp_path / "run", *slice_args(profile, extra=("--verbose",)))
+    run.finish(timeout=420)
+
+    calls = run.sbatch_calls()
+    assert sorted(calls) == ["byte_corpus", "prepare_corpus", "train_bytelm"]
+    assert len(calls["byte_corpus"]) == 2 and len(calls["train_bytelm"]) == 1
+    for rule in CPU_RULES:
+        for call in calls[rule]:
+            assert "-A toklab" in call and "-p toklab" in call
+            assert "--gpus" not in call and "--signal" not in call
+            assert re.search(r"--cpus-per-task=\d+", call)
+    byte_threads = 8  # byte_corpus's threads: the CPUs its job asks for
+    assert all(f"--cpus-per-task={byte_threads}" in c for c in calls["byte_corpus"])
+    (gpu_call,) = calls["train_bytelm"]
+    assert "--gpus=1" in gpu_call
+    assert f"--cpus-per-gpu={TRAIN['cpus_per_gpu']}" in gpu_call
+    assert "--cpus-per-task" not in gpu_call
+    assert str(TRAIN["slurm_extra"]).strip("'") in gpu_call
+    print("\n".join(f"{rule}: {c[0]}" for rule, c in sorted(calls.items())))
+
+    jobs = run.submitted_jobs()
+    assert sorted(rule for rule, _ in jobs) == sorted(
+        ["prepare_corpus", "byte_corpus", "byte_corpus", "train_bytelm"]
+    )
+    for rule, job in jobs:
+        assert job_field(job, "JobState") == "COMPLETED"
+        expected = "gres:gpu:1" if rule == "train_bytelm" else None
+        assert job_field(job, "TresPerJob") == expected
+    assert differing_files(local_slice, run.workdir) == []
+
+
+def test_preempted_then_killed_training_resumes(slurm_cluster, local_slice, tmp_path):
+    workdir = tmp_path / "run"
+    copy_data_stage(local_slice, workdir)
+    run = SnakemakeRun.start(workdir, *slice_args(write_test_profile(tmp_path / "profile")))
+
+    # Preemption: SIGTERM to the job's steps, as SLURM sends it before a time limit
+    # (--signal) or a preemption. The trainer checkpoints, exits 75, and the retry resumes.
+    first = nth_train_job(run, 1)
+    before_signal = wait_until(lambda: checkpoint_step(workdir), 180, "a checkpoint", run)
+    scancel("--signal=TERM", first)
+    second = nth_train_job(run, 2)
+    assert job_field(first, "JobState") == "FAILED"
+    assert f"exit status {EXIT_PREEMPTED}" in slurm_log(run, first)
+    resumed = wait_until(lambda: resumed_step(workdir), 180, "the resumed attempt", run)
+    assert resumed > before_signal
+
+    # A kill: no chance to checkpoint, so the next attempt resumes from the last interval.
+    last = wait_until(
+        lambda: checkpoint_after(workdir, resumed), 180, "a checkpoint after the resume", run
+    )
+    # scancel's SIGKILL is a cancellation (SIGTERM first), so kill the process as the kernel's
+    # OOM killer would: the job fails and its retry resumes from the last interval checkpoint.
+    os.kill(trainer_pid(second), signal.SIGKILL)
+    nth_train_job(run, 3)
+    assert job_field(second, "JobState") == "FAILED"
+    run.finish(timeout=300)
+    final_resume = resumed_step(workdir)
+    assert final_resume is not None and final_resume >= last
+    assert final_resume % slice_training()["checkpoint_interval"] == 0
+    assert differing_files(local_slice, workdir) == []
+
+
+def test_cancelled_workflow_resumes_on_rerun(slurm_cluster, local_slice, tmp_path):
+    workdir = tmp_path / "run"
+    copy_data_stage(local_slice, workdir)
+    profile = write_test_profile(tmp_path / "profile")
+    run = SnakemakeRun.start(workdir, *slice_args(profile))
+    job = nth_train_job(run, 1)
+    reached = wait_until(lambda: checkpoint_step(workdir), 180, "a checkpoint", run)
+    run.interrupt()  # Ctrl-C: Snakemake cancels its SLURM jobs
+    assert run.wait(timeout=180) != 0
+    # the trainer may still be writing its checkpoint (SIGTERM) while the job is COMPLETING
+    wait_until(lambda: job_field(job, "JobState") != "COMPLETING", 60, "the job's end")
+    assert job_field(job, "JobState") == "CANCELLED"
+    assert not (workdir / TARGET).exists()
+
+    rerun = SnakemakeRun.start(workdir, *slice_args(profile), label="rerun")
+    rerun.finish(timeout=300)
+    assert train_jobs(rerun) and resumed_step(workdir) >= reached
+    assert differing_files(local_slice, workdir) == []
+
+
+def test_time_limit_signal_checkpoints_before_the_limit(slurm_cluster, local_slice, tmp_path):
+    # The profile's --signal option with a lead time that fits a two-minute limit: SLURM
+    # sends the signal 45-75 s after the start (it checks every 30 s).
+    lead_time = 75
+    extra = re.sub(r"@\d+", f"@{lead_time}", str(TRAIN["slurm_extra"]))
+    profile = write_test_profile(
+        tmp_path / "profile",
+        settings={"retries": 0},
+        set_resources={"train_bytelm": {"runtime": 2, "slurm_extra": extra}},
+    )
+    workdir = tmp_path / "run"
+    copy_data_stage(local_slice, workdir)
+    endless = slice_config(tmp_path, max_steps=1_000_000)
+    run = SnakemakeRun.start(workdir, *slice_args(profile, endless))
+    assert run.wait(timeout=300) != 0  # no retries: the run ends with the preempted job
+
+    (job,) = train_jobs(run)
+    assert job_field(job, "JobState") == "FAILED"  # not TIMEOUT: it ended before the limit
+    assert job_field(job, "TimeLimit") == "00:02:00"
+    assert f"exit status {EXIT_PREEMPTED}" in slurm_log(run, job)
+    log = (workdir / TRAINER_LOG).read_text()
+    match = re.search(r"signal received: checkpointed at step (\d+)", log)
+    assert match, log[-3000:]
+    assert checkpoint_step(workdir) == int(match.group(1)) > 0
+    assert not (workdir / MODEL_DIR / "model.safetensors").exists()
