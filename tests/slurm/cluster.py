@@ -61,7 +61,27 @@ def missing_requirements() -> str | None:
     for path in (SLURM_CONF, GRES_CONF):
         if path.exists() and not path.read_text().startswith(MARKER):
             return f"{path} belongs to a real SLURM installation; the tests will not replace it"
+    running = running_daemons()
+    if running:
+        return (
+            f"SLURM daemons already run on this machine (PIDs {running}); the tests need their own"
+        )
     return None
+
+
+def running_daemons() -> list[int]:
+    """PIDs of slurmctld and slurmd processes running now."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() in {
+                "slurmctld",
+                "slurmd",
+            }:
+                pids.append(int(entry.name))
+        except OSError:
+            continue  # the process ended meanwhile
+    return sorted(pids)
 
 
 def run(command: list[str], timeout: float = 30, check: bool = True) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +14,13 @@ from tests.slurm.helpers import SLICE_CONFIG, TARGET, SnakemakeRun
 
 @pytest.fixture(scope="session")
 def slurm_cluster(tmp_path_factory) -> Iterator[LocalSlurm]:
-    """A running single-node cluster; a skip where SLURM is not installed or we are not root."""
+    """A running single-node cluster; a skip where SLURM is not installed or we are not root.
+
+    With TOKLAB_REQUIRE_SLURM=1 (set by .ci/run, which installs SLURM) the tests fail instead.
+    """
     reason = missing_requirements()
+    if reason and os.environ.get("TOKLAB_REQUIRE_SLURM") == "1":
+        pytest.fail(f"TOKLAB_REQUIRE_SLURM=1, but {reason}")
     if reason:
         pytest.skip(reason)
     cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"))
