@@ -175,16 +175,29 @@ def test_not_enough_frequent_spans_is_an_error():
         global_vocabularies(cue, pretok, data, [len(initial_tokens()) + 500], [])
 
 
-def test_hash_collisions_are_detected():
-    # with all key bits masked every span of a length hashes alike: " ab" is the representative of
-    # every 3-byte word-initial span, and " cd" reaching min_frequency exposes the collision
-    text = "ab" + " ab" + " cd" * 6
+def test_hash_collisions_are_detected(monkeypatch):
+    # with both bases 0 a span's hash is its last byte: only the length tells types apart
+    zero = (0, 0)
+    # at the start: the word-initial and the continuation "a" collide
+    data, pretok, cue = arrays("aa", [0.0, 0.0])
+    status, *_, collision = _run_pass(cue, pretok, data, 1, 100, 1, bases=zero)
+    assert status == 2 and collision.tolist() == [1, 0]
+    # when a type enters: "xab" (the representative) and " cb" share a key; bytes are visited
+    # in position order (equal cues), so " cb" reaches min_frequency 2 at its first occurrence
+    text = "xab cb cb"
     data, pretok, cue = arrays(text, [0.0] * len(text))
-    status, *_, collision = _run_pass(cue, pretok, data, 3, 100, 1, key_mask=0)
-    assert status == 2 and collision.tolist()[1] < collision.tolist()[0]
+    status, *_, collision = _run_pass(cue, pretok, data, 2, 100, 1, bases=zero)
+    assert status == 2 and collision.tolist() == [3, 0]
     # the real hashes tell them apart
-    status, *_ = _run_pass(cue, pretok, data, 3, 100, 1)
-    assert status != 2
+    status, *_ = _run_pass(cue, pretok, data, 2, 100, 1)
+    assert status == 1
+    import functools
+
+    import toklab.tokenizers.bytespan_global as module
+
+    monkeypatch.setattr(module, "_run_pass", functools.partial(_run_pass, bases=zero))
+    with pytest.raises(DataError, match="hash collision between positions 3 and 0"):
+        global_vocabularies(cue, pretok, data, [len(initial_tokens()) + 3], [], 2)
 
 
 def test_nan_cues_are_rejected():

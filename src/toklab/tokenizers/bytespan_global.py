@@ -79,7 +79,7 @@ BASES = (1_000_003_481, 1_442_695_027)
 #: Spans up to this long are hashed from their bytes; longer ones from prefix hashes.
 DIRECT_HASH = 24
 
-_FILLED, _EXHAUSTED, _COLLISION, _STOPPED = 0, 1, 2, 3
+_FILLED, _EXHAUSTED, _COLLISION, _STOPPED, _RUNNING = 0, 1, 2, 3, -1
 #: How many bytes ahead the pass touches a byte's record, to overlap memory latency.
 _AHEAD = 8
 
@@ -175,7 +175,7 @@ def _mod(x):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _span_key(rec, prefix, powers, a, e, b1, b2, key_mask):  # pragma: no cover - compiled
+def _span_key(rec, prefix, powers, a, e, b1, b2):  # pragma: no cover - compiled
     """The 62-bit hash of (starts-a-pre-token, bytes[a:e])."""
     length = e - a
     symbol = 257 + (1 if rec[a, _INFO] & _PRETOK else 0)
@@ -195,7 +195,7 @@ def _span_key(rec, prefix, powers, a, e, b1, b2, key_mask):  # pragma: no cover 
         )
         h1 = _mod(_mod(h1) + symbol * powers[length, 0])
         h2 = _mod(_mod(h2) + symbol * powers[length, 1])
-    return ((h1 << 31) | h2) & key_mask
+    return (h1 << 31) | h2
 
 
 @numba.njit(cache=True)
@@ -260,7 +260,8 @@ def _global_pass(
     record_every,
     max_steps,
     starts_out,
-    key_mask,
+    b1,
+    b2,
 ):  # pragma: no cover - compiled
     """The incremental pass (see the module doc). Returns entries, trajectory and status.
 
@@ -268,8 +269,6 @@ def _global_pass(
     ``prefix`` holds n + 1 prefix hashes when a pre-token is longer than DIRECT_HASH, else 0.
     """
     n = len(data)
-    b1 = BASES[0]
-    b2 = BASES[1]
     for i in range(n):
         rec[i, _INFO] = data[i] | (_PRETOK if pretok[i] else 0)
         rec[i, _LINK] = i
@@ -323,8 +322,13 @@ def _global_pass(
             tid = ntypes
             ntypes += 1
             initial[slot] = tid
-            key = _span_key(rec, prefix, powers, x, e, b1, b2, key_mask)
-            index[_slot(index, mask, types, key, e - x)] = tid
+            key = _span_key(rec, prefix, powers, x, e, b1, b2)
+            s = _slot(index, mask, types, key, e - x)
+            if index[s] >= 0:  # two initial types with one key
+                collision[0] = x
+                collision[1] = types[index[s], _REP]
+                break
+            index[s] = tid
             types[tid, _KEY] = key
             types[tid, _LEN] = e - x
             types[tid, _REP] = x
@@ -343,10 +347,13 @@ def _global_pass(
                 entry_len[nentries] = length
                 nentries += 1
 
-    status = _FILLED if nentries >= target else _EXHAUSTED
+    if collision[0] != collision[1]:
+        status = _COLLISION
+    else:
+        status = _FILLED if nentries >= target else _RUNNING
     step = 0
     touched = 0
-    while status != _FILLED:
+    while status == _RUNNING:
         if step >= n or step == max_steps:
             status = _EXHAUSTED if step == n else _STOPPED
             break
@@ -391,7 +398,7 @@ def _global_pass(
             x = first
             while x < stop:
                 e = _final_end(x, rec, n)
-                key = _span_key(rec, prefix, powers, x, e, b1, b2, key_mask)
+                key = _span_key(rec, prefix, powers, x, e, b1, b2)
                 s = _slot(index, mask, types, key, e - x)
                 tid = index[s]
                 if tid < 0:
@@ -477,9 +484,9 @@ def _run_pass(
     record_every: int,
     max_steps: int = -1,
     starts_out: np.ndarray | None = None,
-    key_mask: int = (1 << 62) - 1,
+    bases: tuple[int, int] = BASES,
 ):
-    """Sort the bytes by cue and run the compiled pass over them (``key_mask``: for tests)."""
+    """Sort the bytes by cue and run the compiled pass over them (``bases``: for tests)."""
     n = len(data)
     if not len(cue) == len(pretok) == n:
         raise DataError(f"cue ({len(cue)}), pre-token flags ({len(pretok)}) and bytes ({n}) differ")
@@ -502,7 +509,8 @@ def _run_pass(
         max(int(record_every), 1),
         int(max_steps),
         np.zeros(0, dtype=np.bool_) if starts_out is None else starts_out,
-        int(key_mask),
+        int(bases[0]),
+        int(bases[1]),
     )
     return tuple(result)
 
