@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,5 +36,22 @@ def local_slice(slurm_cluster, tmp_path_factory) -> Path:
     """The slice run locally (no SLURM): the outputs every SLURM run must reproduce."""
     workdir = tmp_path_factory.mktemp("local") / "run"
     run = SnakemakeRun.start(workdir, TARGET, "--cores", "all", "--configfile", str(SLICE_CONFIG))
-    run.finish(timeout=300)
+    try:
+        run.finish(timeout=300)
+    finally:
+        run.stop()
     return workdir
+
+
+@pytest.fixture
+def snakemake_runs() -> Iterator[Callable[..., SnakemakeRun]]:
+    """Starts background Snakemake runs (SnakemakeRun.start) and stops those a test left."""
+    runs: list[SnakemakeRun] = []
+
+    def start(workdir: Path, *args: str, label: str = "snakemake") -> SnakemakeRun:
+        runs.append(SnakemakeRun.start(workdir, *args, label=label))
+        return runs[-1]
+
+    yield start
+    for run in runs:
+        run.stop()

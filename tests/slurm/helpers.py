@@ -124,17 +124,23 @@ class SnakemakeRun:
         """Ctrl-C: Snakemake cancels its SLURM jobs and exits."""
         self.process.send_signal(signal.SIGINT)
 
+    def stop(self) -> None:
+        """End the run if it still goes (a failed test): Ctrl-C, then SIGKILL to its group."""
+        if self.process.poll() is not None:
+            return
+        self.interrupt()
+        try:
+            self.process.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
     def wait(self, timeout: float) -> int:
         """The exit status; a run still going after ``timeout`` is stopped and fails the test."""
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.interrupt()
-            try:
-                self.process.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+            self.stop()
             raise AssertionError(
                 f"snakemake did not finish within {timeout:.0f} s:\n{self.text[-6000:]}"
             ) from None

@@ -87,9 +87,11 @@ def slurm_log(run: SnakemakeRun, job: str) -> str:
     return paths[0].read_text(errors="replace")
 
 
-def test_slice_runs_through_sbatch_and_matches_local_run(slurm_cluster, local_slice, tmp_path):
+def test_slice_runs_through_sbatch_and_matches_local_run(
+    slurm_cluster, local_slice, snakemake_runs, tmp_path
+):
     profile = write_test_profile(tmp_path / "profile")
-    run = SnakemakeRun.start(tmp_path / "run", *slice_args(profile, extra=("--verbose",)))
+    run = snakemake_runs(tmp_path / "run", *slice_args(profile, extra=("--verbose",)))
     run.finish(timeout=420)
 
     calls = run.sbatch_calls()
@@ -120,10 +122,12 @@ def test_slice_runs_through_sbatch_and_matches_local_run(slurm_cluster, local_sl
     assert differing_files(local_slice, run.workdir) == []
 
 
-def test_preempted_then_killed_training_resumes(slurm_cluster, local_slice, tmp_path):
+def test_preempted_then_killed_training_resumes(
+    slurm_cluster, local_slice, snakemake_runs, tmp_path
+):
     workdir = tmp_path / "run"
     copy_data_stage(local_slice, workdir)
-    run = SnakemakeRun.start(workdir, *slice_args(write_test_profile(tmp_path / "profile")))
+    run = snakemake_runs(workdir, *slice_args(write_test_profile(tmp_path / "profile")))
 
     # Preemption: SIGTERM to the job's steps, as SLURM sends it before a time limit
     # (--signal) or a preemption. The trainer checkpoints, exits 75, and the retry resumes.
@@ -152,11 +156,11 @@ def test_preempted_then_killed_training_resumes(slurm_cluster, local_slice, tmp_
     assert differing_files(local_slice, workdir) == []
 
 
-def test_cancelled_workflow_resumes_on_rerun(slurm_cluster, local_slice, tmp_path):
+def test_cancelled_workflow_resumes_on_rerun(slurm_cluster, local_slice, snakemake_runs, tmp_path):
     workdir = tmp_path / "run"
     copy_data_stage(local_slice, workdir)
     profile = write_test_profile(tmp_path / "profile")
-    run = SnakemakeRun.start(workdir, *slice_args(profile))
+    run = snakemake_runs(workdir, *slice_args(profile))
     job = nth_train_job(run, 1)
     reached = wait_until(lambda: checkpoint_step(workdir), 180, "a checkpoint", run)
     run.interrupt()  # Ctrl-C: Snakemake cancels its SLURM jobs
@@ -166,16 +170,19 @@ def test_cancelled_workflow_resumes_on_rerun(slurm_cluster, local_slice, tmp_pat
     assert job_field(job, "JobState") == "CANCELLED"
     assert not (workdir / TARGET).exists()
 
-    rerun = SnakemakeRun.start(workdir, *slice_args(profile), label="rerun")
+    rerun = snakemake_runs(workdir, *slice_args(profile), label="rerun")
     rerun.finish(timeout=300)
     assert train_jobs(rerun) and resumed_step(workdir) >= reached
     assert differing_files(local_slice, workdir) == []
 
 
-def test_time_limit_signal_checkpoints_before_the_limit(slurm_cluster, local_slice, tmp_path):
-    # The profile's --signal option with a lead time that fits a two-minute limit: SLURM
-    # sends the signal 45-75 s after the start (it checks every 30 s).
-    lead_time = 75
+def test_time_limit_signal_checkpoints_before_the_limit(
+    slurm_cluster, local_slice, snakemake_runs, tmp_path
+):
+    # The profile's --signal option with a lead time that fits a two-minute limit. slurmctld
+    # checks every 30 s and signals once at most lead + 30 s remain: here 30-60 s after the
+    # start, when the trainer runs and long before the limit.
+    lead_time = 60
     extra = re.sub(r"@\d+", f"@{lead_time}", str(TRAIN["slurm_extra"]))
     profile = write_test_profile(
         tmp_path / "profile",
@@ -185,7 +192,7 @@ def test_time_limit_signal_checkpoints_before_the_limit(slurm_cluster, local_sli
     workdir = tmp_path / "run"
     copy_data_stage(local_slice, workdir)
     endless = slice_config(tmp_path, max_steps=1_000_000)
-    run = SnakemakeRun.start(workdir, *slice_args(profile, endless))
+    run = snakemake_runs(workdir, *slice_args(profile, endless))
     assert run.wait(timeout=300) != 0  # no retries: the run ends with the preempted job
 
     (job,) = train_jobs(run)
