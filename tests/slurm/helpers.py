@@ -124,6 +124,12 @@ class SnakemakeRun:
         """Ctrl-C: Snakemake cancels its SLURM jobs and exits."""
         self.process.send_signal(signal.SIGINT)
 
+    def kill(self) -> None:
+        """SIGKILL to the run's process group (when its SLURM jobs have ended)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
     def stop(self) -> None:
         """End the run if it still goes (a failed test): Ctrl-C, then SIGKILL to its group."""
         if self.process.poll() is not None:
@@ -132,8 +138,7 @@ class SnakemakeRun:
         try:
             self.process.wait(timeout=90)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+            self.kill()
 
     def wait(self, timeout: float) -> int:
         """The exit status; a run still going after ``timeout`` is stopped and fails the test."""

@@ -213,3 +213,6 @@ def test_time_limit_signal_checkpoints_before_the_limit(
     assert match, logs
     assert checkpoint_step(workdir) == int(match.group(1)) > 0
     assert not (workdir / MODEL_DIR / "model.safetensors").exists()
+    # Snakemake would notice the failure only at its next status query and then sleep out its
+    # polling interval before exiting; its job has ended, so nothing is left to cancel.
+    run.kill()
