@@ -3,9 +3,9 @@
 
 rule download:
     output:
-        "resources/downloads/{filename}",
+        layout.DOWNLOAD,
     log:
-        "logs/data/download/{filename}.log",
+        layout.log("download"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -23,10 +23,10 @@ rule prepare_corpus:
     input:
         get_corpus_inputs,
     output:
-        shards=directory("results/data/{corpus}/shards"),
-        manifest="results/data/{corpus}/manifest.json",
+        shards=directory(layout.SHARDS),
+        manifest=layout.MANIFEST,
     log:
-        "logs/data/prepare_corpus/{corpus}.log",
+        layout.log("prepare_corpus"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -44,14 +44,11 @@ rule prepare_corpus:
 
 rule byte_corpus:
     input:
-        manifest="results/data/{corpus}/manifest.json",
+        manifest=layout.MANIFEST,
     output:
-        bin="results/data/{corpus}/bytes/{subset}.bin",
-        idx="results/data/{corpus}/bytes/{subset}.idx",
-        pretok="results/data/{corpus}/bytes/{subset}.pretok",
-        meta="results/data/{corpus}/bytes/{subset}.meta.json",
+        **layout.byte_corpus_outputs(),
     log:
-        "logs/data/byte_corpus/{corpus}/{subset}.log",
+        layout.log("byte_corpus"),
     conda:
         "../envs/cpu.yaml"
     threads: 8
@@ -60,7 +57,7 @@ rule byte_corpus:
         runtime=240,
     params:
         script=script("prepare_corpus.py"),
-        prefix=byte_corpus_prefix,
+        prefix=prefix_of("bin"),
     shell:
         "python {params.script:q} bytes --manifest {input.manifest:q}"
         " --subset {wildcards.subset} --prefix {params.prefix:q} --workers {threads}"
@@ -69,9 +66,9 @@ rule byte_corpus:
 
 rule demo_morphology:
     output:
-        "results/data/{corpus}/morphology/{language}.csv",
+        layout.MORPHOLOGY,
     log:
-        "logs/data/demo_morphology/{corpus}/{language}.log",
+        layout.log("demo_morphology"),
     conda:
         "../envs/cpu.yaml"
     threads: 1

@@ -3,9 +3,9 @@
 
 rule download_morphscore:
     output:
-        "resources/morphscore/{morphscore_language}_morph_data.csv",
+        layout.MORPHSCORE_GOLD,
     log:
-        "logs/evaluation/download_morphscore/{morphscore_language}.log",
+        layout.log("download_morphscore"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -14,7 +14,7 @@ rule download_morphscore:
         runtime=10,
     params:
         script=script("download.py"),
-        url=morphscore_url,
+        url=get_morphscore_url,
     shell:
         "python {params.script:q} --url {params.url:q} --output {output:q} 2> {log:q}"
 
@@ -23,9 +23,9 @@ rule tokenizer_stats:
     input:
         unpack(get_stats_inputs),
     output:
-        "results/stats/{corpus}/{tokenizer_corpus}/{tokenizer}.json",
+        layout.STATS,
     log:
-        "logs/evaluation/{corpus}/{tokenizer_corpus}/{tokenizer}.log",
+        layout.log("tokenizer_stats"),
     conda:
         "../envs/cpu.yaml"
     threads: 2
@@ -34,13 +34,12 @@ rule tokenizer_stats:
         runtime=240,
     params:
         script=script("tokenizer_stats.py"),
-        settings=evaluation_settings,
-        gold=gold_options,
+        settings=get_stats_params,
     shell:
         "RAYON_NUM_THREADS={threads} python {params.script:q} evaluate"
         " --tokenizer {input.tokenizer:q} --name {wildcards.tokenizer}"
         " --tokenizer-corpus {wildcards.tokenizer_corpus}"
         " --manifest {input.manifest:q} --corpus {wildcards.corpus}"
-        " --subset {params.settings[subset]} {params.gold}"
+        " --subset {params.settings[subset]} {params.settings[gold]}"
         " {params.settings[prefix_space]} --alpha {params.settings[alpha]}"
         " --output {output:q} 2> {log:q}"

@@ -3,15 +3,15 @@
 
 rule plot_morphscore_fertility:
     input:
-        "results/tables/tokenizer_stats_{corpus}.csv",
+        layout.table("tokenizer_stats"),
     output:
         report(
-            "results/plots/morphscore_fertility_{corpus}.png",
+            layout.plot("morphscore_fertility"),
             caption="../report/morphscore_fertility.rst",
             category="Plots",
         ),
     log:
-        "logs/plots/morphscore_fertility_{corpus}.log",
+        layout.log("plot", plot="morphscore_fertility"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -30,12 +30,12 @@ rule plot_vocab_overlap:
         get_overlap_inputs,
     output:
         report(
-            "results/plots/vocab_overlap_{corpus}.png",
+            layout.plot("vocab_overlap"),
             caption="../report/vocab_overlap.rst",
             category="Plots",
         ),
     log:
-        "logs/plots/vocab_overlap_{corpus}.log",
+        layout.log("plot", plot="vocab_overlap"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -55,12 +55,12 @@ rule plot_surprisal_example:
         unpack(get_example_inputs),
     output:
         report(
-            "results/plots/surprisal_example_{corpus}.png",
+            layout.plot("surprisal_example"),
             caption="../report/surprisal_example.rst",
             category="Plots",
         ),
     log:
-        "logs/plots/surprisal_example_{corpus}.log",
+        layout.log("plot", plot="surprisal_example"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -69,8 +69,8 @@ rule plot_surprisal_example:
         runtime=10,
     params:
         script=script("plots.py"),
-        prefix=prediction_corpus_prefix,
-        settings=example_settings,
+        prefix=prefix_of("corpus_bin"),
+        settings=get_example_settings,
         tokenizers=example_tokenizer_options,
     shell:
         "python {params.script:q} surprisal-example --predictions {input.predictions:q}"

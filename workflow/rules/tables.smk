@@ -3,15 +3,15 @@
 
 rule tokenizer_stats_table:
     input:
-        get_stats_table_inputs,
+        get_own_stats,
     output:
         report(
-            "results/tables/tokenizer_stats_{corpus}.csv",
+            layout.table("tokenizer_stats"),
             caption="../report/tokenizer_stats.rst",
             category="Tables",
         ),
     log:
-        "logs/tables/tokenizer_stats_{corpus}.log",
+        layout.log("table", table="tokenizer_stats"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -26,15 +26,15 @@ rule tokenizer_stats_table:
 
 rule compression_table:
     input:
-        get_compression_table_inputs,
+        get_all_stats,
     output:
         report(
-            "results/tables/compression_{corpus}.csv",
+            layout.table("compression"),
             caption="../report/compression.rst",
             category="Tables",
         ),
     log:
-        "logs/tables/compression_{corpus}.log",
+        layout.log("table", table="compression"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -53,12 +53,12 @@ rule bpe_training_table:
         unpack(get_training_table_inputs),
     output:
         report(
-            "results/tables/bpe_training_{corpus}.csv",
+            layout.table("bpe_training"),
             caption="../report/bpe_training.rst",
             category="Tables",
         ),
     log:
-        "logs/tables/bpe_training_{corpus}.log",
+        layout.log("table", table="bpe_training"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -67,7 +67,7 @@ rule bpe_training_table:
         runtime=10,
     params:
         script=script("tokenizer_stats.py"),
-        entries=training_entries,
+        entries=get_training_table_options,
     shell:
         "python {params.script:q} training-table {params.entries}"
         " --manifest {input.manifest:q} --output {output:q} 2> {log:q}"

@@ -5,17 +5,21 @@ rule train_bpe:
     input:
         unpack(get_bpe_training_corpus),
     output:
-        tokenizer="results/tokenizers/{corpus}/{family}-{vocab}/tokenizer.json",
-        vocab="results/tokenizers/{corpus}/{family}-{vocab}/vocab.json",
-        merges="results/tokenizers/{corpus}/{family}-{vocab}/merges.txt",
-        config="results/tokenizers/{corpus}/{family}-{vocab}/tokenizer_config.json",
-        special_tokens_map="results/tokenizers/{corpus}/{family}-{vocab}/special_tokens_map.json",
+        **layout.tokenizer_outputs(
+            (
+                "tokenizer.json",
+                "vocab.json",
+                "merges.txt",
+                "tokenizer_config.json",
+                "special_tokens_map.json",
+            )
+        ),
     log:
-        "logs/tokenizers/{corpus}/{family}-{vocab}.log",
+        layout.log("train_tokenizer"),
     benchmark:
-        "results/benchmarks/tokenizers/{corpus}/{family}-{vocab}.tsv"
+        layout.TOKENIZER_BENCHMARK
     wildcard_constraints:
-        family="bpe|hfbpe",
+        tokenizer=names.BpeName.wildcard(),
     conda:
         "../envs/cpu.yaml"
     threads: 8
@@ -24,15 +28,13 @@ rule train_bpe:
         runtime=720,
     params:
         script=script("train_tokenizer.py"),
-        bpe=get_bpe_config,
-        backend=bpe_backend,
-        specials=special_token_options,
-        prefix=training_prefix,
-        out_dir=tokenizer_dir,
+        bpe=get_bpe_params,
+        prefix=prefix_of("train_bin"),
+        out_dir=directory_of("tokenizer"),
     shell:
         "python {params.script:q} bpe --corpus-prefix {params.prefix:q}"
-        " --vocab-size {wildcards.vocab} {params.specials}"
-        " --min-frequency {params.bpe[min_frequency]} --backend {params.backend}"
+        " --vocab-size {params.bpe[vocab_size]} {params.bpe[specials]}"
+        " --min-frequency {params.bpe[min_frequency]} --backend {params.bpe[backend]}"
         " --workers {threads} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
@@ -40,12 +42,13 @@ rule train_bytespan:
     input:
         unpack(get_bytespan_inputs),
     output:
-        tokenizer="results/tokenizers/{corpus}/bytespan-{cue}-{constraint}-{variant}-{vocab}/tokenizer.json",
-        stats="results/tokenizers/{corpus}/bytespan-{cue}-{constraint}-{variant}-{vocab}/stats.csv",
+        **layout.tokenizer_outputs(("tokenizer.json", "stats.csv")),
     log:
-        "logs/tokenizers/{corpus}/bytespan-{cue}-{constraint}-{variant}-{vocab}.log",
+        layout.log("train_tokenizer"),
     benchmark:
-        "results/benchmarks/tokenizers/{corpus}/bytespan-{cue}-{constraint}-{variant}-{vocab}.tsv"
+        layout.TOKENIZER_BENCHMARK
+    wildcard_constraints:
+        tokenizer=names.ByteSpanName.wildcard(),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -54,16 +57,16 @@ rule train_bytespan:
         runtime=720,
     params:
         script=script("train_tokenizer.py"),
-        settings=bytespan_settings,
-        corpus=prediction_corpus_prefix,
-        out_dir=tokenizer_dir,
+        bytespan=get_bytespan_params,
+        corpus=prefix_of("corpus_bin"),
+        out_dir=directory_of("tokenizer"),
     shell:
         "python {params.script:q} bytespan --corpus-prefix {params.corpus:q}"
-        " --predictions {input.predictions:q} --cue {wildcards.cue}"
-        " --constraint {params.settings[constraint]}"
-        " --percentile {params.settings[percentile]} --vocab-size {wildcards.vocab}"
-        " --min-frequency {params.settings[min_frequency]} --variant {params.settings[variant]}"
-        " --inference {params.settings[inference]}"
-        " --manifest {input.manifest:q} --subset {params.settings[subset]}"
-        " {params.settings[specials]}"
-        " --out-dir {params.out_dir:q} 2> {log:q}"
+        " --predictions {input.predictions:q} --cue {params.bytespan[cue]}"
+        " --constraint {params.bytespan[constraint]}"
+        " --percentile {params.bytespan[percentile]}"
+        " --vocab-size {params.bytespan[vocab_size]}"
+        " --min-frequency {params.bytespan[min_frequency]}"
+        " --variant {params.bytespan[variant]} --inference {params.bytespan[inference]}"
+        " --manifest {input.manifest:q} --subset {params.bytespan[subset]}"
+        " {params.bytespan[specials]} --out-dir {params.out_dir:q} 2> {log:q}"

@@ -47,17 +47,9 @@ class ByteSpanTokenizer:
 
 def parse_variant(variant: str, constraint: str) -> float | None:
     """The seeding proportion of ``variant`` (None for frequency and balanced), checked."""
-    seeding = variant.removeprefix("seeding")
-    valid_seeding = variant.startswith("seeding") and seeding.isdigit() and int(seeding) <= 100
-    if variant not in ("frequency", "balanced") and not valid_seeding:
-        raise ConfigError(
-            f"unknown variant '{variant}' (frequency, balanced or seeding0 .. seeding100)"
-        )
-    if variant != "frequency" and constraint == "global":
-        raise ConfigError(
-            f"the {variant} variant applies to the monotonic and combined constraints"
-        )
-    return int(seeding) / 100 if valid_seeding else None
+    from toklab.workflow.names import bytespan_seeding
+
+    return bytespan_seeding(variant, constraint)
 
 
 def train_bytespan(

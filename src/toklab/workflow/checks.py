@@ -1,0 +1,128 @@
+"""Parse-time checks of a config: everything that would otherwise fail only once jobs run.
+
+The schema checks types and ranges; these check what the schema cannot express: the data
+layout of every corpus, every subset, corpus and tokenizer a block names, the blocks a family
+needs, the byte LM's preset and training fields. Each problem is one
+:class:`~toklab.errors.ConfigError` naming the corpus, the key and the value.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from toklab.data.corpus import CorpusSpec
+from toklab.errors import ConfigError
+from toklab.workflow.families import FAMILIES, Block
+from toklab.workflow.plan import Plan
+
+
+def _subset_references(corpus: Block) -> dict[str, str]:
+    """``{config key: subset}`` of every subset a corpus's blocks name."""
+    references = {}
+    for family in FAMILIES:
+        if family.configured(corpus):
+            references.update(family.subset_references(corpus))
+    if corpus.get("bytelm"):
+        for key in ("train_subset", "valid_subset", "predict_subset"):
+            references[f"bytelm.{key}"] = corpus["bytelm"][key]
+    if corpus.get("evaluation"):
+        references["evaluation.subset"] = corpus["evaluation"]["subset"]
+    return references
+
+
+def check_subsets(name: str, corpus: Block) -> None:
+    """Every subset the corpus's blocks name exists."""
+    references = [("byte_subsets", subset) for subset in corpus.get("byte_subsets") or []]
+    for key, subset in [*references, *_subset_references(corpus).items()]:
+        if subset not in corpus["subsets"]:
+            raise ConfigError(
+                f"corpus '{name}': {key} '{subset}' is not one of its subsets "
+                f"({', '.join(corpus['subsets'])})"
+            )
+
+
+def check_families(name: str, corpus: Block) -> None:
+    """Each configured family has the blocks it needs, and its names parse."""
+    for family in FAMILIES:
+        if not family.configured(corpus):
+            continue
+        for required in family.requires():
+            if not corpus.get(required):
+                raise ConfigError(
+                    f"corpus '{name}': the '{family.block}' block needs a '{required}' block"
+                )
+        try:
+            family.names(corpus)
+        except ConfigError as err:
+            raise ConfigError(f"corpus '{name}': {family.block}: {err}") from None
+
+
+def check_bytelm(name: str, corpus: Block, presets: Path | None) -> None:
+    """The byte LM's preset exists and its training fields are fields of the trainer's config."""
+    lm = corpus.get("bytelm")
+    if not lm:
+        return
+    from toklab.training.config import load_train_config
+
+    # the trainer receives the same key=JSON pairs (toklab.workflow.shell.settings)
+    overrides = [f"{key}={json.dumps(value)}" for key, value in lm["training"].items()]
+    try:
+        load_train_config(overrides=overrides)
+    except ConfigError as err:
+        raise ConfigError(f"corpus '{name}': bytelm.training: {err}") from None
+    if presets is not None:
+        available = yaml.safe_load(presets.read_text()) or {}
+        if lm["preset"] not in available:
+            raise ConfigError(
+                f"corpus '{name}': bytelm.preset '{lm['preset']}' is not a preset of {presets} "
+                f"({', '.join(available)})"
+            )
+
+
+def check_foreign_tokenizers(plan: Plan, name: str, corpus: Block) -> None:
+    """Foreign tokenizers name a configured corpus and one of its tokenizers."""
+    for spec in (corpus.get("evaluation") or {}).get("foreign_tokenizers", []):
+        other, _, tokenizer = spec.partition("/")
+        if other not in plan.corpora:
+            raise ConfigError(
+                f"corpus '{name}': foreign tokenizer '{spec}' names an unconfigured corpus"
+            )
+        configured = plan.tokenizer_names(other)
+        if tokenizer not in configured:
+            raise ConfigError(
+                f"corpus '{name}': foreign tokenizer '{spec}' is not configured "
+                f"(corpus '{other}' has {', '.join(configured) or 'none'})"
+            )
+
+
+def check_morphscore_urls(plan: Plan) -> None:
+    """Every corpus that downloads MorphScore's gold files names the same address."""
+    urls = {
+        block["evaluation"]["morphscore"]["url"]
+        for block in plan.corpora.values()
+        if block.get("evaluation")
+    }
+    if len(urls) > 1:
+        raise ConfigError(f"corpora name different MorphScore urls: {sorted(urls)}")
+
+
+def check_config(config: dict[str, Any], presets: Path | None = None) -> Plan:
+    """Check a validated config (defaults filled) and return its plan.
+
+    ``presets`` is the model preset file (``resources/model_presets.yaml``) that byte LM
+    presets are looked up in; without it, presets are not checked.
+    """
+    plan = Plan(config)
+    for name, corpus in plan.corpora.items():
+        CorpusSpec.from_config(name, plan.corpus_script_config(name))
+        check_subsets(name, corpus)
+        check_families(name, corpus)
+        check_bytelm(name, corpus, presets)
+    for name, corpus in plan.corpora.items():
+        check_foreign_tokenizers(plan, name, corpus)
+    check_morphscore_urls(plan)
+    return plan

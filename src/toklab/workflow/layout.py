@@ -1,0 +1,146 @@
+"""Every path the workflow reads or writes, written once.
+
+Templates use Snakemake's wildcard syntax (``{corpus}``, ``{subset}``, ...): a rule takes its
+``output:`` patterns from here, and the planning functions fill the same templates with
+:func:`path`. Nothing else in the workflow spells a file name.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+from toklab.workflow import names
+
+#: The wildcard constraint of every name in a path. A family's own rule narrows ``tokenizer``
+#: to its grammar (:meth:`toklab.workflow.names.Grammar.wildcard`).
+WILDCARDS = {
+    "corpus": names.NAME,
+    "subset": names.NAME,
+    "language": names.NAME,
+    "model": names.NAME,
+    "tokenizer_corpus": names.NAME,
+    "tokenizer": names.TOKENIZER,
+    "filename": r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    "morphscore_language": r"[a-z]+",
+}
+
+# ---------------------------------------------------------------------------------------------
+# Data stage
+
+DOWNLOAD = "resources/downloads/{filename}"
+SHARDS = "results/data/{corpus}/shards"
+MANIFEST = "results/data/{corpus}/manifest.json"
+#: A byte corpus is four files sharing this prefix (see :data:`BYTE_CORPUS_SUFFIXES`).
+BYTE_CORPUS = "results/data/{corpus}/bytes/{subset}"
+BYTE_CORPUS_SUFFIXES = ("bin", "idx", "pretok", "meta.json")
+MORPHOLOGY = "results/data/{corpus}/morphology/{language}.csv"
+
+# ---------------------------------------------------------------------------------------------
+# Byte LM and its predictions
+
+BYTELM_DIR = "results/models/bytelm/{corpus}/{model}"
+BYTELM_FILES = ("model.safetensors", "config.json", "metrics.jsonl")
+PREDICTIONS = "results/predictions/{corpus}/{model}.zarr"
+
+# ---------------------------------------------------------------------------------------------
+# Tokenizers and their evaluation
+
+TOKENIZER_DIR = "results/tokenizers/{corpus}/{tokenizer}"
+MORPHSCORE_GOLD = "resources/morphscore/{morphscore_language}_morph_data.csv"
+STATS = "results/stats/{corpus}/{tokenizer_corpus}/{tokenizer}.json"
+
+# ---------------------------------------------------------------------------------------------
+# Tables and plots: results/tables/{table}_{corpus}.csv, results/plots/{plot}_{corpus}.png
+
+TABLE = "results/tables/{table}_{corpus}.csv"
+PLOT = "results/plots/{plot}_{corpus}.png"
+
+# ---------------------------------------------------------------------------------------------
+# Logs (one per job, by rule) and benchmarks (wall time and memory of the measured jobs)
+
+LOGS = {
+    "download": "logs/data/download/{filename}.log",
+    "prepare_corpus": "logs/data/prepare_corpus/{corpus}.log",
+    "byte_corpus": "logs/data/byte_corpus/{corpus}/{subset}.log",
+    "demo_morphology": "logs/data/demo_morphology/{corpus}/{language}.log",
+    "train_bytelm": "logs/bytelm/{corpus}/{model}.log",
+    "extract_predictions": "logs/predictions/{corpus}/{model}.log",
+    "train_tokenizer": "logs/tokenizers/{corpus}/{tokenizer}.log",
+    "download_morphscore": "logs/evaluation/download_morphscore/{morphscore_language}.log",
+    "tokenizer_stats": "logs/evaluation/{corpus}/{tokenizer_corpus}/{tokenizer}.log",
+    "table": "logs/tables/{table}_{corpus}.log",
+    "plot": "logs/plots/{plot}_{corpus}.log",
+}
+TOKENIZER_BENCHMARK = "results/benchmarks/tokenizers/{corpus}/{tokenizer}.tsv"
+BYTELM_BENCHMARK = "results/benchmarks/bytelm/{corpus}/{model}.tsv"
+PREDICTIONS_BENCHMARK = "results/benchmarks/predictions/{corpus}/{model}.tsv"
+
+
+def path(template: str, **fields: object) -> str:
+    """``template`` with the given wildcards filled in; the others stay wildcards.
+
+    ``path(MANIFEST, corpus="demo")`` is a file; ``path(TABLE, table="compression")`` is the
+    pattern of a rule's output, still with ``{corpus}``.
+    """
+    for key, value in fields.items():
+        template = template.replace("{" + key + "}", str(value))
+    return template
+
+
+def table(name: str, corpus: str = "{corpus}") -> str:
+    """A table's CSV (a pattern in ``{corpus}`` unless a corpus is given)."""
+    return path(TABLE, table=name, corpus=corpus)
+
+
+def plot(name: str, corpus: str = "{corpus}") -> str:
+    """A figure's PNG (a pattern in ``{corpus}`` unless a corpus is given)."""
+    return path(PLOT, plot=name, corpus=corpus)
+
+
+def log(rule: str, **fields: str) -> str:
+    """The log template of a rule, with ``fields`` filled in (``table=``, ``plot=``)."""
+    return path(LOGS[rule], **fields)
+
+
+def byte_corpus_files(corpus: str, subset: str, key: str) -> dict[str, str]:
+    """The four files of a byte corpus as named inputs ``{key}_bin``, ``{key}_idx``, ..."""
+    prefix = path(BYTE_CORPUS, corpus=corpus, subset=subset)
+    return {
+        f"{key}_{suffix.replace('.', '_')}": f"{prefix}.{suffix}" for suffix in BYTE_CORPUS_SUFFIXES
+    }
+
+
+def byte_corpus_outputs() -> dict[str, str]:
+    """The byte corpus rule's outputs, keyed by suffix (``bin``, ``idx``, ``pretok``, ``meta``)."""
+    return {suffix.split(".")[0]: f"{BYTE_CORPUS}.{suffix}" for suffix in BYTE_CORPUS_SUFFIXES}
+
+
+def bytelm_outputs() -> dict[str, str]:
+    """The byte-LM training rule's outputs (``model``, ``config``, ``metrics``)."""
+    return {name.split(".")[0]: f"{BYTELM_DIR}/{name}" for name in BYTELM_FILES}
+
+
+def bytelm_file(corpus: str, model: str, filename: str) -> str:
+    """A file of a trained byte LM's directory."""
+    return f"{path(BYTELM_DIR, corpus=corpus, model=model)}/{filename}"
+
+
+def tokenizer_file(corpus: str, tokenizer: str, filename: str = "tokenizer.json") -> str:
+    """A file of a tokenizer's directory."""
+    return f"{path(TOKENIZER_DIR, corpus=corpus, tokenizer=tokenizer)}/{filename}"
+
+
+def tokenizer_outputs(filenames: tuple[str, ...]) -> dict[str, str]:
+    """Named outputs of a tokenizer rule (``tokenizer.json`` → ``tokenizer``, ...)."""
+    return {name.split(".")[0]: f"{TOKENIZER_DIR}/{name}" for name in filenames}
+
+
+def download_path(url: str) -> str:
+    """Where a source's ``url`` is downloaded to: resources/downloads/<its file name>."""
+    return path(DOWNLOAD, filename=os.path.basename(urlsplit(url).path))
+
+
+def prefix(bin_path: str) -> str:
+    """The prefix of a ``.bin`` file's array (``.idx``, ``.meta.json`` share it)."""
+    return bin_path.removesuffix(".bin")

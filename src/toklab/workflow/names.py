@@ -1,0 +1,195 @@
+"""The grammar of tokenizer names: one format/parse pair per family.
+
+A tokenizer's name is its directory under ``results/tokenizers/{corpus}/`` and its row in every
+table, so it must be derivable from the config and parseable back into settings. Each family's
+grammar is one regular expression with named groups; its wildcard constraint (the same
+expression without group names) and its parser come from that expression, and its formatter is
+tested against it, so the grammar exists once.
+
+- BPE: ``bpe-{V}`` (toklab's exact trainer) and ``hfbpe-{V}`` (tokenizers' BpeTrainer).
+- ByteSpan: ``bytespan-{cue}-{constraint}-{variant}-{V}`` with WordPiece inference and
+  ``bytespan-{cue}-{constraint}-{variant}-bpeinf-{V}`` with BPE-merge inference, where the
+  constraint is ``global``, ``monotonic`` or ``combined-p{percentile}`` and the variant is
+  ``frequency``, ``balanced`` or ``seeding{P}`` (P in 0..100).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+from toklab.errors import ConfigError
+
+#: Names of corpora, subsets, languages and models: path-safe, as the config schema requires.
+NAME = r"[A-Za-z0-9][A-Za-z0-9_-]*"
+#: Any tokenizer name (the ``tokenizer`` wildcard outside a family's own rule).
+TOKENIZER = r"[A-Za-z0-9][A-Za-z0-9_.+-]*"
+
+
+def constraint(pattern: str) -> str:
+    """A grammar's expression as a wildcard constraint: the same, without group names."""
+    return re.sub(r"\(\?P<\w+>", "(?:", pattern)
+
+
+class Grammar:
+    """Base of the per-family name types: ``PATTERN`` has one named group per field."""
+
+    PATTERN: ClassVar[str]
+    FAMILY: ClassVar[str]
+
+    @classmethod
+    def wildcard(cls) -> str:
+        """The wildcard constraint of this family's names."""
+        return constraint(cls.PATTERN)
+
+    @classmethod
+    def match(cls, name: str) -> dict[str, str] | None:
+        """The named groups of ``name``, or None when it is not a name of this family."""
+        found = re.fullmatch(cls.PATTERN, name)
+        return found.groupdict() if found else None
+
+    @classmethod
+    def parse(cls, name: str):
+        """The settings spelled by ``name``; ``ConfigError`` when it is not of this family."""
+        groups = cls.match(name)
+        if groups is None:
+            raise ConfigError(f"'{name}' is not a {cls.FAMILY} tokenizer name")
+        return cls._from_groups(groups)
+
+    @classmethod
+    def _from_groups(cls, groups: dict[str, str]):
+        raise NotImplementedError
+
+    def format(self) -> str:
+        """The name spelling these settings (the inverse of :meth:`parse`)."""
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+# ---------------------------------------------------------------------------------------------
+# BPE
+
+#: Name prefix of each BPE training backend.
+BPE_BACKEND_PREFIX = {"toklab": "bpe", "hf": "hfbpe"}
+
+
+@dataclass(frozen=True)
+class BpeName(Grammar):
+    """``bpe-{V}`` or ``hfbpe-{V}``: a byte-level BPE of vocabulary size V."""
+
+    backend: str  # toklab | hf
+    vocab_size: int
+
+    FAMILY: ClassVar[str] = "BPE"
+    PATTERN: ClassVar[str] = r"(?P<prefix>bpe|hfbpe)-(?P<vocab>[0-9]+)"
+
+    @classmethod
+    def _from_groups(cls, groups: dict[str, str]) -> BpeName:
+        backend = {prefix: b for b, prefix in BPE_BACKEND_PREFIX.items()}[groups["prefix"]]
+        return cls(backend, int(groups["vocab"]))
+
+    def format(self) -> str:
+        """``bpe-V`` or ``hfbpe-V``."""
+        return f"{BPE_BACKEND_PREFIX[self.backend]}-{self.vocab_size}"
+
+
+# ---------------------------------------------------------------------------------------------
+# ByteSpan
+
+BYTESPAN_CUES = ("entropy", "surprisal", "space_nll", "eos_nll")
+BYTESPAN_CONSTRAINTS = ("global", "monotonic", "combined")
+#: A variant: frequency, balanced, or seeding with a percentage 0..100 of V from spans.
+BYTESPAN_VARIANT = r"frequency|balanced|seeding(?:[0-9]|[1-9][0-9]|100)"
+#: Name suffix of each ByteSpan inference method.
+BYTESPAN_INFERENCE_SUFFIX = {"wordpiece": "", "bpe": "-bpeinf"}
+
+
+def bytespan_seeding(variant: str, constraint: str) -> float | None:
+    """The seeding proportion of a ByteSpan variant (None for frequency and balanced).
+
+    Balanced and seeding variants apply to the monotonic and combined constraints only.
+    """
+    if not re.fullmatch(BYTESPAN_VARIANT, variant):
+        raise ConfigError(
+            f"unknown variant '{variant}' (frequency, balanced or seeding0 .. seeding100)"
+        )
+    if variant != "frequency" and constraint == "global":
+        raise ConfigError(
+            f"the {variant} variant applies to the monotonic and combined constraints"
+        )
+    return int(variant.removeprefix("seeding")) / 100 if variant.startswith("seeding") else None
+
+
+@dataclass(frozen=True)
+class ByteSpanName(Grammar):
+    """``bytespan-{cue}-{constraint}-{variant}[-bpeinf]-{V}``."""
+
+    cue: str
+    constraint: str  # global | monotonic | combined
+    variant: str
+    inference: str  # wordpiece | bpe
+    vocab_size: int
+    percentile: int | None = None  # the combined constraint's threshold
+
+    FAMILY: ClassVar[str] = "ByteSpan"
+    PATTERN: ClassVar[str] = (
+        rf"bytespan-(?P<cue>{'|'.join(BYTESPAN_CUES)})"
+        r"-(?P<constraint>global|monotonic|combined-p(?:[0-9]|[1-9][0-9]|100))"
+        rf"-(?P<variant>{BYTESPAN_VARIANT})"
+        r"(?P<inference>-bpeinf)?-(?P<vocab>[0-9]+)"
+    )
+
+    def __post_init__(self) -> None:
+        if self.cue not in BYTESPAN_CUES:
+            raise ConfigError(f"unknown ByteSpan cue '{self.cue}'")
+        if self.constraint not in BYTESPAN_CONSTRAINTS:
+            raise ConfigError(f"unknown ByteSpan constraint '{self.constraint}'")
+        if (self.percentile is not None) != (self.constraint == "combined"):
+            raise ConfigError("a ByteSpan percentile belongs to the combined constraint only")
+        if self.inference not in BYTESPAN_INFERENCE_SUFFIX:
+            raise ConfigError(f"unknown ByteSpan inference '{self.inference}'")
+        bytespan_seeding(self.variant, self.constraint)
+
+    @classmethod
+    def _from_groups(cls, groups: dict[str, str]) -> ByteSpanName:
+        constraint, _, percentile = groups["constraint"].partition("-p")
+        return cls(
+            cue=groups["cue"],
+            constraint=constraint,
+            variant=groups["variant"],
+            inference="bpe" if groups["inference"] else "wordpiece",
+            vocab_size=int(groups["vocab"]),
+            percentile=int(percentile) if percentile else None,
+        )
+
+    @property
+    def constraint_name(self) -> str:
+        """The constraint as it is spelled in names: ``combined-p30`` for combined."""
+        return f"combined-p{self.percentile}" if self.constraint == "combined" else self.constraint
+
+    def format(self) -> str:
+        """``bytespan-{cue}-{constraint}-{variant}[-bpeinf]-{V}``."""
+        suffix = BYTESPAN_INFERENCE_SUFFIX[self.inference]
+        return (
+            f"bytespan-{self.cue}-{self.constraint_name}-{self.variant}{suffix}-{self.vocab_size}"
+        )
+
+
+#: Every family's grammar, for parsing a name of unknown family.
+GRAMMARS: tuple[type[Grammar], ...] = (BpeName, ByteSpanName)
+
+
+def parse(name: str) -> Grammar:
+    """The settings spelled by a tokenizer name of any family."""
+    for grammar in GRAMMARS:
+        if grammar.match(name) is not None:
+            return grammar.parse(name)
+    raise ConfigError(f"'{name}' is not a tokenizer name of any family")
+
+
+def vocab_size(name: str) -> int:
+    """The vocabulary size spelled by a tokenizer name."""
+    return parse(name).vocab_size

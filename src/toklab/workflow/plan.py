@@ -1,0 +1,497 @@
+"""Config → what the workflow builds: the targets of every stage and the inputs of each job.
+
+:class:`Plan` wraps a validated config (defaults filled by the schema). Its methods take plain
+names (corpus, subset, tokenizer), never Snakemake objects, and raise
+:class:`~toklab.errors.ConfigError` for anything the config does not configure;
+``workflow/rules/common.smk`` turns wildcards into these calls.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from toklab.errors import ConfigError
+from toklab.workflow import layout, names, shell
+from toklab.workflow.families import BPE, BYTESPAN, FAMILIES, Block, Family, family_of
+
+#: Languages of MorphScore's gold data (catherinearnett/morphscore, data/{language}_morph_data.csv).
+MORPHSCORE_LANGUAGES = frozenset(
+    {
+        "armenian", "basque", "bulgarian", "cebuano", "english", "georgian", "greek",
+        "gujarati", "hungarian", "icelandic", "indonesian", "irish", "japanese", "korean",
+        "kurdish", "persian", "slovenian", "spanish", "tamil", "turkish", "urdu", "zulu",
+    }
+)  # fmt: skip
+DEFAULT_MORPHSCORE_URL = (
+    "https://raw.githubusercontent.com/catherinearnett/morphscore/"
+    "b0901a49c20e2ed760bb56334bcc47f33b76272e/data/{language}_morph_data.csv"
+)
+#: Corpus keys that decide the data (the other blocks only use it).
+DATA_KEYS = ("source", "subsets", "languages", "shard")
+#: The tables of a corpus with an evaluation block.
+EVALUATION_TABLES = ("tokenizer_stats", "compression", "bpe_training")
+
+
+def _with_local_paths(source: Block) -> Block:
+    """A source block as the data scripts read it: a downloaded ``url`` becomes ``paths``."""
+    if source.get("type") == "local" and source.get("url"):
+        rest = {k: v for k, v in source.items() if k != "url"}
+        return {**rest, "paths": [layout.download_path(source["url"])]}
+    return source
+
+
+def _local_files(source: Block) -> list[str]:
+    """The files a local source reads (its download for a ``url``), in sorted glob order."""
+    if source.get("type") != "local":
+        return []
+    if source.get("url"):
+        return [layout.download_path(source["url"])]
+    patterns = [source["paths"]] if isinstance(source["paths"], str) else source["paths"]
+    return [
+        path
+        for pattern in patterns
+        for path in (sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern])
+        or [pattern]
+    ]
+
+
+class Plan:
+    """The targets and job inputs a config asks for."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.corpora: dict[str, Block] = config["corpora"]
+
+    # -----------------------------------------------------------------------------------------
+    # Config access
+
+    def corpus(self, corpus: str) -> Block:
+        """The config block of a corpus."""
+        if corpus not in self.corpora:
+            raise ConfigError(
+                f"unknown corpus '{corpus}': configured corpora are {', '.join(self.corpora)}"
+            )
+        return self.corpora[corpus]
+
+    def block(self, corpus: str, key: str) -> Block:
+        """One block (``bpe``, ``bytelm``, ``evaluation``, ...) of a corpus."""
+        block = self.corpus(corpus).get(key)
+        if not block:
+            raise ConfigError(f"corpus '{corpus}' has no '{key}' block")
+        return block
+
+    def sources(self, corpus: str) -> Iterator[Block]:
+        """The corpus's source and every subset-level source, in config order."""
+        block = self.corpus(corpus)
+        yield block["source"]
+        for subset in block["subsets"].values():
+            if subset.get("source"):
+                yield subset["source"]
+
+    # -----------------------------------------------------------------------------------------
+    # Data stage
+
+    def corpus_script_config(self, corpus: str) -> Block:
+        """The corpus's data keys as ``prepare_corpus.py`` reads them (downloads as paths)."""
+        block = {k: v for k, v in self.corpus(corpus).items() if k in DATA_KEYS}
+        block["source"] = _with_local_paths(block["source"])
+        block["subsets"] = {
+            name: (
+                {**subset, "source": _with_local_paths(subset["source"])}
+                if subset.get("source")
+                else subset
+            )
+            for name, subset in block["subsets"].items()
+        }
+        return block
+
+    def source_files(self, corpus: str) -> list[str]:
+        """Local and downloaded files a corpus reads (none for hf and demo sources)."""
+        return [path for source in self.sources(corpus) for path in _local_files(source)]
+
+    def download_url(self, filename: str) -> str:
+        """The configured url whose download is ``resources/downloads/{filename}``."""
+        target = layout.path(layout.DOWNLOAD, filename=filename)
+        for corpus in self.corpora:
+            for source in self.sources(corpus):
+                if source.get("url") and layout.download_path(source["url"]) == target:
+                    return source["url"]
+        raise ConfigError(f"no configured source downloads a file named '{filename}'")
+
+    def byte_subsets(self, corpus: str) -> list[str]:
+        """Subsets converted to byte corpora: those configured (default all) and those used."""
+        block = self.corpus(corpus)
+        listed = block["subsets"] if block.get("byte_subsets") is None else block["byte_subsets"]
+        used = [
+            subset
+            for family in FAMILIES
+            if family.configured(block)
+            for subset in family.subset_references(block).values()
+        ]
+        if block.get("bytelm"):
+            lm = block["bytelm"]
+            used += [lm["train_subset"], lm["valid_subset"], lm["predict_subset"]]
+        return list(dict.fromkeys([*listed, *used]))
+
+    def demo_languages(self, corpus: str) -> list[str]:
+        """Languages with generated gold morphology: those of a demo source, else none."""
+        source = self.corpus(corpus)["source"]
+        return list(source["languages"]) if source["type"] == "demo" else []
+
+    def demo_source(self, corpus: str, language: str) -> Block:
+        """The demo source that generates ``language``'s gold morphology."""
+        if language not in self.demo_languages(corpus):
+            raise ConfigError(
+                f"gold morphology is generated only for the languages of demo corpora; corpus "
+                f"'{corpus}' has no demo language '{language}'"
+            )
+        return self.corpus(corpus)["source"]
+
+    def data_targets(self, corpus: str) -> list[str]:
+        """Manifest, byte corpora and (for a demo source) gold morphology of a corpus."""
+        targets = [layout.path(layout.MANIFEST, corpus=corpus)]
+        targets += [
+            path
+            for subset in self.byte_subsets(corpus)
+            for path in layout.byte_corpus_files(corpus, subset, "bytes").values()
+        ]
+        targets += [
+            layout.path(layout.MORPHOLOGY, corpus=corpus, language=language)
+            for language in self.demo_languages(corpus)
+        ]
+        return targets
+
+    # -----------------------------------------------------------------------------------------
+    # Byte LM and predictions
+
+    def bytelm(self, corpus: str, model: str) -> Block:
+        """The corpus's byte LM block, which must be named ``model``."""
+        lm = self.corpus(corpus).get("bytelm")
+        if not lm or lm["name"] != model:
+            raise ConfigError(f"no byte LM '{model}' is configured for corpus '{corpus}'")
+        return lm
+
+    def bytelm_training_inputs(self, corpus: str, model: str) -> dict[str, str]:
+        """Training and validation byte corpora of a byte LM."""
+        lm = self.bytelm(corpus, model)
+        return {
+            **layout.byte_corpus_files(corpus, lm["train_subset"], "train"),
+            **layout.byte_corpus_files(corpus, lm["valid_subset"], "valid"),
+        }
+
+    def prediction_inputs(self, corpus: str, model: str) -> dict[str, str]:
+        """The trained byte LM and the byte corpus its predictions are extracted for."""
+        lm = self.bytelm(corpus, model)
+        return {
+            "model": layout.bytelm_file(corpus, model, "model.safetensors"),
+            "config": layout.bytelm_file(corpus, model, "config.json"),
+            **layout.byte_corpus_files(corpus, lm["predict_subset"], "corpus"),
+        }
+
+    def bytelm_params(self, corpus: str, model: str) -> dict[str, Any]:
+        """GPUs of training and extraction, the trainer's ``--set`` options, extraction settings."""
+        lm = self.bytelm(corpus, model)
+        return {
+            "gpus": lm["gpus"],
+            "extraction_gpus": min(lm["gpus"], 1),
+            "settings": shell.settings({"model_preset": lm["preset"], **lm["training"]}),
+            **lm["extraction"],
+        }
+
+    def bytelm_targets(self, corpus: str) -> list[str]:
+        """The byte LM's final weights and its predictions zarr, if the corpus has one."""
+        lm = self.corpus(corpus).get("bytelm")
+        if not lm:
+            return []
+        return [
+            layout.bytelm_file(corpus, lm["name"], "model.safetensors"),
+            layout.path(layout.PREDICTIONS, corpus=corpus, model=lm["name"]),
+        ]
+
+    # -----------------------------------------------------------------------------------------
+    # Tokenizers
+
+    def tokenizer_names(self, corpus: str) -> list[str]:
+        """Every tokenizer the corpus configures, family by family, in config order."""
+        block = self.corpus(corpus)
+        return [name for family in FAMILIES for name in family.names(block)]
+
+    def tokenizer(self, corpus: str, name: str, family: Family | None = None) -> names.Grammar:
+        """The parsed name of one of the corpus's tokenizers (of ``family``, if given)."""
+        configured = family.names(self.corpus(corpus)) if family else self.tokenizer_names(corpus)
+        if name not in configured:
+            kind = f"{family.grammar.FAMILY} tokenizer" if family else "tokenizer"
+            raise ConfigError(
+                f"{kind} '{name}' is not configured for corpus '{corpus}' "
+                f"(configured: {', '.join(configured) or 'none'})"
+            )
+        return family_of(name).grammar.parse(name)
+
+    def training_subset(self, corpus: str, name: str) -> str:
+        """The subset one of the corpus's tokenizers is trained on."""
+        self.tokenizer(corpus, name)
+        return family_of(name).training_subset(self.corpus(corpus))
+
+    def tokenizer_targets(self, corpus: str) -> list[str]:
+        """The files of every configured tokenizer that the default target asks for."""
+        block = self.corpus(corpus)
+        return [
+            layout.tokenizer_file(corpus, name, filename)
+            for family in FAMILIES
+            for name in family.names(block)
+            for filename in family.files
+        ]
+
+    def bpe_training_inputs(self, corpus: str, name: str) -> dict[str, str]:
+        """The byte corpus a BPE tokenizer trains on."""
+        self.tokenizer(corpus, name, BPE)
+        return layout.byte_corpus_files(corpus, BPE.training_subset(self.corpus(corpus)), "train")
+
+    def bpe_params(self, corpus: str, name: str) -> dict[str, Any]:
+        """Backend, vocabulary size, minimum pair frequency and special-token options."""
+        tokenizer = self.tokenizer(corpus, name, BPE)
+        block = self.block(corpus, "bpe")
+        return {
+            "backend": tokenizer.backend,
+            "vocab_size": tokenizer.vocab_size,
+            "min_frequency": block["min_frequency"],
+            "specials": shell.special_tokens(block["special_tokens"]),
+        }
+
+    def bytespan_params(self, corpus: str, name: str) -> dict[str, Any]:
+        """The ByteSpan trainer's options spelled by the name, and the block's other settings."""
+        tokenizer = self.tokenizer(corpus, name, BYTESPAN)
+        block = self.block(corpus, "bytespan")
+        return {
+            "subset": self.training_subset(corpus, name),
+            "cue": tokenizer.cue,
+            "constraint": tokenizer.constraint,
+            "variant": tokenizer.variant,
+            "inference": tokenizer.inference,
+            "vocab_size": tokenizer.vocab_size,
+            # the trainer reads it for the combined constraint only
+            "percentile": block["percentile"]
+            if tokenizer.percentile is None
+            else tokenizer.percentile,
+            "min_frequency": block["min_frequency"],
+            "specials": shell.special_tokens(block["special_tokens"]),
+        }
+
+    def bytespan_inputs(self, corpus: str, name: str) -> dict[str, str]:
+        """The manifest, the predictions zarr and the byte corpus it belongs to."""
+        self.tokenizer(corpus, name, BYTESPAN)
+        lm = self.block(corpus, "bytelm")
+        return {
+            "manifest": layout.path(layout.MANIFEST, corpus=corpus),
+            "predictions": layout.path(layout.PREDICTIONS, corpus=corpus, model=lm["name"]),
+            **layout.byte_corpus_files(corpus, lm["predict_subset"], "corpus"),
+        }
+
+    # -----------------------------------------------------------------------------------------
+    # Evaluation
+
+    def evaluation(self, corpus: str) -> Block:
+        """The corpus's evaluation block (tokenizer statistics, tables and plots need one)."""
+        block = self.corpus(corpus).get("evaluation")
+        if block is None:
+            raise ConfigError(
+                f"corpus '{corpus}' has no 'evaluation' block, so it has no tokenizer statistics"
+            )
+        return block
+
+    def evaluation_languages(self, corpus: str) -> list[str]:
+        """Languages of the evaluation subset, where the config names them."""
+        block = self.corpus(corpus)
+        subset = block["subsets"].get(self.evaluation(corpus)["subset"], {})
+        source = subset.get("source") or block["source"]
+        if source["type"] == "demo":
+            return list(source["languages"])
+        if block.get("languages"):
+            return list(block["languages"])
+        return [source["language"]] if source.get("language") else []
+
+    def morphscore_gold_files(self, corpus: str) -> dict[str, str]:
+        """``{language: gold CSV}`` of the evaluation languages that have gold data."""
+        if self.corpus(corpus)["source"]["type"] == "demo":
+            return {
+                language: layout.path(layout.MORPHOLOGY, corpus=corpus, language=language)
+                for language in self.demo_languages(corpus)
+            }
+        settings = self.evaluation(corpus)["morphscore"]
+        files = {}
+        for language in self.evaluation_languages(corpus):
+            gold = settings["languages"].get(language, language.lower())
+            if gold in MORPHSCORE_LANGUAGES:
+                folder = settings["dir"] or os.path.dirname(layout.MORPHSCORE_GOLD)
+                files[language] = os.path.join(folder, f"{gold}_morph_data.csv")
+        return files
+
+    def morphscore_url(self, language: str) -> str:
+        """Download address of one language's MorphScore gold file."""
+        urls = {
+            block["evaluation"]["morphscore"]["url"]
+            for block in self.corpora.values()
+            if block.get("evaluation")
+        }
+        url = urls.pop() if urls else DEFAULT_MORPHSCORE_URL
+        return url.format(language=language)
+
+    def own_tokenizers(self, corpus: str) -> list[str]:
+        """The corpus's own tokenizers (the training table and the overlap plot)."""
+        return self.tokenizer_names(corpus)
+
+    def evaluated_tokenizers(self, corpus: str) -> list[tuple[str, str]]:
+        """(tokenizer corpus, name) of every tokenizer applied to the evaluation subset."""
+        foreign = self.evaluation(corpus)["foreign_tokenizers"]
+        return [(corpus, name) for name in self.tokenizer_names(corpus)] + [
+            tuple(spec.split("/", 1)) for spec in foreign
+        ]
+
+    def stats_inputs(self, corpus: str, tokenizer_corpus: str, tokenizer: str) -> dict[str, Any]:
+        """The tokenizer, the corpus manifest and the gold files of one statistics job."""
+        known = [f"{c}/{name}" for c, name in self.evaluated_tokenizers(corpus)]
+        requested = f"{tokenizer_corpus}/{tokenizer}"
+        if requested not in known:
+            raise ConfigError(
+                f"tokenizer '{requested}' is not evaluated on corpus '{corpus}' "
+                f"(configured: {', '.join(known) or 'none'})"
+            )
+        return {
+            "tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenizer),
+            "manifest": layout.path(layout.MANIFEST, corpus=corpus),
+            "gold": list(self.morphscore_gold_files(corpus).values()),
+        }
+
+    def stats_params(self, corpus: str) -> dict[str, Any]:
+        """Evaluation subset, Rényi order, MorphScore's prefix-space flag and gold options."""
+        block = self.evaluation(corpus)
+        return {
+            "subset": block["subset"],
+            "alpha": block["renyi_alpha"],
+            "prefix_space": (
+                "--prefix-space" if block["morphscore"]["prefix_space"] else "--no-prefix-space"
+            ),
+            "gold": shell.gold_files(self.morphscore_gold_files(corpus)),
+        }
+
+    def _stats_files(self, corpus: str, pairs: list[tuple[str, str]]) -> list[str]:
+        return [
+            layout.path(layout.STATS, corpus=corpus, tokenizer_corpus=c, tokenizer=name)
+            for c, name in pairs
+        ]
+
+    def stats_files(self, corpus: str) -> list[str]:
+        """Statistics JSON of every tokenizer applied to the evaluation subset."""
+        return self._stats_files(corpus, self.evaluated_tokenizers(corpus))
+
+    def own_stats_files(self, corpus: str) -> list[str]:
+        """Statistics JSON of the corpus's own tokenizers."""
+        self.evaluation(corpus)
+        return self._stats_files(corpus, [(corpus, name) for name in self.own_tokenizers(corpus)])
+
+    # -----------------------------------------------------------------------------------------
+    # Tables and plots
+
+    def training_table_entries(self, corpus: str) -> list[dict[str, str]]:
+        """Each trained tokenizer with its training subset, tokenizer.json and benchmark file."""
+        self.evaluation(corpus)
+        entries = [
+            {
+                "name": name,
+                "subset": self.training_subset(corpus, name),
+                "tokenizer": layout.tokenizer_file(corpus, name),
+                "benchmark": layout.path(layout.TOKENIZER_BENCHMARK, corpus=corpus, tokenizer=name),
+            }
+            for name in self.own_tokenizers(corpus)
+        ]
+        if not entries:
+            raise ConfigError(f"corpus '{corpus}' configures no tokenizers")
+        return entries
+
+    def training_table_options(self, corpus: str) -> str:
+        """``--entry NAME SUBSET TOKENIZER BENCHMARK`` options of the training table."""
+        return shell.entries(
+            (e["name"], e["subset"], e["tokenizer"], e["benchmark"])
+            for e in self.training_table_entries(corpus)
+        )
+
+    def table_targets(self, corpus: str) -> list[str]:
+        """The paper tables of a corpus with an evaluation block."""
+        if self.corpus(corpus).get("evaluation") is None:
+            return []
+        return [layout.table(name, corpus) for name in EVALUATION_TABLES]
+
+    def overlap_tokenizers(self, corpus: str) -> list[str]:
+        """The tokenizers of the vocabulary-overlap plot: all of the corpus's own."""
+        names_ = self.own_tokenizers(corpus)
+        if len(names_) < 2:
+            raise ConfigError(f"corpus '{corpus}' has fewer than two tokenizers to compare")
+        return names_
+
+    def tokenizer_options(self, corpus: str, tokenizers: list[str]) -> str:
+        """``--tokenizer NAME PATH`` options for some of the corpus's tokenizers."""
+        return shell.tokenizers((name, layout.tokenizer_file(corpus, name)) for name in tokenizers)
+
+    def example_tokenizers(self, corpus: str) -> list[str]:
+        """A ByteSpan tokenizer (monotonic frequency if built) and the BPE closest in size."""
+        block = self.corpus(corpus)
+        bytespan, bpe = BYTESPAN.names(block), BPE.names(block)
+        if not bytespan or not bpe:
+            return []
+        shown = min(bytespan, key=lambda name: "-monotonic-frequency-" not in name)
+        size = names.vocab_size(shown)
+        closest = min(
+            bpe,
+            key=lambda name: (abs(names.vocab_size(name) - size), not name.startswith("bpe-")),
+        )
+        return [closest, shown]
+
+    def example_inputs(self, corpus: str) -> dict[str, Any]:
+        """Predictions, their byte corpus and the two tokenizers of the surprisal example."""
+        shown = self.example_tokenizers(corpus)
+        if not shown:
+            raise ConfigError(f"corpus '{corpus}' needs BPE and ByteSpan tokenizers for this plot")
+        return {
+            **self.bytespan_inputs(corpus, shown[1]),
+            "tokenizers": [layout.tokenizer_file(corpus, name) for name in shown],
+        }
+
+    def example_settings(self, corpus: str) -> dict[str, Any]:
+        """Cue, document index and byte count of the surprisal example."""
+        plots = self.evaluation(corpus)["plots"]
+        return {
+            "cue": self.block(corpus, "bytespan")["cues"][0],
+            "document": plots["example_document"],
+            "bytes": plots["example_bytes"],
+        }
+
+    def plot_targets(self, corpus: str) -> list[str]:
+        """The figures of a corpus with an evaluation block (each where its inputs exist)."""
+        if self.corpus(corpus).get("evaluation") is None:
+            return []
+        plots = []
+        if self.morphscore_gold_files(corpus):
+            plots.append("morphscore_fertility")
+        if len(self.own_tokenizers(corpus)) > 1:
+            plots.append("vocab_overlap")
+        if self.example_tokenizers(corpus):
+            plots.append("surprisal_example")
+        return [layout.plot(name, corpus) for name in plots]
+
+    # -----------------------------------------------------------------------------------------
+    # Everything
+
+    def final_targets(self) -> list[str]:
+        """The default target: every stage landed so far, for every configured corpus."""
+        return [
+            target
+            for corpus in self.corpora
+            for target in self.data_targets(corpus)
+            + self.tokenizer_targets(corpus)
+            + self.bytelm_targets(corpus)
+            + self.table_targets(corpus)
+            + self.plot_targets(corpus)
+        ]

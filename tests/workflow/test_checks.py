@@ -1,0 +1,90 @@
+"""Parse-time config checks: every bad cross-reference is one ConfigError before any job."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from tests.workflow.conftest import CONFIGS, PRESETS, load_config, validated
+from toklab.errors import ConfigError
+from toklab.workflow.checks import check_config
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_repository_configs_pass(name):
+    check_config(load_config(name), presets=PRESETS)
+
+
+def demo_with(change) -> dict:
+    config = copy.deepcopy(load_config("demo"))
+    change(config["corpora"]["demo"])
+    return config
+
+
+def set_key(path: str, value):
+    def change(corpus):
+        *parents, last = path.split(".")
+        block = corpus
+        for key in parents:
+            block = block[key]
+        block[last] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            set_key("bpe.subset", "trian"),
+            "corpus 'demo': bpe.subset 'trian' is not one of its subsets",
+        ),
+        (set_key("bytelm.train_subset", "x"), "bytelm.train_subset 'x' is not one of its subsets"),
+        (set_key("bytelm.valid_subset", "x"), "bytelm.valid_subset 'x'"),
+        (set_key("bytelm.predict_subset", "x"), "bytelm.predict_subset 'x'"),
+        (set_key("evaluation.subset", "tok_evl"), "evaluation.subset 'tok_evl' is not one of"),
+        (set_key("byte_subsets", ["lm_train", "nope"]), "byte_subsets 'nope'"),
+        (
+            set_key("evaluation.foreign_tokenizers", ["other/bpe-500"]),
+            "foreign tokenizer 'other/bpe-500' names an unconfigured corpus",
+        ),
+        (
+            set_key("evaluation.foreign_tokenizers", ["demo/bpe-123"]),
+            "foreign tokenizer 'demo/bpe-123' is not configured",
+        ),
+        (set_key("bytespan.variants", ["seeding101"]), "bytespan: unknown variant 'seeding101'"),
+        (set_key("bytelm.preset", "huge"), "bytelm.preset 'huge' is not a preset"),
+        (set_key("bytelm.training", {"max_stepz": 3}), "bytelm.training: "),
+        (set_key("bytelm.training", {"max_steps": "many"}), "bytelm.training: "),
+        (
+            lambda corpus: corpus.pop("bytelm"),
+            "corpus 'demo': the 'bytespan' block needs a 'bytelm' block",
+        ),
+        (
+            set_key("subsets", {"a": {}, "b": {"bytes": 10}}),
+            "subset 'a' has no size but is not the last subset",
+        ),
+    ],
+)
+def test_bad_cross_references(change, message):
+    with pytest.raises(ConfigError) as error:
+        check_config(demo_with(change), presets=PRESETS)
+    text = str(error.value)
+    assert message in text and "\n" not in text
+
+
+def test_corpora_must_agree_on_the_morphscore_url():
+    config = load_config("cs336_tinystories")
+    evaluation = config["corpora"]["openwebtext"]["evaluation"]
+    evaluation["morphscore"] = {**evaluation["morphscore"], "url": "https://x/{language}"}
+    with pytest.raises(ConfigError, match="different MorphScore urls"):
+        check_config(config)
+
+
+def test_schema_leaves_variant_grammar_to_the_names():
+    """The schema accepts any variant string; the grammar (one place) rejects a bad one."""
+    config = demo_with(set_key("bytespan.variants", ["seeding7x"]))
+    validated(config)
+    with pytest.raises(ConfigError, match="unknown variant 'seeding7x'"):
+        check_config(config)

@@ -1,0 +1,192 @@
+"""The plan: targets of the demo and of every experiment config, and the inputs of jobs."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.workflow.conftest import CONFIGS, load_config
+from toklab.errors import ConfigError
+from toklab.workflow import names
+from toklab.workflow.families import BPE, BYTESPAN
+from toklab.workflow.plan import Plan
+
+DEMO_TOKENIZERS = [
+    "bpe-500",
+    "bpe-1000",
+    "hfbpe-500",
+    "hfbpe-1000",
+    *(f"bytespan-surprisal-global-frequency-{v}" for v in (1000, 1500)),
+    *(
+        f"bytespan-surprisal-{c}-{variant}-{v}"
+        for c in ("monotonic", "combined-p30")
+        for variant in ("frequency", "seeding75", "balanced")
+        for v in (1000, 1500)
+    ),
+]
+
+
+@pytest.fixture
+def demo(demo_config) -> Plan:
+    return Plan(demo_config)
+
+
+def test_demo_tokenizers_in_family_and_config_order(demo):
+    assert demo.tokenizer_names("demo") == DEMO_TOKENIZERS
+
+
+def test_demo_final_targets(demo):
+    targets = demo.final_targets()
+    assert len(targets) == len(set(targets)) == 67
+    assert targets[0] == "results/data/demo/manifest.json"
+    assert "results/data/demo/bytes/validation.pretok" in targets
+    assert "results/data/demo/morphology/fusional.csv" in targets
+    assert "results/tokenizers/demo/hfbpe-1000/merges.txt" in targets
+    assert "results/tokenizers/demo/bytespan-surprisal-global-frequency-1500/stats.csv" in targets
+    assert "results/models/bytelm/demo/tiny/model.safetensors" in targets
+    assert "results/predictions/demo/tiny.zarr" in targets
+    assert targets[-6:] == [
+        "results/tables/tokenizer_stats_demo.csv",
+        "results/tables/compression_demo.csv",
+        "results/tables/bpe_training_demo.csv",
+        "results/plots/morphscore_fertility_demo.png",
+        "results/plots/vocab_overlap_demo.png",
+        "results/plots/surprisal_example_demo.png",
+    ]
+
+
+#: Per experiment: {corpus: (tokenizers, byte subsets, plots)}, derived from the configs by hand.
+EXPERIMENTS = {
+    "bytespan_fineweb": {
+        # 3 BPE; ByteSpan: 3 sizes x 2 inferences x (global + 2 constraints x 3 variants)
+        "finewebedu": (
+            3 + 3 * 2 * (1 + 2 * 3),
+            ["lm_train", "tok_train", "tok_eval", "validation"],
+            3,
+        )
+    },
+    "bytespan_commoncorpus": {
+        "commoncorpus": (15, ["lm_train", "tok_train", "tok_eval", "validation"], 3)
+    },
+    "cs336_tinystories": {
+        "tinystories": (1, ["validation", "train"], 1),
+        "openwebtext": (1, ["validation", "train"], 1),
+    },
+    "delphi_stories": {"stories": (2, ["train", "validation"], 2)},
+    "stochastok_openwebtext": {"openwebtext": (0, ["validation"], 0)},
+}
+
+
+def test_every_experiment_config_is_covered():
+    assert set(EXPERIMENTS) == set(CONFIGS) - {"demo"}
+
+
+@pytest.mark.parametrize("experiment", sorted(EXPERIMENTS))
+def test_experiment_targets(experiment):
+    plan = Plan(load_config(experiment))
+    assert list(plan.corpora) == list(EXPERIMENTS[experiment])
+    for corpus, (tokenizers, byte_subsets, plots) in EXPERIMENTS[experiment].items():
+        assert len(plan.tokenizer_names(corpus)) == tokenizers
+        assert plan.byte_subsets(corpus) == byte_subsets
+        assert len(plan.plot_targets(corpus)) == plots
+        has_evaluation = plan.corpus(corpus).get("evaluation") is not None
+        assert len(plan.table_targets(corpus)) == (3 if has_evaluation else 0)
+    targets = plan.final_targets()
+    assert len(targets) == len(set(targets))
+    assert all(t.startswith("results/") for t in targets)
+
+
+def test_cs336_compression_table_applies_the_other_corpus_tokenizer():
+    plan = Plan(load_config("cs336_tinystories"))
+    assert plan.evaluated_tokenizers("openwebtext") == [
+        ("openwebtext", "bpe-32000"),
+        ("tinystories", "bpe-10000"),
+    ]
+    assert plan.stats_files("openwebtext")[1] == (
+        "results/stats/openwebtext/tinystories/bpe-10000.json"
+    )
+    assert plan.own_stats_files("openwebtext") == [
+        "results/stats/openwebtext/openwebtext/bpe-32000.json"
+    ]
+    url = plan.corpus("tinystories")["source"]["url"]
+    assert plan.source_files("tinystories")[0] == "resources/downloads/TinyStoriesV2-GPT4-train.txt"
+    assert plan.download_url("TinyStoriesV2-GPT4-train.txt") == url
+    assert plan.corpus_script_config("tinystories")["source"]["paths"] == [
+        "resources/downloads/TinyStoriesV2-GPT4-train.txt"
+    ]
+    with pytest.raises(ConfigError, match="no configured source downloads"):
+        plan.download_url("elsewhere.txt")
+
+
+def test_morphscore_gold_files_follow_the_languages():
+    plan = Plan(load_config("bytespan_commoncorpus"))
+    gold = plan.morphscore_gold_files("commoncorpus")
+    assert gold["English"] == "resources/morphscore/english_morph_data.csv"
+    assert "Basque" in gold and all(p.startswith("resources/morphscore/") for p in gold.values())
+    assert plan.morphscore_url("basque").endswith("/data/basque_morph_data.csv")
+
+
+def test_job_params_of_the_demo(demo):
+    assert demo.bpe_params("demo", "hfbpe-500") == {
+        "backend": "hf",
+        "vocab_size": 500,
+        "min_frequency": 0,
+        "specials": "--special-token '<|endoftext|>'",
+    }
+    params = demo.bytespan_params("demo", "bytespan-surprisal-combined-p30-seeding75-1500")
+    assert params["constraint"] == "combined" and params["percentile"] == 30
+    assert params["variant"] == "seeding75" and params["inference"] == "wordpiece"
+    assert params["subset"] == "tok_train" and params["vocab_size"] == 1500
+    lm = demo.bytelm_params("demo", "tiny")
+    assert lm["gpus"] == lm["extraction_gpus"] == 0 and lm["context"] == 256
+    assert lm["settings"].startswith("--set 'model_preset=\"tiny\"' --set seq_len=256")
+    stats = demo.stats_params("demo")
+    assert stats["gold"] == (
+        "--gold agglutinative=results/data/demo/morphology/agglutinative.csv"
+        " --gold fusional=results/data/demo/morphology/fusional.csv"
+    )
+
+
+def test_job_inputs_of_the_demo(demo):
+    bpe = demo.bpe_training_inputs("demo", "bpe-500")
+    assert bpe["train_bin"] == "results/data/demo/bytes/tok_train.bin"
+    bytespan = demo.bytespan_inputs("demo", "bytespan-surprisal-global-frequency-1000")
+    assert bytespan["predictions"] == "results/predictions/demo/tiny.zarr"
+    assert bytespan["corpus_idx"] == "results/data/demo/bytes/tok_train.idx"
+    lm = demo.bytelm_training_inputs("demo", "tiny")
+    assert lm["train_bin"].endswith("lm_train.bin") and lm["valid_bin"].endswith("validation.bin")
+    assert demo.prediction_inputs("demo", "tiny")["model"].endswith("tiny/model.safetensors")
+    entries = demo.training_table_entries("demo")
+    assert [e["name"] for e in entries] == DEMO_TOKENIZERS
+    assert entries[0]["benchmark"] == "results/benchmarks/tokenizers/demo/bpe-500.tsv"
+    assert demo.example_tokenizers("demo") == [
+        "bpe-1000",
+        "bytespan-surprisal-monotonic-frequency-1000",
+    ]
+    assert demo.overlap_tokenizers("demo") == DEMO_TOKENIZERS
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda p: p.corpus("nope"), "unknown corpus 'nope'"),
+        (lambda p: p.bpe_params("demo", "bpe-777"), "tokenizer 'bpe-777' is not configured"),
+        (lambda p: p.bytespan_inputs("demo", "bpe-500"), "ByteSpan tokenizer 'bpe-500' is not"),
+        (lambda p: p.bpe_training_inputs("demo", "bpe-777"), "BPE tokenizer 'bpe-777' is not"),
+        (lambda p: p.bytelm("demo", "other"), "no byte LM 'other'"),
+        (lambda p: p.stats_inputs("demo", "demo", "bpe-9"), "'demo/bpe-9' is not evaluated"),
+        (lambda p: p.demo_source("demo", "klingon"), "no demo language 'klingon'"),
+    ],
+)
+def test_unconfigured_requests_are_config_errors(demo, call, message):
+    with pytest.raises(ConfigError, match=message):
+        call(demo)
+
+
+def test_family_registry_lists_each_block(demo_config):
+    corpus = demo_config["corpora"]["demo"]
+    assert BPE.names(corpus) == DEMO_TOKENIZERS[:4]
+    assert BYTESPAN.names(corpus) == DEMO_TOKENIZERS[4:]
+    assert all(names.ByteSpanName.match(n) for n in BYTESPAN.names(corpus))
+    assert BYTESPAN.training_subset(corpus) == "tok_train"
+    without = {k: v for k, v in corpus.items() if k != "bytespan"}
+    assert BYTESPAN.names(without) == []
