@@ -12,10 +12,21 @@ import click
 from toklab.cli import one_line_errors, setup_logging
 from toklab.data.byte_corpus import ByteCorpus
 from toklab.errors import DataError
-from toklab.evaluation import plots
+from toklab.evaluation import load_tokenizer, plots
 from toklab.predictions import Predictions
 
 log = logging.getLogger("plots")
+
+#: ``--tokenizer NAME TOKENIZER_JSON``, repeated: the tokenizers a figure compares, by name.
+tokenizer_option = click.option(
+    "--tokenizer",
+    "tokenizers",
+    multiple=True,
+    required=True,
+    type=(str, click.Path(exists=True, path_type=Path)),
+    metavar="NAME TOKENIZER_JSON",
+    help="A tokenizer: its label in the figure and its tokenizer.json (repeat).",
+)
 
 
 @click.group()
@@ -37,14 +48,7 @@ def morphscore_fertility(table: Path, output: Path) -> None:
 
 
 @cli.command("vocab-overlap")
-@click.option(
-    "--tokenizer",
-    "tokenizers",
-    multiple=True,
-    required=True,
-    type=(str, click.Path(exists=True, path_type=Path)),
-    metavar="NAME TOKENIZER_JSON",
-)
+@tokenizer_option
 @click.option("--output", required=True, type=click.Path(path_type=Path))
 @one_line_errors
 def vocab_overlap(tokenizers: tuple[tuple[str, Path], ...], output: Path) -> None:
@@ -61,14 +65,7 @@ def vocab_overlap(tokenizers: tuple[tuple[str, Path], ...], output: Path) -> Non
 @click.option("--cue", default="surprisal", show_default=True)
 @click.option("--document", default=0, show_default=True, help="Document index.")
 @click.option("--max-bytes", default=240, show_default=True, help="Bytes of it to show.")
-@click.option(
-    "--tokenizer",
-    "tokenizers",
-    multiple=True,
-    required=True,
-    type=(str, click.Path(exists=True, path_type=Path)),
-    metavar="NAME TOKENIZER_JSON",
-)
+@tokenizer_option
 @click.option("--output", required=True, type=click.Path(path_type=Path))
 @one_line_errors
 def surprisal_example(
@@ -81,8 +78,6 @@ def surprisal_example(
     output: Path,
 ) -> None:
     """One document coloured by the byte LM's cue, with each tokenizer's token boundaries."""
-    from tokenizers import Tokenizer
-
     corpus = ByteCorpus(corpus_prefix)
     if not 0 <= document < len(corpus):
         raise DataError(f"{corpus_prefix}: no document {document} (it has {len(corpus)})")
@@ -99,8 +94,7 @@ def surprisal_example(
     values = group[cue][start : start + len(data)]
     text = data.decode("utf-8")
     boundaries = {
-        name: plots.token_boundaries(Tokenizer.from_file(str(path)), text)
-        for name, path in tokenizers
+        name: plots.token_boundaries(load_tokenizer(path), text) for name, path in tokenizers
     }
     plots.plot_surprisal_example(data, values, boundaries, output, cue_name=cue)
     log.info("%s: document %d, %d bytes", output, document, len(data))

@@ -1,9 +1,8 @@
 #!/usr/bin/env python
-"""Tokenizer statistics (fertility, Rényi efficiency, MorphScore, ...) and the tables built on them."""
+"""Tokenizer statistics (fertility, Rényi efficiency, MorphScore, ...) of one tokenizer, as JSON."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from tqdm import tqdm
 from toklab.cli import one_line_errors, setup_logging
 from toklab.data.corpus import iter_subset_documents
 from toklab.errors import DataError
-from toklab.evaluation import tables
+from toklab.evaluation import load_tokenizer
 from toklab.evaluation.metrics import RENYI_ALPHA
 from toklab.evaluation.morphscore import read_gold
 from toklab.evaluation.tokenizer_stats import evaluate_tokenizer
@@ -23,25 +22,7 @@ from toklab.io import read_json, write_json
 log = logging.getLogger("tokenizer_stats")
 
 
-def load_tokenizer(path: Path):
-    """A ``tokenizers.Tokenizer`` from ``tokenizer.json``, with a one-line error if unreadable."""
-    from tokenizers import Tokenizer
-
-    if not path.is_file():
-        raise DataError(f"{path}: tokenizer file not found")
-    try:
-        return Tokenizer.from_file(str(path))
-    except Exception as err:
-        raise DataError(f"{path}: not a Hugging Face tokenizer.json ({err})") from None
-
-
-@click.group()
-def cli() -> None:
-    """Evaluate tokenizers and assemble the paper tables."""
-    setup_logging()
-
-
-@cli.command()
+@click.command()
 @click.option("--tokenizer", "tokenizer_path", required=True, type=click.Path(path_type=Path))
 @click.option("--name", required=True, help="Tokenizer name recorded in the output.")
 @click.option("--tokenizer-corpus", required=True, help="Corpus the tokenizer was trained on.")
@@ -79,6 +60,7 @@ def evaluate(
     output: Path,
 ) -> None:
     """Statistics of one tokenizer on one evaluation subset, per language, as JSON."""
+    setup_logging()
     tokenizer = load_tokenizer(tokenizer_path)
     gold = {}
     for item in gold_files:
@@ -128,65 +110,5 @@ def evaluate(
     )
 
 
-def _read_results(paths: tuple[Path, ...]) -> list[dict]:
-    return [json.loads(Path(p).read_text()) for p in paths]
-
-
-@cli.command("stats-table")
-@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--output", required=True, type=click.Path(path_type=Path))
-@one_line_errors
-def stats_table(results: tuple[Path, ...], output: Path) -> None:
-    """ByteSpan's tokenizer-statistics table from `evaluate` results."""
-    rows = tables.tokenizer_stats_rows(_read_results(results))
-    n = tables.write_csv(output, list(tables.TOKENIZER_STATS_COLUMNS), rows)
-    log.info("%s: %d rows", output, n)
-
-
-@cli.command("compression-table")
-@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--output", required=True, type=click.Path(path_type=Path))
-@one_line_errors
-def compression_table(results: tuple[Path, ...], output: Path) -> None:
-    """CS336's bytes-per-token table from `evaluate` results."""
-    rows = tables.compression_rows(_read_results(results))
-    n = tables.write_csv(output, list(tables.COMPRESSION_COLUMNS), rows)
-    log.info("%s: %d rows", output, n)
-
-
-@cli.command("training-table")
-@click.option(
-    "--entry",
-    "entries",
-    multiple=True,
-    required=True,
-    type=(str, str, click.Path(path_type=Path), click.Path(path_type=Path)),
-    metavar="NAME SUBSET TOKENIZER_JSON BENCHMARK_TSV",
-    help="One trained tokenizer, the subset it was trained on and its job's benchmark (repeat).",
-)
-@click.option("--manifest", required=True, type=click.Path(path_type=Path))
-@click.option("--output", required=True, type=click.Path(path_type=Path))
-@one_line_errors
-def training_table(
-    entries: tuple[tuple[str, str, Path, Path], ...], manifest: Path, output: Path
-) -> None:
-    """Training wall time and peak memory per tokenizer, from the rules' benchmark files."""
-    subsets = read_json(manifest)["subsets"]
-    rows = []
-    for name, subset, tokenizer, benchmark in entries:
-        if subset not in subsets:
-            raise DataError(f"{manifest}: no subset '{subset}' (tokenizer {name})")
-        rows.append(
-            tables.training_row(
-                name,
-                load_tokenizer(tokenizer).get_vocab_size(with_added_tokens=True),
-                int(subsets[subset]["bytes"]),
-                tables.read_benchmark(benchmark),
-            )
-        )
-    n = tables.write_csv(output, list(tables.TRAINING_COLUMNS), rows)
-    log.info("%s: %d rows", output, n)
-
-
 if __name__ == "__main__":
-    cli()
+    evaluate()

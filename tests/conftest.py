@@ -1,11 +1,14 @@
-"""Shared fixtures: repository paths, the shared test data, and a Snakemake runner."""
+"""Shared fixtures and helpers: paths, shared test data, script and Snakemake runs, small corpora."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,18 +42,13 @@ def run_snakemake(
     *args: str, workdir: Path, timeout: int = 600, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """Run snakemake on this repository's workflow in ``workdir``."""
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "workflow" / "Snakefile"),
-        "--directory",
-        str(workdir),
-        *args,
-    ]
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, env=tool_env(), cwd=workdir
+        snakemake_command(workdir, *args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=tool_env(),
+        cwd=workdir,
     )
     if check and result.returncode != 0:
         raise AssertionError(
@@ -62,3 +60,92 @@ def run_snakemake(
 @pytest.fixture
 def snakemake_runner():
     return run_snakemake
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the scripts and building small corpora
+
+
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    """The command line of snakemake on this repository's workflow in ``workdir``."""
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *args,
+    ]
+
+
+def run_script(
+    name: str, *args: str, cwd: Path | None = None, timeout: int = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``scripts/<name>`` with this interpreter and ``tool_env``; the finished process."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / name), *args],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def prepare_shards(
+    directory: Path, spec: Mapping[str, Any] | str, corpus: str = "c"
+) -> subprocess.CompletedProcess[str]:
+    """``prepare_corpus.py shards`` of a corpus spec (or raw ``--spec-json`` text).
+
+    The shards go to ``directory/shards``, the manifest to ``directory/manifest.json``.
+    """
+    spec_json = spec if isinstance(spec, str) else json.dumps(spec)
+    return run_script(
+        "prepare_corpus.py",
+        "shards",
+        "--corpus",
+        corpus,
+        "--spec-json",
+        spec_json,
+        "--shards-dir",
+        str(directory / "shards"),
+        "--manifest",
+        str(directory / "manifest.json"),
+    )
+
+
+def jsonl_corpus(directory: Path, documents: Sequence[Mapping[str, str]]) -> Path:
+    """A local JSONL corpus of ``documents`` (``text``, ``language``), prepared; its manifest.
+
+    The corpus is ``c``, with one subset, ``tok_eval`` (see ``prepare_shards``).
+    """
+    docs = directory / "docs.jsonl"
+    docs.write_text("\n".join(json.dumps(doc) for doc in documents), encoding="utf-8")
+    spec = {
+        "source": {
+            "type": "local",
+            "format": "jsonl",
+            "paths": [str(docs)],
+            "language_column": "language",
+        },
+        "subsets": {"tok_eval": {}},
+    }
+    result = prepare_shards(directory, spec)
+    assert result.returncode == 0, result.stderr
+    return directory / "manifest.json"
+
+
+def byte_corpus(directory: Path, texts: list[str], name: str = "corpus") -> Path:
+    """Write ``texts`` as a byte corpus; return its prefix."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from toklab.data.byte_corpus import write_byte_corpus
+
+    directory.mkdir(parents=True, exist_ok=True)
+    shard = directory / f"{name}-part-00000.parquet"
+    pq.write_table(pa.table({"id": [str(i) for i in range(len(texts))], "text": texts}), shard)
+    write_byte_corpus([shard], directory / name)
+    return directory / name

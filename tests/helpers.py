@@ -1,23 +1,10 @@
-"""Small builders shared by tests."""
+"""Small builders shared by tests: a tiny model configuration (corpus builders: tests/conftest.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from tests.conftest import byte_corpus
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from toklab.data.byte_corpus import write_byte_corpus
-
-
-def byte_corpus(directory: Path, texts: list[str], name: str = "corpus") -> Path:
-    """Write ``texts`` as a byte corpus; return its prefix."""
-    directory.mkdir(parents=True, exist_ok=True)
-    shard = directory / f"{name}-part-00000.parquet"
-    pq.write_table(pa.table({"id": [str(i) for i in range(len(texts))], "text": texts}), shard)
-    write_byte_corpus([shard], directory / name)
-    return directory / name
-
+__all__ = ["TINY_MODEL", "byte_corpus"]
 
 TINY_MODEL = {
     "hidden_size": 32,

@@ -1,25 +1,11 @@
 """The click scripts: --help works, and failures are one line on stderr with exit status 1."""
 
-import json
-import subprocess
-import sys
-
 import pytest
 
-from tests.conftest import REPO, tool_env
+from tests.conftest import REPO, byte_corpus, prepare_shards, run_script
+from tests.helpers import TINY_MODEL
 
 SCRIPTS = sorted((REPO / "scripts").glob("*.py"))
-
-
-def run_script(name, *args, cwd=None):
-    return subprocess.run(
-        [sys.executable, str(REPO / "scripts" / name), *args],
-        capture_output=True,
-        text=True,
-        env=tool_env(),
-        cwd=cwd,
-        timeout=120,
-    )
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
@@ -29,18 +15,7 @@ def test_help(script):
 
 
 def test_bad_spec_json_is_one_line(tmp_path):
-    result = run_script(
-        "prepare_corpus.py",
-        "shards",
-        "--corpus",
-        "c",
-        "--spec-json",
-        "{nope",
-        "--shards-dir",
-        str(tmp_path / "s"),
-        "--manifest",
-        str(tmp_path / "m.json"),
-    )
+    result = prepare_shards(tmp_path, "{nope")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "Error: corpus 'c': --spec-json is not valid JSON "
@@ -53,40 +28,18 @@ def test_missing_file_is_one_line(tmp_path):
         "source": {"type": "local", "paths": [str(tmp_path / "gone.txt")]},
         "subsets": {"a": {}},
     }
-    result = run_script(
-        "prepare_corpus.py",
-        "shards",
-        "--corpus",
-        "c",
-        "--spec-json",
-        json.dumps(spec),
-        "--shards-dir",
-        str(tmp_path / "s"),
-        "--manifest",
-        str(tmp_path / "m.json"),
-    )
+    result = prepare_shards(tmp_path, spec)
     assert result.returncode == 1
     assert (
         result.stderr.strip().splitlines()[-1]
         == f"Error: corpus 'c': input file not found: {tmp_path / 'gone.txt'}"
     )
-    assert not (tmp_path / "s").exists() and not (tmp_path / "m.json").exists()
+    assert not (tmp_path / "shards").exists() and not (tmp_path / "manifest.json").exists()
 
 
 def test_unknown_subset_for_bytes(tmp_path):
     spec = {"source": {"type": "demo"}, "subsets": {"a": {"documents": 2}}}
-    run_script(
-        "prepare_corpus.py",
-        "shards",
-        "--corpus",
-        "d",
-        "--spec-json",
-        json.dumps(spec),
-        "--shards-dir",
-        str(tmp_path / "shards"),
-        "--manifest",
-        str(tmp_path / "manifest.json"),
-    )
+    prepare_shards(tmp_path, spec, corpus="d")
     result = run_script(
         "prepare_corpus.py",
         "bytes",
@@ -199,7 +152,6 @@ def test_train_tokenizer_bad_input_leaves_no_output(tmp_path):
 def test_train_bytespan_cli(tmp_path):
     import torch
 
-    from tests.helpers import TINY_MODEL, byte_corpus
     from toklab.models.llama import LlamaModel, ModelConfig, save_checkpoint
     from toklab.predictions import extract_predictions
 

@@ -1,4 +1,4 @@
-"""Table assembly and CSV schema; the stats script end to end on a small local corpus."""
+"""Table assembly and CSV schema; the stats and tables scripts end to end on a small local corpus."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from tests.test_scripts import run_script
+from tests.conftest import jsonl_corpus, run_script
 from toklab.errors import DataError
 from toklab.evaluation import tables
 from toklab.tokenizers.hf import build_hf_tokenizer, save_tokenizer_files
@@ -80,34 +80,10 @@ def test_every_table_is_documented_in_the_readme(repo):
 @pytest.fixture
 def local_corpus(tmp_path):
     """A two-language local corpus with an evaluation subset, prepared by the data script."""
-    docs = tmp_path / "docs.jsonl"
     lines = [{"text": f"the walked dogs {i} walking", "language": "english"} for i in range(20)] + [
         {"text": f"los perros caminan {i}", "language": "spanish"} for i in range(20)
     ]
-    docs.write_text("\n".join(json.dumps(x) for x in lines), encoding="utf-8")
-    spec = {
-        "source": {
-            "type": "local",
-            "format": "jsonl",
-            "paths": [str(docs)],
-            "language_column": "language",
-        },
-        "subsets": {"tok_eval": {}},
-    }
-    result = run_script(
-        "prepare_corpus.py",
-        "shards",
-        "--corpus",
-        "c",
-        "--spec-json",
-        json.dumps(spec),
-        "--shards-dir",
-        str(tmp_path / "shards"),
-        "--manifest",
-        str(tmp_path / "manifest.json"),
-    )
-    assert result.returncode == 0, result.stderr
-    return tmp_path / "manifest.json"
+    return jsonl_corpus(tmp_path, lines)
 
 
 def test_stats_script_end_to_end(tmp_path, local_corpus):
@@ -119,7 +95,6 @@ def test_stats_script_end_to_end(tmp_path, local_corpus):
     output = tmp_path / "stats.json"
     result = run_script(
         "tokenizer_stats.py",
-        "evaluate",
         "--tokenizer",
         str(tokenizer_dir / "tokenizer.json"),
         "--name",
@@ -148,19 +123,66 @@ def test_stats_script_end_to_end(tmp_path, local_corpus):
         == rows["english"]["total_words"] + rows["spanish"]["total_words"]
     )
     table = tmp_path / "table.csv"
-    result = run_script("tokenizer_stats.py", "stats-table", str(output), "--output", str(table))
+    result = run_script(
+        "tables.py", "stats", "--table", "tokenizer_stats", str(output), "--output", str(table)
+    )
     assert result.returncode == 0, result.stderr
     with table.open() as f:
         reader = csv.DictReader(f)
         assert reader.fieldnames == list(tables.TOKENIZER_STATS_COLUMNS)
         assert [r["language"] for r in reader] == ["english", "spanish", "all"]
+    compression = tmp_path / "compression.csv"
+    result = run_script(
+        "tables.py", "stats", "--table", "compression", str(output), "--output", str(compression)
+    )
+    assert result.returncode == 0, result.stderr
+    with compression.open() as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == list(tables.COMPRESSION_COLUMNS)
+        assert [(r["tokenizer_corpus"], r["language"]) for r in reader] == [
+            ("c", "english"),
+            ("c", "spanish"),
+            ("c", "all"),
+        ]
+    unknown = run_script(
+        "tables.py", "stats", "--table", "fertility", str(output), "--output", str(tmp_path / "x")
+    )
+    assert unknown.returncode == 2 and "fertility" in unknown.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_training_table_script(tmp_path, local_corpus):
+    vocab = {i: bytes([i]) for i in range(256)} | {256: b"<|endoftext|>"}
+    tokenizer = build_hf_tokenizer(vocab, [], ["<|endoftext|>"])
+    tokenizer.save(str(tmp_path / "t.json"))
+    benchmark = tmp_path / "b.tsv"
+    benchmark.write_text("s\tmax_rss\tcpu_time\n2.0\t120.5\t1.5\n")
+    output = tmp_path / "training.csv"
+    entry = ["--entry", "bpe-257", "tok_eval", str(tmp_path / "t.json"), str(benchmark)]
+    common = ["--manifest", str(local_corpus), "--output", str(output)]
+    result = run_script("tables.py", "training", *entry, *common)
+    assert result.returncode == 0, result.stderr
+    with output.open() as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == list(tables.TRAINING_COLUMNS)
+        (row,) = reader
+    training_bytes = json.loads(local_corpus.read_text())["subsets"]["tok_eval"]["bytes"]
+    assert (row["tokenizer"], row["family"], row["vocab_size"]) == ("bpe-257", "bpe", "257")
+    assert int(row["training_bytes"]) == training_bytes and row["wall_s"] == "2"
+    output.unlink()
+    entry[2] = "tok_train"
+    bad = run_script("tables.py", "training", *entry, *common)
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines()[-1] == (
+        f"Error: {local_corpus}: no subset 'tok_train' (tokenizer bpe-257)"
+    )
+    assert not output.exists()
 
 
 def test_stats_script_errors(tmp_path, local_corpus):
     output = tmp_path / "stats.json"
     result = run_script(
         "tokenizer_stats.py",
-        "evaluate",
         "--tokenizer",
         str(tmp_path / "missing.json"),
         "--name",
@@ -187,7 +209,6 @@ def test_stats_of_unknown_gold_language_is_an_error(tmp_path, local_corpus):
     gold.write_text("full_word,pt1,rest\nab,a,b\n", encoding="utf-8")
     result = run_script(
         "tokenizer_stats.py",
-        "evaluate",
         "--tokenizer",
         str(tmp_path / "t.json"),
         "--name",

@@ -7,14 +7,13 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from tests.conftest import REPO, tool_env
+from tests.conftest import REPO, snakemake_command, tool_env
 from tests.slurm.cluster import ACCOUNT, PARTITION
 
 REAL_PROFILE = REPO / "profiles" / "slurm" / "profile.yaml"
@@ -51,20 +50,6 @@ def write_test_profile(
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "profile.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
     return directory
-
-
-def snakemake_command(workdir: Path, *args: str) -> list[str]:
-    """snakemake on this repository's workflow in ``workdir``."""
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "workflow" / "Snakefile"),
-        "--directory",
-        str(workdir),
-        *args,
-    ]
 
 
 def slice_args(

@@ -36,7 +36,7 @@ rule tokenizer_stats:
         script=script("tokenizer_stats.py"),
         settings=get_stats_params,
     shell:
-        "RAYON_NUM_THREADS={threads} python {params.script:q} evaluate"
+        "RAYON_NUM_THREADS={threads} python {params.script:q}"
         " --tokenizer {input.tokenizer:q} --name {wildcards.tokenizer}"
         " --tokenizer-corpus {wildcards.tokenizer_corpus}"
         " --manifest {input.manifest:q} --corpus {wildcards.corpus}"

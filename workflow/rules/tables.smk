@@ -19,9 +19,10 @@ rule tokenizer_stats_table:
         mem_mb=1000,
         runtime=10,
     params:
-        script=script("tokenizer_stats.py"),
+        script=script("tables.py"),
     shell:
-        "python {params.script:q} stats-table {input:q} --output {output:q} 2> {log:q}"
+        "python {params.script:q} stats --table tokenizer_stats {input:q} --output {output:q}"
+        " 2> {log:q}"
 
 
 rule compression_table:
@@ -42,9 +43,9 @@ rule compression_table:
         mem_mb=1000,
         runtime=10,
     params:
-        script=script("tokenizer_stats.py"),
+        script=script("tables.py"),
     shell:
-        "python {params.script:q} compression-table {input:q} --output {output:q}"
+        "python {params.script:q} stats --table compression {input:q} --output {output:q}"
         " 2> {log:q}"
 
 
@@ -66,8 +67,8 @@ rule bpe_training_table:
         mem_mb=1000,
         runtime=10,
     params:
-        script=script("tokenizer_stats.py"),
+        script=script("tables.py"),
         entries=get_training_table_options,
     shell:
-        "python {params.script:q} training-table {params.entries}"
+        "python {params.script:q} training {params.entries}"
         " --manifest {input.manifest:q} --output {output:q} 2> {log:q}"

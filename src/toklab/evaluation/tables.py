@@ -2,6 +2,8 @@
 
 Each table's columns are declared once here with their meaning and unit; the README's table
 documentation is generated from the same dictionaries (``column_docs``), so the two agree.
+The tables built from ``scripts/tokenizer_stats.py`` results are registered in ``STATS_TABLES``;
+the training table is assembled from the training jobs' benchmark files (``training_rows``).
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from toklab.errors import DataError
-from toklab.io import atomic_write
+from toklab.evaluation import load_tokenizer
+from toklab.io import atomic_write, read_json
 
 #: results/tables/tokenizer_stats_{corpus}.csv: one row per tokenizer and language.
 TOKENIZER_STATS_COLUMNS: dict[str, str] = {
@@ -95,7 +98,7 @@ def write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[Mapping[s
 
 
 def tokenizer_stats_rows(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Rows of the tokenizer-statistics table from ``scripts/tokenizer_stats.py evaluate`` JSONs."""
+    """Rows of the tokenizer-statistics table from ``scripts/tokenizer_stats.py`` results."""
     rows = []
     for result in results:
         for row in result["rows"]:
@@ -124,6 +127,27 @@ def compression_rows(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any
         for result in results
         for row in result["rows"]
     ]
+
+
+#: Builds a table's rows from tokenizer-statistics results.
+RowBuilder = Callable[[Iterable[Mapping[str, Any]]], list[dict[str, Any]]]
+
+#: The tables of tokenizer-statistics results, by name: their columns and row builder.
+STATS_TABLES: dict[str, tuple[dict[str, str], RowBuilder]] = {
+    "tokenizer_stats": (TOKENIZER_STATS_COLUMNS, tokenizer_stats_rows),
+    "compression": (COMPRESSION_COLUMNS, compression_rows),
+}
+
+
+def read_stats_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """The JSON results of ``scripts/tokenizer_stats.py``, in the order given."""
+    return [read_json(path) for path in paths]
+
+
+def write_stats_table(table: str, results: Iterable[Mapping[str, Any]], path: str | Path) -> int:
+    """Write the table named ``table`` (a key of ``STATS_TABLES``) atomically; its row count."""
+    columns, rows = STATS_TABLES[table]
+    return write_csv(path, list(columns), rows(results))
 
 
 def read_benchmark(path: str | Path) -> dict[str, float]:
@@ -155,6 +179,24 @@ def training_row(tokenizer: str, vocab_size: int, training_bytes: int, benchmark
         "max_rss_mb": benchmark["max_rss"],
         "mb_per_s": training_bytes / 1e6 / wall if wall > 0 else math.nan,
     }
+
+
+def training_rows(
+    entries: Iterable[tuple[str, str, str | Path, str | Path]], manifest: str | Path
+) -> list[dict[str, Any]]:
+    """Rows of the training table, one per ``(name, subset, tokenizer.json, benchmark TSV)``.
+
+    ``subset`` is the subset of the corpus ``manifest`` that the tokenizer was trained on.
+    """
+    subsets = read_json(manifest)["subsets"]
+    rows = []
+    for name, subset, tokenizer, benchmark in entries:
+        if subset not in subsets:
+            raise DataError(f"{manifest}: no subset '{subset}' (tokenizer {name})")
+        vocab_size = load_tokenizer(tokenizer).get_vocab_size(with_added_tokens=True)
+        training_bytes = int(subsets[subset]["bytes"])
+        rows.append(training_row(name, vocab_size, training_bytes, read_benchmark(benchmark)))
+    return rows
 
 
 def column_docs(columns: Mapping[str, str]) -> str:

@@ -1,0 +1,62 @@
+#!/usr/bin/env python
+"""The paper tables as CSV: tokenizer statistics, compression, and tokenizer training cost."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from toklab.cli import one_line_errors, setup_logging
+from toklab.evaluation import tables
+
+log = logging.getLogger("tables")
+
+
+@click.group()
+def cli() -> None:
+    """Assemble one paper table."""
+    setup_logging()
+
+
+@cli.command()
+@click.option(
+    "--table",
+    required=True,
+    type=click.Choice(sorted(tables.STATS_TABLES)),
+    help="tokenizer_stats: ByteSpan's statistics; compression: CS336's bytes per token.",
+)
+@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def stats(table: str, results: tuple[Path, ...], output: Path) -> None:
+    """A table of `tokenizer_stats.py` results (RESULTS: its JSON files)."""
+    n = tables.write_stats_table(table, tables.read_stats_results(results), output)
+    log.info("%s: %d rows", output, n)
+
+
+@cli.command()
+@click.option(
+    "--entry",
+    "entries",
+    multiple=True,
+    required=True,
+    type=(str, str, click.Path(path_type=Path), click.Path(path_type=Path)),
+    metavar="NAME SUBSET TOKENIZER_JSON BENCHMARK_TSV",
+    help="One trained tokenizer, the subset it was trained on and its job's benchmark (repeat).",
+)
+@click.option("--manifest", required=True, type=click.Path(path_type=Path))
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def training(
+    entries: tuple[tuple[str, str, Path, Path], ...], manifest: Path, output: Path
+) -> None:
+    """Training wall time and peak memory per tokenizer, from the rules' benchmark files."""
+    rows = tables.training_rows(entries, manifest)
+    n = tables.write_csv(output, list(tables.TRAINING_COLUMNS), rows)
+    log.info("%s: %d rows", output, n)
+
+
+if __name__ == "__main__":
+    cli()
