@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO, run_snakemake
+from tests.conftest import REPO, run_snakemake, snakemake_command, tool_env
 
 pytestmark = pytest.mark.workflow
 
@@ -266,6 +267,32 @@ def test_bad_subset_layout_fails_at_parse_time(tmp_path):
     result = run_snakemake("-n", "--configfile", str(config), workdir=tmp_path, check=False)
     assert result.returncode != 0
     assert "subset 'a' has no size but is not the last subset" in result.stdout + result.stderr
+
+
+def test_dangling_subset_reference_fails_at_parse_time(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["corpora"]["demo"]["bpe"]["subset"] = "trian"
+    result = run_snakemake(
+        "-n", "--configfile", str(write_config(tmp_path, config)), workdir=tmp_path, check=False
+    )
+    assert result.returncode != 0
+    assert (
+        "config error: corpus 'demo': bpe.subset 'trian' is not one of its subsets"
+        " (lm_train, tok_train, tok_eval, validation)"
+    ) in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_workflow_profile_reruns_incomplete_jobs(tmp_path):
+    """From the repository root Snakemake reads profiles/default/ by itself."""
+    profile = yaml.safe_load((REPO / "profiles" / "default" / "profile.yaml").read_text())
+    assert profile == {"rerun-incomplete": True}
+    command = snakemake_command(tmp_path, "-n")
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env=tool_env(), cwd=REPO
+    )
+    assert result.returncode == 0, result.stderr
+    assert "workflow specific profile profiles/default" in result.stdout + result.stderr
 
 
 def test_missing_local_file_is_reported(tmp_path):
