@@ -77,6 +77,16 @@ def test_every_table_is_documented_in_the_readme(repo):
             assert f"`{name}`" in readme, name
 
 
+def run_stats(manifest, tokenizer, output, *extra: str, name: str = "x"):
+    """tokenizer_stats.py on the tok_eval subset of the corpus ``c`` at ``manifest``."""
+    return run_script(
+        "tokenizer_stats.py",
+        "--tokenizer", str(tokenizer), "--name", name, "--tokenizer-corpus", "c",
+        "--manifest", str(manifest), "--corpus", "c", "--subset", "tok_eval",
+        *extra, "--output", str(output),
+    )  # fmt: skip
+
+
 @pytest.fixture
 def local_corpus(tmp_path):
     """A two-language local corpus with an evaluation subset, prepared by the data script."""
@@ -93,24 +103,13 @@ def test_stats_script_end_to_end(tmp_path, local_corpus):
     gold = tmp_path / "english.csv"
     gold.write_text(",full_word,pt1,rest\n0,walked,walk,ed\n1,walked,walke,d\n", encoding="utf-8")
     output = tmp_path / "stats.json"
-    result = run_script(
-        "tokenizer_stats.py",
-        "--tokenizer",
+    result = run_stats(
+        local_corpus,
         str(tokenizer_dir / "tokenizer.json"),
-        "--name",
-        "bpe-258",
-        "--tokenizer-corpus",
-        "c",
-        "--manifest",
-        str(local_corpus),
-        "--corpus",
-        "c",
-        "--subset",
-        "tok_eval",
+        str(output),
         "--gold",
         f"english={gold}",
-        "--output",
-        str(output),
+        name="bpe-258",
     )
     assert result.returncode == 0, result.stderr
     rows = {r["language"]: r for r in json.loads(output.read_text())["rows"]}
@@ -181,23 +180,7 @@ def test_training_table_script(tmp_path, local_corpus):
 
 def test_stats_script_errors(tmp_path, local_corpus):
     output = tmp_path / "stats.json"
-    result = run_script(
-        "tokenizer_stats.py",
-        "--tokenizer",
-        str(tmp_path / "missing.json"),
-        "--name",
-        "x",
-        "--tokenizer-corpus",
-        "c",
-        "--manifest",
-        str(local_corpus),
-        "--corpus",
-        "c",
-        "--subset",
-        "tok_eval",
-        "--output",
-        str(output),
-    )
+    result = run_stats(local_corpus, tmp_path / "missing.json", output)
     assert result.returncode == 1 and "tokenizer file not found" in result.stderr
     assert not output.exists()
 
@@ -207,24 +190,13 @@ def test_stats_of_unknown_gold_language_is_an_error(tmp_path, local_corpus):
     tokenizer.save(str(tmp_path / "t.json"))
     gold = tmp_path / "g.csv"
     gold.write_text("full_word,pt1,rest\nab,a,b\n", encoding="utf-8")
-    result = run_script(
-        "tokenizer_stats.py",
-        "--tokenizer",
+    result = run_stats(
+        local_corpus,
         str(tmp_path / "t.json"),
-        "--name",
-        "x",
-        "--tokenizer-corpus",
-        "c",
-        "--manifest",
-        str(local_corpus),
-        "--corpus",
-        "c",
-        "--subset",
-        "tok_eval",
+        str(tmp_path / "o.json"),
         "--gold",
         f"german={gold}",
-        "--output",
-        str(tmp_path / "o.json"),
+        name="x",
     )
     assert result.returncode == 1
     assert "gold morphology for ['german']" in result.stderr
