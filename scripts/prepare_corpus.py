@@ -11,7 +11,7 @@ import click
 from toklab.cli import one_line_errors, setup_logging
 from toklab.data.byte_corpus import write_byte_corpus
 from toklab.data.corpus import CorpusSpec, prepare_corpus, subset_shard_paths
-from toklab.data.demo import gold_segmentations, morphscore_csv
+from toklab.data.demo import DEMO_LANGUAGES, gold_segmentations, morphscore_csv
 from toklab.errors import ConfigError
 from toklab.io import atomic_write
 
@@ -61,8 +61,6 @@ def bytes_(manifest: Path, subset: str, prefix: Path, workers: int) -> None:
 @one_line_errors
 def morphology(language: str, seed: int, count: int, output: Path) -> None:
     """Write gold segmentations of a demo language in MorphScore's CSV layout."""
-    from toklab.data.demo import DEMO_LANGUAGES
-
     if language not in DEMO_LANGUAGES:
         raise ConfigError(f"unknown demo language '{language}' (available: {DEMO_LANGUAGES})")
     with atomic_write(output, "w") as handle:

@@ -236,16 +236,16 @@ def bytespan(
 
 def _languages(manifest: Path, subset: str) -> list[str]:
     """The language of every document of a subset, in byte-corpus order (from its shards)."""
-    import pyarrow.parquet as pq
-
     from toklab.data.corpus import subset_shard_paths
+    from toklab.data.shards import shard_languages
     from toklab.errors import DataError
 
     languages: list[str] = []
     for path in subset_shard_paths(manifest, subset):
-        if "language" not in pq.read_schema(path).names:
+        shard = shard_languages(path)
+        if shard is None:
             raise DataError(f"{path}: no language column; the balanced variant needs languages")
-        languages += pq.read_table(path, columns=["language"]).column(0).to_pylist()
+        languages += shard
     return languages
 
 

@@ -152,3 +152,23 @@ def test_bad_input(setup, tmp_path):
     (tmp_path / "junk.zarr").mkdir()
     with pytest.raises(DataError):
         Predictions(tmp_path / "junk.zarr")
+
+
+def test_corpus_hash_is_read_from_the_meta_not_recomputed(setup, tmp_path, monkeypatch):
+    from toklab.data import byte_corpus as byte_corpus_module
+    from toklab.io import sha256_file
+
+    root, _, prefix = setup
+    expected = sha256_file(ByteCorpus(prefix).paths["bin"])
+    hashed = []
+
+    def recording(path, *args, **kwargs):
+        hashed.append(str(path))
+        return sha256_file(path, *args, **kwargs)
+
+    monkeypatch.setattr(predictions_module, "sha256_file", recording)
+    monkeypatch.setattr(byte_corpus_module, "sha256_file", recording)
+    out = extract_predictions(root / "model", prefix, tmp_path / "p.zarr", context=32, stride=8)
+    Predictions(out, prefix)
+    assert not [path for path in hashed if path.endswith(".bin")]
+    assert Predictions(out).attrs["corpus_sha256"] == expected

@@ -1,8 +1,9 @@
 """Atomic file and directory writes, hashing, and small JSON helpers.
 
 Every output of toklab goes through these helpers: a file is written to a temporary sibling,
-flushed and fsynced, then renamed over the target, so a crash or a failing job never leaves a
-half-written file where a finished one is expected.
+flushed and fsynced, then renamed over the target; a directory is filled in a temporary sibling
+and then swapped in (:func:`replace_directory`). So a crash or a failing job never leaves a
+half-written file or directory where a finished one is expected.
 """
 
 from __future__ import annotations
@@ -24,13 +25,49 @@ def _umask() -> int:
     return mask
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):  # not every filesystem lets a directory be fsynced
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync(path)
+
+
+def _remove(path: Path) -> None:
+    """Delete a file or a directory tree, if there is one."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield the name of a temporary sibling of ``path``; rename it over ``path`` on success.
+
+    For writers that take a file name rather than a handle (``safetensors``, ``torch.save``).
+    The file is fsynced before the rename; on an exception it is removed and ``path`` is left
+    untouched.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        _fsync(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual file mode
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @contextlib.contextmanager
@@ -41,40 +78,51 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
     """
     if "w" not in mode:
         raise ValueError(f"atomic_write needs a write mode, got {mode!r}")
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        encoding = None if "b" in mode else "utf-8"
-        with os.fdopen(fd, mode, encoding=encoding) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual file mode
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    encoding = None if "b" in mode else "utf-8"
+    with atomic_path(path) as tmp, open(tmp, mode, encoding=encoding) as handle:
+        yield handle
+
+
+def replace_directory(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Move the finished directory ``source`` to ``target``, replacing what is there.
+
+    An existing ``target`` is first renamed aside (to ``.{name}.old``) and deleted only once
+    ``source`` is in its place, so a crash never leaves a half-deleted directory at ``target``.
+    """
+    source, target = Path(source), Path(target)
+    aside = target.with_name(f".{target.name}.old")
+    _remove(aside)
+    if target.exists() or target.is_symlink():
+        os.replace(target, aside)
+    os.replace(source, target)
+    _fsync_dir(target.parent)
+    _remove(aside)
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary sibling directory; on success it replaces ``path`` in one rename.
+def atomic_directory(
+    path: str | os.PathLike[str], *, staging: str | os.PathLike[str] | None = None
+) -> Iterator[Path]:
+    """Yield a temporary sibling directory; on success it takes the place of ``path``.
 
-    An existing ``path`` is removed only once the new contents are complete.
+    The swap is :func:`replace_directory`: an existing ``path`` is removed only once the new
+    contents are complete. ``staging``, a sibling of ``path``, fixes the temporary directory's
+    name (anything a killed process left there is cleared first), so interrupted writes of large
+    directories do not pile up; by default the name is a fresh one. On an exception the
+    temporary directory is removed and ``path`` is left untouched.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    if staging is None:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    else:
+        tmp = Path(staging)
+        _remove(tmp)
+        tmp.mkdir()
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        replace_directory(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from toklab.data.byte_corpus import ByteCorpus
 from toklab.errors import DataError
-from toklab.io import sha256_file
+from toklab.io import replace_directory, sha256_file
 from toklab.models.llama import LlamaModel, load_checkpoint
 from toklab.training.data import PackedStream
 
@@ -116,7 +116,7 @@ def extract_predictions(
     corpus = ByteCorpus(corpus_prefix)
     stream = PackedStream(corpus_prefix, eos_id)
     model_hash = sha256_file(Path(checkpoint) / "model.safetensors")
-    corpus_hash = sha256_file(corpus.paths["bin"])
+    corpus_hash = corpus.bin_sha256
     output = Path(output)
     n = corpus.num_bytes
     chunks = max(1, math.ceil(n / chunk_bytes))
@@ -151,9 +151,7 @@ def extract_predictions(
             group.attrs["chunks_done"] = sorted(done)
             progress.update(last - first)
     group.attrs["complete"] = True
-    if output.exists():
-        shutil.rmtree(output)
-    partial.rename(output)
+    replace_directory(partial, output)
     return output
 
 
@@ -209,7 +207,7 @@ class Predictions:
         self.attrs = attrs
         if corpus_prefix is not None:
             corpus = ByteCorpus(corpus_prefix)
-            if sha256_file(corpus.paths["bin"]) != attrs["corpus_sha256"]:
+            if corpus.bin_sha256 != attrs["corpus_sha256"]:
                 raise DataError(
                     f"{path}: computed for a different byte corpus than {corpus_prefix}"
                 )

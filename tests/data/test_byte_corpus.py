@@ -97,3 +97,36 @@ def test_unreadable_shard(tmp_path):
     with pytest.raises(DataError, match="not a readable parquet shard"):
         write_byte_corpus([bad], tmp_path / "sub")
     assert not any(tmp_path.glob("sub.*"))
+
+
+def test_meta_counts_languages_of_the_shards(tmp_path):
+    paths = []
+    for i, languages in enumerate((["fusional", "agglutinative"], ["fusional"])):
+        path = tmp_path / f"lang-{i}.parquet"
+        texts = [f"text {j}" for j in range(len(languages))]
+        pq.write_table(pa.table({"id": texts, "text": texts, "language": languages}), path)
+        paths.append(path)
+    meta = write_byte_corpus(paths, tmp_path / "sub")
+    assert meta["languages"] == {"agglutinative": 1, "fusional": 2}
+    assert list(meta["languages"]) == ["agglutinative", "fusional"]
+    mixed = write_byte_corpus([*paths, *shards_of(tmp_path, TEXTS)], tmp_path / "mixed")
+    assert mixed["languages"] is None  # one shard has no language column
+
+
+def test_bin_sha256_comes_from_the_meta(tmp_path, monkeypatch):
+    from toklab.data import byte_corpus as module
+    from toklab.io import sha256_file, write_json
+
+    meta = write_byte_corpus(shards_of(tmp_path, TEXTS), tmp_path / "sub")
+    expected = sha256_file(tmp_path / "sub.bin")
+    assert meta["sha256"]["bin"] == expected
+
+    def no_hashing(path):
+        raise AssertionError(f"{path} was hashed again")
+
+    monkeypatch.setattr(module, "sha256_file", no_hashing)
+    assert ByteCorpus(tmp_path / "sub").bin_sha256 == expected
+    monkeypatch.undo()
+    del meta["sha256"]
+    write_json(tmp_path / "sub.meta.json", meta)
+    assert ByteCorpus(tmp_path / "sub").bin_sha256 == expected  # hashed: the meta has none

@@ -5,7 +5,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from toklab.data.sources import open_source
+from toklab.data.sources import invalid_utf8_error, open_source
 from toklab.errors import ConfigError, DataError
 
 
@@ -49,6 +49,16 @@ def test_invalid_utf8_fails_with_byte_offset(tmp_path):
     path.write_bytes(b"fine\n\nbad \xff byte")
     with pytest.raises(DataError, match=r"bad.txt: invalid UTF-8 at byte offset 10"):
         read({"type": "local", "paths": [str(path)]})
+
+
+def test_invalid_utf8_error_names_file_and_absolute_offset():
+    try:
+        b"ab\xffc".decode("utf-8")
+    except UnicodeDecodeError as err:
+        plain = invalid_utf8_error("f.txt", 100, err)
+        hinted = invalid_utf8_error("f.txt", 100, err, "try this")
+    assert isinstance(plain, DataError) and str(plain) == "f.txt: invalid UTF-8 at byte offset 102"
+    assert str(hinted) == "f.txt: invalid UTF-8 at byte offset 102 (try this)"
 
 
 def test_invalid_utf8_replaced_and_counted(tmp_path):

@@ -173,6 +173,17 @@ def test_bad_input(tmp_path):
         train_bpe(tmp_path / "bad.txt", 300)
 
 
+def test_invalid_utf8_in_a_byte_corpus_names_the_bin_and_offset(tmp_path):
+    shard = tmp_path / "shard.parquet"
+    pq.write_table(pa.table({"id": ["0", "1"], "text": ["first", "second doc"]}), shard)
+    write_byte_corpus([shard], tmp_path / "corpus")
+    data = bytearray((tmp_path / "corpus.bin").read_bytes())
+    data[8] = 0xFF  # in the second document, which starts at byte 5
+    (tmp_path / "corpus.bin").write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"corpus.bin: invalid UTF-8 at byte offset 8$"):
+        train_bpe_on_corpus(tmp_path / "corpus", 300, num_workers=1)
+
+
 def test_chunk_cuts_are_safe_offsets(tmp_path):
     from toklab.tokenizers.pretoken_counts import file_chunks
 

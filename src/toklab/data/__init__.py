@@ -2,7 +2,8 @@
 
 from toklab.data.byte_corpus import ByteCorpus, write_byte_corpus
 from toklab.data.corpus import CorpusSpec, SubsetSpec, prepare_corpus
-from toklab.data.sources import Document, open_source
+from toklab.data.document import Document
+from toklab.data.sources import open_source
 
 __all__ = [
     "ByteCorpus",

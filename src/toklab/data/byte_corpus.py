@@ -15,7 +15,8 @@ stream of bytes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from functools import cached_property
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from toklab.data.arrays import array_paths, map_array, read_index
+from toklab.data.shards import iter_shard_batches, language_counts
 from toklab.errors import DataError
-from toklab.io import atomic_write, sha256_file, write_json
+from toklab.io import atomic_write, read_json, sha256_file, write_json
 from toklab.pretokenization import pretoken_start_flags
 
 log = logging.getLogger(__name__)
@@ -35,11 +38,7 @@ BATCH_DOCUMENTS = 1024
 
 def byte_corpus_paths(prefix: str | Path) -> dict[str, Path]:
     """The four files of the byte corpus at ``prefix``."""
-    prefix = Path(prefix)
-    return {
-        suffix: prefix.with_name(prefix.name + "." + suffix)
-        for suffix in ("bin", "idx", "pretok", "meta.json")
-    }
+    return array_paths(prefix, ("bin", "idx", "pretok", "meta.json"))
 
 
 def encode_documents(texts: Sequence[str]) -> tuple[bytes, np.ndarray, np.ndarray]:
@@ -49,30 +48,6 @@ def encode_documents(texts: Sequence[str]) -> tuple[bytes, np.ndarray, np.ndarra
     flags = [pretoken_start_flags(text) for text in texts]
     empty = np.zeros(0, dtype=np.uint8)
     return b"".join(encoded), lengths, np.concatenate(flags) if flags else empty
-
-
-def _shard_batches(paths: Sequence[Path]) -> Iterator[list[str]]:
-    import pyarrow.parquet as pq
-
-    for path in paths:
-        try:
-            parquet = pq.ParquetFile(path)
-        except Exception as err:
-            raise DataError(f"{path}: not a readable parquet shard ({err})") from None
-        for batch in parquet.iter_batches(batch_size=BATCH_DOCUMENTS, columns=["text"]):
-            yield batch.column(0).to_pylist()
-
-
-def _shard_languages(paths: Sequence[Path]) -> dict[str, int] | None:
-    import pyarrow.parquet as pq
-
-    counts: dict[str, int] = {}
-    for path in paths:
-        if "language" not in pq.ParquetFile(path).schema_arrow.names:
-            return None
-        for language in pq.read_table(path, columns=["language"]).column(0).to_pylist():
-            counts[language] = counts.get(language, 0) + 1
-    return dict(sorted(counts.items()))
 
 
 def write_byte_corpus(shards: Sequence[str | Path], prefix: str | Path, workers: int = 1) -> dict:
@@ -87,7 +62,9 @@ def write_byte_corpus(shards: Sequence[str | Path], prefix: str | Path, workers:
     lengths: list[np.ndarray] = []
     pool = get_context("spawn").Pool(workers) if workers > 1 else None
     try:
-        batches = _shard_batches(shards)
+        batches = (
+            texts for texts, _ in iter_shard_batches(shards, BATCH_DOCUMENTS, languages=False)
+        )
         results = pool.imap(encode_documents, batches) if pool else map(encode_documents, batches)
         with (
             atomic_write(paths["bin"]) as bin_file,
@@ -115,7 +92,7 @@ def write_byte_corpus(shards: Sequence[str | Path], prefix: str | Path, workers:
         "num_bytes": int(offsets[-1]),
         "pretokenizer": "gpt2",
         "prefix_space": False,
-        "languages": _shard_languages(shards),
+        "languages": language_counts(shards),
         "sha256": {name: sha256_file(paths[name]) for name in ("bin", "idx", "pretok")},
         "shards_sha256": [sha256_file(p) for p in shards],
     }
@@ -131,32 +108,14 @@ class ByteCorpus:
         for path in self.paths.values():
             if not path.exists():
                 raise DataError(f"{path}: byte corpus file not found")
-        self.bytes = (
-            np.memmap(self.paths["bin"], dtype=np.uint8, mode="r")
-            if (self.paths["bin"].stat().st_size)
-            else np.zeros(0, dtype=np.uint8)
-        )
-        idx_size = self.paths["idx"].stat().st_size
-        if idx_size % 8 or idx_size < 8:
-            raise DataError(f"{self.paths['idx']}: corrupt index ({idx_size} bytes)")
-        self.offsets = np.fromfile(self.paths["idx"], dtype="<i8")
-        if self.offsets[0] != 0 or np.any(np.diff(self.offsets) < 0):
-            raise DataError(f"{self.paths['idx']}: corrupt index (offsets not increasing from 0)")
-        if self.offsets[-1] != len(self.bytes):
-            raise DataError(
-                f"{self.paths['idx']}: index ends at {self.offsets[-1]} but "
-                f"{self.paths['bin']} has {len(self.bytes)} bytes"
-            )
+        self.bytes = map_array(self.paths["bin"], np.uint8)
+        self.offsets = read_index(self.paths["idx"], self.paths["bin"], len(self.bytes), "bytes")
         flag_size = self.paths["pretok"].stat().st_size
         if flag_size != len(self.bytes):
             raise DataError(
                 f"{self.paths['pretok']}: {flag_size} flags for {len(self.bytes)} bytes"
             )
-        self.pretoken_start = (
-            np.memmap(self.paths["pretok"], dtype=np.uint8, mode="r")
-            if flag_size
-            else np.zeros(0, dtype=np.uint8)
-        )
+        self.pretoken_start = map_array(self.paths["pretok"], np.uint8)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -165,6 +124,17 @@ class ByteCorpus:
     def num_bytes(self) -> int:
         """Total number of bytes."""
         return int(self.offsets[-1])
+
+    @cached_property
+    def meta(self) -> dict[str, Any]:
+        """The contents of ``.meta.json`` (read on first use)."""
+        return read_json(self.paths["meta.json"])
+
+    @cached_property
+    def bin_sha256(self) -> str:
+        """SHA-256 of the ``.bin``: the one its metadata records (hashed only if it records none)."""
+        recorded = self.meta.get("sha256", {}).get("bin")
+        return recorded if isinstance(recorded, str) else sha256_file(self.paths["bin"])
 
     def document_bytes(self, index: int) -> np.ndarray:
         """The bytes of document ``index``."""

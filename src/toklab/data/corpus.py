@@ -27,7 +27,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from toklab.data.sources import Document, Source, SourceStats, open_source
+from toklab.data.demo import DEMO_LANGUAGES
+from toklab.data.document import Document
+from toklab.data.shards import iter_shard_batches
+from toklab.data.sources import Source, SourceStats, open_source
 from toklab.errors import ConfigError, DataError
 from toklab.io import atomic_directory, read_json, sha256_file, write_json
 
@@ -91,8 +94,6 @@ class CorpusSpec:
             subsets.append(SubsetSpec(subset_name, documents, size, raw.get("source")))
         languages = config.get("languages")
         if languages is None and config["source"].get("type") == "demo":
-            from toklab.data.demo import DEMO_LANGUAGES
-
             languages = config["source"].get("languages", list(DEMO_LANGUAGES))
         shard = config.get("shard") or {}
         spec = cls(
@@ -328,15 +329,7 @@ def iter_subset_documents(
 
     The language is ``None`` for corpora whose shards carry no language column.
     """
-    import pyarrow.parquet as pq
-
-    for path in subset_shard_paths(manifest_path, subset):
-        try:
-            parquet = pq.ParquetFile(path)
-        except Exception as err:
-            raise DataError(f"{path}: not a readable parquet shard ({err})") from None
-        columns = ["text"] + (["language"] if "language" in parquet.schema_arrow.names else [])
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
-            texts = batch.column(0).to_pylist()
-            languages = batch.column(1).to_pylist() if len(columns) == 2 else [None] * len(texts)
-            yield from zip(languages, texts, strict=True)
+    for texts, languages in iter_shard_batches(
+        subset_shard_paths(manifest_path, subset), batch_rows
+    ):
+        yield from zip(languages, texts, strict=True)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import ClassVar
 
-from toklab.data.sources import Document
+from toklab.data.document import Document
 
 DEMO_LANGUAGES = ("agglutinative", "fusional")
 

@@ -13,8 +13,10 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
+from toklab.data.demo import DEMO_LANGUAGES, generate_documents
+from toklab.data.document import Document
 from toklab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -22,14 +24,6 @@ log = logging.getLogger(__name__)
 SOURCE_TYPES = ("hf", "local", "demo")
 LOCAL_FORMATS = ("text", "jsonl", "parquet")
 INVALID_UTF8_POLICIES = ("error", "replace")
-
-
-class Document(NamedTuple):
-    """One document: a stable id, its text, and its language when the source knows it."""
-
-    id: str
-    text: str
-    language: str | None = None
 
 
 @dataclass
@@ -89,15 +83,29 @@ def resolve_paths(patterns: list[str] | str, where: str) -> list[Path]:
     return paths
 
 
+def invalid_utf8_error(
+    where: str | Path, offset: int, err: UnicodeDecodeError, hint: str | None = None
+) -> DataError:
+    """The one-line error for data that is not valid UTF-8, naming the file and byte offset.
+
+    ``where`` names the file, ``offset`` is the offset in it of the first byte of the data that
+    failed to decode, and ``hint`` an optional remedy, shown in parentheses.
+    """
+    remedy = f" ({hint})" if hint else ""
+    return DataError(f"{where}: invalid UTF-8 at byte offset {offset + err.start}{remedy}")
+
+
 def decode_utf8(data: bytes, policy: str, where: str, offset: int, stats: SourceStats) -> str:
     """Decode UTF-8; fail naming the absolute byte offset, or replace and count the bad sequences."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
         if policy == "error":
-            raise DataError(
-                f"{where}: invalid UTF-8 at byte offset {offset + err.start} "
-                f"(set on_invalid_utf8: replace to substitute U+FFFD and count replacements)"
+            raise invalid_utf8_error(
+                where,
+                offset,
+                err,
+                "set on_invalid_utf8: replace to substitute U+FFFD and count replacements",
             ) from None
     text = data.decode("utf-8", errors="replace")
     # Count only the replacements the decoder made, not U+FFFD characters already in the text.
@@ -273,8 +281,6 @@ class DemoSource(Source):
 
     def __init__(self, corpus: str, spec: dict[str, Any]) -> None:
         super().__init__(corpus, spec)
-        from toklab.data.demo import DEMO_LANGUAGES
-
         self.languages = list(spec.get("languages", DEMO_LANGUAGES))
         unknown = [lang for lang in self.languages if lang not in DEMO_LANGUAGES]
         if unknown or not self.languages:
@@ -287,8 +293,6 @@ class DemoSource(Source):
 
     def documents(self) -> Iterator[Document]:
         """Yield generated documents, cycling through the languages."""
-        from toklab.data.demo import generate_documents
-
         yield from generate_documents(self.languages, self.seed)
 
 

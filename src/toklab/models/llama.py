@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from toklab.errors import ConfigError, DataError
+from toklab.io import atomic_path, atomic_write
 
 try:  # optional: pip install toklab[gpu]
     from flash_attn import flash_attn_varlen_func
@@ -314,18 +315,15 @@ def save_checkpoint(model: LlamaModel, directory: str | Path) -> None:
     """Write ``model.safetensors`` and ``config.json`` (transformers' Llama layout), atomically."""
     from safetensors.torch import save_file
 
-    from toklab.io import atomic_write
-
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     if model.config.tie_word_embeddings:
         state.pop("lm_head.weight")
-    tmp = directory / ".model.safetensors.tmp"
-    save_file(state, str(tmp), metadata={"format": "pt"})
-    with atomic_write(directory / "config.json", "w") as handle:
-        json.dump(model.config.hf_config(), handle, indent=2, sort_keys=True)
-    tmp.replace(directory / "model.safetensors")
+    # The weights are renamed into place last: once model.safetensors is there, so is its config.
+    with atomic_path(directory / "model.safetensors") as tmp:
+        save_file(state, str(tmp), metadata={"format": "pt"})
+        with atomic_write(directory / "config.json", "w") as handle:
+            json.dump(model.config.hf_config(), handle, indent=2, sort_keys=True)
 
 
 def load_checkpoint(directory: str | Path, map_location: str | torch.device = "cpu") -> LlamaModel:

@@ -27,6 +27,7 @@ import numpy as np
 import regex
 from tqdm import tqdm
 
+from toklab.data.sources import invalid_utf8_error
 from toklab.errors import DataError
 from toklab.pretokenization import GPT2_REGEX
 
@@ -56,7 +57,7 @@ def _decode(data: bytes, path: str | Path, offset: int) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise DataError(f"{path}: invalid UTF-8 at byte offset {offset + err.start}") from None
+        raise invalid_utf8_error(path, offset, err) from None
 
 
 # ---------------------------------------------------------------------------------------------

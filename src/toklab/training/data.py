@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from toklab.data.arrays import array_paths, map_array, read_index
 from toklab.errors import DataError
 from toklab.io import read_json
 
@@ -20,23 +21,16 @@ class PackedStream:
     """Random access to the EOS-separated stream of a ``.bin``/``.idx`` array."""
 
     def __init__(self, prefix: str | Path, eos_id: int) -> None:
-        prefix = Path(prefix)
-        bin_path = prefix.with_name(prefix.name + ".bin")
-        idx_path = prefix.with_name(prefix.name + ".idx")
-        meta_path = prefix.with_name(prefix.name + ".meta.json")
-        for path in (bin_path, idx_path, meta_path):
+        paths = array_paths(prefix, ("bin", "idx", "meta.json"))
+        for path in paths.values():
             if not path.exists():
                 raise DataError(f"{path}: token array file not found")
-        meta = read_json(meta_path)
+        meta = read_json(paths["meta.json"])
         dtype = np.dtype(meta.get("dtype", "uint8"))
-        self.tokens = (
-            np.memmap(bin_path, dtype=dtype, mode="r")
-            if bin_path.stat().st_size
-            else np.zeros(0, dtype)
-        )
-        self.offsets = np.fromfile(idx_path, dtype="<i8")
-        if len(self.offsets) < 2 or self.offsets[0] != 0 or self.offsets[-1] != len(self.tokens):
-            raise DataError(f"{idx_path}: corrupt index for {bin_path}")
+        self.tokens = map_array(paths["bin"], dtype)
+        self.offsets = read_index(paths["idx"], paths["bin"], len(self.tokens), "tokens")
+        if len(self.offsets) < 2:
+            raise DataError(f"{paths['idx']}: no documents in {paths['bin']}")
         self.eos_id = eos_id
         self.vocab_size = int(meta.get("vocab_size", 256))
         if eos_id < self.vocab_size and dtype == np.uint8:

@@ -5,10 +5,11 @@
 * DDP: launch with ``torchrun``; rank r takes windows ``r, r + W, ...`` of each global batch, so
   the global batch and its gradient equal single-process training (up to float summation
   order). NCCL on CUDA, gloo on CPU.
-* A checkpoint (``checkpoint/``: model, optimizer, scheduler, RNG, step) is written every
-  ``checkpoint_interval`` steps and atomically replaces the previous one. On SIGUSR1 or
-  SIGTERM the trainer finishes its step, checkpoints, and exits with :data:`EXIT_PREEMPTED`,
-  so SLURM or Snakemake can requeue it and the next run resumes.
+* A checkpoint (``checkpoint/``: model, optimizer, scheduler, RNG, step; written and read by
+  :mod:`toklab.training.checkpoint`) is saved every ``checkpoint_interval`` steps and
+  atomically replaces the previous one. On SIGUSR1 or SIGTERM the trainer finishes its step,
+  checkpoints, and exits with :data:`EXIT_PREEMPTED`, so SLURM or Snakemake can requeue it and
+  the next run resumes.
 * Metrics go to ``metrics.jsonl`` (training loss, learning rate, gradient norm, validation
   loss in nats per token and bits per byte), byte-identical across reruns; throughput goes to
   the log.
@@ -21,7 +22,6 @@ import logging
 import math
 import os
 import random
-import shutil
 import signal
 import time
 from contextlib import nullcontext
@@ -38,6 +38,7 @@ from tqdm import tqdm
 from toklab.errors import DataError
 from toklab.io import atomic_write
 from toklab.models.llama import LlamaModel, ModelConfig, save_checkpoint
+from toklab.training.checkpoint import has_state, load_state, logged_metrics, save_state
 from toklab.training.config import TrainConfig, config_to_dict
 from toklab.training.data import PackedStream, WindowSampler
 
@@ -115,53 +116,6 @@ def _distributed() -> tuple[int, int, torch.device]:
         torch.cuda.set_device(local)
         return rank, world, torch.device("cuda", local)
     return rank, world, torch.device("cpu")
-
-
-def _rng_state() -> dict[str, Any]:
-    return {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if torch.cuda.is_available() and state["cuda"]:
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def save_state(
-    paths: RunPaths, model: LlamaModel, optimizer, scheduler, step: int, logged: list[str]
-) -> None:
-    """Write the resumable checkpoint atomically (a new directory renamed over the old one).
-
-    ``logged``, the metrics records of every step so far, goes into the checkpoint too: a
-    workflow manager may delete a failed job's outputs (``metrics.jsonl`` among them), even
-    while the trainer is still writing its preemption checkpoint.
-    """
-    tmp = paths.out_dir / ".checkpoint.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_checkpoint(model, tmp)
-    (tmp / "metrics.jsonl").write_text("".join(line + "\n" for line in logged), encoding="utf-8")
-    torch.save(
-        {
-            "step": step,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": _rng_state(),
-        },
-        tmp / "state.pt",
-    )
-    old = paths.out_dir / ".checkpoint.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if paths.checkpoint.exists():
-        paths.checkpoint.rename(old)
-    tmp.rename(paths.checkpoint)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def bytes_per_token_table(vocab_size: int, eos_id: int) -> torch.Tensor:
@@ -245,29 +199,10 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_multiplier(s, config))
     step = 0
     logged: list[str] = []  # metrics records so far, one JSON object per line
-    if (paths.checkpoint / "state.pt").exists():
-        from toklab.models.llama import load_checkpoint
-
-        resumed = load_checkpoint(paths.checkpoint, map_location=device)
-        if resumed.config != model_config:
-            raise DataError(f"{paths.checkpoint}: checkpoint was trained with another model config")
-        model.load_state_dict(resumed.state_dict())
-        state = torch.load(paths.checkpoint / "state.pt", map_location=device, weights_only=False)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        _set_rng_state(state["rng"])
-        step = state["step"]
+    if has_state(paths.checkpoint):
+        step = load_state(paths.checkpoint, model, optimizer, scheduler, map_location=device)
         log.info("resumed from %s at step %d", paths.checkpoint, step)
-        # The metrics up to the checkpoint: its own copy, else (older checkpoints) the run's file
-        # without the records logged after the checkpoint.
-        saved = paths.checkpoint / "metrics.jsonl"
-        source = saved if saved.exists() else paths.metrics
-        if source.exists():
-            logged = [
-                line
-                for line in source.read_text(encoding="utf-8").splitlines()
-                if line and json.loads(line)["step"] <= step
-            ]
+        logged = logged_metrics(paths.checkpoint, paths.metrics, step)
         if rank == 0:
             with atomic_write(paths.metrics, "w") as handle:
                 handle.writelines(line + "\n" for line in logged)
@@ -361,7 +296,7 @@ def train(
             else:
                 preempted = stop["signal"] is not None
             if rank == 0 and (preempted or step % config.checkpoint_interval == 0):
-                save_state(paths, model, optimizer, scheduler, step, logged)
+                save_state(paths.checkpoint, model, optimizer, scheduler, step, logged)
             if preempted:
                 log.warning("signal received: checkpointed at step %d, exiting", step)
                 raise Preempted(EXIT_PREEMPTED)
