@@ -42,7 +42,7 @@ def main(
 ) -> None:
     """Extract predictions; rerunning after an interruption resumes chunk by chunk."""
     setup_logging()
-    from toklab.predictions import extract_predictions
+    from toklab.cues import extract_predictions
 
     extract_predictions(
         checkpoint,

@@ -10,10 +10,11 @@ from pathlib import Path
 import click
 
 from toklab.cli import one_line_errors, setup_logging
+from toklab.cues import Predictions
 from toklab.data.byte_corpus import ByteCorpus
 from toklab.errors import DataError
-from toklab.evaluation import load_tokenizer, plots
-from toklab.predictions import Predictions
+from toklab.evaluation import plots
+from toklab.tokenizers.tokenizer_files import load_tokenizer
 
 log = logging.getLogger("plots")
 

@@ -13,11 +13,11 @@ from tqdm import tqdm
 from toklab.cli import one_line_errors, setup_logging
 from toklab.data.corpus import iter_subset_documents
 from toklab.errors import DataError
-from toklab.evaluation import load_tokenizer
 from toklab.evaluation.metrics import RENYI_ALPHA
 from toklab.evaluation.morphscore import read_gold
 from toklab.evaluation.tokenizer_stats import evaluate_tokenizer
 from toklab.io import read_json, write_json
+from toklab.tokenizers.tokenizer_files import load_tokenizer
 
 log = logging.getLogger("tokenizer_stats")
 

@@ -12,7 +12,7 @@ import click
 
 from toklab.cli import one_line_errors, setup_logging
 from toklab.errors import ConfigError
-from toklab.io import atomic_directory
+from toklab.tokenizers.base import save_directory
 
 log = logging.getLogger("train_tokenizer")
 
@@ -96,7 +96,7 @@ def bpe(
                 input_path, vocab_size, specials, min_frequency=min_frequency, num_workers=workers
             )
     else:
-        from toklab.tokenizers.hf import train_hf_bpe
+        from toklab.tokenizers.hf_bpe import train_hf_bpe
 
         vocab, merges = train_hf_bpe(
             _texts(corpus_prefix, input_path, specials),
@@ -113,8 +113,7 @@ def bpe(
         elapsed,
         peak,
     )
-    with atomic_directory(out_dir) as tmp:
-        BPETokenizer(vocab, merges, specials).save(tmp)
+    save_directory(BPETokenizer(vocab, merges, specials), out_dir)
 
 
 @cli.command()
@@ -196,7 +195,7 @@ def bytespan(
 ) -> None:
     """Train a ByteSpan tokenizer and save tokenizer.json and stats.csv."""
     from toklab.data.byte_corpus import ByteCorpus
-    from toklab.tokenizers.bytespan_train import parse_variant, train_bytespan
+    from toklab.tokenizers.bytespan_tokenizer import parse_variant, train_bytespan
 
     parse_variant(variant, constraint)
     if variant == "balanced" and (manifest is None or subset is None):
@@ -230,8 +229,7 @@ def bytespan(
         num_bytes / max(elapsed, 1e-9),
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     )
-    with atomic_directory(out_dir) as tmp:
-        tokenizer.save(tmp)
+    save_directory(tokenizer, out_dir)
 
 
 def _languages(manifest: Path, subset: str) -> list[str]:

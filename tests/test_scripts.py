@@ -152,8 +152,8 @@ def test_train_tokenizer_bad_input_leaves_no_output(tmp_path):
 def test_train_bytespan_cli(tmp_path):
     import torch
 
+    from toklab.cues import extract_predictions
     from toklab.models.llama import LlamaModel, ModelConfig, save_checkpoint
-    from toklab.predictions import extract_predictions
 
     torch.manual_seed(0)
     save_checkpoint(LlamaModel(ModelConfig(vocab_size=257, **TINY_MODEL)), tmp_path / "model")

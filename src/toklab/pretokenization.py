@@ -10,6 +10,8 @@ does not, so a document-initial word is seen exactly as it was written.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import numpy as np
 import regex
 
@@ -50,3 +52,26 @@ def pretoken_start_flags(text: str) -> np.ndarray:
     np.cumsum(char_lengths[:-1], out=char_starts[1:])
     flags[offsets[char_starts]] = 1
     return flags
+
+
+def _inside_special(text: str, position: int, special_tokens: Iterable[str]) -> bool:
+    for token in special_tokens:
+        start = text.find(token, max(0, position - len(token) + 1), position + len(token) - 1)
+        while start != -1 and start < position:
+            if start + len(token) > position:
+                return True
+            start = text.find(token, start + 1, position + len(token) - 1)
+    return False
+
+
+def last_safe_cut(text: str, special_tokens: Sequence[str] = ()) -> int:
+    """The last offset where ``text`` can be cut without changing its tokenization (0 if none).
+
+    A safe cut is a newline directly after an ASCII letter, digit or punctuation character,
+    outside every special token: every GPT-2 pre-token ends there whatever follows.
+    """
+    position = len(text)
+    while (position := text.rfind("\n", 0, position)) > 0:
+        if "!" <= text[position - 1] <= "~" and not _inside_special(text, position, special_tokens):
+            return position
+    return 0

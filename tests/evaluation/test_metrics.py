@@ -14,7 +14,7 @@ from toklab.evaluation import metrics
 from toklab.evaluation.metrics import WordStats, renyi_entropy, word_statistics
 from toklab.tokenizers.bpe import train_bpe
 from toklab.tokenizers.byte_unicode import bytes_to_unicode
-from toklab.tokenizers.hf import build_hf_tokenizer
+from toklab.tokenizers.tokenizer_files import build_hf_tokenizer
 
 BYTES = {i: bytes([i]) for i in range(256)}
 

@@ -12,7 +12,7 @@ from toklab.errors import DataError
 from toklab.evaluation.morphscore import GoldData, GoldWord, morph_score, read_gold
 from toklab.tokenizers.bpe import train_bpe
 from toklab.tokenizers.bytespan import build_wordpiece_tokenizer, initial_tokens
-from toklab.tokenizers.hf import build_hf_tokenizer
+from toklab.tokenizers.tokenizer_files import build_hf_tokenizer
 
 ALPHABET = "abdeklmnorst" + "éşı世"
 

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import jsonl_corpus, run_script
 from toklab.errors import DataError
 from toklab.evaluation import tables
-from toklab.tokenizers.hf import build_hf_tokenizer, save_tokenizer_files
+from toklab.tokenizers.tokenizer_files import build_hf_tokenizer, save_tokenizer_files
 
 
 def test_family_of():

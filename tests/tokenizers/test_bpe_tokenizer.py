@@ -10,9 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer, models, pre_tokenizers
 
+from toklab.pretokenization import last_safe_cut
 from toklab.tokenizers.bpe import BPETokenizer, train_bpe
 from toklab.tokenizers.byte_unicode import bytes_to_unicode, decode_bytes, encode_bytes
-from toklab.tokenizers.hf import last_safe_cut, read_merges_txt, read_vocab_json, train_hf_bpe
+from toklab.tokenizers.hf_bpe import train_hf_bpe
+from toklab.tokenizers.tokenizer_files import read_merges_txt, read_vocab_json
 
 from .test_bpe_training import PAT
 

@@ -136,9 +136,9 @@ def write_predictions(path, prefix, seed=0, chunk=5000):
     """A predictions group in the extractor's format, with random cues."""
     import zarr
 
+    from toklab.cues import CUES, FORMAT
     from toklab.data.byte_corpus import ByteCorpus
     from toklab.io import sha256_file
-    from toklab.predictions import CUES, FORMAT
 
     corpus = ByteCorpus(prefix)
     n = corpus.num_bytes
@@ -170,7 +170,7 @@ def trained_inputs(tmp_path_factory):
     [("monotonic", "frequency"), ("combined", "seeding50"), ("global", "frequency")],
 )
 def test_training_does_not_depend_on_the_chunk_size(trained_inputs, constraint, variant):
-    from toklab.tokenizers.bytespan_train import train_bytespan
+    from toklab.tokenizers.bytespan_tokenizer import train_bytespan
 
     prefix, zarr_path, _ = trained_inputs
     results = [
@@ -201,7 +201,7 @@ def test_bpe_inference_tokenizers_have_v_tokens_and_round_trip(
 ):
     from tokenizers import Tokenizer
 
-    from toklab.tokenizers.bytespan_train import train_bytespan
+    from toklab.tokenizers.bytespan_tokenizer import train_bytespan
 
     prefix, zarr_path, docs = trained_inputs
     tokenizer = train_bytespan(
@@ -233,7 +233,7 @@ def test_bpe_inference_tokenizers_have_v_tokens_and_round_trip(
 
 def test_training_errors(trained_inputs, tmp_path):
     from toklab.errors import ConfigError
-    from toklab.tokenizers.bytespan_train import train_bytespan
+    from toklab.tokenizers.bytespan_tokenizer import train_bytespan
 
     prefix, zarr_path, _ = trained_inputs
     with pytest.raises(ConfigError, match="applies to the monotonic and combined"):

@@ -135,9 +135,9 @@ def test_demo_tokenizers(demo_run):
 def test_demo_byte_lm_and_predictions(demo_run):
     import json
 
+    from toklab.cues import Predictions
     from toklab.data.byte_corpus import ByteCorpus
     from toklab.models.llama import load_checkpoint
-    from toklab.predictions import Predictions
 
     model_dir = demo_run / "results/models/bytelm/demo/tiny"
     records = [json.loads(line) for line in (model_dir / "metrics.jsonl").read_text().splitlines()]

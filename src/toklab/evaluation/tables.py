@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from toklab.errors import DataError
-from toklab.evaluation import load_tokenizer
 from toklab.io import atomic_write, read_json
+from toklab.tokenizers.tokenizer_files import load_tokenizer
 
 #: results/tables/tokenizer_stats_{corpus}.csv: one row per tokenizer and language.
 TOKENIZER_STATS_COLUMNS: dict[str, str] = {

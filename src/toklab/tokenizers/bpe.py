@@ -261,7 +261,7 @@ class BPETokenizer:
         merges: Sequence[tuple[bytes, bytes]],
         special_tokens: Sequence[str] | None = None,
     ) -> None:
-        from toklab.tokenizers.hf import build_hf_tokenizer
+        from toklab.tokenizers.tokenizer_files import build_hf_tokenizer
 
         self.vocab = dict(vocab)
         self.merges = list(merges)
@@ -282,7 +282,7 @@ class BPETokenizer:
         special_tokens: Sequence[str] | None = None,
     ) -> BPETokenizer:
         """Load GPT-2-style ``vocab.json`` and ``merges.txt`` (byte-level unicode form)."""
-        from toklab.tokenizers.hf import read_merges_txt, read_vocab_json
+        from toklab.tokenizers.tokenizer_files import read_merges_txt, read_vocab_json
 
         return cls(read_vocab_json(vocab_path), read_merges_txt(merges_path), special_tokens)
 
@@ -306,7 +306,7 @@ class BPETokenizer:
         character, outside any special token), where the ids of a prefix never depend on what
         follows; so the ids equal those of encoding the whole concatenation.
         """
-        from toklab.tokenizers.hf import last_safe_cut
+        from toklab.pretokenization import last_safe_cut
 
         pending = ""
         for text in texts:
@@ -329,6 +329,6 @@ class BPETokenizer:
 
     def save(self, directory: str | Path) -> None:
         """Write ``tokenizer.json``, ``vocab.json`` and ``merges.txt`` to ``directory``."""
-        from toklab.tokenizers.hf import save_tokenizer_files
+        from toklab.tokenizers.tokenizer_files import save_tokenizer_files
 
         save_tokenizer_files(directory, self.vocab, self.merges, self.special_tokens)

@@ -24,14 +24,14 @@ word-initial token, any other a continuation token. Vocabularies are written as 
 WordPiece tokenizers (greedy longest match inside each GPT-2 pre-token) whose continuation
 prefix lies outside the byte-level alphabet, so decoding round-trips text exactly (the
 original used ``##``, which collides with byte-level strings of ``#`` characters and was left
-in decoded text), or with merge-rank BPE inference (:mod:`toklab.tokenizers.bytespan_bpe`).
+in decoded text), or with merge-rank BPE inference (:mod:`toklab.tokenizers.bytespan_merges`).
 
 The monotonic and combined constraints never need the whole cue: :func:`stream_spans` reads it
 in chunks that end at pre-token starts (no span crosses one) and merges the chunks' counts,
 and :func:`streamed_percentile` gives the combined threshold exactly (equal to
 ``np.percentile``) from two passes of radix histograms. The global constraint, which needs the
 global order of the cue, is :mod:`toklab.tokenizers.bytespan_global`; training from files is
-:mod:`toklab.tokenizers.bytespan_train`.
+:mod:`toklab.tokenizers.bytespan_tokenizer`.
 """
 
 from __future__ import annotations

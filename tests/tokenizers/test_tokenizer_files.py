@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from toklab.errors import DataError
-from toklab.evaluation import load_tokenizer
-from toklab.tokenizers.hf import build_hf_tokenizer
+from toklab.tokenizers.tokenizer_files import build_hf_tokenizer, load_tokenizer
 
 BYTES_AND_EOT = {i: bytes([i]) for i in range(256)} | {256: b"<|endoftext|>"}
 
@@ -23,3 +22,17 @@ def test_load_tokenizer_errors(tmp_path):
     (tmp_path / "bad.json").write_text('{"model": 1}')
     with pytest.raises(DataError, match=r"bad\.json: not a Hugging Face tokenizer\.json"):
         load_tokenizer(tmp_path / "bad.json")
+
+
+def test_trained_tokenizers_meet_the_contract(tmp_path):
+    from toklab.tokenizers.base import TrainedTokenizer, save_directory
+    from toklab.tokenizers.bpe import BPETokenizer
+    from toklab.tokenizers.bytespan_tokenizer import ByteSpanTokenizer
+
+    bpe = BPETokenizer({i: bytes([i]) for i in range(256)}, [], ["<|endoftext|>"])
+    bytespan = ByteSpanTokenizer(["<|endoftext|>"], [], bpe=(bpe.vocab, []))
+    for tokenizer in (bpe, bytespan):
+        assert isinstance(tokenizer, TrainedTokenizer)
+    save_directory(bpe, tmp_path / "bpe")
+    assert load_tokenizer(tmp_path / "bpe" / "tokenizer.json").get_vocab_size() == 257
+    assert [p.name for p in tmp_path.iterdir()] == ["bpe"]  # no temporary directory left

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from tests.helpers import TINY_MODEL, byte_corpus
-from toklab import predictions as predictions_module
+from toklab import cues as predictions_module
+from toklab.cues import CUES, Predictions, extract_predictions
 from toklab.data.byte_corpus import ByteCorpus
 from toklab.data.demo import DEMO_LANGUAGES, generate_documents
 from toklab.errors import DataError
 from toklab.models.llama import LlamaModel, ModelConfig, save_checkpoint
-from toklab.predictions import CUES, Predictions, extract_predictions
 from toklab.training.data import PackedStream
 
 

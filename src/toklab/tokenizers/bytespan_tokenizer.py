@@ -31,7 +31,7 @@ class ByteSpanTokenizer:
     def save(self, directory: str | Path) -> None:
         """Write tokenizer.json and stats.csv (BPE: also vocab.json, merges.txt, configs)."""
         from toklab.io import atomic_write
-        from toklab.tokenizers.hf import save_tokenizer_files
+        from toklab.tokenizers.tokenizer_files import save_tokenizer_files
 
         directory = Path(directory)
         if self.bpe is not None:
@@ -68,8 +68,8 @@ def train_bytespan(
     chunk_bytes: int = 64 << 20,
 ) -> ByteSpanTokenizer:
     """Train one ByteSpan tokenizer (see :mod:`toklab.tokenizers.bytespan` for the methods)."""
+    from toklab.cues import Predictions
     from toklab.data.byte_corpus import ByteCorpus
-    from toklab.predictions import Predictions
 
     if constraint not in bs.CONSTRAINTS:
         raise ConfigError(f"unknown constraint '{constraint}' (one of {', '.join(bs.CONSTRAINTS)})")
@@ -157,7 +157,7 @@ def train_bytespan(
     if inference == "wordpiece":
         wordpiece = candidates(0)
         return ByteSpanTokenizer(bs.with_unk(special_tokens), trajectory, wordpiece=wordpiece)
-    from toklab.tokenizers.bytespan_bpe import bpe_inference_from
+    from toklab.tokenizers.bytespan_merges import bpe_inference_from
 
     bpe = bpe_inference_from(candidates, vocab_size, special_tokens)
     return ByteSpanTokenizer(special_tokens, trajectory, bpe=bpe)

@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from toklab.errors import DataError
 from toklab.pretokenization import pretoken_start_flags
 from toklab.tokenizers.bytespan import count_spans, initial_tokens, monotonic_starts
-from toklab.tokenizers.bytespan_bpe import (
+from toklab.tokenizers.bytespan_merges import (
     MergeBuilder,
     bpe_inference_from,
     bpe_inference_vocabulary,
 )
-from toklab.tokenizers.hf import build_hf_tokenizer
+from toklab.tokenizers.tokenizer_files import build_hf_tokenizer
 
 SPECIALS = ["<|endoftext|>"]
 

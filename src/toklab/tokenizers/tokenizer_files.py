@@ -1,4 +1,7 @@
-"""Hugging Face interchange for byte-level BPE: ``tokenizer.json``, ``vocab.json``, ``merges.txt``.
+"""Hugging Face tokenizer files, the interchange of every toklab tokenizer: writing and reading.
+
+``tokenizer.json`` (with ``vocab.json``, ``merges.txt`` and the transformers configs for a
+byte-level BPE) is what every downstream stage reads, through :func:`load_tokenizer`.
 
 Every toklab BPE ends up as a ``tokenizers`` ByteLevel BPE (GPT-2 pre-tokenization, no prefix
 space, byte-level decoder), so ``tokenizers.Tokenizer.from_file`` and
@@ -12,12 +15,16 @@ off ``clean_up_tokenization_spaces``, which would otherwise alter decoded text.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from toklab.errors import ConfigError, DataError
 from toklab.io import atomic_write
 from toklab.tokenizers.byte_unicode import decode_bytes, encode_bytes
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 MERGES_HEADER = "#version: 0.2"
 
@@ -141,61 +148,14 @@ def read_merges_txt(path: str | Path) -> list[tuple[bytes, bytes]]:
     return merges
 
 
-def _inside_special(text: str, position: int, special_tokens: Iterable[str]) -> bool:
-    for token in special_tokens:
-        start = text.find(token, max(0, position - len(token) + 1), position + len(token) - 1)
-        while start != -1 and start < position:
-            if start + len(token) > position:
-                return True
-            start = text.find(token, start + 1, position + len(token) - 1)
-    return False
+def load_tokenizer(path: str | Path) -> Tokenizer:
+    """A ``tokenizers.Tokenizer`` from ``tokenizer.json``, with a one-line error if unreadable."""
+    from tokenizers import Tokenizer
 
-
-def last_safe_cut(text: str, special_tokens: Sequence[str] = ()) -> int:
-    """The last offset where ``text`` can be cut without changing its tokenization (0 if none).
-
-    A safe cut is a newline directly after an ASCII letter, digit or punctuation character,
-    outside every special token: every GPT-2 pre-token ends there whatever follows.
-    """
-    position = len(text)
-    while (position := text.rfind("\n", 0, position)) > 0:
-        if "!" <= text[position - 1] <= "~" and not _inside_special(text, position, special_tokens):
-            return position
-    return 0
-
-
-def train_hf_bpe(
-    texts: Iterable[str],
-    vocab_size: int,
-    special_tokens: Sequence[str] = (),
-    *,
-    min_frequency: int = 0,
-) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
-    """Train with ``tokenizers``' own BpeTrainer (Delphi's choice) on the same pre-tokenization.
-
-    Its ids put the special tokens first and it breaks count ties differently from CS336; the
-    result is returned as toklab's ``(vocab, merges)`` and saved in the same file formats.
-    """
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        min_frequency=min_frequency,
-        special_tokens=list(special_tokens),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(texts, trainer=trainer)
-    model = json.loads(tokenizer.to_str())["model"]
-    specials = set(special_tokens)
-    vocab = {
-        token_id: (text.encode("utf-8") if text in specials else decode_bytes(text))
-        for text, token_id in model["vocab"].items()
-    }
-    merges = [
-        tuple(decode_bytes(part) for part in (m.split(" ") if isinstance(m, str) else m))
-        for m in model["merges"]
-    ]
-    return vocab, merges
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: tokenizer file not found")
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as err:
+        raise DataError(f"{path}: not a Hugging Face tokenizer.json ({err})") from None
