@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from toklab.data.byte_corpus import ByteCorpus, write_byte_corpus
 from toklab.tokenizers.bpe import train_bpe_on_corpus
-from toklab.tokenizers.bytespan_train import train_bytespan
+from toklab.tokenizers.bytespan_tokenizer import train_bytespan
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SPECIALS = ["<|endoftext|>"]
@@ -35,8 +35,8 @@ def write_cues(path: Path, corpus: ByteCorpus, cue: np.ndarray) -> None:
     """A predictions group in the extractor's format, every cue set to ``cue``."""
     import zarr
 
+    from toklab.cues import CUES, FORMAT
     from toklab.io import sha256_file
-    from toklab.predictions import CUES, FORMAT
 
     group = zarr.open_group(str(path), mode="w")
     for name in CUES:

@@ -92,9 +92,9 @@ def extraction_throughput(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from toklab.cues import extract_predictions
     from toklab.data.byte_corpus import write_byte_corpus
     from toklab.data.demo import DEMO_LANGUAGES, generate_documents
-    from toklab.predictions import extract_predictions
 
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
