@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train tokenizers and write them as Hugging Face tokenizer.json (+ vocab.json, merges.txt)."""
+"""Train (or fetch) tokenizers and write them as Hugging Face tokenizer.json and its companions."""
 
 from __future__ import annotations
 
@@ -230,6 +230,33 @@ def bytespan(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     )
     save_directory(tokenizer, out_dir)
+
+
+@cli.command("byte-level")
+@click.option("--special-token", "special_tokens", multiple=True, help="Repeat for several.")
+@click.option("--out-dir", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def byte_level(special_tokens: tuple[str, ...], out_dir: Path) -> None:
+    """Write the byte-level tokenizer: bytes as ids 0..255, then the special tokens."""
+    from toklab.tokenizers.byte_level import byte_level_tokenizer
+
+    save_directory(byte_level_tokenizer(special_tokens), out_dir)
+
+
+@cli.command()
+@click.option(
+    "--source", required=True, help="A Hugging Face hub id (gpt2) or a local tokenizer directory."
+)
+@click.option("--revision", default=None, help="A hub revision (branch, tag or commit).")
+@click.option("--out-dir", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def pretrained(source: str, revision: str | None, out_dir: Path) -> None:
+    """Fetch a pretrained tokenizer and save its tokenizer.json and configs to OUT_DIR."""
+    from toklab.io import atomic_directory
+    from toklab.tokenizers.pretrained import fetch_pretrained
+
+    with atomic_directory(out_dir) as tmp:
+        fetch_pretrained(source, tmp, revision)
 
 
 def _languages(manifest: Path, subset: str) -> list[str]:

@@ -79,6 +79,22 @@ def test_unk_words_are_counted():
     stats = summary(tokenizer, [(None, "ab z zz b")])[None]
     assert stats["num_unk"] == 2
     assert stats["total_words"] == 4
+    assert stats["reversibility"] == 0.0  # the unk words do not come back
+
+
+def test_reversibility_counts_documents_that_decode_to_themselves():
+    """A byte-level BPE gives back every document; one without a decoder gives back none."""
+    documents = [("x", "ab ab"), ("x", " a\n"), ("y", "naïve 🙃")]
+    stats = word_statistics(tiny_bpe(), documents, batch_size=2)
+    assert stats["x"].summary()["reversibility"] == 1.0
+    assert stats["x"].first_irreversible is None
+    broken = tiny_bpe()
+    broken.decoder = None  # decoding now yields the byte-level symbols, joined by spaces
+    stats = word_statistics(broken, documents, batch_size=2)
+    assert stats["x"].summary()["reversibility"] == 0.0
+    assert stats["x"].first_irreversible == "ab ab"  # the first failing document is kept
+    pooled = metrics.merge_stats(list(stats.values()))
+    assert pooled.summary()["reversibility"] == 0.0 and pooled.first_irreversible == "ab ab"
 
 
 def test_empty_documents_have_no_words():

@@ -31,7 +31,12 @@ def bytespan_names(draw) -> ByteSpanName:
     )
 
 
-@given(st.one_of(bpe_names, bytespan_names()))
+pretrained_names = st.builds(
+    names.PretrainedName, st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,20}", fullmatch=True)
+)
+
+
+@given(st.one_of(bpe_names, bytespan_names(), pretrained_names, st.just(names.ByteLevelName())))
 def test_format_parse_round_trip(name):
     text = name.format()
     assert type(name).parse(text) == name
@@ -85,7 +90,14 @@ def test_wildcards_reject_foreign_names(grammar, foreign):
 
 def test_family_wildcards_do_not_overlap():
     """A name belongs to one family, so Snakemake never finds two rules for one tokenizer."""
-    for name in ("bpe-500", "hfbpe-500", "bytespan-surprisal-global-frequency-1000"):
+    for name in (
+        "bpe-500",
+        "hfbpe-500",
+        "bytespan-surprisal-global-frequency-1000",
+        "pretrained-gpt2",
+        "pretrained-bpe-500",
+        "bytes",
+    ):
         matching = [g for g in names.GRAMMARS if re.fullmatch(g.wildcard(), name)]
         assert len(matching) == 1, name
 
@@ -93,7 +105,7 @@ def test_family_wildcards_do_not_overlap():
 def test_wildcards_have_no_named_groups():
     for grammar in names.GRAMMARS:
         assert "(?P<" not in grammar.wildcard()
-        assert re.compile(grammar.PATTERN).groupindex  # the parser's groups
+        assert re.compile(grammar.PATTERN).groupindex or grammar is names.ByteLevelName
 
 
 def test_global_constraint_takes_only_the_frequency_variant():

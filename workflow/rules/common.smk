@@ -2,6 +2,7 @@
 # validation, the generated wildcard constraints, and input functions that turn wildcards into
 # calls of the plan. Names, paths, targets and checks live in that package, unit-tested.
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -76,6 +77,38 @@ get_bpe_training_corpus = from_plan(plan.bpe_training_inputs, "corpus", "tokeniz
 get_bpe_params = from_plan(plan.bpe_params, "corpus", "tokenizer")
 get_bytespan_inputs = from_plan(plan.bytespan_inputs, "corpus", "tokenizer")
 get_bytespan_params = from_plan(plan.bytespan_params, "corpus", "tokenizer")
+get_byte_level_params = from_plan(plan.byte_level_params, "corpus", "tokenizer")
+get_pretrained_source = from_plan(plan.pretrained_source, "corpus", "tokenizer")
+
+# Tokenized datasets
+get_token_array_inputs = from_plan(
+    plan.token_array_inputs, "corpus", "subset", "tokenizer_corpus", "tokenizer"
+)
+get_tokenized_settings = from_plan(plan.tokenized, "corpus")
+get_delphi_inputs = from_plan(
+    functools.partial(plan.export_inputs, "delphi"),
+    "corpus",
+    "subset",
+    "tokenizer_corpus",
+    "tokenizer",
+)
+get_cs336_inputs = from_plan(
+    functools.partial(plan.export_inputs, "cs336"),
+    "corpus",
+    "subset",
+    "tokenizer_corpus",
+    "tokenizer",
+)
+get_nanogpt_inputs = from_plan(
+    plan.nanogpt_inputs, "corpus", "split", "tokenizer_corpus", "tokenizer"
+)
+get_delphi_settings = from_plan(
+    functools.partial(plan.export_settings, export="delphi"), "corpus"
+)
+get_tfree_inputs = from_plan(plan.tfree_inputs, "corpus", "subset")
+get_tfree_settings = from_plan(
+    functools.partial(plan.export_settings, export="tfree"), "corpus"
+)
 
 # Evaluation, tables and plots
 get_morphscore_url = from_plan(plan.morphscore_url, "morphscore_language")

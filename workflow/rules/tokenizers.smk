@@ -1,4 +1,5 @@
-# Tokenizers stage: byte corpus of the training subset -> HF tokenizer.json (+ vocab, merges).
+# Tokenizers stage: byte corpus of the training subset -> HF tokenizer.json (+ vocab, merges);
+# pretrained tokenizers fetched once, and the byte-level tokenizer.
 
 
 rule train_bpe:
@@ -70,3 +71,49 @@ rule train_bytespan:
         " --variant {params.bytespan[variant]} --inference {params.bytespan[inference]}"
         " --manifest {input.manifest:q} --subset {params.bytespan[subset]}"
         " {params.bytespan[specials]} --out-dir {params.out_dir:q} 2> {log:q}"
+
+
+rule byte_level_tokenizer:
+    output:
+        **layout.tokenizer_outputs(
+            ("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json")
+        ),
+    log:
+        layout.log("train_tokenizer"),
+    wildcard_constraints:
+        tokenizer=names.ByteLevelName.wildcard(),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        script=script("train_tokenizer.py"),
+        byte_level=get_byte_level_params,
+        out_dir=directory_of("tokenizer"),
+    shell:
+        "python {params.script:q} byte-level {params.byte_level[specials]}"
+        " --out-dir {params.out_dir:q} 2> {log:q}"
+
+
+rule fetch_pretrained_tokenizer:
+    output:
+        **layout.tokenizer_outputs(("tokenizer.json", "tokenizer_config.json")),
+    log:
+        layout.log("train_tokenizer"),
+    wildcard_constraints:
+        tokenizer=names.PretrainedName.wildcard(),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        script=script("train_tokenizer.py"),
+        source=get_pretrained_source,
+        out_dir=directory_of("tokenizer"),
+    shell:
+        "python {params.script:q} pretrained --source {params.source[source]:q}"
+        " {params.source[revision_option]} --out-dir {params.out_dir:q} 2> {log:q}"

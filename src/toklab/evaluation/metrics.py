@@ -20,7 +20,10 @@ every count a little; its ``total_tokens`` held the byte count and its ``num_unk
   a = 2.5, divided by ``log V`` (``renyi_efficiency_vocab``, Zouhar et al.) and by ``log`` of
   the observed types (``renyi_efficiency_observed``, as ByteSpan reported it);
 * ``num_unk`` counts words that contain the unk token (WordPiece maps a word it cannot spell
-  to one unk token).
+  to one unk token);
+* ``reversibility`` is the share of documents with ``decode(encode(doc)) == doc`` (Delphi
+  claims its tokenizer is reversible but never checks it); the first document that does not
+  come back is kept (``first_irreversible``) for the log.
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ class WordStats:
     total_bytes: int = 0
     num_unk: int = 0
     documents: int = 0
+    reversible_documents: int = 0
+    first_irreversible: str | None = None
     token_counts: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -109,6 +114,7 @@ class WordStats:
             "renyi_efficiency_vocab": _ratio(entropy, math.log(self.vocab_size)),
             "renyi_efficiency_observed": _ratio(entropy, math.log(unique)) if unique > 1 else 1.0,
             "num_unk": self.num_unk,
+            "reversibility": _ratio(self.reversible_documents, self.documents),
         }
 
 
@@ -155,9 +161,16 @@ def word_statistics(
                 words, is_pretokenized=True, add_special_tokens=False
             )
             word_counts = [len(w) for w in words]
+        decoded = tokenizer.decode_batch([e.ids for e in encodings], skip_special_tokens=False)
         # one bincount per label and batch: word indices are offset to be unique in the batch
         grouped: dict[str, list] = {}
         for i, ((label, text), encoding) in enumerate(zip(batch, encodings, strict=True)):
+            if label not in stats:
+                stats[label] = WordStats(vocab_size)
+            if decoded[i] == text:
+                stats[label].reversible_documents += 1
+            elif stats[label].first_irreversible is None:
+                stats[label].first_irreversible = text
             word_ids = _word_indices(encoding)
             if word_counts is not None:
                 num_words = word_counts[i]
@@ -170,8 +183,6 @@ def word_statistics(
             parts[3] += len(text.encode("utf-8"))
             parts[4] += 1
         for label, (ids, word_ids, num_words, num_bytes, docs) in grouped.items():
-            if label not in stats:
-                stats[label] = WordStats(vocab_size)
             stats[label].add(
                 np.fromiter(chain.from_iterable(ids), dtype=np.int64),
                 np.concatenate(word_ids),
@@ -220,7 +231,9 @@ def merge_stats(parts: Sequence[WordStats]) -> WordStats:
             "total_bytes",
             "num_unk",
             "documents",
+            "reversible_documents",
         ):
             setattr(total, name, getattr(total, name) + getattr(part, name))
         total.token_counts += part.token_counts
+        total.first_irreversible = total.first_irreversible or part.first_irreversible
     return total

@@ -37,6 +37,7 @@ TOKENIZER_STATS_COLUMNS: dict[str, str] = {
     "renyi_efficiency_vocab": "Rényi entropy (alpha 2.5) of token frequencies / log(vocab_size)",
     "renyi_efficiency_observed": "the same entropy / log(unique_tokens), as ByteSpan reported it",
     "num_unk": "words that contain the unk token",
+    "reversibility": "share of evaluation documents with decode(encode(doc)) == doc",
     "morph_score": "MorphScore: share of multi-token gold words cut at the gold boundary (empty: no gold data)",
     "morph_scored_words": "gold words that were scored (more than one token)",
 }

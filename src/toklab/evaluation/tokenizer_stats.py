@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -12,6 +13,8 @@ from toklab.evaluation.morphscore import GoldData, morph_score
 
 #: Label of the row that pools every language (and of a corpus without language labels).
 ALL_LANGUAGES = "all"
+
+log = logging.getLogger(__name__)
 
 
 def evaluate_tokenizer(
@@ -45,6 +48,14 @@ def evaluate_tokenizer(
         parts.append((ALL_LANGUAGES, merge_stats([s for _, s in parts])))
     rows = []
     for language, stats in parts:
+        if stats.first_irreversible is not None and language != ALL_LANGUAGES:
+            log.warning(
+                "%s: %d of %d documents do not decode to themselves; the first: %r",
+                language,
+                stats.documents - stats.reversible_documents,
+                stats.documents,
+                stats.first_irreversible[:200],
+            )
         row: dict[str, Any] = {"language": language, **stats.summary(alpha)}
         if language in gold:
             score = morph_score(tokenizer, gold[language], prefix_space=prefix_space)

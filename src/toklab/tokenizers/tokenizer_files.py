@@ -159,3 +159,54 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
         return Tokenizer.from_file(str(path))
     except Exception as err:
         raise DataError(f"{path}: not a Hugging Face tokenizer.json ({err})") from None
+
+
+#: The roles of special tokens that tokenized datasets use, as transformers names them.
+ROLES = ("bos_token", "eos_token", "pad_token", "unk_token")
+
+
+def _token_content(value: object) -> str | None:
+    """A special token as written in a transformers config: a string or ``{"content": ...}``."""
+    if isinstance(value, dict):
+        value = value.get("content")
+    return value if isinstance(value, str) else None
+
+
+def special_token_ids(tokenizer_path: str | Path) -> dict[str, int]:
+    """``{role: id}`` of a ``tokenizer.json``'s BOS/EOS/PAD/UNK tokens.
+
+    The roles come from ``tokenizer_config.json`` (or ``special_tokens_map.json``) beside the
+    file, as transformers reads them; without either, from the added tokens' conventional names
+    (:func:`special_token_roles`).
+    """
+    path = Path(tokenizer_path)
+    tokenizer = load_tokenizer(path)
+    roles: dict[str, str] = {}
+    for config_name in ("tokenizer_config.json", "special_tokens_map.json"):
+        config_path = path.with_name(config_name)
+        if config_path.is_file() and not roles:
+            try:
+                config = json.loads(config_path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as err:
+                raise DataError(f"{config_path}: cannot read ({err})") from None
+            roles = {r: t for r in ROLES if (t := _token_content(config.get(r))) is not None}
+    if not roles:
+        added = [t.content for t in tokenizer.get_added_tokens_decoder().values() if t.special]
+        roles = special_token_roles(added)
+    ids = {}
+    for role, token in roles.items():
+        token_id = tokenizer.token_to_id(token)
+        if token_id is not None:
+            ids[role.removesuffix("_token")] = token_id
+    return ids
+
+
+def require_special_token(tokenizer_path: str | Path, role: str) -> int:
+    """The id of the tokenizer's ``role`` token (``bos``, ``eos``, ...); an error if it has none."""
+    ids = special_token_ids(tokenizer_path)
+    if role not in ids:
+        raise DataError(
+            f"{tokenizer_path}: the tokenizer has no {role.upper()} token "
+            f"(special tokens with roles: {', '.join(sorted(ids)) or 'none'})"
+        )
+    return ids[role]

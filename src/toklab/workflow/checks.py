@@ -2,7 +2,8 @@
 
 The schema checks types and ranges; these check what the schema cannot express: the data
 layout of every corpus, every subset, corpus and tokenizer a block names, the blocks a family
-needs, the byte LM's preset and training fields. Each problem is one
+needs, the byte LM's preset and training fields, the tokenizers and subsets of tokenized
+datasets and their exports. Each problem is one
 :class:`~toklab.errors.ConfigError` naming the corpus, the key and the value.
 """
 
@@ -31,6 +32,14 @@ def _subset_references(corpus: Block) -> dict[str, str]:
             references[f"bytelm.{key}"] = corpus["bytelm"][key]
     if corpus.get("evaluation"):
         references["evaluation.subset"] = corpus["evaluation"]["subset"]
+    tokenized = corpus.get("tokenized") or {}
+    for subset in tokenized.get("subsets", []):
+        references[f"tokenized.subsets[{subset}]"] = subset
+    for split in ("train", "val"):
+        if split in tokenized.get("exports", {}).get("nanogpt", {}):
+            references[f"tokenized.exports.nanogpt.{split}"] = tokenized["exports"]["nanogpt"][
+                split
+            ]
     return references
 
 
@@ -86,17 +95,48 @@ def check_bytelm(name: str, corpus: Block, presets: Path | None) -> None:
 def check_foreign_tokenizers(plan: Plan, name: str, corpus: Block) -> None:
     """Foreign tokenizers name a configured corpus and one of its tokenizers."""
     for spec in (corpus.get("evaluation") or {}).get("foreign_tokenizers", []):
-        other, _, tokenizer = spec.partition("/")
-        if other not in plan.corpora:
+        _check_tokenizer_reference(plan, name, "foreign tokenizer", spec)
+
+
+def _check_tokenizer_reference(plan: Plan, name: str, key: str, reference: str) -> None:
+    other, tokenizer = plan.resolve_tokenizer(name, reference)
+    if other not in plan.corpora:
+        raise ConfigError(f"corpus '{name}': {key} '{reference}' names an unconfigured corpus")
+    configured = plan.tokenizer_names(other)
+    if tokenizer not in configured:
+        raise ConfigError(
+            f"corpus '{name}': {key} '{reference}' is not configured "
+            f"(corpus '{other}' has {', '.join(configured) or 'none'})"
+        )
+
+
+def check_tokenized(plan: Plan, name: str, corpus: Block) -> None:
+    """Tokenized datasets name configured tokenizers; exports name tokenized ones and subsets."""
+    block = corpus.get("tokenized")
+    if not block:
+        return
+    for reference in block["tokenizers"]:
+        _check_tokenizer_reference(plan, name, "tokenized.tokenizers", reference)
+    tokenized = set(plan.tokenized_tokenizers(name))
+    for export, settings in block["exports"].items():
+        for reference in (settings or {}).get("tokenizers") or []:
+            if plan.resolve_tokenizer(name, reference) not in tokenized:
+                raise ConfigError(
+                    f"corpus '{name}': tokenized.exports.{export} names '{reference}', "
+                    "which tokenized.tokenizers does not list"
+                )
+    nanogpt = block["exports"].get("nanogpt")
+    for split in ("train", "val") if nanogpt else ():
+        if nanogpt[split] not in block["subsets"]:
             raise ConfigError(
-                f"corpus '{name}': foreign tokenizer '{spec}' names an unconfigured corpus"
+                f"corpus '{name}': tokenized.exports.nanogpt.{split} '{nanogpt[split]}' is not "
+                "one of tokenized.subsets"
             )
-        configured = plan.tokenizer_names(other)
-        if tokenizer not in configured:
-            raise ConfigError(
-                f"corpus '{name}': foreign tokenizer '{spec}' is not configured "
-                f"(corpus '{other}' has {', '.join(configured) or 'none'})"
-            )
+    tfree = block["exports"].get("tfree")
+    if tfree and tfree["tolerance"] >= tfree["max_bytes"]:
+        raise ConfigError(
+            f"corpus '{name}': tokenized.exports.tfree.tolerance must be below max_bytes"
+        )
 
 
 def check_morphscore_urls(plan: Plan) -> None:
@@ -124,5 +164,6 @@ def check_config(config: dict[str, Any], presets: Path | None = None) -> Plan:
         check_bytelm(name, corpus, presets)
     for name, corpus in plan.corpora.items():
         check_foreign_tokenizers(plan, name, corpus)
+        check_tokenized(plan, name, corpus)
     check_morphscore_urls(plan)
     return plan

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from toklab.errors import ConfigError
 from toklab.workflow import names
 
 Block = dict[str, Any]
@@ -27,6 +28,9 @@ class Family:
     grammar: type[names.Grammar]
     #: Files of a tokenizer's directory that the workflow's targets ask for.
     files: tuple[str, ...]
+    #: Whether its tokenizers are trained on the corpus (the training-cost table, the overlap
+    #: plot); pretrained and byte-level tokenizers are not.
+    trained: bool = True
 
     def configured(self, corpus: Block) -> bool:
         """Whether the corpus configures this family."""
@@ -107,11 +111,45 @@ class ByteSpanFamily(Family):
         return ("bytelm",)
 
 
+class PretrainedFamily(Family):
+    """Hugging Face tokenizers by hub id or local directory, fetched once."""
+
+    def settings(self, block: Block) -> list[names.Grammar]:
+        """One name per key of the block."""
+        return [names.PretrainedName(key) for key in block]
+
+    def training_subset(self, corpus: Block) -> str:
+        """None: pretrained tokenizers are not trained here."""
+        raise ConfigError("pretrained tokenizers are not trained on a subset")
+
+
+class ByteLevelFamily(Family):
+    """The byte-level tokenizer (the byte LM's vocabulary)."""
+
+    def settings(self, block: Block) -> list[names.Grammar]:
+        """The one tokenizer ``bytes``."""
+        return [names.ByteLevelName()]
+
+    def training_subset(self, corpus: Block) -> str:
+        """None: the byte-level tokenizer is not trained."""
+        raise ConfigError("the byte-level tokenizer is not trained on a subset")
+
+    def configured(self, corpus: Block) -> bool:
+        """An empty ``byte_level: {}`` block (defaults filled) configures it too."""
+        return corpus.get(self.block) is not None
+
+
 BPE = BpeFamily("bpe", names.BpeName, ("tokenizer.json", "vocab.json", "merges.txt"))
 BYTESPAN = ByteSpanFamily("bytespan", names.ByteSpanName, ("tokenizer.json", "stats.csv"))
+PRETRAINED = PretrainedFamily(
+    "pretrained", names.PretrainedName, ("tokenizer.json", "tokenizer_config.json"), trained=False
+)
+BYTE_LEVEL = ByteLevelFamily(
+    "byte_level", names.ByteLevelName, ("tokenizer.json", "tokenizer_config.json"), trained=False
+)
 
 #: Every family, in the order their tokenizers are listed (targets, tables, plots).
-FAMILIES: tuple[Family, ...] = (BPE, BYTESPAN)
+FAMILIES: tuple[Family, ...] = (BPE, BYTESPAN, PRETRAINED, BYTE_LEVEL)
 
 
 def tokenizer_names(corpus: Block) -> list[str]:
@@ -124,4 +162,4 @@ def family_of(name: str) -> Family:
     for family in FAMILIES:
         if family.grammar.match(name) is not None:
             return family
-    raise names.ConfigError(f"'{name}' is not a tokenizer name of any family")
+    raise ConfigError(f"'{name}' is not a tokenizer name of any family")

@@ -23,6 +23,7 @@ WILDCARDS = {
     "tokenizer": names.TOKENIZER,
     "filename": r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     "morphscore_language": r"[a-z]+",
+    "split": r"train|val",
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -51,6 +52,23 @@ MORPHSCORE_GOLD = "resources/morphscore/{morphscore_language}_morph_data.csv"
 STATS = "results/stats/{corpus}/{tokenizer_corpus}/{tokenizer}.json"
 
 # ---------------------------------------------------------------------------------------------
+# Tokenized datasets: token arrays of (corpus, subset) by a tokenizer of any corpus, and exports
+
+#: A token array is three files sharing this prefix (see :data:`TOKEN_ARRAY_SUFFIXES`).
+TOKEN_ARRAY = "results/tokenized/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}"
+TOKEN_ARRAY_SUFFIXES = ("bin", "idx", "meta.json")
+#: Delphi: a directory of {subset}-{i:05d}.parquet files and a meta.json.
+DELPHI_EXPORT = "results/exports/delphi/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}"
+#: StochasTok / nanoGPT: train.bin and val.bin, flat uint16, EOS after every document.
+NANOGPT_EXPORT = "results/exports/nanogpt/{corpus}/{tokenizer_corpus}/{tokenizer}/{split}.bin"
+#: CS336: one uint16 .npy per subset.
+CS336_EXPORT = "results/exports/cs336/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.npy"
+#: T-Free: the MemoryMap of a subset's UTF-8 bytes, and the AlignedMemoryMap over it.
+TFREE_EXPORT = "results/exports/tfree/{corpus}/{subset}"
+TFREE_SUFFIXES = ("bin", "idx", "meta.json")
+TFREE_ALIGNED_SUFFIXES = ("indices.bin", "lengths.bin", "offsets.bin")
+
+# ---------------------------------------------------------------------------------------------
 # Tables and plots: results/tables/{table}_{corpus}.csv, results/plots/{plot}_{corpus}.png
 
 TABLE = "results/tables/{table}_{corpus}.csv"
@@ -69,6 +87,11 @@ LOGS = {
     "train_tokenizer": "logs/tokenizers/{corpus}/{tokenizer}.log",
     "download_morphscore": "logs/evaluation/download_morphscore/{morphscore_language}.log",
     "tokenizer_stats": "logs/evaluation/{corpus}/{tokenizer_corpus}/{tokenizer}.log",
+    "tokenize": "logs/tokenized/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
+    "export_delphi": "logs/exports/delphi/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
+    "export_nanogpt": "logs/exports/nanogpt/{corpus}/{tokenizer_corpus}/{tokenizer}/{split}.log",
+    "export_cs336": "logs/exports/cs336/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
+    "export_tfree": "logs/exports/tfree/{corpus}/{subset}.log",
     "table": "logs/tables/{table}_{corpus}.log",
     "plot": "logs/plots/{plot}_{corpus}.log",
 }
@@ -109,6 +132,28 @@ def byte_corpus_files(corpus: str, subset: str, key: str) -> dict[str, str]:
     return {
         f"{key}_{suffix.replace('.', '_')}": f"{prefix}.{suffix}" for suffix in BYTE_CORPUS_SUFFIXES
     }
+
+
+def files_of(prefix: str, suffixes: tuple[str, ...], key: str | None = None) -> dict[str, str]:
+    """Files ``{prefix}.{suffix}`` keyed ``{key}_{suffix}`` (dots as ``_``), or by suffix."""
+    return {
+        (f"{key}_" if key else "") + suffix.replace(".", "_"): f"{prefix}.{suffix}"
+        for suffix in suffixes
+    }
+
+
+def token_array_files(
+    corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str, key: str | None = None
+) -> dict[str, str]:
+    """The three files of a token array, keyed ``{key}_bin``, ... (or ``bin``, ...)."""
+    prefix = path(
+        TOKEN_ARRAY,
+        corpus=corpus,
+        subset=subset,
+        tokenizer_corpus=tokenizer_corpus,
+        tokenizer=tokenizer,
+    )
+    return files_of(prefix, TOKEN_ARRAY_SUFFIXES, key)
 
 
 def byte_corpus_outputs() -> dict[str, str]:

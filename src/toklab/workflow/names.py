@@ -7,6 +7,8 @@ expression without group names) and its parser come from that expression, and it
 tested against it, so the grammar exists once.
 
 - BPE: ``bpe-{V}`` (toklab's exact trainer) and ``hfbpe-{V}`` (tokenizers' BpeTrainer).
+- Pretrained: ``pretrained-{key}``, a Hugging Face tokenizer (hub id or directory).
+- Byte-level: ``bytes``, the 256 bytes and the special tokens.
 - ByteSpan: ``bytespan-{cue}-{constraint}-{variant}-{V}`` with WordPiece inference and
   ``bytespan-{cue}-{constraint}-{variant}-bpeinf-{V}`` with BPE-merge inference, where the
   constraint is ``global``, ``monotonic`` or ``combined-p{percentile}`` and the variant is
@@ -178,8 +180,56 @@ class ByteSpanName(Grammar):
         )
 
 
+# ---------------------------------------------------------------------------------------------
+# Pretrained and byte-level
+
+
+@dataclass(frozen=True)
+class PretrainedName(Grammar):
+    """``pretrained-{key}``: the Hugging Face tokenizer a corpus's ``pretrained`` block names."""
+
+    key: str
+
+    FAMILY: ClassVar[str] = "pretrained"
+    PATTERN: ClassVar[str] = r"pretrained-(?P<key>[A-Za-z0-9][A-Za-z0-9_.-]*)"
+
+    @classmethod
+    def _from_groups(cls, groups: dict[str, str]) -> PretrainedName:
+        return cls(groups["key"])
+
+    def format(self) -> str:
+        """``pretrained-{key}``."""
+        return f"pretrained-{self.key}"
+
+    @property
+    def vocab_size(self) -> None:
+        """Unknown until the tokenizer is fetched."""
+        return None
+
+
+@dataclass(frozen=True)
+class ByteLevelName(Grammar):
+    """``bytes``: the 256 bytes and the special tokens."""
+
+    FAMILY: ClassVar[str] = "byte-level"
+    PATTERN: ClassVar[str] = r"bytes"
+
+    @classmethod
+    def _from_groups(cls, groups: dict[str, str]) -> ByteLevelName:
+        return cls()
+
+    def format(self) -> str:
+        """``bytes``."""
+        return "bytes"
+
+    @property
+    def vocab_size(self) -> None:
+        """256 plus the special tokens, which the name does not spell."""
+        return None
+
+
 #: Every family's grammar, for parsing a name of unknown family.
-GRAMMARS: tuple[type[Grammar], ...] = (BpeName, ByteSpanName)
+GRAMMARS: tuple[type[Grammar], ...] = (BpeName, ByteSpanName, PretrainedName, ByteLevelName)
 
 
 def parse(name: str) -> Grammar:

@@ -15,7 +15,16 @@ from typing import Any
 
 from toklab.errors import ConfigError
 from toklab.workflow import layout, names, shell
-from toklab.workflow.families import BPE, BYTESPAN, FAMILIES, Block, Family, family_of
+from toklab.workflow.families import (
+    BPE,
+    BYTE_LEVEL,
+    BYTESPAN,
+    FAMILIES,
+    PRETRAINED,
+    Block,
+    Family,
+    family_of,
+)
 
 #: Languages of MorphScore's gold data (catherinearnett/morphscore, data/{language}_morph_data.csv).
 MORPHSCORE_LANGUAGES = frozenset(
@@ -134,6 +143,8 @@ class Plan:
         if block.get("bytelm"):
             lm = block["bytelm"]
             used += [lm["train_subset"], lm["valid_subset"], lm["predict_subset"]]
+        if block.get("tokenized"):
+            used += block["tokenized"]["subsets"]
         return list(dict.fromkeys([*listed, *used]))
 
     def demo_languages(self, corpus: str) -> list[str]:
@@ -290,6 +301,144 @@ class Plan:
             **layout.byte_corpus_files(corpus, lm["predict_subset"], "corpus"),
         }
 
+    def pretrained_source(self, corpus: str, name: str) -> dict[str, str]:
+        """The ``source`` of a pretrained tokenizer and its ``--revision`` option."""
+        tokenizer = self.tokenizer(corpus, name, PRETRAINED)
+        source = self.block(corpus, "pretrained")[tokenizer.key]
+        revision = source.get("revision")
+        return {
+            "source": source["source"],
+            "revision_option": shell.repeated("--revision", [revision] if revision else []),
+        }
+
+    def byte_level_params(self, corpus: str, name: str) -> dict[str, Any]:
+        """The byte-level tokenizer's special-token options."""
+        self.tokenizer(corpus, name, BYTE_LEVEL)
+        block = self.corpus(corpus)["byte_level"]
+        return {"specials": shell.special_tokens(block["special_tokens"])}
+
+    # -----------------------------------------------------------------------------------------
+    # Tokenized datasets
+
+    def tokenized(self, corpus: str) -> Block:
+        """The corpus's ``tokenized`` block."""
+        return self.block(corpus, "tokenized")
+
+    def resolve_tokenizer(self, corpus: str, reference: str) -> tuple[str, str]:
+        """``(tokenizer corpus, name)`` of a reference: ``name`` (the corpus's) or ``corpus/name``."""
+        other, _, name = reference.rpartition("/")
+        return (other or corpus, name)
+
+    def tokenized_tokenizers(self, corpus: str, subset: str | None = None) -> list[tuple[str, str]]:
+        """``(tokenizer corpus, name)`` of every tokenizer that tokenizes the corpus's subsets."""
+        block = self.corpus(corpus).get("tokenized")
+        if not block or (subset is not None and subset not in block["subsets"]):
+            return []
+        return [self.resolve_tokenizer(corpus, ref) for ref in block["tokenizers"]]
+
+    def token_array_inputs(
+        self, corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str
+    ) -> dict[str, str]:
+        """The tokenizer and the byte corpus of one token array."""
+        configured = self.tokenized_tokenizers(corpus, subset)
+        if (tokenizer_corpus, tokenizer) not in configured:
+            raise ConfigError(
+                f"corpus '{corpus}' does not tokenize subset '{subset}' with "
+                f"'{tokenizer_corpus}/{tokenizer}' (tokenized: "
+                f"{', '.join(f'{c}/{n}' for c, n in configured) or 'none'})"
+            )
+        return {
+            "tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenizer),
+            **layout.byte_corpus_files(corpus, subset, "corpus"),
+        }
+
+    def export_tokenizers(self, corpus: str, export: str) -> list[tuple[str, str]]:
+        """The tokenizers an export applies to (default: every tokenized one)."""
+        settings = self.tokenized(corpus)["exports"].get(export)
+        if settings is None:
+            raise ConfigError(f"corpus '{corpus}' configures no {export} export")
+        chosen = settings.get("tokenizers")
+        if chosen is None:
+            return self.tokenized_tokenizers(corpus)
+        return [self.resolve_tokenizer(corpus, ref) for ref in chosen]
+
+    def export_inputs(
+        self, export: str, corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str
+    ) -> dict[str, str]:
+        """The token array (and its tokenizer) an export of one subset reads."""
+        if (tokenizer_corpus, tokenizer) not in self.export_tokenizers(corpus, export):
+            raise ConfigError(
+                f"corpus '{corpus}': the {export} export does not include "
+                f"'{tokenizer_corpus}/{tokenizer}'"
+            )
+        return {
+            "tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenizer),
+            **layout.token_array_files(corpus, subset, tokenizer_corpus, tokenizer, "tokens"),
+        }
+
+    def nanogpt_inputs(
+        self, corpus: str, split: str, tokenizer_corpus: str, tokenizer: str
+    ) -> dict[str, str]:
+        """The token array of the subset a nanoGPT split (train or val) is made of."""
+        subset = self.tokenized(corpus)["exports"].get("nanogpt", {}).get(split)
+        return self.export_inputs("nanogpt", corpus, subset, tokenizer_corpus, tokenizer)
+
+    def export_settings(self, corpus: str, export: str) -> Block:
+        """The settings of one export."""
+        settings = self.tokenized(corpus)["exports"].get(export)
+        if settings is None:
+            raise ConfigError(f"corpus '{corpus}' configures no {export} export")
+        return settings
+
+    def tfree_inputs(self, corpus: str, subset: str) -> dict[str, str]:
+        """The byte corpus T-Free's byte stores are written from."""
+        self.export_settings(corpus, "tfree")
+        if subset not in self.tokenized(corpus)["subsets"]:
+            raise ConfigError(f"corpus '{corpus}' does not tokenize subset '{subset}'")
+        return layout.byte_corpus_files(corpus, subset, "corpus")
+
+    def tokenized_targets(self, corpus: str) -> list[str]:
+        """Every token array and export the corpus's ``tokenized`` block asks for."""
+        block = self.corpus(corpus).get("tokenized")
+        if not block:
+            return []
+        targets = [
+            path
+            for subset in block["subsets"]
+            for c, name in self.tokenized_tokenizers(corpus)
+            for path in layout.token_array_files(corpus, subset, c, name).values()
+        ]
+        exports = block["exports"]
+        fields = {"corpus": corpus}
+        for export, template in (("delphi", layout.DELPHI_EXPORT), ("cs336", layout.CS336_EXPORT)):
+            if export in exports:
+                targets += [
+                    layout.path(template, **fields, subset=s, tokenizer_corpus=c, tokenizer=n)
+                    for c, n in self.export_tokenizers(corpus, export)
+                    for s in block["subsets"]
+                ]
+        if "nanogpt" in exports:
+            targets += [
+                layout.path(
+                    layout.NANOGPT_EXPORT, **fields, split=split, tokenizer_corpus=c, tokenizer=n
+                )
+                for c, n in self.export_tokenizers(corpus, "nanogpt")
+                for split in ("train", "val")
+            ]
+        if "tfree" in exports:
+            targets += [
+                path
+                for subset in block["subsets"]
+                for suffixes, prefix in (
+                    (layout.TFREE_SUFFIXES, layout.TFREE_EXPORT),
+                    (layout.TFREE_ALIGNED_SUFFIXES, layout.TFREE_EXPORT + ".aligned"),
+                )
+                for path in layout.files_of(
+                    layout.path(prefix, corpus=corpus, subset=subset), suffixes
+                ).values()
+            ]
+        return targets
+
     # -----------------------------------------------------------------------------------------
     # Evaluation
 
@@ -340,8 +489,13 @@ class Plan:
         return url.format(language=language)
 
     def own_tokenizers(self, corpus: str) -> list[str]:
-        """The corpus's own tokenizers (the training table and the overlap plot)."""
+        """The corpus's own tokenizers, of every family."""
         return self.tokenizer_names(corpus)
+
+    def trained_tokenizers(self, corpus: str) -> list[str]:
+        """The tokenizers trained on the corpus (the training table and the overlap plot)."""
+        block = self.corpus(corpus)
+        return [name for family in FAMILIES if family.trained for name in family.names(block)]
 
     def evaluated_tokenizers(self, corpus: str) -> list[tuple[str, str]]:
         """(tokenizer corpus, name) of every tokenizer applied to the evaluation subset."""
@@ -405,10 +559,10 @@ class Plan:
                 "tokenizer": layout.tokenizer_file(corpus, name),
                 "benchmark": layout.path(layout.TOKENIZER_BENCHMARK, corpus=corpus, tokenizer=name),
             }
-            for name in self.own_tokenizers(corpus)
+            for name in self.trained_tokenizers(corpus)
         ]
         if not entries:
-            raise ConfigError(f"corpus '{corpus}' configures no tokenizers")
+            raise ConfigError(f"corpus '{corpus}' configures no trained tokenizers")
         return entries
 
     def training_table_options(self, corpus: str) -> str:
@@ -425,8 +579,8 @@ class Plan:
         return [layout.table(name, corpus) for name in EVALUATION_TABLES]
 
     def overlap_tokenizers(self, corpus: str) -> list[str]:
-        """The tokenizers of the vocabulary-overlap plot: all of the corpus's own."""
-        names_ = self.own_tokenizers(corpus)
+        """The tokenizers of the vocabulary-overlap plot: those trained on the corpus."""
+        names_ = self.trained_tokenizers(corpus)
         if len(names_) < 2:
             raise ConfigError(f"corpus '{corpus}' has fewer than two tokenizers to compare")
         return names_
@@ -475,7 +629,7 @@ class Plan:
         plots = []
         if self.morphscore_gold_files(corpus):
             plots.append("morphscore_fertility")
-        if len(self.own_tokenizers(corpus)) > 1:
+        if len(self.trained_tokenizers(corpus)) > 1:
             plots.append("vocab_overlap")
         if self.example_tokenizers(corpus):
             plots.append("surprisal_example")
@@ -492,6 +646,7 @@ class Plan:
             for target in self.data_targets(corpus)
             + self.tokenizer_targets(corpus)
             + self.bytelm_targets(corpus)
+            + self.tokenized_targets(corpus)
             + self.table_targets(corpus)
             + self.plot_targets(corpus)
         ]

@@ -1,0 +1,198 @@
+"""Token arrays: a byte corpus's documents as token ids, ``.bin`` + ``.idx`` + ``.meta.json``.
+
+The ``.bin`` holds every document's ids back to back (uint16 when the vocabulary fits, else
+uint32), the ``.idx`` the ``n + 1`` int64 document offsets, and the meta what a consumer must
+check before trusting them: dtype, vocabulary size, the SHA-256 of the tokenizer file and of
+the source byte corpus, and the counts of documents, tokens and UTF-8 bytes (bits per byte
+divides by the latter). Documents carry no BOS/EOS: the exports and the trainer add those.
+
+Encoding streams the documents in batches through ``tokenizers``' batch encoder (parallel in
+Rust: set ``RAYON_NUM_THREADS``), so memory is bounded by a batch, not by the corpus.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import chain, pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from toklab.data.arrays import INDEX_DTYPE, array_paths, map_array, read_index
+from toklab.data.byte_corpus import ByteCorpus
+from toklab.errors import DataError
+from toklab.io import atomic_path, read_json, sha256_file, write_json
+from toklab.tokenizers.tokenizer_files import load_tokenizer
+
+log = logging.getLogger(__name__)
+
+FORMAT = "toklab-tokens-v1"
+SUFFIXES = ("bin", "idx", "meta.json")
+#: Documents per encode call: large enough to keep every Rust thread busy, small in memory.
+BATCH_DOCUMENTS = 2048
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    """uint16 when every id fits, else uint32; an error past 2^32 ids."""
+    if vocab_size <= 1 << 16:
+        return np.dtype("<u2")
+    if vocab_size <= 1 << 32:
+        return np.dtype("<u4")
+    raise DataError(f"a vocabulary of {vocab_size} tokens does not fit in uint32 token ids")
+
+
+def token_array_paths(prefix: str | Path) -> dict[str, Path]:
+    """The three files of a token array."""
+    return array_paths(prefix, SUFFIXES)
+
+
+def _document_batches(corpus: ByteCorpus, batch: int) -> Iterator[list[str]]:
+    """The corpus's documents as text, ``batch`` at a time, decoded from one slice each."""
+    offsets = corpus.offsets
+    for first in range(0, len(corpus), batch):
+        last = min(first + batch, len(corpus))
+        start = int(offsets[first])
+        data = corpus.bytes[start : int(offsets[last])].tobytes()
+        bounds = (offsets[first : last + 1] - start).tolist()
+        yield [data[a:b].decode("utf-8") for a, b in pairwise(bounds)]
+
+
+def tokenize_corpus(
+    tokenizer_path: str | Path,
+    corpus_prefix: str | Path,
+    out_prefix: str | Path,
+    *,
+    batch_documents: int = BATCH_DOCUMENTS,
+) -> dict[str, Any]:
+    """Encode every document of the byte corpus at ``corpus_prefix``; return the meta written.
+
+    The three files appear atomically and are a pure function of the tokenizer and the corpus.
+    """
+    tokenizer_path = Path(tokenizer_path)
+    tokenizer = load_tokenizer(tokenizer_path)
+    corpus = ByteCorpus(corpus_prefix)
+    if len(corpus) == 0:
+        raise DataError(f"{corpus_prefix}: the byte corpus has no documents to tokenize")
+    vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
+    dtype = token_dtype(vocab_size)
+    paths = token_array_paths(out_prefix)
+    lengths = np.zeros(len(corpus), dtype=INDEX_DTYPE)
+    done = 0
+    with (
+        atomic_path(paths["bin"]) as bin_tmp,
+        open(bin_tmp, "wb") as bin_file,
+        tqdm(total=corpus.num_bytes, desc=f"tokenize {Path(out_prefix).name}", unit="B",
+             unit_scale=True) as progress,
+    ):  # fmt: skip
+        for texts in _document_batches(corpus, batch_documents):
+            ids = [e.ids for e in tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
+            counts = [len(i) for i in ids]
+            lengths[done : done + len(ids)] = counts
+            flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=sum(counts))
+            if flat.size and flat.max() >= vocab_size:  # an added token past the vocab size
+                raise DataError(f"{tokenizer_path}: token id {flat.max()} >= vocabulary size")
+            bin_file.write(flat.astype(dtype).tobytes())
+            done += len(ids)
+            progress.update(int(corpus.offsets[done] - corpus.offsets[done - len(ids)]))
+    offsets = np.zeros(len(corpus) + 1, dtype=INDEX_DTYPE)
+    np.cumsum(lengths, out=offsets[1:])
+    with atomic_path(paths["idx"]) as idx_tmp:
+        offsets.tofile(idx_tmp)
+    meta = {
+        "format": FORMAT,
+        "dtype": dtype.name,
+        "vocab_size": vocab_size,
+        "num_documents": len(corpus),
+        "num_tokens": int(offsets[-1]),
+        "num_bytes": corpus.num_bytes,
+        "tokenizer_sha256": sha256_file(tokenizer_path),
+        "source_sha256": corpus.bin_sha256,
+        "sha256": {name: sha256_file(paths[name]) for name in ("bin", "idx")},
+    }
+    write_json(paths["meta.json"], meta)
+    log.info(
+        "%s: %d documents, %d tokens, %d bytes (%.3f bytes per token)",
+        out_prefix, len(corpus), meta["num_tokens"], meta["num_bytes"],
+        meta["num_bytes"] / max(meta["num_tokens"], 1),
+    )  # fmt: skip
+    return meta
+
+
+@dataclass(frozen=True)
+class TokenArray:
+    """A token array on disk, memory-mapped: ``tokens``, ``offsets`` and its ``meta``.
+
+    Opening checks that the files exist and agree: the ``.bin`` size against the dtype and the
+    meta's token count, the ``.idx`` against the ``.bin`` and the meta's document count.
+    """
+
+    prefix: Path
+    tokens: np.ndarray
+    offsets: np.ndarray
+    meta: dict[str, Any]
+
+    @classmethod
+    def open(cls, prefix: str | Path) -> TokenArray:
+        """Open and check the token array at ``prefix``."""
+        paths = token_array_paths(prefix)
+        for path in paths.values():
+            if not path.is_file():
+                raise DataError(f"{path}: token array file not found")
+        try:
+            meta = read_json(paths["meta.json"])
+            dtype = np.dtype(meta["dtype"])
+            expected = (meta["num_tokens"], meta["num_documents"], meta["vocab_size"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise DataError(f"{paths['meta.json']}: not a token array meta ({err})") from None
+        size = paths["bin"].stat().st_size
+        if size % dtype.itemsize or size // dtype.itemsize != expected[0]:
+            raise DataError(
+                f"{paths['bin']}: {size} bytes, but the meta says {expected[0]} {dtype.name} tokens"
+            )
+        tokens = map_array(paths["bin"], dtype)
+        offsets = read_index(paths["idx"], paths["bin"], len(tokens), "tokens")
+        if len(offsets) - 1 != expected[1]:
+            raise DataError(
+                f"{paths['idx']}: {len(offsets) - 1} documents, but the meta says {expected[1]}"
+            )
+        return cls(Path(prefix), tokens, offsets, meta)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def num_tokens(self) -> int:
+        """Tokens of all documents."""
+        return int(self.offsets[-1])
+
+    @property
+    def num_bytes(self) -> int:
+        """UTF-8 bytes of the original documents."""
+        return int(self.meta["num_bytes"])
+
+    @property
+    def vocab_size(self) -> int:
+        """The tokenizer's vocabulary size, added tokens included."""
+        return int(self.meta["vocab_size"])
+
+    def document(self, index: int) -> np.ndarray:
+        """The token ids of one document."""
+        return self.tokens[self.offsets[index] : self.offsets[index + 1]]
+
+    def documents(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+        """Tokens of documents ``[first, last)`` and their offsets into that slice."""
+        start, stop = self.offsets[first], self.offsets[last]
+        return self.tokens[start:stop], self.offsets[first : last + 1] - start
+
+    def check_tokenizer(self, tokenizer_path: str | Path) -> None:
+        """An error unless the array was encoded with the tokenizer file at ``tokenizer_path``."""
+        digest = sha256_file(tokenizer_path)
+        if digest != self.meta.get("tokenizer_sha256"):
+            raise DataError(
+                f"{self.prefix}: encoded with another tokenizer than {tokenizer_path} "
+                f"(sha256 {str(self.meta.get('tokenizer_sha256'))[:12]}… != {digest[:12]}…)"
+            )
