@@ -117,12 +117,14 @@ def cs336(tokens_prefix: Path, tokenizer_path: Path, output: Path) -> None:
 @click.option("--tolerance", default=100, show_default=True)
 @one_line_errors
 def tfree(corpus_prefix: Path, output_prefix: Path, max_bytes: int, tolerance: int) -> None:
-    """T-Free's MemoryMap of a byte corpus and its AlignedMemoryMap (PREFIX.aligned.*)."""
+    """T-Free's MemoryMap of a byte corpus and its AlignedMemoryMap, sharing OUTPUT_PREFIX."""
     from toklab.datasets.tfree_memmap import write_aligned_memory_map, write_memory_map
 
     write_memory_map(corpus_prefix, output_prefix)
-    aligned = output_prefix.with_name(output_prefix.name + ".aligned")
-    write_aligned_memory_map(output_prefix, aligned, max_bytes=max_bytes, tolerance=tolerance)
+    summary = write_aligned_memory_map(
+        output_prefix, output_prefix, max_bytes=max_bytes, tolerance=tolerance
+    )
+    log.info("%s: %s", output_prefix, summary)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,27 @@ def set_key(path: str, value):
             lambda corpus: corpus.pop("bytelm"),
             "corpus 'demo': the 'bytespan' block needs a 'bytelm' block",
         ),
+        (set_key("tokenized.subsets", ["lm_train", "tok"]), "tokenized.subsets[tok] 'tok'"),
+        (
+            set_key("tokenized.tokenizers", ["bpe-7"]),
+            "tokenized.tokenizers 'bpe-7' is not configured",
+        ),
+        (
+            set_key("tokenized.tokenizers", ["nowhere/bpe-1000"]),
+            "tokenized.tokenizers 'nowhere/bpe-1000' names an unconfigured corpus",
+        ),
+        (
+            set_key("tokenized.exports.cs336", {"tokenizers": ["hfbpe-500"]}),
+            "tokenized.exports.cs336 names 'hfbpe-500', which tokenized.tokenizers does not list",
+        ),
+        (
+            set_key("tokenized.exports.nanogpt", {"train": "tok_eval", "val": "validation"}),
+            "tokenized.exports.nanogpt.train 'tok_eval' is not one of tokenized.subsets",
+        ),
+        (
+            set_key("tokenized.exports.tfree", {"max_bytes": 100, "tolerance": 100}),
+            "tolerance must be below max_bytes",
+        ),
         (
             set_key("subsets", {"a": {}, "b": {"bytes": 10}}),
             "subset 'a' has no size but is not the last subset",

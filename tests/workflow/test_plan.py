@@ -10,7 +10,7 @@ from toklab.workflow import names
 from toklab.workflow.families import BPE, BYTESPAN
 from toklab.workflow.plan import Plan
 
-DEMO_TOKENIZERS = [
+DEMO_TRAINED = [
     "bpe-500",
     "bpe-1000",
     "hfbpe-500",
@@ -23,6 +23,7 @@ DEMO_TOKENIZERS = [
         for v in (1000, 1500)
     ),
 ]
+DEMO_TOKENIZERS = [*DEMO_TRAINED, "bytes"]
 
 
 @pytest.fixture
@@ -36,7 +37,9 @@ def test_demo_tokenizers_in_family_and_config_order(demo):
 
 def test_demo_final_targets(demo):
     targets = demo.final_targets()
-    assert len(targets) == len(set(targets)) == 67
+    assert (
+        len(targets) == len(set(targets)) == (67 + 2 + 3 * 2 * 3 + 2 + 2 + 2 + 2 * 6)
+    )  # bytes' files, token arrays, delphi, nanogpt, cs336, tfree
     assert targets[0] == "results/data/demo/manifest.json"
     assert "results/data/demo/bytes/validation.pretok" in targets
     assert "results/data/demo/morphology/fusional.csv" in targets
@@ -59,7 +62,7 @@ EXPERIMENTS = {
     "bytespan_fineweb": {
         # 3 BPE; ByteSpan: 3 sizes x 2 inferences x (global + 2 constraints x 3 variants)
         "finewebedu": (
-            3 + 3 * 2 * (1 + 2 * 3),
+            3 + 3 * 2 * (1 + 2 * 3) + 1,  # and the byte-level tokenizer
             ["lm_train", "tok_train", "tok_eval", "validation"],
             3,
         )
@@ -72,7 +75,7 @@ EXPERIMENTS = {
         "openwebtext": (1, ["validation", "train"], 1),
     },
     "delphi_stories": {"stories": (2, ["train", "validation"], 2)},
-    "stochastok_openwebtext": {"openwebtext": (0, ["validation"], 0)},
+    "stochastok_openwebtext": {"openwebtext": (1, ["validation", "train"], 0)},
 }
 
 
@@ -156,13 +159,13 @@ def test_job_inputs_of_the_demo(demo):
     assert lm["train_bin"].endswith("lm_train.bin") and lm["valid_bin"].endswith("validation.bin")
     assert demo.prediction_inputs("demo", "tiny")["model"].endswith("tiny/model.safetensors")
     entries = demo.training_table_entries("demo")
-    assert [e["name"] for e in entries] == DEMO_TOKENIZERS
+    assert [e["name"] for e in entries] == DEMO_TRAINED
     assert entries[0]["benchmark"] == "results/benchmarks/tokenizers/demo/bpe-500.tsv"
     assert demo.example_tokenizers("demo") == [
         "bpe-1000",
         "bytespan-surprisal-monotonic-frequency-1000",
     ]
-    assert demo.overlap_tokenizers("demo") == DEMO_TOKENIZERS
+    assert demo.overlap_tokenizers("demo") == DEMO_TRAINED
 
 
 @pytest.mark.parametrize(
@@ -185,8 +188,55 @@ def test_unconfigured_requests_are_config_errors(demo, call, message):
 def test_family_registry_lists_each_block(demo_config):
     corpus = demo_config["corpora"]["demo"]
     assert BPE.names(corpus) == DEMO_TOKENIZERS[:4]
-    assert BYTESPAN.names(corpus) == DEMO_TOKENIZERS[4:]
+    assert BYTESPAN.names(corpus) == DEMO_TRAINED[4:]
     assert all(names.ByteSpanName.match(n) for n in BYTESPAN.names(corpus))
     assert BYTESPAN.training_subset(corpus) == "tok_train"
     without = {k: v for k, v in corpus.items() if k != "bytespan"}
     assert BYTESPAN.names(without) == []
+
+
+def test_demo_tokenized_datasets(demo):
+    targets = demo.tokenized_targets("demo")
+    arrays = [t for t in targets if t.startswith("results/tokenized/")]
+    assert len(arrays) == 3 * 2 * 3  # 3 tokenizers x 2 subsets x (bin, idx, meta.json)
+    assert "results/tokenized/demo/demo/bytes/validation.meta.json" in arrays
+    assert "results/exports/delphi/demo/demo/bpe-1000/lm_train" in targets
+    assert "results/exports/nanogpt/demo/demo/bpe-1000/val.bin" in targets
+    assert "results/exports/cs336/demo/demo/bpe-1000/validation.npy" in targets
+    assert "results/exports/tfree/demo/lm_train.idx" in targets
+    assert "results/exports/tfree/demo/validation.offsets.bin" in targets
+    inputs = demo.token_array_inputs("demo", "lm_train", "demo", "bytes")
+    assert inputs["tokenizer"] == "results/tokenizers/demo/bytes/tokenizer.json"
+    assert inputs["corpus_bin"] == "results/data/demo/bytes/lm_train.bin"
+    nanogpt = demo.nanogpt_inputs("demo", "val", "demo", "bpe-1000")
+    assert nanogpt["tokens_bin"] == "results/tokenized/demo/demo/bpe-1000/validation.bin"
+    with pytest.raises(ConfigError, match="does not tokenize subset 'tok_eval'"):
+        demo.token_array_inputs("demo", "tok_eval", "demo", "bytes")
+    with pytest.raises(ConfigError, match="the delphi export does not include 'demo/bytes'"):
+        demo.export_inputs("delphi", "demo", "lm_train", "demo", "bytes")
+
+
+def test_foreign_tokenizers_tokenize_another_corpus():
+    plan = Plan(load_config("cs336_tinystories"))
+    assert plan.tokenized_tokenizers("openwebtext") == [("openwebtext", "bpe-32000")]
+    assert plan.resolve_tokenizer("openwebtext", "tinystories/bpe-10000") == (
+        "tinystories",
+        "bpe-10000",
+    )
+    assert "results/exports/cs336/tinystories/tinystories/bpe-10000/train.npy" in (
+        plan.tokenized_targets("tinystories")
+    )
+
+
+def test_pretrained_and_byte_level_params():
+    plan = Plan(load_config("stochastok_openwebtext"))
+    assert plan.tokenizer_names("openwebtext") == ["pretrained-gpt2"]
+    assert plan.pretrained_source("openwebtext", "pretrained-gpt2") == {
+        "source": "openai-community/gpt2",
+        "revision_option": "",
+    }
+    assert plan.trained_tokenizers("openwebtext") == []
+    fineweb = Plan(load_config("bytespan_fineweb"))
+    assert fineweb.byte_level_params("finewebedu", "bytes") == {
+        "specials": "--special-token '<|endoftext|>' --special-token '<|padding|>'"
+    }

@@ -202,7 +202,8 @@ def test_demo_tables(demo_run):
     assert columns == list(tables.TOKENIZER_STATS_COLUMNS)
     families = {r["family"] for r in rows}
     assert {"bpe", "hfbpe", "bytespan-surprisal-monotonic-frequency"} <= families
-    assert len(rows) == 18 * 3  # 18 tokenizers x (2 languages + all)
+    assert len(rows) == 19 * 3  # 18 trained tokenizers and bytes x (2 languages + all)
+    assert {r["reversibility"] for r in rows if r["tokenizer"] == "bpe-1000"} == {"1.0"}
     for row in rows:
         assert float(row["fertility"]) >= 1
         assert int(row["total_tokens"]) > int(row["total_words"]) // 2
@@ -214,8 +215,54 @@ def test_demo_tables(demo_run):
     assert columns == list(tables.COMPRESSION_COLUMNS)
     assert all(float(r["bytes_per_token"]) > 1 for r in rows)
     columns, rows = read("bpe_training_demo.csv")
-    assert columns == list(tables.TRAINING_COLUMNS) and len(rows) == 18
+    assert columns == list(tables.TRAINING_COLUMNS) and len(rows) == 18  # trained ones only
     assert all(float(r["wall_s"]) > 0 and float(r["max_rss_mb"]) > 0 for r in rows)
+
+
+def test_demo_tokenized_datasets_load_in_their_readers(demo_run):
+    """Each format in the library its users read it with, decoding back to the documents."""
+    import json
+    from itertools import pairwise
+
+    import datasets
+    import numpy as np
+    from tokenizers import Tokenizer
+
+    from toklab.data.byte_corpus import ByteCorpus
+    from toklab.datasets.token_array import TokenArray
+
+    results = demo_run / "results"
+    corpus = ByteCorpus(results / "data/demo/bytes/validation")
+    documents = [corpus.document_text(i) for i in range(len(corpus))]
+    for name in ("bpe-1000", "bytespan-surprisal-monotonic-frequency-1500", "bytes"):
+        tokenizer = Tokenizer.from_file(str(results / f"tokenizers/demo/{name}/tokenizer.json"))
+        array = TokenArray.open(results / f"tokenized/demo/demo/{name}/validation")
+        assert array.num_bytes == corpus.num_bytes and len(array) == len(documents)
+        for i in (0, len(documents) // 2, len(documents) - 1):
+            assert tokenizer.decode(array.document(i).tolist()) == documents[i]
+    bpe = Tokenizer.from_file(str(results / "tokenizers/demo/bpe-1000/tokenizer.json"))
+    eos = bpe.token_to_id("<|endoftext|>")
+    exports = results / "exports"
+    # nanoGPT / StochasTok: flat uint16, EOS after every document
+    val = np.memmap(exports / "nanogpt/demo/demo/bpe-1000/val.bin", dtype=np.uint16, mode="r")
+    assert bpe.decode(val.tolist(), skip_special_tokens=False) == "".join(
+        doc + "<|endoftext|>" for doc in documents
+    )
+    # CS336: np.load of the same ids
+    ids = np.load(exports / "cs336/demo/demo/bpe-1000/validation.npy", mmap_mode="r")
+    assert ids.dtype == np.uint16 and np.array_equal(ids, val)
+    # Delphi: parquet rows of seq_len tokens, <bos> first, loadable by datasets
+    delphi = exports / "delphi/demo/demo/bpe-1000/validation"
+    files = sorted(str(p) for p in delphi.glob("validation-*.parquet"))
+    rows = datasets.load_dataset("parquet", data_files=files, split="train")["tokens"]
+    meta = json.loads((delphi / "meta.json").read_text())
+    assert len(rows) == meta["samples"] > 0 and {len(r) for r in rows} == {256}
+    assert all(r[0] == eos for r in rows) and all(b[1] == a[-1] for a, b in pairwise(rows))
+    # T-Free MemoryMap: UTF-8 bytes with [start, length] pairs
+    tfree = exports / "tfree/demo/validation"
+    pairs = np.fromfile(f"{tfree}.idx", dtype=np.uint64).reshape(-1, 2)
+    data = np.fromfile(f"{tfree}.bin", dtype=np.uint8)
+    assert [data[a : a + n].tobytes().decode() for a, n in pairs[:3]] == documents[:3]
 
 
 def test_demo_plots_and_report(demo_run):

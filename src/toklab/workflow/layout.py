@@ -63,7 +63,8 @@ DELPHI_EXPORT = "results/exports/delphi/{corpus}/{tokenizer_corpus}/{tokenizer}/
 NANOGPT_EXPORT = "results/exports/nanogpt/{corpus}/{tokenizer_corpus}/{tokenizer}/{split}.bin"
 #: CS336: one uint16 .npy per subset.
 CS336_EXPORT = "results/exports/cs336/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.npy"
-#: T-Free: the MemoryMap of a subset's UTF-8 bytes, and the AlignedMemoryMap over it.
+#: T-Free: the MemoryMap of a subset's UTF-8 bytes, and the AlignedMemoryMap over it (with the
+#: same prefix: T-Free's reader of the aligned map reads the bytes from ``{prefix}.bin``).
 TFREE_EXPORT = "results/exports/tfree/{corpus}/{subset}"
 TFREE_SUFFIXES = ("bin", "idx", "meta.json")
 TFREE_ALIGNED_SUFFIXES = ("indices.bin", "lengths.bin", "offsets.bin")

@@ -431,7 +431,7 @@ class Plan:
                 for subset in block["subsets"]
                 for suffixes, prefix in (
                     (layout.TFREE_SUFFIXES, layout.TFREE_EXPORT),
-                    (layout.TFREE_ALIGNED_SUFFIXES, layout.TFREE_EXPORT + ".aligned"),
+                    (layout.TFREE_ALIGNED_SUFFIXES, layout.TFREE_EXPORT),
                 )
                 for path in layout.files_of(
                     layout.path(prefix, corpus=corpus, subset=subset), suffixes
