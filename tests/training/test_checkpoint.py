@@ -83,3 +83,38 @@ def test_logged_metrics_of_older_checkpoints_come_from_the_run(tmp_path):
     run.write_text("".join(json.dumps({"step": s}) + "\n" for s in (1, 2, 3)))
     assert logged_metrics(directory, run, 2) == ['{"step": 1}', '{"step": 2}']
     assert logged_metrics(directory, tmp_path / "none.jsonl", 2) == []
+
+
+class _Payload:
+    """Unpickling this would run ``os.system``: a state file must never be able to."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch pwned",))
+
+
+def test_a_state_file_with_a_pickled_callable_is_refused(tmp_path, monkeypatch):
+    net, optimizer, scheduler = trained_parts(0)
+    directory = tmp_path / "checkpoint"
+    save_state(directory, net, optimizer, scheduler, 1, [])
+    state = torch.load(directory / "state.pt", weights_only=True)  # plain data: loads safely
+    assert set(state) == {"step", "optimizer", "scheduler", "rng"}
+    torch.save({**state, "rng": _Payload()}, directory / "state.pt")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match=r"state\.pt: not a safe toklab training state") as error:
+        load_state(directory, *parts(1), torch.device("cpu"))
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_a_corrupt_state_file_is_refused(tmp_path, damage):
+    net, optimizer, scheduler = trained_parts(0)
+    directory = tmp_path / "checkpoint"
+    save_state(directory, net, optimizer, scheduler, 1, [])
+    path = directory / "state.pt"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"not a checkpoint")
+    with pytest.raises(DataError, match=r"state\.pt: not a safe toklab training state"):
+        load_state(directory, *parts(1), torch.device("cpu"))

@@ -203,7 +203,7 @@ def test_demo_tables(demo_run):
     families = {r["family"] for r in rows}
     assert {"bpe", "hfbpe", "bytespan-surprisal-monotonic-frequency"} <= families
     assert len(rows) == 19 * 3  # 18 trained tokenizers and bytes x (2 languages + all)
-    assert {r["reversibility"] for r in rows if r["tokenizer"] == "bpe-1000"} == {"1.0"}
+    assert all(float(r["reversibility"]) == 1.0 for r in rows)  # every tokenizer gives text back
     for row in rows:
         assert float(row["fertility"]) >= 1
         assert int(row["total_tokens"]) > int(row["total_words"]) // 2

@@ -4,7 +4,8 @@ A checkpoint is a directory (``OUT_DIR/checkpoint``) that is replaced as a whole
 
 * ``model.safetensors`` + ``config.json``: the model, as :func:`toklab.models.llama.save_checkpoint`
   writes it (so a checkpoint also loads in ``transformers``);
-* ``state.pt``: the step, the optimizer's and the scheduler's state and every RNG state;
+* ``state.pt``: the step, the optimizer's and the scheduler's state and every RNG state, as
+  tensors and plain data only, read back with ``torch.load(weights_only=True)``;
 * ``metrics.jsonl``: the metrics records of every step up to the checkpoint.
 
 The directory is built in ``OUT_DIR/.checkpoint.tmp`` and swapped in by
@@ -31,10 +32,22 @@ METRICS_FILE = "metrics.jsonl"
 
 
 def rng_state() -> dict[str, Any]:
-    """The state of every random generator training uses (Python, numpy, torch, CUDA)."""
+    """The state of every random generator training uses (Python, numpy, torch, CUDA).
+
+    Only tensors, numbers, strings and containers of them, so that ``torch.load`` reads it back
+    with ``weights_only=True`` (numpy's state array is stored as a tensor).
+    """
+    kind, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    version, python_state, gauss = random.getstate()
     return {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "python": {"version": version, "state": list(python_state), "gauss": gauss},
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "position": int(position),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached_gaussian),
+        },
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
@@ -42,8 +55,18 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore the generators from :func:`rng_state`'s result."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    python = state["python"]
+    random.setstate((python["version"], tuple(python["state"]), python["gauss"]))
+    numpy = state["numpy"]
+    np.random.set_state(
+        (
+            numpy["kind"],
+            numpy["keys"].numpy().astype(np.uint32),
+            numpy["position"],
+            numpy["has_gauss"],
+            numpy["cached_gaussian"],
+        )
+    )
     torch.set_rng_state(state["torch"])
     if torch.cuda.is_available() and state["cuda"]:
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -98,11 +121,28 @@ def load_state(
     if resumed.config != model.config:
         raise DataError(f"{directory}: checkpoint was trained with another model config")
     model.load_state_dict(resumed.state_dict())
-    state = torch.load(directory / STATE_FILE, map_location=map_location, weights_only=False)
+    state = read_state(directory / STATE_FILE, map_location)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     set_rng_state(state["rng"])
     return state["step"]
+
+
+def read_state(path: Path, map_location: torch.device | str = "cpu") -> dict[str, Any]:
+    """The training state in ``state.pt``, read without running any code from the file.
+
+    Checkpoints live on shared filesystems: ``torch.load(weights_only=True)`` accepts only
+    tensors, numbers, strings and containers, so a file that smuggles in a pickled callable is
+    refused instead of executed. A truncated or corrupt file is refused the same way.
+    """
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # pickle.UnpicklingError, RuntimeError (truncated zip), EOFError
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"{path}: not a safe toklab training state ({reason})") from None
+    if not isinstance(state, dict) or not {"step", "optimizer", "scheduler", "rng"} <= set(state):
+        raise DataError(f"{path}: not a toklab training state (missing step/optimizer/rng)")
+    return state
 
 
 def logged_metrics(directory: Path, run_metrics: Path, step: int) -> list[str]:
