@@ -213,7 +213,8 @@ def test_demo_tables(demo_run):
             assert 0 <= float(row["morph_score"]) <= 1 and not math.isnan(float(row["morph_score"]))
     columns, rows = read("compression_demo.csv")
     assert columns == list(tables.COMPRESSION_COLUMNS)
-    assert all(float(r["bytes_per_token"]) > 1 for r in rows)
+    assert all(float(r["bytes_per_token"]) > 1 for r in rows if r["tokenizer"] != "bytes")
+    assert {float(r["bytes_per_token"]) for r in rows if r["tokenizer"] == "bytes"} == {1.0}
     columns, rows = read("bpe_training_demo.csv")
     assert columns == list(tables.TRAINING_COLUMNS) and len(rows) == 18  # trained ones only
     assert all(float(r["wall_s"]) > 0 and float(r["max_rss_mb"]) > 0 for r in rows)
