@@ -64,15 +64,31 @@ def job_counts(output: str) -> dict[str, int]:
 @pytest.mark.parametrize(
     ("experiment", "target", "expected"),
     [
+        (  # StochasTok: GPT-2 fetched once, both splits tokenized, train.bin and val.bin
+            "stochastok_openwebtext",
+            "results/exports/nanogpt/openwebtext/openwebtext/pretrained-gpt2/train.bin",
+            {"fetch_pretrained_tokenizer": 1, "tokenize": 1, "export_nanogpt": 1},
+        ),
+        (  # Delphi: the 4096 BpeTrainer tokenizer, validation split as 512-token samples
+            "delphi_stories",
+            "results/exports/delphi/stories/stories/hfbpe-4096/validation",
+            {"train_bpe": 1, "tokenize": 1, "export_delphi": 1, "byte_corpus": 2},
+        ),
         (  # CS336: both corpora's own tokenizers and the other corpus's on each eval subset
             "cs336_tinystories",
             "results/tables/compression_openwebtext.csv",
             {"tokenizer_stats": 2, "train_bpe": 2, "download_morphscore": 1},
         ),
-        (  # ByteSpan FineWeb: 3 BPE + 3 sizes x (global, 2 x 3 variants) x 2 inference ByteSpan
+        (  # ByteSpan FineWeb: 3 BPE + 3 sizes x (global, 2 x 3 variants) x 2 inference
+            # ByteSpan + the byte-level tokenizer
             "bytespan_fineweb",
             "results/tables/tokenizer_stats_finewebedu.csv",
-            {"tokenizer_stats": 45, "train_bytespan": 42, "download_morphscore": 1},
+            {
+                "tokenizer_stats": 46,
+                "train_bytespan": 42,
+                "byte_level_tokenizer": 1,
+                "download_morphscore": 1,
+            },
         ),
     ],
 )
