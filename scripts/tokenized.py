@@ -42,6 +42,14 @@ def open_tokens(tokens_prefix: Path, tokenizer_path: Path):
     return array
 
 
+def export_with_eos(export, tokens_prefix: Path, tokenizer_path: Path, output: Path) -> None:
+    """An export of the documents each followed by the tokenizer's EOS (nanoGPT, CS336)."""
+    from toklab.tokenizers.tokenizer_files import require_special_token
+
+    array = open_tokens(tokens_prefix, tokenizer_path)
+    export(array, output, require_special_token(tokenizer_path, "eos"))
+
+
 @cli.command()
 @click.option("--tokenizer", "tokenizer_path", required=True, type=path_option)
 @click.option(
@@ -91,10 +99,8 @@ def delphi(
 def nanogpt(tokens_prefix: Path, tokenizer_path: Path, output: Path) -> None:
     """StochasTok's / nanoGPT's flat uint16 .bin, EOS after every document."""
     from toklab.datasets.nanogpt import export_nanogpt
-    from toklab.tokenizers.tokenizer_files import require_special_token
 
-    array = open_tokens(tokens_prefix, tokenizer_path)
-    export_nanogpt(array, output, require_special_token(tokenizer_path, "eos"))
+    export_with_eos(export_nanogpt, tokens_prefix, tokenizer_path, output)
 
 
 @cli.command()
@@ -104,10 +110,8 @@ def nanogpt(tokens_prefix: Path, tokenizer_path: Path, output: Path) -> None:
 def cs336(tokens_prefix: Path, tokenizer_path: Path, output: Path) -> None:
     """CS336's uint16 .npy, documents separated by <|endoftext|>."""
     from toklab.datasets.cs336 import export_cs336
-    from toklab.tokenizers.tokenizer_files import require_special_token
 
-    array = open_tokens(tokens_prefix, tokenizer_path)
-    export_cs336(array, output, require_special_token(tokenizer_path, "eos"))
+    export_with_eos(export_cs336, tokens_prefix, tokenizer_path, output)
 
 
 @cli.command()
