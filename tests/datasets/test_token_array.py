@@ -150,3 +150,33 @@ def test_script_writes_no_partial_output(tmp_path, tokenizer_json):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].endswith("nope.json: tokenizer file not found")
     assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
+
+
+def test_export_scripts_check_the_tokenizer(tmp_path, tokenizer_json):
+    """Exports refuse arrays of another tokenizer and tokenizers without the roles they need."""
+    prefix = byte_corpus(tmp_path / "corpus", TEXTS)
+    tokenize_corpus(tokenizer_json, prefix, tmp_path / "arr")
+    byte_level_tokenizer([]).save(tmp_path / "nospecials")
+    other = tmp_path / "nospecials" / "tokenizer.json"
+    result = run_script(
+        "tokenized.py", "nanogpt", "--tokens", str(tmp_path / "arr"),
+        "--tokenizer", str(other), "--output", str(tmp_path / "train.bin"),
+    )  # fmt: skip
+    assert result.returncode == 1 and "encoded with another tokenizer" in result.stderr
+    assert not (tmp_path / "train.bin").exists()
+    tokenize_corpus(other, prefix, tmp_path / "arr2")
+    result = run_script(
+        "tokenized.py", "delphi", "--tokens", str(tmp_path / "arr2"), "--tokenizer", str(other),
+        "--split", "train", "--seq-len", "16", "--out-dir", str(tmp_path / "delphi"),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        "tokenizer.json: the tokenizer has no BOS token (special tokens with roles: none)"
+    )
+    assert not (tmp_path / "delphi").exists()
+    result = run_script(
+        "tokenized.py", "cs336", "--tokens", str(tmp_path / "arr"),
+        "--tokenizer", str(tokenizer_json), "--output", str(tmp_path / "valid.npy"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert np.load(tmp_path / "valid.npy").tolist()[-1] == 258 + 1  # <|endoftext|> ends it
