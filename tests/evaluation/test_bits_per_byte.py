@@ -1,0 +1,141 @@
+"""Bits per byte: against transformers, brute force, and each known way to get it wrong."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import byte_corpus
+from tests.helpers import TINY_MODEL
+from toklab.datasets.token_array import TokenArray, tokenize_corpus
+from toklab.errors import ConfigError
+from toklab.evaluation.bits_per_byte import document_windows, score_array
+from toklab.models.llama import LlamaModel, ModelConfig, save_checkpoint
+from toklab.tokenizers.byte_level import byte_level_tokenizer
+
+#: Documents that fit the tiny model's 64 positions, and one that needs sliding windows.
+SHORT = ["naïve café 日本語 🙃", "short", "", "aaaa aa été"]
+TEXTS = [*SHORT, "a" * 150 + " and a longer tail of text " * 3]
+
+
+def model_for(vocab_size: int, seed: int = 0) -> LlamaModel:
+    torch.manual_seed(seed)
+    return LlamaModel(ModelConfig(vocab_size=vocab_size, **TINY_MODEL)).eval()
+
+
+def arrays(tmp_path, tokenizer, texts=TEXTS) -> TokenArray:
+    tokenizer.save(tmp_path / "tok")
+    prefix = byte_corpus(tmp_path / "corpus", texts)
+    tokenize_corpus(tmp_path / "tok" / "tokenizer.json", prefix, tmp_path / "arr")
+    return TokenArray.open(tmp_path / "arr")
+
+
+def bpe(tmp_path, texts=TEXTS) -> TokenArray:
+    """A small byte-level BPE (with a merge inside a two-byte character) over ``texts``."""
+    from toklab.tokenizers.bpe import BPETokenizer
+
+    vocab = {i: bytes([i]) for i in range(256)} | {256: b"\xc3\xa9", 257: b"aa"}
+    merges = [(b"\xc3", b"\xa9"), (b"a", b"a")]
+    return arrays(tmp_path, BPETokenizer(vocab, merges, ["<|endoftext|>"]), texts)
+
+
+@pytest.fixture
+def bpe_array(tmp_path):
+    return bpe(tmp_path)
+
+
+@pytest.mark.parametrize("stride", [1, 7, 64])
+def test_windows_score_every_token_once_with_enough_context(stride):
+    tokens = np.arange(1, 151)
+    scored, contexts = [], []
+    for window in document_windows(tokens, 0, 64, stride):
+        assert len(window.inputs) == len(window.targets) <= 64
+        assert np.array_equal(window.targets[:-1], window.inputs[1:])
+        start = len(window.inputs) - window.scored
+        scored += window.targets[start:].tolist()
+        contexts += list(range(start + 1, len(window.inputs) + 1))
+    assert scored == tokens.tolist()  # every token once, in order, the first one included
+    assert min(contexts[64:], default=64) >= 64 - stride + 1  # after the first window
+
+
+def test_equals_transformers_on_whole_documents(tmp_path):
+    """An independent recomputation: transformers' Llama on [EOS] + document, summed."""
+    from transformers import LlamaForCausalLM
+
+    bpe_array = bpe(tmp_path, SHORT)
+    assert max(len(bpe_array.document(i)) for i in range(len(bpe_array))) < 64
+    model = model_for(bpe_array.vocab_size)
+    save_checkpoint(model, tmp_path / "ckpt")
+    hf = LlamaForCausalLM.from_pretrained(tmp_path / "ckpt").eval()
+    eos = 258
+    ours = score_array(model, bpe_array, eos, context=64, stride=64, batch_size=3)
+    nats = 0.0
+    with torch.no_grad():
+        for index in range(len(bpe_array)):
+            doc = bpe_array.document(index).astype(np.int64)
+            if len(doc) == 0:
+                continue
+            ids = torch.tensor([[eos, *doc.tolist()]])
+            logits = hf(ids).logits[0, :-1]
+            nats += float(torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum"))
+    assert ours["tokens"] == bpe_array.num_tokens  # no document's first token is skipped
+    assert ours["nats"] == pytest.approx(nats, rel=1e-5)
+    utf8 = sum(len(t.encode()) for t in SHORT)
+    assert ours["bytes"] == utf8
+    assert ours["bits_per_byte"] == pytest.approx(nats / math.log(2) / utf8, rel=1e-5)  # bits
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(2, 40), st.integers(1, 40))
+def test_sliding_windows_equal_brute_force(tmp_path_factory, context, stride):
+    """Each token scored from exactly the context its window gives it, one token at a time."""
+    stride = min(stride, context)
+    tmp = tmp_path_factory.mktemp("bf")
+    array = arrays(tmp, byte_level_tokenizer())
+    model = model_for(array.vocab_size, seed=1)
+    ours = score_array(model, array, 256, context=context, stride=stride, batch_size=5)
+    nats = 0.0
+    with torch.no_grad():
+        for index in range(len(array)):
+            for window in document_windows(array.document(index), 256, context, stride):
+                for j in range(len(window.inputs) - window.scored, len(window.inputs)):
+                    logits = model(torch.from_numpy(window.inputs[None, : j + 1]))[0, -1]
+                    nats -= float(torch.log_softmax(logits.double(), -1)[window.targets[j]])
+    assert ours["nats"] == pytest.approx(nats, rel=1e-6)
+
+
+def test_byte_level_bits_per_byte_is_loss_over_ln2(tmp_path):
+    """Tokenizer-independent check: with one token per byte, bpb = per-token loss / ln 2."""
+    array = arrays(tmp_path, byte_level_tokenizer())
+    result = score_array(model_for(array.vocab_size), array, 256, context=32, stride=16)
+    assert result["tokens"] == result["bytes"] == sum(len(t.encode()) for t in TEXTS)
+    assert result["bits_per_byte"] == pytest.approx(result["loss"] / math.log(2), rel=1e-12)
+    assert result["tokens_per_byte"] == 1.0
+
+
+def test_bytes_are_the_documents_not_decoded_tokens(tmp_path, bpe_array):
+    """Decoding tokens one by one turns split characters into U+FFFD and inflates the bytes."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tmp_path / "tok" / "tokenizer.json"))
+    decoded = sum(
+        len(tokenizer.decode([int(t)]).encode())
+        for i in range(len(bpe_array))
+        for t in bpe_array.document(i)
+    )
+    result = score_array(model_for(bpe_array.vocab_size), bpe_array, 258, context=16, stride=8)
+    assert result["bytes"] == sum(len(t.encode()) for t in TEXTS) < decoded
+    assert result["bytes"] != result["context"] * len(bpe_array)  # ByteSpan's divisor
+
+
+def test_bad_settings(bpe_array):
+    model = model_for(bpe_array.vocab_size)
+    with pytest.raises(ConfigError, match="stride 9 must be between 1 and the context 8"):
+        score_array(model, bpe_array, 258, context=8, stride=9)
+    with pytest.raises(ConfigError, match="EOS id 999 is outside the vocabulary"):
+        score_array(model, bpe_array, 999, context=8, stride=8)
