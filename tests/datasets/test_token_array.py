@@ -50,6 +50,10 @@ def test_ids_are_the_tokenizers_own(tmp_path, tokenizer_json):
     assert meta["tokenizer_sha256"] == sha256_file(tokenizer_json)
     corpus_meta = json.loads((tmp_path / "corpus" / "corpus.meta.json").read_text())
     assert meta["source_sha256"] == corpus_meta["sha256"]["bin"]
+    assert meta["sha256"] == {
+        "bin": sha256_file(tmp_path / "arr.bin"),
+        "idx": sha256_file(tmp_path / "arr.idx"),
+    }
     array.check_tokenizer(tokenizer_json)
 
 
@@ -170,8 +174,12 @@ def test_export_scripts_check_the_tokenizer(tmp_path, tokenizer_json):
         "--split", "train", "--seq-len", "16", "--out-dir", str(tmp_path / "delphi"),
     )  # fmt: skip
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].endswith(
-        "tokenizer.json: the tokenizer has no BOS token (special tokens with roles: none)"
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            "tokenizer.json: the tokenizer has no BOS token (special tokens with roles: none)"
+        )
     )
     assert not (tmp_path / "delphi").exists()
     result = run_script(

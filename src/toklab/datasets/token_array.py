@@ -12,6 +12,7 @@ Rust: set ``RAYON_NUM_THREADS``), so memory is bounded by a batch, not by the co
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,15 +51,19 @@ def token_array_paths(prefix: str | Path) -> dict[str, Path]:
     return array_paths(prefix, SUFFIXES)
 
 
-def _document_batches(corpus: ByteCorpus, batch: int) -> Iterator[list[str]]:
-    """The corpus's documents as text, ``batch`` at a time, decoded from one slice each."""
+def _document_batches(corpus: ByteCorpus, batch: int) -> Iterator[tuple[list[str], int]]:
+    """The corpus's documents as text, ``batch`` at a time (with their bytes), one ``read`` each.
+
+    Reading the ``.bin`` sequentially (not slicing its memory map) keeps the resident memory at
+    one batch: pages of a memory map, once touched, stay resident and count in the job's RSS.
+    """
     offsets = corpus.offsets
-    for first in range(0, len(corpus), batch):
-        last = min(first + batch, len(corpus))
-        start = int(offsets[first])
-        data = corpus.bytes[start : int(offsets[last])].tobytes()
-        bounds = (offsets[first : last + 1] - start).tolist()
-        yield [data[a:b].decode("utf-8") for a, b in pairwise(bounds)]
+    with open(corpus.paths["bin"], "rb") as handle:
+        for first in range(0, len(corpus), batch):
+            last = min(first + batch, len(corpus))
+            data = handle.read(int(offsets[last] - offsets[first]))
+            bounds = (offsets[first : last + 1] - offsets[first]).tolist()
+            yield [data[a:b].decode("utf-8") for a, b in pairwise(bounds)], len(data)
 
 
 def tokenize_corpus(
@@ -80,38 +85,41 @@ def tokenize_corpus(
     vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
     dtype = token_dtype(vocab_size)
     paths = token_array_paths(out_prefix)
-    lengths = np.zeros(len(corpus), dtype=INDEX_DTYPE)
-    done = 0
+    bin_hash, idx_hash = hashlib.sha256(), hashlib.sha256()
+    offsets = [np.zeros(1, dtype=INDEX_DTYPE)]  # one small array per batch
+    total = 0
     with (
         atomic_path(paths["bin"]) as bin_tmp,
         open(bin_tmp, "wb") as bin_file,
         tqdm(total=corpus.num_bytes, desc=f"tokenize {Path(out_prefix).name}", unit="B",
              unit_scale=True) as progress,
     ):  # fmt: skip
-        for texts in _document_batches(corpus, batch_documents):
+        for texts, num_bytes in _document_batches(corpus, batch_documents):
             ids = [e.ids for e in tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
-            counts = [len(i) for i in ids]
-            lengths[done : done + len(ids)] = counts
-            flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=sum(counts))
-            if flat.size and flat.max() >= vocab_size:  # an added token past the vocab size
+            counts = np.fromiter(map(len, ids), dtype=INDEX_DTYPE, count=len(ids))
+            flat = np.fromiter(chain.from_iterable(ids), dtype=dtype, count=int(counts.sum()))
+            if flat.size and int(flat.max()) >= vocab_size:  # an added token past the vocab
                 raise DataError(f"{tokenizer_path}: token id {flat.max()} >= vocabulary size")
-            bin_file.write(flat.astype(dtype).tobytes())
-            done += len(ids)
-            progress.update(int(corpus.offsets[done] - corpus.offsets[done - len(ids)]))
-    offsets = np.zeros(len(corpus) + 1, dtype=INDEX_DTYPE)
-    np.cumsum(lengths, out=offsets[1:])
+            data = flat.tobytes()
+            bin_file.write(data)
+            bin_hash.update(data)
+            offsets.append(total + np.cumsum(counts))
+            total = int(offsets[-1][-1]) if len(counts) else total
+            progress.update(num_bytes)
+    index = np.concatenate(offsets).astype(INDEX_DTYPE)
     with atomic_path(paths["idx"]) as idx_tmp:
-        offsets.tofile(idx_tmp)
+        index.tofile(idx_tmp)
+    idx_hash.update(index.tobytes())
     meta = {
         "format": FORMAT,
         "dtype": dtype.name,
         "vocab_size": vocab_size,
         "num_documents": len(corpus),
-        "num_tokens": int(offsets[-1]),
+        "num_tokens": total,
         "num_bytes": corpus.num_bytes,
         "tokenizer_sha256": sha256_file(tokenizer_path),
         "source_sha256": corpus.bin_sha256,
-        "sha256": {name: sha256_file(paths[name]) for name in ("bin", "idx")},
+        "sha256": {"bin": bin_hash.hexdigest(), "idx": idx_hash.hexdigest()},
     }
     write_json(paths["meta.json"], meta)
     log.info(
