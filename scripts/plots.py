@@ -101,5 +101,40 @@ def surprisal_example(
     log.info("%s: document %d, %d bytes", output, document, len(data))
 
 
+@cli.command("lm-bits-per-byte")
+@click.option("--table", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def lm_bits_per_byte(table: Path, output: Path) -> None:
+    """Bits per byte against vocabulary size, from an lm table."""
+    with table.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    plots.plot_lm_bits_per_byte(rows, output)
+
+
+@cli.command("lm-curves")
+@click.option(
+    "--run",
+    "runs",
+    multiple=True,
+    required=True,
+    type=(str, click.Path(exists=True, path_type=Path), click.Path(exists=True, path_type=Path)),
+    metavar="LABEL METRICS_JSONL RESULT_JSON",
+    help="A trained LM: its label, metrics.jsonl and evaluate_lm.py result (repeat).",
+)
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def lm_curves(runs: tuple[tuple[str, Path, Path], ...], output: Path) -> None:
+    """Validation loss against training bytes seen, for several LMs."""
+    import json
+
+    curves = []
+    for label, metrics, result_path in runs:
+        records = [json.loads(line) for line in metrics.read_text().splitlines() if line]
+        result = json.loads(result_path.read_text())
+        curves.append((label, records, result["train_bytes_seen"] / result["train_tokens_seen"]))
+    plots.plot_lm_curves(curves, output)
+
+
 if __name__ == "__main__":
     cli()

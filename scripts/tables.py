@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The paper tables as CSV: tokenizer statistics, compression, and tokenizer training cost."""
+"""The paper tables as CSV: tokenizer statistics, compression, tokenizer training cost, LMs."""
 
 from __future__ import annotations
 
@@ -55,6 +55,24 @@ def training(
     """Training wall time and peak memory per tokenizer, from the rules' benchmark files."""
     rows = tables.training_rows(entries, manifest)
     n = tables.write_csv(output, list(tables.TRAINING_COLUMNS), rows)
+    log.info("%s: %d rows", output, n)
+
+
+@cli.command()
+@click.option(
+    "--entry",
+    "entries",
+    multiple=True,
+    required=True,
+    type=(click.Path(path_type=Path), click.Path(path_type=Path)),
+    metavar="RESULT_JSON BENCHMARK_TSV",
+    help="One trained LM: its evaluate_lm.py result and its training job's benchmark (repeat).",
+)
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def lm(entries: tuple[tuple[Path, Path], ...], output: Path) -> None:
+    """Bits per byte, loss, parameters and cost of every LM trained on a corpus."""
+    n = tables.write_csv(output, list(tables.LM_COLUMNS), tables.lm_rows(entries))
     log.info("%s: %d rows", output, n)
 
 

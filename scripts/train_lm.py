@@ -47,9 +47,14 @@ REPO = Path(__file__).resolve().parents[1]
     show_default=True,
 )
 @click.option(
-    "--vocab-size", default=257, show_default=True, help="Model vocabulary (bytes + EOS)."
+    "--tokenizer",
+    "tokenizer_path",
+    type=click.Path(path_type=Path),
+    help="Token arrays: the tokenizer.json they were made with (checked by hash); it sets the "
+    "vocabulary size and the EOS id.",
 )
-@click.option("--eos-id", default=256, show_default=True, help="Id inserted between documents.")
+@click.option("--vocab-size", default=257, show_default=True, help="Byte corpora: bytes + EOS.")
+@click.option("--eos-id", default=256, show_default=True, help="Byte corpora: the EOS id.")
 @one_line_errors
 def main(
     train_prefix: Path,
@@ -58,6 +63,7 @@ def main(
     configs: tuple[Path, ...],
     overrides: tuple[str, ...],
     presets: Path,
+    tokenizer_path: Path | None,
     vocab_size: int,
     eos_id: int,
 ) -> None:
@@ -67,6 +73,14 @@ def main(
     from toklab.training.trainer import train
 
     config = load_train_config(list(configs), list(overrides))
+    if tokenizer_path is not None:
+        from toklab.datasets.token_array import TokenArray
+        from toklab.tokenizers.tokenizer_files import load_tokenizer, require_special_token
+
+        for prefix in filter(None, (train_prefix, valid_prefix)):
+            TokenArray.open(prefix).check_tokenizer(tokenizer_path)
+        vocab_size = load_tokenizer(tokenizer_path).get_vocab_size(with_added_tokens=True)
+        eos_id = require_special_token(tokenizer_path, "eos")
     train(
         config,
         train_prefix,

@@ -110,6 +110,56 @@ get_tfree_settings = from_plan(
     functools.partial(plan.export_settings, export="tfree"), "corpus"
 )
 
+# Language models per tokenizer
+get_lm_training_inputs = from_plan(
+    plan.lm_training_inputs, "corpus", "tokenizer_corpus", "tokenizer", "model"
+)
+get_lm_params = from_plan(
+    plan.lm_params, "corpus", "tokenizer_corpus", "tokenizer", "model"
+)
+get_lm_eval_inputs = from_plan(
+    plan.lm_eval_inputs, "corpus", "tokenizer_corpus", "tokenizer", "model"
+)
+get_lm_eval_params = from_plan(plan.lm_eval_params, "corpus")
+get_lm_results = from_plan(plan.lm_results, "corpus")
+get_lm_table_options = from_plan(plan.lm_table_options, "corpus")
+get_lm_curve_runs = from_plan(plan.lm_curve_runs, "corpus")
+
+
+def get_lm_gpus(wildcards):
+    """GPUs of an LM's training job (0 on the CPU demo)."""
+    return get_lm_params(wildcards)["gpus"]
+
+
+def get_lm_eval_gpus(wildcards):
+    """The evaluation runs on one GPU when training uses any."""
+    return min(get_lm_params(wildcards)["gpus"], 1)
+
+
+def get_lm_table_inputs(wildcards):
+    """Every LM's result JSON and training benchmark."""
+    return [path for pair in get_lm_results(wildcards) for path in pair]
+
+
+def get_lm_curve_inputs(wildcards):
+    """Every LM's metrics.jsonl and result JSON."""
+    return [
+        path
+        for _, metrics, result in get_lm_curve_runs(wildcards)
+        for path in (metrics, result)
+    ]
+
+
+def lm_curve_options(wildcards):
+    """--run LABEL METRICS RESULT options of the learning curves."""
+    from shlex import quote
+
+    return " ".join(
+        f"--run {quote(label)} {quote(metrics)} {quote(result)}"
+        for label, metrics, result in get_lm_curve_runs(wildcards)
+    )
+
+
 # Evaluation, tables and plots
 get_morphscore_url = from_plan(plan.morphscore_url, "morphscore_language")
 get_stats_inputs = from_plan(

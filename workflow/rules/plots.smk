@@ -77,3 +77,51 @@ rule plot_surprisal_example:
         " --corpus-prefix {params.prefix:q} --cue {params.settings[cue]}"
         " --document {params.settings[document]} --max-bytes {params.settings[bytes]}"
         " {params.tokenizers} --output {output:q} 2> {log:q}"
+
+
+rule plot_lm_bits_per_byte:
+    input:
+        layout.table("lm"),
+    output:
+        report(
+            layout.plot("lm_bits_per_byte"),
+            caption="../report/lm_bits_per_byte.rst",
+            category="Plots",
+        ),
+    log:
+        layout.log("plot", plot="lm_bits_per_byte"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        script=script("plots.py"),
+    shell:
+        "python {params.script:q} lm-bits-per-byte --table {input:q} --output {output:q}"
+        " 2> {log:q}"
+
+
+rule plot_lm_curves:
+    input:
+        get_lm_curve_inputs,
+    output:
+        report(
+            layout.plot("lm_curves"),
+            caption="../report/lm_curves.rst",
+            category="Plots",
+        ),
+    log:
+        layout.log("plot", plot="lm_curves"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        script=script("plots.py"),
+        runs=lm_curve_options,
+    shell:
+        "python {params.script:q} lm-curves {params.runs} --output {output:q} 2> {log:q}"

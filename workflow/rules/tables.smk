@@ -72,3 +72,27 @@ rule bpe_training_table:
     shell:
         "python {params.script:q} training {params.entries}"
         " --manifest {input.manifest:q} --output {output:q} 2> {log:q}"
+
+
+rule lm_table:
+    input:
+        get_lm_table_inputs,
+    output:
+        report(
+            layout.table("lm"),
+            caption="../report/lm.rst",
+            category="Tables",
+        ),
+    log:
+        layout.log("table", table="lm"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        script=script("tables.py"),
+        entries=get_lm_table_options,
+    shell:
+        "python {params.script:q} lm {params.entries} --output {output:q} 2> {log:q}"

@@ -98,9 +98,7 @@ rule export_tfree:
         unpack(get_tfree_inputs),
     output:
         **layout.files_of(layout.TFREE_EXPORT, layout.TFREE_SUFFIXES),
-        **layout.files_of(
-            layout.TFREE_EXPORT + ".aligned", layout.TFREE_ALIGNED_SUFFIXES, "aligned"
-        ),
+        **layout.files_of(layout.TFREE_EXPORT, layout.TFREE_ALIGNED_SUFFIXES, "aligned"),
     log:
         layout.log("export_tfree"),
     conda:

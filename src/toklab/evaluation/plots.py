@@ -237,3 +237,61 @@ def plot_surprisal_example(
     ax.set_title(f"Byte-level LM {cue_name}, with each tokenizer's token boundaries")
     figure.tight_layout()
     save_png(figure, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Language models per tokenizer
+
+
+def plot_lm_bits_per_byte(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
+    """Bits per byte against vocabulary size: one line per tokenizer family and model."""
+    plt = _pyplot()
+    if not rows:
+        raise DataError("the LM table has no rows")
+    groups = sorted({(r["family"], r["model"]) for r in rows})
+    figure, ax = plt.subplots(figsize=(7.5, 4.5))
+    markers = "osD^vP*Xph<>"
+    for k, (family, model) in enumerate(groups):
+        points = sorted(
+            (int(r["vocab_size"]), float(r["bits_per_byte"]))
+            for r in rows
+            if r["family"] == family and r["model"] == model
+        )
+        x, y = zip(*points, strict=True)
+        ax.plot(x, y, "-", marker=markers[k % len(markers)], label=f"{family} ({model})")
+    ax.set_xscale("log")
+    ax.set_xlabel("vocabulary size")
+    ax.set_ylabel("bits per byte (validation)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, frameon=False)
+    ax.set_title("Language models per tokenizer: bits per byte")
+    figure.tight_layout()
+    save_png(figure, path)
+
+
+def plot_lm_curves(
+    runs: Sequence[tuple[str, Sequence[Mapping[str, Any]], float]], path: str | Path
+) -> None:
+    """Validation loss against bytes seen, per run ``(label, metrics records, bytes/token)``.
+
+    The loss is in bits per byte of the validation windows' tokens, ``val_loss / ln 2 /
+    (bytes per token)``, so runs of different tokenizers share an axis.
+    """
+    plt = _pyplot()
+    figure, ax = plt.subplots(figsize=(7.5, 4.5))
+    for label, records, bytes_per_token in runs:
+        points = [
+            (r["tokens"] * bytes_per_token, r["val_loss"] / np.log(2) / bytes_per_token)
+            for r in records
+            if "val_loss" in r and "tokens" in r
+        ]
+        if points:
+            x, y = zip(*points, strict=True)
+            ax.plot(x, y, "-o", markersize=3, label=label)
+    ax.set_xlabel("training bytes seen")
+    ax.set_ylabel("validation loss, bits per byte")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, frameon=False)
+    ax.set_title("Validation curves (per-token loss over each tokenizer's bytes per token)")
+    figure.tight_layout()
+    save_png(figure, path)

@@ -68,6 +68,29 @@ TRAINING_COLUMNS: dict[str, str] = {
     "mb_per_s": "training_bytes / wall_s, in MB (1e6 bytes) per second",
 }
 
+#: results/tables/lm_{corpus}.csv: one row per (tokenizer, model) trained on the corpus.
+LM_COLUMNS: dict[str, str] = {
+    "tokenizer": "tokenizer name",
+    "tokenizer_corpus": "the corpus the tokenizer was trained on",
+    "family": "the tokenizer's family (its name without the vocabulary size)",
+    "vocab_size": "V, special tokens included",
+    "model": "model name of the lm block (a size preset and a training recipe)",
+    "bits_per_byte": "NLL of every validation token in bits / UTF-8 bytes of the documents; every document scored in full from EOS with sliding windows (the comparison across tokenizers)",
+    "val_loss": "the same NLL in nats per token (not comparable across tokenizers)",
+    "tokens_per_byte": "validation tokens / UTF-8 bytes",
+    "parameters": "all parameters",
+    "embedding_parameters": "input embedding and output head (counted once when tied)",
+    "non_embedding_parameters": "parameters - embedding_parameters",
+    "train_steps": "optimizer steps",
+    "train_tokens_seen": "training tokens seen (steps x batch x sequence length)",
+    "train_bytes_seen": "the UTF-8 bytes those tokens stand for, at the training stream's bytes per token",
+    "train_loss": "last logged training loss, nats per token",
+    "wall_s": "wall-clock seconds of the training job (Snakemake benchmark)",
+    "tokens_per_s": "train_tokens_seen / wall_s",
+    "context": "window length of the bits-per-byte evaluation",
+    "stride": "stride of its sliding windows",
+}
+
 _NAME = re.compile(r"^(?P<family>.+)-(?P<vocab>[0-9]+)$")
 
 
@@ -197,6 +220,23 @@ def training_rows(
         vocab_size = load_tokenizer(tokenizer).get_vocab_size(with_added_tokens=True)
         training_bytes = int(subsets[subset]["bytes"])
         rows.append(training_row(name, vocab_size, training_bytes, read_benchmark(benchmark)))
+    return rows
+
+
+def lm_rows(entries: Iterable[tuple[str | Path, str | Path]]) -> list[dict[str, Any]]:
+    """Rows of the LM table, one per ``(evaluate_lm.py result JSON, training benchmark TSV)``."""
+    rows = []
+    for result_path, benchmark in entries:
+        result = read_json(result_path)
+        wall = read_benchmark(benchmark)["s"]
+        rows.append(
+            {
+                **result,
+                "family": family_of(result["tokenizer"]),
+                "wall_s": wall,
+                "tokens_per_s": result["train_tokens_seen"] / wall if wall else math.nan,
+            }
+        )
     return rows
 
 

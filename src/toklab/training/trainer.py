@@ -10,9 +10,9 @@
   atomically replaces the previous one. On SIGUSR1 or SIGTERM the trainer finishes its step,
   checkpoints, and exits with :data:`EXIT_PREEMPTED`, so SLURM or Snakemake can requeue it and
   the next run resumes.
-* Metrics go to ``metrics.jsonl`` (training loss, learning rate, gradient norm, validation
-  loss in nats per token and bits per byte), byte-identical across reruns; throughput goes to
-  the log.
+* Metrics go to ``metrics.jsonl`` (training loss, learning rate, gradient norm, tokens seen,
+  validation loss in nats per token), byte-identical across reruns; throughput goes to the
+  log. Bits per byte is scored after training (:mod:`toklab.evaluation.bits_per_byte`).
 """
 
 from __future__ import annotations
@@ -118,18 +118,16 @@ def _distributed() -> tuple[int, int, torch.device]:
     return rank, world, torch.device("cpu")
 
 
-def bytes_per_token_table(vocab_size: int, eos_id: int) -> torch.Tensor:
-    """UTF-8 bytes each token id stands for: 1 per byte token of a byte corpus, 0 for EOS."""
-    table = torch.ones(vocab_size, dtype=torch.float64)
-    table[eos_id] = 0.0
-    return table
-
-
 @torch.no_grad()
-def evaluate(model, sampler: WindowSampler, windows: int, device, autocast, byte_table) -> dict:
-    """Mean loss (nats/token) and bits per byte over the first ``windows`` validation windows."""
+def evaluate(model, sampler: WindowSampler, windows: int, device, autocast) -> dict:
+    """Mean loss (nats/token) over the first ``windows`` validation windows.
+
+    A quick measure during training, on windows of the packed stream (EOS tokens included).
+    Bits per byte, the measure that compares tokenizers, is scored document by document by
+    :mod:`toklab.evaluation.bits_per_byte` once training is done.
+    """
     model.eval()
-    total_nats = total_tokens = total_bytes = 0.0
+    total_nats = total_tokens = 0.0
     count = min(windows, sampler.num_windows)
     for first in range(0, count, 16):
         batch = torch.from_numpy(sampler.stream_batch(first, min(16, count - first))).to(device)
@@ -140,12 +138,8 @@ def evaluate(model, sampler: WindowSampler, windows: int, device, autocast, byte
         )
         total_nats += nats.sum().item()
         total_tokens += nats.numel()
-        total_bytes += byte_table[batch[:, 1:].cpu()].sum().item()
     model.train()
-    return {
-        "val_loss": total_nats / total_tokens,
-        "val_bpb": total_nats / math.log(2) / max(total_bytes, 1),
-    }
+    return {"val_loss": total_nats / total_tokens}
 
 
 class _ValidationWindows(WindowSampler):
@@ -219,7 +213,6 @@ def train(
     if valid_prefix is not None:
         valid_stream = PackedStream(valid_prefix, eos_id)
         valid = _ValidationWindows(valid_stream, config.seq_len, config.seed)
-    byte_table = bytes_per_token_table(vocab_size, eos_id)
 
     use_bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
 
@@ -271,6 +264,7 @@ def train(
             if evaluate_now or step % config.log_interval == 0 or last:
                 record = {
                     "step": step,
+                    "tokens": step * config.batch_size * config.seq_len,
                     "loss": loss_sum.item(),
                     "lr": scheduler.get_last_lr()[0],
                     "grad_norm": float(grad_norm),
@@ -281,9 +275,7 @@ def train(
                     "step %d: loss %.4f, %.0f tokens/s", step, record["loss"], tokens_done / elapsed
                 )
             if evaluate_now:
-                record.update(
-                    evaluate(model, valid, config.eval_windows, device, autocast, byte_table)
-                )
+                record.update(evaluate(model, valid, config.eval_windows, device, autocast))
             if record and metrics is not None:
                 logged.append(json.dumps(record))
                 metrics.write(logged[-1] + "\n")

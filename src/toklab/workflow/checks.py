@@ -70,26 +70,52 @@ def check_families(name: str, corpus: Block) -> None:
             raise ConfigError(f"corpus '{name}': {family.block}: {err}") from None
 
 
-def check_bytelm(name: str, corpus: Block, presets: Path | None) -> None:
-    """The byte LM's preset exists and its training fields are fields of the trainer's config."""
-    lm = corpus.get("bytelm")
-    if not lm:
-        return
+def check_training(name: str, key: str, preset: str, training: Block, presets: Path | None) -> None:
+    """A model's preset exists and its training fields are fields of the trainer's config."""
     from toklab.training.config import load_train_config
 
     # the trainer receives the same key=JSON pairs (toklab.workflow.shell.settings)
-    overrides = [f"{key}={json.dumps(value)}" for key, value in lm["training"].items()]
+    overrides = [f"{field}={json.dumps(value)}" for field, value in training.items()]
     try:
         load_train_config(overrides=overrides)
     except ConfigError as err:
-        raise ConfigError(f"corpus '{name}': bytelm.training: {err}") from None
+        raise ConfigError(f"corpus '{name}': {key}.training: {err}") from None
     if presets is not None:
         available = yaml.safe_load(presets.read_text()) or {}
-        if lm["preset"] not in available:
+        if preset not in available:
             raise ConfigError(
-                f"corpus '{name}': bytelm.preset '{lm['preset']}' is not a preset of {presets} "
+                f"corpus '{name}': {key}.preset '{preset}' is not a preset of {presets} "
                 f"({', '.join(available)})"
             )
+
+
+def check_bytelm(name: str, corpus: Block, presets: Path | None) -> None:
+    """The byte LM's preset exists and its training fields are fields of the trainer's config."""
+    lm = corpus.get("bytelm")
+    if lm:
+        check_training(name, "bytelm", lm["preset"], lm["training"], presets)
+
+
+def check_lm(plan: Plan, name: str, corpus: Block, presets: Path | None) -> None:
+    """LMs train on tokenized datasets: their tokenizers and subsets are tokenized ones."""
+    lm = corpus.get("lm")
+    if not lm:
+        return
+    tokenized = corpus.get("tokenized") or {}
+    for key in ("train_subset", "valid_subset"):
+        if lm[key] not in tokenized.get("subsets", []):
+            raise ConfigError(
+                f"corpus '{name}': lm.{key} '{lm[key]}' is not one of tokenized.subsets"
+            )
+    listed = set(plan.tokenized_tokenizers(name))
+    for reference in lm["tokenizers"]:
+        if plan.resolve_tokenizer(name, reference) not in listed:
+            raise ConfigError(
+                f"corpus '{name}': lm.tokenizers names '{reference}', which "
+                "tokenized.tokenizers does not list"
+            )
+    for model, spec in lm["models"].items():
+        check_training(name, f"lm.models.{model}", spec["preset"], spec["training"], presets)
 
 
 def check_foreign_tokenizers(plan: Plan, name: str, corpus: Block) -> None:
@@ -165,5 +191,6 @@ def check_config(config: dict[str, Any], presets: Path | None = None) -> Plan:
     for name, corpus in plan.corpora.items():
         check_foreign_tokenizers(plan, name, corpus)
         check_tokenized(plan, name, corpus)
+        check_lm(plan, name, corpus, presets)
     check_morphscore_urls(plan)
     return plan

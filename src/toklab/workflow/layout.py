@@ -70,6 +70,14 @@ TFREE_SUFFIXES = ("bin", "idx", "meta.json")
 TFREE_ALIGNED_SUFFIXES = ("indices.bin", "lengths.bin", "offsets.bin")
 
 # ---------------------------------------------------------------------------------------------
+# Language models per tokenizer, trained on token arrays, and their evaluation
+
+LM_DIR = "results/models/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}"
+LM_FILES = ("model.safetensors", "config.json", "metrics.jsonl")
+LM_EVAL = "results/eval/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.json"
+LM_BENCHMARK = "results/benchmarks/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.tsv"
+
+# ---------------------------------------------------------------------------------------------
 # Tables and plots: results/tables/{table}_{corpus}.csv, results/plots/{plot}_{corpus}.png
 
 TABLE = "results/tables/{table}_{corpus}.csv"
@@ -93,6 +101,8 @@ LOGS = {
     "export_nanogpt": "logs/exports/nanogpt/{corpus}/{tokenizer_corpus}/{tokenizer}/{split}.log",
     "export_cs336": "logs/exports/cs336/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
     "export_tfree": "logs/exports/tfree/{corpus}/{subset}.log",
+    "train_lm": "logs/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
+    "evaluate_lm": "logs/eval/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
     "table": "logs/tables/{table}_{corpus}.log",
     "plot": "logs/plots/{plot}_{corpus}.log",
 }
@@ -165,6 +175,11 @@ def byte_corpus_outputs() -> dict[str, str]:
 def bytelm_outputs() -> dict[str, str]:
     """The byte-LM training rule's outputs (``model``, ``config``, ``metrics``)."""
     return {name.split(".")[0]: f"{BYTELM_DIR}/{name}" for name in BYTELM_FILES}
+
+
+def lm_outputs() -> dict[str, str]:
+    """The LM training rule's outputs (``model``, ``config``, ``metrics``)."""
+    return {name.split(".")[0]: f"{LM_DIR}/{name}" for name in LM_FILES}
 
 
 def bytelm_file(corpus: str, model: str, filename: str) -> str:

@@ -440,6 +440,126 @@ class Plan:
         return targets
 
     # -----------------------------------------------------------------------------------------
+    # Language models per tokenizer
+
+    def lm_runs(self, corpus: str) -> list[tuple[str, str, str]]:
+        """``(tokenizer corpus, tokenizer, model)`` of every LM the ``lm`` block trains."""
+        block = self.corpus(corpus).get("lm")
+        if not block:
+            return []
+        return [
+            (*self.resolve_tokenizer(corpus, reference), model)
+            for reference in block["tokenizers"]
+            for model in block["models"]
+        ]
+
+    def _lm_run(self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str) -> Block:
+        if (tokenizer_corpus, tokenizer, model) not in self.lm_runs(corpus):
+            raise ConfigError(
+                f"corpus '{corpus}' trains no LM '{model}' on '{tokenizer_corpus}/{tokenizer}'"
+            )
+        return self.block(corpus, "lm")
+
+    def lm_training_inputs(
+        self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str
+    ) -> dict[str, str]:
+        """The tokenizer and the training and validation token arrays of one LM."""
+        lm = self._lm_run(corpus, tokenizer_corpus, tokenizer, model)
+        arrays = {
+            key: layout.token_array_files(
+                corpus, lm[f"{key}_subset"], tokenizer_corpus, tokenizer, key
+            )
+            for key in ("train", "valid")
+        }
+        return {
+            "tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenizer),
+            **arrays["train"],
+            **arrays["valid"],
+        }
+
+    def lm_params(
+        self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str
+    ) -> dict[str, Any]:
+        """GPUs and the trainer's ``--set`` options (the model's preset and training fields)."""
+        lm = self._lm_run(corpus, tokenizer_corpus, tokenizer, model)
+        spec = lm["models"][model]
+        return {
+            "gpus": lm["gpus"],
+            "settings": shell.settings({"model_preset": spec["preset"], **spec["training"]}),
+        }
+
+    def lm_eval_inputs(
+        self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str
+    ) -> dict[str, str]:
+        """The trained LM, its tokenizer and token arrays, and its training job's benchmark."""
+        fields = {"corpus": corpus, "tokenizer_corpus": tokenizer_corpus, "tokenizer": tokenizer}
+        return {
+            **self.lm_training_inputs(corpus, tokenizer_corpus, tokenizer, model),
+            **{
+                key: layout.path(template, **fields, model=model)
+                for key, template in layout.lm_outputs().items()
+            },
+        }
+
+    def lm_eval_params(self, corpus: str) -> Block:
+        """Context, stride and batch size of the bits-per-byte evaluation."""
+        return self.block(corpus, "lm")["evaluation"]
+
+    def lm_results(self, corpus: str) -> list[tuple[str, str]]:
+        """``(result JSON, training benchmark TSV)`` of every LM of the corpus."""
+        return [
+            tuple(
+                layout.path(
+                    template, corpus=corpus, tokenizer_corpus=c, tokenizer=name, model=model
+                )
+                for template in (layout.LM_EVAL, layout.LM_BENCHMARK)
+            )
+            for c, name, model in self.lm_runs(corpus)
+        ]
+
+    def lm_table_options(self, corpus: str) -> str:
+        """``--entry RESULT_JSON BENCHMARK_TSV`` options of the LM table."""
+        if not self.lm_runs(corpus):
+            raise ConfigError(f"corpus '{corpus}' trains no LMs")
+        return shell.entries(self.lm_results(corpus))
+
+    def lm_curve_runs(self, corpus: str) -> list[tuple[str, str, str]]:
+        """``(label, metrics.jsonl, result JSON)`` of every LM, for the learning curves."""
+        return [
+            (
+                f"{name} ({model})" if c == corpus else f"{c}/{name} ({model})",
+                layout.path(
+                    layout.LM_DIR, corpus=corpus, tokenizer_corpus=c, tokenizer=name, model=model
+                )
+                + "/metrics.jsonl",
+                layout.path(
+                    layout.LM_EVAL, corpus=corpus, tokenizer_corpus=c, tokenizer=name, model=model
+                ),
+            )
+            for c, name, model in self.lm_runs(corpus)
+        ]
+
+    def lm_targets(self, corpus: str) -> list[str]:
+        """Every LM's weights and result, the LM table and its two figures."""
+        runs = self.lm_runs(corpus)
+        if not runs:
+            return []
+        weights = [
+            layout.path(
+                layout.LM_DIR, corpus=corpus, tokenizer_corpus=c, tokenizer=name, model=model
+            )
+            + "/model.safetensors"
+            for c, name, model in runs
+        ]
+        return [
+            *weights,
+            *(result for result, _ in self.lm_results(corpus)),
+            layout.table("lm", corpus),
+            layout.plot("lm_bits_per_byte", corpus),
+            layout.plot("lm_curves", corpus),
+        ]
+
+    # -----------------------------------------------------------------------------------------
     # Evaluation
 
     def evaluation(self, corpus: str) -> Block:
@@ -647,6 +767,7 @@ class Plan:
             + self.tokenizer_targets(corpus)
             + self.bytelm_targets(corpus)
             + self.tokenized_targets(corpus)
+            + self.lm_targets(corpus)
             + self.table_targets(corpus)
             + self.plot_targets(corpus)
         ]

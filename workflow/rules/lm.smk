@@ -1,0 +1,63 @@
+# Language models per tokenizer: token arrays -> the one trainer -> bits per byte on the
+# validation subset, every document scored in full (the comparison across tokenizers).
+
+
+rule train_lm:
+    input:
+        unpack(get_lm_training_inputs),
+    output:
+        **layout.lm_outputs(),
+    log:
+        layout.log("train_lm"),
+    benchmark:
+        layout.LM_BENCHMARK
+    conda:
+        "../envs/torch-gpu.yaml"
+    threads: 4
+    resources:
+        gpu=get_lm_gpus,
+        nodes=1,
+        mem_mb=32000,
+        runtime=2880,
+    params:
+        script=script("train_lm.py"),
+        launcher=launcher,
+        lm=get_lm_params,
+        train=prefix_of("train_bin"),
+        valid=prefix_of("valid_bin"),
+        out_dir=directory_of("model"),
+    shell:
+        # exec: SLURM's signals (--signal, preemption) reach the trainer, not a shell around it
+        "exec {params.launcher} {params.script:q} --train {params.train:q} --valid {params.valid:q}"
+        " --tokenizer {input.tokenizer:q} --out-dir {params.out_dir:q} {params.lm[settings]}"
+        " 2> {log:q}"
+
+
+rule evaluate_lm:
+    input:
+        unpack(get_lm_eval_inputs),
+    output:
+        layout.LM_EVAL,
+    log:
+        layout.log("evaluate_lm"),
+    conda:
+        "../envs/torch-gpu.yaml"
+    threads: 4
+    resources:
+        gpu=get_lm_eval_gpus,
+        mem_mb=16000,
+        runtime=720,
+    params:
+        script=script("evaluate_lm.py"),
+        model_dir=directory_of("model"),
+        train=prefix_of("train_bin"),
+        valid=prefix_of("valid_bin"),
+        settings=get_lm_eval_params,
+    shell:
+        "python {params.script:q} --model-dir {params.model_dir:q} --valid {params.valid:q}"
+        " --train {params.train:q} --tokenizer {input.tokenizer:q}"
+        " --context {params.settings[context]} --stride {params.settings[stride]}"
+        " --batch-size {params.settings[batch_size]}"
+        " --label corpus {wildcards.corpus} --label tokenizer_corpus {wildcards.tokenizer_corpus}"
+        " --label tokenizer {wildcards.tokenizer} --label model {wildcards.model}"
+        " --output {output:q} 2> {log:q}"
