@@ -72,6 +72,7 @@ def test_every_table_is_documented_in_the_readme(repo):
         tables.TOKENIZER_STATS_COLUMNS,
         tables.COMPRESSION_COLUMNS,
         tables.TRAINING_COLUMNS,
+        tables.LM_COLUMNS,
     ):
         for name in columns:
             assert f"`{name}`" in readme, name

@@ -82,6 +82,19 @@ def set_key(path: str, value):
             set_key("tokenized.exports.tfree", {"max_bytes": 100, "tolerance": 100}),
             "tolerance must be below max_bytes",
         ),
+        (set_key("lm.train_subset", "tok_train"), "lm.train_subset 'tok_train' is not one of"),
+        (
+            set_key("lm.tokenizers", ["hfbpe-500"]),
+            "lm.tokenizers names 'hfbpe-500', which tokenized.tokenizers does not list",
+        ),
+        (
+            set_key("lm.models", {"tiny": {"preset": "giant", "training": {}}}),
+            "lm.models.tiny.preset 'giant' is not a preset",
+        ),
+        (
+            set_key("lm.models", {"tiny": {"preset": "tiny", "training": {"max_stepz": 1}}}),
+            "lm.models.tiny.training: ",
+        ),
         (
             set_key("subsets", {"a": {}, "b": {"bytes": 10}}),
             "subset 'a' has no size but is not the last subset",

@@ -37,9 +37,11 @@ def test_demo_tokenizers_in_family_and_config_order(demo):
 
 def test_demo_final_targets(demo):
     targets = demo.final_targets()
-    assert (
-        len(targets) == len(set(targets)) == (67 + 2 + 3 * 2 * 3 + 2 + 2 + 2 + 2 * 6)
-    )  # bytes' files, token arrays, delphi, nanogpt, cs336, tfree
+    # 67 before tokenized datasets; then the byte-level tokenizer's two files, 3 x 2 token
+    # arrays of 3 files, delphi, nanogpt and cs336 (2 each), tfree (2 subsets x 6 files), three
+    # LMs with their results, the LM table and its two figures
+    expected = 67 + 2 + 3 * 2 * 3 + 2 + 2 + 2 + 2 * 6 + 3 * 2 + 3
+    assert len(targets) == len(set(targets)) == expected
     assert targets[0] == "results/data/demo/manifest.json"
     assert "results/data/demo/bytes/validation.pretok" in targets
     assert "results/data/demo/morphology/fusional.csv" in targets
@@ -240,3 +242,32 @@ def test_pretrained_and_byte_level_params():
     assert fineweb.byte_level_params("finewebedu", "bytes") == {
         "specials": "--special-token '<|endoftext|>' --special-token '<|padding|>'"
     }
+
+
+def test_demo_language_models(demo):
+    runs = demo.lm_runs("demo")
+    assert runs == [
+        ("demo", "bpe-1000", "tiny"),
+        ("demo", "bytespan-surprisal-monotonic-frequency-1500", "tiny"),
+        ("demo", "bytes", "tiny"),
+    ]
+    inputs = demo.lm_training_inputs("demo", "demo", "bytes", "tiny")
+    assert inputs["train_bin"] == "results/tokenized/demo/demo/bytes/lm_train.bin"
+    assert inputs["valid_meta_json"] == "results/tokenized/demo/demo/bytes/validation.meta.json"
+    assert inputs["tokenizer"] == "results/tokenizers/demo/bytes/tokenizer.json"
+    evaluation = demo.lm_eval_inputs("demo", "demo", "bytes", "tiny")
+    assert evaluation["model"] == "results/models/lm/demo/demo/bytes/tiny/model.safetensors"
+    params = demo.lm_params("demo", "demo", "bpe-1000", "tiny")
+    assert params["gpus"] == 0 and "--set seq_len=128" in params["settings"]
+    assert demo.lm_results("demo")[0] == (
+        "results/eval/lm/demo/demo/bpe-1000/tiny.json",
+        "results/benchmarks/lm/demo/demo/bpe-1000/tiny.tsv",
+    )
+    targets = demo.lm_targets("demo")
+    assert targets[-3:] == [
+        "results/tables/lm_demo.csv",
+        "results/plots/lm_bits_per_byte_demo.png",
+        "results/plots/lm_curves_demo.png",
+    ]
+    with pytest.raises(ConfigError, match="trains no LM 'big' on 'demo/bytes'"):
+        demo.lm_params("demo", "demo", "bytes", "big")

@@ -282,6 +282,27 @@ def test_demo_tokenized_datasets_load_in_their_readers(demo_run):
     assert [data[a : a + n].tobytes().decode() for a, n in pairs[:3]] == documents[:3]
 
 
+def test_demo_language_models(demo_run):
+    import csv
+    import math
+
+    from toklab.evaluation import tables
+
+    with (demo_run / "results/tables/lm_demo.csv").open(encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        rows = {r["tokenizer"]: r for r in reader}
+    assert reader.fieldnames == list(tables.LM_COLUMNS)
+    assert set(rows) == {"bpe-1000", "bytespan-surprisal-monotonic-frequency-1500", "bytes"}
+    for row in rows.values():
+        bpb = float(row["bits_per_byte"])
+        assert math.isfinite(bpb) and 0 < bpb < 8  # below a uniform distribution over bytes
+        assert int(row["train_steps"]) == 150 and float(row["tokens_per_s"]) > 0
+    assert float(rows["bytes"]["tokens_per_byte"]) == 1.0
+    assert float(rows["bpe-1000"]["tokens_per_byte"]) < 0.5
+    for name in ("lm_bits_per_byte", "lm_curves"):
+        assert (demo_run / f"results/plots/{name}_demo.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_demo_plots_and_report(demo_run):
     for name in ("morphscore_fertility", "surprisal_example", "vocab_overlap"):
         png = demo_run / f"results/plots/{name}_demo.png"
