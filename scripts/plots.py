@@ -30,6 +30,12 @@ tokenizer_option = click.option(
 )
 
 
+def read_table(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV table written by scripts/tables.py."""
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
 @click.group()
 def cli() -> None:
     """Draw one figure."""
@@ -42,8 +48,7 @@ def cli() -> None:
 @one_line_errors
 def morphscore_fertility(table: Path, output: Path) -> None:
     """MorphScore against fertility from a tokenizer_stats table."""
-    with table.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_table(table)
     plots.plot_morphscore_fertility(rows, output)
     log.info("%s: %d rows plotted", output, len(rows))
 
@@ -107,9 +112,7 @@ def surprisal_example(
 @one_line_errors
 def lm_bits_per_byte(table: Path, output: Path) -> None:
     """Bits per byte against vocabulary size, from an lm table."""
-    with table.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    plots.plot_lm_bits_per_byte(rows, output)
+    plots.plot_lm_bits_per_byte(read_table(table), output)
 
 
 @cli.command("lm-curves")

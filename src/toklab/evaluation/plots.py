@@ -260,13 +260,8 @@ def plot_lm_bits_per_byte(rows: Sequence[Mapping[str, Any]], path: str | Path) -
         x, y = zip(*points, strict=True)
         ax.plot(x, y, "-", marker=markers[k % len(markers)], label=f"{family} ({model})")
     ax.set_xscale("log")
-    ax.set_xlabel("vocabulary size")
-    ax.set_ylabel("bits per byte (validation)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, frameon=False)
-    ax.set_title("Language models per tokenizer: bits per byte")
-    figure.tight_layout()
-    save_png(figure, path)
+    _finish(figure, ax, path, "vocabulary size", "bits per byte (validation)",
+            "Language models per tokenizer: bits per byte")  # fmt: skip
 
 
 def plot_lm_curves(
@@ -288,10 +283,16 @@ def plot_lm_curves(
         if points:
             x, y = zip(*points, strict=True)
             ax.plot(x, y, "-o", markersize=3, label=label)
-    ax.set_xlabel("training bytes seen")
-    ax.set_ylabel("validation loss, bits per byte")
+    _finish(figure, ax, path, "training bytes seen", "validation loss, bits per byte",
+            "Validation curves (per-token loss over each tokenizer's bytes per token)")  # fmt: skip
+
+
+def _finish(figure, ax, path: str | Path, xlabel: str, ylabel: str, title: str) -> None:
+    """Labels, grid, legend and title of a one-panel figure, then save it."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, frameon=False)
-    ax.set_title("Validation curves (per-token loss over each tokenizer's bytes per token)")
+    ax.set_title(title)
     figure.tight_layout()
     save_png(figure, path)
