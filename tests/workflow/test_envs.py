@@ -21,7 +21,12 @@ from tests.conftest import REPO
 ENVS = REPO / "workflow" / "envs"
 ENV_FILES = sorted(ENVS.glob("*.yaml"))
 #: conda-forge names of PyPI packages, where they differ.
-PYPI_NAMES = {"pytorch-cpu": "torch", "pytorch-gpu": "torch", "matplotlib-base": "matplotlib"}
+PYPI_NAMES = {
+    "pytorch-cpu": "torch",
+    "pytorch-gpu": "torch",
+    "matplotlib-base": "matplotlib",
+    "huggingface_hub": "huggingface-hub",
+}
 #: Packages of the envs that the package does not require.
 TOOLING = {"python", "pip", "setuptools", "cuda-version"}
 #: What the package needs that the envs never provide (the workflow runs in its own env).
