@@ -354,10 +354,7 @@ class Plan:
 
     def export_tokenizers(self, corpus: str, export: str) -> list[tuple[str, str]]:
         """The tokenizers an export applies to (default: every tokenized one)."""
-        settings = self.tokenized(corpus)["exports"].get(export)
-        if settings is None:
-            raise ConfigError(f"corpus '{corpus}' configures no {export} export")
-        chosen = settings.get("tokenizers")
+        chosen = self.export_settings(corpus, export).get("tokenizers")
         if chosen is None:
             return self.tokenized_tokenizers(corpus)
         return [self.resolve_tokenizer(corpus, ref) for ref in chosen]
@@ -608,10 +605,6 @@ class Plan:
         url = urls.pop() if urls else DEFAULT_MORPHSCORE_URL
         return url.format(language=language)
 
-    def own_tokenizers(self, corpus: str) -> list[str]:
-        """The corpus's own tokenizers, of every family."""
-        return self.tokenizer_names(corpus)
-
     def trained_tokenizers(self, corpus: str) -> list[str]:
         """The tokenizers trained on the corpus (the training table and the overlap plot)."""
         block = self.corpus(corpus)
@@ -664,7 +657,7 @@ class Plan:
     def own_stats_files(self, corpus: str) -> list[str]:
         """Statistics JSON of the corpus's own tokenizers."""
         self.evaluation(corpus)
-        return self._stats_files(corpus, [(corpus, name) for name in self.own_tokenizers(corpus)])
+        return self._stats_files(corpus, [(corpus, name) for name in self.tokenizer_names(corpus)])
 
     # -----------------------------------------------------------------------------------------
     # Tables and plots
