@@ -3,7 +3,8 @@
     python -m tests.workflow.result_manifest take  RUN_DIR > manifest.sha256
     python -m tests.workflow.result_manifest check RUN_DIR manifest.sha256
 
-Measurements are left out: the benchmark TSVs and the training-cost table built from them.
+Measurements are left out: the benchmark TSVs and the tables built from them (training cost,
+and the LM table's wall times; its results are compared through results/eval/).
 """
 
 from __future__ import annotations
@@ -14,8 +15,16 @@ from pathlib import Path
 
 
 def is_measurement(relative: Path) -> bool:
-    """Benchmark TSVs and the table of training wall times and memory."""
-    return "benchmarks" in relative.parts or relative.name.startswith("bpe_training_")
+    """Benchmark TSVs and the tables that carry their wall times.
+
+    ``bpe_training_*.csv`` is made of measurements; ``lm_*.csv`` joins each LM's result JSON
+    (under ``results/eval/``, compared like every other output) with its training job's wall
+    time and tokens per second.
+    """
+    table = relative.parent == Path("results/tables")
+    return "benchmarks" in relative.parts or (
+        table and relative.name.startswith(("bpe_training_", "lm_"))
+    )
 
 
 def manifest(run_dir: Path) -> dict[str, str]:

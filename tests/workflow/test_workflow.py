@@ -101,13 +101,13 @@ def test_table_targets_build_everything_upstream(tmp_path, experiment, target, e
 
 
 def result_files(root: Path) -> dict[str, bytes]:
-    """Every output file, except measurements: benchmark TSVs and the training-cost table."""
+    """Every output file, except measurements (benchmark TSVs and the tables with wall times)."""
+    from tests.workflow.result_manifest import is_measurement
+
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted((root / "results").rglob("*"))
-        if p.is_file()
-        and "benchmarks" not in p.relative_to(root).parts
-        and not p.name.startswith("bpe_training_")
+        if p.is_file() and not is_measurement(p.relative_to(root))
     }
 
 
