@@ -68,11 +68,18 @@ def training(
     metavar="RESULT_JSON BENCHMARK_TSV",
     help="One trained LM: its evaluate_lm.py result and its training job's benchmark (repeat).",
 )
+@click.option(
+    "--reference-bits-per-byte",
+    "reference",
+    type=float,
+    help="A published bits per byte to compare every row with (reference columns).",
+)
 @click.option("--output", required=True, type=click.Path(path_type=Path))
 @one_line_errors
-def lm(entries: tuple[tuple[Path, Path], ...], output: Path) -> None:
+def lm(entries: tuple[tuple[Path, Path], ...], reference: float | None, output: Path) -> None:
     """Bits per byte, loss, parameters and cost of every LM trained on a corpus."""
-    n = tables.write_csv(output, list(tables.LM_COLUMNS), tables.lm_rows(entries))
+    rows = tables.lm_rows(entries, reference)
+    n = tables.write_csv(output, list(tables.LM_COLUMNS), rows)
     log.info("%s: %d rows", output, n)
 
 

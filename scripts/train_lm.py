@@ -1,5 +1,8 @@
 #!/usr/bin/env python
-"""Train a language model on packed .bin/.idx arrays; resumes from OUT_DIR/checkpoint.
+"""Train a language model on token arrays (or a Delphi export); resumes from OUT_DIR/checkpoint.
+
+--train/--valid are token-array prefixes (PREFIX.bin/.idx/.meta.json), or with --set data=chunks
+Delphi export directories (fixed-length samples, epochs with a seeded per-epoch shuffle).
 
 Single process:  python scripts/train_lm.py --train PREFIX --out-dir DIR [--config F] [--set k=v]
 Several GPUs:    torchrun --nproc-per-node N scripts/train_lm.py ...
@@ -23,13 +26,13 @@ REPO = Path(__file__).resolve().parents[1]
     "train_prefix",
     required=True,
     type=click.Path(path_type=Path),
-    help="Training array prefix (PREFIX.bin/.idx/.meta.json).",
+    help="Training array prefix (PREFIX.bin/.idx/.meta.json), or a Delphi export directory.",
 )
 @click.option(
     "--valid",
     "valid_prefix",
     type=click.Path(path_type=Path),
-    help="Validation array prefix (loss and bits per byte).",
+    help="Validation array prefix (or Delphi export directory): the loss during training.",
 )
 @click.option("--out-dir", required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -50,8 +53,8 @@ REPO = Path(__file__).resolve().parents[1]
     "--tokenizer",
     "tokenizer_path",
     type=click.Path(path_type=Path),
-    help="Token arrays: the tokenizer.json they were made with (checked by hash); it sets the "
-    "vocabulary size and the EOS id.",
+    help="The tokenizer.json the data were made with (checked by hash); it sets the vocabulary "
+    "size and the EOS id, and its directory's files go into every checkpoint.",
 )
 @click.option("--vocab-size", default=257, show_default=True, help="Byte corpora: bytes + EOS.")
 @click.option("--eos-id", default=256, show_default=True, help="Byte corpora: the EOS id.")
@@ -73,14 +76,15 @@ def main(
     from toklab.training.trainer import train
 
     config = load_train_config(list(configs), list(overrides))
+    tokenizer_dir = None
     if tokenizer_path is not None:
-        from toklab.datasets.token_array import TokenArray
         from toklab.tokenizers.tokenizer_files import load_tokenizer, require_special_token
 
-        for prefix in filter(None, (train_prefix, valid_prefix)):
-            TokenArray.open(prefix).check_tokenizer(tokenizer_path)
+        for data in filter(None, (train_prefix, valid_prefix)):
+            check_data_tokenizer(data, tokenizer_path, config.data)
         vocab_size = load_tokenizer(tokenizer_path).get_vocab_size(with_added_tokens=True)
         eos_id = require_special_token(tokenizer_path, "eos")
+        tokenizer_dir = tokenizer_path.parent
     train(
         config,
         train_prefix,
@@ -89,7 +93,29 @@ def main(
         presets_path=presets,
         eos_id=eos_id,
         vocab_size=vocab_size,
+        tokenizer_dir=tokenizer_dir,
     )
+
+
+def check_data_tokenizer(data: Path, tokenizer_path: Path, kind: str) -> None:
+    """An error unless the token array or Delphi export was made with ``tokenizer_path``."""
+    if kind == "windows":
+        from toklab.datasets.token_array import TokenArray
+
+        TokenArray.open(data).check_tokenizer(tokenizer_path)
+        return
+    from toklab.errors import DataError
+    from toklab.io import read_json, sha256_file
+
+    meta_path = data / "meta.json"
+    if not meta_path.is_file():
+        raise DataError(f"{meta_path}: Delphi export meta not found")
+    recorded, digest = read_json(meta_path).get("tokenizer_sha256"), sha256_file(tokenizer_path)
+    if recorded != digest:
+        raise DataError(
+            f"{data}: exported with another tokenizer than {tokenizer_path} "
+            f"(sha256 {str(recorded)[:12]}… != {digest[:12]}…)"
+        )
 
 
 if __name__ == "__main__":

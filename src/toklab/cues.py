@@ -34,7 +34,7 @@ from tqdm import tqdm
 from toklab.data.byte_corpus import ByteCorpus
 from toklab.errors import DataError
 from toklab.io import replace_directory, sha256_file
-from toklab.models.llama import LlamaModel, load_checkpoint
+from toklab.models.causal_lm import load_model
 from toklab.training.data import PackedStream
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def window_of_target(target: np.ndarray, context: int, stride: int) -> np.ndarra
 
 @torch.no_grad()
 def cues_for_targets(
-    model: LlamaModel,
+    model: torch.nn.Module,
     stream: PackedStream,
     targets: np.ndarray,
     context: int,
@@ -102,7 +102,7 @@ def extract_predictions(
     if not 0 < stride <= context:
         raise DataError(f"stride {stride} must be in 1..context ({context})")
     torch_device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model = load_checkpoint(checkpoint, map_location=torch_device).eval()
+    model = load_model(checkpoint, map_location=torch_device).eval()
     if model.config.vocab_size <= max(eos_id, 255):
         raise DataError(
             f"{checkpoint}: vocab size {model.config.vocab_size} has no room for 256 bytes and "

@@ -62,7 +62,7 @@ def test_env_is_pinned_to_conda_forge(path):
 
 @pytest.mark.parametrize("path", ENV_FILES, ids=lambda p: p.name)
 def test_env_versions_satisfy_the_package(path):
-    wanted = requirements() | requirements("gpu")
+    wanted = requirements() | requirements("gpu") | requirements("wandb")
     for name, version in pins(path).items():
         if name in TOOLING:
             continue

@@ -11,18 +11,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from toklab.datasets.token_array import TokenArray
 from toklab.errors import DataError
 from toklab.evaluation.bits_per_byte import score_array
-from toklab.models.llama import LlamaModel, load_checkpoint
+from toklab.models.causal_lm import context_limit, embedding_weights, load_model
 from toklab.tokenizers.tokenizer_files import require_special_token
 
 
-def parameter_counts(model: LlamaModel) -> dict[str, int]:
+def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
     """All parameters, those of the input embedding and output head, and the rest."""
     total = sum(p.numel() for p in model.parameters())
-    embedding_weights = {id(model.model.embed_tokens.weight), id(model.lm_head.weight)}
-    embedding = sum(p.numel() for p in model.parameters() if id(p) in embedding_weights)
+    embedding = sum(p.numel() for p in embedding_weights(model))
     return {
         "parameters": total,
         "embedding_parameters": embedding,
@@ -65,14 +66,14 @@ def evaluate_language_model(
     model_dir = Path(model_dir)
     valid = TokenArray.open(valid_prefix)
     valid.check_tokenizer(tokenizer_path)
-    model = load_checkpoint(model_dir, map_location=device).to(device).eval()
+    model = load_model(model_dir, map_location=device).to(device).eval()
     if model.config.vocab_size < valid.vocab_size:
         raise DataError(
             f"{model_dir}: a vocabulary of {model.config.vocab_size} ids cannot score "
             f"{valid.prefix}, whose tokenizer has {valid.vocab_size}"
         )
     eos = require_special_token(tokenizer_path, "eos")
-    context = min(context, model.config.max_position_embeddings)
+    context = min(context, context_limit(model) or context)
     stride = min(stride, context)
     scores = score_array(
         model, valid, eos, context=context, stride=stride, batch_size=batch_size, device=device

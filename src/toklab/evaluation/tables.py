@@ -89,6 +89,8 @@ LM_COLUMNS: dict[str, str] = {
     "tokens_per_s": "train_tokens_seen / wall_s",
     "context": "window length of the bits-per-byte evaluation",
     "stride": "stride of its sliding windows",
+    "reference_bits_per_byte": "the published bits per byte this run reproduces (lm.reference of the config; empty when none)",
+    "bits_per_byte_vs_reference": "bits_per_byte - reference_bits_per_byte",
 }
 
 _NAME = re.compile(r"^(?P<family>.+)-(?P<vocab>[0-9]+)$")
@@ -223,8 +225,15 @@ def training_rows(
     return rows
 
 
-def lm_rows(entries: Iterable[tuple[str | Path, str | Path]]) -> list[dict[str, Any]]:
-    """Rows of the LM table, one per ``(evaluate_lm.py result JSON, training benchmark TSV)``."""
+def lm_rows(
+    entries: Iterable[tuple[str | Path, str | Path]], reference: float | None = None
+) -> list[dict[str, Any]]:
+    """Rows of the LM table, one per ``(evaluate_lm.py result JSON, training benchmark TSV)``.
+
+    ``reference``: a published bits per byte every row is compared with (e.g. the ByteSpan
+    authors' mean of about 0.82 at 64k); NaN (an empty cell) when there is none.
+    """
+    reference = math.nan if reference is None else float(reference)
     rows = []
     for result_path, benchmark in entries:
         result = read_json(result_path)
@@ -235,6 +244,8 @@ def lm_rows(entries: Iterable[tuple[str | Path, str | Path]]) -> list[dict[str, 
                 "family": family_of(result["tokenizer"]),
                 "wall_s": wall,
                 "tokens_per_s": result["train_tokens_seen"] / wall if wall else math.nan,
+                "reference_bits_per_byte": reference,
+                "bits_per_byte_vs_reference": result["bits_per_byte"] - reference,
             }
         )
     return rows

@@ -1,11 +1,15 @@
 """The resumable training state: one module that saves it and loads it back.
 
-A checkpoint is a directory (``OUT_DIR/checkpoint``) that is replaced as a whole, atomically:
+A checkpoint is a complete directory (``OUT_DIR/checkpoint``, replaced as a whole, atomically;
+with a checkpoint suite also ``OUT_DIR/checkpoints/step-{N}``, kept), loadable by
+``transformers.AutoModelForCausalLM.from_pretrained`` and ``AutoTokenizer.from_pretrained``:
 
-* ``model.safetensors`` + ``config.json``: the model, as :func:`toklab.models.llama.save_checkpoint`
-  writes it (so a checkpoint also loads in ``transformers``);
+* ``model.safetensors`` + ``config.json``: the model (:func:`toklab.models.causal_lm.save_model`);
+* the tokenizer's files (``tokenizer.json``, ``tokenizer_config.json``, ...), copied;
 * ``state.pt``: the step, the optimizer's and the scheduler's state and every RNG state, as
   tensors and plain data only, read back with ``torch.load(weights_only=True)``;
+* ``training_state.json`` (step, epoch, tokens, learning rate), ``train_config.json`` and
+  ``run_context.json`` (device, library versions), for people and tools;
 * ``metrics.jsonl``: the metrics records of every step up to the checkpoint.
 
 The directory is built in ``OUT_DIR/.checkpoint.tmp`` and swapped in by
@@ -16,19 +20,73 @@ one, never a mixture.
 from __future__ import annotations
 
 import json
+import platform
 import random
+import shutil
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from toklab.errors import DataError
-from toklab.io import atomic_directory
-from toklab.models.llama import LlamaModel, load_checkpoint, save_checkpoint
+from toklab.io import atomic_directory, atomic_write
+from toklab.models.causal_lm import load_model, save_model, spec_of
 
 STATE_FILE = "state.pt"
 METRICS_FILE = "metrics.jsonl"
+#: The files of a tokenizer directory that travel with every checkpoint (those present).
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.json",
+    "merges.txt",
+)
+
+
+def run_context(device: torch.device, world_size: int) -> dict[str, Any]:
+    """Where and with what a run trained: device, GPU, ranks and library versions.
+
+    No host names or times, so that a rerun on the same machine writes the same file.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(package: str) -> str | None:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return None
+
+    return {
+        "device": device.type,
+        "gpu_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "world_size": world_size,
+        "python": sys.version.split()[0],
+        "os": platform.system(),
+        **{name: installed(name) for name in ("toklab", "torch", "transformers", "tokenizers")},
+    }
+
+
+@dataclass
+class RunFiles:
+    """What a run writes into each of its checkpoint directories besides the model and state."""
+
+    tokenizer_dir: Path | None = None
+    json_files: dict[str, Any] = field(default_factory=dict)  # file name -> content
+
+    def write(self, directory: Path) -> None:
+        """Copy the tokenizer's files and write the JSON files into ``directory``."""
+        if self.tokenizer_dir is not None:
+            for name in TOKENIZER_FILES:
+                if (self.tokenizer_dir / name).is_file():
+                    shutil.copyfile(self.tokenizer_dir / name, directory / name)
+        for name, content in self.json_files.items():
+            with atomic_write(directory / name, "w") as handle:
+                json.dump(content, handle, indent=2, sort_keys=True)
 
 
 def rng_state() -> dict[str, Any]:
@@ -79,11 +137,12 @@ def has_state(directory: Path) -> bool:
 
 def save_state(
     directory: Path,
-    model: LlamaModel,
+    model: nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     step: int,
     logged: list[str],
+    files: RunFiles | None = None,
 ) -> None:
     """Write the resumable checkpoint at ``directory``, atomically replacing the previous one.
 
@@ -93,7 +152,9 @@ def save_state(
     """
     staging = directory.with_name(f".{directory.name}.tmp")
     with atomic_directory(directory, staging=staging) as tmp:
-        save_checkpoint(model, tmp)
+        save_model(model, tmp)
+        if files is not None:
+            files.write(tmp)
         (tmp / METRICS_FILE).write_text("".join(line + "\n" for line in logged), encoding="utf-8")
         torch.save(
             {
@@ -108,7 +169,7 @@ def save_state(
 
 def load_state(
     directory: Path,
-    model: LlamaModel,
+    model: nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     map_location: torch.device,
@@ -117,8 +178,8 @@ def load_state(
 
     The checkpoint's model must have been built from the same config as ``model``.
     """
-    resumed = load_checkpoint(directory, map_location=map_location)
-    if resumed.config != model.config:
+    resumed = load_model(directory, map_location=map_location)
+    if spec_of(resumed) != spec_of(model):
         raise DataError(f"{directory}: checkpoint was trained with another model config")
     model.load_state_dict(resumed.state_dict())
     state = read_state(directory / STATE_FILE, map_location)

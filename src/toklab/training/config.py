@@ -46,14 +46,29 @@ class TrainConfig:
     batch_size: int = 16  # sequences per optimizer step, over all ranks and micro-batches
     micro_batch_size: int = 16  # sequences per forward pass on one rank
     max_steps: int = 1000
+    max_epochs: int | None = None  # when set, max_steps = max_epochs x steps per epoch (Delphi)
+    data: str = "windows"  # windows of the packed token arrays | chunks of a Delphi export
     eval_interval: int = 100
     eval_windows: int = 64
-    checkpoint_interval: int = 100
+    checkpoint_interval: int = 100  # the resumable checkpoint/ is replaced at these steps
+    keep_checkpoints: bool = False  # also keep each of them as checkpoints/step-{N}/ (a suite)
+    extra_checkpoint_steps: list[int] = field(default_factory=list)  # kept too (1, 2, 4, ...)
     log_interval: int = 10
     seed: int = 42
     precision: str = "auto"  # auto (bf16 autocast on CUDA) | fp32 | bf16
     compile: bool = False
     document_masking: bool = False
+    wandb: str = ""  # "entity/project" (or "project"): also log to Weights & Biases
+
+    def __post_init__(self) -> None:
+        choices = {"data": ("windows", "chunks"), "precision": ("auto", "fp32", "bf16")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(
+                    f"{name}: {getattr(self, name)!r} is not one of {', '.join(allowed)}"
+                )
+        if self.max_epochs is not None and self.max_epochs < 1:
+            raise ConfigError(f"max_epochs: {self.max_epochs} is not a positive number of epochs")
 
 
 def _cast(value: Any, kind: Any, key: str) -> Any:
@@ -73,6 +88,11 @@ def _cast(value: Any, kind: Any, key: str) -> Any:
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
         return tuple(_cast(v, t, key) for v, t in zip(value, typing.get_args(kind), strict=True))
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        (item,) = typing.get_args(kind)
+        return [_cast(v, item, key) for v in value]
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")

@@ -1,6 +1,15 @@
-"""Packed token streams over ``.bin``/``.idx`` arrays (byte corpora or token arrays).
+"""Training data: windows of packed token streams, or the fixed-length samples of a Delphi export.
 
-The stream is ``EOS d0 EOS d1 EOS ... d(n-1) EOS``: every document is kept whole, first token
+Two samplers with one interface (``window``, ``batch``, ``sequential``, ``num_windows``), both
+a pure function of (seed, index), so exact resume needs only the step:
+
+* :class:`WindowSampler`: non-overlapping windows of a :class:`PackedStream` (token arrays or
+  byte corpora), in a seeded order per epoch;
+* :class:`ChunkSampler`: Delphi's semantics, epochs over the samples of a Delphi export
+  (:mod:`toklab.datasets.delphi`), each epoch ``samples // batch_size`` steps over a seeded
+  permutation (the remainder is dropped, as Delphi does).
+
+The packed stream is ``EOS d0 EOS d1 EOS ... d(n-1) EOS``: every document is kept whole, first token
 included (ByteSpan's loader dropped it), with one EOS before it, so a model always sees the
 start of a document after an EOS, as in training. The stream is never materialised: any slice
 is gathered from the memory-mapped array.
@@ -13,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from toklab.data.arrays import array_paths, map_array, read_index
+from toklab.datasets.delphi import FORMAT as DELPHI_FORMAT
 from toklab.errors import DataError
 from toklab.io import read_json
 
@@ -92,3 +102,88 @@ class WindowSampler:
     def batch(self, first: int, size: int) -> np.ndarray:
         """Windows ``first .. first + size - 1`` as a (size, seq_len + 1) array."""
         return np.stack([self.window(first + i) for i in range(size)])
+
+    def sequential(self, first: int, size: int) -> np.ndarray:
+        """Windows in stream order, unshuffled (validation: the same ones every time)."""
+        return np.stack(
+            [
+                self.stream.slice(i * self.seq_len, i * self.seq_len + self.seq_len + 1)
+                for i in range(first, first + size)
+            ]
+        )
+
+    def epoch_steps(self, batch_size: int) -> int:
+        """Optimizer steps per pass over the windows (at least one)."""
+        return max(self.num_windows // batch_size, 1)
+
+
+def read_chunks(directory: str | Path) -> tuple[np.ndarray, dict]:
+    """The samples of a Delphi export directory as a (samples, seq_len) array, and its meta."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    directory = Path(directory)
+    meta_path = directory / "meta.json"
+    if not meta_path.is_file():
+        raise DataError(f"{meta_path}: Delphi export meta not found")
+    meta = read_json(meta_path)
+    if meta.get("format") != DELPHI_FORMAT:
+        raise DataError(f"{meta_path}: not a toklab Delphi export (format {meta.get('format')!r})")
+    seq_len, samples = int(meta["seq_len"]), int(meta["samples"])
+    dtype = np.uint16 if int(meta.get("vocab_size", 1 << 31)) <= 1 << 16 else np.int32
+    parts = []
+    for name in meta["files"]:
+        path = directory / name
+        try:
+            column = pq.read_table(path, columns=["tokens"]).column("tokens")
+        except (OSError, KeyError, ValueError) as err:
+            raise DataError(f"{path}: unreadable Delphi parquet file ({err})") from None
+        parts.append(pc.list_flatten(column).to_numpy().astype(dtype))
+    flat = np.concatenate(parts) if parts else np.zeros(0, dtype)
+    if flat.size != samples * seq_len:
+        raise DataError(
+            f"{directory}: {flat.size} ids in its parquet files, but meta.json promises "
+            f"{samples} samples of {seq_len}"
+        )
+    return flat.reshape(samples, seq_len), meta
+
+
+class ChunkSampler:
+    """Fixed-length samples (Delphi's chunks) in a seeded order per epoch, whole batches only.
+
+    Index ``i`` is sample ``i % batch_size`` of global step ``i // batch_size``; step ``s``
+    belongs to epoch ``s // epoch_steps`` and takes the next ``batch_size`` samples of that
+    epoch's permutation (seeded by ``(seed, epoch)``), like Delphi's per-epoch shuffle.
+    """
+
+    def __init__(self, chunks: np.ndarray, batch_size: int, seed: int) -> None:
+        self.chunks = chunks
+        self.seq_len = chunks.shape[1] - 1  # a sample of L ids gives L - 1 predictions
+        self.batch_size = batch_size
+        self.seed = seed
+        self.num_windows = len(chunks)
+        if self.num_windows < batch_size:
+            raise DataError(f"{self.num_windows} samples are fewer than one batch of {batch_size}")
+        self._epoch = -1
+        self._order = np.zeros(0, dtype=np.int64)
+
+    def epoch_steps(self, batch_size: int) -> int:
+        """Optimizer steps per epoch (Delphi's ``len(train) // batch_size``)."""
+        return self.num_windows // batch_size
+
+    def window(self, index: int) -> np.ndarray:
+        """The sample at global index ``index`` of the run, as int64."""
+        step, within = divmod(index, self.batch_size)
+        epoch, position = divmod(step, self.epoch_steps(self.batch_size))
+        if epoch != self._epoch:
+            self._order = np.random.default_rng([self.seed, epoch]).permutation(self.num_windows)
+            self._epoch = epoch
+        return self.chunks[self._order[position * self.batch_size + within]].astype(np.int64)
+
+    def batch(self, first: int, size: int) -> np.ndarray:
+        """Samples ``first .. first + size - 1`` of the run as a (size, L) array."""
+        return np.stack([self.window(first + i) for i in range(size)])
+
+    def sequential(self, first: int, size: int) -> np.ndarray:
+        """Samples in file order (validation)."""
+        return self.chunks[first : first + size].astype(np.int64)

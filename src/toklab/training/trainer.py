@@ -1,22 +1,31 @@
-"""The trainer: packed windows, AdamW, schedules, accumulation, DDP, exact resume, preemption.
+"""The trainer of every LM: AdamW, schedules, accumulation, DDP, exact resume, preemption.
 
-* Data order is a pure function of (seed, step) (:class:`WindowSampler`), so resuming needs
+* Models: toklab's Llama or any ``transformers`` causal LM (``model_class`` in the preset;
+  :mod:`toklab.models.causal_lm`), with the tokenizer's vocabulary.
+* Data: windows of packed token arrays, or (``data: chunks``) Delphi's fixed-length samples
+  with epochs and a seeded per-epoch shuffle (``max_epochs`` sets the length of the run). The
+  order is a pure function of (seed, step) (:mod:`toklab.training.data`), so resuming needs
   only the step; the checkpoint still stores every RNG state.
 * DDP: launch with ``torchrun``; rank r takes windows ``r, r + W, ...`` of each global batch, so
   the global batch and its gradient equal single-process training (up to float summation
   order). NCCL on CUDA, gloo on CPU.
-* A checkpoint (``checkpoint/``: model, optimizer, scheduler, RNG, step; written and read by
-  :mod:`toklab.training.checkpoint`) is saved every ``checkpoint_interval`` steps and
-  atomically replaces the previous one. On SIGUSR1 or SIGTERM the trainer finishes its step,
-  checkpoints, and exits with :data:`EXIT_PREEMPTED`, so SLURM or Snakemake can requeue it and
-  the next run resumes.
+* A checkpoint (``checkpoint/``: model, tokenizer files, optimizer, scheduler, RNG, step, run
+  context; written and read by :mod:`toklab.training.checkpoint`) is saved every
+  ``checkpoint_interval`` steps and atomically replaces the previous one. Delphi's checkpoint
+  suites keep copies as ``checkpoints/step-{N}/``: every interval's with ``keep_checkpoints``,
+  and those of ``extra_checkpoint_steps`` (1, 2, 4, ..., 512). On SIGUSR1 or SIGTERM the
+  trainer finishes its step, checkpoints, and exits with :data:`EXIT_PREEMPTED`, so SLURM or
+  Snakemake can requeue it and the next run resumes, exactly.
 * Metrics go to ``metrics.jsonl`` (training loss, learning rate, gradient norm, tokens seen,
-  validation loss in nats per token), byte-identical across reruns; throughput goes to the
-  log. Bits per byte is scored after training (:mod:`toklab.evaluation.bits_per_byte`).
+  validation loss in nats per token), byte-identical across reruns, and optionally to Weights
+  & Biases (``wandb: entity/project``); throughput goes to the log. Bits per byte is scored
+  after training (:mod:`toklab.evaluation.bits_per_byte`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -35,12 +44,19 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from toklab.errors import DataError
+from toklab.errors import ConfigError, DataError
 from toklab.io import atomic_write
-from toklab.models.llama import LlamaModel, ModelConfig, save_checkpoint
-from toklab.training.checkpoint import has_state, load_state, logged_metrics, save_state
+from toklab.models.causal_lm import build_model, model_spec, save_model
+from toklab.training.checkpoint import (
+    RunFiles,
+    has_state,
+    load_state,
+    logged_metrics,
+    run_context,
+    save_state,
+)
 from toklab.training.config import TrainConfig, config_to_dict
-from toklab.training.data import PackedStream, WindowSampler
+from toklab.training.data import ChunkSampler, PackedStream, WindowSampler, read_chunks
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +83,10 @@ class RunPaths:
     def metrics(self) -> Path:
         """One JSON object per logged step."""
         return self.out_dir / "metrics.jsonl"
+
+    def kept(self, step: int) -> Path:
+        """A checkpoint of the suite (Delphi's ``iter{N}``)."""
+        return self.out_dir / "checkpoints" / f"step-{step}"
 
 
 def lr_multiplier(step: int, config: TrainConfig) -> float:
@@ -119,18 +139,18 @@ def _distributed() -> tuple[int, int, torch.device]:
 
 
 @torch.no_grad()
-def evaluate(model, sampler: WindowSampler, windows: int, device, autocast) -> dict:
-    """Mean loss (nats/token) over the first ``windows`` validation windows.
+def evaluate(model, sampler, windows: int, device, autocast) -> dict:
+    """Mean loss (nats/token) over the first ``windows`` validation windows, in order.
 
-    A quick measure during training, on windows of the packed stream (EOS tokens included).
-    Bits per byte, the measure that compares tokenizers, is scored document by document by
-    :mod:`toklab.evaluation.bits_per_byte` once training is done.
+    A quick measure during training, on windows of the packed stream (EOS tokens included) or
+    on the first Delphi samples. Bits per byte, the measure that compares tokenizers, is
+    scored document by document by :mod:`toklab.evaluation.bits_per_byte` after training.
     """
     model.eval()
     total_nats = total_tokens = 0.0
     count = min(windows, sampler.num_windows)
     for first in range(0, count, 16):
-        batch = torch.from_numpy(sampler.stream_batch(first, min(16, count - first))).to(device)
+        batch = torch.from_numpy(sampler.sequential(first, min(16, count - first))).to(device)
         with autocast():
             logits = model(batch[:, :-1])
         nats = F.cross_entropy(
@@ -142,16 +162,52 @@ def evaluate(model, sampler: WindowSampler, windows: int, device, autocast) -> d
     return {"val_loss": total_nats / total_tokens}
 
 
-class _ValidationWindows(WindowSampler):
-    """Validation windows in stream order (no shuffling), the same for every evaluation."""
+def open_data(
+    config: TrainConfig, train_path: str | Path, valid_path: str | Path | None, eos_id: int
+):
+    """Training and validation samplers of the configured kind; their largest token id."""
+    if config.data == "chunks":
+        chunks, _ = read_chunks(train_path)
+        if chunks.shape[1] != config.seq_len + 1:
+            raise ConfigError(
+                f"seq_len {config.seq_len} does not fit the Delphi samples of {train_path} "
+                f"({chunks.shape[1]} ids: seq_len must be {chunks.shape[1] - 1})"
+            )
+        train_sampler = ChunkSampler(chunks, config.batch_size, config.seed)
+        valid = None
+        if valid_path is not None:
+            valid_chunks, _ = read_chunks(valid_path)
+            if valid_chunks.shape[1] != chunks.shape[1]:
+                raise DataError(f"{valid_path}: samples of another length than {train_path}")
+            valid = ChunkSampler(valid_chunks, 1, config.seed)
+        max_id = int(chunks.max()) if chunks.size else 0
+        return train_sampler, valid, max_id
+    stream = PackedStream(train_path, eos_id)
+    max_id = int(stream.tokens.max()) if stream.tokens.size else 0
+    train_sampler = WindowSampler(stream, config.seq_len, config.seed)
+    valid = None
+    if valid_path is not None:
+        valid = WindowSampler(PackedStream(valid_path, eos_id), config.seq_len, config.seed)
+    return train_sampler, valid, max_id
 
-    def stream_batch(self, first: int, size: int) -> np.ndarray:
-        return np.stack(
-            [
-                self.stream.slice(i * self.seq_len, i * self.seq_len + self.seq_len + 1)
-                for i in range(first, first + size)
-            ]
-        )
+
+def _wandb_run(config: TrainConfig, out_dir: Path):
+    """A Weights & Biases run for ``config.wandb`` ("entity/project"), resumed across restarts."""
+    try:
+        import wandb
+    except ImportError:
+        raise ConfigError("wandb logging is configured but wandb is not installed") from None
+    entity, _, project = config.wandb.rpartition("/")
+    run_id = hashlib.sha256(str(out_dir.resolve()).encode()).hexdigest()[:16]
+    return wandb.init(
+        entity=entity or None,
+        project=project,
+        name=out_dir.as_posix(),
+        id=run_id,
+        resume="allow",
+        dir=str(out_dir),
+        config=config_to_dict(config),
+    )
 
 
 def train(
@@ -163,8 +219,14 @@ def train(
     presets_path: str | Path,
     eos_id: int = 256,
     vocab_size: int = 257,
+    tokenizer_dir: str | Path | None = None,
 ) -> Path:
-    """Train (or resume) a model; return the directory of the final checkpoint."""
+    """Train (or resume) a model; return the directory of the final checkpoint.
+
+    ``train_prefix``/``valid_prefix`` are token-array prefixes (``data: windows``) or Delphi
+    export directories (``data: chunks``). ``tokenizer_dir``: the tokenizer whose files every
+    checkpoint carries.
+    """
     rank, world, device = _distributed()
     paths = RunPaths(Path(out_dir))
     paths.out_dir.mkdir(parents=True, exist_ok=True)
@@ -175,20 +237,33 @@ def train(
         )
     accumulation = config.batch_size // (config.micro_batch_size * world)
 
-    model_config = ModelConfig.from_preset(
-        config.model_preset, presets_path, **{"vocab_size": vocab_size, **config.model}
-    )
-    if config.seq_len > model_config.max_position_embeddings:
+    spec = model_spec(config.model_preset, presets_path, vocab_size, config.model)
+    limit = spec.config.get("max_position_embeddings")
+    if limit is not None and config.seq_len > limit:
         raise DataError(
-            f"seq_len {config.seq_len} exceeds the model's max_position_embeddings "
-            f"{model_config.max_position_embeddings}"
+            f"seq_len {config.seq_len} exceeds the model's max_position_embeddings {limit}"
         )
+    if not 0 <= eos_id < vocab_size:
+        raise DataError(f"EOS id {eos_id} is outside the vocabulary of {vocab_size} tokens")
+    sampler, valid, max_id = open_data(config, train_prefix, valid_prefix, eos_id)
+    if max_id >= vocab_size:
+        raise DataError(f"{train_prefix}: token ids exceed the vocab size {vocab_size}")
+    epoch_steps = sampler.epoch_steps(config.batch_size)
+    if config.max_epochs is not None:
+        config = dataclasses.replace(config, max_steps=config.max_epochs * epoch_steps)
+    kept_steps = set(config.extra_checkpoint_steps)
+    if config.keep_checkpoints:
+        kept_steps |= set(
+            range(config.checkpoint_interval, config.max_steps, config.checkpoint_interval)
+        )
+        kept_steps.add(config.max_steps)
+
     # The same initial weights on every rank; Python's and numpy's generators are seeded too, so
     # the RNG states a checkpoint stores are themselves reproducible.
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     np.random.seed(config.seed)
-    model = LlamaModel(model_config).to(device)
+    model = build_model(spec).to(device)
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_multiplier(s, config))
     step = 0
@@ -203,21 +278,25 @@ def train(
     elif rank == 0 and paths.metrics.exists():
         paths.metrics.unlink()  # a fresh run: no stale metrics from an earlier one
 
-    if not 0 <= eos_id < vocab_size:
-        raise DataError(f"EOS id {eos_id} is outside the vocabulary of {vocab_size} tokens")
-    train_stream = PackedStream(train_prefix, eos_id)
-    if train_stream.tokens.size and int(train_stream.tokens.max()) >= vocab_size:
-        raise DataError(f"{train_prefix}: token ids exceed the vocab size {vocab_size}")
-    sampler = WindowSampler(train_stream, config.seq_len, config.seed)
-    valid = None
-    if valid_prefix is not None:
-        valid_stream = PackedStream(valid_prefix, eos_id)
-        valid = _ValidationWindows(valid_stream, config.seq_len, config.seed)
-
     use_bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
 
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+
+    def run_files(at_step: int) -> RunFiles:
+        return RunFiles(
+            Path(tokenizer_dir) if tokenizer_dir is not None else None,
+            {
+                "train_config.json": config_to_dict(config),
+                "run_context.json": run_context(device, world),
+                "training_state.json": {
+                    "step": at_step,
+                    "epoch": at_step // epoch_steps,
+                    "tokens": at_step * config.batch_size * config.seq_len,
+                    "lr": scheduler.get_last_lr()[0],
+                },
+            },
+        )
 
     network = model
     if world > 1:
@@ -234,6 +313,7 @@ def train(
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGUSR1, signal.SIGTERM)}
     # closed in the finally block below, which also restores the signal handlers
     metrics = open(paths.metrics, "a", encoding="utf-8") if rank == 0 else None  # noqa: SIM115
+    tracker = _wandb_run(config, paths.out_dir) if rank == 0 and config.wandb else None
     progress = tqdm(total=config.max_steps, initial=step, desc="train", disable=rank != 0)
     started, tokens_done = time.perf_counter(), 0
     try:
@@ -280,6 +360,8 @@ def train(
                 logged.append(json.dumps(record))
                 metrics.write(logged[-1] + "\n")
                 metrics.flush()
+                if tracker is not None:
+                    tracker.log(record, step=step)
             progress.update()
             if world > 1:
                 flag = torch.tensor([stop["signal"] is not None], dtype=torch.int32, device=device)
@@ -287,19 +369,28 @@ def train(
                 preempted = bool(flag.item())
             else:
                 preempted = stop["signal"] is not None
+            if rank == 0 and step in kept_steps:
+                save_state(
+                    paths.kept(step), model, optimizer, scheduler, step, logged, run_files(step)
+                )
             if rank == 0 and (preempted or step % config.checkpoint_interval == 0):
-                save_state(paths.checkpoint, model, optimizer, scheduler, step, logged)
+                save_state(
+                    paths.checkpoint, model, optimizer, scheduler, step, logged, run_files(step)
+                )
             if preempted:
                 log.warning("signal received: checkpointed at step %d, exiting", step)
                 raise Preempted(EXIT_PREEMPTED)
         if rank == 0:
-            save_checkpoint(model, paths.out_dir)
-            with atomic_write(paths.out_dir / "train_config.json", "w") as handle:
-                json.dump(config_to_dict(config), handle, indent=2, sort_keys=True)
+            # the final model: the run's directory is itself a complete checkpoint (no state.pt)
+            files = run_files(step)
+            files.write(paths.out_dir)
+            save_model(model, paths.out_dir)
     finally:
         progress.close()
         if metrics is not None:
             metrics.close()
+        if tracker is not None:
+            tracker.finish()
         for s, handler in previous.items():
             signal.signal(s, handler)
         if world > 1 and dist.is_initialized():

@@ -1,0 +1,243 @@
+"""Sampling from a trained causal LM: greedy, temperature and nucleus (top-p) decoding.
+
+The sampling step is the one ``transformers``' ``generate(do_sample=True, top_k=0, ...)`` takes,
+operation for operation, so that with the same ``torch.manual_seed`` both draw the same tokens:
+
+1. the logits of the last position, as float32;
+2. divided by the temperature;
+3. nucleus filtering as ``TopPLogitsWarper`` does it (:func:`top_p_filter`), skipped when
+   ``top_p == 1``;
+4. a softmax, then ``torch.multinomial(probs, num_samples=1)`` with torch's global RNG (or the
+   ``generator`` given).
+
+Temperature 0 means greedy decoding: the argmax of the float32 logits (the first on ties).
+
+The model is any ``torch.nn.Module`` whose ``forward(input_ids)`` returns the logits (B, T, V),
+or an output with a ``.logits`` attribute (a ``transformers`` causal LM). Every step runs the
+model on the whole window (no KV cache); once the sequence is longer than the context length
+(the model's ``max_position_embeddings`` by default), the window slides to its last tokens.
+
+Checkpoints of any model class the trainer builds (toklab's Llama, or a ``transformers``
+causal LM such as Mamba) are loaded by :func:`load_model` through
+:func:`toklab.models.causal_lm.load_model`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from toklab.errors import ConfigError, DataError
+
+__all__ = [
+    "check_sampling_parameters",
+    "context_length_of",
+    "generate",
+    "load_model",
+    "next_token_logits",
+    "sample_next_token",
+    "top_p_filter",
+]
+
+
+def load_model(directory: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """Load the checkpoint in ``directory`` onto ``device``, in eval mode.
+
+    A missing directory, or one without ``config.json`` / ``model.safetensors``, is a
+    :class:`~toklab.errors.DataError` naming the path.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError(f"{directory}: checkpoint directory not found")
+    from toklab.models.causal_lm import load_model as load_saved_model
+
+    model = load_saved_model(directory, map_location="cpu")
+    try:
+        model = model.to(device)
+    except (RuntimeError, AssertionError) as err:  # e.g. CUDA asked for but not available
+        raise ConfigError(f"device {str(device)!r}: cannot move the model there ({err})") from None
+    return model.eval()
+
+
+def context_length_of(model: nn.Module) -> int | None:
+    """The model's ``config.max_position_embeddings``, or ``None`` when it has none."""
+    value = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    return int(value) if value is not None else None
+
+
+def _vocab_size_of(model: nn.Module) -> int | None:
+    value = getattr(getattr(model, "config", None), "vocab_size", None)
+    return int(value) if value is not None else None
+
+
+def _forward_kwargs(model: nn.Module) -> dict[str, Any]:
+    """Keyword arguments that spare a ``transformers`` model work it would throw away."""
+    try:
+        parameters = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return {}
+    kwargs: dict[str, Any] = {}
+    if "use_cache" in parameters:
+        kwargs["use_cache"] = False  # every step sees the whole window anyway
+    if "logits_to_keep" in parameters:
+        kwargs["logits_to_keep"] = 1  # only the last position is sampled from
+    return kwargs
+
+
+def next_token_logits(
+    model: nn.Module, input_ids: torch.Tensor, forward_kwargs: dict[str, Any] | None = None
+) -> torch.Tensor:
+    """The float32 logits (B, V) of the last position of ``input_ids`` (B, T).
+
+    The model's output is used as is when it is a tensor, or its ``.logits`` otherwise.
+    """
+    output = model(input_ids, **(forward_kwargs or {}))
+    logits = output.logits if hasattr(output, "logits") else output
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 3:
+        raise TypeError(
+            "the model must return logits (batch, length, vocab) or an output with .logits, "
+            f"got {type(logits).__name__}"
+        )
+    return logits[:, -1, :].to(dtype=torch.float32, copy=True)
+
+
+def top_p_filter(
+    logits: torch.Tensor,
+    top_p: float,
+    min_tokens_to_keep: int = 1,
+    filter_value: float = float("-inf"),
+) -> torch.Tensor:
+    """Nucleus filtering of ``logits`` (..., V), as ``transformers``' ``TopPLogitsWarper``.
+
+    The logits are sorted ascending and their softmax accumulated; a token is removed (set to
+    ``filter_value``) when the cumulative probability up to and including it is at most
+    ``1 - top_p``, so the most probable tokens whose probabilities reach ``top_p`` remain. The
+    ``min_tokens_to_keep`` most probable tokens are always kept. Returns a new tensor.
+    """
+    if not 0.0 <= top_p <= 1.0:
+        raise ConfigError(f"top_p: {top_p!r} is not in [0, 1]")
+    if min_tokens_to_keep < 1:
+        raise ConfigError(f"min_tokens_to_keep: {min_tokens_to_keep!r} is less than 1")
+    sorted_logits, sorted_indices = torch.sort(logits, descending=False)
+    cumulative_probs = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+    sorted_to_remove = cumulative_probs <= (1 - top_p)
+    sorted_to_remove[..., -min_tokens_to_keep:] = False
+    to_remove = sorted_to_remove.scatter(-1, sorted_indices, sorted_to_remove)
+    return logits.masked_fill(to_remove, filter_value)
+
+
+def check_sampling_parameters(temperature: float, top_p: float) -> None:
+    """A :class:`~toklab.errors.ConfigError` unless ``temperature >= 0`` and ``0 < top_p <= 1``."""
+    if not temperature >= 0:  # also rejects NaN
+        raise ConfigError(f"temperature: {temperature!r} is negative (0 means greedy decoding)")
+    if not 0 < top_p <= 1:
+        raise ConfigError(f"top_p: {top_p!r} is not in (0, 1]")
+
+
+def sample_next_token(
+    logits: torch.Tensor,
+    *,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """The next token (B,) from float32 ``logits`` (B, V): greedy at temperature 0, else sampled.
+
+    Sampling divides by ``temperature``, applies :func:`top_p_filter` when ``top_p < 1``, takes
+    the softmax and draws with ``torch.multinomial`` (the global RNG unless ``generator``).
+    """
+    check_sampling_parameters(temperature, top_p)
+    if temperature == 0:
+        return torch.argmax(logits, dim=-1)
+    scores = logits / temperature
+    if top_p < 1.0:
+        scores = top_p_filter(scores, top_p)
+    probs = torch.softmax(scores, dim=-1)
+    return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(1)
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+@torch.inference_mode()
+def generate(
+    model: nn.Module,
+    prompt_ids: Sequence[int],
+    *,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    eos_id: int | None = None,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    context_length: int | None = None,
+) -> list[int]:
+    """Continue ``prompt_ids`` by up to ``max_new_tokens`` tokens; the new ids only.
+
+    Args:
+        model: a causal LM (see the module docstring), already on its device and in eval mode.
+        prompt_ids: the prompt, at least one id.
+        max_new_tokens: the most ids to generate (0 gives ``[]``).
+        temperature: the softmax temperature; 0 means greedy decoding (argmax).
+        top_p: the nucleus mass, in (0, 1]; 1 turns the filter off.
+        eos_id: generation stops once this id is produced; the EOS id is then the last id of
+            the result (as in ``transformers``). ``None`` generates ``max_new_tokens`` ids.
+        seed: when given, ``torch.manual_seed(seed)`` is called first, which seeds the global
+            RNG as ``transformers`` uses it: the same seed gives the same tokens as
+            ``transformers``' ``generate``.
+        generator: a ``torch.Generator`` (on the model's device) to draw from instead of the
+            global RNG; not together with ``seed``.
+        context_length: the most tokens the model sees at once; the window slides to the last
+            ``context_length`` tokens. Defaults to the model's ``max_position_embeddings``
+            (no limit for a model without one).
+
+    Raises:
+        ConfigError: a parameter out of range.
+        DataError: an empty prompt, or an id outside the model's vocabulary.
+
+    """
+    check_sampling_parameters(temperature, top_p)
+    if max_new_tokens < 0:
+        raise ConfigError(f"max_new_tokens: {max_new_tokens!r} is negative")
+    if seed is not None and generator is not None:
+        raise ConfigError("give a seed or a generator, not both")
+    limit = context_length_of(model)
+    if context_length is None:
+        context_length = limit
+    elif context_length < 1:
+        raise ConfigError(f"context_length: {context_length!r} is less than 1")
+    elif limit is not None and context_length > limit:
+        raise ConfigError(
+            f"context_length: {context_length} exceeds the model's max_position_embeddings {limit}"
+        )
+    prompt = [int(i) for i in prompt_ids]
+    if not prompt:
+        raise DataError("the prompt has no tokens (generation needs at least one)")
+    vocab_size = _vocab_size_of(model)
+    if vocab_size is not None and not all(0 <= i < vocab_size for i in prompt):
+        bad = next(i for i in prompt if not 0 <= i < vocab_size)
+        raise DataError(f"prompt token id {bad} is outside the model's vocabulary of {vocab_size}")
+    if seed is not None:
+        torch.manual_seed(seed)
+
+    device = _model_device(model)
+    forward_kwargs = _forward_kwargs(model)
+    ids = torch.tensor([prompt], dtype=torch.long, device=device)
+    new: list[int] = []
+    for _ in range(max_new_tokens):
+        window = ids if context_length is None else ids[:, -context_length:]
+        logits = next_token_logits(model, window, forward_kwargs)
+        token = sample_next_token(logits, temperature=temperature, top_p=top_p, generator=generator)
+        ids = torch.cat([ids, token[:, None].to(ids.device)], dim=1)
+        new.append(int(token[0]))
+        if eos_id is not None and new[-1] == eos_id:
+            break
+    return new
