@@ -39,7 +39,7 @@ def tool_env() -> dict[str, str]:
 
 
 def run_snakemake(
-    *args: str, workdir: Path, timeout: int = 600, check: bool = True
+    *args: str, workdir: Path, timeout: int = 1500, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """Run snakemake on this repository's workflow in ``workdir``."""
     result = subprocess.run(

@@ -19,10 +19,14 @@ from tests.slurm.cluster import ACCOUNT, PARTITION
 REAL_PROFILE = REPO / "profiles" / "slurm" / "profile.yaml"
 SLICE_CONFIG = REPO / "tests" / "slurm" / "config.yaml"
 CORPUS, MODEL = "slurmdemo", "tiny"
-MODEL_DIR = f"results/models/bytelm/{CORPUS}/{MODEL}"
-#: The slice: prepare_corpus and two byte_corpus jobs (CPU), then train_bytelm (one GPU).
+#: The byte LM: rule train_lm's run of the byte-level tokenizer ``bytes`` of the corpus.
+MODEL_DIR = f"results/models/lm/{CORPUS}/{CORPUS}/bytes/{MODEL}"
+#: The slice: prepare_corpus, two byte_corpus jobs, byte_level_tokenizer and two tokenize jobs
+#: (CPU), then train_lm (one GPU).
 TARGET = f"{MODEL_DIR}/model.safetensors"
-TRAINER_LOG = f"logs/bytelm/{CORPUS}/{MODEL}.log"
+TRAINER_LOG = f"logs/lm/{CORPUS}/{CORPUS}/bytes/{MODEL}.log"
+#: The slice's CPU stages: byte corpora, the byte-level tokenizer and its token arrays.
+CPU_STAGES = ("data", "tokenizers", "tokenized")
 #: The profile's placeholders, which every user replaces with the cluster's names.
 PLACEHOLDER = "CHANGE_ME"
 
@@ -200,9 +204,10 @@ def resumed_step(workdir: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def copy_data_stage(source: Path, workdir: Path) -> None:
-    """The slice's data stage from another run (modification times kept), so only training runs."""
-    shutil.copytree(source / "results" / "data", workdir / "results" / "data")
+def copy_cpu_stages(source: Path, workdir: Path) -> None:
+    """The slice's CPU stages from another run (modification times kept), so only training runs."""
+    for stage in CPU_STAGES:
+        shutil.copytree(source / "results" / stage, workdir / "results" / stage)
 
 
 def result_files(root: Path) -> dict[str, bytes]:

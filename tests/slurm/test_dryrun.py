@@ -60,13 +60,27 @@ def dry_run(tmp_path, *args: str, config=None) -> str:
     return result.stdout + result.stderr
 
 
+def training_gpus(config: dict) -> list[int]:
+    """GPUs of every train_lm job, derived from a config by hand: each model of an lm block
+    on each of its tokenizers, and each byte LM (on the byte-level tokenizer)."""
+    gpus = []
+    for block in config["corpora"].values():
+        lm = block.get("lm")
+        if lm:
+            gpus += [lm.get("gpus", 0)] * len(lm["tokenizers"]) * len(lm["models"])
+        if block.get("bytelm"):
+            gpus.append(block["bytelm"]["gpus"])
+    return gpus
+
+
 def expected_counts(config: dict) -> dict[str, int]:
-    """Jobs per rule of the data and byte-LM stages, derived from a config by hand."""
+    """Jobs per rule of the data, byte-level tokenizer and LM stages, derived by hand."""
     corpora = config["corpora"]
     byte_lms = sum(1 for block in corpora.values() if block.get("bytelm"))
     return {
         "prepare_corpus": len(corpora),
-        "train_bytelm": byte_lms,
+        "byte_level_tokenizer": sum(1 for block in corpora.values() if "byte_level" in block),
+        "train_lm": len(training_gpus(config)),
         "extract_predictions": byte_lms,
     }
 
@@ -81,11 +95,6 @@ def test_experiment_dag_with_slurm_resources(tmp_path, experiment):
     for rule, count in expected_counts(config).items():
         assert counts.get(rule, 0) == count, (rule, counts)
 
-    gpus = {
-        name: block["bytelm"]["gpus"]
-        for name, block in config["corpora"].items()
-        if "bytelm" in block
-    }
     for rule, resources in jobs:
         # every job is submitted with an account, a partition, a time limit and memory
         assert {"slurm_account", "slurm_partition", "runtime", "mem_mb"} <= resources.keys()
@@ -97,31 +106,31 @@ def test_experiment_dag_with_slurm_resources(tmp_path, experiment):
         else:
             assert int(resources.get("gpu", 0)) == 0, (rule, resources)
             assert resources["slurm_partition"] == PLACEHOLDER
-    trainings = [resources for rule, resources in jobs if rule == "train_bytelm"]
-    assert sorted(int(r["gpu"]) for r in trainings) == sorted(gpus.values())
+    trainings = [resources for rule, resources in jobs if rule == "train_lm"]
+    assert sorted(int(r["gpu"]) for r in trainings) == sorted(training_gpus(config))
     assert all("--signal=TERM@" in r["slurm_extra"] for r in trainings)
 
 
 def test_table_target_pulls_in_the_gpu_jobs(tmp_path):
     output = dry_run(tmp_path, FINEWEB_TABLE, config=FINEWEB)
     counts = job_counts(output)
-    assert counts["train_bytelm"] == counts["extract_predictions"] == 1
+    assert counts["train_lm"] == counts["extract_predictions"] == 1  # the byte LM only
     assert counts["tokenizer_stats_table"] == 1
     resources = dict(job_resources(output))
-    assert resources["train_bytelm"]["gpu"] == "4"  # bytelm.gpus of the config
+    assert resources["train_lm"]["gpu"] == "4"  # bytelm.gpus of the config
     assert resources["extract_predictions"]["gpu"] == "1"
     # four GPUs on one node: torchrun with one process per GPU, exec'd so signals reach it
     assert "Shell command: exec torchrun --standalone --nnodes 1 --nproc-per-node 4 " in output
 
 
 def test_multi_node_training_starts_torchrun_on_each_node(tmp_path):
-    target = "results/models/bytelm/finewebedu/fw57M-tied/model.safetensors"
+    target = "results/models/lm/finewebedu/finewebedu/bytes/fw57M-tied/model.safetensors"
     # --set-resources on the command line replaces the profile's list, so cpus_per_gpu again
-    cpus_per_gpu = yaml.safe_load(REAL_PROFILE.read_text())["set-resources"]["train_bytelm"][
+    cpus_per_gpu = yaml.safe_load(REAL_PROFILE.read_text())["set-resources"]["train_lm"][
         "cpus_per_gpu"
     ]
-    nodes = ["train_bytelm:nodes=2", "train_bytelm:mpi=srun", "train_bytelm:tasks_per_node=2"]
-    cpus = f"train_bytelm:cpus_per_gpu={cpus_per_gpu}"
+    nodes = ["train_lm:nodes=2", "train_lm:mpi=srun", "train_lm:tasks_per_node=2"]
+    cpus = f"train_lm:cpus_per_gpu={cpus_per_gpu}"
     output = dry_run(tmp_path, target, "--set-resources", cpus, *nodes, config=FINEWEB)
     command = re.search(r"^Shell command: (exec srun .*)$", output, re.M)
     assert command, output[-3000:]
@@ -135,7 +144,7 @@ def test_multi_node_training_starts_torchrun_on_each_node(tmp_path):
         "-n",
         target,
         "--set-resources",
-        "train_bytelm:nodes=2",
+        "train_lm:nodes=2",
         "--configfile",
         str(FINEWEB),
         workdir=tmp_path,
@@ -156,12 +165,12 @@ def test_graphs_render(tmp_path, graph):
     edges = re.findall(r"^\s*(\d+) -> (\d+)$", dot, re.M)
     assert edges and all(a in nodes and b in nodes for a, b in edges)
     labels = {label.split("\\n")[0] for label in nodes.values()}
-    assert {"train_bytelm", "extract_predictions", "train_bytespan", "tokenizer_stats"} <= labels
+    assert {"train_lm", "extract_predictions", "train_bytespan", "tokenizer_stats"} <= labels
     if shutil.which("dot") is None:
         pytest.skip("graphviz's dot is not installed: the DOT text was checked, not rendered")
     svg = subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True, timeout=60)
     assert svg.returncode == 0, svg.stderr
-    assert "<svg" in svg.stdout and "train_bytelm" in svg.stdout
+    assert "<svg" in svg.stdout and "train_lm" in svg.stdout
 
 
 def test_profile_names_only_existing_rules_and_comments_every_entry(tmp_path):

@@ -1,8 +1,9 @@
 """The workflow on a real (single-node, localhost) SLURM cluster through profiles/slurm.
 
-Each test runs the slice of tests/slurm/config.yaml (prepare_corpus and byte_corpus on the CPU,
-train_bytelm with one GPU) with the executor plugin and the real profile, its placeholders
-filled in, and compares the outputs with a run without SLURM. The runs are interrupted the ways
+Each test runs the slice of tests/slurm/config.yaml (prepare_corpus, byte_corpus,
+byte_level_tokenizer and tokenize on the CPU, then the byte LM's train_lm with one GPU) with the
+executor plugin and the real profile, its placeholders filled in, and compares the outputs with
+a run without SLURM. The runs are interrupted the ways
 a cluster interrupts them: SLURM's warning signal before the time limit (the profile's
 ``--signal``), a preemption's SIGTERM, a SIGKILL, and the user cancelling the workflow.
 """
@@ -25,7 +26,7 @@ from tests.slurm.helpers import (
     TRAINER_LOG,
     SnakemakeRun,
     checkpoint_step,
-    copy_data_stage,
+    copy_cpu_stages,
     differing_files,
     job_field,
     resumed_step,
@@ -39,8 +40,9 @@ from tests.slurm.helpers import (
 pytestmark = pytest.mark.workflow
 
 PROFILE = yaml.safe_load(REAL_PROFILE.read_text())
-TRAIN = PROFILE["set-resources"]["train_bytelm"]
-CPU_RULES = {"prepare_corpus", "byte_corpus"}
+TRAIN = PROFILE["set-resources"]["train_lm"]
+#: The slice's CPU jobs per rule.
+CPU_JOBS = {"prepare_corpus": 1, "byte_corpus": 2, "byte_level_tokenizer": 1, "tokenize": 2}
 #: The trainer's exit status after its preemption checkpoint (toklab.training.trainer).
 EXIT_PREEMPTED = 75
 #: Job states of a job that has not ended yet.
@@ -52,15 +54,13 @@ def scancel(*args: str) -> None:
 
 
 def train_jobs(run: SnakemakeRun) -> list[str]:
-    """SLURM job ids of the run's train_bytelm submissions, in order."""
-    return [job for rule, job in run.submitted_jobs() if rule == "train_bytelm"]
+    """SLURM job ids of the run's train_lm submissions, in order."""
+    return [job for rule, job in run.submitted_jobs() if rule == "train_lm"]
 
 
 def nth_train_job(run: SnakemakeRun, n: int, timeout: float = 180) -> str:
-    """The id of the n-th (1-based) train_bytelm submission, once it is submitted."""
-    jobs = wait_until(
-        lambda: train_jobs(run)[n - 1 :], timeout, f"train_bytelm submission {n}", run
-    )
+    """The id of the n-th (1-based) train_lm submission, once it is submitted."""
+    jobs = wait_until(lambda: train_jobs(run)[n - 1 :], timeout, f"train_lm submission {n}", run)
     return jobs[0]
 
 
@@ -103,16 +103,17 @@ def test_slice_runs_through_sbatch_and_matches_local_run(
     run.finish(timeout=420)
 
     calls = run.sbatch_calls()
-    assert sorted(calls) == ["byte_corpus", "prepare_corpus", "train_bytelm"]
-    assert len(calls["byte_corpus"]) == 2 and len(calls["train_bytelm"]) == 1
-    for rule in CPU_RULES:
+    assert sorted(calls) == sorted([*CPU_JOBS, "train_lm"])
+    assert {rule: len(calls[rule]) for rule in CPU_JOBS} == CPU_JOBS
+    assert len(calls["train_lm"]) == 1
+    for rule in CPU_JOBS:
         for call in calls[rule]:
             assert "-A toklab" in call and "-p toklab" in call
             assert "--gpus" not in call and "--signal" not in call
             assert re.search(r"--cpus-per-task=\d+", call)
     byte_threads = 8  # byte_corpus's threads: the CPUs its job asks for
     assert all(f"--cpus-per-task={byte_threads}" in c for c in calls["byte_corpus"])
-    (gpu_call,) = calls["train_bytelm"]
+    (gpu_call,) = calls["train_lm"]
     assert "--gpus=1" in gpu_call
     assert f"--cpus-per-gpu={TRAIN['cpus_per_gpu']}" in gpu_call
     assert "--cpus-per-task" not in gpu_call
@@ -120,12 +121,11 @@ def test_slice_runs_through_sbatch_and_matches_local_run(
     print("\n".join(f"{rule}: {c[0]}" for rule, c in sorted(calls.items())))
 
     jobs = run.submitted_jobs()
-    assert sorted(rule for rule, _ in jobs) == sorted(
-        ["prepare_corpus", "byte_corpus", "byte_corpus", "train_bytelm"]
-    )
+    expected_jobs = [rule for rule, count in CPU_JOBS.items() for _ in range(count)]
+    assert sorted(rule for rule, _ in jobs) == sorted([*expected_jobs, "train_lm"])
     for rule, job in jobs:
         assert job_field(job, "JobState") == "COMPLETED"
-        expected = "gres:gpu:1" if rule == "train_bytelm" else None
+        expected = "gres:gpu:1" if rule == "train_lm" else None
         assert job_field(job, "TresPerJob") == expected
     assert differing_files(local_slice, run.workdir) == []
 
@@ -134,7 +134,7 @@ def test_preempted_then_killed_training_resumes(
     slurm_cluster, local_slice, snakemake_runs, tmp_path
 ):
     workdir = tmp_path / "run"
-    copy_data_stage(local_slice, workdir)
+    copy_cpu_stages(local_slice, workdir)
     run = snakemake_runs(workdir, *slice_args(write_test_profile(tmp_path / "profile")))
 
     # Preemption: SIGTERM to the job's steps, as SLURM sends it before a time limit
@@ -166,7 +166,7 @@ def test_preempted_then_killed_training_resumes(
 
 def test_cancelled_workflow_resumes_on_rerun(slurm_cluster, local_slice, snakemake_runs, tmp_path):
     workdir = tmp_path / "run"
-    copy_data_stage(local_slice, workdir)
+    copy_cpu_stages(local_slice, workdir)
     profile = write_test_profile(tmp_path / "profile")
     run = snakemake_runs(workdir, *slice_args(profile))
     job = nth_train_job(run, 1)
@@ -194,10 +194,10 @@ def test_time_limit_signal_checkpoints_before_the_limit(
     profile = write_test_profile(
         tmp_path / "profile",
         settings={"retries": 0},
-        set_resources={"train_bytelm": {"runtime": 2, "slurm_extra": extra}},
+        set_resources={"train_lm": {"runtime": 2, "slurm_extra": extra}},
     )
     workdir = tmp_path / "run"
-    copy_data_stage(local_slice, workdir)
+    copy_cpu_stages(local_slice, workdir)
     endless = slice_config(tmp_path, max_steps=1_000_000)
     run = snakemake_runs(workdir, *slice_args(profile, endless))
     job = nth_train_job(run, 1)

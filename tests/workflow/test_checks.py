@@ -7,6 +7,7 @@ import copy
 import pytest
 
 from tests.workflow.conftest import CONFIGS, PRESETS, load_config, validated
+from tests.workflow.test_plan import chunks_config
 from toklab.errors import ConfigError
 from toklab.workflow.checks import check_config
 
@@ -60,6 +61,29 @@ def set_key(path: str, value):
         (
             lambda corpus: corpus.pop("bytelm"),
             "corpus 'demo': the 'bytespan' block needs a 'bytelm' block",
+        ),
+        (
+            lambda corpus: corpus.pop("byte_level"),
+            "corpus 'demo': bytelm trains on the byte-level tokenizer 'bytes'; add a byte_level:",
+        ),
+        (
+            set_key("byte_level.special_tokens", ["<|padding|>", "<|endoftext|>"]),
+            "byte_level.special_tokens ['<|padding|>', '<|endoftext|>'] must start with the EOS",
+        ),
+        (set_key("byte_level.special_tokens", []), "byte_level.special_tokens [] must start"),
+        (
+            set_key("bytelm.name", "tiny"),
+            "corpus 'demo': bytelm and lm.models.tiny both train results/models/lm/demo/demo/"
+            "bytes/tiny/ with different settings",
+        ),
+        (
+            set_key("lm.models.tiny.training.data", "chunks"),
+            "corpus 'demo': lm.models.tiny.training.seq_len is 128, but chunks of the delphi "
+            "export's 256 tokens give 255 predictions; set seq_len: 255 or leave it out",
+        ),
+        (
+            set_key("bytelm.training.data", "chunks"),
+            "bytelm.training.data is chunks, but the delphi export does not include 'demo/bytes'",
         ),
         (set_key("tokenized.subsets", ["lm_train", "tok"]), "tokenized.subsets[tok] 'tok'"),
         (
@@ -122,3 +146,50 @@ def test_schema_leaves_variant_grammar_to_the_names():
     validated(config)
     with pytest.raises(ConfigError, match="unknown variant 'seeding7x'"):
         check_config(config)
+
+
+def test_eos_rule_is_the_tokenizer_files_rule():
+    """An EOS that special_token_roles names first passes: <eos> and </s> too, not <|pad|>."""
+    for specials in (["<eos>", "<pad>"], ["</s>"], ["<|endoftext|>", "<|padding|>"]):
+        check_config(demo_with(set_key("byte_level.special_tokens", specials)))
+    with pytest.raises(ConfigError, match="must start with the EOS"):
+        check_config(demo_with(set_key("byte_level.special_tokens", ["<|pad|>"])))
+
+
+def test_chunk_runs_and_new_trainer_fields_pass():
+    training = {
+        "max_epochs": 2,
+        "extra_checkpoint_steps": [1, 2, 4],
+        "keep_checkpoints": True,
+        "wandb": "",
+    }
+    plan = check_config(chunks_config(**training), presets=PRESETS)
+    assert plan.lm_params("c", "c", "bpe-300", "chunked")["train"].startswith("results/exports/")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda c: c["tokenized"]["exports"].update(delphi={"tokenizers": ["hfbpe-300"]}),
+            "corpus 'c': lm.models.chunked.training.data is chunks, but the delphi export does "
+            "not include 'c/bpe-300'",
+        ),
+        (
+            lambda c: c["tokenized"]["exports"].clear(),
+            "corpus 'c': lm.models.chunked.training.data is chunks, but the corpus configures "
+            "no delphi export",
+        ),
+        (
+            lambda c: c["lm"]["models"]["chunked"]["training"].update(seq_len=128),
+            "corpus 'c': lm.models.chunked.training.seq_len is 128, but chunks of the delphi "
+            "export's 65 tokens give 64 predictions",
+        ),
+    ],
+)
+def test_chunk_run_errors(change, message):
+    config = chunks_config()
+    change(config["corpora"]["c"])
+    with pytest.raises(ConfigError) as error:
+        check_config(config, presets=PRESETS)
+    assert message in str(error.value) and "\n" not in str(error.value)

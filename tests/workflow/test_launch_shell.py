@@ -43,6 +43,7 @@ def test_options_survive_the_shell():
             shell.gold_files({"en": "dir with space/en.csv"}),
             shell.tokenizers([("bpe-500", "a b/tokenizer.json")]),
             shell.entries([("bpe-500", "tok_train", "t.json", "b c.tsv")]),
+            shell.entries([("bpe (tiny)", "m.jsonl", "r.json")], option="--run"),
         ]
     )
     echoed = subprocess.run(
@@ -62,6 +63,7 @@ def test_options_survive_the_shell():
         "--gold", "en=dir with space/en.csv",
         "--tokenizer", "bpe-500", "a b/tokenizer.json",
         "--entry", "bpe-500", "tok_train", "t.json", "b c.tsv",
+        "--run", "bpe (tiny)", "m.jsonl", "r.json",
     ]  # fmt: skip
 
 

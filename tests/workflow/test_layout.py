@@ -30,7 +30,7 @@ def test_byte_corpus_files_and_outputs_agree():
     assert layout.prefix(files["train_bin"]) == "results/data/demo/bytes/tok_train"
 
 
-def test_tokenizer_and_bytelm_paths():
+def test_tokenizer_and_lm_paths():
     assert layout.tokenizer_file("c", "bpe-500") == "results/tokenizers/c/bpe-500/tokenizer.json"
     assert layout.tokenizer_file("c", "bpe-500", "merges.txt").endswith("bpe-500/merges.txt")
     outputs = layout.tokenizer_outputs(("tokenizer.json", "tokenizer_config.json", "stats.csv"))
@@ -39,12 +39,14 @@ def test_tokenizer_and_bytelm_paths():
         "tokenizer_config": "results/tokenizers/{corpus}/{tokenizer}/tokenizer_config.json",
         "stats": "results/tokenizers/{corpus}/{tokenizer}/stats.csv",
     }
-    assert (
-        layout.bytelm_outputs()["model"]
-        == "results/models/bytelm/{corpus}/{model}/model.safetensors"
+    assert layout.lm_outputs()["model"] == (
+        "results/models/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}/model.safetensors"
     )
-    assert (
-        layout.bytelm_file("c", "tiny", "config.json") == "results/models/bytelm/c/tiny/config.json"
+    assert layout.lm_file("c", "c", "bytes", "tiny", "config.json") == (
+        "results/models/lm/c/c/bytes/tiny/config.json"
+    )
+    assert layout.lm_path(layout.LM_EVAL, "c", "o", "bpe-500", "m") == (
+        "results/eval/lm/c/o/bpe-500/m.json"
     )
 
 
@@ -63,5 +65,5 @@ def test_every_template_wildcard_has_a_constraint():
 def test_logs_and_outputs_are_under_their_roots():
     for template in layout.LOGS.values():
         assert template.startswith("logs/") and template.endswith(".log")
-    for name in ("TOKENIZER_BENCHMARK", "BYTELM_BENCHMARK", "PREDICTIONS_BENCHMARK"):
+    for name in ("TOKENIZER_BENCHMARK", "LM_BENCHMARK", "PREDICTIONS_BENCHMARK"):
         assert getattr(layout, name).startswith("results/benchmarks/")

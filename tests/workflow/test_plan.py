@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
-from tests.workflow.conftest import CONFIGS, load_config
+from tests.workflow.conftest import CONFIGS, load_config, validated
 from toklab.errors import ConfigError
 from toklab.workflow import names
 from toklab.workflow.families import BPE, BYTESPAN
-from toklab.workflow.plan import Plan
+from toklab.workflow.plan import TOKENIZE_DEFAULTS, Plan
 
 DEMO_TRAINED = [
     "bpe-500",
@@ -47,8 +49,8 @@ def test_demo_final_targets(demo):
     assert "results/data/demo/morphology/fusional.csv" in targets
     assert "results/tokenizers/demo/hfbpe-1000/merges.txt" in targets
     assert "results/tokenizers/demo/bytespan-surprisal-global-frequency-1500/stats.csv" in targets
-    assert "results/models/bytelm/demo/tiny/model.safetensors" in targets
-    assert "results/predictions/demo/tiny.zarr" in targets
+    assert "results/models/lm/demo/demo/bytes/bytelm/model.safetensors" in targets
+    assert "results/predictions/demo/bytelm.zarr" in targets
     assert targets[-6:] == [
         "results/tables/tokenizer_stats_demo.csv",
         "results/tables/compression_demo.csv",
@@ -70,7 +72,8 @@ EXPERIMENTS = {
         )
     },
     "bytespan_commoncorpus": {
-        "commoncorpus": (15, ["lm_train", "tok_train", "tok_eval", "validation"], 3)
+        # 1 BPE, 2 x 7 ByteSpan and the byte-level tokenizer (the byte LM's)
+        "commoncorpus": (16, ["lm_train", "tok_train", "tok_eval", "validation"], 3)
     },
     "cs336_tinystories": {
         "tinystories": (1, ["validation", "train"], 1),
@@ -141,9 +144,15 @@ def test_job_params_of_the_demo(demo):
     assert params["constraint"] == "combined" and params["percentile"] == 30
     assert params["variant"] == "seeding75" and params["inference"] == "wordpiece"
     assert params["subset"] == "tok_train" and params["vocab_size"] == 1500
-    lm = demo.bytelm_params("demo", "tiny")
-    assert lm["gpus"] == lm["extraction_gpus"] == 0 and lm["context"] == 256
+    lm = demo.lm_params("demo", "demo", "bytes", "bytelm")
+    assert lm["gpus"] == lm["eval_gpus"] == 0
     assert lm["settings"].startswith("--set 'model_preset=\"tiny\"' --set seq_len=256")
+    assert demo.prediction_params("demo", "bytelm") == {
+        "gpus": 0,
+        "context": 256,
+        "stride": 128,
+        "batch_size": 32,
+    }
     stats = demo.stats_params("demo")
     assert stats["gold"] == (
         "--gold agglutinative=results/data/demo/morphology/agglutinative.csv"
@@ -155,11 +164,11 @@ def test_job_inputs_of_the_demo(demo):
     bpe = demo.bpe_training_inputs("demo", "bpe-500")
     assert bpe["train_bin"] == "results/data/demo/bytes/tok_train.bin"
     bytespan = demo.bytespan_inputs("demo", "bytespan-surprisal-global-frequency-1000")
-    assert bytespan["predictions"] == "results/predictions/demo/tiny.zarr"
+    assert bytespan["predictions"] == "results/predictions/demo/bytelm.zarr"
     assert bytespan["corpus_idx"] == "results/data/demo/bytes/tok_train.idx"
-    lm = demo.bytelm_training_inputs("demo", "tiny")
-    assert lm["train_bin"].endswith("lm_train.bin") and lm["valid_bin"].endswith("validation.bin")
-    assert demo.prediction_inputs("demo", "tiny")["model"].endswith("tiny/model.safetensors")
+    predictions = demo.prediction_inputs("demo", "bytelm")
+    assert predictions["model"] == "results/models/lm/demo/demo/bytes/bytelm/model.safetensors"
+    assert predictions["corpus_bin"] == "results/data/demo/bytes/tok_train.bin"
     entries = demo.training_table_entries("demo")
     assert [e["name"] for e in entries] == DEMO_TRAINED
     assert entries[0]["benchmark"] == "results/benchmarks/tokenizers/demo/bpe-500.tsv"
@@ -271,3 +280,188 @@ def test_demo_language_models(demo):
     ]
     with pytest.raises(ConfigError, match="trains no LM 'big' on 'demo/bytes'"):
         demo.lm_params("demo", "demo", "bytes", "big")
+
+
+def test_byte_lm_is_a_run_of_the_one_lm_rule(demo):
+    byte_lm = ("demo", "bytes", "bytelm")
+    assert demo.bytelm_run("demo") == byte_lm
+    assert demo.trained_lm_runs("demo") == [*demo.lm_runs("demo"), byte_lm]
+    assert byte_lm not in demo.lm_runs("demo")  # not a run of the LM table
+    assert "bytelm" not in demo.lm_table_options("demo") + demo.lm_curve_options("demo")
+    inputs = demo.lm_training_inputs("demo", *byte_lm)
+    assert inputs["tokenizer"] == "results/tokenizers/demo/bytes/tokenizer.json"
+    assert inputs["train_bin"] == "results/tokenized/demo/demo/bytes/lm_train.bin"
+    assert inputs["valid_idx"] == "results/tokenized/demo/demo/bytes/validation.idx"
+    params = demo.lm_params("demo", *byte_lm)
+    assert params["train"] == "results/tokenized/demo/demo/bytes/lm_train"
+    assert params["valid"] == "results/tokenized/demo/demo/bytes/validation"
+    assert "--set max_steps=400" in params["settings"]
+    assert demo.bytelm_targets("demo") == [
+        "results/models/lm/demo/demo/bytes/bytelm/model.safetensors",
+        "results/predictions/demo/bytelm.zarr",
+    ]
+
+
+def test_byte_lm_token_arrays_need_no_tokenized_entry(demo_config):
+    # a tokenized block without the byte-level tokenizer: its arrays of the byte LM's subsets
+    block = demo_config["corpora"]["demo"]
+    block["tokenized"]["tokenizers"] = block["lm"]["tokenizers"] = ["bpe-1000"]
+    plan = Plan(demo_config)
+    for subset in ("lm_train", "validation"):
+        inputs = plan.token_array_inputs("demo", subset, "demo", "bytes")
+        assert inputs["corpus_bin"] == f"results/data/demo/bytes/{subset}.bin"
+    with pytest.raises(ConfigError, match="does not tokenize subset 'tok_eval' with 'demo/bytes'"):
+        plan.token_array_inputs("demo", "tok_eval", "demo", "bytes")
+    assert plan.tokenize_settings("demo") is block["tokenized"]
+    # no tokenized block at all (Common Corpus): the byte LM's arrays, tokenized with defaults
+    commoncorpus = Plan(load_config("bytespan_commoncorpus"))
+    assert commoncorpus.tokenized_targets("commoncorpus") == []
+    inputs = commoncorpus.lm_training_inputs("commoncorpus", "commoncorpus", "bytes", "fw57M-tied")
+    assert inputs["train_bin"] == "results/tokenized/commoncorpus/commoncorpus/bytes/lm_train.bin"
+    commoncorpus.token_array_inputs("commoncorpus", "validation", "commoncorpus", "bytes")
+    assert commoncorpus.tokenize_settings("commoncorpus") == TOKENIZE_DEFAULTS
+    assert commoncorpus.byte_subsets("commoncorpus")[:2] == ["lm_train", "tok_train"]
+
+
+def test_tokenize_defaults_are_the_schema_defaults(demo_config):
+    tokenized = demo_config["corpora"]["demo"]["tokenized"]
+    assert {key: tokenized[key] for key in TOKENIZE_DEFAULTS} == TOKENIZE_DEFAULTS
+
+
+def shared_byte_lm(demo_config: dict, **changes) -> Plan:
+    """The demo with its byte LM named as the lm block's model, with the same settings."""
+    block = copy.deepcopy(demo_config)["corpora"]["demo"]
+    model = block["lm"]["models"]["tiny"]
+    same = {"name": "tiny", "preset": model["preset"], "training": model["training"]}
+    block["bytelm"].update({**same, **changes})
+    return Plan({"corpora": {"demo": block}})
+
+
+def test_byte_lm_trained_by_the_lm_block_too_is_one_job(demo_config):
+    plan = shared_byte_lm(demo_config)
+    run = ("demo", "bytes", "tiny")
+    assert plan.trained_lm_runs("demo") == plan.lm_runs("demo") and run in plan.lm_runs("demo")
+    assert plan.lm_job("demo", *run).key == "lm.models.tiny"
+    targets = plan.final_targets()
+    assert len(targets) == len(set(targets))
+    assert "results/models/lm/demo/demo/bytes/tiny/model.safetensors" in targets
+    assert "results/predictions/demo/tiny.zarr" in targets
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"gpus": 2}, {"valid_subset": "tok_eval"}, {"preset": "small"}, {"training": {}}],
+    ids=["gpus", "subset", "preset", "training"],
+)
+def test_byte_lm_with_other_settings_than_the_lm_block_is_an_error(demo_config, changes):
+    plan = shared_byte_lm(demo_config, **changes)
+    message = (
+        "corpus 'demo': bytelm and lm.models.tiny both train results/models/lm/demo/demo/bytes/"
+        "tiny/ with different settings"
+    )
+    with pytest.raises(ConfigError, match=message):
+        plan.lm_params("demo", "demo", "bytes", "tiny")
+    # the other LMs of the block are unaffected
+    plan.lm_params("demo", "demo", "bpe-1000", "tiny")
+
+
+def chunks_config(**training: object) -> dict:
+    """A corpus with a Delphi export of 65-token samples and an LM that trains on its chunks."""
+    return validated(
+        {
+            "corpora": {
+                "c": {
+                    "source": {"type": "demo", "languages": ["agglutinative"]},
+                    "subsets": {
+                        "train": {"bytes": 5000},
+                        "valid": {"bytes": 1000},
+                        "rest": {"bytes": 9},
+                    },
+                    "bpe": {"subset": "train", "vocab_sizes": [300], "backends": ["toklab", "hf"]},
+                    "tokenized": {
+                        "tokenizers": ["bpe-300", "hfbpe-300"],
+                        "subsets": ["train", "valid"],
+                        "exports": {"delphi": {"seq_len": 65}},
+                    },
+                    "lm": {
+                        "tokenizers": ["bpe-300", "hfbpe-300"],
+                        "train_subset": "train",
+                        "valid_subset": "valid",
+                        "models": {
+                            "chunked": {"training": {"data": "chunks", **training}},
+                            "windows": {"training": {"seq_len": 32}},
+                        },
+                    },
+                }
+            }
+        }
+    )
+
+
+def test_chunk_runs_train_on_the_delphi_export():
+    plan = Plan(chunks_config(max_epochs=2))
+    run = ("c", "c", "bpe-300", "chunked")
+    assert plan.lm_training_inputs(*run) == {
+        "tokenizer": "results/tokenizers/c/bpe-300/tokenizer.json",
+        "train": "results/exports/delphi/c/c/bpe-300/train",
+        "valid": "results/exports/delphi/c/c/bpe-300/valid",
+    }
+    params = plan.lm_params(*run)
+    assert params["train"] == "results/exports/delphi/c/c/bpe-300/train"
+    assert params["valid"] == "results/exports/delphi/c/c/bpe-300/valid"
+    # a sample of 65 ids gives 64 predictions
+    assert plan.lm_training_settings(*run) == {
+        "model_preset": "tiny",
+        "data": "chunks",
+        "max_epochs": 2,
+        "seq_len": 64,
+    }
+    assert params["settings"].endswith(
+        """--set 'data="chunks"' --set max_epochs=2 --set seq_len=64"""
+    )
+    # evaluation scores every document of the token arrays
+    evaluation = plan.lm_eval_inputs(*run)
+    assert evaluation["valid_bin"] == "results/tokenized/c/c/bpe-300/valid.bin"
+    assert evaluation["model"] == "results/models/lm/c/c/bpe-300/chunked/model.safetensors"
+    # the other model of the block trains on windows of the token arrays
+    windows = plan.lm_params("c", "c", "bpe-300", "windows")
+    assert windows["train"] == "results/tokenized/c/c/bpe-300/train"
+    assert "data" not in plan.lm_training_settings("c", "c", "bpe-300", "windows")
+
+
+def test_chunk_runs_keep_a_matching_seq_len():
+    plan = Plan(chunks_config(seq_len=64))
+    assert plan.lm_training_settings("c", "c", "hfbpe-300", "chunked")["seq_len"] == 64
+    plan = Plan(chunks_config(seq_len=65))
+    with pytest.raises(ConfigError, match=r"lm.models.chunked.training.seq_len is 65, .* 64"):
+        plan.lm_params("c", "c", "hfbpe-300", "chunked")
+
+
+def test_chunk_runs_need_their_delphi_export():
+    config = chunks_config()
+    exports = config["corpora"]["c"]["tokenized"]["exports"]
+    exports["delphi"]["tokenizers"] = ["hfbpe-300"]
+    plan = Plan(config)
+    plan.lm_params("c", "c", "hfbpe-300", "chunked")
+    with pytest.raises(ConfigError, match="the delphi export does not include 'c/bpe-300'"):
+        plan.lm_training_inputs("c", "c", "bpe-300", "chunked")
+    del exports["delphi"]
+    with pytest.raises(ConfigError, match="chunks, but the corpus configures no delphi export"):
+        plan.lm_params("c", "c", "hfbpe-300", "chunked")
+    config = chunks_config()
+    config["corpora"]["c"]["lm"]["valid_subset"] = "rest"
+    with pytest.raises(ConfigError, match=r"its subset 'rest' is not one of tokenized\.subsets"):
+        Plan(config).lm_params("c", "c", "bpe-300", "chunked")
+
+
+def test_lm_tables_compare_with_a_published_reference(demo):
+    fineweb = Plan(load_config("bytespan_fineweb"))
+    assert fineweb.lm_table_options("finewebedu").endswith(" --reference-bits-per-byte 0.82")
+    assert "--reference-bits-per-byte" not in demo.lm_table_options("demo")
+    delphi = Plan(load_config("delphi_stories"))
+    models = [model for _, _, model in delphi.lm_runs("stories")]
+    assert {
+        f"stories-{kind}-{size}"
+        for kind in ("llama2", "mamba")
+        for size in ("50k", "1m", "10m", "50m")
+    } <= set(models)

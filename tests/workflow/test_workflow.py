@@ -79,6 +79,18 @@ def job_counts(output: str) -> dict[str, int]:
             "results/tables/compression_openwebtext.csv",
             {"tokenizer_stats": 2, "train_bpe": 2, "download_morphscore": 1},
         ),
+        (  # the byte LM: train_lm on the byte-level tokenizer's arrays of lm_train and
+            # validation (Common Corpus has no tokenized block), then its cues on tok_train
+            "bytespan_commoncorpus",
+            "results/predictions/commoncorpus/fw57M-tied.zarr",
+            {
+                "byte_level_tokenizer": 1,
+                "tokenize": 2,
+                "train_lm": 1,
+                "extract_predictions": 1,
+                "byte_corpus": 3,
+            },
+        ),
         (  # ByteSpan FineWeb: 3 BPE + 3 sizes x (global, 2 x 3 variants) x 2 inference
             # ByteSpan + the byte-level tokenizer
             "bytespan_fineweb",
@@ -155,14 +167,14 @@ def test_demo_byte_lm_and_predictions(demo_run):
     from toklab.data.byte_corpus import ByteCorpus
     from toklab.models.llama import load_checkpoint
 
-    model_dir = demo_run / "results/models/bytelm/demo/tiny"
+    model_dir = demo_run / "results/models/lm/demo/demo/bytes/bytelm"  # rule train_lm's
     records = [json.loads(line) for line in (model_dir / "metrics.jsonl").read_text().splitlines()]
     validation = [r["val_loss"] for r in records if "val_loss" in r]
     assert len(validation) >= 2 and validation[-1] < validation[0]
     assert validation[-1] < 2.0  # nats per byte: well below uniform (5.5) after ~2 min of CPU
     assert load_checkpoint(model_dir).config.vocab_size == 257
     prefix = demo_run / "results/data/demo/bytes/tok_train"
-    cues = Predictions(demo_run / "results/predictions/demo/tiny.zarr", prefix)
+    cues = Predictions(demo_run / "results/predictions/demo/bytelm.zarr", prefix)
     surprisal = cues.cue("surprisal")
     assert surprisal.shape == (ByteCorpus(prefix).num_bytes,)
     assert 0.5 < surprisal.mean() < 2.5

@@ -56,20 +56,14 @@ get_corpus_inputs = from_plan(plan.source_files, "corpus")
 get_corpus_spec = from_plan(plan.corpus_script_config, "corpus")
 get_demo_source = from_plan(plan.demo_source, "corpus", "language")
 
-# Byte LM and predictions
-get_bytelm_training_data = from_plan(plan.bytelm_training_inputs, "corpus", "model")
+# Predictions of the byte LM (trained by train_lm as the LM of the byte-level tokenizer)
 get_prediction_inputs = from_plan(plan.prediction_inputs, "corpus", "model")
-get_bytelm_params = from_plan(plan.bytelm_params, "corpus", "model")
-
-
-def get_bytelm_gpus(wildcards):
-    """GPUs of byte-LM training (0 on the CPU demo)."""
-    return get_bytelm_params(wildcards)["gpus"]
+get_prediction_params = from_plan(plan.prediction_params, "corpus", "model")
 
 
 def get_extraction_gpus(wildcards):
-    """Extraction runs on one GPU when training uses any."""
-    return get_bytelm_params(wildcards)["extraction_gpus"]
+    """Extraction runs on one GPU when the byte LM's training uses any."""
+    return get_prediction_params(wildcards)["gpus"]
 
 
 # Tokenizers
@@ -84,7 +78,7 @@ get_pretrained_source = from_plan(plan.pretrained_source, "corpus", "tokenizer")
 get_token_array_inputs = from_plan(
     plan.token_array_inputs, "corpus", "subset", "tokenizer_corpus", "tokenizer"
 )
-get_tokenized_settings = from_plan(plan.tokenized, "corpus")
+get_tokenize_settings = from_plan(plan.tokenize_settings, "corpus")
 get_delphi_inputs = from_plan(
     functools.partial(plan.export_inputs, "delphi"),
     "corpus",
@@ -110,7 +104,7 @@ get_tfree_settings = from_plan(
     functools.partial(plan.export_settings, export="tfree"), "corpus"
 )
 
-# Language models per tokenizer
+# Language models: an LM per tokenizer, and the byte LM (tokenizer "bytes")
 get_lm_training_inputs = from_plan(
     plan.lm_training_inputs, "corpus", "tokenizer_corpus", "tokenizer", "model"
 )
@@ -121,9 +115,10 @@ get_lm_eval_inputs = from_plan(
     plan.lm_eval_inputs, "corpus", "tokenizer_corpus", "tokenizer", "model"
 )
 get_lm_eval_params = from_plan(plan.lm_eval_params, "corpus")
-get_lm_results = from_plan(plan.lm_results, "corpus")
+get_lm_table_inputs = from_plan(plan.lm_table_inputs, "corpus")
 get_lm_table_options = from_plan(plan.lm_table_options, "corpus")
-get_lm_curve_runs = from_plan(plan.lm_curve_runs, "corpus")
+get_lm_curve_inputs = from_plan(plan.lm_curve_inputs, "corpus")
+get_lm_curve_options = from_plan(plan.lm_curve_options, "corpus")
 
 
 def get_lm_gpus(wildcards):
@@ -133,31 +128,7 @@ def get_lm_gpus(wildcards):
 
 def get_lm_eval_gpus(wildcards):
     """The evaluation runs on one GPU when training uses any."""
-    return min(get_lm_params(wildcards)["gpus"], 1)
-
-
-def get_lm_table_inputs(wildcards):
-    """Every LM's result JSON and training benchmark."""
-    return [path for pair in get_lm_results(wildcards) for path in pair]
-
-
-def get_lm_curve_inputs(wildcards):
-    """Every LM's metrics.jsonl and result JSON."""
-    return [
-        path
-        for _, metrics, result in get_lm_curve_runs(wildcards)
-        for path in (metrics, result)
-    ]
-
-
-def lm_curve_options(wildcards):
-    """--run LABEL METRICS RESULT options of the learning curves."""
-    from shlex import quote
-
-    return " ".join(
-        f"--run {quote(label)} {quote(metrics)} {quote(result)}"
-        for label, metrics, result in get_lm_curve_runs(wildcards)
-    )
+    return get_lm_params(wildcards)["eval_gpus"]
 
 
 # Evaluation, tables and plots
@@ -168,44 +139,18 @@ get_stats_inputs = from_plan(
 get_stats_params = from_plan(plan.stats_params, "corpus")
 get_own_stats = from_plan(plan.own_stats_files, "corpus")
 get_all_stats = from_plan(plan.stats_files, "corpus")
-get_training_table_entries = from_plan(plan.training_table_entries, "corpus")
+get_training_table_inputs = from_plan(plan.training_table_inputs, "corpus")
 get_training_table_options = from_plan(plan.training_table_options, "corpus")
-get_overlap_tokenizers = from_plan(plan.overlap_tokenizers, "corpus")
+get_overlap_inputs = from_plan(plan.overlap_inputs, "corpus")
+get_overlap_tokenizer_options = from_plan(plan.overlap_tokenizer_options, "corpus")
 get_example_inputs = from_plan(plan.example_inputs, "corpus")
 get_example_settings = from_plan(plan.example_settings, "corpus")
+get_example_tokenizer_options = from_plan(plan.example_tokenizer_options, "corpus")
 
 
 def get_corpus_spec_json(wildcards):
     """The corpus's data config as JSON for ``prepare_corpus.py shards`` (subset order kept)."""
     return json.dumps(get_corpus_spec(wildcards))
-
-
-def get_training_table_inputs(wildcards):
-    """The manifest, and each trained tokenizer with the benchmark file of its training job."""
-    entries = get_training_table_entries(wildcards)
-    return {
-        "manifest": layout.path(layout.MANIFEST, corpus=wildcards.corpus),
-        "tokenizers": [entry["tokenizer"] for entry in entries],
-        "benchmarks": [entry["benchmark"] for entry in entries],
-    }
-
-
-def get_overlap_inputs(wildcards):
-    """tokenizer.json of every tokenizer of the corpus."""
-    names_ = get_overlap_tokenizers(wildcards)
-    return [layout.tokenizer_file(wildcards.corpus, name) for name in names_]
-
-
-def overlap_tokenizer_options(wildcards):
-    """--tokenizer NAME PATH options of the overlap matrix."""
-    return plan.tokenizer_options(wildcards.corpus, get_overlap_tokenizers(wildcards))
-
-
-def example_tokenizer_options(wildcards):
-    """--tokenizer NAME PATH options of the surprisal example."""
-    return plan.tokenizer_options(
-        wildcards.corpus, plan.example_tokenizers(wildcards.corpus)
-    )
 
 
 def launcher(wildcards, threads, resources):

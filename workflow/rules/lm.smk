@@ -1,5 +1,6 @@
-# Language models per tokenizer: token arrays -> the one trainer -> bits per byte on the
-# validation subset, every document scored in full (the comparison across tokenizers).
+# Language models: token arrays (or a Delphi export's chunks) -> the one trainer -> bits per
+# byte on the validation subset, every document scored in full (the comparison across
+# tokenizers). The byte LM is the LM of the byte-level tokenizer "bytes" of its corpus.
 
 
 rule train_lm:
@@ -23,12 +24,11 @@ rule train_lm:
         script=script("train_lm.py"),
         launcher=launcher,
         lm=get_lm_params,
-        train=prefix_of("train_bin"),
-        valid=prefix_of("valid_bin"),
         out_dir=directory_of("model"),
     shell:
         # exec: SLURM's signals (--signal, preemption) reach the trainer, not a shell around it
-        "exec {params.launcher} {params.script:q} --train {params.train:q} --valid {params.valid:q}"
+        "exec {params.launcher} {params.script:q} --train {params.lm[train]:q}"
+        " --valid {params.lm[valid]:q}"
         " --tokenizer {input.tokenizer:q} --out-dir {params.out_dir:q} {params.lm[settings]}"
         " 2> {log:q}"
 

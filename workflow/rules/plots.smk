@@ -44,7 +44,7 @@ rule plot_vocab_overlap:
         runtime=10,
     params:
         script=script("plots.py"),
-        tokenizers=overlap_tokenizer_options,
+        tokenizers=get_overlap_tokenizer_options,
     shell:
         "python {params.script:q} vocab-overlap {params.tokenizers}"
         " --output {output:q} 2> {log:q}"
@@ -71,7 +71,7 @@ rule plot_surprisal_example:
         script=script("plots.py"),
         prefix=prefix_of("corpus_bin"),
         settings=get_example_settings,
-        tokenizers=example_tokenizer_options,
+        tokenizers=get_example_tokenizer_options,
     shell:
         "python {params.script:q} surprisal-example --predictions {input.predictions:q}"
         " --corpus-prefix {params.prefix:q} --cue {params.settings[cue]}"
@@ -122,6 +122,6 @@ rule plot_lm_curves:
         runtime=10,
     params:
         script=script("plots.py"),
-        runs=lm_curve_options,
+        runs=get_lm_curve_options,
     shell:
         "python {params.script:q} lm-curves {params.runs} --output {output:q} 2> {log:q}"

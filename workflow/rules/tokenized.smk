@@ -19,7 +19,7 @@ rule tokenize:
         script=script("tokenized.py"),
         corpus=prefix_of("corpus_bin"),
         output=prefix_of("bin"),
-        settings=get_tokenized_settings,
+        settings=get_tokenize_settings,
     shell:
         "RAYON_NUM_THREADS={threads} python {params.script:q} tokenize"
         " --tokenizer {input.tokenizer:q} --corpus-prefix {params.corpus:q}"

@@ -2,9 +2,10 @@
 
 The schema checks types and ranges; these check what the schema cannot express: the data
 layout of every corpus, every subset, corpus and tokenizer a block names, the blocks a family
-needs, the byte LM's preset and training fields, the tokenizers and subsets of tokenized
-datasets and their exports. Each problem is one
-:class:`~toklab.errors.ConfigError` naming the corpus, the key and the value.
+needs, the byte LM's byte-level tokenizer, every LM's preset and training fields, the
+tokenizers and subsets of tokenized datasets and their exports, and the data of every LM
+training job. Each problem is one :class:`~toklab.errors.ConfigError` naming the corpus, the
+key and the value.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import yaml
 
 from toklab.data.corpus import CorpusSpec
 from toklab.errors import ConfigError
-from toklab.workflow.families import FAMILIES, Block
-from toklab.workflow.plan import Plan
+from toklab.tokenizers.tokenizer_files import special_token_roles
+from toklab.workflow.families import BYTE_LEVEL, FAMILIES, Block
+from toklab.workflow.plan import BYTE_TOKENIZER, Plan
 
 
 def _subset_references(corpus: Block) -> dict[str, str]:
@@ -90,10 +92,28 @@ def check_training(name: str, key: str, preset: str, training: Block, presets: P
 
 
 def check_bytelm(name: str, corpus: Block, presets: Path | None) -> None:
-    """The byte LM's preset exists and its training fields are fields of the trainer's config."""
+    """The byte LM's preset and training fields, and the byte-level tokenizer it trains with.
+
+    The byte LM trains on the byte-level tokenizer's token arrays, and its cue extraction
+    (``toklab.cues``) reads the EOS as id 256: the tokenizer's first special token must be the
+    one that ``tokenizer_files.require_special_token(..., "eos")`` picks.
+    """
     lm = corpus.get("bytelm")
-    if lm:
-        check_training(name, "bytelm", lm["preset"], lm["training"], presets)
+    if not lm:
+        return
+    check_training(name, "bytelm", lm["preset"], lm["training"], presets)
+    if not BYTE_LEVEL.configured(corpus):
+        raise ConfigError(
+            f"corpus '{name}': bytelm trains on the byte-level tokenizer '{BYTE_TOKENIZER}'; "
+            "add a byte_level: block (byte_level: {special_tokens: ['<|endoftext|>']})"
+        )
+    specials = corpus["byte_level"]["special_tokens"]
+    eos = special_token_roles(specials).get("eos_token")
+    if not specials or eos != specials[0]:
+        raise ConfigError(
+            f"corpus '{name}': byte_level.special_tokens {specials} must start with the EOS "
+            "token (e.g. <|endoftext|> or <eos>), id 256 of the byte LM's cues"
+        )
 
 
 def check_lm(plan: Plan, name: str, corpus: Block, presets: Path | None) -> None:
@@ -116,6 +136,16 @@ def check_lm(plan: Plan, name: str, corpus: Block, presets: Path | None) -> None
             )
     for model, spec in lm["models"].items():
         check_training(name, f"lm.models.{model}", spec["preset"], spec["training"], presets)
+
+
+def check_lm_jobs(plan: Plan, name: str) -> None:
+    """Every LM training job (the lm block's and the byte LM) has its data and settings.
+
+    A byte LM that the lm block also trains has the lm block's settings; a ``data: chunks``
+    job has a Delphi export of its tokenizer and subsets, whose seq_len fits its own.
+    """
+    for run in plan.trained_lm_runs(name):
+        plan.lm_params(name, *run)
 
 
 def check_foreign_tokenizers(plan: Plan, name: str, corpus: Block) -> None:
@@ -179,8 +209,8 @@ def check_morphscore_urls(plan: Plan) -> None:
 def check_config(config: dict[str, Any], presets: Path | None = None) -> Plan:
     """Check a validated config (defaults filled) and return its plan.
 
-    ``presets`` is the model preset file (``resources/model_presets.yaml``) that byte LM
-    presets are looked up in; without it, presets are not checked.
+    ``presets`` is the model preset file (``resources/model_presets.yaml``) that LM presets
+    are looked up in; without it, presets are not checked.
     """
     plan = Plan(config)
     for name, corpus in plan.corpora.items():
@@ -192,5 +222,6 @@ def check_config(config: dict[str, Any], presets: Path | None = None) -> Plan:
         check_foreign_tokenizers(plan, name, corpus)
         check_tokenized(plan, name, corpus)
         check_lm(plan, name, corpus, presets)
+        check_lm_jobs(plan, name)
     check_morphscore_urls(plan)
     return plan

@@ -38,10 +38,8 @@ BYTE_CORPUS_SUFFIXES = ("bin", "idx", "pretok", "meta.json")
 MORPHOLOGY = "results/data/{corpus}/morphology/{language}.csv"
 
 # ---------------------------------------------------------------------------------------------
-# Byte LM and its predictions
+# The byte LM's predictions (the byte LM itself is the LM of the byte-level tokenizer, LM_DIR)
 
-BYTELM_DIR = "results/models/bytelm/{corpus}/{model}"
-BYTELM_FILES = ("model.safetensors", "config.json", "metrics.jsonl")
 PREDICTIONS = "results/predictions/{corpus}/{model}.zarr"
 
 # ---------------------------------------------------------------------------------------------
@@ -91,7 +89,6 @@ LOGS = {
     "prepare_corpus": "logs/data/prepare_corpus/{corpus}.log",
     "byte_corpus": "logs/data/byte_corpus/{corpus}/{subset}.log",
     "demo_morphology": "logs/data/demo_morphology/{corpus}/{language}.log",
-    "train_bytelm": "logs/bytelm/{corpus}/{model}.log",
     "extract_predictions": "logs/predictions/{corpus}/{model}.log",
     "train_tokenizer": "logs/tokenizers/{corpus}/{tokenizer}.log",
     "download_morphscore": "logs/evaluation/download_morphscore/{morphscore_language}.log",
@@ -107,7 +104,6 @@ LOGS = {
     "plot": "logs/plots/{plot}_{corpus}.log",
 }
 TOKENIZER_BENCHMARK = "results/benchmarks/tokenizers/{corpus}/{tokenizer}.tsv"
-BYTELM_BENCHMARK = "results/benchmarks/bytelm/{corpus}/{model}.tsv"
 PREDICTIONS_BENCHMARK = "results/benchmarks/predictions/{corpus}/{model}.tsv"
 
 
@@ -172,19 +168,21 @@ def byte_corpus_outputs() -> dict[str, str]:
     return {suffix.split(".")[0]: f"{BYTE_CORPUS}.{suffix}" for suffix in BYTE_CORPUS_SUFFIXES}
 
 
-def bytelm_outputs() -> dict[str, str]:
-    """The byte-LM training rule's outputs (``model``, ``config``, ``metrics``)."""
-    return {name.split(".")[0]: f"{BYTELM_DIR}/{name}" for name in BYTELM_FILES}
-
-
 def lm_outputs() -> dict[str, str]:
     """The LM training rule's outputs (``model``, ``config``, ``metrics``)."""
     return {name.split(".")[0]: f"{LM_DIR}/{name}" for name in LM_FILES}
 
 
-def bytelm_file(corpus: str, model: str, filename: str) -> str:
-    """A file of a trained byte LM's directory."""
-    return f"{path(BYTELM_DIR, corpus=corpus, model=model)}/{filename}"
+def lm_path(template: str, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str) -> str:
+    """A per-LM template (:data:`LM_DIR`, :data:`LM_EVAL`, :data:`LM_BENCHMARK`) for one LM."""
+    return path(
+        template, corpus=corpus, tokenizer_corpus=tokenizer_corpus, tokenizer=tokenizer, model=model
+    )
+
+
+def lm_file(corpus: str, tokenizer_corpus: str, tokenizer: str, model: str, filename: str) -> str:
+    """A file of a trained LM's directory (the byte LM's: tokenizer ``bytes`` of its corpus)."""
+    return f"{lm_path(LM_DIR, corpus, tokenizer_corpus, tokenizer, model)}/{filename}"
 
 
 def tokenizer_file(corpus: str, tokenizer: str, filename: str = "tokenizer.json") -> str:

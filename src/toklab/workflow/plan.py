@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from toklab.errors import ConfigError
@@ -42,6 +43,38 @@ DEFAULT_MORPHSCORE_URL = (
 DATA_KEYS = ("source", "subsets", "languages", "shard")
 #: The tables of a corpus with an evaluation block.
 EVALUATION_TABLES = ("tokenizer_stats", "compression", "bpe_training")
+#: The byte-level tokenizer, whose token arrays the byte LM trains on.
+BYTE_TOKENIZER = names.ByteLevelName().format()
+#: Settings of the tokenize rule for a corpus without a ``tokenized`` block (which tokenizes
+#: only the byte LM's subsets): the schema's defaults of that block.
+TOKENIZE_DEFAULTS: Block = {"batch_documents": 2048}
+
+#: One LM training job: ``(tokenizer corpus, tokenizer, model)`` of a corpus.
+LmRun = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class LmJob:
+    """What the config sets for one LM training job (an ``lm`` block's model, or the byte LM)."""
+
+    #: The config key that sets it: ``lm.models.<model>`` or ``bytelm``.
+    key: str
+    #: The model's size preset (resources/model_presets.yaml).
+    preset: str
+    #: TrainConfig fields, dotted for nested ones, as the config gives them.
+    training: Block
+    train_subset: str
+    valid_subset: str
+    gpus: int
+
+    @property
+    def chunks(self) -> bool:
+        """Whether it trains on the samples of a Delphi export (``training.data: chunks``)."""
+        return self.training.get("data") == "chunks"
+
+    def same_settings(self, other: LmJob) -> bool:
+        """Whether both train the same model on the same data (everything but the key agrees)."""
+        return replace(other, key=self.key) == self
 
 
 def _with_local_paths(source: Block) -> Block:
@@ -176,7 +209,7 @@ class Plan:
         return targets
 
     # -----------------------------------------------------------------------------------------
-    # Byte LM and predictions
+    # Byte LM and predictions (the byte LM is trained as the LM of the byte-level tokenizer)
 
     def bytelm(self, corpus: str, model: str) -> Block:
         """The corpus's byte LM block, which must be named ``model``."""
@@ -185,41 +218,34 @@ class Plan:
             raise ConfigError(f"no byte LM '{model}' is configured for corpus '{corpus}'")
         return lm
 
-    def bytelm_training_inputs(self, corpus: str, model: str) -> dict[str, str]:
-        """Training and validation byte corpora of a byte LM."""
-        lm = self.bytelm(corpus, model)
-        return {
-            **layout.byte_corpus_files(corpus, lm["train_subset"], "train"),
-            **layout.byte_corpus_files(corpus, lm["valid_subset"], "valid"),
-        }
+    def bytelm_run(self, corpus: str) -> LmRun | None:
+        """``(corpus, bytes, name)``: the byte LM's run among the corpus's LMs, if it has one."""
+        lm = self.corpus(corpus).get("bytelm")
+        return (corpus, BYTE_TOKENIZER, lm["name"]) if lm else None
 
     def prediction_inputs(self, corpus: str, model: str) -> dict[str, str]:
         """The trained byte LM and the byte corpus its predictions are extracted for."""
         lm = self.bytelm(corpus, model)
+        run = (corpus, corpus, BYTE_TOKENIZER, model)
         return {
-            "model": layout.bytelm_file(corpus, model, "model.safetensors"),
-            "config": layout.bytelm_file(corpus, model, "config.json"),
+            "model": layout.lm_file(*run, "model.safetensors"),
+            "config": layout.lm_file(*run, "config.json"),
             **layout.byte_corpus_files(corpus, lm["predict_subset"], "corpus"),
         }
 
-    def bytelm_params(self, corpus: str, model: str) -> dict[str, Any]:
-        """GPUs of training and extraction, the trainer's ``--set`` options, extraction settings."""
+    def prediction_params(self, corpus: str, model: str) -> dict[str, Any]:
+        """Extraction settings and GPUs (one when the byte LM trains on any)."""
         lm = self.bytelm(corpus, model)
-        return {
-            "gpus": lm["gpus"],
-            "extraction_gpus": min(lm["gpus"], 1),
-            "settings": shell.settings({"model_preset": lm["preset"], **lm["training"]}),
-            **lm["extraction"],
-        }
+        return {"gpus": min(lm["gpus"], 1), **lm["extraction"]}
 
     def bytelm_targets(self, corpus: str) -> list[str]:
         """The byte LM's final weights and its predictions zarr, if the corpus has one."""
-        lm = self.corpus(corpus).get("bytelm")
-        if not lm:
+        run = self.bytelm_run(corpus)
+        if run is None:
             return []
         return [
-            layout.bytelm_file(corpus, lm["name"], "model.safetensors"),
-            layout.path(layout.PREDICTIONS, corpus=corpus, model=lm["name"]),
+            layout.lm_file(corpus, *run, "model.safetensors"),
+            layout.path(layout.PREDICTIONS, corpus=corpus, model=run[2]),
         ]
 
     # -----------------------------------------------------------------------------------------
@@ -336,11 +362,28 @@ class Plan:
             return []
         return [self.resolve_tokenizer(corpus, ref) for ref in block["tokenizers"]]
 
+    def token_array_tokenizers(self, corpus: str, subset: str) -> list[tuple[str, str]]:
+        """``(tokenizer corpus, name)`` of every token array of one of the corpus's subsets.
+
+        Those of the ``tokenized`` block, and the byte-level tokenizer's arrays of the byte LM's
+        training and validation subsets (listed there or not).
+        """
+        pairs = self.tokenized_tokenizers(corpus, subset)
+        lm = self.corpus(corpus).get("bytelm")
+        byte_level = (corpus, BYTE_TOKENIZER)
+        if lm and subset in (lm["train_subset"], lm["valid_subset"]) and byte_level not in pairs:
+            pairs.append(byte_level)
+        return pairs
+
+    def tokenize_settings(self, corpus: str) -> Block:
+        """Settings of the tokenize rule: the ``tokenized`` block's, or the schema's defaults."""
+        return self.corpus(corpus).get("tokenized") or TOKENIZE_DEFAULTS
+
     def token_array_inputs(
         self, corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str
     ) -> dict[str, str]:
         """The tokenizer and the byte corpus of one token array."""
-        configured = self.tokenized_tokenizers(corpus, subset)
+        configured = self.token_array_tokenizers(corpus, subset)
         if (tokenizer_corpus, tokenizer) not in configured:
             raise ConfigError(
                 f"corpus '{corpus}' does not tokenize subset '{subset}' with "
@@ -437,10 +480,10 @@ class Plan:
         return targets
 
     # -----------------------------------------------------------------------------------------
-    # Language models per tokenizer
+    # Language models: an LM per tokenizer (the lm block, the LM table) and the byte LM
 
-    def lm_runs(self, corpus: str) -> list[tuple[str, str, str]]:
-        """``(tokenizer corpus, tokenizer, model)`` of every LM the ``lm`` block trains."""
+    def lm_runs(self, corpus: str) -> list[LmRun]:
+        """The runs of the LM table: every LM the ``lm`` block trains, evaluated in bits per byte."""
         block = self.corpus(corpus).get("lm")
         if not block:
             return []
@@ -450,52 +493,169 @@ class Plan:
             for model in block["models"]
         ]
 
-    def _lm_run(self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str) -> Block:
-        if (tokenizer_corpus, tokenizer, model) not in self.lm_runs(corpus):
+    def trained_lm_runs(self, corpus: str) -> list[LmRun]:
+        """Every LM training job of the corpus: the ``lm`` block's runs, then the byte LM's."""
+        runs = self.lm_runs(corpus)
+        byte_lm = self.bytelm_run(corpus)
+        return [*runs, byte_lm] if byte_lm and byte_lm not in runs else runs
+
+    def _lm_jobs(self, corpus: str, run: LmRun) -> list[LmJob]:
+        """What the ``lm`` block and the ``bytelm`` block each set for one run (none, one, both)."""
+        jobs = []
+        block = self.corpus(corpus)
+        if run in self.lm_runs(corpus):
+            lm, spec = block["lm"], block["lm"]["models"][run[2]]
+            jobs.append(
+                LmJob(
+                    key=f"lm.models.{run[2]}",
+                    preset=spec["preset"],
+                    training=spec["training"],
+                    train_subset=lm["train_subset"],
+                    valid_subset=lm["valid_subset"],
+                    gpus=lm["gpus"],
+                )
+            )
+        if run == self.bytelm_run(corpus):
+            lm = block["bytelm"]
+            jobs.append(
+                LmJob(
+                    key="bytelm",
+                    preset=lm["preset"],
+                    training=lm["training"],
+                    train_subset=lm["train_subset"],
+                    valid_subset=lm["valid_subset"],
+                    gpus=lm["gpus"],
+                )
+            )
+        return jobs
+
+    def lm_job(self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str) -> LmJob:
+        """The settings of one LM training job (the lm block's model or the byte LM).
+
+        A byte LM that the ``lm`` block also trains (its name, on ``bytes`` of its corpus) has
+        one output directory, so both blocks must set the same model, data and GPUs.
+        """
+        run = (tokenizer_corpus, tokenizer, model)
+        jobs = self._lm_jobs(corpus, run)
+        if not jobs:
             raise ConfigError(
                 f"corpus '{corpus}' trains no LM '{model}' on '{tokenizer_corpus}/{tokenizer}'"
             )
-        return self.block(corpus, "lm")
+        if any(not job.same_settings(jobs[0]) for job in jobs[1:]):
+            directory = layout.lm_path(layout.LM_DIR, corpus, *run)
+            raise ConfigError(
+                f"corpus '{corpus}': bytelm and lm.models.{model} both train {directory}/ with "
+                "different settings (preset, training, subsets, gpus); rename the byte LM or "
+                "make them identical"
+            )
+        return jobs[0]
+
+    def _chunk_export(self, corpus: str, run: LmRun, job: LmJob) -> Block:
+        """The settings of the Delphi export that a ``data: chunks`` job trains on.
+
+        The export must include the run's tokenizer, and its subsets must be tokenized ones.
+        """
+        where = f"corpus '{corpus}': {job.key}.training.data is chunks"
+        tokenized = self.corpus(corpus).get("tokenized") or {}
+        if "delphi" not in tokenized.get("exports", {}):
+            raise ConfigError(f"{where}, but the corpus configures no delphi export")
+        tokenizer_corpus, tokenizer, _ = run
+        if (tokenizer_corpus, tokenizer) not in self.export_tokenizers(corpus, "delphi"):
+            raise ConfigError(
+                f"{where}, but the delphi export does not include '{tokenizer_corpus}/{tokenizer}'"
+            )
+        for subset in (job.train_subset, job.valid_subset):
+            if subset not in tokenized["subsets"]:
+                raise ConfigError(
+                    f"{where}, but its subset '{subset}' is not one of tokenized.subsets"
+                )
+        return self.export_settings(corpus, "delphi")
+
+    def lm_training_settings(
+        self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str
+    ) -> Block:
+        """The trainer's fields of one LM: its preset and training fields.
+
+        A ``data: chunks`` job predicts the export's seq_len - 1 next tokens of each sample, so
+        its ``seq_len`` is that (added when the config leaves it out).
+        """
+        run = (tokenizer_corpus, tokenizer, model)
+        job = self.lm_job(corpus, *run)
+        settings = {"model_preset": job.preset, **job.training}
+        if job.chunks:
+            sample = self._chunk_export(corpus, run, job)["seq_len"]
+            seq_len = settings.setdefault("seq_len", sample - 1)
+            if seq_len != sample - 1:
+                raise ConfigError(
+                    f"corpus '{corpus}': {job.key}.training.seq_len is {seq_len}, but chunks of "
+                    f"the delphi export's {sample} tokens give {sample - 1} predictions; set "
+                    f"seq_len: {sample - 1} or leave it out"
+                )
+        return settings
+
+    def _lm_token_arrays(self, corpus: str, run: LmRun, job: LmJob) -> dict[str, str]:
+        """The training and validation token arrays of one LM (``train_bin``, ``valid_bin``, ...)."""
+        tokenizer_corpus, tokenizer, _ = run
+        return {
+            **layout.token_array_files(
+                corpus, job.train_subset, tokenizer_corpus, tokenizer, "train"
+            ),
+            **layout.token_array_files(
+                corpus, job.valid_subset, tokenizer_corpus, tokenizer, "valid"
+            ),
+        }
 
     def lm_training_inputs(
         self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str
     ) -> dict[str, str]:
-        """The tokenizer and the training and validation token arrays of one LM."""
-        lm = self._lm_run(corpus, tokenizer_corpus, tokenizer, model)
-        arrays = {
-            key: layout.token_array_files(
-                corpus, lm[f"{key}_subset"], tokenizer_corpus, tokenizer, key
-            )
-            for key in ("train", "valid")
-        }
+        """The tokenizer and the training and validation data of one LM.
+
+        The data are token arrays, or the Delphi export directories (``train``, ``valid``) of a
+        ``data: chunks`` job.
+        """
+        run = (tokenizer_corpus, tokenizer, model)
+        job = self.lm_job(corpus, *run)
+        inputs = {"tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenizer)}
+        if not job.chunks:
+            return {**inputs, **self._lm_token_arrays(corpus, run, job)}
+        self._chunk_export(corpus, run, job)
+        fields = {"corpus": corpus, "tokenizer_corpus": tokenizer_corpus, "tokenizer": tokenizer}
         return {
-            "tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenizer),
-            **arrays["train"],
-            **arrays["valid"],
+            **inputs,
+            "train": layout.path(layout.DELPHI_EXPORT, **fields, subset=job.train_subset),
+            "valid": layout.path(layout.DELPHI_EXPORT, **fields, subset=job.valid_subset),
         }
 
     def lm_params(
         self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str
     ) -> dict[str, Any]:
-        """GPUs and the trainer's ``--set`` options (the model's preset and training fields)."""
-        lm = self._lm_run(corpus, tokenizer_corpus, tokenizer, model)
-        spec = lm["models"][model]
+        """GPUs of training and evaluation, ``--train``/``--valid`` and the ``--set`` options.
+
+        ``train`` and ``valid`` are array prefixes, or Delphi export directories for chunks.
+        """
+        run = (tokenizer_corpus, tokenizer, model)
+        job = self.lm_job(corpus, *run)
+        data = self.lm_training_inputs(corpus, *run)
+        if not job.chunks:
+            data = {key: layout.prefix(data[f"{key}_bin"]) for key in ("train", "valid")}
         return {
-            "gpus": lm["gpus"],
-            "settings": shell.settings({"model_preset": spec["preset"], **spec["training"]}),
+            "gpus": job.gpus,
+            "eval_gpus": min(job.gpus, 1),
+            "train": data["train"],
+            "valid": data["valid"],
+            "settings": shell.settings(self.lm_training_settings(corpus, *run)),
         }
 
     def lm_eval_inputs(
         self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str
     ) -> dict[str, str]:
-        """The trained LM, its tokenizer and token arrays, and its training job's benchmark."""
-        fields = {"corpus": corpus, "tokenizer_corpus": tokenizer_corpus, "tokenizer": tokenizer}
+        """The trained LM, its tokenizer and token arrays (every document is scored in full)."""
+        run = (tokenizer_corpus, tokenizer, model)
+        job = self.lm_job(corpus, *run)
         return {
-            **self.lm_training_inputs(corpus, tokenizer_corpus, tokenizer, model),
-            **{
-                key: layout.path(template, **fields, model=model)
-                for key, template in layout.lm_outputs().items()
-            },
+            "tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenizer),
+            **self._lm_token_arrays(corpus, run, job),
+            **{name.split(".")[0]: layout.lm_file(corpus, *run, name) for name in layout.LM_FILES},
         }
 
     def lm_eval_params(self, corpus: str) -> Block:
@@ -503,53 +663,55 @@ class Plan:
         return self.block(corpus, "lm")["evaluation"]
 
     def lm_results(self, corpus: str) -> list[tuple[str, str]]:
-        """``(result JSON, training benchmark TSV)`` of every LM of the corpus."""
+        """``(result JSON, training benchmark TSV)`` of every run of the LM table."""
         return [
-            tuple(
-                layout.path(
-                    template, corpus=corpus, tokenizer_corpus=c, tokenizer=name, model=model
-                )
-                for template in (layout.LM_EVAL, layout.LM_BENCHMARK)
+            (
+                layout.lm_path(layout.LM_EVAL, corpus, *run),
+                layout.lm_path(layout.LM_BENCHMARK, corpus, *run),
             )
-            for c, name, model in self.lm_runs(corpus)
+            for run in self.lm_runs(corpus)
         ]
 
+    def lm_table_inputs(self, corpus: str) -> list[str]:
+        """Every result JSON and training benchmark of the LM table."""
+        return [path for pair in self.lm_results(corpus) for path in pair]
+
     def lm_table_options(self, corpus: str) -> str:
-        """``--entry RESULT_JSON BENCHMARK_TSV`` options of the LM table."""
+        """``--entry RESULT_JSON BENCHMARK_TSV`` options of the LM table (and its reference)."""
         if not self.lm_runs(corpus):
             raise ConfigError(f"corpus '{corpus}' trains no LMs")
-        return shell.entries(self.lm_results(corpus))
+        reference = self.block(corpus, "lm").get("reference")
+        option = f" --reference-bits-per-byte {reference['bits_per_byte']}" if reference else ""
+        return shell.entries(self.lm_results(corpus)) + option
 
     def lm_curve_runs(self, corpus: str) -> list[tuple[str, str, str]]:
-        """``(label, metrics.jsonl, result JSON)`` of every LM, for the learning curves."""
+        """``(label, metrics.jsonl, result JSON)`` of every run of the LM table."""
         return [
             (
                 f"{name} ({model})" if c == corpus else f"{c}/{name} ({model})",
-                layout.path(
-                    layout.LM_DIR, corpus=corpus, tokenizer_corpus=c, tokenizer=name, model=model
-                )
-                + "/metrics.jsonl",
-                layout.path(
-                    layout.LM_EVAL, corpus=corpus, tokenizer_corpus=c, tokenizer=name, model=model
-                ),
+                layout.lm_file(corpus, c, name, model, "metrics.jsonl"),
+                layout.lm_path(layout.LM_EVAL, corpus, c, name, model),
             )
             for c, name, model in self.lm_runs(corpus)
         ]
 
+    def lm_curve_inputs(self, corpus: str) -> list[str]:
+        """Every metrics.jsonl and result JSON of the learning curves."""
+        return [path for _, *paths in self.lm_curve_runs(corpus) for path in paths]
+
+    def lm_curve_options(self, corpus: str) -> str:
+        """``--run LABEL METRICS RESULT`` options of the learning curves."""
+        if not self.lm_runs(corpus):
+            raise ConfigError(f"corpus '{corpus}' trains no LMs")
+        return shell.entries(self.lm_curve_runs(corpus), option="--run")
+
     def lm_targets(self, corpus: str) -> list[str]:
-        """Every LM's weights and result, the LM table and its two figures."""
+        """Every run's weights and result, the LM table and its two figures."""
         runs = self.lm_runs(corpus)
         if not runs:
             return []
-        weights = [
-            layout.path(
-                layout.LM_DIR, corpus=corpus, tokenizer_corpus=c, tokenizer=name, model=model
-            )
-            + "/model.safetensors"
-            for c, name, model in runs
-        ]
         return [
-            *weights,
+            *(layout.lm_file(corpus, *run, "model.safetensors") for run in runs),
             *(result for result, _ in self.lm_results(corpus)),
             layout.table("lm", corpus),
             layout.plot("lm_bits_per_byte", corpus),
@@ -678,6 +840,15 @@ class Plan:
             raise ConfigError(f"corpus '{corpus}' configures no trained tokenizers")
         return entries
 
+    def training_table_inputs(self, corpus: str) -> dict[str, Any]:
+        """The manifest, and each trained tokenizer with the benchmark file of its training job."""
+        entries = self.training_table_entries(corpus)
+        return {
+            "manifest": layout.path(layout.MANIFEST, corpus=corpus),
+            "tokenizers": [entry["tokenizer"] for entry in entries],
+            "benchmarks": [entry["benchmark"] for entry in entries],
+        }
+
     def training_table_options(self, corpus: str) -> str:
         """``--entry NAME SUBSET TOKENIZER BENCHMARK`` options of the training table."""
         return shell.entries(
@@ -697,6 +868,14 @@ class Plan:
         if len(names_) < 2:
             raise ConfigError(f"corpus '{corpus}' has fewer than two tokenizers to compare")
         return names_
+
+    def overlap_inputs(self, corpus: str) -> list[str]:
+        """tokenizer.json of every tokenizer of the vocabulary-overlap plot."""
+        return [layout.tokenizer_file(corpus, name) for name in self.overlap_tokenizers(corpus)]
+
+    def overlap_tokenizer_options(self, corpus: str) -> str:
+        """``--tokenizer NAME PATH`` options of the vocabulary-overlap plot."""
+        return self.tokenizer_options(corpus, self.overlap_tokenizers(corpus))
 
     def tokenizer_options(self, corpus: str, tokenizers: list[str]) -> str:
         """``--tokenizer NAME PATH`` options for some of the corpus's tokenizers."""
@@ -726,6 +905,10 @@ class Plan:
             "tokenizers": [layout.tokenizer_file(corpus, name) for name in shown],
         }
 
+    def example_tokenizer_options(self, corpus: str) -> str:
+        """``--tokenizer NAME PATH`` options of the surprisal example."""
+        return self.tokenizer_options(corpus, self.example_tokenizers(corpus))
+
     def example_settings(self, corpus: str) -> dict[str, Any]:
         """Cue, document index and byte count of the surprisal example."""
         plots = self.evaluation(corpus)["plots"]
@@ -752,8 +935,11 @@ class Plan:
     # Everything
 
     def final_targets(self) -> list[str]:
-        """The default target: every stage landed so far, for every configured corpus."""
-        return [
+        """The default target: every stage landed so far, for every configured corpus.
+
+        Each file once: a byte LM that the ``lm`` block also trains is one of its runs.
+        """
+        targets = [
             target
             for corpus in self.corpora
             for target in self.data_targets(corpus)
@@ -764,3 +950,4 @@ class Plan:
             + self.table_targets(corpus)
             + self.plot_targets(corpus)
         ]
+        return list(dict.fromkeys(targets))

@@ -33,6 +33,6 @@ def tokenizers(pairs: Iterable[tuple[str, str]]) -> str:
     return " ".join(f"--tokenizer {quote(name)} {quote(path)}" for name, path in pairs)
 
 
-def entries(rows: Iterable[Iterable[str]]) -> str:
-    """``--entry FIELD...`` options, one per row."""
-    return " ".join("--entry " + " ".join(quote(str(field)) for field in row) for row in rows)
+def entries(rows: Iterable[Iterable[str]], option: str = "--entry") -> str:
+    """``--entry FIELD...`` options (or another ``option``), one per row."""
+    return " ".join(f"{option} " + " ".join(quote(str(field)) for field in row) for row in rows)
