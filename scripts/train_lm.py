@@ -103,19 +103,10 @@ def check_data_tokenizer(data: Path, tokenizer_path: Path, kind: str) -> None:
         from toklab.datasets.token_array import TokenArray
 
         TokenArray.open(data).check_tokenizer(tokenizer_path)
-        return
-    from toklab.errors import DataError
-    from toklab.io import read_json, sha256_file
+    else:
+        from toklab.datasets.delphi import check_export_tokenizer
 
-    meta_path = data / "meta.json"
-    if not meta_path.is_file():
-        raise DataError(f"{meta_path}: Delphi export meta not found")
-    recorded, digest = read_json(meta_path).get("tokenizer_sha256"), sha256_file(tokenizer_path)
-    if recorded != digest:
-        raise DataError(
-            f"{data}: exported with another tokenizer than {tokenizer_path} "
-            f"(sha256 {str(recorded)[:12]}… != {digest[:12]}…)"
-        )
+        check_export_tokenizer(data, tokenizer_path)
 
 
 if __name__ == "__main__":

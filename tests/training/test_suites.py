@@ -26,7 +26,7 @@ from toklab.models.causal_lm import build_model, load_model, model_spec, save_mo
 from toklab.tokenizers.base import save_directory
 from toklab.tokenizers.byte_level import byte_level_tokenizer
 from toklab.training.config import load_train_config
-from toklab.training.data import ChunkSampler, read_chunks
+from toklab.training.data import ChunkSampler, WindowSampler, read_chunks
 from toklab.training.trainer import EXIT_PREEMPTED, train
 
 PRESETS = REPO / "resources" / "model_presets.yaml"
@@ -76,11 +76,13 @@ def chunk_config(*extra: str):
 
 
 def run(config, data, out_dir, **kwargs):
+    """Train on the Delphi exports (``data=chunks``) or on the token arrays (``data=windows``)."""
+    suffix = "" if config.data == "chunks" else "_array"
     return train(
         config,
-        data["train"],
+        data[f"train{suffix}"],
         out_dir,
-        valid_prefix=data["validation"],
+        valid_prefix=data[f"validation{suffix}"],
         presets_path=PRESETS,
         eos_id=256,
         vocab_size=258,
@@ -144,29 +146,22 @@ def test_delphi_run_keeps_a_checkpoint_suite_that_transformers_loads(data, tmp_p
     assert final["epoch"] == 2 and not (tmp_path / "state.pt").exists()
 
 
-def test_delphi_run_resumes_exactly_mid_epoch(data, tmp_path, monkeypatch):
+def test_delphi_run_resumes_exactly_mid_epoch(data, tmp_path, signal_at_batch):
     straight = tmp_path / "straight"
     run(chunk_config(), data, straight)
     steps_per_epoch = len(read_chunks(data["train"])[0]) // 8
 
     interrupted = tmp_path / "interrupted"
-    original = ChunkSampler.batch
-    calls = {"n": 0}
     stop_at = steps_per_epoch + 2  # in the second epoch, off a checkpoint step
-
-    def batch_then_signal(self, first, size):
-        calls["n"] += 1
-        if calls["n"] == 2 * stop_at:  # two micro-batches per step
-            signal.raise_signal(signal.SIGTERM)
-        return original(self, first, size)
-
-    monkeypatch.setattr(ChunkSampler, "batch", batch_then_signal)
-    with pytest.raises(SystemExit) as exit_info:
+    # two micro-batches per step
+    with (
+        signal_at_batch(ChunkSampler, 2 * stop_at, signal.SIGTERM),
+        pytest.raises(SystemExit) as exit_info,
+    ):
         run(chunk_config(), data, interrupted)
     assert exit_info.value.code == EXIT_PREEMPTED
     saved = json.loads((interrupted / "checkpoint" / "training_state.json").read_text())
     assert saved["step"] == stop_at and saved["epoch"] == 1
-    monkeypatch.setattr(ChunkSampler, "batch", original)
     run(chunk_config(), data, interrupted)
 
     assert records(interrupted) == records(straight)
@@ -174,62 +169,35 @@ def test_delphi_run_resumes_exactly_mid_epoch(data, tmp_path, monkeypatch):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_mamba_trains_resumes_and_loads_in_transformers(data, tmp_path, monkeypatch):
+def test_mamba_trains_resumes_and_loads_in_transformers(data, tmp_path, signal_at_batch):
     from transformers import AutoModelForCausalLM, MambaForCausalLM
 
-    def mamba(*extra):
-        return load_train_config(
-            [],
-            [
-                "model_preset=delphi-mamba-50k",
-                "seq_len=32",
-                "batch_size=4",
-                "micro_batch_size=4",
-                "max_steps=6",
-                "log_interval=1",
-                "eval_interval=3",
-                "eval_windows=4",
-                "checkpoint_interval=3",
-                "optim.lr=1e-2",
-                "optim.warmup_steps=1",
-                *extra,
-            ],
-        )
+    mamba = load_train_config(
+        [],
+        [
+            "model_preset=delphi-mamba-50k",
+            "seq_len=32",
+            "batch_size=4",
+            "micro_batch_size=4",
+            "max_steps=6",
+            "log_interval=1",
+            "eval_interval=3",
+            "eval_windows=4",
+            "checkpoint_interval=3",
+            "optim.lr=1e-2",
+            "optim.warmup_steps=1",
+        ],
+    )  # data=windows: the token arrays
 
-    def run_mamba(out_dir):
-        return train(
-            mamba(),
-            data["train_array"],
-            out_dir,
-            valid_prefix=data["validation_array"],
-            presets_path=PRESETS,
-            eos_id=256,
-            vocab_size=258,
-            tokenizer_dir=data["tokenizer"].parent,
-        )
-
-    straight = run_mamba(tmp_path / "straight")
+    straight = run(mamba, data, tmp_path / "straight")
     hf = AutoModelForCausalLM.from_pretrained(straight)
     assert isinstance(hf, MambaForCausalLM) and hf.config.vocab_size == 258
     assert hf.config.hidden_size == 12 and hf.config.num_hidden_layers == 2
 
     interrupted = tmp_path / "interrupted"
-    from toklab.training.data import WindowSampler
-
-    original = WindowSampler.batch
-    calls = {"n": 0}
-
-    def batch_then_signal(self, first, size):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            signal.raise_signal(signal.SIGUSR1)
-        return original(self, first, size)
-
-    monkeypatch.setattr(WindowSampler, "batch", batch_then_signal)
-    with pytest.raises(SystemExit):
-        run_mamba(interrupted)
-    monkeypatch.setattr(WindowSampler, "batch", original)
-    run_mamba(interrupted)
+    with signal_at_batch(WindowSampler, 4, signal.SIGUSR1), pytest.raises(SystemExit):
+        run(mamba, data, interrupted)
+    run(mamba, data, interrupted)
     assert records(interrupted) == records(straight)
     a, b = load_model(straight).state_dict(), load_model(interrupted).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)

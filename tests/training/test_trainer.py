@@ -96,26 +96,23 @@ def test_loss_decreases_and_validation_is_reported(corpora, tmp_path):
 # and when the workflow is cancelled, possibly while the trainer is writing its checkpoint.
 @pytest.mark.parametrize("metrics_deleted", [None, "after_exit", "before_checkpoint"])
 def test_resume_after_signal_reproduces_uninterrupted_run(
-    corpora, tmp_path, monkeypatch, metrics_deleted
+    corpora, tmp_path, signal_at_batch, metrics_deleted
 ):
     train_prefix, valid_prefix = corpora
     straight = tmp_path / "straight"
     train(config(), train_prefix, straight, valid_prefix=valid_prefix, presets_path=PRESETS)
 
     interrupted = tmp_path / "interrupted"
-    original = WindowSampler.batch
-    calls = {"n": 0}
 
-    def batch_then_signal(self, first, size):
-        calls["n"] += 1
-        if calls["n"] == 14:  # during step 7 (two micro-batches per step)
-            if metrics_deleted == "before_checkpoint":
-                (interrupted / "metrics.jsonl").unlink()
-            signal.raise_signal(signal.SIGUSR1)
-        return original(self, first, size)
+    def delete_metrics():
+        if metrics_deleted == "before_checkpoint":
+            (interrupted / "metrics.jsonl").unlink()
 
-    monkeypatch.setattr(WindowSampler, "batch", batch_then_signal)
-    with pytest.raises(SystemExit) as exit_info:
+    # during step 7 (two micro-batches per step)
+    with (
+        signal_at_batch(WindowSampler, 14, signal.SIGUSR1, before=delete_metrics),
+        pytest.raises(SystemExit) as exit_info,
+    ):
         train(config(), train_prefix, interrupted, valid_prefix=valid_prefix, presets_path=PRESETS)
     assert exit_info.value.code == EXIT_PREEMPTED
     state = torch.load(interrupted / "checkpoint" / "state.pt", weights_only=False)
@@ -123,7 +120,6 @@ def test_resume_after_signal_reproduces_uninterrupted_run(
     assert not (interrupted / "model.safetensors").exists()
     if metrics_deleted == "after_exit":
         (interrupted / "metrics.jsonl").unlink()
-    monkeypatch.setattr(WindowSampler, "batch", original)
     train(config(), train_prefix, interrupted, valid_prefix=valid_prefix, presets_path=PRESETS)
 
     assert losses(interrupted) == losses(straight)

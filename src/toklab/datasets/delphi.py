@@ -33,9 +33,9 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from toklab.datasets.nanogpt import TerminatedStream, check_token_id
-from toklab.datasets.token_array import TokenArray
+from toklab.datasets.token_array import TokenArray, check_tokenizer_digest
 from toklab.errors import ConfigError, DataError
-from toklab.io import atomic_directory, write_json
+from toklab.io import atomic_directory, read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -154,3 +154,20 @@ def export_delphi(
         out_dir, samples, seq_len, len(files), meta["dropped_tokens"], len(stream),
     )  # fmt: skip
     return meta
+
+
+def read_export_meta(directory: str | Path) -> dict[str, Any]:
+    """The ``meta.json`` of the Delphi export in ``directory``; an error unless it is one."""
+    meta_path = Path(directory) / "meta.json"
+    if not meta_path.is_file():
+        raise DataError(f"{meta_path}: Delphi export meta not found")
+    meta = read_json(meta_path)
+    if meta.get("format") != FORMAT:
+        raise DataError(f"{meta_path}: not a toklab Delphi export (format {meta.get('format')!r})")
+    return meta
+
+
+def check_export_tokenizer(directory: str | Path, tokenizer_path: str | Path) -> None:
+    """An error unless the Delphi export in ``directory`` was made with ``tokenizer_path``."""
+    recorded = read_export_meta(directory).get("tokenizer_sha256")
+    check_tokenizer_digest(recorded, tokenizer_path, f"{directory}: exported")

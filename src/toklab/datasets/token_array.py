@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from itertools import chain, pairwise
 from pathlib import Path
@@ -46,12 +47,93 @@ def token_dtype(vocab_size: int) -> np.dtype:
     raise DataError(f"a vocabulary of {vocab_size} tokens does not fit in uint32 token ids")
 
 
+def check_tokenizer_digest(recorded: Any, tokenizer_path: str | Path, what: str) -> None:
+    """An error unless ``recorded`` (a meta's ``tokenizer_sha256``) is the tokenizer file's digest.
+
+    ``what`` opens the message, e.g. ``"PREFIX: encoded"``: "PREFIX: encoded with another
+    tokenizer than TOKENIZER (sha256 RECORDED… != ACTUAL…)".
+    """
+    digest = sha256_file(tokenizer_path)
+    if recorded != digest:
+        raise DataError(
+            f"{what} with another tokenizer than {tokenizer_path} "
+            f"(sha256 {str(recorded)[:12]}… != {digest[:12]}…)"
+        )
+
+
 def token_array_paths(prefix: str | Path) -> dict[str, Path]:
     """The three files of a token array."""
     return array_paths(prefix, SUFFIXES)
 
 
-def _document_batches(corpus: ByteCorpus, batch: int) -> Iterator[tuple[list[str], int]]:
+class TokenArrayWriter:
+    """Writes a token array document batch by document batch; the files appear at :meth:`close`.
+
+    The ``.bin`` streams to a temporary file while the offsets and hashes accumulate; closing
+    writes the ``.idx`` and then the meta, each atomically, the meta last, so a reader that finds
+    the meta finds a complete array. An exception inside the ``with`` block leaves nothing.
+    """
+
+    def __init__(self, out_prefix: str | Path, vocab_size: int) -> None:
+        self.prefix = Path(out_prefix)
+        self.paths = token_array_paths(out_prefix)
+        self.vocab_size = vocab_size
+        self.dtype = token_dtype(vocab_size)
+        self._bin_hash = hashlib.sha256()
+        self._offsets = [np.zeros(1, dtype=INDEX_DTYPE)]  # one small array per batch
+        self._total = 0
+        self._stack = ExitStack()
+        self._file: Any = None
+
+    def __enter__(self) -> TokenArrayWriter:
+        with ExitStack() as stack:
+            tmp = stack.enter_context(atomic_path(self.paths["bin"]))
+            self._file = stack.enter_context(open(tmp, "wb"))
+            self._stack = stack.pop_all()
+        return self
+
+    def write(self, tokens: np.ndarray, offsets: np.ndarray) -> None:
+        """Append documents: flat ``tokens`` and their ``offsets`` (starting at 0)."""
+        if tokens.size and int(tokens.max()) >= self.vocab_size:
+            raise DataError(
+                f"{self.prefix}: token id {int(tokens.max())} >= vocabulary size {self.vocab_size}"
+            )
+        data = np.asarray(tokens, dtype=self.dtype).tobytes()
+        self._file.write(data)
+        self._bin_hash.update(data)
+        self._offsets.append(self._total + np.asarray(offsets[1:], dtype=INDEX_DTYPE))
+        self._total += int(offsets[-1])
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self._stack.__exit__(kind, value, traceback)
+
+    def finish(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """Write the ``.idx`` and the meta (``meta`` plus format, dtype, counts and hashes)."""
+        index = np.concatenate(self._offsets).astype(INDEX_DTYPE)
+        with atomic_path(self.paths["idx"]) as idx_tmp:
+            index.tofile(idx_tmp)
+        meta = {
+            "format": FORMAT,
+            "dtype": self.dtype.name,
+            "vocab_size": self.vocab_size,
+            "num_documents": len(index) - 1,
+            "num_tokens": self._total,
+            **meta,
+            "sha256": {
+                "bin": self._bin_hash.hexdigest(),
+                "idx": hashlib.sha256(index.tobytes()).hexdigest(),
+            },
+        }
+        write_json(self.paths["meta.json"], meta)
+        log.info(
+            "%s: %d documents, %d tokens, %d bytes (%.3f bytes per token)",
+            self.prefix, meta["num_documents"], meta["num_tokens"], meta["num_bytes"],
+            meta["num_bytes"] / max(meta["num_tokens"], 1),
+        )  # fmt: skip
+        return meta
+
+
+def document_batches(corpus: ByteCorpus, batch: int) -> Iterator[tuple[list[str], int]]:
     """The corpus's documents as text, ``batch`` at a time (with their bytes), one ``read`` each.
 
     Reading the ``.bin`` sequentially (not slicing its memory map) keeps the resident memory at
@@ -64,6 +146,14 @@ def _document_batches(corpus: ByteCorpus, batch: int) -> Iterator[tuple[list[str
             data = handle.read(int(offsets[last] - offsets[first]))
             bounds = (offsets[first : last + 1] - offsets[first]).tolist()
             yield [data[a:b].decode("utf-8") for a, b in pairwise(bounds)], len(data)
+
+
+def open_corpus(corpus_prefix: str | Path) -> ByteCorpus:
+    """The byte corpus at ``corpus_prefix``; an error when it has no documents."""
+    corpus = ByteCorpus(corpus_prefix)
+    if len(corpus) == 0:
+        raise DataError(f"{corpus_prefix}: the byte corpus has no documents to tokenize")
+    return corpus
 
 
 def tokenize_corpus(
@@ -79,55 +169,26 @@ def tokenize_corpus(
     """
     tokenizer_path = Path(tokenizer_path)
     tokenizer = load_tokenizer(tokenizer_path)
-    corpus = ByteCorpus(corpus_prefix)
-    if len(corpus) == 0:
-        raise DataError(f"{corpus_prefix}: the byte corpus has no documents to tokenize")
-    vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
-    dtype = token_dtype(vocab_size)
-    paths = token_array_paths(out_prefix)
-    bin_hash, idx_hash = hashlib.sha256(), hashlib.sha256()
-    offsets = [np.zeros(1, dtype=INDEX_DTYPE)]  # one small array per batch
-    total = 0
+    corpus = open_corpus(corpus_prefix)
+    writer = TokenArrayWriter(out_prefix, tokenizer.get_vocab_size(with_added_tokens=True))
     with (
-        atomic_path(paths["bin"]) as bin_tmp,
-        open(bin_tmp, "wb") as bin_file,
+        writer,
         tqdm(total=corpus.num_bytes, desc=f"tokenize {Path(out_prefix).name}", unit="B",
              unit_scale=True) as progress,
     ):  # fmt: skip
-        for texts, num_bytes in _document_batches(corpus, batch_documents):
+        for texts, num_bytes in document_batches(corpus, batch_documents):
             ids = [e.ids for e in tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
             counts = np.fromiter(map(len, ids), dtype=INDEX_DTYPE, count=len(ids))
-            flat = np.fromiter(chain.from_iterable(ids), dtype=dtype, count=int(counts.sum()))
-            if flat.size and int(flat.max()) >= vocab_size:  # an added token past the vocab
-                raise DataError(f"{tokenizer_path}: token id {flat.max()} >= vocabulary size")
-            data = flat.tobytes()
-            bin_file.write(data)
-            bin_hash.update(data)
-            offsets.append(total + np.cumsum(counts))
-            total = int(offsets[-1][-1]) if len(counts) else total
+            flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=int(counts.sum()))
+            writer.write(flat, np.concatenate([[0], np.cumsum(counts)]))
             progress.update(num_bytes)
-    index = np.concatenate(offsets).astype(INDEX_DTYPE)
-    with atomic_path(paths["idx"]) as idx_tmp:
-        index.tofile(idx_tmp)
-    idx_hash.update(index.tobytes())
-    meta = {
-        "format": FORMAT,
-        "dtype": dtype.name,
-        "vocab_size": vocab_size,
-        "num_documents": len(corpus),
-        "num_tokens": total,
-        "num_bytes": corpus.num_bytes,
-        "tokenizer_sha256": sha256_file(tokenizer_path),
-        "source_sha256": corpus.bin_sha256,
-        "sha256": {"bin": bin_hash.hexdigest(), "idx": idx_hash.hexdigest()},
-    }
-    write_json(paths["meta.json"], meta)
-    log.info(
-        "%s: %d documents, %d tokens, %d bytes (%.3f bytes per token)",
-        out_prefix, len(corpus), meta["num_tokens"], meta["num_bytes"],
-        meta["num_bytes"] / max(meta["num_tokens"], 1),
-    )  # fmt: skip
-    return meta
+    return writer.finish(
+        {
+            "num_bytes": corpus.num_bytes,
+            "tokenizer_sha256": sha256_file(tokenizer_path),
+            "source_sha256": corpus.bin_sha256,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -198,9 +259,6 @@ class TokenArray:
 
     def check_tokenizer(self, tokenizer_path: str | Path) -> None:
         """An error unless the array was encoded with the tokenizer file at ``tokenizer_path``."""
-        digest = sha256_file(tokenizer_path)
-        if digest != self.meta.get("tokenizer_sha256"):
-            raise DataError(
-                f"{self.prefix}: encoded with another tokenizer than {tokenizer_path} "
-                f"(sha256 {str(self.meta.get('tokenizer_sha256'))[:12]}… != {digest[:12]}…)"
-            )
+        check_tokenizer_digest(
+            self.meta.get("tokenizer_sha256"), tokenizer_path, f"{self.prefix}: encoded"
+        )

@@ -51,6 +51,14 @@ def read_presets(presets_path: str | Path) -> dict[str, dict[str, Any]]:
     return yaml.safe_load(Path(presets_path).read_text()) or {}
 
 
+def read_preset(name: str, presets_path: str | Path) -> dict[str, Any]:
+    """The values of the model preset ``name``; an error naming the others when there is none."""
+    presets = read_presets(presets_path)
+    if name not in presets:
+        raise ConfigError(f"unknown model preset '{name}' (available: {', '.join(presets)})")
+    return presets[name]
+
+
 def _transformers_class(name: str) -> type:
     import transformers
 
@@ -70,10 +78,7 @@ def model_spec(
     Unknown config keys are an error for both kinds of model: ``transformers`` configs would
     otherwise keep a misspelt key as an attribute nobody reads.
     """
-    presets = read_presets(presets_path)
-    if preset not in presets:
-        raise ConfigError(f"unknown model preset '{preset}' (available: {', '.join(presets)})")
-    values = {**presets[preset], **(overrides or {}), "vocab_size": vocab_size}
+    values = {**read_preset(preset, presets_path), **(overrides or {}), "vocab_size": vocab_size}
     model_class = values.pop("model_class", TOKLAB_LLAMA)
     if model_class == TOKLAB_LLAMA:
         known = {f.name for f in fields(ModelConfig)}

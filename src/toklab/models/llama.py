@@ -73,12 +73,9 @@ class ModelConfig:
     @classmethod
     def from_preset(cls, name: str, presets_path: str | Path, **overrides: Any) -> ModelConfig:
         """A preset from ``resources/model_presets.yaml``, with fields overridden."""
-        import yaml
+        from toklab.models.causal_lm import read_preset  # causal_lm imports this module
 
-        presets = yaml.safe_load(Path(presets_path).read_text())
-        if name not in presets:
-            raise ConfigError(f"unknown model preset '{name}' (available: {', '.join(presets)})")
-        return cls.from_dict({**presets[name], **overrides})
+        return cls.from_dict({**read_preset(name, presets_path), **overrides})
 
     def hf_config(self) -> dict[str, Any]:
         """A ``config.json`` that ``transformers.LlamaForCausalLM`` loads."""

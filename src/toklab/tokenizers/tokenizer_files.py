@@ -210,3 +210,38 @@ def require_special_token(tokenizer_path: str | Path, role: str) -> int:
             f"(special tokens with roles: {', '.join(sorted(ids)) or 'none'})"
         )
     return ids[role]
+
+
+def vocabulary_pieces(tokenizer_path: str | Path) -> list[tuple[bytes, bool] | None]:
+    """Per id of a ``tokenizer.json``: ``(bytes, continuation)``, or None for a special token.
+
+    Byte-level models (GPT-2 style: a ``ByteLevel`` pre-tokenizer or decoder) spell tokens in
+    GPT-2's byte-to-unicode alphabet, decoded here to the bytes they stand for; other models'
+    tokens are taken as UTF-8 strings (SentencePiece's ``▁`` stays a character). ``continuation``
+    marks WordPiece tokens with the ``continuing_subword_prefix`` (``##``), which is removed:
+    they attach to the token before them, the others start a word.
+    """
+    path = Path(tokenizer_path)
+    load_tokenizer(path)  # one-line errors for a missing or unreadable file
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    model = spec["model"]
+    vocab = model.get("vocab")
+    if not isinstance(vocab, dict):  # Unigram: a list of [piece, score]
+        vocab = {piece: i for i, (piece, _) in enumerate(vocab or [])}
+    byte_level = "ByteLevel" in json.dumps([spec.get("pre_tokenizer"), spec.get("decoder")])
+    prefix = model.get("continuing_subword_prefix") if model.get("type") == "WordPiece" else None
+    added = {t["id"]: t["content"] for t in spec.get("added_tokens", [])}
+    size = max([*vocab.values(), *added], default=-1) + 1
+    pieces: list[tuple[bytes, bool] | None] = [None] * size
+    for text, token_id in vocab.items():
+        if token_id in added:
+            continue
+        continuation = bool(prefix) and text.startswith(prefix) and len(text) > len(prefix)
+        if continuation:
+            text = text[len(prefix) :]
+        try:
+            data = decode_bytes(text) if byte_level else text.encode("utf-8")
+        except (KeyError, ValueError):
+            data = text.encode("utf-8")
+        pieces[token_id] = (data, continuation)
+    return pieces

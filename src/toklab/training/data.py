@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from toklab.data.arrays import array_paths, map_array, read_index
-from toklab.datasets.delphi import FORMAT as DELPHI_FORMAT
+from toklab.datasets.delphi import read_export_meta
 from toklab.errors import DataError
 from toklab.io import read_json
 
@@ -123,12 +123,7 @@ def read_chunks(directory: str | Path) -> tuple[np.ndarray, dict]:
     import pyarrow.parquet as pq
 
     directory = Path(directory)
-    meta_path = directory / "meta.json"
-    if not meta_path.is_file():
-        raise DataError(f"{meta_path}: Delphi export meta not found")
-    meta = read_json(meta_path)
-    if meta.get("format") != DELPHI_FORMAT:
-        raise DataError(f"{meta_path}: not a toklab Delphi export (format {meta.get('format')!r})")
+    meta = read_export_meta(directory)
     seq_len, samples = int(meta["seq_len"]), int(meta["samples"])
     dtype = np.uint16 if int(meta.get("vocab_size", 1 << 31)) <= 1 << 16 else np.int32
     parts = []

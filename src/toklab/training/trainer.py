@@ -283,12 +283,17 @@ def train(
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
 
+    # constant within a run (run_context holds no time or host): computed once, not per checkpoint
+    run_json = {
+        "train_config.json": config_to_dict(config),
+        "run_context.json": run_context(device, world),
+    }
+
     def run_files(at_step: int) -> RunFiles:
         return RunFiles(
             Path(tokenizer_dir) if tokenizer_dir is not None else None,
             {
-                "train_config.json": config_to_dict(config),
-                "run_context.json": run_context(device, world),
+                **run_json,
                 "training_state.json": {
                     "step": at_step,
                     "epoch": at_step // epoch_steps,
