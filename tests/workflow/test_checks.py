@@ -106,6 +106,21 @@ def set_key(path: str, value):
             set_key("tokenized.exports.tfree", {"max_bytes": 100, "tolerance": 100}),
             "tolerance must be below max_bytes",
         ),
+        (
+            set_key("tokenized.tokenizers", ["bpe-7-stochastok0.1"]),
+            "tokenized.tokenizers 'bpe-7' is not configured",
+        ),
+        (
+            set_key(
+                "tokenized.tokenizers", ["bytespan-surprisal-global-frequency-1000-bpedropout0.1"]
+            ),
+            "BPE-dropout needs merges, and 'bytespan-surprisal-global-frequency-1000' infers with "
+            "WordPiece (use its -bpeinf variant)",
+        ),
+        (
+            set_key("lm.tokenizers", ["bpe-1000-bpedropout0.2"]),
+            "lm.tokenizers names 'bpe-1000-bpedropout0.2', which tokenized.tokenizers does not list",
+        ),
         (set_key("lm.train_subset", "tok_train"), "lm.train_subset 'tok_train' is not one of"),
         (
             set_key("lm.tokenizers", ["hfbpe-500"]),

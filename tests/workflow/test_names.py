@@ -141,3 +141,30 @@ def test_vocab_size_of_any_family():
     assert names.vocab_size("bytespan-surprisal-global-frequency-1500") == 1500
     with pytest.raises(ConfigError, match="any family"):
         names.vocab_size("gpt2")
+
+
+@given(
+    base=st.one_of(bpe_names, bytespan_names(), pretrained_names).map(str),
+    method=st.sampled_from(["stochastok", "bpedropout", "chars"]),
+    p=st.floats(0.0, 1.0).map(lambda p: round(p, 4)),
+)
+def test_tokenization_names_round_trip(base, method, p):
+    variant = names.TokenizationName(base, method, None if method == "chars" else p)
+    name = variant.format()
+    assert names.TokenizationName.parse(name) == variant
+    assert names.tokenizer_of(name) == base
+    assert re.fullmatch(names.TokenizationName.pattern(method), name)
+    assert re.fullmatch(names.TOKENIZER, name)
+    assert variant.stochastic == (method != "chars")
+    assert names.TokenizationName.parse(base) == names.TokenizationName(base)
+
+
+def test_tokenization_probabilities_are_canonical():
+    assert [names.format_probability(p) for p in (0.0, 0.1, 1.0, 0.05, 1e-5)] == [
+        "0", "0.1", "1", "0.05", "0.00001",
+    ]  # fmt: skip
+    assert names.TokenizationName.parse("bpe-1000-stochastok0.10").method is None  # not a variant
+    with pytest.raises(ConfigError, match="a probability belongs to stochastok and bpedropout"):
+        names.TokenizationName("bpe-1000", "chars", 0.1)
+    with pytest.raises(ConfigError, match=r"in \[0, 1\]"):
+        names.format_probability(1.5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -41,8 +42,9 @@ def test_demo_final_targets(demo):
     targets = demo.final_targets()
     # 67 before tokenized datasets; then the byte-level tokenizer's two files, 3 x 2 token
     # arrays of 3 files, delphi, nanogpt and cs336 (2 each), tfree (2 subsets x 6 files), three
-    # LMs with their results, the LM table and its two figures
-    expected = 67 + 2 + 3 * 2 * 3 + 2 + 2 + 2 + 2 * 6 + 3 * 2 + 3
+    # LMs with their results, the LM table and its two figures; then bpe-1000's three variant
+    # tokenizations (2 subsets x 3 files) and the LM on its StochasTok arrays
+    expected = 67 + 2 + 3 * 2 * 3 + 2 + 2 + 2 + 2 * 6 + 3 * 2 + 3 + 3 * 2 * 3 + 2
     assert len(targets) == len(set(targets)) == expected
     assert targets[0] == "results/data/demo/manifest.json"
     assert "results/data/demo/bytes/validation.pretok" in targets
@@ -209,7 +211,8 @@ def test_family_registry_lists_each_block(demo_config):
 def test_demo_tokenized_datasets(demo):
     targets = demo.tokenized_targets("demo")
     arrays = [t for t in targets if t.startswith("results/tokenized/")]
-    assert len(arrays) == 3 * 2 * 3  # 3 tokenizers x 2 subsets x (bin, idx, meta.json)
+    # 3 tokenizers and bpe-1000's 3 variants x 2 subsets x (bin, idx, meta.json)
+    assert len(arrays) == 6 * 2 * 3
     assert "results/tokenized/demo/demo/bytes/validation.meta.json" in arrays
     assert "results/exports/delphi/demo/demo/bpe-1000/lm_train" in targets
     assert "results/exports/nanogpt/demo/demo/bpe-1000/val.bin" in targets
@@ -259,6 +262,7 @@ def test_demo_language_models(demo):
         ("demo", "bpe-1000", "tiny"),
         ("demo", "bytespan-surprisal-monotonic-frequency-1500", "tiny"),
         ("demo", "bytes", "tiny"),
+        ("demo", "bpe-1000-stochastok0.1", "tiny"),
     ]
     inputs = demo.lm_training_inputs("demo", "demo", "bytes", "tiny")
     assert inputs["train_bin"] == "results/tokenized/demo/demo/bytes/lm_train.bin"
@@ -465,3 +469,39 @@ def test_lm_tables_compare_with_a_published_reference(demo):
         for kind in ("llama2", "mamba")
         for size in ("50k", "1m", "10m", "50m")
     } <= set(models)
+
+
+def test_variant_tokenizations_of_the_demo(demo):
+    stochastok = demo.stochastok_inputs("demo", "lm_train", "demo", "bpe-1000-stochastok0.1")
+    assert stochastok == {
+        "tokenizer": "results/tokenizers/demo/bpe-1000/tokenizer.json",
+        "splits": "results/tokenizers/demo/bpe-1000/stochastok_splits.npz",
+        "tokens_bin": "results/tokenized/demo/demo/bpe-1000/lm_train.bin",
+        "tokens_idx": "results/tokenized/demo/demo/bpe-1000/lm_train.idx",
+        "tokens_meta_json": "results/tokenized/demo/demo/bpe-1000/lm_train.meta.json",
+    }
+    dropout = demo.reencoding_inputs(
+        "bpedropout", "demo", "validation", "demo", "bpe-1000-bpedropout0.1"
+    )
+    assert dropout["tokenizer"] == "results/tokenizers/demo/bpe-1000/tokenizer.json"
+    assert dropout["corpus_bin"] == "results/data/demo/bytes/validation.bin"
+    assert demo.variant_params("demo") == {"seed": 0}
+    assert demo.split_table_inputs("demo", "bpe-1000") == {
+        "tokenizer": "results/tokenizers/demo/bpe-1000/tokenizer.json"
+    }
+    with pytest.raises(ConfigError, match="is not a stochastok tokenization"):
+        demo.stochastok_inputs("demo", "lm_train", "demo", "bpe-1000-chars")
+    with pytest.raises(ConfigError, match="is a variant tokenization, not a tokenizer"):
+        demo.token_array_inputs("demo", "lm_train", "demo", "bpe-1000-chars")
+    with pytest.raises(
+        ConfigError,
+        match=re.escape("does not tokenize subset 'lm_train' with 'demo/bpe-1000-stochastok0.2'"),
+    ):
+        demo.stochastok_inputs("demo", "lm_train", "demo", "bpe-1000-stochastok0.2")
+    # the LM on StochasTok arrays trains on them and is validated on bpe-1000's own ids
+    run = ("demo", "bpe-1000-stochastok0.1", "tiny")
+    inputs = demo.lm_training_inputs("demo", *run)
+    assert inputs["tokenizer"] == "results/tokenizers/demo/bpe-1000/tokenizer.json"
+    assert inputs["train_bin"] == "results/tokenized/demo/demo/bpe-1000-stochastok0.1/lm_train.bin"
+    assert inputs["valid_bin"] == "results/tokenized/demo/demo/bpe-1000/validation.bin"
+    assert demo.lm_eval_inputs("demo", *run)["valid_bin"] == inputs["valid_bin"]

@@ -100,6 +100,27 @@ get_delphi_settings = from_plan(
     functools.partial(plan.export_settings, export="delphi"), "corpus"
 )
 get_tfree_inputs = from_plan(plan.tfree_inputs, "corpus", "subset")
+
+# Variant tokenizations: StochasTok, BPE-dropout, characters
+get_split_table_inputs = from_plan(plan.split_table_inputs, "corpus", "tokenizer")
+get_stochastok_inputs = from_plan(
+    plan.stochastok_inputs, "corpus", "subset", "tokenizer_corpus", "tokenizer"
+)
+get_bpe_dropout_inputs = from_plan(
+    functools.partial(plan.reencoding_inputs, "bpedropout"),
+    "corpus",
+    "subset",
+    "tokenizer_corpus",
+    "tokenizer",
+)
+get_character_inputs = from_plan(
+    functools.partial(plan.reencoding_inputs, "chars"),
+    "corpus",
+    "subset",
+    "tokenizer_corpus",
+    "tokenizer",
+)
+get_variant_params = from_plan(plan.variant_params, "corpus")
 get_tfree_settings = from_plan(
     functools.partial(plan.export_settings, export="tfree"), "corpus"
 )

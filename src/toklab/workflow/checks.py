@@ -19,6 +19,7 @@ import yaml
 from toklab.data.corpus import CorpusSpec
 from toklab.errors import ConfigError
 from toklab.tokenizers.tokenizer_files import special_token_roles
+from toklab.workflow import names
 from toklab.workflow.families import BYTE_LEVEL, FAMILIES, Block
 from toklab.workflow.plan import BYTE_TOKENIZER, Plan
 
@@ -166,13 +167,34 @@ def _check_tokenizer_reference(plan: Plan, name: str, key: str, reference: str) 
         )
 
 
+def _check_tokenization(plan: Plan, name: str, reference: str) -> None:
+    """A tokenized.tokenizers entry: a configured tokenizer, or a variant of one it supports."""
+    other, tokenization = plan.resolve_tokenizer(name, reference)
+    key = "tokenized.tokenizers"
+    try:
+        parsed = names.TokenizationName.parse(tokenization)
+    except ConfigError as err:
+        raise ConfigError(f"corpus '{name}': {key}: {err}") from None
+    base = f"{other}/{parsed.tokenizer}" if other != name else parsed.tokenizer
+    _check_tokenizer_reference(plan, name, key, base)
+    wordpiece = (
+        names.ByteSpanName.match(parsed.tokenizer)
+        and names.ByteSpanName.parse(parsed.tokenizer).inference == "wordpiece"
+    )
+    if parsed.method == "bpedropout" and wordpiece:
+        raise ConfigError(
+            f"corpus '{name}': {key} '{reference}': BPE-dropout needs merges, and "
+            f"'{parsed.tokenizer}' infers with WordPiece (use its -bpeinf variant)"
+        )
+
+
 def check_tokenized(plan: Plan, name: str, corpus: Block) -> None:
     """Tokenized datasets name configured tokenizers; exports name tokenized ones and subsets."""
     block = corpus.get("tokenized")
     if not block:
         return
     for reference in block["tokenizers"]:
-        _check_tokenizer_reference(plan, name, "tokenized.tokenizers", reference)
+        _check_tokenization(plan, name, reference)
     tokenized = set(plan.tokenized_tokenizers(name))
     for export, settings in block["exports"].items():
         for reference in (settings or {}).get("tokenizers") or []:

@@ -67,6 +67,9 @@ TFREE_EXPORT = "results/exports/tfree/{corpus}/{subset}"
 TFREE_SUFFIXES = ("bin", "idx", "meta.json")
 TFREE_ALIGNED_SUFFIXES = ("indices.bin", "lengths.bin", "offsets.bin")
 
+#: StochasTok: every binary split of every token of a tokenizer, beside it.
+STOCHASTOK_SPLITS = "results/tokenizers/{corpus}/{tokenizer}/stochastok_splits.npz"
+
 # ---------------------------------------------------------------------------------------------
 # Language models per tokenizer, trained on token arrays, and their evaluation
 
@@ -98,6 +101,10 @@ LOGS = {
     "export_nanogpt": "logs/exports/nanogpt/{corpus}/{tokenizer_corpus}/{tokenizer}/{split}.log",
     "export_cs336": "logs/exports/cs336/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
     "export_tfree": "logs/exports/tfree/{corpus}/{subset}.log",
+    "stochastok_splits": "logs/stochastok/splits/{corpus}/{tokenizer}.log",
+    "expand_stochastok": "logs/stochastok/expand/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
+    "bpe_dropout": "logs/stochastok/bpe_dropout/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
+    "tokenize_characters": "logs/stochastok/characters/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
     "train_lm": "logs/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
     "evaluate_lm": "logs/eval/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
     "table": "logs/tables/{table}_{corpus}.log",

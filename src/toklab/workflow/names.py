@@ -13,6 +13,11 @@ tested against it, so the grammar exists once.
   ``bytespan-{cue}-{constraint}-{variant}-bpeinf-{V}`` with BPE-merge inference, where the
   constraint is ``global``, ``monotonic`` or ``combined-p{percentile}`` and the variant is
   ``frequency``, ``balanced`` or ``seeding{P}`` (P in 0..100).
+
+A token array is named by its *tokenization*: a tokenizer's name, or one of its variants
+(:class:`TokenizationName`): ``{tokenizer}-stochastok{p}`` (StochasTok-expanded),
+``{tokenizer}-bpedropout{p}`` (seeded BPE-dropout) and ``{tokenizer}-chars`` (every character
+encoded on its own). The suffix is read first, so no tokenizer name may end in one.
 """
 
 from __future__ import annotations
@@ -226,6 +231,84 @@ class ByteLevelName(Grammar):
     def vocab_size(self) -> None:
         """256 plus the special tokens, which the name does not spell."""
         return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokenizations: a tokenizer's own ids, or a variant of them
+
+#: A probability as names spell it: 0, 1, or a decimal fraction without trailing zeros.
+PROBABILITY = r"0|1|0\.[0-9]*[1-9]"
+#: Variant methods: stochastic ones (expansion, dropout) and the deterministic characters.
+STOCHASTIC_METHODS = ("stochastok", "bpedropout")
+CHARACTERS = "chars"
+
+
+def format_probability(p: float) -> str:
+    """``p`` as names spell it (``0.1``, ``1``, ``0.05``; never an exponent)."""
+    if not 0.0 <= p <= 1.0:
+        raise ConfigError(f"a probability must be in [0, 1], got {p}")
+    return f"{p:.12f}".rstrip("0").rstrip(".") or "0"
+
+
+@dataclass(frozen=True)
+class TokenizationName:
+    """A token array's tokenization: ``tokenizer`` alone, or a variant method of it."""
+
+    tokenizer: str
+    method: str | None = None  # stochastok | bpedropout | chars
+    p: float | None = None
+
+    VARIANT: ClassVar[str] = (
+        rf"-(?:(?P<method>{'|'.join(STOCHASTIC_METHODS)})(?P<p>{PROBABILITY})|(?P<chars>{CHARACTERS}))"
+    )
+
+    def __post_init__(self) -> None:
+        if self.method not in (None, CHARACTERS, *STOCHASTIC_METHODS):
+            raise ConfigError(f"unknown tokenization method '{self.method}'")
+        if (self.p is not None) != (self.method in STOCHASTIC_METHODS):
+            raise ConfigError(f"a probability belongs to {' and '.join(STOCHASTIC_METHODS)} only")
+
+    @classmethod
+    def pattern(cls, method: str) -> str:
+        """The wildcard constraint of one method's tokenization names."""
+        tail = CHARACTERS if method == CHARACTERS else f"{method}(?:{PROBABILITY})"
+        return f"{TOKENIZER}-{tail}"
+
+    @classmethod
+    def parse(cls, name: str) -> TokenizationName:
+        """The tokenizer and variant a token array's name spells (canonical spellings only)."""
+        found = re.fullmatch(rf"(?P<tokenizer>.+?){cls.VARIANT}", name)
+        if found is None:
+            return cls(name)
+        groups = found.groupdict()
+        if groups["chars"]:
+            return cls(groups["tokenizer"], CHARACTERS)
+        parsed = cls(groups["tokenizer"], groups["method"], float(groups["p"]))
+        if parsed.format() != name:
+            raise ConfigError(f"'{name}' is not written canonically (write '{parsed.format()}')")
+        return parsed
+
+    def format(self) -> str:
+        """The tokenization's name."""
+        if self.method is None:
+            return self.tokenizer
+        if self.method == CHARACTERS:
+            return f"{self.tokenizer}-{CHARACTERS}"
+        assert self.p is not None
+        return f"{self.tokenizer}-{self.method}{format_probability(self.p)}"
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether its ids are a random sample (LMs are then validated on the tokenizer's own)."""
+        return self.method in STOCHASTIC_METHODS
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def tokenizer_of(tokenization: str) -> str:
+    """The tokenizer a tokenization's ids belong to (the name without its variant suffix)."""
+    return TokenizationName.parse(tokenization).tokenizer
 
 
 #: Every family's grammar, for parsing a name of unknown family.

@@ -365,10 +365,15 @@ class Plan:
     def token_array_tokenizers(self, corpus: str, subset: str) -> list[tuple[str, str]]:
         """``(tokenizer corpus, name)`` of every token array of one of the corpus's subsets.
 
-        Those of the ``tokenized`` block, and the byte-level tokenizer's arrays of the byte LM's
-        training and validation subsets (listed there or not).
+        Those of the ``tokenized`` block, the tokenizer's own arrays of every variant it lists
+        (StochasTok expands them; LMs trained on stochastic variants are validated on them), and
+        the byte-level tokenizer's arrays of the byte LM's training and validation subsets.
         """
         pairs = self.tokenized_tokenizers(corpus, subset)
+        for tokenizer_corpus, name in list(pairs):  # a variant's tokenizer: its base, validation
+            base = (tokenizer_corpus, names.tokenizer_of(name))
+            if base not in pairs:
+                pairs.append(base)
         lm = self.corpus(corpus).get("bytelm")
         byte_level = (corpus, BYTE_TOKENIZER)
         if lm and subset in (lm["train_subset"], lm["valid_subset"]) and byte_level not in pairs:
@@ -382,18 +387,72 @@ class Plan:
     def token_array_inputs(
         self, corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str
     ) -> dict[str, str]:
-        """The tokenizer and the byte corpus of one token array."""
-        configured = self.token_array_tokenizers(corpus, subset)
-        if (tokenizer_corpus, tokenizer) not in configured:
-            raise ConfigError(
-                f"corpus '{corpus}' does not tokenize subset '{subset}' with "
-                f"'{tokenizer_corpus}/{tokenizer}' (tokenized: "
-                f"{', '.join(f'{c}/{n}' for c, n in configured) or 'none'})"
-            )
+        """The tokenizer and the byte corpus of one token array by the tokenizer's own ids."""
+        if self.tokenization(corpus, subset, tokenizer_corpus, tokenizer).method is not None:
+            raise ConfigError(f"'{tokenizer}' is a variant tokenization, not a tokenizer")
         return {
             "tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenizer),
             **layout.byte_corpus_files(corpus, subset, "corpus"),
         }
+
+    def tokenizer_json(self, tokenizer_corpus: str, tokenization: str) -> str:
+        """The ``tokenizer.json`` whose ids a tokenization's arrays hold (a variant's: its base's)."""
+        return layout.tokenizer_file(tokenizer_corpus, names.tokenizer_of(tokenization))
+
+    def tokenization(
+        self, corpus: str, subset: str, tokenizer_corpus: str, tokenization: str
+    ) -> names.TokenizationName:
+        """The parsed name of one of the subset's token arrays; an error unless configured."""
+        configured = self.token_array_tokenizers(corpus, subset)
+        if (tokenizer_corpus, tokenization) not in configured:
+            raise ConfigError(
+                f"corpus '{corpus}' does not tokenize subset '{subset}' with "
+                f"'{tokenizer_corpus}/{tokenization}' (tokenized: "
+                f"{', '.join(f'{c}/{n}' for c, n in configured) or 'none'})"
+            )
+        return names.TokenizationName.parse(tokenization)
+
+    def _variant(
+        self, method: str, corpus: str, subset: str, tokenizer_corpus: str, tokenization: str
+    ) -> names.TokenizationName:
+        parsed = self.tokenization(corpus, subset, tokenizer_corpus, tokenization)
+        if parsed.method != method:
+            raise ConfigError(f"'{tokenization}' is not a {method} tokenization")
+        return parsed
+
+    def stochastok_inputs(
+        self, corpus: str, subset: str, tokenizer_corpus: str, tokenization: str
+    ) -> dict[str, str]:
+        """The tokenizer's own array, its tokenizer and split table, which StochasTok expands."""
+        variant = self._variant("stochastok", corpus, subset, tokenizer_corpus, tokenization)
+        return {
+            "tokenizer": self.tokenizer_json(tokenizer_corpus, tokenization),
+            "splits": layout.path(
+                layout.STOCHASTOK_SPLITS, corpus=tokenizer_corpus, tokenizer=variant.tokenizer
+            ),
+            **layout.token_array_files(
+                corpus, subset, tokenizer_corpus, variant.tokenizer, "tokens"
+            ),
+        }
+
+    def reencoding_inputs(
+        self, method: str, corpus: str, subset: str, tokenizer_corpus: str, tokenization: str
+    ) -> dict[str, str]:
+        """The tokenizer and byte corpus that BPE-dropout or character encoding re-encodes."""
+        self._variant(method, corpus, subset, tokenizer_corpus, tokenization)
+        return {
+            "tokenizer": self.tokenizer_json(tokenizer_corpus, tokenization),
+            **layout.byte_corpus_files(corpus, subset, "corpus"),
+        }
+
+    def variant_params(self, corpus: str) -> Block:
+        """The stochastic tokenizations' base seed (their stream is the subset's name)."""
+        return {"seed": self.tokenized(corpus)["seed"]}
+
+    def split_table_inputs(self, corpus: str, tokenizer: str) -> dict[str, str]:
+        """The tokenizer a StochasTok split table is built from (one of the corpus's)."""
+        self.tokenizer(corpus, tokenizer)
+        return {"tokenizer": layout.tokenizer_file(corpus, tokenizer)}
 
     def export_tokenizers(self, corpus: str, export: str) -> list[tuple[str, str]]:
         """The tokenizers an export applies to (default: every tokenized one)."""
@@ -412,7 +471,7 @@ class Plan:
                 f"'{tokenizer_corpus}/{tokenizer}'"
             )
         return {
-            "tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenizer),
+            "tokenizer": self.tokenizer_json(tokenizer_corpus, tokenizer),
             **layout.token_array_files(corpus, subset, tokenizer_corpus, tokenizer, "tokens"),
         }
 
@@ -594,15 +653,19 @@ class Plan:
         return settings
 
     def _lm_token_arrays(self, corpus: str, run: LmRun, job: LmJob) -> dict[str, str]:
-        """The training and validation token arrays of one LM (``train_bin``, ``valid_bin``, ...)."""
-        tokenizer_corpus, tokenizer, _ = run
+        """The training and validation token arrays of one LM (``train_bin``, ``valid_bin``, ...).
+
+        An LM trained on a stochastic tokenization (StochasTok, BPE-dropout) is validated on the
+        tokenizer's own ids, the text as it is tokenized at test time.
+        """
+        tokenizer_corpus, tokenization, _ = run
+        parsed = names.TokenizationName.parse(tokenization)
+        valid = parsed.tokenizer if parsed.stochastic else tokenization
         return {
             **layout.token_array_files(
-                corpus, job.train_subset, tokenizer_corpus, tokenizer, "train"
+                corpus, job.train_subset, tokenizer_corpus, tokenization, "train"
             ),
-            **layout.token_array_files(
-                corpus, job.valid_subset, tokenizer_corpus, tokenizer, "valid"
-            ),
+            **layout.token_array_files(corpus, job.valid_subset, tokenizer_corpus, valid, "valid"),
         }
 
     def lm_training_inputs(
@@ -615,7 +678,7 @@ class Plan:
         """
         run = (tokenizer_corpus, tokenizer, model)
         job = self.lm_job(corpus, *run)
-        inputs = {"tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenizer)}
+        inputs = {"tokenizer": self.tokenizer_json(tokenizer_corpus, tokenizer)}
         if not job.chunks:
             return {**inputs, **self._lm_token_arrays(corpus, run, job)}
         self._chunk_export(corpus, run, job)
@@ -653,7 +716,7 @@ class Plan:
         run = (tokenizer_corpus, tokenizer, model)
         job = self.lm_job(corpus, *run)
         return {
-            "tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenizer),
+            "tokenizer": self.tokenizer_json(tokenizer_corpus, tokenizer),
             **self._lm_token_arrays(corpus, run, job),
             **{name.split(".")[0]: layout.lm_file(corpus, *run, name) for name in layout.LM_FILES},
         }
