@@ -21,6 +21,10 @@ def test_family_of():
     )
     assert tables.family_of("tinystories/bpe-10000") == "bpe"
     assert tables.family_of("gpt2") == "gpt2"
+    # variants of different sizes form one family
+    assert tables.family_of("bpe-32000-stochastok0.1") == "bpe-stochastok0.1"
+    assert tables.family_of("owt/bpe-500-chars") == "bpe-chars"
+    assert tables.family_of("pretrained-gpt2-bpedropout0.1") == "pretrained-gpt2-bpedropout0.1"
 
 
 def test_write_csv_orders_columns_and_formats(tmp_path):

@@ -1,12 +1,8 @@
 # StochasTok and its baselines: variant tokenizations of a subset, as token arrays beside the
 # tokenizer's own. {tokenizer}-stochastok{p} expands the tokenizer's array with the split table
 # of its tokenizer; {tokenizer}-bpedropout{p} and {tokenizer}-chars re-encode the byte corpus.
-# The variant rules' names are also names the generic tokenize rule matches: they go first.
-
-
-ruleorder: expand_stochastok > tokenize
-ruleorder: bpe_dropout > tokenize
-ruleorder: tokenize_characters > tokenize
+# Each rule's tokenizer wildcard matches its own variant's names only (the tokenize rule's
+# matches every other name), so one rule makes each token array.
 
 
 rule stochastok_splits:

@@ -9,6 +9,8 @@ rule tokenize:
         **layout.files_of(layout.TOKEN_ARRAY, layout.TOKEN_ARRAY_SUFFIXES),
     log:
         layout.log("tokenize"),
+    wildcard_constraints:
+        tokenizer=names.TokenizationName.own_pattern(),
     conda:
         "../envs/cpu.yaml"
     threads: 8

@@ -97,9 +97,17 @@ _NAME = re.compile(r"^(?P<family>.+)-(?P<vocab>[0-9]+)$")
 
 
 def family_of(tokenizer: str) -> str:
-    """``bpe-32000`` -> ``bpe``; a name without a size suffix is its own family."""
-    match = _NAME.match(tokenizer.rsplit("/", 1)[-1])
-    return match["family"] if match else tokenizer
+    """``bpe-32000`` -> ``bpe``; a name without a size suffix is its own family.
+
+    A variant tokenization keeps its suffix: ``bpe-32000-stochastok0.1`` -> ``bpe-stochastok0.1``.
+    """
+    from toklab.workflow.names import TokenizationName
+
+    parsed = TokenizationName.parse(tokenizer.rsplit("/", 1)[-1])
+    match = _NAME.match(parsed.tokenizer)
+    family = match["family"] if match else parsed.tokenizer
+    suffix = parsed.format().removeprefix(parsed.tokenizer)
+    return family + suffix
 
 
 def _cell(value: Any) -> Any:

@@ -1,13 +1,16 @@
 """Training data: windows of packed token streams, or the fixed-length samples of a Delphi export.
 
-Two samplers with one interface (``window``, ``batch``, ``sequential``, ``num_windows``), both
-a pure function of (seed, index), so exact resume needs only the step:
+Three samplers with one interface (``window``, ``batch``, ``sequential``, ``num_windows``),
+each a pure function of (seed, index), so exact resume needs only the step:
 
 * :class:`WindowSampler`: non-overlapping windows of a :class:`PackedStream` (token arrays or
   byte corpora), in a seeded order per epoch;
 * :class:`ChunkSampler`: Delphi's semantics, epochs over the samples of a Delphi export
   (:mod:`toklab.datasets.delphi`), each epoch ``samples // batch_size`` steps over a seeded
-  permutation (the remainder is dropped, as Delphi does).
+  permutation (the remainder is dropped, as Delphi does);
+* :class:`ExampleSampler`: instruction examples (:mod:`toklab.datasets.examples`) packed whole
+  into rows, attention within each example, loss on the answers only; its ``batch`` is a
+  :class:`Batch` with the document ids and loss weights.
 
 The packed stream is ``EOS d0 EOS d1 EOS ... d(n-1) EOS``: every document is kept whole, first token
 included (ByteSpan's loader dropped it), with one EOS before it, so a model always sees the
@@ -18,6 +21,7 @@ is gathered from the memory-mapped array.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -182,3 +186,106 @@ class ChunkSampler:
     def sequential(self, first: int, size: int) -> np.ndarray:
         """Samples in file order (validation)."""
         return self.chunks[first : first + size].astype(np.int64)
+
+
+class Batch(NamedTuple):
+    """Rows of ``seq_len + 1`` ids; optionally the inputs' document ids and the targets' weights.
+
+    ``documents`` (rows x seq_len) keeps attention within a document; ``weights`` (rows x
+    seq_len) weighs each target's loss (0: not trained on).
+    """
+
+    tokens: np.ndarray
+    documents: np.ndarray | None = None
+    weights: np.ndarray | None = None
+
+
+class ExampleSampler:
+    """Instruction examples packed whole into rows of ``seq_len + 1`` ids, in a seeded order.
+
+    Each epoch packs a permutation of the examples (seeded by ``(seed, epoch)``) greedily: a row
+    takes the next examples while they fit and is padded with ``pad_id`` (weight 0, a document
+    of its own). Attention stays within an example; only the targets inside an example's
+    answer have weight 1. StochasTok's loader draws examples with replacement and cuts the last
+    one of a row at the context length; toklab keeps every example whole and sees each once
+    per epoch.
+    """
+
+    def __init__(self, examples, seq_len: int, seed: int, pad_id: int) -> None:
+        self.examples = examples
+        self.seq_len = seq_len
+        self.seed = seed
+        self.pad_id = pad_id
+        self.lengths = np.diff(examples.tokens.offsets)
+        longest = int(self.lengths.max()) if len(self.lengths) else 0
+        if not len(self.lengths):
+            raise DataError(f"{examples.tokens.prefix}: no examples")
+        if longest > seq_len + 1:
+            raise DataError(
+                f"{examples.tokens.prefix}: an example of {longest} tokens does not fit a row of "
+                f"seq_len + 1 = {seq_len + 1}"
+            )
+        self._rows: dict[int, list[np.ndarray]] = {}
+        #: rows of the examples in file order (validation), and their count
+        self._file_rows = self._pack(np.arange(len(self.lengths)))
+        self.num_windows = len(self._file_rows)
+
+    def _pack(self, order: np.ndarray) -> list[np.ndarray]:
+        """Examples in ``order`` packed greedily into rows: arrays of example indices."""
+        rows, current, used = [], [], 0
+        for example, length in zip(order.tolist(), self.lengths[order].tolist(), strict=True):
+            if used + length > self.seq_len + 1:
+                rows.append(np.array(current, dtype=np.int64))
+                current, used = [], 0
+            current.append(example)
+            used += length
+        rows.append(np.array(current, dtype=np.int64))
+        return rows
+
+    def _epoch_rows(self, epoch: int) -> list[np.ndarray]:
+        """The rows of one epoch (one epoch cached at a time: steps advance through epochs)."""
+        if epoch not in self._rows:
+            order = np.random.default_rng([self.seed, epoch]).permutation(len(self.lengths))
+            self._rows = {epoch: self._pack(order)}
+        return self._rows[epoch]
+
+    def _locate(self, index: int) -> tuple[int, int]:
+        """(epoch, row) of the run's ``index``-th row: epochs differ in their number of rows."""
+        epoch = 0
+        while index >= len(rows := self._epoch_rows(epoch)):
+            index -= len(rows)
+            epoch += 1
+        return epoch, index
+
+    def _row(self, examples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tokens = np.full(self.seq_len + 1, self.pad_id, dtype=np.int64)
+        documents = np.full(self.seq_len + 1, len(examples), dtype=np.int64)
+        weights = np.zeros(self.seq_len + 1, dtype=np.float32)
+        at = 0
+        for number, example in enumerate(examples.tolist()):
+            ids, answer = self.examples.example(example)
+            tokens[at : at + len(ids)] = ids
+            documents[at : at + len(ids)] = number
+            weights[at + answer : at + len(ids)] = 1.0
+            at += len(ids)
+        # inputs are positions 0..L-1, targets 1..L: a target's weight is its own position's
+        return tokens, documents[:-1], weights[1:]
+
+    def window(self, index: int) -> Batch:
+        """The run's ``index``-th row (epoch after epoch)."""
+        epoch, row = self._locate(index)
+        return Batch(*self._row(self._epoch_rows(epoch)[row]))
+
+    def batch(self, first: int, size: int) -> Batch:
+        """Rows ``first .. first + size - 1``."""
+        rows = [self.window(first + i) for i in range(size)]
+        return Batch(*(np.stack(parts) for parts in zip(*rows, strict=True)))
+
+    def sequential(self, first: int, size: int) -> Batch:
+        """Rows ``first .. first + size - 1`` of the examples packed in file order (validation)."""
+        rows = [Batch(*self._row(self._file_rows[i])) for i in range(first, first + size)]
+        return Batch(*(np.stack(parts) for parts in zip(*rows, strict=True)))
+
+    def epoch_steps(self, batch_size: int) -> int:
+        """Optimizer steps per pass over the examples (epoch 0's rows; at least one)."""
+        return max(len(self._epoch_rows(0)) // batch_size, 1)

@@ -2,10 +2,13 @@
 
 * Models: toklab's Llama or any ``transformers`` causal LM (``model_class`` in the preset;
   :mod:`toklab.models.causal_lm`), with the tokenizer's vocabulary.
-* Data: windows of packed token arrays, or (``data: chunks``) Delphi's fixed-length samples
-  with epochs and a seeded per-epoch shuffle (``max_epochs`` sets the length of the run). The
-  order is a pure function of (seed, step) (:mod:`toklab.training.data`), so resuming needs
-  only the step; the checkpoint still stores every RNG state.
+* Data: windows of packed token arrays (attention within documents with
+  ``document_masking``), (``data: chunks``) Delphi's fixed-length samples with epochs and a
+  seeded per-epoch shuffle (``max_epochs`` sets the length of the run), or (``data:
+  examples``) instruction examples packed into rows, attention within each example and the
+  loss on its answer only; ``init_from`` starts from a trained model's weights (fine-tuning).
+  The order is a pure function of (seed, step) (:mod:`toklab.training.data`), so resuming
+  needs only the step; the checkpoint still stores every RNG state.
 * DDP: launch with ``torchrun``; rank r takes windows ``r, r + W, ...`` of each global batch, so
   the global batch and its gradient equal single-process training (up to float summation
   order). NCCL on CUDA, gloo on CPU.
@@ -46,7 +49,7 @@ from tqdm import tqdm
 
 from toklab.errors import ConfigError, DataError
 from toklab.io import atomic_write
-from toklab.models.causal_lm import build_model, model_spec, save_model
+from toklab.models.causal_lm import build_model, load_model, model_spec, save_model, spec_of
 from toklab.training.checkpoint import (
     RunFiles,
     has_state,
@@ -56,7 +59,14 @@ from toklab.training.checkpoint import (
     save_state,
 )
 from toklab.training.config import TrainConfig, config_to_dict
-from toklab.training.data import ChunkSampler, PackedStream, WindowSampler, read_chunks
+from toklab.training.data import (
+    Batch,
+    ChunkSampler,
+    ExampleSampler,
+    PackedStream,
+    WindowSampler,
+    read_chunks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -138,28 +148,49 @@ def _distributed() -> tuple[int, int, torch.device]:
     return rank, world, torch.device("cpu")
 
 
+def as_batch(rows: np.ndarray | Batch, eos_id: int, document_masking: bool) -> Batch:
+    """A sampler's rows as a :class:`Batch`, with document ids when ``document_masking``.
+
+    Windows of a packed stream: each document starts at the EOS before it.
+    """
+    if isinstance(rows, Batch):
+        return rows
+    documents = np.cumsum(rows[:, :-1] == eos_id, axis=1) if document_masking else None
+    return Batch(rows, documents)
+
+
+def batch_loss(forward, batch: Batch, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed loss (nats) of a batch's targets, weighted when it has weights, and the weight."""
+    tokens = torch.from_numpy(batch.tokens).to(device)
+    documents = None if batch.documents is None else torch.from_numpy(batch.documents).to(device)
+    logits = forward(tokens[:, :-1]) if documents is None else forward(tokens[:, :-1], documents)
+    nats = F.cross_entropy(logits.float().flatten(0, 1), tokens[:, 1:].flatten(), reduction="none")
+    if batch.weights is None:
+        return nats.sum(), torch.tensor(float(nats.numel()), device=device)
+    weights = torch.from_numpy(batch.weights).to(device).flatten()
+    return (nats * weights).sum(), weights.sum()
+
+
 @torch.no_grad()
-def evaluate(model, sampler, windows: int, device, autocast) -> dict:
+def evaluate(model, sampler, windows: int, device, autocast, eos_id: int, masking: bool) -> dict:
     """Mean loss (nats/token) over the first ``windows`` validation windows, in order.
 
-    A quick measure during training, on windows of the packed stream (EOS tokens included) or
-    on the first Delphi samples. Bits per byte, the measure that compares tokenizers, is
-    scored document by document by :mod:`toklab.evaluation.bits_per_byte` after training.
+    A quick measure during training, on windows of the packed stream (EOS tokens included), on
+    the first Delphi samples, or on the answers of the first examples. Bits per byte, the
+    measure that compares tokenizers, is scored document by document by
+    :mod:`toklab.evaluation.bits_per_byte` after training.
     """
     model.eval()
     total_nats = total_tokens = 0.0
     count = min(windows, sampler.num_windows)
     for first in range(0, count, 16):
-        batch = torch.from_numpy(sampler.sequential(first, min(16, count - first))).to(device)
+        batch = as_batch(sampler.sequential(first, min(16, count - first)), eos_id, masking)
         with autocast():
-            logits = model(batch[:, :-1])
-        nats = F.cross_entropy(
-            logits.float().flatten(0, 1), batch[:, 1:].flatten(), reduction="none"
-        )
-        total_nats += nats.sum().item()
-        total_tokens += nats.numel()
+            nats, weight = batch_loss(model, batch, device)
+        total_nats += nats.item()
+        total_tokens += weight.item()
     model.train()
-    return {"val_loss": total_nats / total_tokens}
+    return {"val_loss": total_nats / max(total_tokens, 1.0)}
 
 
 def open_data(
@@ -181,6 +212,18 @@ def open_data(
                 raise DataError(f"{valid_path}: samples of another length than {train_path}")
             valid = ChunkSampler(valid_chunks, 1, config.seed)
         max_id = int(chunks.max()) if chunks.size else 0
+        return train_sampler, valid, max_id
+    if config.data == "examples":
+        from toklab.datasets.examples import ExampleArray
+
+        examples = ExampleArray.open(train_path)
+        train_sampler = ExampleSampler(examples, config.seq_len, config.seed, eos_id)
+        valid = None
+        if valid_path is not None:
+            valid = ExampleSampler(
+                ExampleArray.open(valid_path), config.seq_len, config.seed, eos_id
+            )
+        max_id = int(examples.tokens.tokens.max()) if examples.tokens.num_tokens else 0
         return train_sampler, valid, max_id
     stream = PackedStream(train_path, eos_id)
     max_id = int(stream.tokens.max()) if stream.tokens.size else 0
@@ -264,6 +307,15 @@ def train(
     random.seed(config.seed)
     np.random.seed(config.seed)
     model = build_model(spec).to(device)
+    if config.init_from:
+        initial = load_model(config.init_from)
+        if spec_of(initial) != spec_of(model):
+            raise DataError(
+                f"{config.init_from}: its model ({spec_of(initial)}) is not the one this run "
+                f"builds ({spec_of(model)}): another preset or tokenizer?"
+            )
+        model.load_state_dict(initial.state_dict())
+        del initial
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_multiplier(s, config))
     step = 0
@@ -326,12 +378,15 @@ def train(
             loss_sum = torch.zeros((), device=device)
             for micro in range(accumulation):
                 first = step * config.batch_size + (micro * world + rank) * config.micro_batch_size
-                batch = torch.from_numpy(sampler.batch(first, config.micro_batch_size)).to(device)
+                batch = as_batch(
+                    sampler.batch(first, config.micro_batch_size), eos_id, config.document_masking
+                )
                 sync = micro == accumulation - 1 or world == 1
                 context = network.no_sync() if (world > 1 and not sync) else nullcontext()
                 with context, autocast():
-                    logits = forward(batch[:, :-1])
-                    loss = F.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten())
+                    nats, weight = batch_loss(forward, batch, device)
+                    # the mean over the micro-batch's (weighted) targets
+                    loss = nats / weight.clamp(min=1.0)
                 (loss / accumulation).backward()
                 loss_sum += loss.detach() / accumulation
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
@@ -360,7 +415,10 @@ def train(
                     "step %d: loss %.4f, %.0f tokens/s", step, record["loss"], tokens_done / elapsed
                 )
             if evaluate_now:
-                record.update(evaluate(model, valid, config.eval_windows, device, autocast))
+                masking = config.document_masking
+                record.update(
+                    evaluate(model, valid, config.eval_windows, device, autocast, eos_id, masking)
+                )
             if record and metrics is not None:
                 logged.append(json.dumps(record))
                 metrics.write(logged[-1] + "\n")

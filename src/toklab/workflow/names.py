@@ -275,6 +275,15 @@ class TokenizationName:
         return f"{TOKENIZER}-{tail}"
 
     @classmethod
+    def own_pattern(cls) -> str:
+        """The wildcard constraint of a tokenizer's own tokenization (any name but a variant's).
+
+        The lookahead stops at the wildcard's end (a ``/`` or the end of the path), so it
+        rejects exactly the names :meth:`parse` reads as variants.
+        """
+        return rf"(?![^/]*?{constraint(cls.VARIANT)}(?:/|$)){TOKENIZER}"
+
+    @classmethod
     def parse(cls, name: str) -> TokenizationName:
         """The tokenizer and variant a token array's name spells (canonical spellings only)."""
         found = re.fullmatch(rf"(?P<tokenizer>.+?){cls.VARIANT}", name)
