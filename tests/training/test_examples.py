@@ -28,12 +28,14 @@ def make_examples(path, count: int, seed: int):
     rng = np.random.default_rng(seed)
     examples, starts = [], []
     for _ in range(count):
-        prompt = rng.integers(1, 40, rng.integers(2, 9)).tolist() + [50]
+        prompt = [*rng.integers(1, 40, rng.integers(2, 9)).tolist(), 50]
         answer = [prompt[0], prompt[0] + 1, EOS]
         examples.append(prompt + answer)
         starts.append(len(prompt))
     offsets = np.concatenate([[0], np.cumsum([len(e) for e in examples])])
-    write_examples(path, np.concatenate(examples), offsets, np.array(starts), VOCAB, {"num_bytes": 0})
+    write_examples(
+        path, np.concatenate(examples), offsets, np.array(starts), VOCAB, {"num_bytes": 0}
+    )
     return ExampleArray.open(path)
 
 
@@ -42,7 +44,9 @@ def stream(path, count: int, seed: int):
     writer = TokenArrayWriter(path, VOCAB)
     with writer:
         lengths = rng.integers(5, 40, count)
-        writer.write(rng.integers(0, 60, int(lengths.sum())), np.concatenate([[0], np.cumsum(lengths)]))
+        writer.write(
+            rng.integers(0, 60, int(lengths.sum())), np.concatenate([[0], np.cumsum(lengths)])
+        )
     writer.finish({"num_bytes": 0})
     return path
 
@@ -71,7 +75,11 @@ def test_rows_hold_whole_examples_with_weights_on_answers(tmp_path):
         for number in np.unique(documents):
             where = np.flatnonzero(documents == number)
             ids = tokens[where[0] : where[-1] + 2]
-            match = [i for i in range(200) if np.array_equal(examples.example(i)[0], ids[: len(examples.example(i)[0])])]
+            match = [
+                i
+                for i in range(200)
+                if np.array_equal(examples.example(i)[0], ids[: len(examples.example(i)[0])])
+            ]
             if not match:  # the padding
                 assert np.all(weights[where] == 0) and np.all(tokens[where[0] + 1 :] == EOS)
                 continue
@@ -84,8 +92,13 @@ def test_rows_hold_whole_examples_with_weights_on_answers(tmp_path):
     assert sorted(seen) == list(range(200))  # each example once in the epoch
     again = ExampleSampler(examples, 32, seed=3, pad_id=EOS)
     for index in (0, 7, row + 3):  # rows are a function of (seed, index): exact resume
-        assert all(np.array_equal(a, b) for a, b in zip(again.window(index), sampler.window(index), strict=True))
-    assert not np.array_equal(ExampleSampler(examples, 32, 4, EOS).window(0).tokens, sampler.window(0).tokens)
+        assert all(
+            np.array_equal(a, b)
+            for a, b in zip(again.window(index), sampler.window(index), strict=True)
+        )
+    assert not np.array_equal(
+        ExampleSampler(examples, 32, 4, EOS).window(0).tokens, sampler.window(0).tokens
+    )
 
 
 def test_answer_only_loss_equals_the_masked_cross_entropy(tmp_path):
@@ -149,6 +162,6 @@ def test_fine_tuning_errors(tmp_path):
             presets_path=PRESETS, eos_id=EOS, vocab_size=VOCAB,
         )  # fmt: skip
     (tmp_path / "train.answers.bin").write_bytes(b"\0" * 8)
-    with pytest.raises(DataError, match="answers.bin: 8 bytes for 40 examples"):
+    with pytest.raises(DataError, match=r"answers\.bin: 8 bytes for 40 examples"):
         ExampleArray.open(tmp_path / "train")
     assert EXIT_PREEMPTED == 75
