@@ -119,5 +119,181 @@ def characters(
     character_corpus(tokenizer_path, corpus_prefix, output_prefix, batch_documents=batch_documents)
 
 
+def checkpoint_steps(model_dir: Path) -> list[tuple[int, Path]]:
+    """``(step, directory)`` of a run's kept checkpoints and of its final model, by step."""
+    from toklab.io import read_json
+
+    found = {}
+    for directory in [*sorted((model_dir / "checkpoints").glob("step-*")), model_dir]:
+        state = directory / "training_state.json"
+        if (directory / "model.safetensors").is_file() and state.is_file():
+            found[int(read_json(state)["step"])] = directory
+    if not found:
+        raise click.ClickException(f"{model_dir}: no trained model or checkpoints")
+    return sorted(found.items())
+
+
+@cli.command("evaluate-addition")
+@click.option("--model-dir", required=True, type=path_option, help="A trained LM's directory.")
+@click.option("--tokenizer", "tokenizer_path", required=True, type=path_option)
+@click.option(
+    "--split", "splits", required=True, multiple=True, type=(str, path_option),
+    help="NAME CORPUS_PREFIX: a byte corpus of problems (repeatable).",
+)  # fmt: skip
+@click.option("--samples", default=100, show_default=True, help="Problems per split.")
+@click.option("--max-new-tokens", default=20, show_default=True)
+@click.option("--stochastok-p", default=1.0, show_default=True)
+@click.option("--dropout-p", default=0.1, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--output", required=True, type=path_option)
+@one_line_errors
+def evaluate_addition(
+    model_dir: Path,
+    tokenizer_path: Path,
+    splits: tuple[tuple[str, Path], ...],
+    samples: int,
+    max_new_tokens: int,
+    stochastok_p: float,
+    dropout_p: float,
+    seed: int,
+    output: Path,
+) -> None:
+    """Addition accuracy of every kept checkpoint of a run, per question tokenization and split."""
+    from tqdm import tqdm
+
+    from toklab.data.byte_corpus import ByteCorpus
+    from toklab.evaluation.addition import (
+        METHODS,
+        QuestionTokenizer,
+        evaluate_checkpoint,
+        sample_problems,
+    )
+    from toklab.io import write_json
+    from toklab.models.causal_lm import load_model
+    from toklab.tokenizers.tokenizer_files import special_token_ids
+
+    questions = QuestionTokenizer(
+        tokenizer_path, stochastok_p=stochastok_p, dropout_p=dropout_p, seed=seed
+    )
+    problems = {}
+    for name, prefix in splits:
+        corpus = ByteCorpus(prefix)
+        texts = [corpus.document_text(i) for i in range(len(corpus))]
+        problems[name] = sample_problems(texts, samples, seed)
+    eos = special_token_ids(tokenizer_path).get("eos")
+    rows = []
+    for step, directory in tqdm(checkpoint_steps(model_dir), desc="checkpoints"):
+        model = load_model(directory).eval()
+        for row in evaluate_checkpoint(
+            model, questions, problems, METHODS, max_new_tokens=max_new_tokens, eos_id=eos
+        ):
+            rows.append({"step": step, **row})
+            log.info("step %d %s %s: %.3f", step, row["split"], row["evaluation_tokenization"],
+                     row["accuracy"])  # fmt: skip
+    write_json(output, {"model_dir": str(model_dir), "rows": rows})
+
+
+@cli.command("langgame-questions")
+@click.option("--corpus-prefix", type=path_option, help="Byte corpus whose words make the pool.")
+@click.option("--word-list", type=path_option, help="Or a file of words, one per line.")
+@click.option("--size", default=1000, show_default=True, help="Most frequent words kept.")
+@click.option("--train", "train_count", required=True, type=int)
+@click.option("--validation", "validation_count", required=True, type=int)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--train-output", required=True, type=path_option)
+@click.option("--validation-output", required=True, type=path_option)
+@one_line_errors
+def langgame_questions(
+    corpus_prefix: Path | None,
+    word_list: Path | None,
+    size: int,
+    train_count: int,
+    validation_count: int,
+    seed: int,
+    train_output: Path,
+    validation_output: Path,
+) -> None:
+    """LangGame questions from a word pool: a corpus's most frequent words, or a word list."""
+    from toklab.data.byte_corpus import ByteCorpus
+    from toklab.errors import ConfigError
+    from toklab.tasks.langgame import generate_questions, read_word_list, word_pool, write_jsonl
+
+    if (corpus_prefix is None) == (word_list is None):
+        raise ConfigError("give --corpus-prefix or --word-list (one of them)")
+    if word_list is not None:
+        words = read_word_list(word_list)[:size]
+    else:
+        corpus = ByteCorpus(corpus_prefix)
+        words = word_pool((corpus.document_text(i) for i in range(len(corpus))), size)
+    questions = generate_questions(words, train_count + validation_count, seed)
+    write_jsonl(train_output, questions[:train_count])
+    write_jsonl(validation_output, questions[train_count:])
+    log.info("%d words: %d train and %d validation questions", len(words), train_count,
+             validation_count)  # fmt: skip
+
+
+@cli.command("langgame-examples")
+@click.option("--questions", required=True, type=path_option, help="LangGame questions (JSONL).")
+@click.option("--tokenizer", "tokenizer_path", required=True, type=path_option)
+@click.option("--output-prefix", required=True, type=path_option)
+@one_line_errors
+def langgame_examples(questions: Path, tokenizer_path: Path, output_prefix: Path) -> None:
+    """Fine-tuning examples: prompt, then " answer" and EOS (the loss's part), as token arrays."""
+    from toklab.datasets.examples import write_examples
+    from toklab.io import sha256_file
+    from toklab.tasks.langgame import encode_examples, read_jsonl
+    from toklab.tokenizers.tokenizer_files import load_tokenizer, require_special_token
+
+    tokenizer = load_tokenizer(tokenizer_path)
+    items = read_jsonl(questions)
+    eos = require_special_token(tokenizer_path, "eos")
+    tokens, offsets, answers = encode_examples(tokenizer, items, eos)
+    meta = {
+        "num_bytes": sum(len((q.prompt + " " + q.answer).encode("utf-8")) for q in items),
+        "tokenizer_sha256": sha256_file(tokenizer_path),
+        "source_sha256": sha256_file(questions),
+    }
+    write_examples(
+        output_prefix, tokens, offsets, answers,
+        tokenizer.get_vocab_size(with_added_tokens=True), meta,
+    )  # fmt: skip
+
+
+@cli.command("evaluate-langgame")
+@click.option("--pretrained", required=True, type=path_option, help="The LM before fine-tuning.")
+@click.option("--finetuned", required=True, type=path_option, help="Its fine-tuning run.")
+@click.option("--questions", required=True, type=path_option, help="Validation questions (JSONL).")
+@click.option("--tokenizer", "tokenizer_path", required=True, type=path_option)
+@click.option("--output", required=True, type=path_option)
+@one_line_errors
+def evaluate_langgame(
+    pretrained: Path, finetuned: Path, questions: Path, tokenizer_path: Path, output: Path
+) -> None:
+    """LangGame accuracy of the pretrained LM (step 0) and of every kept fine-tuning checkpoint."""
+    from tqdm import tqdm
+
+    from toklab.evaluation.multiple_choice import encode_questions, evaluate_choices
+    from toklab.io import write_json
+    from toklab.models.causal_lm import context_limit, load_model
+    from toklab.tasks.langgame import read_jsonl
+    from toklab.tokenizers.tokenizer_files import load_tokenizer, require_special_token
+
+    tokenizer = load_tokenizer(tokenizer_path)
+    items = read_jsonl(questions)
+    prompts, options, answers = encode_questions(
+        tokenizer, items, require_special_token(tokenizer_path, "eos")
+    )
+    checkpoints = [(0, pretrained), *((s, d) for s, d in checkpoint_steps(finetuned) if s > 0)]
+    rows = []
+    for step, directory in tqdm(checkpoints, desc="checkpoints"):
+        model = load_model(directory).eval()
+        result = evaluate_choices(
+            model, prompts, options, answers, context_length=context_limit(model)
+        )
+        rows.append({"step": step, **result})
+        log.info("step %d: accuracy %.3f", step, result["accuracy"])
+    write_json(output, {"pretrained": str(pretrained), "finetuned": str(finetuned), "rows": rows})
+
+
 if __name__ == "__main__":
     cli()

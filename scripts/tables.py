@@ -83,5 +83,43 @@ def lm(entries: tuple[tuple[Path, Path], ...], reference: float | None, output: 
     log.info("%s: %d rows", output, n)
 
 
+@cli.command("stochastok-addition")
+@click.option(
+    "--entry",
+    "entries",
+    multiple=True,
+    required=True,
+    type=(str, str, str, click.Path(path_type=Path)),
+    metavar="TOKENIZER_CORPUS TOKENIZATION MODEL RESULT_JSON",
+    help="One LM's addition results (repeat).",
+)
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def stochastok_addition(entries: tuple[tuple[str, str, str, Path], ...], output: Path) -> None:
+    """Multi-digit addition accuracy per LM, checkpoint, question tokenization and split."""
+    rows = tables.addition_rows(entries)
+    n = tables.write_csv(output, list(tables.ADDITION_COLUMNS), rows)
+    log.info("%s: %d rows", output, n)
+
+
+@cli.command("stochastok-langgame")
+@click.option(
+    "--entry",
+    "entries",
+    multiple=True,
+    required=True,
+    type=(str, str, str, click.Path(path_type=Path)),
+    metavar="TOKENIZER_CORPUS TOKENIZATION MODEL RESULT_JSON",
+    help="One fine-tuned LM's LangGame results (repeat).",
+)
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def stochastok_langgame(entries: tuple[tuple[str, str, str, Path], ...], output: Path) -> None:
+    """LangGame accuracy per pretraining tokenization and fine-tuning step."""
+    rows = tables.langgame_rows(entries)
+    n = tables.write_csv(output, list(tables.LANGGAME_COLUMNS), rows)
+    log.info("%s: %d rows", output, n)
+
+
 if __name__ == "__main__":
     cli()

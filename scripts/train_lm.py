@@ -98,8 +98,8 @@ def main(
 
 
 def check_data_tokenizer(data: Path, tokenizer_path: Path, kind: str) -> None:
-    """An error unless the token array or Delphi export was made with ``tokenizer_path``."""
-    if kind == "windows":
+    """An error unless the token array (examples too) or Delphi export was made with it."""
+    if kind in ("windows", "examples"):
         from toklab.datasets.token_array import TokenArray
 
         TokenArray.open(data).check_tokenizer(tokenizer_path)

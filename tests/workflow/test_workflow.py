@@ -304,7 +304,12 @@ def test_demo_language_models(demo_run):
         reader = csv.DictReader(f)
         rows = {r["tokenizer"]: r for r in reader}
     assert reader.fieldnames == list(tables.LM_COLUMNS)
-    assert set(rows) == {"bpe-1000", "bytespan-surprisal-monotonic-frequency-1500", "bytes"}
+    assert set(rows) == {
+        "bpe-1000",
+        "bytespan-surprisal-monotonic-frequency-1500",
+        "bytes",
+        "bpe-1000-stochastok0.1",
+    }
     for row in rows.values():
         bpb = float(row["bits_per_byte"])
         assert math.isfinite(bpb) and 0 < bpb < 8  # below a uniform distribution over bytes
@@ -313,6 +318,43 @@ def test_demo_language_models(demo_run):
     assert float(rows["bpe-1000"]["tokens_per_byte"]) < 0.5
     for name in ("lm_bits_per_byte", "lm_curves"):
         assert (demo_run / f"results/plots/{name}_demo.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_demo_stochastok(demo_run):
+    import csv
+
+    from tokenizers import Tokenizer
+
+    from toklab.datasets.token_array import TokenArray
+    from toklab.evaluation import tables
+
+    tokenizer = Tokenizer.from_file(
+        str(demo_run / "results/tokenizers/demo/bpe-1000/tokenizer.json")
+    )
+    arrays = demo_run / "results/tokenized/demo/demo"
+    own = TokenArray.open(arrays / "bpe-1000/validation")
+    texts = [tokenizer.decode(own.document(d).tolist()) for d in range(5)]
+    for variant in ("stochastok0.1", "bpedropout0.1", "chars"):
+        array = TokenArray.open(arrays / f"bpe-1000-{variant}/validation")
+        assert array.meta["tokenizer_sha256"] == own.meta["tokenizer_sha256"]
+        assert [tokenizer.decode(array.document(d).tolist()) for d in range(5)] == texts
+        assert array.num_tokens > own.num_tokens
+    with (demo_run / "results/tables/stochastok_langgame_demo.csv").open(encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert reader.fieldnames == list(tables.LANGGAME_COLUMNS)
+    assert {(r["pretraining_tokenization"], int(r["step"])) for r in rows} == {
+        (t, s) for t in ("bpe-1000", "bpe-1000-stochastok0.1") for s in (0, 30, 60, 90)
+    }
+    assert all(0 <= float(r["accuracy"]) <= 1 and r["questions"] == "150" for r in rows)
+    with (demo_run / "results/tables/stochastok_addition_addition.csv").open(encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert reader.fieldnames == list(tables.ADDITION_COLUMNS)
+    assert len(rows) == 3 * 3 * 4 * 2  # LMs x checkpoints x question tokenizations x splits
+    assert {r["training_tokenization"] for r in rows} == {
+        "bpe-320", "bpe-320-stochastok1", "bpe-320-chars"
+    }  # fmt: skip
 
 
 def test_demo_plots_and_report(demo_run):

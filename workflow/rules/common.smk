@@ -121,6 +121,58 @@ get_character_inputs = from_plan(
     "tokenizer",
 )
 get_variant_params = from_plan(plan.variant_params, "corpus")
+
+# StochasTok's task evaluations
+get_addition_eval_inputs = from_plan(
+    plan.stochastok.addition_eval_inputs,
+    "corpus",
+    "tokenizer_corpus",
+    "tokenizer",
+    "model",
+)
+get_addition_eval_params = from_plan(plan.stochastok.addition_eval_params, "corpus")
+get_addition_table_inputs = from_plan(plan.stochastok.addition_table_inputs, "corpus")
+get_addition_table_options = from_plan(plan.stochastok.addition_table_options, "corpus")
+get_langgame_question_inputs = from_plan(
+    plan.stochastok.langgame_question_inputs, "corpus"
+)
+get_langgame_question_params = from_plan(
+    plan.stochastok.langgame_question_params, "corpus"
+)
+get_langgame_example_inputs = from_plan(
+    plan.stochastok.langgame_example_inputs,
+    "corpus",
+    "tokenizer_corpus",
+    "tokenizer",
+    "task_split",
+)
+get_finetune_inputs = from_plan(
+    plan.stochastok.finetune_inputs, "corpus", "tokenizer_corpus", "tokenizer", "model"
+)
+get_finetune_params = from_plan(
+    plan.stochastok.finetune_params, "corpus", "tokenizer_corpus", "tokenizer", "model"
+)
+get_langgame_eval_inputs = from_plan(
+    plan.stochastok.langgame_eval_inputs,
+    "corpus",
+    "tokenizer_corpus",
+    "tokenizer",
+    "model",
+)
+get_langgame_table_inputs = from_plan(plan.stochastok.langgame_table_inputs, "corpus")
+get_langgame_table_options = from_plan(plan.stochastok.langgame_table_options, "corpus")
+
+
+def get_finetune_gpus(wildcards):
+    """GPUs of a LangGame fine-tuning (its pretrained LM's)."""
+    return get_finetune_params(wildcards)["gpus"]
+
+
+def get_finetune_eval_gpus(wildcards):
+    """The LangGame evaluation runs on one GPU when training uses any."""
+    return get_finetune_params(wildcards)["eval_gpus"]
+
+
 get_tfree_settings = from_plan(
     functools.partial(plan.export_settings, export="tfree"), "corpus"
 )

@@ -1,4 +1,6 @@
-"""Document sources: Hugging Face datasets (streamed), local files, and the offline demo generator.
+"""Document sources: Hugging Face datasets, local files, the demo generator, addition problems.
+
+The addition source yields StochasTok's multi-digit addition problems, one per document.
 
 Every source yields :class:`Document` records in a deterministic order. A source never loads a
 whole corpus into memory: text files are read in blocks and split at the delimiter, jsonl line by
@@ -21,7 +23,7 @@ from toklab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
-SOURCE_TYPES = ("hf", "local", "demo")
+SOURCE_TYPES = ("hf", "local", "demo", "addition")
 LOCAL_FORMATS = ("text", "jsonl", "parquet")
 INVALID_UTF8_POLICIES = ("error", "replace")
 
@@ -296,6 +298,21 @@ class DemoSource(Source):
         yield from generate_documents(self.languages, self.seed)
 
 
+class AdditionSource(Source):
+    """StochasTok's 900,000 three-digit addition problems, one per document, in a seeded shuffle.
+
+    Subsets take them in order: ``train: {documents: 810000}`` then ``validation: {documents:
+    90000}`` are the original's split (:mod:`toklab.tasks.addition`).
+    """
+
+    def documents(self) -> Iterator[Document]:
+        """Yield every problem (``$a+b=`` and the reversed sum) as a document."""
+        from toklab.tasks.addition import shuffled_problems
+
+        for index, text in enumerate(shuffled_problems(int(self.spec.get("seed", 0)))):
+            yield Document(f"addition-{index:06d}", text, self.spec.get("language"))
+
+
 def open_source(spec: dict[str, Any], corpus: str) -> Source:
     """Build the source described by a corpus's ``source`` config block."""
     kind = spec.get("type")
@@ -305,6 +322,8 @@ def open_source(spec: dict[str, Any], corpus: str) -> Source:
         return LocalSource(corpus, spec)
     if kind == "demo":
         return DemoSource(corpus, spec)
+    if kind == "addition":
+        return AdditionSource(corpus, spec)
     raise ConfigError(
         f"corpus '{corpus}': unknown source type {kind!r} (expected one of {', '.join(SOURCE_TYPES)})"
     )

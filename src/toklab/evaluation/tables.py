@@ -259,6 +259,63 @@ def lm_rows(
     return rows
 
 
+#: The multi-digit addition table (StochasTok's Fig. 8), one row per (run, step, question
+#: tokenization, split).
+ADDITION_COLUMNS: dict[str, str] = {
+    "tokenizer_corpus": "the corpus of the LM's tokenizer",
+    "training_tokenization": "what the LM was trained on: the tokenizer's ids or a variant (-stochastok{p}, -chars, ...)",
+    "model": "the LM (a model of the corpus's lm block)",
+    "step": "training step of the checkpoint (the last is the final model)",
+    "evaluation_tokenization": "how the questions were tokenized: deterministic, stochastok, bpedropout or chars",
+    "split": "the subset the problems were drawn from",
+    "samples": "problems evaluated",
+    "accuracy": "share whose answer (the sum's digits reversed) is in the greedily generated text",
+    "prompt_credit": "share whose answer already appears in the question: what searching the prompt too (the original's evaluation) would have added",
+}
+
+
+def addition_rows(entries: Iterable[tuple[str, str, str, str | Path]]) -> list[dict[str, Any]]:
+    """Rows of the addition table from ``(tokenizer corpus, tokenization, model, result JSON)``."""
+    rows = []
+    for tokenizer_corpus, tokenization, model, result in entries:
+        for row in read_json(result)["rows"]:
+            rows.append(
+                {
+                    "tokenizer_corpus": tokenizer_corpus,
+                    "training_tokenization": tokenization,
+                    "model": model,
+                    **row,
+                }
+            )
+    return rows
+
+
+#: The LangGame table (StochasTok's Fig. 1), one row per (fine-tuned LM, step).
+LANGGAME_COLUMNS: dict[str, str] = {
+    "tokenizer_corpus": "the corpus of the LM's tokenizer",
+    "pretraining_tokenization": "what the LM was pretrained on: the tokenizer's ids or a variant (-stochastok{p}, ...)",
+    "model": "the LM (a model of the corpus's lm block)",
+    "step": "fine-tuning step (0: the pretrained LM before fine-tuning)",
+    "questions": "validation questions",
+    "accuracy": "share answered right (the option of highest log-likelihood)",
+    "normalized_accuracy": "(4 * accuracy - 1) / 3: 0 at chance, 1 when all are right",
+}
+
+
+def langgame_rows(entries: Iterable[tuple[str, str, str, str | Path]]) -> list[dict[str, Any]]:
+    """Rows of the LangGame table from ``(tokenizer corpus, tokenization, model, result JSON)``."""
+    return [
+        {
+            "tokenizer_corpus": tokenizer_corpus,
+            "pretraining_tokenization": tokenization,
+            "model": model,
+            **row,
+        }
+        for tokenizer_corpus, tokenization, model, result in entries
+        for row in read_json(result)["rows"]
+    ]
+
+
 def column_docs(columns: Mapping[str, str]) -> str:
     """A Markdown table documenting ``columns`` (used for the README)."""
     lines = ["| column | meaning |", "|---|---|"]

@@ -10,7 +10,9 @@ of ``anyasims/stochastok``), whose shuffle was unseeded; here it is seeded.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -51,10 +53,18 @@ def problems(seed: int, train: int = TRAIN, validation: int = VALIDATION) -> dic
             f"there are {TOTAL} addition problems, asked for {train} + {validation} = "
             f"{train + validation}"
         )
-    numbers = np.random.default_rng(seed).permutation(np.arange(FIRST, STOP, dtype=np.int64))
-    a, b = np.divmod(numbers[: train + validation], 1000)
-    texts = [format_problem(x, y) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+    texts = list(itertools.islice(shuffled_problems(seed), train + validation))
     return {"train": texts[:train], "validation": texts[train:]}
+
+
+def shuffled_problems(seed: int) -> Iterator[str]:
+    """All 900,000 problems in the order of one seeded shuffle (``default_rng(seed)``)."""
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool):
+        raise ConfigError(f"the addition seed must be an integer, got {seed!r}")
+    numbers = np.random.default_rng(seed).permutation(np.arange(FIRST, STOP, dtype=np.int64))
+    a, b = np.divmod(numbers, 1000)
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        yield format_problem(x, y)
 
 
 def split_problem(text: str) -> tuple[str, str]:

@@ -217,6 +217,41 @@ def check_tokenized(plan: Plan, name: str, corpus: Block) -> None:
         )
 
 
+def check_stochastok(plan: Plan, name: str, corpus: Block) -> None:
+    """StochasTok's tasks name existing subsets, LMs the lm block trains, an addition source."""
+    block = corpus.get("stochastok") or {}
+    langgame = block.get("langgame")
+    if langgame:
+        subset = langgame["words"].get("subset")
+        if subset is not None and subset not in corpus["subsets"]:
+            raise ConfigError(
+                f"corpus '{name}': stochastok.langgame.words.subset '{subset}' is not one of its "
+                "subsets"
+            )
+        plan.stochastok.langgame_runs(name)
+        overrides = {"data", "init_from"} & set(langgame["training"])
+        if overrides:
+            raise ConfigError(
+                f"corpus '{name}': stochastok.langgame.training sets {sorted(overrides)}, which "
+                "the fine-tuning fixes (examples, from the pretrained LM)"
+            )
+        check_training(name, "stochastok.langgame", "tiny", langgame["training"], None)
+    addition = block.get("addition")
+    if addition:
+        if corpus["source"].get("type") != "addition":
+            raise ConfigError(
+                f"corpus '{name}': stochastok.addition evaluates addition problems; the corpus's "
+                f"source is {corpus['source'].get('type')!r}, not 'addition'"
+            )
+        for split in addition["splits"]:
+            if split not in corpus["subsets"]:
+                raise ConfigError(
+                    f"corpus '{name}': stochastok.addition.splits '{split}' is not one of its "
+                    "subsets"
+                )
+        plan.stochastok.addition_runs(name)
+
+
 def check_morphscore_urls(plan: Plan) -> None:
     """Every corpus that downloads MorphScore's gold files names the same address."""
     urls = {
@@ -245,5 +280,6 @@ def check_config(config: dict[str, Any], presets: Path | None = None) -> Plan:
         check_tokenized(plan, name, corpus)
         check_lm(plan, name, corpus, presets)
         check_lm_jobs(plan, name)
+        check_stochastok(plan, name, corpus)
     check_morphscore_urls(plan)
     return plan

@@ -24,6 +24,7 @@ WILDCARDS = {
     "filename": r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     "morphscore_language": r"[a-z]+",
     "split": r"train|val",
+    "task_split": r"train|validation",
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -79,6 +80,22 @@ LM_EVAL = "results/eval/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.json"
 LM_BENCHMARK = "results/benchmarks/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.tsv"
 
 # ---------------------------------------------------------------------------------------------
+# StochasTok's task evaluations of the LMs
+
+#: Multi-digit addition by generation: every kept checkpoint of one LM, every question
+#: tokenization and split.
+ADDITION_EVAL = "results/eval/addition/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.json"
+#: LangGame: questions from the corpus's words, JSONL ({prompt, options, answer, kind} lines)
+LANGGAME_QUESTIONS = "results/tasks/{corpus}/langgame/{task_split}.jsonl"
+#: ... as fine-tuning examples of a tokenizer (a token array and PREFIX.answers.bin)
+LANGGAME_EXAMPLES = "results/tasks/{corpus}/langgame/{tokenizer_corpus}/{tokenizer}/{task_split}"
+LANGGAME_EXAMPLE_SUFFIXES = ("bin", "idx", "meta.json", "answers.bin")
+#: An LM of the corpus fine-tuned on LangGame (checkpoints/step-{N}/ kept for the curves)
+LANGGAME_MODEL = "results/models/langgame/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}"
+#: Accuracy of the LM (step 0) and of every kept fine-tuning checkpoint
+LANGGAME_EVAL = "results/eval/langgame/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.json"
+
+# ---------------------------------------------------------------------------------------------
 # Tables and plots: results/tables/{table}_{corpus}.csv, results/plots/{plot}_{corpus}.png
 
 TABLE = "results/tables/{table}_{corpus}.csv"
@@ -104,6 +121,11 @@ LOGS = {
     "stochastok_splits": "logs/stochastok/splits/{corpus}/{tokenizer}.log",
     "expand_stochastok": "logs/stochastok/expand/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
     "bpe_dropout": "logs/stochastok/bpe_dropout/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
+    "langgame_questions": "logs/tasks/langgame/{corpus}.log",
+    "langgame_examples": "logs/tasks/langgame/{corpus}/{tokenizer_corpus}/{tokenizer}/{task_split}.log",
+    "finetune_langgame": "logs/langgame/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
+    "evaluate_langgame": "logs/eval/langgame/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
+    "evaluate_addition": "logs/eval/addition/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
     "tokenize_characters": "logs/stochastok/characters/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
     "train_lm": "logs/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
     "evaluate_lm": "logs/eval/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
@@ -175,9 +197,9 @@ def byte_corpus_outputs() -> dict[str, str]:
     return {suffix.split(".")[0]: f"{BYTE_CORPUS}.{suffix}" for suffix in BYTE_CORPUS_SUFFIXES}
 
 
-def lm_outputs() -> dict[str, str]:
-    """The LM training rule's outputs (``model``, ``config``, ``metrics``)."""
-    return {name.split(".")[0]: f"{LM_DIR}/{name}" for name in LM_FILES}
+def lm_outputs(directory: str = LM_DIR) -> dict[str, str]:
+    """An LM training rule's outputs (``model``, ``config``, ``metrics``) in its directory."""
+    return {name.split(".")[0]: f"{directory}/{name}" for name in LM_FILES}
 
 
 def lm_path(template: str, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str) -> str:

@@ -104,8 +104,12 @@ class Plan:
     """The targets and job inputs a config asks for."""
 
     def __init__(self, config: dict[str, Any]) -> None:
+        from toklab.workflow.stochastok import StochastokPlan
+
         self.config = config
         self.corpora: dict[str, Block] = config["corpora"]
+        #: the StochasTok stage's evaluations (:mod:`toklab.workflow.stochastok`)
+        self.stochastok = StochastokPlan(self)
 
     # -----------------------------------------------------------------------------------------
     # Config access
@@ -178,6 +182,11 @@ class Plan:
             used += [lm["train_subset"], lm["valid_subset"], lm["predict_subset"]]
         if block.get("tokenized"):
             used += block["tokenized"]["subsets"]
+        tasks = block.get("stochastok") or {}
+        if tasks.get("langgame") and "subset" in tasks["langgame"]["words"]:
+            used.append(tasks["langgame"]["words"]["subset"])
+        if tasks.get("addition"):
+            used += tasks["addition"]["splits"]
         return list(dict.fromkeys([*listed, *used]))
 
     def demo_languages(self, corpus: str) -> list[str]:
@@ -1010,6 +1019,7 @@ class Plan:
             + self.bytelm_targets(corpus)
             + self.tokenized_targets(corpus)
             + self.lm_targets(corpus)
+            + self.stochastok.targets(corpus)
             + self.table_targets(corpus)
             + self.plot_targets(corpus)
         ]

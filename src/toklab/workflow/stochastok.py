@@ -1,0 +1,268 @@
+"""The StochasTok stage's plan: task evaluations of a corpus's LMs and their tables.
+
+A corpus's ``stochastok`` block asks for them.
+
+- ``langgame``: questions about the spelling of the corpus's most frequent words; each chosen
+  LM of the ``lm`` block (pretrained with or without StochasTok) is fine-tuned on them as
+  instruction examples (loss on the answers) by the one trainer, and the LM and every kept
+  fine-tuning checkpoint answer the validation questions by log-likelihood
+  (:mod:`toklab.evaluation.multiple_choice`): ``results/tables/stochastok_langgame_{corpus}.csv``.
+- ``addition``: every LM of the ``lm`` block (trained on the problems of an ``addition``
+  source, with and without StochasTok) is evaluated at each kept checkpoint and its final step
+  by generation, its questions tokenized four ways (:mod:`toklab.evaluation.addition`):
+  ``results/tables/stochastok_addition_{corpus}.csv``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from toklab.errors import ConfigError
+from toklab.workflow import layout, names, shell
+
+if TYPE_CHECKING:
+    from toklab.workflow.plan import Block, LmRun, Plan
+
+
+class StochastokPlan:
+    """Targets and job inputs of the StochasTok evaluations of a :class:`Plan`'s corpora."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    def block(self, corpus: str, task: str) -> Block:
+        """A task block of the corpus's ``stochastok`` block."""
+        block = (self.plan.corpus(corpus).get("stochastok") or {}).get(task)
+        if not block:
+            raise ConfigError(f"corpus '{corpus}' configures no stochastok.{task} block")
+        return block
+
+    def has(self, corpus: str, task: str) -> bool:
+        """Whether the corpus configures the task."""
+        return bool((self.plan.corpus(corpus).get("stochastok") or {}).get(task))
+
+    # -----------------------------------------------------------------------------------------
+    # Multi-digit addition
+
+    def addition_runs(self, corpus: str) -> list[LmRun]:
+        """The LMs evaluated on addition: every run of the corpus's ``lm`` block."""
+        self.block(corpus, "addition")
+        runs = self.plan.lm_runs(corpus)
+        if not runs:
+            raise ConfigError(
+                f"corpus '{corpus}': stochastok.addition evaluates the LMs of an lm block"
+            )
+        return runs
+
+    def _addition_run(self, corpus: str, run: LmRun) -> LmRun:
+        if run not in self.addition_runs(corpus):
+            raise ConfigError(f"corpus '{corpus}' trains no LM '{run[2]}' on '{run[0]}/{run[1]}'")
+        return run
+
+    def addition_eval_inputs(
+        self, corpus: str, tokenizer_corpus: str, tokenization: str, model: str
+    ) -> dict[str, str]:
+        """The trained LM, its tokenizer, and the byte corpora of the problems' splits."""
+        run = self._addition_run(corpus, (tokenizer_corpus, tokenization, model))
+        inputs = {
+            "tokenizer": self.plan.tokenizer_json(tokenizer_corpus, tokenization),
+            **{name.split(".")[0]: layout.lm_file(corpus, *run, name) for name in layout.LM_FILES},
+        }
+        for split in self.block(corpus, "addition")["splits"]:
+            inputs.update(layout.byte_corpus_files(corpus, split, f"split_{split}"))
+        return inputs
+
+    def addition_eval_params(self, corpus: str) -> dict[str, Any]:
+        """``--split NAME PREFIX`` options and the evaluation's settings."""
+        block = self.block(corpus, "addition")
+        splits = [
+            (split, layout.path(layout.BYTE_CORPUS, corpus=corpus, subset=split))
+            for split in block["splits"]
+        ]
+        return {**block, "splits": shell.entries(splits, option="--split")}
+
+    def addition_results(self, corpus: str) -> list[tuple[LmRun, str]]:
+        """Every run and its result JSON."""
+        return [
+            (run, layout.lm_path(layout.ADDITION_EVAL, corpus, *run))
+            for run in self.addition_runs(corpus)
+        ]
+
+    def addition_table_inputs(self, corpus: str) -> list[str]:
+        """Every result JSON of the addition table."""
+        return [result for _, result in self.addition_results(corpus)]
+
+    def addition_table_options(self, corpus: str) -> str:
+        """``--entry TOKENIZER_CORPUS TOKENIZATION MODEL RESULT`` options."""
+        return shell.entries((*run, result) for run, result in self.addition_results(corpus))
+
+    # -----------------------------------------------------------------------------------------
+    # LangGame
+
+    def langgame_runs(self, corpus: str) -> list[LmRun]:
+        """The LMs fine-tuned on LangGame: the block's ``runs``, or every run of the lm block."""
+        block = self.block(corpus, "langgame")
+        trained = self.plan.lm_runs(corpus)
+        if block.get("runs") is None:
+            runs = trained
+        else:
+            runs = [
+                (*self.plan.resolve_tokenizer(corpus, run["tokenizer"]), run["model"])
+                for run in block["runs"]
+            ]
+        for run in runs:
+            if run not in trained:
+                raise ConfigError(
+                    f"corpus '{corpus}': stochastok.langgame fine-tunes '{run[0]}/{run[1]}' "
+                    f"model '{run[2]}', which the lm block does not train"
+                )
+        if not runs:
+            raise ConfigError(f"corpus '{corpus}': stochastok.langgame has no LMs to fine-tune")
+        return runs
+
+    def langgame_tokenizers(self, corpus: str) -> list[tuple[str, str]]:
+        """``(tokenizer corpus, tokenizer)`` of the examples: each fine-tuned LM's tokenizer."""
+        pairs = [(c, names.tokenizer_of(t)) for c, t, _ in self.langgame_runs(corpus)]
+        return list(dict.fromkeys(pairs))
+
+    def langgame_question_inputs(self, corpus: str) -> dict[str, str]:
+        """The words' source: a byte corpus of the corpus's subset, or a word-list file."""
+        words = self.block(corpus, "langgame")["words"]
+        if "file" in words:
+            return {"words": words["file"]}
+        return layout.byte_corpus_files(corpus, words["subset"], "words")
+
+    def langgame_question_params(self, corpus: str) -> dict[str, Any]:
+        """The generator's options (word source, sizes, seed) and the two outputs' names."""
+        block = self.block(corpus, "langgame")
+        words = block["words"]
+        source = (
+            f"--word-list {shell.quote(words['file'])}"
+            if "file" in words
+            else "--corpus-prefix "
+            + shell.quote(layout.path(layout.BYTE_CORPUS, corpus=corpus, subset=words["subset"]))
+        )
+        return {
+            "words": f"{source} --size {words['size']}",
+            "train": block["questions"]["train"],
+            "validation": block["questions"]["validation"],
+            "seed": block["seed"],
+        }
+
+    def langgame_example_inputs(
+        self, corpus: str, tokenizer_corpus: str, tokenizer: str, task_split: str
+    ) -> dict[str, str]:
+        """The questions of a split and the tokenizer of a fine-tuned LM."""
+        if (tokenizer_corpus, tokenizer) not in self.langgame_tokenizers(corpus):
+            raise ConfigError(
+                f"corpus '{corpus}': no LM fine-tuned on LangGame uses '{tokenizer_corpus}/"
+                f"{tokenizer}'"
+            )
+        return {
+            "questions": layout.path(
+                layout.LANGGAME_QUESTIONS, corpus=corpus, task_split=task_split
+            ),
+            "tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenizer),
+        }
+
+    def _langgame_examples(self, corpus: str, tokenizer_corpus: str, tokenizer: str, split: str):
+        prefix = layout.path(
+            layout.LANGGAME_EXAMPLES, corpus=corpus, tokenizer_corpus=tokenizer_corpus,
+            tokenizer=tokenizer, task_split=split,
+        )  # fmt: skip
+        return prefix, layout.files_of(prefix, layout.LANGGAME_EXAMPLE_SUFFIXES, split)
+
+    def _langgame_run(self, corpus: str, run: LmRun) -> LmRun:
+        if run not in self.langgame_runs(corpus):
+            raise ConfigError(
+                f"corpus '{corpus}' fine-tunes no LM '{run[2]}' of '{run[0]}/{run[1]}' on LangGame"
+            )
+        return run
+
+    def finetune_inputs(
+        self, corpus: str, tokenizer_corpus: str, tokenization: str, model: str
+    ) -> dict[str, str]:
+        """The pretrained LM, its tokenizer, and the training and validation examples."""
+        run = self._langgame_run(corpus, (tokenizer_corpus, tokenization, model))
+        tokenizer = names.tokenizer_of(tokenization)
+        inputs = {
+            "tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenizer),
+            **{
+                f"pretrained_{name.split('.')[0]}": layout.lm_file(corpus, *run, name)
+                for name in layout.LM_FILES
+            },
+        }
+        for split in ("train", "validation"):
+            inputs.update(self._langgame_examples(corpus, tokenizer_corpus, tokenizer, split)[1])
+        return inputs
+
+    def finetune_params(
+        self, corpus: str, tokenizer_corpus: str, tokenization: str, model: str
+    ) -> dict[str, Any]:
+        """GPUs, the examples' prefixes and the trainer's ``--set`` options of a fine-tuning.
+
+        The model is the pretrained LM's (its preset and ``model.*`` fields), started from its
+        weights (``init_from``); the recipe is the langgame block's ``training``.
+        """
+        run = self._langgame_run(corpus, (tokenizer_corpus, tokenization, model))
+        tokenizer = names.tokenizer_of(tokenization)
+        pretrained = self.plan.lm_training_settings(corpus, *run)
+        job = self.plan.lm_job(corpus, *run)
+        settings = {
+            "model_preset": pretrained["model_preset"],
+            **{k: v for k, v in pretrained.items() if k.startswith("model.") or k == "model"},
+            "seq_len": pretrained.get("seq_len", 256),
+            **self.block(corpus, "langgame")["training"],
+            "data": "examples",
+            "init_from": layout.lm_path(layout.LM_DIR, corpus, *run),
+        }
+        return {
+            "gpus": job.gpus,
+            "eval_gpus": min(job.gpus, 1),
+            "train": self._langgame_examples(corpus, tokenizer_corpus, tokenizer, "train")[0],
+            "valid": self._langgame_examples(corpus, tokenizer_corpus, tokenizer, "validation")[0],
+            "settings": shell.settings(settings),
+        }
+
+    def langgame_eval_inputs(
+        self, corpus: str, tokenizer_corpus: str, tokenization: str, model: str
+    ) -> dict[str, str]:
+        """The pretrained and fine-tuned LMs, the validation questions, the tokenizer."""
+        run = self._langgame_run(corpus, (tokenizer_corpus, tokenization, model))
+        finetuned = layout.lm_path(layout.LANGGAME_MODEL, corpus, *run)
+        return {
+            "tokenizer": layout.tokenizer_file(tokenizer_corpus, names.tokenizer_of(tokenization)),
+            "questions": layout.path(
+                layout.LANGGAME_QUESTIONS, corpus=corpus, task_split="validation"
+            ),
+            "pretrained": layout.lm_file(corpus, *run, "model.safetensors"),
+            "finetuned": f"{finetuned}/model.safetensors",
+        }
+
+    def langgame_results(self, corpus: str) -> list[tuple[LmRun, str]]:
+        """Every fine-tuned run and its result JSON."""
+        return [
+            (run, layout.lm_path(layout.LANGGAME_EVAL, corpus, *run))
+            for run in self.langgame_runs(corpus)
+        ]
+
+    def langgame_table_inputs(self, corpus: str) -> list[str]:
+        """Every result JSON of the LangGame table."""
+        return [result for _, result in self.langgame_results(corpus)]
+
+    def langgame_table_options(self, corpus: str) -> str:
+        """``--entry TOKENIZER_CORPUS TOKENIZATION MODEL RESULT`` options."""
+        return shell.entries((*run, result) for run, result in self.langgame_results(corpus))
+
+    # -----------------------------------------------------------------------------------------
+
+    def targets(self, corpus: str) -> list[str]:
+        """Every evaluation and table the corpus's ``stochastok`` block asks for."""
+        targets = []
+        if self.has(corpus, "langgame"):
+            targets += self.langgame_table_inputs(corpus)
+            targets += [layout.table("stochastok_langgame", corpus)]
+        if self.has(corpus, "addition"):
+            targets += self.addition_table_inputs(corpus)
+            targets += [layout.table("stochastok_addition", corpus)]
+        return targets

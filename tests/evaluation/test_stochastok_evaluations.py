@@ -1,0 +1,156 @@
+"""StochasTok's evaluations: multiple choice by log-likelihood, addition by generation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from tokenizers import Tokenizer
+
+from toklab.evaluation.addition import QuestionTokenizer, evaluate_checkpoint, prompt_credit
+from toklab.evaluation.multiple_choice import (
+    continuation_scores,
+    encode_questions,
+    evaluate_choices,
+    normalized_accuracy,
+)
+from toklab.models.llama import LlamaModel, ModelConfig
+from toklab.tasks.addition import problems, split_problem
+from toklab.tasks.langgame import encode_examples, generate_questions
+from toklab.tokenizers.tokenizer_files import read_merges_txt, read_vocab_json, save_tokenizer_files
+
+EOT = "<|endoftext|>"
+
+
+@pytest.fixture(scope="module")
+def gpt2(tmp_path_factory, shared_data):
+    directory = tmp_path_factory.mktemp("gpt2")
+    fixtures = shared_data / "cs336"
+    save_tokenizer_files(
+        directory,
+        read_vocab_json(fixtures / "gpt2_vocab.json"),
+        read_merges_txt(fixtures / "gpt2_merges.txt"),
+        [EOT],
+    )
+    return directory / "tokenizer.json"
+
+
+def tiny_model(vocab: int) -> LlamaModel:
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=vocab, hidden_size=16, intermediate_size=32,
+                         num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=128)  # fmt: skip
+    return LlamaModel(config).eval()
+
+
+def test_continuation_scores_equal_token_by_token_log_likelihoods():
+    model = tiny_model(50)
+    prompt, options = [3, 4, 5], [[7], [8, 9, 10], [11, 12]]
+    scores = continuation_scores(model, prompt, options)
+    for option, score in zip(options, scores, strict=True):
+        sequence = [*prompt, *option]
+        expected = 0.0
+        for t in range(len(prompt), len(sequence)):  # one forward per predicted token
+            with torch.no_grad():
+                logits = model(torch.tensor([sequence[:t]]))[0, -1]
+            expected += torch.log_softmax(logits.double(), -1)[sequence[t]].item()
+        assert score == pytest.approx(expected, abs=1e-4)
+
+
+def test_langgame_scoring_matches_the_fine_tuning_examples(gpt2):
+    tokenizer = Tokenizer.from_file(str(gpt2))
+    words = ["cat", "dog", "apple", "banana", "strawberry", "elephant", "kiwi", "fig", "mango",
+             "pineapple", "pear", "plum", "an", "to", "giraffe", "hippopotamus"]  # fmt: skip
+    questions = generate_questions(words, 30, seed=1)
+    prompts, options, answers = encode_questions(tokenizer, questions, 50256)
+    tokens, offsets, starts = encode_examples(tokenizer, questions, 50256)
+    for i in range(len(questions)):
+        example = tokens[offsets[i] : offsets[i + 1]].tolist()
+        assert example == [*prompts[i], *options[i][answers[i]]]
+        assert starts[i] == len(prompts[i])
+
+
+def test_accuracy_and_its_normalization():
+    assert normalized_accuracy(0.25, 4) == 0 and normalized_accuracy(1.0, 4) == 1
+    assert normalized_accuracy(0.0, 4) == pytest.approx(-1 / 3)
+
+    class Oracle(torch.nn.Module):
+        """Puts all its mass on token 9 after anything: option [9] always wins."""
+
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, ids):
+            logits = torch.full((*ids.shape, 20), -10.0)
+            logits[..., 9] = 10.0
+            return logits
+
+    prompts = [[1, 2], [3], [4, 5, 6]]
+    options = [[[9], [8], [7], [6]], [[8], [9], [7], [6]], [[8], [7], [6], [9]]]
+    result = evaluate_choices(Oracle(), prompts, options, [0, 1, 2])
+    assert result["accuracy"] == pytest.approx(2 / 3) and result["questions"] == 3
+    assert result["normalized_accuracy"] == pytest.approx((4 * 2 / 3 - 1) / 3)
+
+
+def test_questions_tokenized_four_ways_keep_their_text(gpt2):
+    tokenizer = Tokenizer.from_file(str(gpt2))
+    questions = QuestionTokenizer(gpt2, stochastok_p=1.0, dropout_p=0.5, seed=0)
+    texts = [split_problem(p)[0] for p in problems(0, 50, 0)["train"]]
+    deterministic = questions.encode(texts, "deterministic", "train")
+    assert deterministic == [tokenizer.encode(t).ids for t in texts]
+    for method in ("stochastok", "bpedropout", "chars"):
+        encoded = questions.encode(texts, method, "train")
+        assert [tokenizer.decode(ids) for ids in encoded] == texts
+        assert sum(map(len, encoded)) > sum(map(len, deterministic))
+        assert encoded == questions.encode(texts, method, "train")  # seeded
+    chars = questions.encode(texts, "chars", "train")
+    assert [len(ids) for ids in chars] == [len(t) for t in texts]  # digits, $, + and = are tokens
+
+
+def test_addition_is_scored_on_the_generated_text_only(gpt2):
+    tokenizer = Tokenizer.from_file(str(gpt2))
+    questions = QuestionTokenizer(gpt2, stochastok_p=1.0, dropout_p=0.1, seed=0)
+    split = problems(3, 30, 0)["train"]
+    answers = {split_problem(p)[0]: split_problem(p)[1] for p in split}
+
+    class Oracle(torch.nn.Module):
+        """Generates the reversed sum of whatever question it is given, then EOS."""
+
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, ids):
+            text = tokenizer.decode(ids[0].tolist())
+            question = text[: text.index("=") + 1]
+            target = [*tokenizer.encode(answers[question]).ids, 50256]
+            done = len(tokenizer.encode(text).ids) - len(tokenizer.encode(question).ids)
+            logits = torch.zeros(*ids.shape, 50257)
+            logits[0, -1, target[min(len(target) - 1, max(done, 0))]] = 1.0
+            return logits
+
+    rows = evaluate_checkpoint(
+        Oracle(), questions, {"train": split}, ["deterministic", "chars"], max_new_tokens=8,
+        eos_id=50256,
+    )  # fmt: skip
+    assert [r["accuracy"] for r in rows] == [1.0, 1.0]
+    assert rows[0]["samples"] == 30 and not math.isnan(rows[0]["prompt_credit"])
+
+    class Echo(torch.nn.Module):
+        """Generates EOS at once: nothing is ever solved, whatever the prompt holds."""
+
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, ids):
+            logits = torch.zeros(*ids.shape, 50257)
+            logits[..., 50256] = 1.0
+            return logits
+
+    rows = evaluate_checkpoint(
+        Echo(), questions, {"train": split}, ["deterministic"], max_new_tokens=8, eos_id=50256
+    )
+    assert rows[0]["accuracy"] == 0.0
+    assert prompt_credit(["$123+198=123", "$100+1=101"]) == 0.5

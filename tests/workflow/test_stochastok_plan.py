@@ -1,0 +1,172 @@
+"""The StochasTok stage's plan: LangGame and addition jobs of the demo, and their checks."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from tests.workflow.conftest import PRESETS, load_config
+from toklab.errors import ConfigError
+from toklab.workflow.checks import check_config
+from toklab.workflow.plan import Plan
+
+
+@pytest.fixture
+def demo(demo_config) -> Plan:
+    return Plan(demo_config)
+
+
+def test_langgame_jobs_of_the_demo(demo):
+    stochastok = demo.stochastok
+    runs = [("demo", "bpe-1000", "tiny"), ("demo", "bpe-1000-stochastok0.1", "tiny")]
+    assert stochastok.langgame_runs("demo") == runs
+    assert stochastok.langgame_tokenizers("demo") == [("demo", "bpe-1000")]  # one set of examples
+    assert stochastok.langgame_question_inputs("demo") == {
+        "words_bin": "results/data/demo/bytes/lm_train.bin",
+        "words_idx": "results/data/demo/bytes/lm_train.idx",
+        "words_pretok": "results/data/demo/bytes/lm_train.pretok",
+        "words_meta_json": "results/data/demo/bytes/lm_train.meta.json",
+    }
+    params = stochastok.langgame_question_params("demo")
+    assert params == {
+        "words": "--corpus-prefix results/data/demo/bytes/lm_train --size 1000",
+        "train": 1500,
+        "validation": 150,
+        "seed": 0,
+    }
+    examples = stochastok.langgame_example_inputs("demo", "demo", "bpe-1000", "validation")
+    assert examples == {
+        "questions": "results/tasks/demo/langgame/validation.jsonl",
+        "tokenizer": "results/tokenizers/demo/bpe-1000/tokenizer.json",
+    }
+    inputs = stochastok.finetune_inputs("demo", *runs[1])
+    assert inputs["pretrained_model"] == (
+        "results/models/lm/demo/demo/bpe-1000-stochastok0.1/tiny/model.safetensors"
+    )
+    assert (
+        inputs["train_answers_bin"] == "results/tasks/demo/langgame/demo/bpe-1000/train.answers.bin"
+    )
+    assert inputs["tokenizer"] == "results/tokenizers/demo/bpe-1000/tokenizer.json"
+    finetune = stochastok.finetune_params("demo", *runs[1])
+    assert finetune["train"] == "results/tasks/demo/langgame/demo/bpe-1000/train"
+    assert finetune["gpus"] == 0
+    settings = finetune["settings"]
+    for option in (
+        "--set 'model_preset=\"tiny\"'",
+        "--set seq_len=128",  # the pretrained run's
+        "--set max_steps=90",
+        "--set keep_checkpoints=true",
+        "--set 'data=\"examples\"'",
+        "--set 'init_from=\"results/models/lm/demo/demo/bpe-1000-stochastok0.1/tiny\"'",
+    ):
+        assert option in settings, (option, settings)
+    evaluation = stochastok.langgame_eval_inputs("demo", *runs[0])
+    assert (
+        evaluation["finetuned"]
+        == "results/models/langgame/demo/demo/bpe-1000/tiny/model.safetensors"
+    )
+    assert evaluation["pretrained"] == "results/models/lm/demo/demo/bpe-1000/tiny/model.safetensors"
+    assert stochastok.targets("demo")[-1] == "results/tables/stochastok_langgame_demo.csv"
+    assert "results/tables/stochastok_langgame_demo.csv" in demo.final_targets()
+    with pytest.raises(ConfigError, match="fine-tunes no LM 'tiny' of 'demo/bytes' on LangGame"):
+        stochastok.finetune_inputs("demo", "demo", "bytes", "tiny")
+    with pytest.raises(ConfigError, match="no LM fine-tuned on LangGame uses 'demo/bytes'"):
+        stochastok.langgame_example_inputs("demo", "demo", "bytes", "train")
+
+
+def test_addition_jobs_of_the_demo(demo):
+    stochastok = demo.stochastok
+    runs = stochastok.addition_runs("addition")
+    assert runs == [
+        ("addition", "bpe-320", "tiny"),
+        ("addition", "bpe-320-stochastok1", "tiny"),
+        ("addition", "bpe-320-chars", "tiny"),
+    ]
+    inputs = stochastok.addition_eval_inputs("addition", *runs[2])
+    assert (
+        inputs["model"]
+        == "results/models/lm/addition/addition/bpe-320-chars/tiny/model.safetensors"
+    )
+    assert inputs["tokenizer"] == "results/tokenizers/addition/bpe-320/tokenizer.json"
+    assert inputs["split_validation_bin"] == "results/data/addition/bytes/validation.bin"
+    params = stochastok.addition_eval_params("addition")
+    assert params["splits"] == (
+        "--split train results/data/addition/bytes/train "
+        "--split validation results/data/addition/bytes/validation"
+    )
+    assert (params["samples"], params["max_new_tokens"], params["stochastok_p"]) == (40, 6, 1.0)
+    assert stochastok.addition_table_options("addition").startswith(
+        "--entry addition bpe-320 tiny results/eval/addition/addition/addition/bpe-320/tiny.json"
+    )
+    assert "results/tables/stochastok_addition_addition.csv" in demo.final_targets()
+    assert stochastok.targets("demo")[-1].endswith("stochastok_langgame_demo.csv")
+    with pytest.raises(
+        ConfigError, match=r"corpus 'demo' configures no stochastok\.addition block"
+    ):
+        stochastok.addition_runs("demo")
+
+
+ADDITION = {
+    "splits": ["validation"],
+    "samples": 5,
+    "max_new_tokens": 5,
+    "stochastok_p": 1.0,
+    "dropout_p": 0.1,
+    "seed": 0,
+}
+
+
+def demo_with(change) -> dict:
+    config = copy.deepcopy(load_config("demo"))
+    change(config["corpora"])
+    return config
+
+
+def set_langgame(**values):
+    def change(corpora):
+        corpora["demo"]["stochastok"]["langgame"].update(values)
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            set_langgame(words={"subset": "nope", "size": 10}),
+            "stochastok.langgame.words.subset 'nope' is not one of its subsets",
+        ),
+        (
+            set_langgame(runs=[{"tokenizer": "bpe-500", "model": "tiny"}]),
+            "stochastok.langgame fine-tunes 'demo/bpe-500' model 'tiny', which the lm block "
+            "does not train",
+        ),
+        (
+            set_langgame(training={"data": "windows"}),
+            "stochastok.langgame.training sets ['data'], which the fine-tuning fixes",
+        ),
+        (set_langgame(training={"max_stepz": 3}), "stochastok.langgame.training: "),
+        (
+            lambda corpora: corpora["demo"]["stochastok"].update(addition=ADDITION),
+            "stochastok.addition evaluates addition problems; the corpus's source is 'demo'",
+        ),
+        (
+            lambda corpora: corpora["addition"]["stochastok"]["addition"].update(splits=["test"]),
+            "stochastok.addition.splits 'test' is not one of its subsets",
+        ),
+        (
+            lambda corpora: corpora["addition"].pop("lm"),
+            "stochastok.addition evaluates the LMs of an lm block",
+        ),
+    ],
+)
+def test_bad_stochastok_blocks(change, message):
+    with pytest.raises(ConfigError) as error:
+        check_config(demo_with(change), presets=PRESETS)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_explicit_byte_subsets_gain_the_tasks_subsets():
+    config = demo_with(lambda corpora: corpora["addition"].update(byte_subsets=[]))
+    assert Plan(config).byte_subsets("addition") == ["train", "validation"]
