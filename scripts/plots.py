@@ -115,6 +115,25 @@ def lm_bits_per_byte(table: Path, output: Path) -> None:
     plots.plot_lm_bits_per_byte(read_table(table), output)
 
 
+@cli.command("stochastok-langgame")
+@click.option("--table", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def stochastok_langgame(table: Path, output: Path) -> None:
+    """LangGame normalized accuracy during fine-tuning, from a stochastok_langgame table."""
+    plots.plot_langgame(read_table(table), output)
+
+
+@cli.command("stochastok-addition")
+@click.option("--table", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--split", default="validation", show_default=True)
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def stochastok_addition(table: Path, split: str, output: Path) -> None:
+    """Addition accuracy per training step and question tokenization, from its table."""
+    plots.plot_addition(read_table(table), output, split)
+
+
 @cli.command("lm-curves")
 @click.option(
     "--run",

@@ -169,7 +169,7 @@ def evaluate_addition(
         sample_problems,
     )
     from toklab.io import write_json
-    from toklab.models.causal_lm import load_model
+    from toklab.models.causal_lm import check_vocabulary, load_model
     from toklab.tokenizers.tokenizer_files import special_token_ids
 
     questions = QuestionTokenizer(
@@ -181,9 +181,11 @@ def evaluate_addition(
         texts = [corpus.document_text(i) for i in range(len(corpus))]
         problems[name] = sample_problems(texts, samples, seed)
     eos = special_token_ids(tokenizer_path).get("eos")
+    vocab_size = questions.tokenizer.get_vocab_size(with_added_tokens=True)
     rows = []
     for step, directory in tqdm(checkpoint_steps(model_dir), desc="checkpoints"):
         model = load_model(directory).eval()
+        check_vocabulary(model, vocab_size, directory)
         for row in evaluate_checkpoint(
             model, questions, problems, METHODS, max_new_tokens=max_new_tokens, eos_id=eos
         ):
@@ -274,7 +276,7 @@ def evaluate_langgame(
 
     from toklab.evaluation.multiple_choice import encode_questions, evaluate_choices
     from toklab.io import write_json
-    from toklab.models.causal_lm import context_limit, load_model
+    from toklab.models.causal_lm import check_vocabulary, context_limit, load_model
     from toklab.tasks.langgame import read_jsonl
     from toklab.tokenizers.tokenizer_files import load_tokenizer, require_special_token
 
@@ -287,6 +289,7 @@ def evaluate_langgame(
     rows = []
     for step, directory in tqdm(checkpoints, desc="checkpoints"):
         model = load_model(directory).eval()
+        check_vocabulary(model, tokenizer.get_vocab_size(with_added_tokens=True), directory)
         result = evaluate_choices(
             model, prompts, options, answers, context_length=context_limit(model)
         )

@@ -154,3 +154,24 @@ def test_addition_is_scored_on_the_generated_text_only(gpt2):
     )
     assert rows[0]["accuracy"] == 0.0
     assert prompt_credit(["$123+198=123", "$100+1=101"]) == 0.5
+
+
+def test_a_checkpoint_of_another_tokenizer_is_refused(gpt2, tmp_path):
+    from tests.conftest import run_script
+    from toklab.models.causal_lm import save_model
+    from toklab.tasks.langgame import write_jsonl
+
+    model_dir = tmp_path / "model"
+    save_model(tiny_model(50), model_dir)
+    (model_dir / "training_state.json").write_text('{"step": 0}')
+    words = ["cat", "dog", "apple", "banana", "strawberry", "elephant", "kiwi", "fig", "an"]
+    write_jsonl(tmp_path / "q.jsonl", generate_questions(words, 5, seed=0))
+    result = run_script(
+        "stochastok.py", "evaluate-langgame", "--pretrained", str(model_dir),
+        "--finetuned", str(model_dir), "--questions", str(tmp_path / "q.jsonl"),
+        "--tokenizer", str(gpt2), "--output", str(tmp_path / "out.json"),
+    )  # fmt: skip
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]  # after tqdm's progress lines
+    assert last.startswith("Error: ") and "a vocabulary of 50 ids, its tokenizer 50257" in last
+    assert not (tmp_path / "out.json").exists()

@@ -42,17 +42,20 @@ def test_demo_final_targets(demo):
     everything = demo.final_targets()
     # the demo corpus's, then the addition corpus's: the manifest and 8 byte-corpus files, its
     # BPE's 3 files, 3 x 2 x 3 token arrays, 3 LMs and their results, the LM table and its 2
-    # figures, 3 addition results and their table
+    # figures, 3 addition results, their table and its figure
     split = everything.index("results/data/addition/manifest.json")
     targets, addition = everything[:split], everything[split:]
-    assert len(addition) == 1 + 2 * 4 + 3 + 3 * 2 * 3 + 3 * 2 + 3 + 3 + 1
-    assert addition[-1] == "results/tables/stochastok_addition_addition.csv"
+    assert len(addition) == 1 + 2 * 4 + 3 + 3 * 2 * 3 + 3 * 2 + 3 + 3 + 2
+    assert addition[-2:] == [
+        "results/tables/stochastok_addition_addition.csv",
+        "results/plots/stochastok_addition_addition.png",
+    ]
     # 67 before tokenized datasets; then the byte-level tokenizer's two files, 3 x 2 token
     # arrays of 3 files, delphi, nanogpt and cs336 (2 each), tfree (2 subsets x 6 files), three
     # LMs with their results, the LM table and its two figures; then bpe-1000's three variant
     # tokenizations (2 subsets x 3 files) and the LM on its StochasTok arrays; LangGame's two
-    # results and table
-    expected = 67 + 2 + 3 * 2 * 3 + 2 + 2 + 2 + 2 * 6 + 3 * 2 + 3 + 3 * 2 * 3 + 2 + 3
+    # results, table and figure
+    expected = 67 + 2 + 3 * 2 * 3 + 2 + 2 + 2 + 2 * 6 + 3 * 2 + 3 + 3 * 2 * 3 + 2 + 4
     assert len(targets) == len(set(targets)) == expected
     assert targets[0] == "results/data/demo/manifest.json"
     assert "results/data/demo/bytes/validation.pretok" in targets

@@ -67,7 +67,10 @@ def test_langgame_jobs_of_the_demo(demo):
         == "results/models/langgame/demo/demo/bpe-1000/tiny/model.safetensors"
     )
     assert evaluation["pretrained"] == "results/models/lm/demo/demo/bpe-1000/tiny/model.safetensors"
-    assert stochastok.targets("demo")[-1] == "results/tables/stochastok_langgame_demo.csv"
+    assert stochastok.targets("demo")[-2:] == [
+        "results/tables/stochastok_langgame_demo.csv",
+        "results/plots/stochastok_langgame_demo.png",
+    ]
     assert "results/tables/stochastok_langgame_demo.csv" in demo.final_targets()
     with pytest.raises(ConfigError, match="fine-tunes no LM 'tiny' of 'demo/bytes' on LangGame"):
         stochastok.finetune_inputs("demo", "demo", "bytes", "tiny")
@@ -100,7 +103,7 @@ def test_addition_jobs_of_the_demo(demo):
         "--entry addition bpe-320 tiny results/eval/addition/addition/addition/bpe-320/tiny.json"
     )
     assert "results/tables/stochastok_addition_addition.csv" in demo.final_targets()
-    assert stochastok.targets("demo")[-1].endswith("stochastok_langgame_demo.csv")
+    assert stochastok.addition_plot_split("addition") == "validation"
     with pytest.raises(
         ConfigError, match=r"corpus 'demo' configures no stochastok\.addition block"
     ):

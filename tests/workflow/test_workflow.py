@@ -352,6 +352,8 @@ def test_demo_stochastok(demo_run):
         rows = list(reader)
     assert reader.fieldnames == list(tables.ADDITION_COLUMNS)
     assert len(rows) == 3 * 3 * 4 * 2  # LMs x checkpoints x question tokenizations x splits
+    for name in ("stochastok_langgame_demo", "stochastok_addition_addition"):
+        assert (demo_run / f"results/plots/{name}.png").read_bytes()[:4] == b"\x89PNG"
     assert {r["training_tokenization"] for r in rows} == {
         "bpe-320", "bpe-320-stochastok1", "bpe-320-chars"
     }  # fmt: skip

@@ -161,6 +161,7 @@ get_langgame_eval_inputs = from_plan(
 )
 get_langgame_table_inputs = from_plan(plan.stochastok.langgame_table_inputs, "corpus")
 get_langgame_table_options = from_plan(plan.stochastok.langgame_table_options, "corpus")
+get_addition_plot_split = from_plan(plan.stochastok.addition_plot_split, "corpus")
 
 
 def get_finetune_gpus(wildcards):

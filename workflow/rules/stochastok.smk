@@ -277,3 +277,52 @@ rule stochastok_langgame_table:
     shell:
         "python {params.script:q} stochastok-langgame {params.entries} --output {output:q}"
         " 2> {log:q}"
+
+
+rule plot_stochastok_langgame:
+    input:
+        layout.table("stochastok_langgame"),
+    output:
+        report(
+            layout.plot("stochastok_langgame"),
+            caption="../report/stochastok_langgame_plot.rst",
+            category="Plots",
+        ),
+    log:
+        layout.log("plot", plot="stochastok_langgame"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        script=script("plots.py"),
+    shell:
+        "python {params.script:q} stochastok-langgame --table {input:q} --output {output:q}"
+        " 2> {log:q}"
+
+
+rule plot_stochastok_addition:
+    input:
+        layout.table("stochastok_addition"),
+    output:
+        report(
+            layout.plot("stochastok_addition"),
+            caption="../report/stochastok_addition_plot.rst",
+            category="Plots",
+        ),
+    log:
+        layout.log("plot", plot="stochastok_addition"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        script=script("plots.py"),
+        split=get_addition_plot_split,
+    shell:
+        "python {params.script:q} stochastok-addition --table {input:q}"
+        " --split {params.split:q} --output {output:q} 2> {log:q}"

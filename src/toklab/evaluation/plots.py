@@ -287,6 +287,55 @@ def plot_lm_curves(
             "Validation curves (per-token loss over each tokenizer's bytes per token)")  # fmt: skip
 
 
+def plot_langgame(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
+    """LangGame normalized accuracy against fine-tuning step, per pretraining tokenization."""
+    plt = _pyplot()
+    if not rows:
+        raise DataError("the LangGame table has no rows")
+    figure, ax = plt.subplots(figsize=(7.5, 4.5))
+    for tokenization, model in sorted({(r["pretraining_tokenization"], r["model"]) for r in rows}):
+        points = sorted(
+            (int(r["step"]), float(r["normalized_accuracy"]))
+            for r in rows
+            if r["pretraining_tokenization"] == tokenization and r["model"] == model
+        )
+        x, y = zip(*points, strict=True)
+        ax.plot(x, y, "-o", markersize=3, label=f"pretrained on {tokenization} ({model})")
+    ax.axhline(0.0, color="grey", linewidth=0.8, linestyle=":")
+    _finish(figure, ax, path, "fine-tuning step", "normalized accuracy (0: chance)",
+            "LangGame during fine-tuning")  # fmt: skip
+
+
+def plot_addition(rows: Sequence[Mapping[str, Any]], path: str | Path, split: str) -> None:
+    """Addition accuracy against training step: a panel per question tokenization."""
+    plt = _pyplot()
+    rows = [r for r in rows if r["split"] == split]
+    if not rows:
+        raise DataError(f"the addition table has no rows of split '{split}'")
+    methods = list(dict.fromkeys(r["evaluation_tokenization"] for r in rows))
+    figure, axes = plt.subplots(1, len(methods), figsize=(3.2 * len(methods), 3.4), sharey=True)
+    axes = np.atleast_1d(axes)
+    runs = sorted({(r["training_tokenization"], r["model"]) for r in rows})
+    for ax, method in zip(axes, methods, strict=True):
+        for tokenization, model in runs:
+            points = sorted(
+                (int(r["step"]), float(r["accuracy"]))
+                for r in rows
+                if r["evaluation_tokenization"] == method
+                and (r["training_tokenization"], r["model"]) == (tokenization, model)
+            )
+            x, y = zip(*points, strict=True)
+            ax.plot(x, y, "-o", markersize=3, label=f"{tokenization} ({model})")
+        ax.set_title(f"questions: {method}", fontsize=9)
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"accuracy ({split})")
+    axes[0].legend(fontsize=7, frameon=False)
+    figure.suptitle("Multi-digit addition by training tokenization", fontsize=10)
+    figure.tight_layout()
+    save_png(figure, path)
+
+
 def _finish(figure, ax, path: str | Path, xlabel: str, ylabel: str, title: str) -> None:
     """Labels, grid, legend and title of a one-panel figure, then save it."""
     ax.set_xlabel(xlabel)

@@ -141,6 +141,16 @@ def context_limit(model: nn.Module) -> int | None:
     return getattr(model.config, "max_position_embeddings", None)
 
 
+def check_vocabulary(model: nn.Module, vocab_size: int, where: str | Path) -> None:
+    """An error unless the model's vocabulary is the tokenizer's ``vocab_size`` ids."""
+    own = getattr(model.config, "vocab_size", None)
+    if own is not None and own != vocab_size:
+        raise DataError(
+            f"{where}: the model has a vocabulary of {own} ids, its tokenizer {vocab_size} "
+            "(a checkpoint of another tokenizer?)"
+        )
+
+
 def embedding_weights(model: nn.Module) -> list[nn.Parameter]:
     """The input embedding and output head weights (one when they are tied)."""
     if isinstance(model, LlamaModel):

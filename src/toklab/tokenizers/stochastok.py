@@ -211,7 +211,7 @@ def _expand_document(
             if position + step <= n and tree[position + step] <= r:
                 position += step
                 r -= tree[position]
-            step //= 2
+            step >>= 1
         node = position
         for _ in range(r):
             node = following[node]
@@ -263,10 +263,9 @@ def _expand_documents(
         longest = max(longest, lengths[d] + attempts[d])
     out = np.empty(capacity, dtype=tokens.dtype)
     new_offsets = np.zeros(n_docs + 1, dtype=np.int64)
-    piece = np.empty(longest, dtype=np.int64)
-    following = np.empty(longest, dtype=np.int64)
-    tree = np.zeros(longest + 1, dtype=np.int64)
-    buffer = np.empty(longest, dtype=np.int64)
+    piece = np.empty(longest, dtype=np.int32)
+    following = np.empty(longest, dtype=np.int32)
+    tree = np.zeros(longest + 1, dtype=np.int32)
     written = 0
     for d in range(n_docs):
         document = tokens[offsets[d] : offsets[d + 1]]
@@ -275,12 +274,10 @@ def _expand_documents(
             written += len(document)
         else:
             state = document_state(seed, key, np.uint64(first_document + d))
-            length = _expand_document(
+            written += _expand_document(
                 document, attempts[d], state, split_offsets, split_left, split_right,
-                buffer, piece, following, tree,
+                out[written:], piece, following, tree,
             )  # fmt: skip
-            out[written : written + length] = buffer[:length]
-            written += length
         new_offsets[d + 1] = written
     return out[:written], new_offsets
 

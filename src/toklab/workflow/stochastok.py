@@ -92,6 +92,10 @@ class StochastokPlan:
         """Every result JSON of the addition table."""
         return [result for _, result in self.addition_results(corpus)]
 
+    def addition_plot_split(self, corpus: str) -> str:
+        """The split the addition figure shows: the last one (validation, held out)."""
+        return self.block(corpus, "addition")["splits"][-1]
+
     def addition_table_options(self, corpus: str) -> str:
         """``--entry TOKENIZER_CORPUS TOKENIZATION MODEL RESULT`` options."""
         return shell.entries((*run, result) for run, result in self.addition_results(corpus))
@@ -261,8 +265,14 @@ class StochastokPlan:
         targets = []
         if self.has(corpus, "langgame"):
             targets += self.langgame_table_inputs(corpus)
-            targets += [layout.table("stochastok_langgame", corpus)]
+            targets += [
+                layout.table("stochastok_langgame", corpus),
+                layout.plot("stochastok_langgame", corpus),
+            ]
         if self.has(corpus, "addition"):
             targets += self.addition_table_inputs(corpus)
-            targets += [layout.table("stochastok_addition", corpus)]
+            targets += [
+                layout.table("stochastok_addition", corpus),
+                layout.plot("stochastok_addition", corpus),
+            ]
         return targets
