@@ -124,6 +124,15 @@ def stochastok_langgame(table: Path, output: Path) -> None:
     plots.plot_langgame(read_table(table), output)
 
 
+@cli.command("stochastok-benchmarks")
+@click.option("--table", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def stochastok_benchmarks(table: Path, output: Path) -> None:
+    """Benchmark accuracy per training step, from a stochastok_benchmarks table."""
+    plots.plot_benchmarks(read_table(table), output)
+
+
 @cli.command("stochastok-addition")
 @click.option("--table", required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--split", default="validation", show_default=True)

@@ -195,6 +195,52 @@ def evaluate_addition(
     write_json(output, {"model_dir": str(model_dir), "rows": rows})
 
 
+@cli.command("evaluate-benchmarks")
+@click.option("--model-dir", required=True, type=path_option, help="A trained LM's directory.")
+@click.option("--tokenizer", "tokenizer_path", required=True, type=path_option)
+@click.option("--benchmark", "names", required=True, multiple=True, help="A benchmark (repeat).")
+@click.option(
+    "--data-file", "data_files", multiple=True, type=(str, path_option),
+    help="NAME FILE: a local file in the benchmark's format instead of the hub (repeat).",
+)  # fmt: skip
+@click.option("--limit", default=1000, show_default=True, help="Items per benchmark.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--output", required=True, type=path_option)
+@one_line_errors
+def evaluate_benchmarks(
+    model_dir: Path,
+    tokenizer_path: Path,
+    names: tuple[str, ...],
+    data_files: tuple[tuple[str, Path], ...],
+    limit: int,
+    seed: int,
+    output: Path,
+) -> None:
+    """Multiple-choice accuracy of every kept checkpoint of a run on standard benchmarks."""
+    from tqdm import tqdm
+
+    from toklab.evaluation.benchmarks import load_items, score_items
+    from toklab.io import write_json
+    from toklab.models.causal_lm import check_vocabulary, load_model
+    from toklab.tokenizers.tokenizer_files import load_tokenizer, special_token_ids
+
+    tokenizer = load_tokenizer(tokenizer_path)
+    files = dict(data_files)
+    items = {
+        name: load_items(name, limit=limit, seed=seed, data_files=files.get(name)) for name in names
+    }
+    eos = special_token_ids(tokenizer_path).get("eos")
+    rows = []
+    for step, directory in tqdm(checkpoint_steps(model_dir), desc="checkpoints"):
+        model = load_model(directory).eval()
+        check_vocabulary(model, tokenizer.get_vocab_size(with_added_tokens=True), directory)
+        for name, chosen in items.items():
+            result = score_items(model, tokenizer, chosen, eos)
+            rows.append({"step": step, "benchmark": name, **result})
+            log.info("step %d %s: accuracy %.3f", step, name, result["accuracy"])
+    write_json(output, {"model_dir": str(model_dir), "rows": rows})
+
+
 @cli.command("langgame-questions")
 @click.option("--corpus-prefix", type=path_option, help="Byte corpus whose words make the pool.")
 @click.option("--word-list", type=path_option, help="Or a file of words, one per line.")

@@ -121,5 +121,24 @@ def stochastok_langgame(entries: tuple[tuple[str, str, str, Path], ...], output:
     log.info("%s: %d rows", output, n)
 
 
+@cli.command("stochastok-benchmarks")
+@click.option(
+    "--entry",
+    "entries",
+    multiple=True,
+    required=True,
+    type=(str, str, str, click.Path(path_type=Path)),
+    metavar="TOKENIZER_CORPUS TOKENIZATION MODEL RESULT_JSON",
+    help="One LM's benchmark results (repeat).",
+)
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def stochastok_benchmarks(entries: tuple[tuple[str, str, str, Path], ...], output: Path) -> None:
+    """Standard multiple-choice benchmarks per LM, checkpoint and benchmark."""
+    rows = tables.task_rows(entries, "training_tokenization")
+    n = tables.write_csv(output, list(tables.BENCHMARK_COLUMNS), rows)
+    log.info("%s: %d rows", output, n)
+
+
 if __name__ == "__main__":
     cli()

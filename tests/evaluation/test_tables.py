@@ -77,6 +77,9 @@ def test_every_table_is_documented_in_the_readme(repo):
         tables.COMPRESSION_COLUMNS,
         tables.TRAINING_COLUMNS,
         tables.LM_COLUMNS,
+        tables.LANGGAME_COLUMNS,
+        tables.ADDITION_COLUMNS,
+        tables.BENCHMARK_COLUMNS,
     ):
         for name in columns:
             assert f"`{name}`" in readme, name

@@ -54,8 +54,8 @@ def test_demo_final_targets(demo):
     # arrays of 3 files, delphi, nanogpt and cs336 (2 each), tfree (2 subsets x 6 files), three
     # LMs with their results, the LM table and its two figures; then bpe-1000's three variant
     # tokenizations (2 subsets x 3 files) and the LM on its StochasTok arrays; LangGame's two
-    # results, table and figure
-    expected = 67 + 2 + 3 * 2 * 3 + 2 + 2 + 2 + 2 * 6 + 3 * 2 + 3 + 3 * 2 * 3 + 2 + 4
+    # results, table and figure; the benchmarks of the 4 LMs, their table and figure
+    expected = 67 + 2 + 3 * 2 * 3 + 2 + 2 + 2 + 2 * 6 + 3 * 2 + 3 + 3 * 2 * 3 + 2 + 4 + 6
     assert len(targets) == len(set(targets)) == expected
     assert targets[0] == "results/data/demo/manifest.json"
     assert "results/data/demo/bytes/validation.pretok" in targets

@@ -67,15 +67,41 @@ def test_langgame_jobs_of_the_demo(demo):
         == "results/models/langgame/demo/demo/bpe-1000/tiny/model.safetensors"
     )
     assert evaluation["pretrained"] == "results/models/lm/demo/demo/bpe-1000/tiny/model.safetensors"
-    assert stochastok.targets("demo")[-2:] == [
+    assert {
         "results/tables/stochastok_langgame_demo.csv",
         "results/plots/stochastok_langgame_demo.png",
-    ]
+    } <= set(stochastok.targets("demo"))
     assert "results/tables/stochastok_langgame_demo.csv" in demo.final_targets()
     with pytest.raises(ConfigError, match="fine-tunes no LM 'tiny' of 'demo/bytes' on LangGame"):
         stochastok.finetune_inputs("demo", "demo", "bytes", "tiny")
     with pytest.raises(ConfigError, match="no LM fine-tuned on LangGame uses 'demo/bytes'"):
         stochastok.langgame_example_inputs("demo", "demo", "bytes", "train")
+
+
+def test_benchmark_jobs_of_the_demo(demo):
+    stochastok = demo.stochastok
+    assert stochastok.benchmark_runs("demo") == demo.lm_runs("demo")
+    inputs = stochastok.benchmark_eval_inputs("demo", "demo", "bpe-1000-stochastok0.1", "tiny")
+    assert inputs["tokenizer"] == "results/tokenizers/demo/bpe-1000/tokenizer.json"
+    assert (
+        inputs["model"]
+        == "results/models/lm/demo/demo/bpe-1000-stochastok0.1/tiny/model.safetensors"
+    )
+    assert inputs["data_mmlu"] == "resources/benchmarks/mmlu.jsonl"  # no repository: as written
+    params = stochastok.benchmark_eval_params("demo")
+    assert params["benchmarks"].startswith(
+        "--benchmark hellaswag --data-file hellaswag resources/benchmarks/hellaswag.jsonl "
+        "--benchmark arc_easy"
+    )
+    assert (params["limit"], params["seed"]) == (1000, 0)
+    elsewhere = Plan(demo.config, repository="/repo").stochastok
+    files = elsewhere.benchmark_eval_inputs("demo", "demo", "bytes", "tiny")
+    assert files["data_blimp"].endswith("repo/resources/benchmarks/blimp.jsonl")
+    assert "results/tables/stochastok_benchmarks_demo.csv" in stochastok.targets("demo")
+    with pytest.raises(
+        ConfigError, match="evaluates no LM 'big' of 'demo/bytes' on the benchmarks"
+    ):
+        stochastok.benchmark_eval_inputs("demo", "demo", "bytes", "big")
 
 
 def test_addition_jobs_of_the_demo(demo):
@@ -142,8 +168,8 @@ def set_langgame(**values):
         ),
         (
             set_langgame(runs=[{"tokenizer": "bpe-500", "model": "tiny"}]),
-            "stochastok.langgame fine-tunes 'demo/bpe-500' model 'tiny', which the lm block "
-            "does not train",
+            "stochastok.langgame names 'demo/bpe-500' model 'tiny', which the lm block does "
+            "not train",
         ),
         (
             set_langgame(training={"data": "windows"}),
@@ -153,6 +179,18 @@ def set_langgame(**values):
         (
             lambda corpora: corpora["demo"]["stochastok"].update(addition=ADDITION),
             "stochastok.addition evaluates addition problems; the corpus's source is 'demo'",
+        ),
+        (
+            lambda corpora: corpora["demo"]["stochastok"]["benchmarks"].update(
+                data_files={"piqa": "x.jsonl"}
+            ),
+            "stochastok.benchmarks.data_files names ['piqa'], which stochastok.benchmarks.names",
+        ),
+        (
+            lambda corpora: corpora["demo"]["stochastok"]["benchmarks"].update(
+                runs=[{"tokenizer": "hfbpe-500", "model": "tiny"}]
+            ),
+            "stochastok.benchmarks names 'demo/hfbpe-500' model 'tiny', which the lm block",
         ),
         (
             lambda corpora: corpora["addition"]["stochastok"]["addition"].update(splits=["test"]),

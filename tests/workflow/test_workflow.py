@@ -352,7 +352,17 @@ def test_demo_stochastok(demo_run):
         rows = list(reader)
     assert reader.fieldnames == list(tables.ADDITION_COLUMNS)
     assert len(rows) == 3 * 3 * 4 * 2  # LMs x checkpoints x question tokenizations x splits
-    for name in ("stochastok_langgame_demo", "stochastok_addition_addition"):
+    with (demo_run / "results/tables/stochastok_benchmarks_demo.csv").open(encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        benchmarks = list(reader)
+    assert reader.fieldnames == list(tables.BENCHMARK_COLUMNS)
+    assert len(benchmarks) == 4 * 6  # the lm block's LMs (final models) x benchmarks
+    assert all(r["questions"] == "6" and 0 <= float(r["accuracy"]) <= 1 for r in benchmarks)
+    for name in (
+        "stochastok_langgame_demo",
+        "stochastok_addition_addition",
+        "stochastok_benchmarks_demo",
+    ):
         assert (demo_run / f"results/plots/{name}.png").read_bytes()[:4] == b"\x89PNG"
     assert {r["training_tokenization"] for r in rows} == {
         "bpe-320", "bpe-320-stochastok1", "bpe-320-chars"

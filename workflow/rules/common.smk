@@ -19,7 +19,9 @@ validate(config, schema="../schemas/config.schema.yaml")
 
 REPO = Path(workflow.basedir).parent
 try:
-    plan = check_config(config, presets=REPO / "resources" / "model_presets.yaml")
+    plan = check_config(
+        config, presets=REPO / "resources" / "model_presets.yaml", repository=REPO
+    )
 except ConfigError as err:
     raise WorkflowError(f"config error: {err}") from None
 
@@ -162,6 +164,18 @@ get_langgame_eval_inputs = from_plan(
 get_langgame_table_inputs = from_plan(plan.stochastok.langgame_table_inputs, "corpus")
 get_langgame_table_options = from_plan(plan.stochastok.langgame_table_options, "corpus")
 get_addition_plot_split = from_plan(plan.stochastok.addition_plot_split, "corpus")
+get_benchmark_eval_inputs = from_plan(
+    plan.stochastok.benchmark_eval_inputs,
+    "corpus",
+    "tokenizer_corpus",
+    "tokenizer",
+    "model",
+)
+get_benchmark_eval_params = from_plan(plan.stochastok.benchmark_eval_params, "corpus")
+get_benchmark_table_inputs = from_plan(plan.stochastok.benchmark_table_inputs, "corpus")
+get_benchmark_table_options = from_plan(
+    plan.stochastok.benchmark_table_options, "corpus"
+)
 
 
 def get_finetune_gpus(wildcards):

@@ -326,3 +326,77 @@ rule plot_stochastok_addition:
     shell:
         "python {params.script:q} stochastok-addition --table {input:q}"
         " --split {params.split:q} --output {output:q} 2> {log:q}"
+
+
+rule evaluate_benchmarks:
+    input:
+        unpack(get_benchmark_eval_inputs),
+    output:
+        layout.BENCHMARKS_EVAL,
+    log:
+        layout.log("evaluate_benchmarks"),
+    conda:
+        "../envs/torch-gpu.yaml"
+    threads: 2
+    resources:
+        gpu=get_lm_eval_gpus,
+        mem_mb=16000,
+        runtime=720,
+    params:
+        script=script("stochastok.py"),
+        model_dir=directory_of("model"),
+        settings=get_benchmark_eval_params,
+    shell:
+        "python {params.script:q} evaluate-benchmarks --model-dir {params.model_dir:q}"
+        " --tokenizer {input.tokenizer:q} {params.settings[benchmarks]}"
+        " --limit {params.settings[limit]} --seed {params.settings[seed]}"
+        " --output {output:q} 2> {log:q}"
+
+
+rule stochastok_benchmarks_table:
+    input:
+        get_benchmark_table_inputs,
+    output:
+        report(
+            layout.table("stochastok_benchmarks"),
+            caption="../report/stochastok_benchmarks.rst",
+            category="Tables",
+        ),
+    log:
+        layout.log("table", table="stochastok_benchmarks"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        script=script("tables.py"),
+        entries=get_benchmark_table_options,
+    shell:
+        "python {params.script:q} stochastok-benchmarks {params.entries} --output {output:q}"
+        " 2> {log:q}"
+
+
+rule plot_stochastok_benchmarks:
+    input:
+        layout.table("stochastok_benchmarks"),
+    output:
+        report(
+            layout.plot("stochastok_benchmarks"),
+            caption="../report/stochastok_benchmarks_plot.rst",
+            category="Plots",
+        ),
+    log:
+        layout.log("plot", plot="stochastok_benchmarks"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        script=script("plots.py"),
+    shell:
+        "python {params.script:q} stochastok-benchmarks --table {input:q} --output {output:q}"
+        " 2> {log:q}"

@@ -1,4 +1,4 @@
-"""Standard multiple-choice benchmarks scored by log-likelihood (StochasTok's MCQ suite).
+r"""Standard multiple-choice benchmarks scored by log-likelihood (StochasTok's MCQ suite).
 
 HellaSwag, ARC-Easy, ARC-Challenge, WinoGrande, MMLU and BLiMP, read from their Hugging Face
 datasets (:data:`BENCHMARKS`), become :class:`Choice` items: a context and the option
@@ -6,13 +6,14 @@ continuations, each option's text as it follows the context. :func:`score_items`
 context and every continuation separately and ranks the options by the summed log-likelihood of
 the continuation (:func:`toklab.evaluation.multiple_choice.continuation_scores`).
 
-Formats. Contexts never end in whitespace; an option carries the space that separates it from
-the context, so the two encode separately as they would together with a word-level tokenizer.
+Formats. The contexts scored never end in whitespace; an option carries the space that
+separates it from the context, so the two encode separately as they would together with a
+word-level tokenizer.
 
 - HellaSwag: the context (``ctx_a`` and ``ctx_b`` with its first letter upper-cased, or ``ctx``)
   and the four endings after a space, cleaned as in the usual WikiHow preprocessing
   (:func:`clean_hellaswag`).
-- ARC: ``"Question: {question}\\nAnswer:"`` and each choice's text after a space.
+- ARC: ``"Question: {question}\nAnswer:"`` and each choice's text after a space.
 - WinoGrande, partial scoring: option *i*'s context is the sentence up to the blank with option
   *i* in it, and every option's continuation is the rest of the sentence after the blank; only
   the continuation is scored, so the options are compared on the same tokens.
@@ -22,11 +23,12 @@ the context, so the two encode separately as they would together with a word-lev
   engine needs one context token); the good sentence is the answer.
 
 StochasTok (anyasims/stochastok, ``evals/mcqs``) scored ``f"{prefix} {option}"`` with the bare
-question as prefix for ARC, MMLU's options rendered as ``"Options: a;b;c;d\\n Answer: {choice}"``,
+question as prefix for ARC, MMLU's options rendered as ``"Options: a;b;c;d\n Answer: {choice}"``,
 HellaSwag's raw ``ctx`` without cleaning, WinoGrande (``winogrande_xs``) and BLiMP as whole
 sentences after an empty prefix, every token of prefix and option counted, and an unseeded
-shuffle. The formats here are those of EleutherAI's lm-evaluation-harness (without HellaSwag's
-activity label); items are a seeded sample (:func:`load_items`).
+shuffle. The formats here are those of EleutherAI's lm-evaluation-harness, except that
+HellaSwag's context has no activity label and only ``ctx_b``'s first letter is changed; items
+are a seeded sample (:func:`load_items`).
 """
 
 from __future__ import annotations
@@ -101,8 +103,8 @@ def _index(value: Any, column: str, options: int) -> int:
     text = str(value).strip()
     if not text.isdigit() or not 0 <= int(text) < options:
         raise DataError(
-            f"column '{column}' is {value!r}, not an index of {options} options "
-            "(test splits have no answers)"
+            f"column '{column}' is {value!r}, not an option index 0-{options - 1} "
+            "(an unlabeled test split cannot be scored)"
         )
     return int(text)
 
@@ -142,7 +144,7 @@ def hellaswag_choice(row: Mapping[str, Any]) -> Choice:
 
 
 def arc_choice(row: Mapping[str, Any]) -> Choice:
-    """An ``allenai/ai2_arc`` row: ``"Question: {q}\\nAnswer:"`` and each choice after a space.
+    r"""An ``allenai/ai2_arc`` row: ``"Question: {q}\nAnswer:"`` and each choice after a space.
 
     The answer is the position of ``answerKey`` among ``choices["label"]`` (letters or digits,
     as the row has them; questions have three to five choices).
@@ -153,7 +155,9 @@ def arc_choice(row: Mapping[str, Any]) -> Choice:
     key = str(_column(row, "answerKey")).strip()
     if key not in labels:
         raise DataError(f"answerKey {key!r} is not one of the choice labels {labels}")
-    return Choice(f"Question: {question}\nAnswer:", tuple(f" {t}" for t in texts), labels.index(key))
+    return Choice(
+        f"Question: {question}\nAnswer:", tuple(f" {t}" for t in texts), labels.index(key)
+    )
 
 
 def winogrande_choice(row: Mapping[str, Any]) -> Choice:
@@ -170,7 +174,10 @@ def winogrande_choice(row: Mapping[str, Any]) -> Choice:
     names = (_column(row, "option1"), _column(row, "option2"))
     answer = _column(row, "answer")
     if str(answer).strip() not in ("1", "2"):
-        raise DataError(f"column 'answer' is {answer!r}, not '1' or '2' (the test split has none)")
+        raise DataError(
+            f"column 'answer' is {answer!r}, not '1' or '2' "
+            "(an unlabeled test split cannot be scored)"
+        )
     before, rest = sentence[:blank], f" {sentence[blank + 1 :].strip()}"
     return Choice(
         before, (rest, rest), int(str(answer).strip()) - 1, tuple(f"{before}{n}" for n in names)
@@ -178,9 +185,9 @@ def winogrande_choice(row: Mapping[str, Any]) -> Choice:
 
 
 def mmlu_choice(row: Mapping[str, Any]) -> Choice:
-    """A ``cais/mmlu`` row: subject header, question, lettered choices, ``"Answer:"``.
+    r"""A ``cais/mmlu`` row: subject header, question, lettered choices, ``"Answer:"``.
 
-    ``"The following are multiple choice questions (with answers) about {subject}.\\n\\n"``
+    ``"The following are multiple choice questions (with answers) about {subject}.\n\n"``
     (underscores in the subject read as spaces), the stripped question, a line ``"A. {choice}"``
     per choice and ``"Answer:"``; the options are ``" A"``, ``" B"``, ... and ``answer`` the
     right choice's index.
@@ -392,6 +399,7 @@ def load_items(
     The sample is the first ``limit`` positions of ``numpy.random.default_rng(seed)``'s
     permutation of the rows, returned in the dataset's order: the same for a seed, and a
     smaller ``limit`` picks a subset of a larger one. StochasTok evaluated 1,000 per benchmark.
+    ``configs`` is ignored with ``data_files``; ``cache_dir`` goes to ``load_dataset``.
     """
     spec = _benchmark(name)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
@@ -481,10 +489,13 @@ def option_scores(
     """Summed log-likelihood (nats) of each option's continuation after its context.
 
     Context and continuation are encoded separately (``add_special_tokens=False``); an empty
-    context becomes ``[eos_id]`` (default: the tokenizer's EOS, or its ``<|endoftext|>``). With
-    ``context_length`` the context loses its oldest tokens until the longest continuation
-    fits (keeping one); the continuation is never cut.
+    context becomes ``[eos_id]`` (default: the tokenizer's EOS, or its ``<|endoftext|>``).
+    ``context_length`` (default: the model's ``config.max_position_embeddings``, if any) bounds
+    context plus continuation: the context loses its oldest tokens until the longest
+    continuation fits (keeping one); a continuation is never cut.
     """
+    if context_length is None:
+        context_length = _model_context(model)
     return _option_scores(model, tokenizer, item, eos_id, context_length)[0]
 
 

@@ -336,6 +336,38 @@ def plot_addition(rows: Sequence[Mapping[str, Any]], path: str | Path, split: st
     save_png(figure, path)
 
 
+def plot_benchmarks(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
+    """Benchmark accuracy against training step: a panel per benchmark, a line per LM."""
+    plt = _pyplot()
+    if not rows:
+        raise DataError("the benchmarks table has no rows")
+    names = list(dict.fromkeys(r["benchmark"] for r in rows))
+    columns = min(3, len(names))
+    lines = -(-len(names) // columns)
+    figure, axes = plt.subplots(lines, columns, figsize=(3.4 * columns, 2.9 * lines), squeeze=False)
+    runs = sorted({(r["training_tokenization"], r["model"]) for r in rows})
+    for ax, name in zip(axes.flat, names, strict=False):
+        for tokenization, model in runs:
+            points = sorted(
+                (int(r["step"]), float(r["accuracy"]))
+                for r in rows
+                if r["benchmark"] == name
+                and (r["training_tokenization"], r["model"]) == (tokenization, model)
+            )
+            if points:
+                x, y = zip(*points, strict=True)
+                ax.plot(x, y, "-o", markersize=3, label=f"{tokenization} ({model})")
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(names) :]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=6, frameon=False)
+    figure.supxlabel("training step", fontsize=9)
+    figure.supylabel("accuracy", fontsize=9)
+    figure.tight_layout()
+    save_png(figure, path)
+
+
 def _finish(figure, ax, path: str | Path, xlabel: str, ylabel: str, title: str) -> None:
     """Labels, grid, legend and title of a one-panel figure, then save it."""
     ax.set_xlabel(xlabel)

@@ -276,18 +276,7 @@ ADDITION_COLUMNS: dict[str, str] = {
 
 def addition_rows(entries: Iterable[tuple[str, str, str, str | Path]]) -> list[dict[str, Any]]:
     """Rows of the addition table from ``(tokenizer corpus, tokenization, model, result JSON)``."""
-    rows = []
-    for tokenizer_corpus, tokenization, model, result in entries:
-        for row in read_json(result)["rows"]:
-            rows.append(
-                {
-                    "tokenizer_corpus": tokenizer_corpus,
-                    "training_tokenization": tokenization,
-                    "model": model,
-                    **row,
-                }
-            )
-    return rows
+    return task_rows(entries, "training_tokenization")
 
 
 #: The LangGame table (StochasTok's Fig. 1), one row per (fine-tuned LM, step).
@@ -304,10 +293,30 @@ LANGGAME_COLUMNS: dict[str, str] = {
 
 def langgame_rows(entries: Iterable[tuple[str, str, str, str | Path]]) -> list[dict[str, Any]]:
     """Rows of the LangGame table from ``(tokenizer corpus, tokenization, model, result JSON)``."""
+    return task_rows(entries, "pretraining_tokenization")
+
+
+#: The standard-benchmark table (StochasTok's Fig. 3), one row per (LM, step, benchmark).
+BENCHMARK_COLUMNS: dict[str, str] = {
+    "tokenizer_corpus": "the corpus of the LM's tokenizer",
+    "training_tokenization": "what the LM was trained on: the tokenizer's ids or a variant",
+    "model": "the LM (a model of the corpus's lm block)",
+    "step": "training step of the checkpoint (the last is the final model)",
+    "benchmark": "hellaswag, arc_easy, arc_challenge, winogrande, mmlu or blimp",
+    "questions": "items evaluated (a seeded sample)",
+    "accuracy": "share where the right option has the highest log-likelihood",
+    "normalized_accuracy": "mean over items of (k * right - 1) / (k - 1), k its options: 0 at chance",
+}
+
+
+def task_rows(
+    entries: Iterable[tuple[str, str, str, str | Path]], tokenization_column: str
+) -> list[dict[str, Any]]:
+    """Rows of a task table from ``(tokenizer corpus, tokenization, model, result JSON)``."""
     return [
         {
             "tokenizer_corpus": tokenizer_corpus,
-            "pretraining_tokenization": tokenization,
+            tokenization_column: tokenization,
             "model": model,
             **row,
         }

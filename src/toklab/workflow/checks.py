@@ -236,6 +236,15 @@ def check_stochastok(plan: Plan, name: str, corpus: Block) -> None:
                 "the fine-tuning fixes (examples, from the pretrained LM)"
             )
         check_training(name, "stochastok.langgame", "tiny", langgame["training"], None)
+    benchmarks = block.get("benchmarks")
+    if benchmarks:
+        extra = set(benchmarks.get("data_files") or {}) - set(benchmarks["names"])
+        if extra:
+            raise ConfigError(
+                f"corpus '{name}': stochastok.benchmarks.data_files names {sorted(extra)}, which "
+                "stochastok.benchmarks.names does not list"
+            )
+        plan.stochastok.benchmark_runs(name)
     addition = block.get("addition")
     if addition:
         if corpus["source"].get("type") != "addition":
@@ -263,13 +272,16 @@ def check_morphscore_urls(plan: Plan) -> None:
         raise ConfigError(f"corpora name different MorphScore urls: {sorted(urls)}")
 
 
-def check_config(config: dict[str, Any], presets: Path | None = None) -> Plan:
+def check_config(
+    config: dict[str, Any], presets: Path | None = None, repository: Path | None = None
+) -> Plan:
     """Check a validated config (defaults filled) and return its plan.
 
     ``presets`` is the model preset file (``resources/model_presets.yaml``) that LM presets
-    are looked up in; without it, presets are not checked.
+    are looked up in; without it, presets are not checked. ``repository``: where the config's
+    ``resources/...`` files are (:meth:`Plan.resource`).
     """
-    plan = Plan(config)
+    plan = Plan(config, repository)
     for name, corpus in plan.corpora.items():
         CorpusSpec.from_config(name, plan.corpus_script_config(name))
         check_subsets(name, corpus)

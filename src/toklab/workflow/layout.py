@@ -85,6 +85,9 @@ LM_BENCHMARK = "results/benchmarks/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{m
 #: Multi-digit addition by generation: every kept checkpoint of one LM, every question
 #: tokenization and split.
 ADDITION_EVAL = "results/eval/addition/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.json"
+#: Standard multiple-choice benchmarks (HellaSwag, ARC, WinoGrande, MMLU, BLiMP) of one LM's
+#: kept checkpoints and final model
+BENCHMARKS_EVAL = "results/eval/benchmarks/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.json"
 #: LangGame: questions from the corpus's words, JSONL ({prompt, options, answer, kind} lines)
 LANGGAME_QUESTIONS = "results/tasks/{corpus}/langgame/{task_split}.jsonl"
 #: ... as fine-tuning examples of a tokenizer (a token array and PREFIX.answers.bin)
@@ -125,6 +128,7 @@ LOGS = {
     "langgame_examples": "logs/tasks/langgame/{corpus}/{tokenizer_corpus}/{tokenizer}/{task_split}.log",
     "finetune_langgame": "logs/langgame/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
     "evaluate_langgame": "logs/eval/langgame/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
+    "evaluate_benchmarks": "logs/eval/benchmarks/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
     "evaluate_addition": "logs/eval/addition/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
     "tokenize_characters": "logs/stochastok/characters/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
     "train_lm": "logs/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",

@@ -103,16 +103,28 @@ def _local_files(source: Block) -> list[str]:
 class Plan:
     """The targets and job inputs a config asks for."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], repository: str | os.PathLike | None = None) -> None:
         from toklab.workflow.stochastok import StochastokPlan
 
         self.config = config
         self.corpora: dict[str, Block] = config["corpora"]
+        #: the repository, whose resources/ a config may name (Snakemake may run elsewhere)
+        self.repository = repository
         #: the StochasTok stage's evaluations (:mod:`toklab.workflow.stochastok`)
         self.stochastok = StochastokPlan(self)
 
     # -----------------------------------------------------------------------------------------
     # Config access
+
+    def resource(self, path: str) -> str:
+        """A file the config names, relative to the working directory.
+
+        ``resources/...`` is the repository's: project-authored inputs such as the demo's
+        benchmark files, found wherever Snakemake's working directory is.
+        """
+        if self.repository is None or os.path.isabs(path) or not path.startswith("resources/"):
+            return path
+        return os.path.relpath(os.path.join(self.repository, path))
 
     def corpus(self, corpus: str) -> Block:
         """The config block of a corpus."""

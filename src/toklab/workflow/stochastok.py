@@ -7,6 +7,9 @@ A corpus's ``stochastok`` block asks for them.
   instruction examples (loss on the answers) by the one trainer, and the LM and every kept
   fine-tuning checkpoint answer the validation questions by log-likelihood
   (:mod:`toklab.evaluation.multiple_choice`): ``results/tables/stochastok_langgame_{corpus}.csv``.
+- ``benchmarks``: each chosen LM of the ``lm`` block (default: all), at each kept checkpoint
+  and its final step, on HellaSwag, ARC, WinoGrande, MMLU and BLiMP by log-likelihood
+  (:mod:`toklab.evaluation.benchmarks`): ``results/tables/stochastok_benchmarks_{corpus}.csv``.
 - ``addition``: every LM of the ``lm`` block (trained on the problems of an ``addition``
   source, with and without StochasTok) is evaluated at each kept checkpoint and its final step
   by generation, its questions tokenized four ways (:mod:`toklab.evaluation.addition`):
@@ -101,11 +104,14 @@ class StochastokPlan:
         return shell.entries((*run, result) for run, result in self.addition_results(corpus))
 
     # -----------------------------------------------------------------------------------------
-    # LangGame
+    # Standard benchmarks
 
-    def langgame_runs(self, corpus: str) -> list[LmRun]:
-        """The LMs fine-tuned on LangGame: the block's ``runs``, or every run of the lm block."""
-        block = self.block(corpus, "langgame")
+    def benchmark_runs(self, corpus: str) -> list[LmRun]:
+        """The LMs evaluated on the benchmarks: the block's ``runs``, or every LM of the corpus."""
+        return self._chosen_runs(corpus, "benchmarks")
+
+    def _chosen_runs(self, corpus: str, task: str) -> list[LmRun]:
+        block = self.block(corpus, task)
         trained = self.plan.lm_runs(corpus)
         if block.get("runs") is None:
             runs = trained
@@ -117,12 +123,71 @@ class StochastokPlan:
         for run in runs:
             if run not in trained:
                 raise ConfigError(
-                    f"corpus '{corpus}': stochastok.langgame fine-tunes '{run[0]}/{run[1]}' "
-                    f"model '{run[2]}', which the lm block does not train"
+                    f"corpus '{corpus}': stochastok.{task} names '{run[0]}/{run[1]}' model "
+                    f"'{run[2]}', which the lm block does not train"
                 )
         if not runs:
-            raise ConfigError(f"corpus '{corpus}': stochastok.langgame has no LMs to fine-tune")
+            raise ConfigError(f"corpus '{corpus}': stochastok.{task} has no LMs to evaluate")
         return runs
+
+    def benchmark_eval_inputs(
+        self, corpus: str, tokenizer_corpus: str, tokenization: str, model: str
+    ) -> dict[str, str]:
+        """The trained LM, its tokenizer and the local benchmark files, if any."""
+        run = (tokenizer_corpus, tokenization, model)
+        if run not in self.benchmark_runs(corpus):
+            raise ConfigError(
+                f"corpus '{corpus}' evaluates no LM '{model}' of '{tokenizer_corpus}/"
+                f"{tokenization}' on the benchmarks"
+            )
+        files = self._benchmark_files(corpus)
+        return {
+            "tokenizer": self.plan.tokenizer_json(tokenizer_corpus, tokenization),
+            **{name.split(".")[0]: layout.lm_file(corpus, *run, name) for name in layout.LM_FILES},
+            **{f"data_{name}": path for name, path in files.items()},
+        }
+
+    def benchmark_eval_params(self, corpus: str) -> dict[str, Any]:
+        """``--benchmark NAME [FILE]`` options, the sample size and seed."""
+        block = self.block(corpus, "benchmarks")
+        files = self._benchmark_files(corpus)
+        options = " ".join(
+            f"--benchmark {shell.quote(name)}"
+            + (
+                f" --data-file {shell.quote(name)} {shell.quote(files[name])}"
+                if name in files
+                else ""
+            )
+            for name in block["names"]
+        )
+        return {"benchmarks": options, "limit": block["limit"], "seed": block["seed"]}
+
+    def _benchmark_files(self, corpus: str) -> dict[str, str]:
+        """The local files that replace the hub's benchmarks (``resources/`` the repository's)."""
+        files = self.block(corpus, "benchmarks").get("data_files") or {}
+        return {name: self.plan.resource(path) for name, path in files.items()}
+
+    def benchmark_results(self, corpus: str) -> list[tuple[LmRun, str]]:
+        """Every evaluated run and its result JSON."""
+        return [
+            (run, layout.lm_path(layout.BENCHMARKS_EVAL, corpus, *run))
+            for run in self.benchmark_runs(corpus)
+        ]
+
+    def benchmark_table_inputs(self, corpus: str) -> list[str]:
+        """Every result JSON of the benchmarks table."""
+        return [result for _, result in self.benchmark_results(corpus)]
+
+    def benchmark_table_options(self, corpus: str) -> str:
+        """``--entry TOKENIZER_CORPUS TOKENIZATION MODEL RESULT`` options."""
+        return shell.entries((*run, result) for run, result in self.benchmark_results(corpus))
+
+    # -----------------------------------------------------------------------------------------
+    # LangGame
+
+    def langgame_runs(self, corpus: str) -> list[LmRun]:
+        """The LMs fine-tuned on LangGame: the block's ``runs``, or every run of the lm block."""
+        return self._chosen_runs(corpus, "langgame")
 
     def langgame_tokenizers(self, corpus: str) -> list[tuple[str, str]]:
         """``(tokenizer corpus, tokenizer)`` of the examples: each fine-tuned LM's tokenizer."""
@@ -133,7 +198,7 @@ class StochastokPlan:
         """The words' source: a byte corpus of the corpus's subset, or a word-list file."""
         words = self.block(corpus, "langgame")["words"]
         if "file" in words:
-            return {"words": words["file"]}
+            return {"words": self.plan.resource(words["file"])}
         return layout.byte_corpus_files(corpus, words["subset"], "words")
 
     def langgame_question_params(self, corpus: str) -> dict[str, Any]:
@@ -141,7 +206,7 @@ class StochastokPlan:
         block = self.block(corpus, "langgame")
         words = block["words"]
         source = (
-            f"--word-list {shell.quote(words['file'])}"
+            f"--word-list {shell.quote(self.plan.resource(words['file']))}"
             if "file" in words
             else "--corpus-prefix "
             + shell.quote(layout.path(layout.BYTE_CORPUS, corpus=corpus, subset=words["subset"]))
@@ -268,6 +333,12 @@ class StochastokPlan:
             targets += [
                 layout.table("stochastok_langgame", corpus),
                 layout.plot("stochastok_langgame", corpus),
+            ]
+        if self.has(corpus, "benchmarks"):
+            targets += self.benchmark_table_inputs(corpus)
+            targets += [
+                layout.table("stochastok_benchmarks", corpus),
+                layout.plot("stochastok_benchmarks", corpus),
             ]
         if self.has(corpus, "addition"):
             targets += self.addition_table_inputs(corpus)
