@@ -93,7 +93,10 @@ EXPERIMENTS = {
         "openwebtext": (1, ["validation", "train"], 1),
     },
     "delphi_stories": {"stories": (2, ["train", "validation"], 2)},
-    "stochastok_openwebtext": {"openwebtext": (1, ["validation", "train"], 0)},
+    "stochastok_openwebtext": {
+        "openwebtext": (1, ["validation", "train"], 0),
+        "addition": (0, ["train", "validation"], 0),
+    },
 }
 
 
