@@ -162,12 +162,7 @@ def evaluate_addition(
     from tqdm import tqdm
 
     from toklab.data.byte_corpus import ByteCorpus
-    from toklab.evaluation.addition import (
-        METHODS,
-        QuestionTokenizer,
-        evaluate_checkpoint,
-        sample_problems,
-    )
+    from toklab.evaluation.addition import QuestionTokenizer, evaluate_checkpoint, sample_problems
     from toklab.io import write_json
     from toklab.models.causal_lm import check_vocabulary, load_model
     from toklab.tokenizers.tokenizer_files import special_token_ids
@@ -187,8 +182,9 @@ def evaluate_addition(
         model = load_model(directory).eval()
         check_vocabulary(model, vocab_size, directory)
         for row in evaluate_checkpoint(
-            model, questions, problems, METHODS, max_new_tokens=max_new_tokens, eos_id=eos
-        ):
+            model, questions, problems, questions.methods, max_new_tokens=max_new_tokens,
+            eos_id=eos,
+        ):  # fmt: skip
             rows.append({"step": step, **row})
             log.info("step %d %s %s: %.3f", step, row["split"], row["evaluation_tokenization"],
                      row["accuracy"])  # fmt: skip

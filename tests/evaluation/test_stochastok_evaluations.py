@@ -175,3 +175,17 @@ def test_a_checkpoint_of_another_tokenizer_is_refused(gpt2, tmp_path):
     last = result.stderr.strip().splitlines()[-1]  # after tqdm's progress lines
     assert last.startswith("Error: ") and "a vocabulary of 50 ids, its tokenizer 50257" in last
     assert not (tmp_path / "out.json").exists()
+
+
+def test_questions_of_a_wordpiece_tokenizer_skip_bpe_dropout(tmp_path):
+    from tokenizers import models, pre_tokenizers
+
+    vocab = {c: i for i, c in enumerate("$+=0123456789")}
+    vocab.update({f"##{c}": len(vocab) + i for i, c in enumerate("0123456789")})
+    vocab["[UNK]"] = len(vocab)
+    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.save(str(tmp_path / "wp.json"))
+    questions = QuestionTokenizer(tmp_path / "wp.json", stochastok_p=1.0, dropout_p=0.1, seed=0)
+    assert questions.methods == ("deterministic", "stochastok", "chars")
+    assert len(questions.encode(["$12+3="], "deterministic", "train")[0]) >= 5

@@ -165,3 +165,39 @@ def test_fine_tuning_errors(tmp_path):
     with pytest.raises(DataError, match=r"answers\.bin: 8 bytes for 40 examples"):
         ExampleArray.open(tmp_path / "train")
     assert EXIT_PREEMPTED == 75
+
+
+def test_rows_of_later_epochs_pack_each_epoch_once(tmp_path, monkeypatch):
+    examples = make_examples(tmp_path / "ex", 60, 0)
+    sampler = ExampleSampler(examples, 32, seed=3, pad_id=EOS)
+    packs = []
+    original = ExampleSampler._pack
+    monkeypatch.setattr(
+        ExampleSampler, "_pack", lambda self, order: packs.append(1) or original(self, order)
+    )
+    per_epoch = len(sampler._epoch_rows(0))
+    late = 3 * per_epoch + 10  # somewhere in epoch 3 (epochs differ a little in rows)
+    first = sampler.window(late)
+    count = len(packs)
+    assert np.array_equal(sampler.window(late).tokens, first.tokens)
+    sampler.window(late + 1)
+    assert len(packs) == count  # no epoch is packed again
+    assert len(sampler._epoch_sizes) >= 3
+
+
+def test_answer_loss_does_not_depend_on_micro_batches(tmp_path):
+    """Step 1's loss and gradient norm: the same whether the batch is one micro-batch or four.
+
+    (A mean of per-micro-batch means would weigh the answers of short micro-batches more.)
+    """
+    make_examples(tmp_path / "train", 200, 2)
+    first = {}
+    for micro in (8, 2):
+        out = train(
+            config("data=examples", "batch_size=8", f"micro_batch_size={micro}", "max_steps=1"),
+            tmp_path / "train", tmp_path / f"m{micro}", presets_path=PRESETS, eos_id=EOS,
+            vocab_size=VOCAB,
+        )  # fmt: skip
+        first[micro] = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    assert first[8]["loss"] == pytest.approx(first[2]["loss"], rel=1e-5)
+    assert first[8]["grad_norm"] == pytest.approx(first[2]["grad_norm"], rel=1e-4)

@@ -50,7 +50,7 @@ def test_langgame_jobs_of_the_demo(demo):
     assert inputs["tokenizer"] == "results/tokenizers/demo/bpe-1000/tokenizer.json"
     finetune = stochastok.finetune_params("demo", *runs[1])
     assert finetune["train"] == "results/tasks/demo/langgame/demo/bpe-1000/train"
-    assert finetune["gpus"] == 0
+    assert finetune["gpus"] == 0  # the pretrained LM's (langgame.gpus is null)
     settings = finetune["settings"]
     for option in (
         "--set 'model_preset=\"tiny\"'",
@@ -176,6 +176,11 @@ def set_langgame(**values):
             "stochastok.langgame.training sets ['data'], which the fine-tuning fixes",
         ),
         (set_langgame(training={"max_stepz": 3}), "stochastok.langgame.training: "),
+        (
+            set_langgame(gpus=3),
+            "stochastok.langgame.training.batch_size 16 is not a multiple of micro_batch_size 16 "
+            "x 3 GPUs",
+        ),
         (
             lambda corpora: corpora["demo"]["stochastok"].update(addition=ADDITION),
             "stochastok.addition evaluates addition problems; the corpus's source is 'demo'",

@@ -12,6 +12,7 @@ counted as solved whatever the model produced: :func:`prompt_credit` counts thos
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,8 @@ import torch
 from toklab.errors import ConfigError
 from toklab.seeding import stream_key
 from toklab.tasks.addition import answer_found, split_problem
+
+log = logging.getLogger(__name__)
 
 #: The ways a question is tokenized, as result keys.
 METHODS = ("deterministic", "stochastok", "bpedropout", "chars")
@@ -42,7 +45,16 @@ class QuestionTokenizer:
         self.seed = seed
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.splits = build_split_table(tokenizer_path)
-        self.merges = MergeTable.from_tokenizer(tokenizer_path)
+        try:
+            self.merges: MergeTable | None = MergeTable.from_tokenizer(tokenizer_path)
+        except ConfigError as err:  # not a BPE: no BPE-dropout questions
+            log.warning("%s: questions are not BPE-dropout tokenized (%s)", tokenizer_path, err)
+            self.merges = None
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The tokenizations this tokenizer allows (BPE-dropout needs a BPE)."""
+        return tuple(m for m in METHODS if m != "bpedropout" or self.merges is not None)
 
     def encode(self, questions: Sequence[str], method: str, stream: str) -> list[list[int]]:
         """The questions' ids by ``method``; stochastic ones seeded per (seed, stream, question)."""
@@ -55,7 +67,7 @@ class QuestionTokenizer:
             return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
         if method == "chars":
             ids, offsets = encode_characters(self.tokenizer, texts)
-        elif method == "bpedropout":
+        elif method == "bpedropout" and self.merges is not None:
             ids, offsets = encode_with_dropout(
                 self.tokenizer, self.merges, texts, self.dropout_p, seed=self.seed, key=key
             )

@@ -226,6 +226,7 @@ class ExampleSampler:
                 f"seq_len + 1 = {seq_len + 1}"
             )
         self._rows: dict[int, list[np.ndarray]] = {}
+        self._epoch_sizes: list[int] = []  # rows of epochs 0, 1, ... (packed once to count)
         #: rows of the examples in file order (validation), and their count
         self._file_rows = self._pack(np.arange(len(self.lengths)))
         self.num_windows = len(self._file_rows)
@@ -250,12 +251,19 @@ class ExampleSampler:
         return self._rows[epoch]
 
     def _locate(self, index: int) -> tuple[int, int]:
-        """(epoch, row) of the run's ``index``-th row: epochs differ in their number of rows."""
+        """(epoch, row) of the run's ``index``-th row: epochs differ in their number of rows.
+
+        Each epoch's row count is computed once (by packing it), so finding a row of epoch k
+        does not repack the epochs before it.
+        """
         epoch = 0
-        while index >= len(rows := self._epoch_rows(epoch)):
-            index -= len(rows)
+        while True:
+            if epoch == len(self._epoch_sizes):
+                self._epoch_sizes.append(len(self._epoch_rows(epoch)))
+            if index < self._epoch_sizes[epoch]:
+                return epoch, index
+            index -= self._epoch_sizes[epoch]
             epoch += 1
-        return epoch, index
 
     def _row(self, examples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         tokens = np.full(self.seq_len + 1, self.pad_id, dtype=np.int64)

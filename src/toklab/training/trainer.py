@@ -376,19 +376,33 @@ def train(
     try:
         while step < config.max_steps:
             loss_sum = torch.zeros((), device=device)
-            for micro in range(accumulation):
-                first = step * config.batch_size + (micro * world + rank) * config.micro_batch_size
-                batch = as_batch(
-                    sampler.batch(first, config.micro_batch_size), eos_id, config.document_masking
+            batches = [
+                as_batch(
+                    sampler.batch(
+                        step * config.batch_size + (micro * world + rank) * config.micro_batch_size,
+                        config.micro_batch_size,
+                    ),
+                    eos_id,
+                    config.document_masking,
                 )
+                for micro in range(accumulation)
+            ]
+            total = None  # weighted targets (answers only): their count over the global batch
+            if batches[0].weights is not None:
+                total = torch.tensor(float(sum(b.weights.sum() for b in batches)), device=device)
+                if world > 1:
+                    dist.all_reduce(total)
+                total = total.clamp(min=1.0)
+            for micro, batch in enumerate(batches):
                 sync = micro == accumulation - 1 or world == 1
                 context = network.no_sync() if (world > 1 and not sync) else nullcontext()
                 with context, autocast():
                     nats, weight = batch_loss(forward, batch, device)
-                    # the mean over the micro-batch's (weighted) targets
-                    loss = nats / weight.clamp(min=1.0)
-                (loss / accumulation).backward()
-                loss_sum += loss.detach() / accumulation
+                    # unweighted: every micro-batch has micro_batch x seq_len targets; weighted:
+                    # each target of the global batch weighs the same (DDP averages the ranks)
+                    loss = nats / weight / accumulation if total is None else nats * world / total
+                loss.backward()
+                loss_sum += loss.detach()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
             optimizer.step()
             scheduler.step()

@@ -92,6 +92,20 @@ def check_training(name: str, key: str, preset: str, training: Block, presets: P
             )
 
 
+def check_batch(name: str, key: str, training: Block, gpus: int) -> None:
+    """The batch splits into micro-batches on every GPU (the trainer's check, at parse time)."""
+    from toklab.training.config import TrainConfig
+
+    defaults = TrainConfig()
+    batch = training.get("batch_size", defaults.batch_size)
+    micro = training.get("micro_batch_size", defaults.micro_batch_size)
+    if batch % (micro * max(gpus, 1)):
+        raise ConfigError(
+            f"corpus '{name}': {key}.training.batch_size {batch} is not a multiple of "
+            f"micro_batch_size {micro} x {max(gpus, 1)} GPUs"
+        )
+
+
 def check_bytelm(name: str, corpus: Block, presets: Path | None) -> None:
     """The byte LM's preset and training fields, and the byte-level tokenizer it trains with.
 
@@ -147,6 +161,8 @@ def check_lm_jobs(plan: Plan, name: str) -> None:
     """
     for run in plan.trained_lm_runs(name):
         plan.lm_params(name, *run)
+        job = plan.lm_job(name, *run)
+        check_batch(name, job.key, job.training, job.gpus)
 
 
 def check_foreign_tokenizers(plan: Plan, name: str, corpus: Block) -> None:
@@ -236,6 +252,9 @@ def check_stochastok(plan: Plan, name: str, corpus: Block) -> None:
                 "the fine-tuning fixes (examples, from the pretrained LM)"
             )
         check_training(name, "stochastok.langgame", "tiny", langgame["training"], None)
+        for run in plan.stochastok.langgame_runs(name):
+            gpus = plan.stochastok.langgame_gpus(name, run)
+            check_batch(name, "stochastok.langgame", langgame["training"], gpus)
     benchmarks = block.get("benchmarks")
     if benchmarks:
         extra = set(benchmarks.get("data_files") or {}) - set(benchmarks["names"])

@@ -276,7 +276,6 @@ class StochastokPlan:
         run = self._langgame_run(corpus, (tokenizer_corpus, tokenization, model))
         tokenizer = names.tokenizer_of(tokenization)
         pretrained = self.plan.lm_training_settings(corpus, *run)
-        job = self.plan.lm_job(corpus, *run)
         settings = {
             "model_preset": pretrained["model_preset"],
             **{k: v for k, v in pretrained.items() if k.startswith("model.") or k == "model"},
@@ -285,13 +284,19 @@ class StochastokPlan:
             "data": "examples",
             "init_from": layout.lm_path(layout.LM_DIR, corpus, *run),
         }
+        gpus = self.langgame_gpus(corpus, run)
         return {
-            "gpus": job.gpus,
-            "eval_gpus": min(job.gpus, 1),
+            "gpus": gpus,
+            "eval_gpus": min(gpus, 1),
             "train": self._langgame_examples(corpus, tokenizer_corpus, tokenizer, "train")[0],
             "valid": self._langgame_examples(corpus, tokenizer_corpus, tokenizer, "validation")[0],
             "settings": shell.settings(settings),
         }
+
+    def langgame_gpus(self, corpus: str, run: LmRun) -> int:
+        """GPUs of a fine-tuning: the langgame block's ``gpus``, or the pretrained LM's."""
+        gpus = self.block(corpus, "langgame").get("gpus")
+        return self.plan.lm_job(corpus, *run).gpus if gpus is None else gpus
 
     def langgame_eval_inputs(
         self, corpus: str, tokenizer_corpus: str, tokenization: str, model: str
