@@ -403,7 +403,9 @@ def test_schema_violation_is_reported(tmp_path):
     )
     result = run_snakemake("-n", "--configfile", str(config), workdir=tmp_path, check=False)
     assert result.returncode != 0
-    assert "'ftp' is not one of ['hf', 'local', 'demo']" in result.stdout + result.stderr
+    assert (
+        "'ftp' is not one of ['hf', 'local', 'demo', 'addition']" in result.stdout + result.stderr
+    )
 
 
 def test_bad_subset_layout_fails_at_parse_time(tmp_path):
