@@ -2,7 +2,9 @@
 """Train a language model on token arrays (or a Delphi export); resumes from OUT_DIR/checkpoint.
 
 --train/--valid are token-array prefixes (PREFIX.bin/.idx/.meta.json), or with --set data=chunks
-Delphi export directories (fixed-length samples, epochs with a seeded per-epoch shuffle).
+Delphi export directories (fixed-length samples, epochs with a seeded per-epoch shuffle). With
+--tfree SETTINGS they are T-Free word arrays and the model is T-Free's (trigram embedding,
+multi-label head).
 
 Single process:  python scripts/train_lm.py --train PREFIX --out-dir DIR [--config F] [--set k=v]
 Several GPUs:    torchrun --nproc-per-node N scripts/train_lm.py ...
@@ -56,6 +58,13 @@ REPO = Path(__file__).resolve().parents[1]
     help="The tokenizer.json the data were made with (checked by hash); it sets the vocabulary "
     "size and the EOS id, and its directory's files go into every checkpoint.",
 )
+@click.option(
+    "--tfree",
+    "tfree_path",
+    type=click.Path(path_type=Path),
+    help="Instead of --tokenizer: the tfree.json of T-Free word arrays (checked by hash); its "
+    "directory's files go into every checkpoint.",
+)
 @click.option("--vocab-size", default=257, show_default=True, help="Byte corpora: bytes + EOS.")
 @click.option("--eos-id", default=256, show_default=True, help="Byte corpora: the EOS id.")
 @one_line_errors
@@ -67,6 +76,7 @@ def main(
     overrides: tuple[str, ...],
     presets: Path,
     tokenizer_path: Path | None,
+    tfree_path: Path | None,
     vocab_size: int,
     eos_id: int,
 ) -> None:
@@ -76,7 +86,16 @@ def main(
     from toklab.training.trainer import train
 
     config = load_train_config(list(configs), list(overrides))
-    tokenizer_dir = None
+    tokenizer_dir = hasher = None
+    if tokenizer_path is not None and tfree_path is not None:
+        raise click.UsageError("--tokenizer and --tfree exclude each other")
+    if tfree_path is not None:
+        from toklab.tokenizers.tfree import load_settings
+
+        for data in filter(None, (train_prefix, valid_prefix)):
+            check_data_tokenizer(data, tfree_path, "windows")
+        hasher = load_settings(tfree_path)
+        tokenizer_dir = tfree_path.parent
     if tokenizer_path is not None:
         from toklab.tokenizers.tokenizer_files import load_tokenizer, require_special_token
 
@@ -94,6 +113,7 @@ def main(
         eos_id=eos_id,
         vocab_size=vocab_size,
         tokenizer_dir=tokenizer_dir,
+        tfree=hasher,
     )
 
 

@@ -223,6 +223,66 @@ def test_context_slides_past_max_positions(model):
     assert recorder.lengths == [16] * 5
 
 
+class LengthsSeen:
+    """Records, for every forward of a LlamaModel, the input length and the cache's length."""
+
+    def __init__(self, model: LlamaModel) -> None:
+        self.calls: list[tuple[int, int | None]] = []
+        self.handle = model.register_forward_pre_hook(self.hook, with_kwargs=True)
+
+    def hook(self, module, args, kwargs):
+        cache = kwargs.get("cache")
+        self.calls.append((args[0].shape[1], None if cache is None else cache.length))
+
+    def __enter__(self) -> LengthsSeen:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.handle.remove()
+
+
+def test_llama_decodes_with_kv_cache(model):
+    """The prompt is prefilled, then one token per step; past the context, the window re-runs."""
+    limit = model.config.max_position_embeddings
+    with LengthsSeen(model) as seen:
+        ids = generate(model, PROMPT, max_new_tokens=limit + 10, temperature=0)
+    prompt = len(PROMPT)
+    fill = limit - prompt + 1  # the steps until the sequence (before the step) fills the context
+    expected = [(prompt, 0)] + [(1, prompt + i) for i in range(fill - 1)]
+    expected += [(limit, 0)] * (limit + 10 - fill)  # sliding: an emptied cache, the whole window
+    assert seen.calls == expected
+    # The same tokens as the uncached loop (Recorder is no LlamaModel: it runs every window).
+    assert ids == generate(Recorder(model), PROMPT, max_new_tokens=limit + 10, temperature=0)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "kwargs"),
+    [
+        (PROMPT, dict(temperature=0)),
+        (PROMPT, dict(temperature=0.8, top_p=0.9, seed=0)),
+        (PROMPT, dict(temperature=1.0, seed=1)),
+        (PROMPT, dict(temperature=1.0, seed=2, context_length=24)),
+        (list(range(100)), dict(temperature=0.7, top_p=0.95, seed=3, context_length=16)),
+    ],
+)
+def test_cached_generation_equals_uncached(model, prompt, kwargs):
+    """Greedy and seeded sampling, through the sliding window: the tokens of the plain loop."""
+    max_new_tokens = model.config.max_position_embeddings + 40
+    cached = generate(model, prompt, max_new_tokens=max_new_tokens, **kwargs)
+    uncached = generate(Recorder(model), prompt, max_new_tokens=max_new_tokens, **kwargs)
+    assert len(cached) == max_new_tokens
+    assert cached == uncached
+
+
+def test_cached_generation_stops_at_eos(model):
+    free = generate(model, PROMPT, max_new_tokens=20, temperature=0)
+    eos = free[6]
+    first = free.index(eos)
+    assert (
+        generate(model, PROMPT, max_new_tokens=20, temperature=0, eos_id=eos) == free[: first + 1]
+    )
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [

@@ -13,9 +13,18 @@ operation for operation, so that with the same ``torch.manual_seed`` both draw t
 Temperature 0 means greedy decoding: the argmax of the float32 logits (the first on ties).
 
 The model is any ``torch.nn.Module`` whose ``forward(input_ids)`` returns the logits (B, T, V),
-or an output with a ``.logits`` attribute (a ``transformers`` causal LM). Every step runs the
-model on the whole window (no KV cache); once the sequence is longer than the context length
-(the model's ``max_position_embeddings`` by default), the window slides to its last tokens.
+or an output with a ``.logits`` attribute (a ``transformers`` causal LM). The model sees at most
+the context length (the model's ``max_position_embeddings`` by default): once the sequence is
+longer, the window slides to its last tokens, with positions starting at 0 again.
+
+toklab's own (token-id) :class:`~toklab.models.llama.LlamaModel` decodes with a
+:class:`~toklab.models.llama.KVCache`: the prompt (its last window) is prefilled once, then each
+step feeds only the new token. RoPE positions in a cache cannot slide, so once the sequence
+outgrows the context the cache is emptied and the last window re-run from position 0 at every
+step, exactly what the uncached loop does. Any other model (a ``transformers`` wrapper, a T-Free
+model, a module around a Llama) runs on the whole window at every step. Both give the same
+logits up to float rounding, hence the same greedy tokens and, with the same seed, the same
+samples.
 
 Checkpoints of any model class the trainer builds (toklab's Llama, or a ``transformers``
 causal LM such as Mamba) are loaded by :func:`load_model` through
@@ -161,6 +170,13 @@ def sample_next_token(
     return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(1)
 
 
+def _uses_kv_cache(model: nn.Module) -> bool:
+    """Whether :func:`generate` decodes ``model`` with a KV cache: a token-id toklab Llama."""
+    from toklab.models.llama import LlamaModel
+
+    return isinstance(model, LlamaModel) and model.config.tfree is None
+
+
 def _model_device(model: nn.Module) -> torch.device:
     for tensor in (*model.parameters(), *model.buffers()):
         return tensor.device
@@ -231,9 +247,22 @@ def generate(
     device = _model_device(model)
     forward_kwargs = _forward_kwargs(model)
     ids = torch.tensor([prompt], dtype=torch.long, device=device)
+    cache = None
+    if _uses_kv_cache(model):
+        from toklab.models.llama import KVCache
+
+        cache = KVCache()
+        forward_kwargs = {**forward_kwargs, "cache": cache}
     new: list[int] = []
     for _ in range(max_new_tokens):
         window = ids if context_length is None else ids[:, -context_length:]
+        if cache is not None:
+            # The cache holds the window's first cache.length tokens until the window slides;
+            # then it is full (cache.length == context_length) and its positions cannot slide,
+            # so it is emptied and the whole window re-run from position 0.
+            if cache.length >= window.shape[1]:
+                cache.reset()
+            window = window[:, cache.length :]  # the tokens not in the cache yet
         logits = next_token_logits(model, window, forward_kwargs)
         token = sample_next_token(logits, temperature=temperature, top_p=top_p, generator=generator)
         ids = torch.cat([ids, token[:, None].to(ids.device)], dim=1)

@@ -9,6 +9,7 @@ lowercase sharing in ``TrigramTokenizer.__init__``, ``encode_word_to_vocab_ids``
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 import numpy as np
@@ -18,8 +19,11 @@ from hypothesis import strategies as st
 
 from toklab.errors import ConfigError, DataError
 from toklab.tokenizers.tfree import (
+    SETTINGS_FORMAT,
     TrigramHasher,
     join_words,
+    load_settings,
+    save_settings,
     split_words,
     trigram_ids,
     word_trigrams,
@@ -471,3 +475,53 @@ def test_load_bad_files(tmp_path):
     np.savez(tmp_path / "format.npz", **{**parts, "format": np.array("other")})
     with pytest.raises(DataError, match="not a T-Free"):
         TrigramHasher.load(tmp_path / "format.npz")
+
+
+@pytest.mark.parametrize(("v", "m", "k", "entire"), [(1000, 4, 2, False), (32000, 10, 0, True)])
+def test_settings_round_trip(tmp_path, v, m, k, entire):
+    hasher = TrigramHasher(v, m, k, entire_words=entire)
+    hasher.rows(np.arange(3))  # cached rows are not settings
+    path = tmp_path / "sub" / "tfree.json"
+    save_settings(hasher, path)
+    assert json.loads(path.read_text()) == {
+        "format": SETTINGS_FORMAT,
+        "v": v,
+        "m": m,
+        "k": k,
+        "entire_words": entire,
+    }
+    assert [p.name for p in path.parent.iterdir()] == ["tfree.json"]  # no temporary left
+    loaded = load_settings(path)
+    assert (loaded.v, loaded.m, loaded.k, loaded.entire_words) == (v, m, k, entire)
+    assert loaded.cached == 0
+    assert (loaded.word_rows("Hello") == hasher.word_rows("Hello")).all()
+    first = path.read_bytes()
+    save_settings(loaded, path)
+    assert path.read_bytes() == first  # stable bytes: the digest identifies the settings
+
+
+def test_settings_bad_files(tmp_path):
+    good = {"format": SETTINGS_FORMAT, "v": 100, "m": 4, "k": 0, "entire_words": False}
+    cases = {
+        "junk": ("{not json", "not JSON"),
+        "list": ("[1, 2]", "a JSON list"),
+        "format": (json.dumps({**good, "format": "toklab-tfree-rows-v1"}), "format 'toklab-"),
+        "missing": (json.dumps({k: x for k, x in good.items() if k != "m"}), "missing \\['m'\\]"),
+        "extra": (json.dumps({**good, "lowercase": True}), "unknown \\['lowercase'\\]"),
+        "m_gt_v": (json.dumps({**good, "m": 200}), "m \\(ids per trigram\\) must be <= v"),
+        "float": (
+            json.dumps({**good, "v": 100.0}),
+            "v \\(the vocabulary size\\) must be an integer",
+        ),
+        "bool_v": (json.dumps({**good, "v": True}), "must be an integer"),
+        "k_gt_m": (json.dumps({**good, "k": 5}), "k \\(lowercase slots\\) must be <= m"),
+        "entire": (json.dumps({**good, "entire_words": 1}), "entire_words must be a bool"),
+    }
+    with pytest.raises(DataError, match="settings file not found"):
+        load_settings(tmp_path / "missing.json")
+    for name, (text, message) in cases.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(text)
+        with pytest.raises(DataError, match=message) as info:
+            load_settings(path)
+        assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)

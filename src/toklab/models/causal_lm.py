@@ -26,7 +26,13 @@ import torch
 from torch import nn
 
 from toklab.errors import ConfigError, DataError
-from toklab.models.llama import LlamaModel, ModelConfig, load_checkpoint, save_checkpoint
+from toklab.models.llama import (
+    TFREE_ARCHITECTURE,
+    LlamaModel,
+    ModelConfig,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 #: The class name that selects toklab's own Llama implementation.
 TOKLAB_LLAMA = "LlamaForCausalLM"
@@ -195,7 +201,7 @@ def load_model(directory: str | Path, map_location: str | torch.device = "cpu") 
         architectures = json.loads(config_path.read_text()).get("architectures") or [TOKLAB_LLAMA]
     except (json.JSONDecodeError, AttributeError):
         raise DataError(f"{config_path}: not a model config") from None
-    if architectures[0] == TOKLAB_LLAMA:
+    if architectures[0] in (TOKLAB_LLAMA, TFREE_ARCHITECTURE):
         return load_checkpoint(directory, map_location=map_location)
     cls = _transformers_class(architectures[0])
     if not (directory / "model.safetensors").is_file():

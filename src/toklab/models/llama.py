@@ -7,6 +7,22 @@ Attention takes the flash-attn kernel (variable-length, one sequence per documen
 flash-attn is installed and the tensors are on CUDA in half precision; otherwise torch's
 ``scaled_dot_product_attention``, with a block-diagonal causal mask when documents are packed.
 RoPE positions restart at every document when ``document_ids`` are given.
+
+**KV cache** (inference): ``forward(input_ids, cache=KVCache())`` stores every layer's keys and
+values; a later call with the same cache feeds only the new tokens, whose RoPE positions continue
+from ``cache.length`` and which attend over the cached keys and their own (causally). A prefill
+(empty cache) takes the same attention path as a call without a cache; new tokens after that take
+torch SDPA with an offset causal mask (never flash-attn's varlen kernel). Packed documents are
+not supported with a cache (``document_ids`` and ``cache`` together are a ``ValueError``).
+
+**T-Free** (``tfree`` set in the config: the hasher's ``m``, ``k`` and ``entire_words``) swaps
+the input embedding for :class:`TrigramEmbedding`: a word's input is the *sum* of the ``v``-row
+embedding table over the ``m`` ids of each of its trigrams (an ``embedding_bag``, never a dense
+one-hot), given as :class:`TrigramInputs`. The blocks are the same, and the untied ``lm_head``
+becomes the multi-label head (one logit per hash id, trained with a binary cross-entropy by
+:mod:`toklab.training.objectives`). Its ``config.json`` names ``TFreeForCausalLM`` with a
+``model_type`` of its own, so ``transformers`` refuses it instead of loading it as a Llama over
+a vocabulary it is not.
 """
 
 from __future__ import annotations
@@ -14,7 +30,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -44,8 +60,17 @@ class ModelConfig:
     rms_norm_eps: float = 1e-5
     tie_word_embeddings: bool = False
     initializer_range: float = 0.02
+    #: T-Free: the trigram hasher's settings {"m", "k", "entire_words"} (vocab_size is its v)
+    tfree: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if self.tfree is not None:
+            if set(self.tfree) != set(TFREE_KEYS):
+                raise ConfigError(
+                    f"tfree: expected the keys {', '.join(TFREE_KEYS)}, got {sorted(self.tfree)}"
+                )
+            if self.tie_word_embeddings:
+                raise ConfigError("tfree: the multi-label head cannot be tied to the embedding")
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
         if self.hidden_size % self.num_attention_heads:
@@ -78,16 +103,17 @@ class ModelConfig:
         return cls.from_dict({**read_preset(name, presets_path), **overrides})
 
     def hf_config(self) -> dict[str, Any]:
-        """A ``config.json`` that ``transformers.LlamaForCausalLM`` loads."""
+        """A ``config.json`` that ``transformers.LlamaForCausalLM`` loads (T-Free: refuses)."""
+        tfree = self.tfree is not None
         return {
-            "architectures": ["LlamaForCausalLM"],
-            "model_type": "llama",
+            "architectures": [TFREE_ARCHITECTURE if tfree else "LlamaForCausalLM"],
+            "model_type": TFREE_MODEL_TYPE if tfree else "llama",
             "hidden_act": "silu",
             "attention_bias": False,
             "mlp_bias": False,
             "attention_dropout": 0.0,
             "torch_dtype": "float32",
-            **asdict(self),
+            **{k: v for k, v in asdict(self).items() if k != "tfree" or tfree},
         }
 
     def num_parameters(self, non_embedding: bool = True) -> int:
@@ -105,6 +131,42 @@ class ModelConfig:
         head = self.vocab_size * self.hidden_size
         attention = 12 * self.num_hidden_layers * self.hidden_size * context
         return 6 * (matmul + head) + attention
+
+
+#: The keys of ``ModelConfig.tfree``: the TrigramHasher settings besides v (= vocab_size).
+TFREE_KEYS = ("entire_words", "k", "m")
+TFREE_ARCHITECTURE = "TFreeForCausalLM"
+TFREE_MODEL_TYPE = "toklab-tfree"
+
+
+class TrigramInputs(NamedTuple):
+    """A batch of T-Free words as embedding bags: ``shape`` = (batch, length) words.
+
+    Word ``i`` of the flattened batch is the sum of the embedding rows
+    ``ids[offsets[i]:offsets[i + 1]]`` (the last bag ends at ``len(ids)``): the ``m`` ids of
+    every trigram of the word, repeats kept.
+    """
+
+    ids: torch.Tensor
+    offsets: torch.Tensor
+    shape: tuple[int, int]
+
+    def to(self, device: torch.device | str) -> TrigramInputs:
+        """The same inputs on ``device``."""
+        return TrigramInputs(self.ids.to(device), self.offsets.to(device), self.shape)
+
+
+class TrigramEmbedding(nn.Embedding):
+    """T-Free's sparse input embedding: each word sums the rows of its trigrams' hash ids.
+
+    An ``nn.Embedding`` (same ``weight`` of shape (v, hidden), same name in checkpoints) whose
+    forward takes :class:`TrigramInputs` and reduces each bag with ``embedding_bag(mode="sum")``.
+    """
+
+    def forward(self, inputs: TrigramInputs) -> torch.Tensor:  # type: ignore[override]
+        """Word embeddings (batch, length, hidden)."""
+        summed = F.embedding_bag(inputs.ids, self.weight, inputs.offsets, mode="sum")
+        return summed.view(*inputs.shape, self.embedding_dim)
 
 
 class RMSNorm(nn.Module):
@@ -147,9 +209,24 @@ def attention(
 
     Fast path: flash-attn's varlen kernel (CUDA, fp16/bf16), one sequence per document.
     Fallback: torch SDPA (which picks its own flash or memory-efficient kernel on GPU).
+
+    Keys longer than the queries (a KV cache: ``k``/``v`` hold ``offset`` earlier positions and
+    then the queries' own) take SDPA with the causal mask shifted by ``offset``: query ``i``
+    sees keys ``0 .. offset + i``. ``document_ids`` must be ``None`` then.
     """
     batch, heads, length, dim = q.shape
     groups = heads // k.shape[1]
+    offset = k.shape[2] - length
+    if offset:
+        if document_ids is not None:
+            raise ValueError("document_ids cannot be combined with cached keys")
+        if groups > 1:
+            k = k.repeat_interleave(groups, dim=1)
+            v = v.repeat_interleave(groups, dim=1)
+        if length == 1:  # one new token sees every key
+            return F.scaled_dot_product_attention(q, k, v)
+        causal = torch.ones(length, k.shape[2], dtype=torch.bool, device=q.device)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=causal.tril(diagonal=offset))
     use_flash = (
         flash_attn_varlen_func is not None
         and q.is_cuda
@@ -189,6 +266,47 @@ def attention(
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
+class KVCache:
+    """Keys and values of the positions a :class:`LlamaModel` has seen, for incremental decoding.
+
+    ``keys[i]`` / ``values[i]`` are layer ``i``'s (B, kv_heads, T, head_dim) tensors, filled by
+    the model's forward (empty lists until the first call); :attr:`length` is T. One cache serves
+    one sequence batch and one model; :meth:`reset` empties it. RoPE positions are absolute, so
+    a cache cannot slide: past ``max_position_embeddings`` start again with an empty cache.
+    """
+
+    def __init__(self) -> None:
+        self.keys: list[torch.Tensor] = []
+        self.values: list[torch.Tensor] = []
+
+    @property
+    def length(self) -> int:
+        """The number of cached positions (0 when empty)."""
+        return self.keys[0].shape[2] if self.keys else 0
+
+    @property
+    def batch_size(self) -> int | None:
+        """The batch size of the cached tensors (``None`` when empty)."""
+        return self.keys[0].shape[0] if self.keys else None
+
+    def update(
+        self, layer: int, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append layer ``layer``'s new keys and values; return all of them (cached + new)."""
+        if layer == len(self.keys):
+            self.keys.append(k)
+            self.values.append(v)
+        else:
+            self.keys[layer] = torch.cat([self.keys[layer], k], dim=2)
+            self.values[layer] = torch.cat([self.values[layer], v], dim=2)
+        return self.keys[layer], self.values[layer]
+
+    def reset(self) -> None:
+        """Forget every cached position."""
+        self.keys.clear()
+        self.values.clear()
+
+
 class Attention(nn.Module):
     """Grouped-query self-attention with RoPE."""
 
@@ -206,6 +324,8 @@ class Attention(nn.Module):
         x: torch.Tensor,
         rope: tuple[torch.Tensor, torch.Tensor],
         document_ids: torch.Tensor | None,
+        cache: KVCache | None = None,
+        layer: int = 0,
     ) -> torch.Tensor:
         batch, length, _ = x.shape
         d = self.config.head_dim
@@ -213,6 +333,8 @@ class Attention(nn.Module):
         k = self.k_proj(x).view(batch, length, -1, d).transpose(1, 2)
         v = self.v_proj(x).view(batch, length, -1, d).transpose(1, 2)
         q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)
         out = attention(q, k, v, document_ids)
         return self.o_proj(out.transpose(1, 2).reshape(batch, length, -1))
 
@@ -246,8 +368,10 @@ class DecoderLayer(nn.Module):
         x: torch.Tensor,
         rope: tuple[torch.Tensor, torch.Tensor],
         document_ids: torch.Tensor | None,
+        cache: KVCache | None = None,
+        layer: int = 0,
     ) -> torch.Tensor:
-        x = x + self.self_attn(self.input_layernorm(x), rope, document_ids)
+        x = x + self.self_attn(self.input_layernorm(x), rope, document_ids, cache, layer)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -256,13 +380,18 @@ class Decoder(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        embedding = nn.Embedding if config.tfree is None else TrigramEmbedding
+        self.embed_tokens = embedding(config.vocab_size, config.hidden_size)
         self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
 
 class LlamaModel(nn.Module):
-    """The causal LM: ``forward(input_ids, document_ids=None) -> logits`` (B, T, vocab)."""
+    """The causal LM: ``forward(input_ids, document_ids=None, cache=None) -> logits`` (B, T, V).
+
+    ``input_ids`` are (B, T) token ids, or :class:`TrigramInputs` for a T-Free model. With a
+    :class:`KVCache`, they are the positions after the cached ones (see the module docstring).
+    """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -278,23 +407,45 @@ class LlamaModel(nn.Module):
             nn.init.normal_(module.weight, std=self.config.initializer_range)
 
     def forward(
-        self, input_ids: torch.Tensor, document_ids: torch.Tensor | None = None
+        self,
+        input_ids: torch.Tensor | TrigramInputs,
+        document_ids: torch.Tensor | None = None,
+        cache: KVCache | None = None,
     ) -> torch.Tensor:
-        """Logits for every position; attention stays within a document when given."""
+        """Logits for every position; attention stays within a document when given.
+
+        With ``cache``, the inputs continue the cached positions (RoPE positions from
+        ``cache.length``), attend over the cached keys and their own, and are appended to the
+        cache. ``document_ids`` cannot be given with a cache (``ValueError``).
+        """
+        if isinstance(input_ids, TrigramInputs) != (self.config.tfree is not None):
+            kind = "T-Free words" if self.config.tfree is not None else "token ids"
+            raise ValueError(f"this model takes {kind} as input, got {type(input_ids).__name__}")
         batch, length = input_ids.shape
-        if length > self.config.max_position_embeddings:
+        device = self.lm_head.weight.device
+        start = 0
+        if cache is not None:
+            if document_ids is not None:
+                raise ValueError("document_ids cannot be combined with a KV cache")
+            if cache.batch_size not in (None, batch):
+                raise ValueError(
+                    f"batch size {batch} does not match the cache's {cache.batch_size}"
+                )
+            start = cache.length
+        if start + length > self.config.max_position_embeddings:
+            cached = f" after {start} cached positions" if start else ""
             raise ValueError(
-                f"sequence length {length} exceeds max_position_embeddings "
+                f"sequence length {length}{cached} exceeds max_position_embeddings "
                 f"{self.config.max_position_embeddings}"
             )
         if document_ids is None:
-            positions = torch.arange(length, device=input_ids.device).expand(batch, length)
+            positions = torch.arange(start, start + length, device=device).expand(batch, length)
         else:
             positions = positions_within_documents(document_ids)
         rope = rope_tables(self.config, positions)
         x = self.model.embed_tokens(input_ids)
-        for layer in self.model.layers:
-            x = layer(x, rope, document_ids)
+        for index, layer in enumerate(self.model.layers):
+            x = layer(x, rope, document_ids, cache, index)
         return self.lm_head(self.model.norm(x))
 
 

@@ -53,6 +53,10 @@ them as a ``.pt``; :class:`TrigramHasher` computes only the rows asked for, in b
 them in memory and saves/loads them as ``.npz``. Not reproduced: the ``orthogonal`` table, the
 ``lowercase`` option (lower the text first) and the ``strip`` the training path applies to text
 (strip it first), and ``word_edge_weight`` (every released config uses 1).
+
+A T-Free tokenizer is just its settings: :func:`save_settings` writes them as a small JSON file,
+the counterpart of a ``tokenizer.json`` whose SHA-256 word arrays record
+(:mod:`toklab.datasets.tfree_words`), and :func:`load_settings` makes a hasher from it.
 """
 
 from __future__ import annotations
@@ -65,16 +69,20 @@ from pathlib import Path
 import numpy as np
 
 from toklab.errors import ConfigError, DataError
-from toklab.io import atomic_path
+from toklab.io import atomic_path, read_json, write_json
 
 __all__ = [
     "LINEBREAK_TOKEN",
     "NO_WHITESPACE_TOKEN",
+    "SETTINGS_FORMAT",
     "TRIGRAM_COUNT",
     "WHITESPACE_TOKEN",
     "TrigramHasher",
+    "hasher_settings",
     "is_whole_word",
     "join_words",
+    "load_settings",
+    "save_settings",
     "split_words",
     "trigram_ids",
     "word_trigrams",
@@ -98,6 +106,9 @@ _BAD = re.compile("[\x00\ud800-\udfff]")
 #: Ids of all byte trigrams: 256**3.
 TRIGRAM_COUNT = 1 << 24
 FORMAT = "toklab-tfree-rows-v1"
+#: The ``format`` of a T-Free settings file (:func:`save_settings`).
+SETTINGS_FORMAT = "toklab-tfree-v1"
+_SETTINGS_KEYS = ("v", "m", "k", "entire_words")
 
 
 def _check_text(text: str, what: str = "text") -> None:
@@ -515,3 +526,49 @@ class TrigramHasher:
         if len(ids):
             hasher._store(ids, rows)
         return hasher
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings files: what a T-Free "tokenizer file" is
+
+
+def hasher_settings(hasher: TrigramHasher) -> dict[str, int | bool]:
+    """``{"v", "m", "k", "entire_words"}`` of ``hasher``."""
+    return {"v": hasher.v, "m": hasher.m, "k": hasher.k, "entire_words": hasher.entire_words}
+
+
+def save_settings(hasher: TrigramHasher, path: str | Path) -> None:
+    """Write the hasher's settings as a small JSON file (atomically, stable bytes).
+
+    ``{"format": "toklab-tfree-v1", "v": ..., "m": ..., "k": ..., "entire_words": ...}``: the
+    T-Free counterpart of a ``tokenizer.json`` (its SHA-256 ties word arrays to it). The cached
+    rows are not part of it (see :meth:`TrigramHasher.save`).
+    """
+    write_json(path, {"format": SETTINGS_FORMAT, **hasher_settings(hasher)})
+
+
+def load_settings(path: str | Path) -> TrigramHasher:
+    """A fresh :class:`TrigramHasher` with the settings of a file written by :func:`save_settings`.
+
+    A :class:`~toklab.errors.DataError` naming the file when it is missing, not JSON, of another
+    format, lacks a setting or has unknown keys, or holds values the hasher rejects.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: T-Free settings file not found")
+    try:
+        data = read_json(path)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: not a T-Free settings file (not JSON: {err})") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: not a T-Free settings file (a JSON {type(data).__name__})")
+    if data.get("format") != SETTINGS_FORMAT:
+        raise DataError(f"{path}: not a T-Free settings file (format {data.get('format')!r})")
+    missing = [key for key in _SETTINGS_KEYS if key not in data]
+    extra = sorted(set(data) - {"format", *_SETTINGS_KEYS})
+    if missing or extra:
+        raise DataError(f"{path}: bad T-Free settings file (missing {missing}, unknown {extra})")
+    try:
+        return TrigramHasher(*(data[key] for key in _SETTINGS_KEYS))
+    except ConfigError as err:
+        raise DataError(f"{path}: bad T-Free settings file ({err})") from None

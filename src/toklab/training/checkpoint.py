@@ -45,6 +45,7 @@ TOKENIZER_FILES = (
     "special_tokens_map.json",
     "vocab.json",
     "merges.txt",
+    "tfree.json",  # T-Free: the trigram hasher's settings
 )
 
 

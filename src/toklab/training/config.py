@@ -36,12 +36,21 @@ class OptimConfig:
 
 
 @dataclass
+class MultiLabelConfig:
+    """T-Free's multi-label loss (:class:`~toklab.training.objectives.MultiLabelLoss`)."""
+
+    pos_weight: float = 300.0  # BCEWithLogits' weight of the positive (active) ids
+    loss_scale: float = 100.0  # the mean over v ids is small: scaled up, as the original
+
+
+@dataclass
 class TrainConfig:
     """Everything a run needs besides its data paths."""
 
     model_preset: str = "tiny"
     model: dict[str, Any] = field(default_factory=dict)  # ModelConfig overrides
     optim: OptimConfig = field(default_factory=OptimConfig)
+    multi_label: MultiLabelConfig = field(default_factory=MultiLabelConfig)  # T-Free only
     seq_len: int = 256
     batch_size: int = 16  # sequences per optimizer step, over all ranks and micro-batches
     micro_batch_size: int = 16  # sequences per forward pass on one rank

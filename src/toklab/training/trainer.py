@@ -7,6 +7,9 @@
   seeded per-epoch shuffle (``max_epochs`` sets the length of the run), or (``data:
   examples``) instruction examples packed into rows, attention within each example and the
   loss on its answer only; ``init_from`` starts from a trained model's weights (fine-tuning).
+* T-Free (``tfree``: the trigram hasher of a T-Free word array): the same model with a
+  trigram embedding and a multi-label head, on windows of words, trained with
+  :class:`~toklab.training.objectives.MultiLabelLoss` instead of the next-token cross-entropy.
   The order is a pure function of (seed, step) (:mod:`toklab.training.data`), so resuming
   needs only the step; the checkpoint still stores every RNG state.
 * DDP: launch with ``torchrun``; rank r takes windows ``r, r + W, ...`` of each global batch, so
@@ -39,12 +42,11 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from toklab.errors import ConfigError, DataError
@@ -67,6 +69,10 @@ from toklab.training.data import (
     WindowSampler,
     read_chunks,
 )
+from toklab.training.objectives import MultiLabelLoss, NextTokenLoss, Objective
+
+if TYPE_CHECKING:
+    from toklab.tokenizers.tfree import TrigramHasher
 
 log = logging.getLogger(__name__)
 
@@ -160,33 +166,36 @@ def as_batch(rows: np.ndarray | Batch, eos_id: int, document_masking: bool) -> B
 
 
 def batch_loss(forward, batch: Batch, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Summed loss (nats) of a batch's targets, weighted when it has weights, and the weight."""
-    tokens = torch.from_numpy(batch.tokens).to(device)
-    documents = None if batch.documents is None else torch.from_numpy(batch.documents).to(device)
-    logits = forward(tokens[:, :-1]) if documents is None else forward(tokens[:, :-1], documents)
-    nats = F.cross_entropy(logits.float().flatten(0, 1), tokens[:, 1:].flatten(), reduction="none")
-    if batch.weights is None:
-        return nats.sum(), torch.tensor(float(nats.numel()), device=device)
-    weights = torch.from_numpy(batch.weights).to(device).flatten()
-    return (nats * weights).sum(), weights.sum()
+    """Summed next-token loss (nats) of a batch's (weighted) targets, and their weight."""
+    return NextTokenLoss()(forward, batch, device)
 
 
 @torch.no_grad()
-def evaluate(model, sampler, windows: int, device, autocast, eos_id: int, masking: bool) -> dict:
-    """Mean loss (nats/token) over the first ``windows`` validation windows, in order.
+def evaluate(
+    model,
+    sampler,
+    windows: int,
+    device,
+    autocast,
+    eos_id: int,
+    masking: bool,
+    objective: Objective | None = None,
+) -> dict:
+    """Mean loss (nats/token; T-Free: its loss) over the first ``windows`` validation windows.
 
     A quick measure during training, on windows of the packed stream (EOS tokens included), on
-    the first Delphi samples, or on the answers of the first examples. Bits per byte, the
+    the first Delphi samples, or on the answers of the first examples, in order. Bits per byte, the
     measure that compares tokenizers, is scored document by document by
     :mod:`toklab.evaluation.bits_per_byte` after training.
     """
+    objective = objective or NextTokenLoss()
     model.eval()
     total_nats = total_tokens = 0.0
     count = min(windows, sampler.num_windows)
     for first in range(0, count, 16):
         batch = as_batch(sampler.sequential(first, min(16, count - first)), eos_id, masking)
         with autocast():
-            nats, weight = batch_loss(model, batch, device)
+            nats, weight = objective(model, batch, device)
         total_nats += nats.item()
         total_tokens += weight.item()
     model.train()
@@ -263,12 +272,14 @@ def train(
     eos_id: int = 256,
     vocab_size: int = 257,
     tokenizer_dir: str | Path | None = None,
+    tfree: TrigramHasher | None = None,
 ) -> Path:
     """Train (or resume) a model; return the directory of the final checkpoint.
 
     ``train_prefix``/``valid_prefix`` are token-array prefixes (``data: windows``) or Delphi
     export directories (``data: chunks``). ``tokenizer_dir``: the tokenizer whose files every
-    checkpoint carries.
+    checkpoint carries. ``tfree``: the arrays are T-Free word arrays hashed by this hasher
+    (``vocab_size`` is then its ``v`` and ``eos_id`` the word tables' end of text).
     """
     rank, world, device = _distributed()
     paths = RunPaths(Path(out_dir))
@@ -280,16 +291,37 @@ def train(
         )
     accumulation = config.batch_size // (config.micro_batch_size * world)
 
-    spec = model_spec(config.model_preset, presets_path, vocab_size, config.model)
+    overrides = dict(config.model)
+    if tfree is not None:
+        if config.data != "windows":
+            raise ConfigError(f"data: {config.data!r}: T-Free models train on windows of words")
+        overrides["tfree"] = {"m": tfree.m, "k": tfree.k, "entire_words": tfree.entire_words}
+        vocab_size = tfree.v
+    spec = model_spec(config.model_preset, presets_path, vocab_size, overrides)
     limit = spec.config.get("max_position_embeddings")
     if limit is not None and config.seq_len > limit:
         raise DataError(
             f"seq_len {config.seq_len} exceeds the model's max_position_embeddings {limit}"
         )
-    if not 0 <= eos_id < vocab_size:
+    objective: Objective = NextTokenLoss()
+    valid_objective: Objective = objective
+    if tfree is not None:
+        from toklab.datasets.tfree_words import EOT_ID, WordPatterns
+
+        eos_id = EOT_ID
+        patterns = WordPatterns.for_array(train_prefix, tfree)
+        words = len(patterns)  # the ids of a word array index its word table
+        loss = config.multi_label
+        objective = MultiLabelLoss(patterns, loss.pos_weight, loss.loss_scale)
+        if valid_prefix is not None:
+            valid_patterns = WordPatterns.for_array(valid_prefix, tfree)
+            valid_objective = MultiLabelLoss(valid_patterns, loss.pos_weight, loss.loss_scale)
+    elif not 0 <= eos_id < vocab_size:
         raise DataError(f"EOS id {eos_id} is outside the vocabulary of {vocab_size} tokens")
     sampler, valid, max_id = open_data(config, train_prefix, valid_prefix, eos_id)
-    if max_id >= vocab_size:
+    if tfree is not None and max_id >= words:
+        raise DataError(f"{train_prefix}: word ids exceed its table of {words} words")
+    if tfree is None and max_id >= vocab_size:
         raise DataError(f"{train_prefix}: token ids exceed the vocab size {vocab_size}")
     epoch_steps = sampler.epoch_steps(config.batch_size)
     if config.max_epochs is not None:
@@ -397,7 +429,7 @@ def train(
                 sync = micro == accumulation - 1 or world == 1
                 context = network.no_sync() if (world > 1 and not sync) else nullcontext()
                 with context, autocast():
-                    nats, weight = batch_loss(forward, batch, device)
+                    nats, weight = objective(forward, batch, device)
                     # unweighted: every micro-batch has micro_batch x seq_len targets; weighted:
                     # each target of the global batch weighs the same (DDP averages the ranks)
                     loss = nats / weight / accumulation if total is None else nats * world / total
@@ -431,7 +463,16 @@ def train(
             if evaluate_now:
                 masking = config.document_masking
                 record.update(
-                    evaluate(model, valid, config.eval_windows, device, autocast, eos_id, masking)
+                    evaluate(
+                        model,
+                        valid,
+                        config.eval_windows,
+                        device,
+                        autocast,
+                        eos_id,
+                        masking,
+                        valid_objective,
+                    )
                 )
             if record and metrics is not None:
                 logged.append(json.dumps(record))

@@ -1,0 +1,111 @@
+"""What the trainer minimises: next-token cross-entropy, or T-Free's multi-label next word.
+
+An objective maps a :class:`~toklab.training.data.Batch` (rows of ``seq_len + 1`` ids; the
+inputs are a row's first ``seq_len``, the targets its last) to the *summed* loss of its targets
+and their total weight, so the trainer can normalise over micro-batches, ranks and answer-only
+weights the same way for both:
+
+* :class:`NextTokenLoss`: cross-entropy in nats of each next token.
+* :class:`MultiLabelLoss` (T-Free): the ids of a T-Free word array index its word table
+  (:class:`~toklab.datasets.tfree_words.WordPatterns`); the inputs become embedding bags
+  (:class:`~toklab.models.llama.TrigramInputs`) and each target is the binarised ``v``-vector of
+  the next word's hash ids. A position's loss is the mean over the ``v`` ids of
+  ``BCEWithLogits(pos_weight)``, times ``loss_scale``. The original averages over every
+  (position, id) of a padded batch, so its padding dilutes the loss; here a position weighs its
+  weight (0 for padding and prompts, as the original's ``loss_weights``), and the trainer divides
+  by the total weight. The original's ``word_edge_weight``, which scales a position by whichever
+  trigram its set happened to iterate last, is not reproduced (every released config sets 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import torch
+import torch.nn.functional as F
+
+from toklab.models.llama import TrigramInputs
+from toklab.training.data import Batch
+
+if TYPE_CHECKING:
+    from toklab.datasets.tfree_words import WordPatterns
+
+
+class Objective(Protocol):
+    """``objective(forward, batch, device) -> (summed loss, summed weight)``."""
+
+    def __call__(
+        self, forward, batch: Batch, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The summed loss of ``batch``'s targets under ``forward`` and their summed weight."""
+        ...
+
+
+def _documents(batch: Batch, device: torch.device) -> torch.Tensor | None:
+    return None if batch.documents is None else torch.from_numpy(batch.documents).to(device)
+
+
+def _weighted(
+    losses: torch.Tensor, batch: Batch, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum of per-target ``losses`` (weighted when the batch has weights) and the weight."""
+    if batch.weights is None:
+        return losses.sum(), torch.tensor(float(losses.numel()), device=device)
+    weights = torch.from_numpy(batch.weights).to(device).flatten()
+    return (losses * weights).sum(), weights.sum()
+
+
+class NextTokenLoss:
+    """Cross-entropy (nats) of every next token."""
+
+    def __call__(
+        self, forward, batch: Batch, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed nats of the batch's (weighted) next tokens and their weight."""
+        tokens = torch.from_numpy(batch.tokens).to(device)
+        documents = _documents(batch, device)
+        inputs = tokens[:, :-1]
+        logits = forward(inputs) if documents is None else forward(inputs, documents)
+        nats = F.cross_entropy(
+            logits.float().flatten(0, 1), tokens[:, 1:].flatten(), reduction="none"
+        )
+        return _weighted(nats, batch, device)
+
+
+@dataclass
+class MultiLabelLoss:
+    """T-Free's loss: BCE-with-logits of the next word's hash ids, mean over ``v``, scaled."""
+
+    patterns: WordPatterns
+    pos_weight: float = 300.0
+    loss_scale: float = 100.0
+
+    def inputs(self, words, device: torch.device) -> TrigramInputs:
+        """Embedding bags of a (batch, length) array of word ids."""
+        ids, offsets = self.patterns.inputs(words)
+        return TrigramInputs(
+            torch.from_numpy(ids).to(device), torch.from_numpy(offsets).to(device), words.shape
+        )
+
+    def targets(self, words, device: torch.device) -> torch.Tensor:
+        """The binary (batch x length, v) targets of a (batch, length) array of word ids."""
+        positions, ids = self.patterns.targets(words)
+        target = torch.zeros(words.size, self.patterns.v, device=device)
+        target[torch.from_numpy(positions).to(device), torch.from_numpy(ids).to(device)] = 1.0
+        return target
+
+    def __call__(
+        self, forward, batch: Batch, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed scaled multi-label loss of the batch's (weighted) next words and the weight."""
+        inputs = self.inputs(batch.tokens[:, :-1], device)
+        documents = _documents(batch, device)
+        logits = forward(inputs) if documents is None else forward(inputs, documents)
+        logits = logits.float().flatten(0, 1)
+        target = self.targets(batch.tokens[:, 1:], device)
+        pos_weight = torch.full((logits.shape[1],), self.pos_weight, device=device)
+        bce = F.binary_cross_entropy_with_logits(
+            logits, target, pos_weight=pos_weight, reduction="none"
+        )
+        return _weighted(bce.mean(dim=1) * self.loss_scale, batch, device)

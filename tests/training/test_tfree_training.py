@@ -1,0 +1,203 @@
+"""T-Free through the one trainer: word arrays in, multi-label loss down, exact resume, CLI."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import subprocess
+import sys
+from contextlib import nullcontext
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import REPO
+from tests.helpers import TINY_MODEL, byte_corpus
+from toklab.data.demo import DEMO_LANGUAGES, generate_documents
+from toklab.datasets.tfree_words import EOT_ID, WordPatterns, read_words, tokenize_words
+from toklab.errors import ConfigError, DataError
+from toklab.models.causal_lm import load_model
+from toklab.models.llama import TrigramEmbedding
+from toklab.tokenizers.tfree import TrigramHasher, save_settings
+from toklab.training.config import load_train_config
+from toklab.training.data import WindowSampler
+from toklab.training.objectives import MultiLabelLoss
+from toklab.training.trainer import EXIT_PREEMPTED, evaluate, train
+
+PRESETS = REPO / "resources" / "model_presets.yaml"
+
+
+@pytest.fixture(scope="module")
+def word_arrays(tmp_path_factory):
+    """Word arrays of 100 + 20 demo documents, hashed into v = 512, m = 4, k = 1."""
+    docs = [d.text for d in itertools.islice(generate_documents(DEMO_LANGUAGES, 0), 120)]
+    root = tmp_path_factory.mktemp("tfree")
+    settings = root / "tokenizer" / "tfree.json"
+    settings.parent.mkdir()
+    save_settings(TrigramHasher(512, 4, 1), settings)
+    prefixes = []
+    for name, part in (("train", docs[:100]), ("valid", docs[100:])):
+        corpus = byte_corpus(root, part, f"bytes_{name}")
+        prefixes.append(root / f"words_{name}")
+        tokenize_words(settings, corpus, prefixes[-1])
+    return settings, *prefixes
+
+
+def config(*extra):
+    return load_train_config(
+        [],
+        [
+            *(f"model.{k}={v}" for k, v in TINY_MODEL.items()),
+            "seq_len=32",
+            "batch_size=8",
+            "micro_batch_size=4",
+            "max_steps=12",
+            "log_interval=1",
+            "eval_interval=6",
+            "eval_windows=8",
+            "checkpoint_interval=4",
+            "optim.lr=1e-2",
+            "optim.warmup_steps=2",
+            "document_masking=true",
+            "multi_label.pos_weight=10",
+            "multi_label.loss_scale=10",
+            *extra,
+        ],
+    )
+
+
+def records(out_dir):
+    return [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def run(out_dir, settings, train_prefix, valid_prefix, *extra):
+    from toklab.tokenizers.tfree import load_settings
+
+    return train(
+        config(*extra),
+        train_prefix,
+        out_dir,
+        valid_prefix=valid_prefix,
+        presets_path=PRESETS,
+        tokenizer_dir=settings.parent,
+        tfree=load_settings(settings),
+    )
+
+
+def test_tfree_model_learns_the_next_word(word_arrays, tmp_path):
+    settings, train_prefix, valid_prefix = word_arrays
+    run(tmp_path, settings, train_prefix, valid_prefix, "max_steps=60", "eval_interval=60")
+    losses = [r["loss"] for r in records(tmp_path)]
+    assert np.mean(losses[-5:]) < 0.95 * np.mean(losses[:5])
+    last = records(tmp_path)[-1]
+    assert 0 < last["val_loss"] < losses[0]
+    model = load_model(tmp_path)
+    assert isinstance(model.model.embed_tokens, TrigramEmbedding)
+    assert model.config.vocab_size == 512
+    assert model.config.tfree == {"m": 4, "k": 1, "entire_words": False}
+    assert (tmp_path / "tfree.json").read_bytes() == settings.read_bytes()  # travels along
+
+    # the true next word's ids rank high: recall@k (k = the word's id count) against chance
+    hasher = TrigramHasher(512, 4, 1)
+    objective = MultiLabelLoss(WordPatterns.for_array(valid_prefix, hasher), 10.0, 10.0)
+    from toklab.training.data import PackedStream
+
+    sampler = WindowSampler(PackedStream(valid_prefix, EOT_ID), 32, seed=0)
+    words = sampler.sequential(0, 4)
+    with torch.no_grad():
+        logits = model(objective.inputs(words[:, :-1], torch.device("cpu"))).flatten(0, 1)
+    target = objective.targets(words[:, 1:], torch.device("cpu")).bool()
+    recall = np.mean(
+        [float(row[logit.topk(int(row.sum())).indices].float().mean())
+         for row, logit in zip(target, logits, strict=True)]
+    )  # fmt: skip
+    assert recall > 2.5 * float(target.float().mean())
+
+
+def test_resume_after_signal_reproduces_uninterrupted_tfree_run(
+    word_arrays, tmp_path, signal_at_batch
+):
+    settings, train_prefix, valid_prefix = word_arrays
+    straight = tmp_path / "straight"
+    run(straight, settings, train_prefix, valid_prefix)
+    interrupted = tmp_path / "interrupted"
+    with (
+        signal_at_batch(WindowSampler, 10, signal.SIGTERM),
+        pytest.raises(SystemExit) as exit_info,
+    ):
+        run(interrupted, settings, train_prefix, valid_prefix)
+    assert exit_info.value.code == EXIT_PREEMPTED
+    run(interrupted, settings, train_prefix, valid_prefix)
+    assert records(interrupted) == records(straight)
+    a, b = load_model(straight).state_dict(), load_model(interrupted).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_micro_batches_do_not_change_the_tfree_loss(word_arrays, tmp_path):
+    settings, train_prefix, _valid_prefix = word_arrays
+    run(tmp_path / "a", settings, train_prefix, None, "max_steps=3", "micro_batch_size=8")
+    run(tmp_path / "b", settings, train_prefix, None, "max_steps=3", "micro_batch_size=2")
+    a, b = records(tmp_path / "a"), records(tmp_path / "b")
+    assert [r["loss"] for r in a] == pytest.approx([r["loss"] for r in b], rel=1e-5)
+
+
+def test_validation_loss_uses_the_validation_words(word_arrays):
+    """Each array's ids index its own table: validation is scored with its own patterns."""
+    _settings, train_prefix, valid_prefix = word_arrays
+    assert read_words(train_prefix) != read_words(valid_prefix)
+    hasher = TrigramHasher(512, 4, 1)
+    from toklab.models.llama import LlamaModel, ModelConfig
+    from toklab.training.data import PackedStream
+
+    torch.manual_seed(0)
+    model = LlamaModel(
+        ModelConfig(vocab_size=512, tfree={"m": 4, "k": 1, "entire_words": False}, **TINY_MODEL)
+    )
+    sampler = WindowSampler(PackedStream(valid_prefix, EOT_ID), 32, seed=0)
+    own = MultiLabelLoss(WordPatterns.for_array(valid_prefix, hasher), 10.0, 10.0)
+    other = MultiLabelLoss(WordPatterns.for_array(train_prefix, hasher), 10.0, 10.0)
+    score = evaluate(model, sampler, 4, torch.device("cpu"), nullcontext, EOT_ID, False, own)
+    wrong = evaluate(model, sampler, 4, torch.device("cpu"), nullcontext, EOT_ID, False, other)
+    assert score["val_loss"] != pytest.approx(wrong["val_loss"])
+
+
+def test_tfree_bad_input(word_arrays, tmp_path):
+    settings, train_prefix, _valid_prefix = word_arrays
+    with pytest.raises(ConfigError, match="windows of words"):
+        run(tmp_path / "a", settings, train_prefix, None, "data=examples")
+    # a checkpoint of other (v, m, k) cannot start a run with these settings
+    other = tmp_path / "other" / "tfree.json"
+    other.parent.mkdir()
+    save_settings(TrigramHasher(256, 4, 1), other)
+    run(tmp_path / "small", other, train_prefix, None, "max_steps=1")
+    with pytest.raises(DataError, match="not the one this run"):
+        run(tmp_path / "b", settings, train_prefix, None, f"init_from={tmp_path / 'small'}")
+
+
+def test_train_lm_cli_checks_the_arrays_settings(word_arrays, tmp_path):
+    settings, train_prefix, _ = word_arrays
+    other = tmp_path / "tfree.json"
+    save_settings(TrigramHasher(256, 4, 1), other)
+    command = [
+        sys.executable,
+        str(REPO / "scripts" / "train_lm.py"),
+        "--train",
+        str(train_prefix),
+        "--out-dir",
+        str(tmp_path / "run"),
+        "--tfree",
+        str(other),
+        *itertools.chain.from_iterable(("--set", f"model.{k}={v}") for k, v in TINY_MODEL.items()),
+        "--set",
+        "max_steps=1",
+        "--set",
+        "seq_len=16",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "another tokenizer" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    command[command.index(str(other))] = str(settings)
+    subprocess.run(command, check=True, capture_output=True)
+    assert load_model(tmp_path / "run").config.tfree is not None
