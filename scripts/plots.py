@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -40,17 +41,6 @@ def read_table(path: Path) -> list[dict[str, str]]:
 def cli() -> None:
     """Draw one figure."""
     setup_logging()
-
-
-@cli.command("morphscore-fertility")
-@click.option("--table", required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--output", required=True, type=click.Path(path_type=Path))
-@one_line_errors
-def morphscore_fertility(table: Path, output: Path) -> None:
-    """MorphScore against fertility from a tokenizer_stats table."""
-    rows = read_table(table)
-    plots.plot_morphscore_fertility(rows, output)
-    log.info("%s: %d rows plotted", output, len(rows))
 
 
 @cli.command("vocab-overlap")
@@ -106,33 +96,6 @@ def surprisal_example(
     log.info("%s: document %d, %d bytes", output, document, len(data))
 
 
-@cli.command("lm-bits-per-byte")
-@click.option("--table", required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--output", required=True, type=click.Path(path_type=Path))
-@one_line_errors
-def lm_bits_per_byte(table: Path, output: Path) -> None:
-    """Bits per byte against vocabulary size, from an lm table."""
-    plots.plot_lm_bits_per_byte(read_table(table), output)
-
-
-@cli.command("stochastok-langgame")
-@click.option("--table", required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--output", required=True, type=click.Path(path_type=Path))
-@one_line_errors
-def stochastok_langgame(table: Path, output: Path) -> None:
-    """LangGame normalized accuracy during fine-tuning, from a stochastok_langgame table."""
-    plots.plot_langgame(read_table(table), output)
-
-
-@cli.command("stochastok-benchmarks")
-@click.option("--table", required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--output", required=True, type=click.Path(path_type=Path))
-@one_line_errors
-def stochastok_benchmarks(table: Path, output: Path) -> None:
-    """Benchmark accuracy per training step, from a stochastok_benchmarks table."""
-    plots.plot_benchmarks(read_table(table), output)
-
-
 @cli.command("stochastok-addition")
 @click.option("--table", required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--split", default="validation", show_default=True)
@@ -165,6 +128,49 @@ def lm_curves(runs: tuple[tuple[str, Path, Path], ...], output: Path) -> None:
         result = json.loads(result_path.read_text())
         curves.append((label, records, result["train_bytes_seen"] / result["train_tokens_seen"]))
     plots.plot_lm_curves(curves, output)
+
+
+#: The figures drawn from one table alone, by command: the plotting function (rows of the
+#: ``--table`` CSV and the ``--output`` PNG) and the command's help.
+TABLE_PLOTS: dict[str, tuple[Callable[[list[dict[str, str]], Path], None], str]] = {
+    "morphscore-fertility": (
+        plots.plot_morphscore_fertility,
+        "MorphScore against fertility from a tokenizer_stats table.",
+    ),
+    "lm-bits-per-byte": (
+        plots.plot_lm_bits_per_byte,
+        "Bits per byte against vocabulary size, from an lm table.",
+    ),
+    "stochastok-langgame": (
+        plots.plot_langgame,
+        "LangGame normalized accuracy during fine-tuning, from a stochastok_langgame table.",
+    ),
+    "stochastok-benchmarks": (
+        plots.plot_benchmarks,
+        "Benchmark accuracy per training step, from a stochastok_benchmarks table.",
+    ),
+}
+
+
+def table_plot_command(
+    name: str, plot: Callable[[list[dict[str, str]], Path], None], summary: str
+) -> click.Command:
+    """The ``name`` command of ``TABLE_PLOTS``: ``plot`` of the rows of ``--table``."""
+
+    def command(table: Path, output: Path) -> None:
+        rows = read_table(table)
+        plot(rows, output)
+        log.info("%s: %d rows plotted", output, len(rows))
+
+    command = one_line_errors(command)
+    command = click.option("--output", required=True, type=click.Path(path_type=Path))(command)
+    existing = click.Path(exists=True, path_type=Path)
+    command = click.option("--table", required=True, type=existing)(command)
+    return cli.command(name, help=summary)(command)
+
+
+for _name, (_plot, _summary) in TABLE_PLOTS.items():
+    table_plot_command(_name, _plot, _summary)
 
 
 if __name__ == "__main__":

@@ -137,6 +137,10 @@ def checkpoint_steps(model_dir: Path) -> list[tuple[int, Path]]:
 @click.option("--model-dir", required=True, type=path_option, help="A trained LM's directory.")
 @click.option("--tokenizer", "tokenizer_path", required=True, type=path_option)
 @click.option(
+    "--split-table", "splits_path", type=path_option,
+    help="The tokenizer's StochasTok split table (.npz, from `splits`; default: built here).",
+)  # fmt: skip
+@click.option(
     "--split", "splits", required=True, multiple=True, type=(str, path_option),
     help="NAME CORPUS_PREFIX: a byte corpus of problems (repeatable).",
 )  # fmt: skip
@@ -150,6 +154,7 @@ def checkpoint_steps(model_dir: Path) -> list[tuple[int, Path]]:
 def evaluate_addition(
     model_dir: Path,
     tokenizer_path: Path,
+    splits_path: Path | None,
     splits: tuple[tuple[str, Path], ...],
     samples: int,
     max_new_tokens: int,
@@ -158,7 +163,12 @@ def evaluate_addition(
     seed: int,
     output: Path,
 ) -> None:
-    """Addition accuracy of every kept checkpoint of a run, per question tokenization and split."""
+    """Addition accuracy of every kept checkpoint of a run, per question tokenization and split.
+
+    The StochasTok questions expand with the split table of --split-table, checked against the
+    tokenizer (the workflow passes the one its stochastok_splits rule built); without it, the
+    table is built from the tokenizer here (the same table, for direct use).
+    """
     from tqdm import tqdm
 
     from toklab.data.byte_corpus import ByteCorpus
@@ -168,8 +178,9 @@ def evaluate_addition(
     from toklab.tokenizers.tokenizer_files import special_token_ids
 
     questions = QuestionTokenizer(
-        tokenizer_path, stochastok_p=stochastok_p, dropout_p=dropout_p, seed=seed
-    )
+        tokenizer_path, stochastok_p=stochastok_p, dropout_p=dropout_p, seed=seed,
+        splits_path=splits_path,
+    )  # fmt: skip
     problems = {}
     for name, prefix in splits:
         corpus = ByteCorpus(prefix)

@@ -83,61 +83,29 @@ def lm(entries: tuple[tuple[Path, Path], ...], reference: float | None, output: 
     log.info("%s: %d rows", output, n)
 
 
-@cli.command("stochastok-addition")
-@click.option(
-    "--entry",
-    "entries",
-    multiple=True,
-    required=True,
-    type=(str, str, str, click.Path(path_type=Path)),
-    metavar="TOKENIZER_CORPUS TOKENIZATION MODEL RESULT_JSON",
-    help="One LM's addition results (repeat).",
-)
-@click.option("--output", required=True, type=click.Path(path_type=Path))
-@one_line_errors
-def stochastok_addition(entries: tuple[tuple[str, str, str, Path], ...], output: Path) -> None:
-    """Multi-digit addition accuracy per LM, checkpoint, question tokenization and split."""
-    rows = tables.addition_rows(entries)
-    n = tables.write_csv(output, list(tables.ADDITION_COLUMNS), rows)
-    log.info("%s: %d rows", output, n)
+def task_table_command(name: str, table: tables.TaskTable) -> click.Command:
+    """The ``name`` command of ``tables.TASK_TABLES``: its ``--entry`` results as one table."""
+
+    def command(entries: tuple[tuple[str, str, str, Path], ...], output: Path) -> None:
+        n = tables.write_task_table(name, entries, output)
+        log.info("%s: %d rows", output, n)
+
+    command = one_line_errors(command)
+    command = click.option("--output", required=True, type=click.Path(path_type=Path))(command)
+    command = click.option(
+        "--entry",
+        "entries",
+        multiple=True,
+        required=True,
+        type=(str, str, str, click.Path(path_type=Path)),
+        metavar="TOKENIZER_CORPUS TOKENIZATION MODEL RESULT_JSON",
+        help=table.entry_help,
+    )(command)
+    return cli.command(name, help=table.summary)(command)
 
 
-@cli.command("stochastok-langgame")
-@click.option(
-    "--entry",
-    "entries",
-    multiple=True,
-    required=True,
-    type=(str, str, str, click.Path(path_type=Path)),
-    metavar="TOKENIZER_CORPUS TOKENIZATION MODEL RESULT_JSON",
-    help="One fine-tuned LM's LangGame results (repeat).",
-)
-@click.option("--output", required=True, type=click.Path(path_type=Path))
-@one_line_errors
-def stochastok_langgame(entries: tuple[tuple[str, str, str, Path], ...], output: Path) -> None:
-    """LangGame accuracy per pretraining tokenization and fine-tuning step."""
-    rows = tables.langgame_rows(entries)
-    n = tables.write_csv(output, list(tables.LANGGAME_COLUMNS), rows)
-    log.info("%s: %d rows", output, n)
-
-
-@cli.command("stochastok-benchmarks")
-@click.option(
-    "--entry",
-    "entries",
-    multiple=True,
-    required=True,
-    type=(str, str, str, click.Path(path_type=Path)),
-    metavar="TOKENIZER_CORPUS TOKENIZATION MODEL RESULT_JSON",
-    help="One LM's benchmark results (repeat).",
-)
-@click.option("--output", required=True, type=click.Path(path_type=Path))
-@one_line_errors
-def stochastok_benchmarks(entries: tuple[tuple[str, str, str, Path], ...], output: Path) -> None:
-    """Standard multiple-choice benchmarks per LM, checkpoint and benchmark."""
-    rows = tables.task_rows(entries, "training_tokenization")
-    n = tables.write_csv(output, list(tables.BENCHMARK_COLUMNS), rows)
-    log.info("%s: %d rows", output, n)
+for _name, _table in tables.TASK_TABLES.items():
+    task_table_command(_name, _table)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,29 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def gpt2_tokenizer(tmp_path_factory, shared_data) -> Path:
+    """GPT-2's vocabulary and merges (../shared/data/cs336) with <|endoftext|>: a tokenizer.json.
+
+    Built once per session; tests only read it (write next to it in their own ``tmp_path``).
+    """
+    from toklab.tokenizers.tokenizer_files import (
+        read_merges_txt,
+        read_vocab_json,
+        save_tokenizer_files,
+    )
+
+    directory = tmp_path_factory.mktemp("gpt2")
+    fixtures = shared_data / "cs336"
+    save_tokenizer_files(
+        directory,
+        read_vocab_json(fixtures / "gpt2_vocab.json"),
+        read_merges_txt(fixtures / "gpt2_merges.txt"),
+        ["<|endoftext|>"],
+    )
+    return directory / "tokenizer.json"
+
+
 def tool_env() -> dict[str, str]:
     """The environment for subprocesses: this interpreter's bin first, so `python` is ours."""
     env = dict(os.environ)

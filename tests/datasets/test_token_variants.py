@@ -11,22 +11,15 @@ from toklab.datasets.token_array import TokenArray, tokenize_corpus
 from toklab.datasets.token_variants import character_corpus, dropout_corpus, expand_token_array
 from toklab.io import read_json
 from toklab.tokenizers.stochastok import build_split_table
-from toklab.tokenizers.tokenizer_files import read_merges_txt, read_vocab_json, save_tokenizer_files
+from toklab.tokenizers.tokenizer_files import save_tokenizer_files
 
 EOT = "<|endoftext|>"
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory, shared_data):
+def setup(tmp_path_factory, shared_data, gpt2_tokenizer):
     root = tmp_path_factory.mktemp("variants")
-    fixtures = shared_data / "cs336"
-    save_tokenizer_files(
-        root / "gpt2",
-        read_vocab_json(fixtures / "gpt2_vocab.json"),
-        read_merges_txt(fixtures / "gpt2_merges.txt"),
-        [EOT],
-    )
-    tokenizer = root / "gpt2" / "tokenizer.json"
+    tokenizer = gpt2_tokenizer
     text = (shared_data / "tinyshakespeare" / "input.txt").read_text()[:80000]
     texts = [t for t in text.split("\n\n") if t] + ["naïve café 日本 🙂"]
     corpus = byte_corpus(root / "corpus", texts)

@@ -18,22 +18,6 @@ from toklab.evaluation.multiple_choice import (
 from toklab.models.llama import LlamaModel, ModelConfig
 from toklab.tasks.addition import problems, split_problem
 from toklab.tasks.langgame import encode_examples, generate_questions
-from toklab.tokenizers.tokenizer_files import read_merges_txt, read_vocab_json, save_tokenizer_files
-
-EOT = "<|endoftext|>"
-
-
-@pytest.fixture(scope="module")
-def gpt2(tmp_path_factory, shared_data):
-    directory = tmp_path_factory.mktemp("gpt2")
-    fixtures = shared_data / "cs336"
-    save_tokenizer_files(
-        directory,
-        read_vocab_json(fixtures / "gpt2_vocab.json"),
-        read_merges_txt(fixtures / "gpt2_merges.txt"),
-        [EOT],
-    )
-    return directory / "tokenizer.json"
 
 
 def tiny_model(vocab: int) -> LlamaModel:
@@ -57,8 +41,8 @@ def test_continuation_scores_equal_token_by_token_log_likelihoods():
         assert score == pytest.approx(expected, abs=1e-4)
 
 
-def test_langgame_scoring_matches_the_fine_tuning_examples(gpt2):
-    tokenizer = Tokenizer.from_file(str(gpt2))
+def test_langgame_scoring_matches_the_fine_tuning_examples(gpt2_tokenizer):
+    tokenizer = Tokenizer.from_file(str(gpt2_tokenizer))
     words = ["cat", "dog", "apple", "banana", "strawberry", "elephant", "kiwi", "fig", "mango",
              "pineapple", "pear", "plum", "an", "to", "giraffe", "hippopotamus"]  # fmt: skip
     questions = generate_questions(words, 30, seed=1)
@@ -93,9 +77,9 @@ def test_accuracy_and_its_normalization():
     assert result["normalized_accuracy"] == pytest.approx((4 * 2 / 3 - 1) / 3)
 
 
-def test_questions_tokenized_four_ways_keep_their_text(gpt2):
-    tokenizer = Tokenizer.from_file(str(gpt2))
-    questions = QuestionTokenizer(gpt2, stochastok_p=1.0, dropout_p=0.5, seed=0)
+def test_questions_tokenized_four_ways_keep_their_text(gpt2_tokenizer):
+    tokenizer = Tokenizer.from_file(str(gpt2_tokenizer))
+    questions = QuestionTokenizer(gpt2_tokenizer, stochastok_p=1.0, dropout_p=0.5, seed=0)
     texts = [split_problem(p)[0] for p in problems(0, 50, 0)["train"]]
     deterministic = questions.encode(texts, "deterministic", "train")
     assert deterministic == [tokenizer.encode(t).ids for t in texts]
@@ -108,9 +92,25 @@ def test_questions_tokenized_four_ways_keep_their_text(gpt2):
     assert [len(ids) for ids in chars] == [len(t) for t in texts]  # digits, $, + and = are tokens
 
 
-def test_addition_is_scored_on_the_generated_text_only(gpt2):
-    tokenizer = Tokenizer.from_file(str(gpt2))
-    questions = QuestionTokenizer(gpt2, stochastok_p=1.0, dropout_p=0.1, seed=0)
+def test_questions_with_a_saved_split_table_match_a_built_one(gpt2_tokenizer, tmp_path):
+    from toklab.errors import DataError
+    from toklab.tokenizers.stochastok import build_split_table
+
+    build_split_table(gpt2_tokenizer).save(tmp_path / "splits.npz")
+    settings = {"stochastok_p": 1.0, "dropout_p": 0.5, "seed": 0}
+    built = QuestionTokenizer(gpt2_tokenizer, **settings)
+    loaded = QuestionTokenizer(gpt2_tokenizer, splits_path=tmp_path / "splits.npz", **settings)
+    texts = [split_problem(p)[0] for p in problems(0, 50, 0)["train"]]
+    assert loaded.encode(texts, "stochastok", "train") == built.encode(texts, "stochastok", "train")
+    other = tmp_path / "other.json"
+    other.write_bytes(gpt2_tokenizer.read_bytes() + b"\n")
+    with pytest.raises(DataError, match="built for another tokenizer"):
+        QuestionTokenizer(other, splits_path=tmp_path / "splits.npz", **settings)
+
+
+def test_addition_is_scored_on_the_generated_text_only(gpt2_tokenizer):
+    tokenizer = Tokenizer.from_file(str(gpt2_tokenizer))
+    questions = QuestionTokenizer(gpt2_tokenizer, stochastok_p=1.0, dropout_p=0.1, seed=0)
     split = problems(3, 30, 0)["train"]
     answers = {split_problem(p)[0]: split_problem(p)[1] for p in split}
 
@@ -156,7 +156,7 @@ def test_addition_is_scored_on_the_generated_text_only(gpt2):
     assert prompt_credit(["$123+198=123", "$100+1=101"]) == 0.5
 
 
-def test_a_checkpoint_of_another_tokenizer_is_refused(gpt2, tmp_path):
+def test_a_checkpoint_of_another_tokenizer_is_refused(gpt2_tokenizer, tmp_path):
     from tests.conftest import run_script
     from toklab.models.causal_lm import save_model
     from toklab.tasks.langgame import write_jsonl
@@ -169,7 +169,7 @@ def test_a_checkpoint_of_another_tokenizer_is_refused(gpt2, tmp_path):
     result = run_script(
         "stochastok.py", "evaluate-langgame", "--pretrained", str(model_dir),
         "--finetuned", str(model_dir), "--questions", str(tmp_path / "q.jsonl"),
-        "--tokenizer", str(gpt2), "--output", str(tmp_path / "out.json"),
+        "--tokenizer", str(gpt2_tokenizer), "--output", str(tmp_path / "out.json"),
     )  # fmt: skip
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]  # after tqdm's progress lines

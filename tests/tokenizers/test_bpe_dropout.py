@@ -12,22 +12,15 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 
 from toklab.errors import ConfigError
 from toklab.tokenizers.bpe_dropout import MergeTable, encode_characters, encode_with_dropout
-from toklab.tokenizers.tokenizer_files import read_merges_txt, read_vocab_json, save_tokenizer_files
+from toklab.tokenizers.tokenizer_files import save_tokenizer_files
 
 from .test_stochastok import EOT
 
 
 @pytest.fixture(scope="module")
-def gpt2(tmp_path_factory, shared_data):
-    directory = tmp_path_factory.mktemp("gpt2")
-    fixtures = shared_data / "cs336"
-    save_tokenizer_files(
-        directory,
-        read_vocab_json(fixtures / "gpt2_vocab.json"),
-        read_merges_txt(fixtures / "gpt2_merges.txt"),
-        [EOT],
-    )
-    path = directory / "tokenizer.json"
+def gpt2(gpt2_tokenizer):
+    """The session's GPT-2 tokenizer.json, its tokenizer and its merge table."""
+    path = gpt2_tokenizer
     return path, Tokenizer.from_file(str(path)), MergeTable.from_tokenizer(path)
 
 

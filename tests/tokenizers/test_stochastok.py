@@ -16,8 +16,6 @@ from tokenizers import Tokenizer
 from toklab.errors import ConfigError, DataError
 from toklab.tokenizers.stochastok import SplitTable, build_split_table, expand_documents
 from toklab.tokenizers.tokenizer_files import (
-    read_merges_txt,
-    read_vocab_json,
     save_tokenizer_files,
     vocabulary_pieces,
 )
@@ -50,21 +48,8 @@ def tiny(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def gpt2(tmp_path_factory, shared_data):
-    directory = tmp_path_factory.mktemp("gpt2")
-    fixtures = shared_data / "cs336"
-    save_tokenizer_files(
-        directory,
-        read_vocab_json(fixtures / "gpt2_vocab.json"),
-        read_merges_txt(fixtures / "gpt2_merges.txt"),
-        [EOT],
-    )
-    return directory / "tokenizer.json"
-
-
-@pytest.fixture(scope="module")
-def gpt2_table(gpt2):
-    return build_split_table(gpt2)
+def gpt2_table(gpt2_tokenizer):
+    return build_split_table(gpt2_tokenizer)
 
 
 def brute_force_splits(pieces) -> dict[int, set[tuple[int, int]]]:
@@ -89,8 +74,8 @@ def test_tiny_table_has_every_binary_split(tiny):
     assert table.splittable == 3
 
 
-def test_gpt2_table_equals_brute_force_on_a_sample(gpt2, gpt2_table):
-    pieces = vocabulary_pieces(gpt2)
+def test_gpt2_table_equals_brute_force_on_a_sample(gpt2_tokenizer, gpt2_table):
+    pieces = vocabulary_pieces(gpt2_tokenizer)
     ids = {piece[0]: i for i, piece in enumerate(pieces) if piece}
     rng = random.Random(0)
     for t in rng.sample(range(256, 50256), 300):
@@ -138,11 +123,13 @@ def test_a_vocabulary_without_splits_warns_with_the_count(tmp_path, caplog):
     assert "only 0 of 1 multi-byte tokens can be split" in caplog.text
 
 
-def test_cached_table_expands_exactly_like_a_fresh_one(tmp_path, gpt2, gpt2_table):
+def test_cached_table_expands_exactly_like_a_fresh_one(tmp_path, gpt2_tokenizer, gpt2_table):
     # The original cached its table as JSON: string keys, and nothing expanded after run one.
     gpt2_table.save(tmp_path / "splits.npz")
-    cached = SplitTable.load(tmp_path / "splits.npz", gpt2)
-    tokens = np.array(Tokenizer.from_file(str(gpt2)).encode("The quick brown fox " * 50).ids)
+    cached = SplitTable.load(tmp_path / "splits.npz", gpt2_tokenizer)
+    tokens = np.array(
+        Tokenizer.from_file(str(gpt2_tokenizer)).encode("The quick brown fox " * 50).ids
+    )
     offsets = np.array([0, 120, len(tokens)])
     fresh = expand_documents(tokens, offsets, gpt2_table, 0.3, seed=1, key=2)
     again = expand_documents(tokens, offsets, cached, 0.3, seed=1, key=2)
@@ -150,7 +137,9 @@ def test_cached_table_expands_exactly_like_a_fresh_one(tmp_path, gpt2, gpt2_tabl
     assert len(fresh[0]) > len(tokens)  # it did expand
 
 
-def test_table_for_another_tokenizer_or_corrupt_is_refused(tmp_path, tiny, gpt2, gpt2_table):
+def test_table_for_another_tokenizer_or_corrupt_is_refused(
+    tmp_path, tiny, gpt2_tokenizer, gpt2_table
+):
     gpt2_table.save(tmp_path / "splits.npz")
     with pytest.raises(DataError, match="built for another tokenizer"):
         SplitTable.load(tmp_path / "splits.npz", tiny)
@@ -225,8 +214,8 @@ def test_expansion_matches_the_original_distribution(tiny, tokens, p):
     p=st.floats(min_value=0.0, max_value=1.0),
     seed=st.integers(min_value=0, max_value=2**63),
 )
-def test_expansion_keeps_the_text_and_bounds_the_growth(gpt2, gpt2_table, text, p, seed):
-    tokenizer = Tokenizer.from_file(str(gpt2))
+def test_expansion_keeps_the_text_and_bounds_the_growth(gpt2_tokenizer, gpt2_table, text, p, seed):
+    tokenizer = Tokenizer.from_file(str(gpt2_tokenizer))
     tokens = np.array(tokenizer.encode(text, add_special_tokens=False).ids, dtype=np.uint16)
     out, offsets = expand_documents(
         tokens, np.array([0, len(tokens)]), gpt2_table, p, seed=seed, key=0
@@ -237,9 +226,9 @@ def test_expansion_keeps_the_text_and_bounds_the_growth(gpt2, gpt2_table, text, 
     assert offsets.tolist() == [0, len(out)]
 
 
-def test_p_zero_is_the_identity_and_p_one_expands_most(gpt2, gpt2_table, shared_data):
+def test_p_zero_is_the_identity_and_p_one_expands_most(gpt2_tokenizer, gpt2_table, shared_data):
     text = (shared_data / "tinyshakespeare" / "input.txt").read_text()[:20000]
-    tokens = np.array(Tokenizer.from_file(str(gpt2)).encode(text).ids)
+    tokens = np.array(Tokenizer.from_file(str(gpt2_tokenizer)).encode(text).ids)
     offsets = np.array([0, len(tokens)])
     same, _ = expand_documents(tokens, offsets, gpt2_table, 0.0, seed=0, key=0)
     assert np.array_equal(same, tokens)
@@ -247,8 +236,8 @@ def test_p_zero_is_the_identity_and_p_one_expands_most(gpt2, gpt2_table, shared_
     assert 1.4 * len(tokens) < len(grown) <= 2 * len(tokens)
 
 
-def test_expansion_is_seeded_per_document(gpt2, gpt2_table):
-    tokenizer = Tokenizer.from_file(str(gpt2))
+def test_expansion_is_seeded_per_document(gpt2_tokenizer, gpt2_table):
+    tokenizer = Tokenizer.from_file(str(gpt2_tokenizer))
     docs = [tokenizer.encode(f"Document {i}: the quick brown fox jumps.").ids for i in range(50)]
     tokens = np.concatenate([np.array(d) for d in docs])
     offsets = np.concatenate([[0], np.cumsum([len(d) for d in docs])])

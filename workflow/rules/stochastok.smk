@@ -125,7 +125,8 @@ rule evaluate_addition:
         settings=get_addition_eval_params,
     shell:
         "python {params.script:q} evaluate-addition --model-dir {params.model_dir:q}"
-        " --tokenizer {input.tokenizer:q} {params.settings[splits]}"
+        " --tokenizer {input.tokenizer:q} --split-table {input.splits:q}"
+        " {params.settings[splits]}"
         " --samples {params.settings[samples]}"
         " --max-new-tokens {params.settings[max_new_tokens]}"
         " --stochastok-p {params.settings[stochastok_p]}"

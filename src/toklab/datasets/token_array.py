@@ -156,6 +156,23 @@ def open_corpus(corpus_prefix: str | Path) -> ByteCorpus:
     return corpus
 
 
+def flat_ids(ids: list[list[int]], writer: TokenArrayWriter, count: int) -> np.ndarray:
+    """A batch's ids back to back, built in the writer's dtype (no int64 copy to convert).
+
+    The writer still checks every id against the vocabulary size: an id that fits the dtype
+    is stored exactly, and one that does not (e.g. >= 2^16 into uint16) is no wrap-around
+    either, since NumPy 2 refuses an out-of-bounds Python integer with an ``OverflowError``,
+    which becomes the writer's own "token id >= vocabulary size" error here.
+    """
+    try:
+        return np.fromiter(chain.from_iterable(ids), dtype=writer.dtype, count=count)
+    except OverflowError:
+        largest = max(chain.from_iterable(ids))
+        raise DataError(
+            f"{writer.prefix}: token id {largest} >= vocabulary size {writer.vocab_size}"
+        ) from None
+
+
 def tokenize_corpus(
     tokenizer_path: str | Path,
     corpus_prefix: str | Path,
@@ -179,7 +196,7 @@ def tokenize_corpus(
         for texts, num_bytes in document_batches(corpus, batch_documents):
             ids = [e.ids for e in tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
             counts = np.fromiter(map(len, ids), dtype=INDEX_DTYPE, count=len(ids))
-            flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=int(counts.sum()))
+            flat = flat_ids(ids, writer, int(counts.sum()))
             writer.write(flat, np.concatenate([[0], np.cumsum(counts)]))
             progress.update(num_bytes)
     return writer.finish(

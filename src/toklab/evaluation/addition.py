@@ -30,21 +30,36 @@ METHODS = ("deterministic", "stochastok", "bpedropout", "chars")
 
 
 class QuestionTokenizer:
-    """The four tokenizations of a question with one tokenizer (and its seeded variants)."""
+    """The four tokenizations of a question with one tokenizer (and its seeded variants).
+
+    ``splits_path``: the tokenizer's StochasTok split table (``stochastok.py splits``), loaded
+    and checked against the tokenizer file (its SHA-256); without it, the table is built here,
+    which gives the same table.
+    """
 
     def __init__(
-        self, tokenizer_path: str | Path, *, stochastok_p: float, dropout_p: float, seed: int
+        self,
+        tokenizer_path: str | Path,
+        *,
+        stochastok_p: float,
+        dropout_p: float,
+        seed: int,
+        splits_path: str | Path | None = None,
     ) -> None:
         from tokenizers import Tokenizer
 
         from toklab.tokenizers.bpe_dropout import MergeTable
-        from toklab.tokenizers.stochastok import build_split_table, check_probability
+        from toklab.tokenizers.stochastok import SplitTable, build_split_table, check_probability
 
         self.stochastok_p = check_probability(stochastok_p, "stochastok_p")
         self.dropout_p = check_probability(dropout_p, "dropout_p")
         self.seed = seed
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
-        self.splits = build_split_table(tokenizer_path)
+        self.splits = (
+            build_split_table(tokenizer_path)
+            if splits_path is None
+            else SplitTable.load(splits_path, tokenizer_path)
+        )
         try:
             self.merges: MergeTable | None = MergeTable.from_tokenizer(tokenizer_path)
         except ConfigError as err:  # not a BPE: no BPE-dropout questions

@@ -73,8 +73,8 @@ def check_families(name: str, corpus: Block) -> None:
             raise ConfigError(f"corpus '{name}': {family.block}: {err}") from None
 
 
-def check_training(name: str, key: str, preset: str, training: Block, presets: Path | None) -> None:
-    """A model's preset exists and its training fields are fields of the trainer's config."""
+def check_training_fields(name: str, key: str, training: Block) -> None:
+    """A ``training`` block's fields are fields of the trainer's config, with valid values."""
     from toklab.training.config import load_train_config
 
     # the trainer receives the same key=JSON pairs (toklab.workflow.shell.settings)
@@ -83,13 +83,24 @@ def check_training(name: str, key: str, preset: str, training: Block, presets: P
         load_train_config(overrides=overrides)
     except ConfigError as err:
         raise ConfigError(f"corpus '{name}': {key}.training: {err}") from None
-    if presets is not None:
-        available = yaml.safe_load(presets.read_text()) or {}
-        if preset not in available:
-            raise ConfigError(
-                f"corpus '{name}': {key}.preset '{preset}' is not a preset of {presets} "
-                f"({', '.join(available)})"
-            )
+
+
+def check_preset(name: str, key: str, preset: str, presets: Path | None) -> None:
+    """A model's preset is one of the preset file's (not checked without the file)."""
+    if presets is None:
+        return
+    available = yaml.safe_load(presets.read_text()) or {}
+    if preset not in available:
+        raise ConfigError(
+            f"corpus '{name}': {key}.preset '{preset}' is not a preset of {presets} "
+            f"({', '.join(available)})"
+        )
+
+
+def check_training(name: str, key: str, preset: str, training: Block, presets: Path | None) -> None:
+    """A model's preset exists and its training fields are fields of the trainer's config."""
+    check_training_fields(name, key, training)
+    check_preset(name, key, preset, presets)
 
 
 def check_batch(name: str, key: str, training: Block, gpus: int) -> None:
@@ -251,7 +262,8 @@ def check_stochastok(plan: Plan, name: str, corpus: Block) -> None:
                 f"corpus '{name}': stochastok.langgame.training sets {sorted(overrides)}, which "
                 "the fine-tuning fixes (examples, from the pretrained LM)"
             )
-        check_training(name, "stochastok.langgame", "tiny", langgame["training"], None)
+        # the fine-tuned model is the pretrained LM's, whose preset check_lm checks
+        check_training_fields(name, "stochastok.langgame", langgame["training"])
         for run in plan.stochastok.langgame_runs(name):
             gpus = plan.stochastok.langgame_gpus(name, run)
             check_batch(name, "stochastok.langgame", langgame["training"], gpus)

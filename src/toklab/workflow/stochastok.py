@@ -65,10 +65,15 @@ class StochastokPlan:
     def addition_eval_inputs(
         self, corpus: str, tokenizer_corpus: str, tokenization: str, model: str
     ) -> dict[str, str]:
-        """The trained LM, its tokenizer, and the byte corpora of the problems' splits."""
+        """The trained LM, its tokenizer and split table, and the byte corpora of the problems."""
         run = self._addition_run(corpus, (tokenizer_corpus, tokenization, model))
         inputs = {
             "tokenizer": self.plan.tokenizer_json(tokenizer_corpus, tokenization),
+            "splits": layout.path(
+                layout.STOCHASTOK_SPLITS,
+                corpus=tokenizer_corpus,
+                tokenizer=names.tokenizer_of(tokenization),
+            ),
             **{name.split(".")[0]: layout.lm_file(corpus, *run, name) for name in layout.LM_FILES},
         }
         for split in self.block(corpus, "addition")["splits"]:
