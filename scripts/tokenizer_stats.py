@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Tokenizer statistics (fertility, Rényi efficiency, MorphScore, ...) of one tokenizer, as JSON."""
+"""Tokenizer statistics (fertility, Rényi efficiency, MorphScore, duplicate tokens, ...) as JSON."""
 
 from __future__ import annotations
 

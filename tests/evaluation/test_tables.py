@@ -129,6 +129,11 @@ def test_stats_script_end_to_end(tmp_path, local_corpus):
         rows["all"]["total_words"]
         == rows["english"]["total_words"] + rows["spanish"]["total_words"]
     )
+    # a vocabulary property on every row: A-Z and a-z pair up; <|endoftext|> is left out
+    for row in rows.values():
+        assert row["duplicate_tokens_count"] == 52
+        assert row["duplicate_tokens"] == pytest.approx(52 / 257)
+        assert row["duplicate_tokens_redundant"] == pytest.approx(26 / 257)
     table = tmp_path / "table.csv"
     result = run_script(
         "tables.py", "stats", "--table", "tokenizer_stats", str(output), "--output", str(table)
@@ -137,7 +142,10 @@ def test_stats_script_end_to_end(tmp_path, local_corpus):
     with table.open() as f:
         reader = csv.DictReader(f)
         assert reader.fieldnames == list(tables.TOKENIZER_STATS_COLUMNS)
-        assert [r["language"] for r in reader] == ["english", "spanish", "all"]
+        csv_rows = list(reader)
+        assert [r["language"] for r in csv_rows] == ["english", "spanish", "all"]
+        assert {r["duplicate_tokens"] for r in csv_rows} == {f"{52 / 257:.6g}"}
+        assert {r["duplicate_tokens_count"] for r in csv_rows} == {"52"}
     compression = tmp_path / "compression.csv"
     result = run_script(
         "tables.py", "stats", "--table", "compression", str(output), "--output", str(compression)

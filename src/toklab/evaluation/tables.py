@@ -3,7 +3,8 @@
 Each table's columns are declared once here with their meaning and unit; the README's table
 documentation is generated from the same dictionaries (``column_docs``), so the two agree.
 The tables built from ``scripts/tokenizer_stats.py`` results are registered in ``STATS_TABLES``;
-the training table is assembled from the training jobs' benchmark files (``training_rows``).
+the training table is assembled from the training jobs' benchmark files (``training_rows``);
+the StochasTok task tables, built from their evaluations' results, in ``TASK_TABLES``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from toklab.errors import DataError
 from toklab.io import atomic_write, read_json
@@ -34,6 +35,9 @@ TOKENIZER_STATS_COLUMNS: dict[str, str] = {
     "bytes_per_token": "total_bytes / total_tokens",
     "unique_tokens": "distinct token ids in the tokenized text",
     "vocab_utilisation": "unique_tokens / vocab_size",
+    "duplicate_tokens": "share of the vocabulary's ordinary tokens (special tokens excluded) whose surface, one leading space stripped and lowercased, another token shares (T-Free Tab. 1; the same on every row of a tokenizer)",
+    "duplicate_tokens_count": "those duplicate tokens",
+    "duplicate_tokens_redundant": "share of the ordinary tokens that keeping one token per shared surface would remove (duplicates minus their distinct surfaces)",
     "renyi_efficiency_vocab": "Rényi entropy (alpha 2.5) of token frequencies / log(vocab_size)",
     "renyi_efficiency_observed": "the same entropy / log(unique_tokens), as ByteSpan reported it",
     "num_unk": "words that contain the unk token",
@@ -274,11 +278,6 @@ ADDITION_COLUMNS: dict[str, str] = {
 }
 
 
-def addition_rows(entries: Iterable[tuple[str, str, str, str | Path]]) -> list[dict[str, Any]]:
-    """Rows of the addition table from ``(tokenizer corpus, tokenization, model, result JSON)``."""
-    return task_rows(entries, "training_tokenization")
-
-
 #: The LangGame table (StochasTok's Fig. 1), one row per (fine-tuned LM, step).
 LANGGAME_COLUMNS: dict[str, str] = {
     "tokenizer_corpus": "the corpus of the LM's tokenizer",
@@ -289,11 +288,6 @@ LANGGAME_COLUMNS: dict[str, str] = {
     "accuracy": "share answered right (the option of highest log-likelihood)",
     "normalized_accuracy": "(4 * accuracy - 1) / 3: 0 at chance, 1 when all are right",
 }
-
-
-def langgame_rows(entries: Iterable[tuple[str, str, str, str | Path]]) -> list[dict[str, Any]]:
-    """Rows of the LangGame table from ``(tokenizer corpus, tokenization, model, result JSON)``."""
-    return task_rows(entries, "pretraining_tokenization")
 
 
 #: The standard-benchmark table (StochasTok's Fig. 3), one row per (LM, step, benchmark).
@@ -323,6 +317,50 @@ def task_rows(
         for tokenizer_corpus, tokenization, model, result in entries
         for row in read_json(result)["rows"]
     ]
+
+
+class TaskTable(NamedTuple):
+    """A StochasTok task table: what its ``scripts/tables.py`` command differs in."""
+
+    columns: dict[str, str]
+    #: The column that holds an entry's tokenization (what the LM was trained on).
+    tokenization_column: str
+    #: The command's help: what the table holds.
+    summary: str
+    #: The ``--entry`` option's help: whose results one entry is.
+    entry_help: str
+
+
+#: The task tables, by their ``scripts/tables.py`` command: each entry is ``(tokenizer corpus,
+#: tokenization, model, result JSON)`` and each row of a result JSON one row of the table.
+TASK_TABLES: dict[str, TaskTable] = {
+    "stochastok-addition": TaskTable(
+        ADDITION_COLUMNS,
+        "training_tokenization",
+        "Multi-digit addition accuracy per LM, checkpoint, question tokenization and split.",
+        "One LM's addition results (repeat).",
+    ),
+    "stochastok-langgame": TaskTable(
+        LANGGAME_COLUMNS,
+        "pretraining_tokenization",
+        "LangGame accuracy per pretraining tokenization and fine-tuning step.",
+        "One fine-tuned LM's LangGame results (repeat).",
+    ),
+    "stochastok-benchmarks": TaskTable(
+        BENCHMARK_COLUMNS,
+        "training_tokenization",
+        "Standard multiple-choice benchmarks per LM, checkpoint and benchmark.",
+        "One LM's benchmark results (repeat).",
+    ),
+}
+
+
+def write_task_table(
+    table: str, entries: Iterable[tuple[str, str, str, str | Path]], path: str | Path
+) -> int:
+    """Write the task table named ``table`` (a key of ``TASK_TABLES``) atomically; its rows."""
+    spec = TASK_TABLES[table]
+    return write_csv(path, list(spec.columns), task_rows(entries, spec.tokenization_column))
 
 
 def column_docs(columns: Mapping[str, str]) -> str:

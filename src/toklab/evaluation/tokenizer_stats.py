@@ -1,4 +1,8 @@
-"""One tokenizer on one evaluation subset: word statistics and MorphScore, per language."""
+"""One tokenizer on one evaluation subset: word statistics and MorphScore, per language.
+
+Each row also carries the vocabulary's duplicate tokens (:mod:`toklab.evaluation.duplicates`),
+the same on every row of the tokenizer.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from toklab.errors import DataError
+from toklab.evaluation.duplicates import duplicate_tokens
 from toklab.evaluation.metrics import RENYI_ALPHA, merge_stats, word_statistics
 from toklab.evaluation.morphscore import GoldData, morph_score
 
@@ -30,7 +35,8 @@ def evaluate_tokenizer(
 
     ``documents`` are ``(language, text)`` pairs (language ``None`` when unlabelled); ``gold``
     maps a language to its MorphScore gold words. A language without gold data gets a NaN
-    morph_score, as does the pooled row.
+    morph_score, as does the pooled row. Every row has the vocabulary's ``duplicate_tokens``,
+    ``duplicate_tokens_count`` and ``duplicate_tokens_redundant``.
     """
     gold = gold or {}
     labelled = ((language or ALL_LANGUAGES, text) for language, text in documents)
@@ -46,6 +52,14 @@ def evaluate_tokenizer(
     parts = [(language, per_language[language]) for language in languages]
     if len(languages) > 1:
         parts.append((ALL_LANGUAGES, merge_stats([s for _, s in parts])))
+    duplicates = duplicate_tokens(tokenizer)
+    log.info(
+        "duplicate tokens: %d of %d (%.2f%%; %.2f%% redundant)",
+        duplicates.duplicates,
+        duplicates.tokens,
+        100 * duplicates.share,
+        100 * duplicates.redundant,
+    )
     rows = []
     for language, stats in parts:
         if stats.first_irreversible is not None and language != ALL_LANGUAGES:
@@ -66,5 +80,6 @@ def evaluate_tokenizer(
             )
         else:
             row.update(morph_score=math.nan, morph_scored_words=0, morph_single_token_words=0)
+        row.update(duplicates.columns())
         rows.append(row)
     return rows
