@@ -1,5 +1,10 @@
 #!/usr/bin/env python
-"""Score a trained LM on a validation token array: bits per byte, loss, parameters, tokens seen."""
+"""Score a trained LM on a validation token array: bits per byte, loss, parameters, tokens seen.
+
+With --text (the validation subset's byte corpus) also next-word accuracy. A T-Free model
+(--tfree SETTINGS --dictionary TSV instead of --tokenizer) is scored on its word array: its
+multi-label loss, words per byte and next-word accuracy; it has no bits per byte.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +31,14 @@ path_option = click.Path(path_type=Path)
 @click.option(
     "--train", "train_prefix", type=path_option, help="Training token array (bytes seen)."
 )
-@click.option("--tokenizer", "tokenizer_path", required=True, type=path_option)
+@click.option("--tokenizer", "tokenizer_path", type=path_option, help="The data's tokenizer.json.")
+@click.option("--tfree", "tfree_path", type=path_option, help="T-Free: the hasher's tfree.json.")
+@click.option("--dictionary", type=path_option, help="T-Free: the decoding dictionary (TSV).")
+@click.option("--text", "text_prefix", type=path_option, help="Byte corpus of the next-word items.")
+@click.option("--next-word-context", default=32, show_default=True, help="Words of context.")
+@click.option("--next-word-items", default=500, show_default=True, help="Most items.")
+@click.option("--next-word-per-document", default=8, show_default=True)
+@click.option("--next-word-new-tokens", default=24, show_default=True, help="Token models.")
 @click.option(
     "--context", default=2048, show_default=True, help="Window length (capped by the model)."
 )
@@ -39,7 +51,14 @@ def main(
     model_dir: Path,
     valid_prefix: Path,
     train_prefix: Path | None,
-    tokenizer_path: Path,
+    tokenizer_path: Path | None,
+    tfree_path: Path | None,
+    dictionary: Path | None,
+    text_prefix: Path | None,
+    next_word_context: int,
+    next_word_items: int,
+    next_word_per_document: int,
+    next_word_new_tokens: int,
     context: int,
     stride: int,
     batch_size: int,
@@ -50,22 +69,44 @@ def main(
     setup_logging()
     import torch
 
-    from toklab.evaluation.language_models import evaluate_language_model
+    from toklab.evaluation.language_models import (
+        NextWordSettings,
+        evaluate_language_model,
+        evaluate_tfree_model,
+    )
 
+    if (tokenizer_path is None) == (tfree_path is None):
+        raise click.UsageError("give --tokenizer, or --tfree with --dictionary")
+    if tfree_path is not None and dictionary is None:
+        raise click.UsageError("--tfree needs --dictionary")
+    next_word = None
+    if text_prefix is not None:
+        next_word = NextWordSettings(
+            text_prefix, next_word_context, next_word_items, next_word_per_document,
+            next_word_new_tokens,
+        )  # fmt: skip
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    result = evaluate_language_model(
-        model_dir, valid_prefix, tokenizer_path, context=context, stride=stride,
-        batch_size=batch_size, train_prefix=train_prefix, device=device,
-    )  # fmt: skip
+    if tfree_path is not None:
+        result = evaluate_tfree_model(
+            model_dir, valid_prefix, tfree_path, dictionary, context=context,
+            batch_size=batch_size, train_prefix=train_prefix, next_word=next_word, device=device,
+        )  # fmt: skip
+    else:
+        result = evaluate_language_model(
+            model_dir, valid_prefix, tokenizer_path, context=context, stride=stride,
+            batch_size=batch_size, train_prefix=train_prefix, next_word=next_word,
+            device=device,
+        )  # fmt: skip
     result = {**dict(labels), **result}
     with atomic_write(output, "w") as handle:
         json.dump(result, handle, indent=2, sort_keys=True)
         handle.write("\n")
     log.info(
-        "%s: %.4f bits per byte, %.4f nats per token",
+        "%s: %.4f bits per byte, validation loss %.4f, next-word accuracy %s",
         model_dir,
         result["bits_per_byte"],
         result["val_loss"],
+        result.get("next_word_accuracy"),
     )
 
 

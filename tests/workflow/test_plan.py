@@ -97,6 +97,12 @@ EXPERIMENTS = {
         "openwebtext": (1, ["validation", "train"], 0),
         "addition": (0, ["train", "validation"], 0),
     },
+    "tfree_fineweb": {
+        # 1 BPE and 6 T-Free hashers (the v ablation); the MorphScore figure
+        "finewebedu": (7, ["dictionary", "tok_train", "tok_eval", "validation", "lm_train"], 1),
+        # Mistral, XLM-R and one hasher; five languages, each its own source
+        "wikipedia5": (3, ["english", "german", "russian", "vietnamese", "arabic"], 0),
+    },
 }
 
 

@@ -192,6 +192,23 @@ get_tfree_settings = from_plan(
     functools.partial(plan.export_settings, export="tfree"), "corpus"
 )
 
+# T-Free: word counts, hashers with their dictionaries, word arrays, tables
+get_tfree_word_count_inputs = from_plan(
+    plan.tfree.word_count_inputs, "corpus", "subset"
+)
+get_tfree_tokenizer_inputs = from_plan(
+    plan.tfree.tokenizer_inputs, "corpus", "tokenizer"
+)
+get_tfree_tokenizer_params = from_plan(
+    plan.tfree.tokenizer_params, "corpus", "tokenizer"
+)
+get_word_array_inputs = from_plan(
+    plan.tfree.word_array_inputs, "corpus", "subset", "tokenizer_corpus", "tokenizer"
+)
+get_tfree_fertility_inputs = from_plan(plan.tfree.fertility_inputs, "corpus")
+get_tfree_fertility_options = from_plan(plan.tfree.fertility_options, "corpus")
+get_tfree_params_options = from_plan(plan.tfree.params_options, "corpus")
+
 # Language models: an LM per tokenizer, and the byte LM (tokenizer "bytes")
 get_lm_training_inputs = from_plan(
     plan.lm_training_inputs, "corpus", "tokenizer_corpus", "tokenizer", "model"
@@ -202,7 +219,9 @@ get_lm_params = from_plan(
 get_lm_eval_inputs = from_plan(
     plan.lm_eval_inputs, "corpus", "tokenizer_corpus", "tokenizer", "model"
 )
-get_lm_eval_params = from_plan(plan.lm_eval_params, "corpus")
+get_lm_eval_params = from_plan(
+    plan.lm_eval_params, "corpus", "tokenizer_corpus", "tokenizer", "model"
+)
 get_lm_table_inputs = from_plan(plan.lm_table_inputs, "corpus")
 get_lm_table_options = from_plan(plan.lm_table_options, "corpus")
 get_lm_curve_inputs = from_plan(plan.lm_curve_inputs, "corpus")

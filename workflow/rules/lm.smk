@@ -29,7 +29,8 @@ rule train_lm:
         # exec: SLURM's signals (--signal, preemption) reach the trainer, not a shell around it
         "exec {params.launcher} {params.script:q} --train {params.lm[train]:q}"
         " --valid {params.lm[valid]:q}"
-        " --tokenizer {input.tokenizer:q} --out-dir {params.out_dir:q} {params.lm[settings]}"
+        " {params.lm[tokenizer_option]} {input.tokenizer:q} --out-dir {params.out_dir:q}"
+        " {params.lm[settings]}"
         " 2> {log:q}"
 
 
@@ -55,7 +56,7 @@ rule evaluate_lm:
         settings=get_lm_eval_params,
     shell:
         "python {params.script:q} --model-dir {params.model_dir:q} --valid {params.valid:q}"
-        " --train {params.train:q} --tokenizer {input.tokenizer:q}"
+        " --train {params.train:q} {params.settings[options]}"
         " --context {params.settings[context]} --stride {params.settings[stride]}"
         " --batch-size {params.settings[batch_size]}"
         " --label corpus {wildcards.corpus} --label tokenizer_corpus {wildcards.tokenizer_corpus}"

@@ -24,6 +24,7 @@ distinct words. The meta's ``vocab_size`` is the table's length.
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,3 +253,24 @@ class WordPatterns:
         index, lengths, _ = _gather(self.target_offsets, word_ids, len(self))
         positions = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
         return positions, self.target_ids[index]
+
+
+def count_words(corpus_prefix: str | Path, batch_documents: int = BATCH_DOCUMENTS) -> Counter:
+    """How often each word of T-Free's split occurs in the byte corpus at ``corpus_prefix``.
+
+    The counts a decoding dictionary is cut from (``WordDictionary.from_counts``); text with NUL
+    characters or lone surrogates is the one-line error :func:`split_words` gives.
+    """
+    corpus = open_corpus(corpus_prefix)
+    counts: Counter = Counter()
+    with tqdm(total=corpus.num_bytes, desc="count words", unit="B", unit_scale=True) as bar:
+        first = 0
+        for texts, num_bytes in document_batches(corpus, batch_documents):
+            for i, text in enumerate(texts):
+                try:
+                    counts.update(split_words(text))
+                except DataError as err:
+                    raise DataError(f"{corpus_prefix}: document {first + i}: {err}") from None
+            first += len(texts)
+            bar.update(num_bytes)
+    return counts

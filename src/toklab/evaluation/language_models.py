@@ -2,12 +2,18 @@
 
 :func:`evaluate_language_model` gathers what the LM table compares: bits per byte (the fair
 measure across tokenizers, :mod:`toklab.evaluation.bits_per_byte`), loss per token, tokens per
-byte, the parameters (embedding and non-embedding), and the tokens and bytes the run saw.
+byte, the parameters (embedding and non-embedding), and the tokens and bytes the run saw; with
+the validation subset's text, also next-word accuracy (:mod:`toklab.evaluation.next_word`).
+:func:`evaluate_tfree_model` gives a T-Free model the same columns where they exist: its
+multi-label loss instead of a per-token one, words per byte, next-word accuracy from its
+dictionary, and no bits per byte (its head gives no distribution over texts).
 """
 
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +22,14 @@ import torch
 from toklab.datasets.token_array import TokenArray
 from toklab.errors import DataError
 from toklab.evaluation.bits_per_byte import score_array
+from toklab.evaluation.next_word import (
+    NextWordItem,
+    next_word_accuracy,
+    next_word_items,
+    tfree_guesses,
+    token_guesses,
+)
+from toklab.io import read_json
 from toklab.models.causal_lm import context_limit, embedding_weights, load_model
 from toklab.tokenizers.tokenizer_files import require_special_token
 
@@ -51,6 +65,30 @@ def training_summary(metrics_path: str | Path, train: TokenArray) -> dict[str, A
     }
 
 
+@dataclass(frozen=True)
+class NextWordSettings:
+    """Where the next-word items come from (a byte corpus) and how many."""
+
+    text_prefix: str | Path
+    context_words: int = 32
+    max_items: int = 500
+    per_document: int = 8
+    max_new_tokens: int = 24
+
+    def items(self) -> list[NextWordItem]:
+        """The items of the byte corpus's documents."""
+        from toklab.datasets.token_array import document_batches, open_corpus
+
+        corpus = open_corpus(self.text_prefix)
+        texts = (text for batch, _ in document_batches(corpus, 256) for text in batch)
+        return next_word_items(
+            texts,
+            context_words=self.context_words,
+            max_items=self.max_items,
+            per_document=self.per_document,
+        )
+
+
 def evaluate_language_model(
     model_dir: str | Path,
     valid_prefix: str | Path,
@@ -60,6 +98,7 @@ def evaluate_language_model(
     stride: int,
     batch_size: int = 16,
     train_prefix: str | Path | None = None,
+    next_word: NextWordSettings | None = None,
     device: str = "cpu",
 ) -> dict[str, Any]:
     """Bits per byte and the other columns of the LM table for one trained model."""
@@ -94,4 +133,116 @@ def evaluate_language_model(
         train = TokenArray.open(train_prefix)
         train.check_tokenizer(tokenizer_path)
         result.update(training_summary(model_dir / "metrics.jsonl", train))
+    if next_word is not None:
+        from toklab.tokenizers.tokenizer_files import load_tokenizer
+
+        tokenizer = load_tokenizer(tokenizer_path)
+        result.update(
+            next_word_accuracy(
+                next_word.items(),
+                lambda items: token_guesses(
+                    model, tokenizer, items, max_new_tokens=next_word.max_new_tokens, eos_id=eos
+                ),
+            )
+        )
+    return result
+
+
+@torch.no_grad()
+def tfree_validation_loss(
+    model: torch.nn.Module, valid_prefix: str | Path, objective, *, context: int, batch_size: int
+) -> dict[str, Any]:
+    """The multi-label loss over every ``context``-word window of a word array (in order)."""
+    from toklab.datasets.tfree_words import EOT_ID
+    from toklab.training.data import PackedStream, WindowSampler
+    from toklab.training.trainer import as_batch
+
+    sampler = WindowSampler(PackedStream(valid_prefix, EOT_ID), context, seed=0)
+    device = next(model.parameters()).device
+    total = weight = 0.0
+    for first in range(0, sampler.num_windows, batch_size):
+        rows = sampler.sequential(first, min(batch_size, sampler.num_windows - first))
+        loss, count = objective(model, as_batch(rows, EOT_ID, True), device)
+        total += float(loss)
+        weight += float(count)
+    return {"val_loss": total / max(weight, 1.0), "val_windows": sampler.num_windows}
+
+
+def evaluate_tfree_model(
+    model_dir: str | Path,
+    valid_prefix: str | Path,
+    settings_path: str | Path,
+    dictionary_path: str | Path,
+    *,
+    context: int,
+    batch_size: int = 16,
+    train_prefix: str | Path | None = None,
+    next_word: NextWordSettings | None = None,
+    pos_weight: float | None = None,
+    loss_scale: float | None = None,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """The LM table's columns for a T-Free model (no bits per byte; see the module doc).
+
+    The loss is the training objective's (``pos_weight`` and ``loss_scale`` default to the
+    run's ``train_config.json``), over non-overlapping windows of ``context`` words.
+    """
+    from toklab.datasets.tfree_words import WordPatterns
+    from toklab.tokenizers.tfree import hasher_settings, load_settings
+    from toklab.tokenizers.tfree_dictionary import WordDictionary
+    from toklab.training.objectives import MultiLabelLoss
+
+    model_dir = Path(model_dir)
+    hasher = load_settings(settings_path)
+    valid = TokenArray.open(valid_prefix)
+    valid.check_tokenizer(settings_path)
+    model = load_model(model_dir, map_location=device).to(device).eval()
+    own = getattr(model.config, "tfree", None)
+    expected = hasher_settings(hasher)
+    if own is None or {**own, "v": model.config.vocab_size} != expected:
+        raise DataError(
+            f"{model_dir}: the model's T-Free settings "
+            f"({None if own is None else {**own, 'v': model.config.vocab_size}}) are not "
+            f"{settings_path}'s ({expected})"
+        )
+    trained = (
+        read_json(model_dir / "train_config.json")
+        if (model_dir / "train_config.json").is_file()
+        else {}
+    )
+    loss = trained.get("multi_label", {})
+    objective = MultiLabelLoss(
+        WordPatterns.for_array(valid_prefix, hasher),
+        pos_weight if pos_weight is not None else float(loss.get("pos_weight", 300.0)),
+        loss_scale if loss_scale is not None else float(loss.get("loss_scale", 100.0)),
+    )
+    context = min(context, context_limit(model) or context)
+    scores = tfree_validation_loss(model, valid_prefix, objective, context=context,
+                                   batch_size=batch_size)  # fmt: skip
+    result: dict[str, Any] = {
+        "vocab_size": hasher.v,
+        **parameter_counts(model),
+        "bits_per_byte": math.nan,
+        "val_loss": scores["val_loss"],
+        "tokens_per_byte": valid.num_tokens / valid.num_bytes,
+        "val_documents": len(valid),
+        "val_tokens": valid.num_tokens,
+        "val_bytes": valid.num_bytes,
+        "context": context,
+        "stride": context,
+    }
+    if train_prefix is not None:
+        train = TokenArray.open(train_prefix)
+        train.check_tokenizer(settings_path)
+        result.update(training_summary(model_dir / "metrics.jsonl", train))
+    if next_word is not None:
+        dictionary = WordDictionary.load(dictionary_path, hasher)
+        result.update(
+            next_word_accuracy(
+                next_word.items(),
+                lambda items: tfree_guesses(
+                    model, dictionary, items, batch_size=batch_size, device=device
+                ),
+            )
+        )
     return result

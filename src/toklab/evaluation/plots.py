@@ -244,10 +244,14 @@ def plot_surprisal_example(
 
 
 def plot_lm_bits_per_byte(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
-    """Bits per byte against vocabulary size: one line per tokenizer family and model."""
+    """Bits per byte against vocabulary size: one line per tokenizer family and model.
+
+    Rows without bits per byte (T-Free's, an empty cell) are left out.
+    """
     plt = _pyplot()
+    rows = [r for r in rows if str(r["bits_per_byte"]) not in ("", "nan")]
     if not rows:
-        raise DataError("the LM table has no rows")
+        raise DataError("the LM table has no rows with bits per byte")
     groups = sorted({(r["family"], r["model"]) for r in rows})
     figure, ax = plt.subplots(figsize=(7.5, 4.5))
     markers = "osD^vP*Xph<>"

@@ -79,9 +79,9 @@ LM_COLUMNS: dict[str, str] = {
     "family": "the tokenizer's family (its name without the vocabulary size)",
     "vocab_size": "V, special tokens included",
     "model": "model name of the lm block (a size preset and a training recipe)",
-    "bits_per_byte": "NLL of every validation token in bits / UTF-8 bytes of the documents; every document scored in full from EOS with sliding windows (the comparison across tokenizers)",
-    "val_loss": "the same NLL in nats per token (not comparable across tokenizers)",
-    "tokens_per_byte": "validation tokens / UTF-8 bytes",
+    "bits_per_byte": "NLL of every validation token in bits / UTF-8 bytes of the documents; every document scored in full from EOS with sliding windows (the comparison across tokenizers); empty for T-Free, whose head gives no distribution over texts",
+    "val_loss": "the same NLL in nats per token (not comparable across tokenizers); T-Free: its scaled multi-label loss per word",
+    "tokens_per_byte": "validation tokens (T-Free: words) / UTF-8 bytes",
     "parameters": "all parameters",
     "embedding_parameters": "input embedding and output head (counted once when tied)",
     "non_embedding_parameters": "parameters - embedding_parameters",
@@ -91,6 +91,8 @@ LM_COLUMNS: dict[str, str] = {
     "train_loss": "last logged training loss, nats per token",
     "wall_s": "wall-clock seconds of the training job (Snakemake benchmark)",
     "tokens_per_s": "train_tokens_seen / wall_s",
+    "next_word_accuracy": "share of the validation text's letter words the model names exactly (greedy) from the words before them: comparable across every model, T-Free's included",
+    "next_word_items": "words scored for next_word_accuracy (the same for every row)",
     "context": "window length of the bits-per-byte evaluation",
     "stride": "stride of its sliding windows",
     "reference_bits_per_byte": "the published bits per byte this run reproduces (lm.reference of the config; empty when none)",
@@ -105,8 +107,10 @@ def family_of(tokenizer: str) -> str:
 
     A variant tokenization keeps its suffix: ``bpe-32000-stochastok0.1`` -> ``bpe-stochastok0.1``.
     """
-    from toklab.workflow.names import TokenizationName
+    from toklab.workflow.names import TokenizationName, is_tfree
 
+    if is_tfree(tokenizer.rsplit("/", 1)[-1]):
+        return "tfree"
     parsed = TokenizationName.parse(tokenizer.rsplit("/", 1)[-1])
     match = _NAME.match(parsed.tokenizer)
     family = match["family"] if match else parsed.tokenizer
@@ -258,6 +262,9 @@ def lm_rows(
                 "tokens_per_s": result["train_tokens_seen"] / wall if wall else math.nan,
                 "reference_bits_per_byte": reference,
                 "bits_per_byte_vs_reference": result["bits_per_byte"] - reference,
+                # evaluations without next-word accuracy (items: 0) leave the cells empty
+                "next_word_accuracy": result.get("next_word_accuracy", math.nan),
+                "next_word_items": result.get("next_word_items", 0),
             }
         )
     return rows

@@ -296,6 +296,7 @@ def train(
         if config.data != "windows":
             raise ConfigError(f"data: {config.data!r}: T-Free models train on windows of words")
         overrides["tfree"] = {"m": tfree.m, "k": tfree.k, "entire_words": tfree.entire_words}
+        overrides["tie_word_embeddings"] = False  # T-Free's head is its own (a tied preset too)
         vocab_size = tfree.v
     spec = model_spec(config.model_preset, presets_path, vocab_size, overrides)
     limit = spec.config.get("max_position_embeddings")

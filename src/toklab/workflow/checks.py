@@ -164,6 +164,23 @@ def check_lm(plan: Plan, name: str, corpus: Block, presets: Path | None) -> None
         check_training(name, f"lm.models.{model}", spec["preset"], spec["training"], presets)
 
 
+def check_tfree(plan: Plan, name: str, corpus: Block, presets: Path | None) -> None:
+    """T-Free's fertility table compares configured token vocabularies; its presets exist."""
+    block = corpus.get("tfree")
+    if not block:
+        return
+    for reference in (block.get("fertility") or {}).get("tokenizers") or []:
+        _check_tokenizer_reference(plan, name, "tfree.fertility.tokenizers", reference)
+        if names.is_tfree(plan.resolve_tokenizer(name, reference)[1]):
+            raise ConfigError(
+                f"corpus '{name}': tfree.fertility.tokenizers names the hasher '{reference}'; "
+                "T-Free's own row is always in the table"
+            )
+    if block.get("params"):
+        for preset in plan.tfree.params_models(name):
+            check_preset(name, "tfree.params", preset, presets)
+
+
 def check_lm_jobs(plan: Plan, name: str) -> None:
     """Every LM training job (the lm block's and the byte LM) has its data and settings.
 
@@ -174,12 +191,23 @@ def check_lm_jobs(plan: Plan, name: str) -> None:
         plan.lm_params(name, *run)
         job = plan.lm_job(name, *run)
         check_batch(name, job.key, job.training, job.gpus)
+        data = job.training.get("data", "windows")
+        if names.is_tfree(run[1]) and data != "windows":
+            raise ConfigError(
+                f"corpus '{name}': {job.key}.training.data is {data}, but the T-Free LM on "
+                f"'{run[1]}' trains on windows of words"
+            )
 
 
 def check_foreign_tokenizers(plan: Plan, name: str, corpus: Block) -> None:
     """Foreign tokenizers name a configured corpus and one of its tokenizers."""
     for spec in (corpus.get("evaluation") or {}).get("foreign_tokenizers", []):
         _check_tokenizer_reference(plan, name, "foreign tokenizer", spec)
+        if names.is_tfree(plan.resolve_tokenizer(name, spec)[1]):
+            raise ConfigError(
+                f"corpus '{name}': foreign tokenizer '{spec}' is a T-Free hasher, which has no "
+                "vocabulary to take statistics of (its fertility: the tfree.fertility table)"
+            )
 
 
 def _check_tokenizer_reference(plan: Plan, name: str, key: str, reference: str) -> None:
@@ -204,6 +232,11 @@ def _check_tokenization(plan: Plan, name: str, reference: str) -> None:
         raise ConfigError(f"corpus '{name}': {key}: {err}") from None
     base = f"{other}/{parsed.tokenizer}" if other != name else parsed.tokenizer
     _check_tokenizer_reference(plan, name, key, base)
+    if parsed.method is not None and names.is_tfree(parsed.tokenizer):
+        raise ConfigError(
+            f"corpus '{name}': {key} '{reference}': a T-Free hasher has words, not tokens to "
+            "vary (StochasTok, BPE-dropout and characters need a token vocabulary)"
+        )
     wordpiece = (
         names.ByteSpanName.match(parsed.tokenizer)
         and names.ByteSpanName.parse(parsed.tokenizer).inference == "wordpiece"
@@ -225,6 +258,11 @@ def check_tokenized(plan: Plan, name: str, corpus: Block) -> None:
     tokenized = set(plan.tokenized_tokenizers(name))
     for export, settings in block["exports"].items():
         for reference in (settings or {}).get("tokenizers") or []:
+            if names.is_tfree(plan.resolve_tokenizer(name, reference)[1]):
+                raise ConfigError(
+                    f"corpus '{name}': tokenized.exports.{export} names the T-Free hasher "
+                    f"'{reference}', whose word arrays have no token ids to export"
+                )
             if plan.resolve_tokenizer(name, reference) not in tokenized:
                 raise ConfigError(
                     f"corpus '{name}': tokenized.exports.{export} names '{reference}', "
@@ -324,5 +362,6 @@ def check_config(
         check_lm(plan, name, corpus, presets)
         check_lm_jobs(plan, name)
         check_stochastok(plan, name, corpus)
+        check_tfree(plan, name, corpus, presets)
     check_morphscore_urls(plan)
     return plan

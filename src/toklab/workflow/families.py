@@ -31,6 +31,11 @@ class Family:
     #: Whether its tokenizers are trained on the corpus (the training-cost table, the overlap
     #: plot); pretrained and byte-level tokenizers are not.
     trained: bool = True
+    #: The file that defines a tokenizer of the family (token arrays are checked against it).
+    definition: str = "tokenizer.json"
+    #: Whether the statistics table (a ``tokenizers`` Tokenizer on the evaluation subset) and
+    #: the token-array exports apply; T-Free has no token vocabulary (its own fertility table).
+    vocabulary: bool = True
 
     def configured(self, corpus: Block) -> bool:
         """Whether the corpus configures this family."""
@@ -139,6 +144,29 @@ class ByteLevelFamily(Family):
         return corpus.get(self.block) is not None
 
 
+class TfreeFamily(Family):
+    """T-Free's trigram hashers, with a dictionary of the block's most frequent words."""
+
+    def settings(self, block: Block) -> list[names.Grammar]:
+        """One name per hasher."""
+        return [
+            names.TfreeName(h["v"], h["m"], h.get("k", 0), h.get("entire_words", False))
+            for h in block["hashers"]
+        ]
+
+    def training_subset(self, corpus: Block) -> str:
+        """The subset whose word counts make the decoding dictionary."""
+        return corpus[self.block]["dictionary"]["subset"]
+
+    def subset_references(self, corpus: Block) -> dict[str, str]:
+        """The dictionary's subset and the fertility table's."""
+        block = corpus[self.block]
+        references = {f"{self.block}.dictionary.subset": block["dictionary"]["subset"]}
+        for subset in (block.get("fertility") or {}).get("subsets", []):
+            references[f"{self.block}.fertility.subsets[{subset}]"] = subset
+        return references
+
+
 BPE = BpeFamily("bpe", names.BpeName, ("tokenizer.json", "vocab.json", "merges.txt"))
 BYTESPAN = ByteSpanFamily("bytespan", names.ByteSpanName, ("tokenizer.json", "stats.csv"))
 PRETRAINED = PretrainedFamily(
@@ -148,8 +176,17 @@ BYTE_LEVEL = ByteLevelFamily(
     "byte_level", names.ByteLevelName, ("tokenizer.json", "tokenizer_config.json"), trained=False
 )
 
+TFREE = TfreeFamily(
+    "tfree",
+    names.TfreeName,
+    ("tfree.json", "dictionary.tsv"),
+    trained=False,
+    definition="tfree.json",
+    vocabulary=False,
+)
+
 #: Every family, in the order their tokenizers are listed (targets, tables, plots).
-FAMILIES: tuple[Family, ...] = (BPE, BYTESPAN, PRETRAINED, BYTE_LEVEL)
+FAMILIES: tuple[Family, ...] = (BPE, BYTESPAN, PRETRAINED, BYTE_LEVEL, TFREE)
 
 
 def tokenizer_names(corpus: Block) -> list[str]:

@@ -56,6 +56,8 @@ STATS = "results/stats/{corpus}/{tokenizer_corpus}/{tokenizer}.json"
 #: A token array is three files sharing this prefix (see :data:`TOKEN_ARRAY_SUFFIXES`).
 TOKEN_ARRAY = "results/tokenized/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}"
 TOKEN_ARRAY_SUFFIXES = ("bin", "idx", "meta.json")
+#: A T-Free word array is a token array of word ids and its word table (``words.json``).
+WORD_ARRAY_SUFFIXES = (*TOKEN_ARRAY_SUFFIXES, "words.json")
 #: Delphi: a directory of {subset}-{i:05d}.parquet files and a meta.json.
 DELPHI_EXPORT = "results/exports/delphi/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}"
 #: StochasTok / nanoGPT: train.bin and val.bin, flat uint16, EOS after every document.
@@ -70,6 +72,9 @@ TFREE_ALIGNED_SUFFIXES = ("indices.bin", "lengths.bin", "offsets.bin")
 
 #: StochasTok: every binary split of every token of a tokenizer, beside it.
 STOCHASTOK_SPLITS = "results/tokenizers/{corpus}/{tokenizer}/stochastok_splits.npz"
+
+#: T-Free: the word counts of a subset (the dictionaries of the corpus's hashers are its top).
+TFREE_WORD_COUNTS = "results/tfree/{corpus}/{subset}.word_counts.tsv"
 
 # ---------------------------------------------------------------------------------------------
 # Language models per tokenizer, trained on token arrays, and their evaluation
@@ -117,6 +122,9 @@ LOGS = {
     "download_morphscore": "logs/evaluation/download_morphscore/{morphscore_language}.log",
     "tokenizer_stats": "logs/evaluation/{corpus}/{tokenizer_corpus}/{tokenizer}.log",
     "tokenize": "logs/tokenized/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
+    "tokenize_words": "logs/tokenized/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
+    "tfree_word_counts": "logs/tfree/word_counts/{corpus}/{subset}.log",
+    "tfree_tokenizer": "logs/tokenizers/{corpus}/{tokenizer}.log",
     "export_delphi": "logs/exports/delphi/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
     "export_nanogpt": "logs/exports/nanogpt/{corpus}/{tokenizer_corpus}/{tokenizer}/{split}.log",
     "export_cs336": "logs/exports/cs336/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
@@ -185,7 +193,10 @@ def files_of(prefix: str, suffixes: tuple[str, ...], key: str | None = None) -> 
 def token_array_files(
     corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str, key: str | None = None
 ) -> dict[str, str]:
-    """The three files of a token array, keyed ``{key}_bin``, ... (or ``bin``, ...)."""
+    """The files of a token array, keyed ``{key}_bin``, ... (or ``bin``, ...).
+
+    A T-Free hasher's arrays are word arrays: the same three files and ``words.json``.
+    """
     prefix = path(
         TOKEN_ARRAY,
         corpus=corpus,
@@ -193,7 +204,8 @@ def token_array_files(
         tokenizer_corpus=tokenizer_corpus,
         tokenizer=tokenizer,
     )
-    return files_of(prefix, TOKEN_ARRAY_SUFFIXES, key)
+    suffixes = WORD_ARRAY_SUFFIXES if names.is_tfree(tokenizer) else TOKEN_ARRAY_SUFFIXES
+    return files_of(prefix, suffixes, key)
 
 
 def byte_corpus_outputs() -> dict[str, str]:

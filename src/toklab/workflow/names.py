@@ -9,6 +9,8 @@ tested against it, so the grammar exists once.
 - BPE: ``bpe-{V}`` (toklab's exact trainer) and ``hfbpe-{V}`` (tokenizers' BpeTrainer).
 - Pretrained: ``pretrained-{key}``, a Hugging Face tokenizer (hub id or directory).
 - Byte-level: ``bytes``, the 256 bytes and the special tokens.
+- T-Free: ``tfree-{v}-m{m}``, with ``-k{k}`` for ``k`` lowercase slots and ``-words`` for whole
+  words hashed instead of trigrams: a trigram hasher of ``v`` ids, ``m`` per trigram.
 - ByteSpan: ``bytespan-{cue}-{constraint}-{variant}-{V}`` with WordPiece inference and
   ``bytespan-{cue}-{constraint}-{variant}-bpeinf-{V}`` with BPE-merge inference, where the
   constraint is ``global``, ``monotonic`` or ``combined-p{percentile}`` and the variant is
@@ -233,6 +235,46 @@ class ByteLevelName(Grammar):
         return None
 
 
+@dataclass(frozen=True)
+class TfreeName(Grammar):
+    """``tfree-{v}-m{m}[-k{k}][-words]``: T-Free's trigram hasher (no token vocabulary)."""
+
+    v: int
+    m: int
+    k: int = 0
+    entire_words: bool = False
+
+    FAMILY: ClassVar[str] = "T-Free"
+    PATTERN: ClassVar[str] = (
+        r"tfree-(?P<v>[1-9][0-9]*)-m(?P<m>[1-9][0-9]*)(?:-k(?P<k>[1-9][0-9]*))?(?P<words>-words)?"
+    )
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.m <= self.v or not 0 <= self.k <= self.m:
+            raise ConfigError(
+                f"T-Free hasher v={self.v}, m={self.m}, k={self.k}: needs 1 <= m <= v, 0 <= k <= m"
+            )
+
+    @classmethod
+    def _from_groups(cls, groups: dict[str, str]) -> TfreeName:
+        return cls(int(groups["v"]), int(groups["m"]), int(groups["k"] or 0), bool(groups["words"]))
+
+    def format(self) -> str:
+        """``tfree-{v}-m{m}``, then ``-k{k}`` when k > 0 and ``-words`` for whole words."""
+        k = f"-k{self.k}" if self.k else ""
+        return f"tfree-{self.v}-m{self.m}{k}{'-words' if self.entire_words else ''}"
+
+    @property
+    def vocab_size(self) -> int:
+        """The hasher's ``v`` (the width of the embedding and of the multi-label head)."""
+        return self.v
+
+
+def is_tfree(name: str) -> bool:
+    """Whether a tokenizer (or tokenization) name is a T-Free hasher's."""
+    return TfreeName.match(name) is not None
+
+
 # ---------------------------------------------------------------------------------------------
 # Tokenizations: a tokenizer's own ids, or a variant of them
 
@@ -276,12 +318,15 @@ class TokenizationName:
 
     @classmethod
     def own_pattern(cls) -> str:
-        """The wildcard constraint of a tokenizer's own tokenization (any name but a variant's).
+        """The wildcard constraint of a tokenizer's own tokenization.
 
-        The lookahead stops at the wildcard's end (a ``/`` or the end of the path), so it
-        rejects exactly the names :meth:`parse` reads as variants.
+        Any name but a variant's or a T-Free hasher's (whose word arrays have their own rule).
+        The lookaheads stop at the wildcard's end (a ``/`` or the end of the path), so they
+        reject exactly the names :meth:`parse` reads as variants and the T-Free names.
         """
-        return rf"(?![^/]*?{constraint(cls.VARIANT)}(?:/|$)){TOKENIZER}"
+        variant = rf"(?![^/]*?{constraint(cls.VARIANT)}(?:/|$))"
+        tfree = rf"(?!{TfreeName.wildcard()}(?:/|$))"
+        return rf"{variant}{tfree}{TOKENIZER}"
 
     @classmethod
     def parse(cls, name: str) -> TokenizationName:
@@ -321,7 +366,13 @@ def tokenizer_of(tokenization: str) -> str:
 
 
 #: Every family's grammar, for parsing a name of unknown family.
-GRAMMARS: tuple[type[Grammar], ...] = (BpeName, ByteSpanName, PretrainedName, ByteLevelName)
+GRAMMARS: tuple[type[Grammar], ...] = (
+    BpeName,
+    ByteSpanName,
+    PretrainedName,
+    ByteLevelName,
+    TfreeName,
+)
 
 
 def parse(name: str) -> Grammar:

@@ -105,6 +105,7 @@ class Plan:
 
     def __init__(self, config: dict[str, Any], repository: str | os.PathLike | None = None) -> None:
         from toklab.workflow.stochastok import StochastokPlan
+        from toklab.workflow.tfree import TfreePlan
 
         self.config = config
         self.corpora: dict[str, Block] = config["corpora"]
@@ -112,6 +113,8 @@ class Plan:
         self.repository = repository
         #: the StochasTok stage's evaluations (:mod:`toklab.workflow.stochastok`)
         self.stochastok = StochastokPlan(self)
+        #: T-Free's dictionaries, word arrays' inputs and tables (:mod:`toklab.workflow.tfree`)
+        self.tfree = TfreePlan(self)
 
     # -----------------------------------------------------------------------------------------
     # Config access
@@ -277,6 +280,11 @@ class Plan:
         block = self.corpus(corpus)
         return [name for family in FAMILIES for name in family.names(block)]
 
+    def vocabulary_tokenizers(self, corpus: str) -> list[str]:
+        """The corpus's tokenizers with a token vocabulary (all but T-Free's hashers)."""
+        block = self.corpus(corpus)
+        return [name for family in FAMILIES if family.vocabulary for name in family.names(block)]
+
     def tokenizer(self, corpus: str, name: str, family: Family | None = None) -> names.Grammar:
         """The parsed name of one of the corpus's tokenizers (of ``family``, if given)."""
         configured = family.names(self.corpus(corpus)) if family else self.tokenizer_names(corpus)
@@ -417,8 +425,12 @@ class Plan:
         }
 
     def tokenizer_json(self, tokenizer_corpus: str, tokenization: str) -> str:
-        """The ``tokenizer.json`` whose ids a tokenization's arrays hold (a variant's: its base's)."""
-        return layout.tokenizer_file(tokenizer_corpus, names.tokenizer_of(tokenization))
+        """The ``tokenizer.json`` whose ids a tokenization's arrays hold (a variant's: its base's).
+
+        A T-Free hasher's word arrays are checked against its ``tfree.json`` instead.
+        """
+        tokenizer = names.tokenizer_of(tokenization)
+        return layout.tokenizer_file(tokenizer_corpus, tokenizer, family_of(tokenizer).definition)
 
     def tokenization(
         self, corpus: str, subset: str, tokenizer_corpus: str, tokenization: str
@@ -478,8 +490,12 @@ class Plan:
     def export_tokenizers(self, corpus: str, export: str) -> list[tuple[str, str]]:
         """The tokenizers an export applies to (default: every tokenized one)."""
         chosen = self.export_settings(corpus, export).get("tokenizers")
-        if chosen is None:
-            return self.tokenized_tokenizers(corpus)
+        if chosen is None:  # every tokenized one with a token vocabulary (no T-Free words)
+            return [
+                (c, name)
+                for c, name in self.tokenized_tokenizers(corpus)
+                if not names.is_tfree(name)
+            ]
         return [self.resolve_tokenizer(corpus, ref) for ref in chosen]
 
     def export_inputs(
@@ -725,6 +741,8 @@ class Plan:
         return {
             "gpus": job.gpus,
             "eval_gpus": min(job.gpus, 1),
+            # T-Free's word arrays come with its hasher's settings instead of a tokenizer.json
+            "tokenizer_option": "--tfree" if names.is_tfree(tokenizer) else "--tokenizer",
             "train": data["train"],
             "valid": data["valid"],
             "settings": shell.settings(self.lm_training_settings(corpus, *run)),
@@ -733,18 +751,57 @@ class Plan:
     def lm_eval_inputs(
         self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str
     ) -> dict[str, str]:
-        """The trained LM, its tokenizer and token arrays (every document is scored in full)."""
+        """The trained LM, its tokenizer and token arrays (every document is scored in full).
+
+        With next-word accuracy on, the validation subset's byte corpus (``text_*``); a T-Free
+        LM also needs its hasher's decoding dictionary.
+        """
         run = (tokenizer_corpus, tokenizer, model)
         job = self.lm_job(corpus, *run)
-        return {
+        inputs = {
             "tokenizer": self.tokenizer_json(tokenizer_corpus, tokenizer),
             **self._lm_token_arrays(corpus, run, job),
             **{name.split(".")[0]: layout.lm_file(corpus, *run, name) for name in layout.LM_FILES},
         }
+        if self.block(corpus, "lm")["evaluation"]["next_word"]["items"]:
+            inputs.update(layout.byte_corpus_files(corpus, job.valid_subset, "text"))
+        if names.is_tfree(tokenizer):
+            inputs["dictionary"] = layout.tokenizer_file(
+                tokenizer_corpus, tokenizer, "dictionary.tsv"
+            )
+        return inputs
 
-    def lm_eval_params(self, corpus: str) -> Block:
-        """Context, stride and batch size of the bits-per-byte evaluation."""
-        return self.block(corpus, "lm")["evaluation"]
+    def lm_eval_params(
+        self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str
+    ) -> Block:
+        """The evaluation's context, stride, batch size and ``options``.
+
+        The options: ``--tokenizer``, or ``--tfree`` with ``--dictionary``, and next-word
+        accuracy's (``--text`` and its settings).
+        """
+        inputs = self.lm_eval_inputs(corpus, tokenizer_corpus, tokenizer, model)
+        block = self.block(corpus, "lm")["evaluation"]
+        next_word = block["next_word"]
+        if names.is_tfree(tokenizer):
+            files = {"--tfree": inputs["tokenizer"], "--dictionary": inputs["dictionary"]}
+        else:
+            files = {"--tokenizer": inputs["tokenizer"]}
+        if next_word["items"]:
+            files["--text"] = layout.prefix(inputs["text_bin"])
+        options = [shell.repeated(option, [path]) for option, path in files.items()]
+        if next_word["items"]:
+            options += [
+                f"--next-word-{option} {next_word[key]}"
+                for option, key in (
+                    ("context", "context_words"),
+                    ("items", "items"),
+                    ("per-document", "per_document"),
+                    ("new-tokens", "max_new_tokens"),
+                )
+            ]
+        return {key: value for key, value in block.items() if key != "next_word"} | {
+            "options": " ".join(options)
+        }
 
     def lm_results(self, corpus: str) -> list[tuple[str, str]]:
         """``(result JSON, training benchmark TSV)`` of every run of the LM table."""
@@ -769,7 +826,10 @@ class Plan:
         return shell.entries(self.lm_results(corpus)) + option
 
     def lm_curve_runs(self, corpus: str) -> list[tuple[str, str, str]]:
-        """``(label, metrics.jsonl, result JSON)`` of every run of the LM table."""
+        """``(label, metrics.jsonl, result JSON)`` of every token LM of the LM table.
+
+        T-Free's validation loss is its multi-label loss, not a likelihood: not on this axis.
+        """
         return [
             (
                 f"{name} ({model})" if c == corpus else f"{c}/{name} ({model})",
@@ -777,6 +837,7 @@ class Plan:
                 layout.lm_path(layout.LM_EVAL, corpus, c, name, model),
             )
             for c, name, model in self.lm_runs(corpus)
+            if not names.is_tfree(name)
         ]
 
     def lm_curve_inputs(self, corpus: str) -> list[str]:
@@ -794,12 +855,13 @@ class Plan:
         runs = self.lm_runs(corpus)
         if not runs:
             return []
+        # the figures need a token LM (T-Free's LMs have no bits per byte)
+        figures = ("lm_bits_per_byte", "lm_curves") if self.lm_curve_runs(corpus) else ()
         return [
             *(layout.lm_file(corpus, *run, "model.safetensors") for run in runs),
             *(result for result, _ in self.lm_results(corpus)),
             layout.table("lm", corpus),
-            layout.plot("lm_bits_per_byte", corpus),
-            layout.plot("lm_curves", corpus),
+            *(layout.plot(name, corpus) for name in figures),
         ]
 
     # -----------------------------------------------------------------------------------------
@@ -859,7 +921,7 @@ class Plan:
     def evaluated_tokenizers(self, corpus: str) -> list[tuple[str, str]]:
         """(tokenizer corpus, name) of every tokenizer applied to the evaluation subset."""
         foreign = self.evaluation(corpus)["foreign_tokenizers"]
-        return [(corpus, name) for name in self.tokenizer_names(corpus)] + [
+        return [(corpus, name) for name in self.vocabulary_tokenizers(corpus)] + [
             tuple(spec.split("/", 1)) for spec in foreign
         ]
 
@@ -903,7 +965,9 @@ class Plan:
     def own_stats_files(self, corpus: str) -> list[str]:
         """Statistics JSON of the corpus's own tokenizers."""
         self.evaluation(corpus)
-        return self._stats_files(corpus, [(corpus, name) for name in self.tokenizer_names(corpus)])
+        return self._stats_files(
+            corpus, [(corpus, name) for name in self.vocabulary_tokenizers(corpus)]
+        )
 
     # -----------------------------------------------------------------------------------------
     # Tables and plots
@@ -1032,6 +1096,7 @@ class Plan:
             + self.tokenized_targets(corpus)
             + self.lm_targets(corpus)
             + self.stochastok.targets(corpus)
+            + self.tfree.targets(corpus)
             + self.table_targets(corpus)
             + self.plot_targets(corpus)
         ]

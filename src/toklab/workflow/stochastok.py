@@ -48,9 +48,9 @@ class StochastokPlan:
     # Multi-digit addition
 
     def addition_runs(self, corpus: str) -> list[LmRun]:
-        """The LMs evaluated on addition: every run of the corpus's ``lm`` block."""
+        """The LMs evaluated on addition: every token LM of the corpus's ``lm`` block."""
         self.block(corpus, "addition")
-        runs = self.plan.lm_runs(corpus)
+        runs = [run for run in self.plan.lm_runs(corpus) if not names.is_tfree(run[1])]
         if not runs:
             raise ConfigError(
                 f"corpus '{corpus}': stochastok.addition evaluates the LMs of an lm block"
@@ -116,10 +116,11 @@ class StochastokPlan:
         return self._chosen_runs(corpus, "benchmarks")
 
     def _chosen_runs(self, corpus: str, task: str) -> list[LmRun]:
+        """The block's ``runs``, or every token LM of the lm block (T-Free's score no texts)."""
         block = self.block(corpus, task)
         trained = self.plan.lm_runs(corpus)
         if block.get("runs") is None:
-            runs = trained
+            runs = [run for run in trained if not names.is_tfree(run[1])]
         else:
             runs = [
                 (*self.plan.resolve_tokenizer(corpus, run["tokenizer"]), run["model"])
@@ -130,6 +131,11 @@ class StochastokPlan:
                 raise ConfigError(
                     f"corpus '{corpus}': stochastok.{task} names '{run[0]}/{run[1]}' model "
                     f"'{run[2]}', which the lm block does not train"
+                )
+            if names.is_tfree(run[1]):
+                raise ConfigError(
+                    f"corpus '{corpus}': stochastok.{task} names the T-Free LM '{run[1]}' "
+                    f"model '{run[2]}', which has no likelihood of a text to score options by"
                 )
         if not runs:
             raise ConfigError(f"corpus '{corpus}': stochastok.{task} has no LMs to evaluate")

@@ -1,0 +1,150 @@
+"""Next-word accuracy: a comparison every LM can enter, token vocabularies and T-Free alike.
+
+Bits per byte needs a distribution over texts, which T-Free's multi-label head does not give.
+This measure needs only a *guess*: the share of words that a model, shown the words before them,
+names exactly.
+
+**Items.** Each validation document is split into T-Free's words
+(:func:`~toklab.tokenizers.tfree.split_words`); a target is a word of letters only (no digit,
+punctuation or whitespace marker) with at least ``context_words`` words before it in its
+document, and its context is exactly those ``context_words`` words. At most ``per_document``
+targets are taken from a document, evenly spread over its eligible positions, documents in
+order, until ``max_items``: every model is scored on the same items.
+
+**Guesses.** A token model reads the context's text (:func:`~toklab.tokenizers.tfree.join_words`
+of the context words, the document's own text of that span) as its tokenizer encodes it, and
+decodes greedily (with a KV cache for toklab's Llama) up to ``max_new_tokens`` tokens; its guess
+is the first item of the word split of the continuation, leading whitespace removed. A T-Free
+model reads the context's words and its guess is the dictionary word that scores highest on its
+logits at the last position (:meth:`~toklab.tokenizers.tfree_dictionary.WordDictionary.decode`,
+each row from its own logits); a word outside its dictionary cannot be guessed, which is part of
+what T-Free's decoding costs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from toklab.errors import ConfigError
+from toklab.tokenizers.tfree import join_words, split_words
+
+#: Targets are words of letters only.
+LETTERS = re.compile(r"[^\W\d_]+")
+#: Examples kept in a result, for people to read.
+EXAMPLES = 20
+
+
+@dataclass(frozen=True)
+class NextWordItem:
+    """One target word and the words before it."""
+
+    context: tuple[str, ...]
+    target: str
+
+
+def next_word_items(
+    documents: Iterable[str], *, context_words: int, max_items: int, per_document: int = 8
+) -> list[NextWordItem]:
+    """The evaluation's items, in document order (see the module doc)."""
+    for name, value in (("context_words", context_words), ("max_items", max_items),
+                        ("per_document", per_document)):  # fmt: skip
+        if value < 1:
+            raise ConfigError(f"next-word {name} must be at least 1, got {value}")
+    items: list[NextWordItem] = []
+    for text in documents:
+        words = split_words(text)
+        eligible = [i for i in range(context_words, len(words)) if LETTERS.fullmatch(words[i])]
+        if not eligible:
+            continue
+        take = min(per_document, len(eligible), max_items - len(items))
+        for k in np.linspace(0, len(eligible) - 1, take).round().astype(int).tolist():
+            i = eligible[k]
+            items.append(NextWordItem(tuple(words[i - context_words : i]), words[i]))
+        if len(items) >= max_items:
+            break
+    return items
+
+
+def first_word(continuation: str) -> str:
+    """The first item of the word split of ``continuation``, leading whitespace removed."""
+    words = split_words(continuation.lstrip()) if continuation.strip() else []
+    return words[0] if words else ""
+
+
+def token_guesses(
+    model: torch.nn.Module,
+    tokenizer,
+    items: Sequence[NextWordItem],
+    *,
+    max_new_tokens: int = 24,
+    eos_id: int | None = None,
+    progress: bool = True,
+) -> list[str]:
+    """A token model's greedy next word for every item."""
+    from toklab.generation import context_length_of, generate
+
+    limit = context_length_of(model)
+    guesses = []
+    for item in tqdm(items, desc="next word", disable=not progress):
+        ids = tokenizer.encode(join_words(item.context), add_special_tokens=False).ids
+        if limit is not None:
+            ids = ids[-max(limit - max_new_tokens, 1) :]
+        new = generate(model, ids, max_new_tokens=max_new_tokens, temperature=0.0, eos_id=eos_id)
+        guesses.append(first_word(tokenizer.decode(new, skip_special_tokens=True)))
+    return guesses
+
+
+def tfree_guesses(
+    model: torch.nn.Module,
+    dictionary,
+    items: Sequence[NextWordItem],
+    *,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> list[str]:
+    """A T-Free model's next word for every item: the best-scoring dictionary word."""
+    from toklab.datasets.tfree_words import WordPatterns
+    from toklab.models.llama import TrigramInputs
+
+    guesses: list[str] = []
+    batches = range(0, len(items), batch_size)
+    for first in tqdm(batches, desc="next word", disable=not progress):
+        batch = items[first : first + batch_size]
+        table = list(dict.fromkeys(word for item in batch for word in item.context))
+        index = {word: i for i, word in enumerate(table)}
+        ids = np.array([[index[w] for w in item.context] for item in batch], dtype=np.int64)
+        flat, offsets = WordPatterns.from_words(table, dictionary.hasher).inputs(ids)
+        inputs = TrigramInputs(
+            torch.from_numpy(flat).to(device), torch.from_numpy(offsets).to(device), ids.shape
+        )
+        with torch.no_grad():
+            logits = model(inputs)[:, -1, :]
+        guesses.extend(dictionary.decode(logits))
+    return guesses
+
+
+def next_word_accuracy(
+    items: Sequence[NextWordItem], guess: Callable[[Sequence[NextWordItem]], list[str]]
+) -> dict[str, Any]:
+    """``next_word_accuracy`` (share of exact guesses), the item count and a few examples."""
+    if not items:
+        raise ConfigError("no next-word items: the documents have no word after a full context")
+    guesses = guess(items)
+    correct = [g == item.target for g, item in zip(guesses, items, strict=True)]
+    return {
+        "next_word_accuracy": float(np.mean(correct)),
+        "next_word_items": len(items),
+        "next_word_context_words": len(items[0].context),
+        "next_word_examples": [
+            {"context": join_words(item.context[-8:]), "target": item.target, "guess": g}
+            for item, g in zip(items[:EXAMPLES], guesses, strict=False)
+        ],
+    }

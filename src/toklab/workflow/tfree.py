@@ -1,0 +1,164 @@
+"""The T-Free stage's plan: hashers with their dictionaries, word arrays and T-Free's tables.
+
+A corpus's ``tfree`` block configures it (T-Free is the tokenizer family ``tfree``,
+:data:`toklab.workflow.families.TFREE`, named ``tfree-{v}-m{m}[-k{k}][-words]``):
+
+- ``hashers``: each a tokenizer directory ``results/tokenizers/{corpus}/tfree-.../`` holding its
+  settings (``tfree.json``) and its decoding dictionary (``dictionary.tsv``: the most frequent
+  words of the block's ``dictionary.subset`` and their counts, counted once per corpus into
+  ``results/tfree/{corpus}/{subset}.word_counts.tsv``).
+- Word arrays: a hasher listed in ``tokenized.tokenizers`` splits every tokenized subset into
+  words, ``results/tokenized/.../{subset}.{bin,idx,meta.json,words.json}``; an LM of the ``lm``
+  block on it is T-Free's model (trigram embedding, multi-label head), trained by the one
+  trainer and compared with the others in ``lm_{corpus}.csv`` by next-word accuracy.
+- ``fertility``: tokens per whitespace-separated word of every tokenizer of the corpus on the
+  block's subsets, per language: ``results/tables/tfree_fertility_{corpus}.csv``.
+- ``params``: embedding and head parameters of each hasher against dense vocabularies, for
+  the block's model presets: ``results/tables/tfree_params_{corpus}.csv``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from toklab.errors import ConfigError
+from toklab.workflow import layout, names, shell
+from toklab.workflow.families import TFREE
+
+if TYPE_CHECKING:
+    from toklab.workflow.plan import Block, Plan
+
+
+class TfreePlan:
+    """Targets and job inputs of the T-Free stage of a :class:`Plan`'s corpora."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    def block(self, corpus: str) -> Block:
+        """The corpus's ``tfree`` block."""
+        return self.plan.block(corpus, "tfree")
+
+    def configured(self, corpus: str) -> bool:
+        """Whether the corpus configures T-Free."""
+        return TFREE.configured(self.plan.corpus(corpus))
+
+    def hasher(self, corpus: str, tokenizer: str) -> names.TfreeName:
+        """The parsed name of one of the corpus's hashers."""
+        return self.plan.tokenizer(corpus, tokenizer, TFREE)
+
+    # -----------------------------------------------------------------------------------------
+    # Dictionaries and word arrays
+
+    def word_counts(self, corpus: str) -> str:
+        """The word counts of the dictionary subset."""
+        subset = self.block(corpus)["dictionary"]["subset"]
+        return layout.path(layout.TFREE_WORD_COUNTS, corpus=corpus, subset=subset)
+
+    def word_count_inputs(self, corpus: str, subset: str) -> dict[str, str]:
+        """The byte corpus whose words are counted (the dictionary subset only)."""
+        dictionary = self.block(corpus)["dictionary"]["subset"]
+        if subset != dictionary:
+            raise ConfigError(
+                f"corpus '{corpus}': T-Free counts the words of tfree.dictionary.subset "
+                f"'{dictionary}', not '{subset}'"
+            )
+        return layout.byte_corpus_files(corpus, subset, "corpus")
+
+    def tokenizer_inputs(self, corpus: str, tokenizer: str) -> dict[str, str]:
+        """The word counts a hasher's dictionary is cut from."""
+        self.hasher(corpus, tokenizer)
+        return {"counts": self.word_counts(corpus)}
+
+    def tokenizer_params(self, corpus: str, tokenizer: str) -> dict[str, Any]:
+        """The hasher's settings (``--v --m --k [--entire-words]``) and the dictionary size."""
+        hasher = self.hasher(corpus, tokenizer)
+        return {
+            "v": hasher.v,
+            "m": hasher.m,
+            "k": hasher.k,
+            "entire_words": "--entire-words" if hasher.entire_words else "--no-entire-words",
+            "words": self.block(corpus)["dictionary"]["words"],
+        }
+
+    def word_array_inputs(
+        self, corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str
+    ) -> dict[str, str]:
+        """The hasher's settings and the byte corpus of one word array."""
+        parsed = self.plan.tokenization(corpus, subset, tokenizer_corpus, tokenizer)
+        if parsed.method is not None or not names.is_tfree(tokenizer):
+            raise ConfigError(f"'{tokenizer}' is not a T-Free hasher")
+        return {
+            "settings": layout.tokenizer_file(tokenizer_corpus, tokenizer, "tfree.json"),
+            **layout.byte_corpus_files(corpus, subset, "corpus"),
+        }
+
+    # -----------------------------------------------------------------------------------------
+    # Tables
+
+    def fertility_tokenizers(self, corpus: str) -> list[tuple[str, str]]:
+        """``(tokenizer corpus, name)`` of the fertility table: the block's, or all but T-Free.
+
+        T-Free's own row comes from the word split, whichever hasher (it has no vocabulary).
+        """
+        chosen = self.block(corpus)["fertility"].get("tokenizers")
+        if chosen is None:
+            return [(corpus, name) for name in self.plan.vocabulary_tokenizers(corpus)]
+        return [self.plan.resolve_tokenizer(corpus, reference) for reference in chosen]
+
+    def fertility_inputs(self, corpus: str) -> dict[str, Any]:
+        """The corpus manifest (documents and languages) and every compared ``tokenizer.json``."""
+        self.block(corpus)["fertility"]
+        return {
+            "manifest": layout.path(layout.MANIFEST, corpus=corpus),
+            "tokenizers": [
+                layout.tokenizer_file(c, name) for c, name in self.fertility_tokenizers(corpus)
+            ],
+        }
+
+    def fertility_options(self, corpus: str) -> str:
+        """``--subset S ... --tokenizer NAME PATH ...`` of the fertility table."""
+        fertility = self.block(corpus)["fertility"]
+        entries = [
+            (name if c == corpus else f"{c}/{name}", layout.tokenizer_file(c, name))
+            for c, name in self.fertility_tokenizers(corpus)
+        ]
+        return f"{shell.repeated('--subset', fertility['subsets'])} {shell.tokenizers(entries)}"
+
+    def params_models(self, corpus: str) -> list[str]:
+        """The presets of the parameter table: the block's, or every model of the lm block."""
+        chosen = self.block(corpus)["params"].get("presets")
+        if chosen is not None:
+            return list(chosen)
+        models = (self.plan.corpus(corpus).get("lm") or {}).get("models") or {}
+        presets = list(dict.fromkeys(spec["preset"] for spec in models.values()))
+        if not presets:
+            raise ConfigError(
+                f"corpus '{corpus}': tfree.params needs presets (tfree.params.presets or an lm "
+                "block's models)"
+            )
+        return presets
+
+    def params_options(self, corpus: str) -> str:
+        """``--hasher NAME ... --preset P ... --dense-vocab V ...`` of the parameter table."""
+        block = self.block(corpus)
+        hashers = TFREE.names(self.plan.corpus(corpus))
+        return " ".join(
+            [
+                shell.repeated("--hasher", hashers),
+                shell.repeated("--preset", self.params_models(corpus)),
+                shell.repeated("--dense-vocab", [str(v) for v in block["params"]["dense_vocab"]]),
+            ]
+        )
+
+    def targets(self, corpus: str) -> list[str]:
+        """The word counts and the tables the corpus's ``tfree`` block asks for."""
+        if not self.configured(corpus):
+            return []
+        block = self.block(corpus)
+        targets = [self.word_counts(corpus)]
+        if block.get("fertility"):
+            targets.append(layout.table("tfree_fertility", corpus))
+        if block.get("params"):
+            targets.append(layout.table("tfree_params", corpus))
+        return targets

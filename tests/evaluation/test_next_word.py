@@ -1,0 +1,182 @@
+"""Next-word accuracy: the same items for every model, token models and T-Free alike."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from tests.helpers import TINY_MODEL, byte_corpus
+from toklab.datasets.tfree_words import tokenize_words
+from toklab.errors import ConfigError, DataError
+from toklab.evaluation.language_models import NextWordSettings, evaluate_tfree_model
+from toklab.evaluation.next_word import (
+    LETTERS,
+    NextWordItem,
+    first_word,
+    next_word_accuracy,
+    next_word_items,
+    tfree_guesses,
+    token_guesses,
+)
+from toklab.models.causal_lm import save_model
+from toklab.models.llama import LlamaModel, ModelConfig
+from toklab.tokenizers.byte_level import byte_level_tokenizer
+from toklab.tokenizers.tfree import TrigramHasher, join_words, save_settings, split_words
+from toklab.tokenizers.tfree_dictionary import WordDictionary
+
+TEXTS = [
+    "the cat sat on the mat and the dog sat on the log, 42 times.",
+    "short one",
+    "a b c d e f g h i j k l m n o p q r s t u v w x y z",
+]
+
+
+def test_items_are_letter_words_after_a_full_context():
+    items = next_word_items(TEXTS, context_words=4, max_items=100, per_document=3)
+    for item in items:
+        assert len(item.context) == 4 and LETTERS.fullmatch(item.target)
+    # each item's context is the words right before its target in its document
+    first = split_words(TEXTS[0])
+    for item in items[:3]:
+        joined = join_words([*item.context, item.target])
+        assert joined in TEXTS[0] or joined in join_words(first)
+    assert len(items) == 6  # 3 per long document, none from "short one"
+    assert next_word_items(TEXTS, context_words=4, max_items=4, per_document=3)[:4] == items[:4]
+    assert len(next_word_items(TEXTS, context_words=4, max_items=4)) == 4
+    with pytest.raises(ConfigError, match="context_words"):
+        next_word_items(TEXTS, context_words=0, max_items=4)
+
+
+def test_first_word_of_a_continuation():
+    assert first_word(" cat sat") == "cat"
+    assert first_word("\n  dogs, run") == "dogs"
+    assert first_word("") == first_word("   ") == ""
+    assert first_word(", and") == ","
+
+
+class ScriptedLM(nn.Module):
+    """A byte LM that continues any prompt with ``script`` (its logits pick the next byte)."""
+
+    def __init__(self, prompt_lengths: dict[int, bytes]) -> None:
+        super().__init__()
+        self.scripts = prompt_lengths
+        self.anchor = nn.Parameter(torch.zeros(1))
+        self.start: int | None = None
+
+    def forward(self, ids):
+        length = ids.shape[1]
+        if self.start is None or length <= self.start:
+            self.start = length
+        script = self.scripts[self.start]
+        position = length - self.start
+        logits = torch.full((1, length, 257), -10.0)
+        logits[0, -1, script[position] if position < len(script) else 256] = 10.0
+        return logits
+
+
+def test_token_guesses_read_the_first_generated_word():
+    tokenizer = byte_level_tokenizer().hf_tokenizer
+    items = [
+        NextWordItem(("the", "black"), "cat"),
+        NextWordItem(("one", "more"), "dog"),
+    ]
+    lengths = {len(join_words(item.context).encode()): script for item, script in
+               zip(items, [b" cat sat", b" doge"], strict=True)}  # fmt: skip
+    result = next_word_accuracy(
+        items,
+        lambda batch: token_guesses(ScriptedLM(lengths), tokenizer, batch, max_new_tokens=8,
+                                    eos_id=256, progress=False),
+    )  # fmt: skip
+    assert result["next_word_accuracy"] == 0.5
+    assert [e["guess"] for e in result["next_word_examples"]] == ["cat", "doge"]
+
+
+class PatternLM(nn.Module):
+    """A T-Free 'model' whose last logits are the pattern of a chosen word per row."""
+
+    def __init__(self, dictionary: WordDictionary, targets: list[str]) -> None:
+        super().__init__()
+        self.dictionary, self.targets = dictionary, targets
+        self.anchor = nn.Parameter(torch.zeros(1))
+
+    def forward(self, inputs):
+        batch, length = inputs.shape
+        logits = torch.full((batch, length, self.dictionary.hasher.v), -8.0)
+        for row, word in enumerate(self.targets[:batch]):
+            logits[row, -1, torch.from_numpy(self.dictionary.pattern(word).ids)] = 8.0
+        self.targets = self.targets[batch:]
+        return logits
+
+
+def test_tfree_guesses_decode_each_row_from_its_own_logits():
+    hasher = TrigramHasher(4096, 4)
+    dictionary = WordDictionary.from_counts({"cat": 5, "dog": 4, "mat": 3, "log": 1}, hasher)
+    items = [NextWordItem(("a", "b"), w) for w in ("cat", "dog", "mat", "log", "cat")]
+    model = PatternLM(dictionary, ["cat", "dog", "mat", "dog", "cat"])
+    result = next_word_accuracy(
+        items, lambda batch: tfree_guesses(model, dictionary, batch, batch_size=2, progress=False)
+    )
+    assert [e["guess"] for e in result["next_word_examples"]] == ["cat", "dog", "mat", "dog", "cat"]
+    assert result["next_word_accuracy"] == pytest.approx(4 / 5)
+
+
+def test_no_items_is_an_error():
+    with pytest.raises(ConfigError, match="no next-word items"):
+        next_word_accuracy([], lambda batch: [])
+
+
+@pytest.fixture
+def tfree_run(tmp_path):
+    """A T-Free model (untrained), its settings, dictionary, word arrays and text."""
+    texts = [" ".join(["the cat sat on the mat"] * 12) for _ in range(6)]
+    corpus = byte_corpus(tmp_path, texts, "text")
+    hasher = TrigramHasher(256, 4)
+    settings = tmp_path / "tok" / "tfree.json"
+    settings.parent.mkdir()
+    save_settings(hasher, settings)
+    dictionary = tmp_path / "tok" / "dictionary.tsv"
+    WordDictionary.from_counts({"the": 2, "cat": 1, "sat": 1, "on": 1, "mat": 1}, hasher).save(
+        dictionary
+    )
+    tokenize_words(settings, corpus, tmp_path / "words")
+    torch.manual_seed(0)
+    model = LlamaModel(
+        ModelConfig(vocab_size=256, tfree={"m": 4, "k": 0, "entire_words": False}, **TINY_MODEL)
+    )
+    save_model(model, tmp_path / "model")
+    return tmp_path, settings, dictionary, corpus
+
+
+def test_tfree_model_evaluation(tfree_run):
+    root, settings, dictionary, corpus = tfree_run
+    result = evaluate_tfree_model(
+        root / "model", root / "words", settings, dictionary, context=16, batch_size=4,
+        next_word=NextWordSettings(corpus, context_words=8, max_items=20),
+        pos_weight=10.0, loss_scale=1.0,
+    )  # fmt: skip
+    assert math.isnan(result["bits_per_byte"])
+    assert result["vocab_size"] == 256 and result["embedding_parameters"] == 2 * 256 * 32
+    assert result["val_loss"] > 0 and result["next_word_items"] == 20
+    assert 0.0 <= result["next_word_accuracy"] <= 1.0
+    assert result["tokens_per_byte"] == pytest.approx(result["val_tokens"] / result["val_bytes"])
+    guesses = {e["guess"] for e in result["next_word_examples"]}
+    assert guesses <= set(WordDictionary.load(dictionary, TrigramHasher(256, 4)).words)
+
+
+def test_tfree_evaluation_refuses_other_settings(tfree_run):
+    root, _, dictionary, _ = tfree_run
+    other = root / "other.json"
+    save_settings(TrigramHasher(256, 5), other)
+    with pytest.raises(DataError, match="another tokenizer"):
+        evaluate_tfree_model(root / "model", root / "words", other, dictionary, context=16)
+
+
+def test_next_word_items_are_deterministic():
+    texts = [" ".join(np.random.default_rng(i).choice(["ab", "cd", "ef"], 50)) for i in range(5)]
+    a = next_word_items(texts, context_words=5, max_items=12, per_document=4)
+    assert a == next_word_items(texts, context_words=5, max_items=12, per_document=4)
+    assert len(a) == 12
