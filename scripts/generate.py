@@ -8,6 +8,12 @@ Prints each prompt followed by its completion (a blank line between prompts), or
 ``--json`` one JSON object per prompt: ``prompt``, ``completion``, ``prompt_ids``, ``ids`` (the
 new ids, the EOS id last when generation stopped there) and ``finish_reason`` (``eos`` or
 ``length``). The completion text leaves out the final EOS token.
+
+A T-Free checkpoint (its directory has ``tfree.json``) generates words instead: up to
+``--max-new-tokens`` words, each the best (or a sampled) word of its ``dictionary.tsv`` (or
+``--dictionary``) and the prompt's words, with ``--scoring code|paper`` and ``--edge-weight``;
+the JSON then has ``words`` (the new words) instead of ids, and the text is rebuilt from the
+words with T-Free's inverse word split.
 """
 
 from __future__ import annotations
@@ -93,6 +99,19 @@ def read_prompts(prompts: tuple[str, ...], prompt_file: Path | None) -> list[str
     help="Put EOS before each prompt (a document start, as in EOS-separated training data).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per prompt.")
+@click.option(
+    "--dictionary",
+    type=path_option,
+    help="T-Free: word counts to decode from [default: the checkpoint's dictionary.tsv].",
+)
+@click.option(
+    "--scoring",
+    type=click.Choice(["code", "paper"]),
+    default="code",
+    show_default=True,
+    help="T-Free: the original code's word score or the paper's Alg. 5.",
+)
+@click.option("--edge-weight", default=1.0, show_default=True, help="T-Free: weight of edge ids.")
 @one_line_errors
 def main(
     checkpoint: Path,
@@ -108,12 +127,23 @@ def main(
     no_eos_stop: bool,
     start_with_eos: bool,
     as_json: bool,
+    dictionary: Path | None,
+    scoring: str,
+    edge_weight: float,
 ) -> None:
     """Continue each prompt with a sample from the LM in CHECKPOINT."""
     setup_logging()
     # The paths first, before torch is imported: a wrong one fails at once.
     if not checkpoint.is_dir():
         raise DataError(f"{checkpoint}: checkpoint directory not found")
+    if (checkpoint / "tfree.json").is_file():
+        generate_tfree(
+            checkpoint, dictionary or checkpoint / "dictionary.tsv",
+            read_prompts(prompts, prompt_file), max_new_words=max_new_tokens,
+            temperature=temperature, top_p=top_p, seed=seed, device=device, scoring=scoring,
+            edge_weight=edge_weight, eos_stop=not no_eos_stop, as_json=as_json,
+        )  # fmt: skip
+        return
     tokenizer_file = resolve_tokenizer(tokenizer_path, checkpoint)
     texts = read_prompts(prompts, prompt_file)
 
@@ -166,6 +196,61 @@ def main(
         log.info(
             "prompt %d: %d new tokens (%s)", number + 1, len(ids), "eos" if stopped else "length"
         )
+
+
+def generate_tfree(
+    checkpoint: Path,
+    dictionary_path: Path,
+    texts: list[str],
+    *,
+    max_new_words: int,
+    temperature: float,
+    top_p: float,
+    seed: int | None,
+    device: str | None,
+    scoring: str,
+    edge_weight: float,
+    eos_stop: bool,
+    as_json: bool,
+) -> None:
+    """Continue each prompt with words of the T-Free model in ``checkpoint``."""
+    import torch
+
+    from toklab.generation import generate_words, load_model
+    from toklab.tokenizers.tfree import join_words, load_settings, split_words
+    from toklab.tokenizers.tfree_dictionary import END_OF_TEXT, WordDictionary
+
+    hasher = load_settings(checkpoint / "tfree.json")
+    words = WordDictionary.load(dictionary_path, hasher)
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = load_model(checkpoint, device)
+    generator = torch.Generator(device=device)
+    if seed is not None:
+        generator.manual_seed(seed)
+    for number, text in enumerate(texts):
+        new = generate_words(
+            model, words, text, max_new_words=max_new_words, temperature=temperature,
+            top_p=top_p, method=scoring, edge_weight=edge_weight,
+            stop_word=END_OF_TEXT if eos_stop else None, generator=generator,
+        )  # fmt: skip
+        stopped = eos_stop and bool(new) and new[-1] == END_OF_TEXT
+        full = join_words(split_words(text) + (new[:-1] if stopped else new))
+        completion = full[len(text) :] if full.startswith(text) else full
+        if as_json:
+            record = {
+                "prompt": text,
+                "completion": completion,
+                "words": new,
+                "finish_reason": "eos" if stopped else "length",
+            }
+            click.echo(json.dumps(record, ensure_ascii=False))
+        else:
+            if number:
+                click.echo()
+            click.echo(text + completion)
+        log.info("prompt %d: %d new words (%s)", number + 1, len(new),
+                 "eos" if stopped else "length")  # fmt: skip
 
 
 if __name__ == "__main__":

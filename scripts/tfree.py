@@ -54,14 +54,15 @@ def tokenizer(
 ) -> None:
     """Write a hasher's tfree.json and its dictionary.tsv (special words, then the top words)."""
     from toklab.tokenizers.tfree import TrigramHasher, save_settings
-    from toklab.tokenizers.tfree_dictionary import WordDictionary, read_word_counts
+    from toklab.tokenizers.tfree_dictionary import read_word_counts, select_words, write_word_counts
 
     hasher = TrigramHasher(v, m, k, entire_words)
-    dictionary = WordDictionary.from_counts(read_word_counts(counts), hasher, top_n=words)
+    # the words only: their patterns are computed where the dictionary decodes
+    selected = select_words(read_word_counts(counts), top_n=words)
     out_dir.mkdir(parents=True, exist_ok=True)
-    dictionary.save(out_dir / "dictionary.tsv")
+    write_word_counts(dict(selected), out_dir / "dictionary.tsv")
     save_settings(hasher, out_dir / "tfree.json")  # last: the settings mark a complete directory
-    log.info("%s: %r, a dictionary of %d words", out_dir, hasher, len(dictionary))
+    log.info("%s: %r, a dictionary of %d words", out_dir, hasher, len(selected))
 
 
 @main.command()

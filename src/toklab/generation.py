@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -269,4 +270,85 @@ def generate(
         new.append(int(token[0]))
         if eos_id is not None and new[-1] == eos_id:
             break
+    return new
+
+
+def _word_bags(words: Sequence[str], hasher, device: torch.device):
+    """The embedding bags of ``words`` as one (1, len(words)) T-Free input."""
+    from toklab.datasets.tfree_words import WordPatterns
+    from toklab.models.llama import TrigramInputs
+
+    table = list(dict.fromkeys(words))
+    index = {word: i for i, word in enumerate(table)}
+    ids = np.array([[index[w] for w in words]], dtype=np.int64)
+    flat, offsets = WordPatterns.from_words(table, hasher).inputs(ids)
+    return TrigramInputs(
+        torch.from_numpy(flat).to(device), torch.from_numpy(offsets).to(device), ids.shape
+    )
+
+
+@torch.inference_mode()
+def generate_words(
+    model: nn.Module,
+    dictionary,
+    prompt: str,
+    *,
+    max_new_words: int,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    method: str = "code",
+    edge_weight: float = 1.0,
+    more_words: Sequence[str] | None = None,
+    stop_word: str | None = "<|endoftext|>",
+    generator: torch.Generator | None = None,
+) -> list[str]:
+    """Continue ``prompt`` with up to ``max_new_words`` words of a T-Free model; the new words.
+
+    The prompt is split into words (:func:`~toklab.tokenizers.tfree.split_words`) and fed once;
+    each predicted word is then fed back alone through a KV cache. A word is the dictionary's
+    best (``temperature`` 0) or sampled one for the last position's logits
+    (:meth:`~toklab.tokenizers.tfree_dictionary.WordDictionary.decode`); ``more_words`` (default:
+    the prompt's words, the original's ``more_words``) join the dictionary for this prompt.
+    Generation stops after ``stop_word``; past the model's positions the context restarts from
+    its last ``max_position_embeddings`` words. ``join_words(split_words(prompt) + result)``
+    rebuilds the text.
+    """
+    from toklab.models.llama import KVCache
+    from toklab.tokenizers.tfree import split_words
+
+    if max_new_words < 0:
+        raise ConfigError(f"max_new_words: {max_new_words!r} is negative")
+    if getattr(model.config, "tfree", None) is None:
+        raise ConfigError("generate_words needs a T-Free model (its config has no tfree settings)")
+    hasher = dictionary.hasher
+    own = {**model.config.tfree, "v": model.config.vocab_size}
+    given = {"v": hasher.v, "m": hasher.m, "k": hasher.k, "entire_words": hasher.entire_words}
+    if own != given:
+        raise DataError(
+            f"the model was trained with T-Free settings {own}, the dictionary's hasher has {given}"
+        )
+    words = split_words(prompt)
+    if not words:
+        raise DataError("the prompt has no words (generation needs at least one)")
+    dictionary = dictionary.add_words(words if more_words is None else more_words)
+    device = _model_device(model)
+    limit = context_length_of(model)
+    cache = KVCache()
+    sequence, new = list(words), []
+    step_input = sequence[-limit:] if limit else sequence
+    for _ in range(max_new_words):
+        logits = model(_word_bags(step_input, dictionary.hasher, device), cache=cache)[:, -1]
+        (word,) = dictionary.decode(
+            logits, method=method, edge_weight=edge_weight, temperature=temperature,
+            top_p=top_p, generator=generator,
+        )  # fmt: skip
+        new.append(word)
+        sequence.append(word)
+        if word == stop_word:
+            break
+        if limit is not None and cache.length >= limit:
+            cache.reset()  # RoPE positions cannot slide: start again on the last window
+            step_input = sequence[-limit:]
+        else:
+            step_input = [word]
     return new

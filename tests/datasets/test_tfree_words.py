@@ -302,22 +302,19 @@ def test_read_words_errors(tmp_path, settings_path, corpus):
 def test_patterns_match_per_word_definitions(v, m, k, entire):
     hasher = TrigramHasher(v, m, k, entire_words=entire)
     patterns = WordPatterns.from_words(SPECIAL_WORDS, TrigramHasher(v, m, k, entire_words=entire))
-    assert len(patterns) == len(SPECIAL_WORDS) and patterns.v == v
-    for name in ("input_ids", "input_offsets", "target_ids", "target_offsets"):
-        assert getattr(patterns, name).dtype == np.int64, name
-    assert len(patterns.input_offsets) == len(patterns.target_offsets) == len(SPECIAL_WORDS) + 1
-    assert patterns.input_offsets[0] == patterns.target_offsets[0] == 0
+    assert len(patterns) == len(SPECIAL_WORDS) and patterns.v == v and patterns.m == m
+    assert patterns.rows.dtype == patterns.row_index.dtype == np.int32
+    assert len(patterns.row_offsets) == len(SPECIAL_WORDS) + 1 and patterns.row_offsets[0] == 0
+    assert len(patterns.rows) <= len(patterns.row_index)  # a trigram's row is stored once
     for w, word in enumerate(SPECIAL_WORDS):
-        inputs = patterns.input_ids[patterns.input_offsets[w] : patterns.input_offsets[w + 1]]
-        targets = patterns.target_ids[patterns.target_offsets[w] : patterns.target_offsets[w + 1]]
+        inputs = patterns.word_inputs(w)
         assert inputs.tolist() == hasher.word_rows(word).ravel().tolist(), word
-        assert targets.tolist() == hasher.encode_word(word)[0].tolist(), word
+        assert patterns.word_targets(w).tolist() == hasher.encode_word(word)[0].tolist(), word
     if (v, m, k) == (16, 4, 2):  # the row of "aAa" repeats 9: kept in the inputs only
-        w = SPECIAL_WORDS.index("aAa")
-        inputs = patterns.input_ids[patterns.input_offsets[w] : patterns.input_offsets[w + 1]]
+        inputs = patterns.word_inputs(SPECIAL_WORDS.index("aAa"))
         assert len(np.unique(inputs)) < len(inputs)
     empty = WordPatterns.from_words([], hasher)
-    assert len(empty) == 0 and empty.input_offsets.tolist() == [0]
+    assert len(empty) == 0 and empty.row_offsets.tolist() == [0]
 
 
 def test_patterns_for_array(tmp_path, settings_path, corpus):
@@ -326,7 +323,7 @@ def test_patterns_for_array(tmp_path, settings_path, corpus):
     patterns = WordPatterns.for_array(tmp_path / "arr", hasher)
     expected = WordPatterns.from_words(read_words(tmp_path / "arr"), hasher)
     assert len(patterns) == len(expected) == TokenArray.open(tmp_path / "arr").vocab_size
-    for name in ("input_ids", "input_offsets", "target_ids", "target_offsets"):
+    for name in ("rows", "row_index", "row_offsets"):
         assert (getattr(patterns, name) == getattr(expected, name)).all(), name
     with pytest.raises(DataError, match="word array file not found"):
         WordPatterns.for_array(tmp_path / "missing", hasher)

@@ -16,7 +16,7 @@ from toklab.evaluation.language_models import NextWordSettings, evaluate_tfree_m
 from toklab.evaluation.next_word import (
     LETTERS,
     NextWordItem,
-    first_word,
+    next_item,
     next_word_accuracy,
     next_word_items,
     tfree_guesses,
@@ -51,11 +51,25 @@ def test_items_are_letter_words_after_a_full_context():
         next_word_items(TEXTS, context_words=0, max_items=4)
 
 
-def test_first_word_of_a_continuation():
-    assert first_word(" cat sat") == "cat"
-    assert first_word("\n  dogs, run") == "dogs"
-    assert first_word("") == first_word("   ") == ""
-    assert first_word(", and") == ","
+def test_the_guess_is_the_item_after_the_context():
+    context = ("the", "black")
+    assert next_item(context, " cat sat") == "cat"
+    assert next_item(context, ", and") == ","
+    assert next_item(context, "") == ""
+    # whitespace before the word is an item of its own, as it is for T-Free
+    assert next_item(context, "\n\ncat") == split_words("black\n\ncat")[1]
+    assert next_item(context, "\n\ncat") != "cat"
+    # a continuation of the context's last word is no next word
+    assert next_item(("the", "bla"), "ck cat") == ""
+
+
+def test_contexts_never_end_in_a_no_space_marker():
+    items = next_word_items(["a b c d 2apples e f g"], context_words=2, max_items=50,
+                            per_document=50)  # fmt: skip
+    assert items and all(item.context[-1] != "<|no_ws|>" for item in items)
+    assert "apples" not in [item.target for item in items]
+    # documents the word split refuses (NUL) give no items instead of failing every model
+    assert next_word_items(["a\x00b c d e"], context_words=1, max_items=5) == []
 
 
 class ScriptedLM(nn.Module):
@@ -91,7 +105,9 @@ def test_token_guesses_read_the_first_generated_word():
         lambda batch: token_guesses(ScriptedLM(lengths), tokenizer, batch, max_new_tokens=8,
                                     eos_id=256, progress=False),
     )  # fmt: skip
-    assert result["next_word_accuracy"] == 0.5
+    assert result["next_word_accuracy"] == 0.5 and result["next_word_stderr"] == pytest.approx(
+        0.5 / 2**0.5
+    )
     assert [e["guess"] for e in result["next_word_examples"]] == ["cat", "doge"]
 
 
@@ -124,9 +140,9 @@ def test_tfree_guesses_decode_each_row_from_its_own_logits():
     assert result["next_word_accuracy"] == pytest.approx(4 / 5)
 
 
-def test_no_items_is_an_error():
-    with pytest.raises(ConfigError, match="no next-word items"):
-        next_word_accuracy([], lambda batch: [])
+def test_no_items_leave_the_accuracy_empty():
+    result = next_word_accuracy([], lambda batch: [])
+    assert math.isnan(result["next_word_accuracy"]) and result["next_word_items"] == 0
 
 
 @pytest.fixture
@@ -180,3 +196,33 @@ def test_next_word_items_are_deterministic():
     a = next_word_items(texts, context_words=5, max_items=12, per_document=4)
     assert a == next_word_items(texts, context_words=5, max_items=12, per_document=4)
     assert len(a) == 12
+
+
+def test_tfree_evaluation_refuses_a_model_of_other_settings(tfree_run):
+    """The array fits the settings, the model was trained with another m: an error."""
+    root, settings, dictionary, _ = tfree_run
+    other = LlamaModel(
+        ModelConfig(vocab_size=256, tfree={"m": 5, "k": 0, "entire_words": False}, **TINY_MODEL)
+    )
+    save_model(other, root / "other_model")
+    with pytest.raises(DataError, match="T-Free settings"):
+        evaluate_tfree_model(root / "other_model", root / "words", settings, dictionary, context=16)
+
+
+def test_tfree_guesses_feed_each_context_as_its_words_bags():
+    hasher = TrigramHasher(4096, 4)
+    dictionary = WordDictionary.from_counts({"cat": 5, "dog": 4}, hasher)
+    items = [NextWordItem(("a", "big"), "cat"), NextWordItem(("the", "a"), "dog")]
+    seen = []
+
+    class Recording(PatternLM):
+        def forward(self, inputs):
+            seen.append(inputs)
+            return super().forward(inputs)
+
+    tfree_guesses(Recording(dictionary, ["cat", "dog"]), dictionary, items, progress=False)
+    (inputs,) = seen
+    sizes = np.diff(np.append(inputs.offsets.numpy(), len(inputs.ids)))
+    bags = np.split(inputs.ids.numpy(), np.cumsum(sizes)[:-1])
+    for bag, word in zip(bags, [w for item in items for w in item.context], strict=True):
+        assert sorted(bag.tolist()) == sorted(hasher.word_rows(word).ravel().tolist())

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import jsonl_corpus, run_script
 from toklab.errors import DataError
-from toklab.evaluation import tables
+from toklab.evaluation import tables, tfree_tables
 from toklab.tokenizers.tokenizer_files import build_hf_tokenizer, save_tokenizer_files
 
 
@@ -80,6 +80,8 @@ def test_every_table_is_documented_in_the_readme(repo):
         tables.LANGGAME_COLUMNS,
         tables.ADDITION_COLUMNS,
         tables.BENCHMARK_COLUMNS,
+        tfree_tables.FERTILITY_COLUMNS,
+        tfree_tables.PARAMS_COLUMNS,
     ):
         for name in columns:
             assert f"`{name}`" in readme, name

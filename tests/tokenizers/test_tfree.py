@@ -525,3 +525,21 @@ def test_settings_bad_files(tmp_path):
         with pytest.raises(DataError, match=message) as info:
             load_settings(path)
         assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ids=st.lists(st.integers(0, (1 << 24) - 1), min_size=1, max_size=8),
+    m=st.integers(1, 12),
+    v=st.integers(1, 2**31 - 1),
+)
+def test_compiled_md5_equals_hashlib(ids, m, v):
+    """The compiled first-try hashes are hashlib's md5 of f"{i}_{s}_0", read as the original."""
+    from toklab.tokenizers import tfree
+
+    got = tfree._first_slot_hashes(np.array(ids, dtype=np.int64), m, v, tfree._MD5_SHIFTS,
+                                   tfree._MD5_K)  # fmt: skip
+    expected = [
+        [int(hashlib.md5(f"{i}_{s}_0".encode()).hexdigest(), 16) % v for s in range(m)] for i in ids
+    ]
+    assert got.tolist() == expected

@@ -138,6 +138,37 @@ def set_key(path: str, value):
             set_key("subsets", {"a": {}, "b": {"bytes": 10}}),
             "subset 'a' has no size but is not the last subset",
         ),
+        # T-Free: no token variants, exports, statistics or StochasTok tasks; Llama only
+        (
+            set_key("tokenized.tokenizers", ["bpe-1000", "tfree-1024-m4-chars"]),
+            "a T-Free hasher has words, not tokens to vary",
+        ),
+        (
+            set_key("tokenized.exports.cs336", {"tokenizers": ["tfree-1024-m4"]}),
+            "tokenized.exports.cs336 names the T-Free hasher 'tfree-1024-m4'",
+        ),
+        (
+            set_key("tfree.fertility.tokenizers", ["tfree-1024-m4"]),
+            "tfree.fertility.tokenizers names the hasher 'tfree-1024-m4'",
+        ),
+        (
+            set_key("evaluation.foreign_tokenizers", ["demo/tfree-1024-m4"]),
+            "is a T-Free hasher, which has no vocabulary",
+        ),
+        (
+            set_key(
+                "stochastok.benchmarks.runs", [{"tokenizer": "tfree-1024-m4", "model": "tiny"}]
+            ),
+            "names the T-Free LM 'tfree-1024-m4'",
+        ),
+        (
+            set_key("lm.models", {"tiny": {"preset": "delphi-mamba-50k", "training": {}}}),
+            "the T-Free LM on 'tfree-1024-m4' needs toklab's Llama",
+        ),
+        (
+            set_key("tfree.hashers", [{"v": 4, "m": 8}]),
+            "needs 1 <= m <= v",
+        ),
     ],
 )
 def test_bad_cross_references(change, message):

@@ -26,7 +26,7 @@ DEMO_TRAINED = [
         for v in (1000, 1500)
     ),
 ]
-DEMO_TOKENIZERS = [*DEMO_TRAINED, "bytes"]
+DEMO_TOKENIZERS = [*DEMO_TRAINED, "bytes", "tfree-1024-m4"]
 
 
 @pytest.fixture
@@ -54,8 +54,11 @@ def test_demo_final_targets(demo):
     # arrays of 3 files, delphi, nanogpt and cs336 (2 each), tfree (2 subsets x 6 files), three
     # LMs with their results, the LM table and its two figures; then bpe-1000's three variant
     # tokenizations (2 subsets x 3 files) and the LM on its StochasTok arrays; LangGame's two
-    # results, table and figure; the benchmarks of the 4 LMs, their table and figure
+    # results, table and figure; the benchmarks of the 4 LMs, their table and figure. T-Free
+    # adds its hasher's two files, its 2 word arrays of 4 files, its LM and result, the word
+    # counts and its two tables.
     expected = 67 + 2 + 3 * 2 * 3 + 2 + 2 + 2 + 2 * 6 + 3 * 2 + 3 + 3 * 2 * 3 + 2 + 4 + 6
+    expected += 2 + 2 * 4 + 2 + 3
     assert len(targets) == len(set(targets)) == expected
     assert targets[0] == "results/data/demo/manifest.json"
     assert "results/data/demo/bytes/validation.pretok" in targets
@@ -231,9 +234,17 @@ def test_family_registry_lists_each_block(demo_config):
 def test_demo_tokenized_datasets(demo):
     targets = demo.tokenized_targets("demo")
     arrays = [t for t in targets if t.startswith("results/tokenized/")]
-    # 3 tokenizers and bpe-1000's 3 variants x 2 subsets x (bin, idx, meta.json)
-    assert len(arrays) == 6 * 2 * 3
+    # 3 tokenizers and bpe-1000's 3 variants x 2 subsets x (bin, idx, meta.json), and T-Free's
+    # word arrays (also words.json)
+    assert len(arrays) == 6 * 2 * 3 + 2 * 4
     assert "results/tokenized/demo/demo/bytes/validation.meta.json" in arrays
+    assert "results/tokenized/demo/demo/tfree-1024-m4/lm_train.words.json" in arrays
+    words = demo.tfree.word_array_inputs("demo", "lm_train", "demo", "tfree-1024-m4")
+    assert words["settings"] == "results/tokenizers/demo/tfree-1024-m4/tfree.json"
+    with pytest.raises(ConfigError, match="not a T-Free hasher"):
+        demo.tfree.word_array_inputs("demo", "lm_train", "demo", "bpe-1000")
+    # exports take token vocabularies only
+    assert ("demo", "tfree-1024-m4") not in demo.export_tokenizers("demo", "delphi")
     assert "results/exports/delphi/demo/demo/bpe-1000/lm_train" in targets
     assert "results/exports/nanogpt/demo/demo/bpe-1000/val.bin" in targets
     assert "results/exports/cs336/demo/demo/bpe-1000/validation.npy" in targets
@@ -283,6 +294,7 @@ def test_demo_language_models(demo):
         ("demo", "bytespan-surprisal-monotonic-frequency-1500", "tiny"),
         ("demo", "bytes", "tiny"),
         ("demo", "bpe-1000-stochastok0.1", "tiny"),
+        ("demo", "tfree-1024-m4", "tiny"),
     ]
     inputs = demo.lm_training_inputs("demo", "demo", "bytes", "tiny")
     assert inputs["train_bin"] == "results/tokenized/demo/demo/bytes/lm_train.bin"
@@ -304,6 +316,38 @@ def test_demo_language_models(demo):
     ]
     with pytest.raises(ConfigError, match="trains no LM 'big' on 'demo/bytes'"):
         demo.lm_params("demo", "demo", "bytes", "big")
+
+
+def test_demo_tfree_language_model(demo):
+    """The T-Free LM: its settings instead of a tokenizer.json, word arrays, its dictionary."""
+    run = ("demo", "demo", "tfree-1024-m4", "tiny")
+    inputs = demo.lm_training_inputs(*run)
+    assert inputs["tokenizer"] == "results/tokenizers/demo/tfree-1024-m4/tfree.json"
+    assert (
+        inputs["train_words_json"]
+        == "results/tokenized/demo/demo/tfree-1024-m4/lm_train.words.json"
+    )
+    assert demo.lm_params(*run)["tokenizer_option"] == "--tfree"
+    assert demo.lm_params("demo", "demo", "bpe-1000", "tiny")["tokenizer_option"] == "--tokenizer"
+    evaluation = demo.lm_eval_inputs(*run)
+    assert evaluation["dictionary"] == "results/tokenizers/demo/tfree-1024-m4/dictionary.tsv"
+    assert evaluation["text_bin"] == "results/data/demo/bytes/validation.bin"
+    options = demo.lm_eval_params(*run)["options"]
+    assert "--tfree results/tokenizers/demo/tfree-1024-m4/tfree.json" in options
+    assert "--dictionary" in options and "--next-word-items 100" in options
+    # no bits-per-byte figure or learning curve for it; no StochasTok task either
+    assert all("tfree" not in label for label, *_ in demo.lm_curve_runs("demo"))
+    assert ("demo", "tfree-1024-m4", "tiny") not in demo.stochastok.benchmark_runs("demo")
+    assert demo.tfree.targets("demo") == [
+        "results/tfree/demo/lm_train.word_counts.tsv",
+        "results/tables/tfree_fertility_demo.csv",
+        "results/tables/tfree_params_demo.csv",
+    ]
+    assert demo.tfree.tokenizer_params("demo", "tfree-1024-m4") == {
+        "v": 1024, "m": 4, "k": 0, "entire_words": "--no-entire-words", "words": 4000,
+    }  # fmt: skip
+    assert "--subset tok_eval" in demo.tfree.fertility_options("demo")
+    assert "--hasher tfree-1024-m4 --preset tiny" in demo.tfree.params_options("demo")
 
 
 def test_byte_lm_is_a_run_of_the_one_lm_rule(demo):

@@ -64,8 +64,9 @@ rule tokenize_words:
         "../envs/cpu.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=720,
+        # one pass at about 4 MB/s; the table of distinct words grows with the corpus
+        mem_mb=32000,
+        runtime=2880,
     params:
         script=script("tfree.py"),
         corpus=prefix_of("corpus_bin"),

@@ -23,6 +23,7 @@ distinct words. The meta's ``vocab_size`` is the table's length.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
@@ -43,7 +44,14 @@ from toklab.datasets.token_array import (
 )
 from toklab.errors import DataError
 from toklab.io import read_json, sha256_file, write_json
-from toklab.tokenizers.tfree import TrigramHasher, hasher_settings, load_settings, split_words
+from toklab.tokenizers.tfree import (
+    TrigramHasher,
+    hasher_settings,
+    is_whole_word,
+    load_settings,
+    split_words,
+    trigram_ids,
+)
 
 __all__ = [
     "EOT",
@@ -53,6 +61,8 @@ __all__ = [
     "tokenize_words",
     "word_array_paths",
 ]
+
+log = logging.getLogger(__name__)
 
 EOT = "<|endoftext|>"
 EOT_ID = 0
@@ -191,36 +201,48 @@ def _gather(offsets: np.ndarray, word_ids: np.ndarray, size: int) -> tuple[np.nd
 
 @dataclass(frozen=True)
 class WordPatterns:
-    """The hashed patterns of a word table: each word's input ids and target ids, flattened.
+    """The hashed patterns of a word table, compactly: rows of ``m`` ids, and each word's rows.
 
-    Word ``w``'s input ids are ``input_ids[input_offsets[w]:input_offsets[w + 1]]``, its
-    :meth:`~toklab.tokenizers.tfree.TrigramHasher.word_rows` flattened (repeats kept: its
-    embedding sums them all), and its target ids ``target_ids[target_offsets[w]:...]``, the
-    sorted distinct ids of those rows (the ids of
-    :meth:`~toklab.tokenizers.tfree.TrigramHasher.encode_word`). All arrays are int64.
+    ``rows`` (int32, ``(R, m)``) holds the hash row of every distinct trigram of the table and
+    of every word hashed whole; word ``w`` is embedded from the rows
+    ``rows[row_index[row_offsets[w]:row_offsets[w + 1]]]`` (one per distinct trigram, in
+    :meth:`~toklab.tokenizers.tfree.TrigramHasher.word_rows` order; its embedding sums all their
+    ids, repeats kept), and its target is the set of those ids (the ids of
+    :meth:`~toklab.tokenizers.tfree.TrigramHasher.encode_word`). Storing rows once per trigram,
+    not ids per word, keeps a table of millions of words in ``4 (m R + T)`` bytes (``T`` its
+    trigram occurrences) instead of the ``8 m T`` of flattened ids; inputs and targets are
+    gathered per batch.
     """
 
     v: int
-    input_ids: np.ndarray
-    input_offsets: np.ndarray
-    target_ids: np.ndarray
-    target_offsets: np.ndarray
+    m: int
+    rows: np.ndarray
+    row_index: np.ndarray
+    row_offsets: np.ndarray
 
     @classmethod
     def from_words(cls, words: Sequence[str], hasher: TrigramHasher) -> WordPatterns:
         """The patterns of ``words`` under ``hasher`` (all words at once, vectorised)."""
-        rows, row_offsets = hasher.words_rows(list(words))
-        m, v, count = hasher.m, hasher.v, len(words)
-        input_ids = rows.reshape(-1).astype(np.int64)
-        input_offsets = (row_offsets * m).astype(np.int64)
-        # distinct ids per word: unique (word, id) keys, sorted by word then id
-        word_of = np.repeat(np.arange(count, dtype=np.int64), np.diff(input_offsets))
-        keys = np.sort(word_of * v + input_ids)
-        # np.unique is hash-based in NumPy >= 2.3 and many times slower than sorting here
-        keys = keys[np.concatenate([keys[:1] >= 0, keys[1:] != keys[:-1]])]
-        target_offsets = np.zeros(count + 1, dtype=np.int64)
-        np.cumsum(np.bincount(keys // v, minlength=count), out=target_offsets[1:])
-        return cls(v, input_ids, input_offsets, keys % v, target_offsets)
+        words = list(words)
+        whole = np.array([is_whole_word(w, hasher.entire_words) for w in words], dtype=bool)
+        # words hashed whole have no trigrams here ("" has none): one row of their own each
+        ids, offsets = trigram_ids(["" if h else w for w, h in zip(words, whole, strict=True)])
+        ordered = np.sort(ids)  # np.unique is hash-based in NumPy >= 2.3, slower than sorting
+        distinct = ordered[np.concatenate([ordered[:1] >= 0, ordered[1:] != ordered[:-1]])]
+        whole_rows = [hasher.word_hash_row(w) for w, h in zip(words, whole, strict=True) if h]
+        rows = np.concatenate(
+            [hasher.rows(distinct), np.array(whole_rows, dtype=np.int64).reshape(-1, hasher.m)]
+        ).astype(np.int32)
+        counts = np.diff(offsets)
+        counts[whole] = 1
+        row_offsets = np.zeros(len(words) + 1, dtype=np.int64)
+        np.cumsum(counts, out=row_offsets[1:])
+        row_index = np.empty(int(row_offsets[-1]), dtype=np.int32)
+        whole_slots = np.zeros(len(row_index), dtype=bool)
+        whole_slots[row_offsets[:-1][whole]] = True
+        row_index[~whole_slots] = np.searchsorted(distinct, ids)
+        row_index[whole_slots] = len(distinct) + np.arange(int(whole.sum()), dtype=np.int32)
+        return cls(hasher.v, hasher.m, rows, row_index, row_offsets)
 
     @classmethod
     def for_array(cls, prefix: str | Path, hasher: TrigramHasher) -> WordPatterns:
@@ -232,45 +254,67 @@ class WordPatterns:
         return cls.from_words(read_words(prefix), hasher)
 
     def __len__(self) -> int:
-        return len(self.input_offsets) - 1
+        return len(self.row_offsets) - 1
+
+    def word_inputs(self, word: int) -> np.ndarray:
+        """The input ids of word ``word`` (int64), as :meth:`inputs` gathers them."""
+        start, end = self.row_offsets[word], self.row_offsets[word + 1]
+        return self.rows[self.row_index[start:end]].reshape(-1).astype(np.int64)
+
+    def word_targets(self, word: int) -> np.ndarray:
+        """The sorted distinct target ids of word ``word`` (int64)."""
+        return np.unique(self.word_inputs(word))
 
     def inputs(self, word_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(flat_ids, bag_offsets)`` of the words ``word_ids.ravel()`` (row-major).
+        """``(flat_ids, bag_offsets)`` of the words ``word_ids.ravel()`` (row-major), int64.
 
         For ``torch.nn.functional.embedding_bag(flat_ids, weight, bag_offsets, mode="sum")``:
         one bag per position, ``bag_offsets`` (``word_ids.size`` entries) its start in
         ``flat_ids``.
         """
-        index, _, bag_starts = _gather(self.input_offsets, word_ids, len(self))
-        return self.input_ids[index], bag_starts
+        index, _, bag_starts = _gather(self.row_offsets, word_ids, len(self))
+        flat = self.rows[self.row_index[index]].reshape(-1).astype(np.int64)
+        return flat, bag_starts * self.m
 
     def targets(self, word_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(positions, ids)``: every active pair of a flat position and a target id.
 
         ``multi_hot[positions, ids] = 1`` on a zero ``(word_ids.size, v)`` array builds the
-        binary targets; ``positions`` index ``word_ids.ravel()`` and are non-decreasing.
+        binary targets; ``positions`` index ``word_ids.ravel()`` and are non-decreasing, and
+        each position's ids are sorted and distinct.
         """
-        index, lengths, _ = _gather(self.target_offsets, word_ids, len(self))
-        positions = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-        return positions, self.target_ids[index]
+        flat, bag_starts = self.inputs(word_ids)
+        sizes = np.diff(np.append(bag_starts, len(flat)))
+        positions = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+        # np.unique is hash-based in NumPy >= 2.3 and many times slower than sorting here
+        keys = np.sort(positions * self.v + flat)
+        keep = np.ones(len(keys), dtype=bool)
+        keep[1:] = keys[1:] != keys[:-1]
+        keys = keys[keep]
+        return keys // self.v, keys % self.v
 
 
 def count_words(corpus_prefix: str | Path, batch_documents: int = BATCH_DOCUMENTS) -> Counter:
     """How often each word of T-Free's split occurs in the byte corpus at ``corpus_prefix``.
 
-    The counts a decoding dictionary is cut from (``WordDictionary.from_counts``); text with NUL
-    characters or lone surrogates is the one-line error :func:`split_words` gives.
+    The counts a decoding dictionary is cut from (``WordDictionary.from_counts``). Documents the
+    word split refuses (NUL characters) are skipped, counted and logged: one such document
+    should not cost hours of counting.
     """
     corpus = open_corpus(corpus_prefix)
     counts: Counter = Counter()
+    skipped: list[int] = []
     with tqdm(total=corpus.num_bytes, desc="count words", unit="B", unit_scale=True) as bar:
         first = 0
         for texts, num_bytes in document_batches(corpus, batch_documents):
             for i, text in enumerate(texts):
                 try:
                     counts.update(split_words(text))
-                except DataError as err:
-                    raise DataError(f"{corpus_prefix}: document {first + i}: {err}") from None
+                except DataError:
+                    skipped.append(first + i)
             first += len(texts)
             bar.update(num_bytes)
+    if skipped:
+        log.warning("%s: %d documents skipped (NUL characters), the first: %d",
+                    corpus_prefix, len(skipped), skipped[0])  # fmt: skip
     return counts

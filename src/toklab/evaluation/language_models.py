@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from toklab.datasets.token_array import TokenArray
@@ -237,12 +238,17 @@ def evaluate_tfree_model(
         result.update(training_summary(model_dir / "metrics.jsonl", train))
     if next_word is not None:
         dictionary = WordDictionary.load(dictionary_path, hasher)
+        items = next_word.items()
         result.update(
             next_word_accuracy(
-                next_word.items(),
-                lambda items: tfree_guesses(
-                    model, dictionary, items, batch_size=batch_size, device=device
+                items,
+                lambda batch: tfree_guesses(
+                    model, dictionary, batch, batch_size=batch_size, device=device
                 ),
             )
         )
+        # targets in neither the dictionary nor their context: no T-Free guess can be right
+        outside = [item.target not in dictionary and item.target not in item.context
+                   for item in items]  # fmt: skip
+        result["next_word_oov"] = float(np.mean(outside)) if outside else math.nan
     return result

@@ -7,22 +7,29 @@ names exactly.
 **Items.** Each validation document is split into T-Free's words
 (:func:`~toklab.tokenizers.tfree.split_words`); a target is a word of letters only (no digit,
 punctuation or whitespace marker) with at least ``context_words`` words before it in its
-document, and its context is exactly those ``context_words`` words. At most ``per_document``
+document, and its context is exactly those ``context_words`` words; a context that ends in
+``<|no_ws|>`` (which tells T-Free that no space follows, and a token model nothing) is left
+out, as are documents the word split refuses (NUL characters). At most ``per_document``
 targets are taken from a document, evenly spread over its eligible positions, documents in
 order, until ``max_items``: every model is scored on the same items.
 
-**Guesses.** A token model reads the context's text (:func:`~toklab.tokenizers.tfree.join_words`
-of the context words, the document's own text of that span) as its tokenizer encodes it, and
-decodes greedily (with a KV cache for toklab's Llama) up to ``max_new_tokens`` tokens; its guess
-is the first item of the word split of the continuation, leading whitespace removed. A T-Free
-model reads the context's words and its guess is the dictionary word that scores highest on its
-logits at the last position (:meth:`~toklab.tokenizers.tfree_dictionary.WordDictionary.decode`,
-each row from its own logits); a word outside its dictionary cannot be guessed, which is part of
-what T-Free's decoding costs.
+**Guesses.** Both kinds of model must produce the target as the next item of the word split. A
+token model reads the context's text (:func:`~toklab.tokenizers.tfree.join_words` of the
+context words, the document's own text of that span) as its tokenizer encodes it and decodes
+greedily (with a KV cache for toklab's Llama) up to ``max_new_tokens`` tokens; the context's
+text and the continuation are split together, and the guess is the item after the context's
+words (none when the continuation changed the context's last word: it did not start a new
+one). A whitespace run before the word is an item of its own, for both kinds. A T-Free model
+reads the context's words (its last ``max_position_embeddings``) and its guess is the word that
+scores highest on its logits at the last position among its dictionary and the context's words
+(the original's ``more_words``; each row from its own logits and words); a word in neither
+cannot be guessed, which is part of what T-Free's decoding costs (``next_word_oov``).
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -32,8 +39,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from toklab.errors import ConfigError
-from toklab.tokenizers.tfree import join_words, split_words
+from toklab.errors import ConfigError, DataError
+from toklab.tokenizers.tfree import NO_WHITESPACE_TOKEN, join_words, split_words
+
+log = logging.getLogger(__name__)
 
 #: Targets are words of letters only.
 LETTERS = re.compile(r"[^\W\d_]+")
@@ -59,8 +68,15 @@ def next_word_items(
             raise ConfigError(f"next-word {name} must be at least 1, got {value}")
     items: list[NextWordItem] = []
     for text in documents:
-        words = split_words(text)
-        eligible = [i for i in range(context_words, len(words)) if LETTERS.fullmatch(words[i])]
+        try:
+            words = split_words(text)
+        except DataError:  # NUL or lone surrogates: no model's item
+            continue
+        eligible = [
+            i
+            for i in range(context_words, len(words))
+            if LETTERS.fullmatch(words[i]) and words[i - 1] != NO_WHITESPACE_TOKEN
+        ]
         if not eligible:
             continue
         take = min(per_document, len(eligible), max_items - len(items))
@@ -72,10 +88,19 @@ def next_word_items(
     return items
 
 
-def first_word(continuation: str) -> str:
-    """The first item of the word split of ``continuation``, leading whitespace removed."""
-    words = split_words(continuation.lstrip()) if continuation.strip() else []
-    return words[0] if words else ""
+def next_item(context: Sequence[str], continuation: str) -> str:
+    """The item after ``context`` in the word split of its text followed by ``continuation``.
+
+    ``""`` when the continuation does not leave the context's words as they are (it extended
+    the last word) or adds no item.
+    """
+    try:
+        words = split_words(join_words(context) + continuation)
+    except DataError:
+        return ""
+    if words[: len(context)] != list(context) or len(words) <= len(context):
+        return ""
+    return words[len(context)]
 
 
 def token_guesses(
@@ -97,7 +122,7 @@ def token_guesses(
         if limit is not None:
             ids = ids[-max(limit - max_new_tokens, 1) :]
         new = generate(model, ids, max_new_tokens=max_new_tokens, temperature=0.0, eos_id=eos_id)
-        guesses.append(first_word(tokenizer.decode(new, skip_special_tokens=True)))
+        guesses.append(next_item(item.context, tokenizer.decode(new, skip_special_tokens=True)))
     return guesses
 
 
@@ -110,37 +135,60 @@ def tfree_guesses(
     device: str | torch.device = "cpu",
     progress: bool = True,
 ) -> list[str]:
-    """A T-Free model's next word for every item: the best-scoring dictionary word."""
+    """A T-Free model's next word for every item: the best word of its dictionary and context.
+
+    Contexts longer than the model's positions keep their last ``max_position_embeddings``
+    words; each row is decoded from its own logits among the dictionary and its own context's
+    words.
+    """
     from toklab.datasets.tfree_words import WordPatterns
+    from toklab.generation import context_length_of
     from toklab.models.llama import TrigramInputs
 
+    limit = context_length_of(model)
     guesses: list[str] = []
     batches = range(0, len(items), batch_size)
     for first in tqdm(batches, desc="next word", disable=not progress):
         batch = items[first : first + batch_size]
-        table = list(dict.fromkeys(word for item in batch for word in item.context))
+        contexts = [item.context[-limit:] if limit else item.context for item in batch]
+        table = list(dict.fromkeys(word for context in contexts for word in context))
         index = {word: i for i, word in enumerate(table)}
-        ids = np.array([[index[w] for w in item.context] for item in batch], dtype=np.int64)
+        ids = np.array([[index[w] for w in context] for context in contexts], dtype=np.int64)
         flat, offsets = WordPatterns.from_words(table, dictionary.hasher).inputs(ids)
         inputs = TrigramInputs(
             torch.from_numpy(flat).to(device), torch.from_numpy(offsets).to(device), ids.shape
         )
         with torch.no_grad():
             logits = model(inputs)[:, -1, :]
-        guesses.extend(dictionary.decode(logits))
+        for row, item in enumerate(batch):
+            words = dictionary.add_words(item.context)  # the original's more_words
+            guesses.extend(words.decode(logits[row : row + 1]))
     return guesses
 
 
 def next_word_accuracy(
     items: Sequence[NextWordItem], guess: Callable[[Sequence[NextWordItem]], list[str]]
 ) -> dict[str, Any]:
-    """``next_word_accuracy`` (share of exact guesses), the item count and a few examples."""
+    """``next_word_accuracy`` (share of exact guesses), the item count and a few examples.
+
+    Documents without a letter word after a full context (addition problems) give no items:
+    then the accuracy is NaN (an empty cell), with a warning.
+    """
     if not items:
-        raise ConfigError("no next-word items: the documents have no word after a full context")
+        log.warning("no next-word items: the documents have no word after a full context")
+        return {
+            "next_word_accuracy": math.nan,
+            "next_word_stderr": math.nan,
+            "next_word_items": 0,
+            "next_word_context_words": None,
+            "next_word_examples": [],
+        }
     guesses = guess(items)
     correct = [g == item.target for g, item in zip(guesses, items, strict=True)]
+    accuracy = float(np.mean(correct))
     return {
-        "next_word_accuracy": float(np.mean(correct)),
+        "next_word_accuracy": accuracy,
+        "next_word_stderr": float(np.sqrt(accuracy * (1 - accuracy) / len(items))),
         "next_word_items": len(items),
         "next_word_context_words": len(items[0].context),
         "next_word_examples": [

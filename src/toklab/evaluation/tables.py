@@ -88,11 +88,14 @@ LM_COLUMNS: dict[str, str] = {
     "train_steps": "optimizer steps",
     "train_tokens_seen": "training tokens seen (steps x batch x sequence length)",
     "train_bytes_seen": "the UTF-8 bytes those tokens stand for, at the training stream's bytes per token",
-    "train_loss": "last logged training loss, nats per token",
+    "train_loss": "last logged training loss, nats per token (T-Free: its scaled BCE per word)",
     "wall_s": "wall-clock seconds of the training job (Snakemake benchmark)",
     "tokens_per_s": "train_tokens_seen / wall_s",
     "next_word_accuracy": "share of the validation text's letter words the model names exactly (greedy) from the words before them: comparable across every model, T-Free's included",
+    "next_word_stderr": "its binomial standard error, sqrt(a (1 - a) / items)",
     "next_word_items": "words scored for next_word_accuracy (the same for every row)",
+    "next_word_oov": "T-Free: share of those words in neither its dictionary nor their context (no guess can be right); empty for token models",
+    "objective": "cross_entropy (next token, nats) or multi_label (T-Free's scaled BCE): the unit of val_loss and train_loss",
     "context": "window length of the bits-per-byte evaluation",
     "stride": "stride of its sliding windows",
     "reference_bits_per_byte": "the published bits per byte this run reproduces (lm.reference of the config; empty when none)",
@@ -264,7 +267,10 @@ def lm_rows(
                 "bits_per_byte_vs_reference": result["bits_per_byte"] - reference,
                 # evaluations without next-word accuracy (items: 0) leave the cells empty
                 "next_word_accuracy": result.get("next_word_accuracy", math.nan),
+                "next_word_stderr": result.get("next_word_stderr", math.nan),
                 "next_word_items": result.get("next_word_items", 0),
+                "next_word_oov": result.get("next_word_oov", math.nan),
+                "objective": result.get("objective", "cross_entropy"),
             }
         )
     return rows

@@ -16,6 +16,8 @@ embedding and head is ``1 - 2v / (2V)`` untied (paper: v = 8k against 64k: 87.5%
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from itertools import groupby
 from typing import Any
@@ -24,41 +26,46 @@ from toklab.evaluation.duplicates import duplicate_tokens
 from toklab.models.llama import ModelConfig
 from toklab.tokenizers.tfree import split_words
 
+log = logging.getLogger(__name__)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 #: The name of T-Free's row (its word split, whichever hasher).
 TFREE_ROW = "tfree"
 ALL_LANGUAGES = "all"
 
-FERTILITY_COLUMNS = (
-    "language",
-    "tokenizer",
-    "vocab_size",
-    "documents",
-    "words",
-    "tokens",
-    "fertility",
-    "duplicate_tokens",
-    "duplicate_tokens_redundant",
-)
+#: results/tables/tfree_fertility_{corpus}.csv: one row per (language, tokenizer).
+FERTILITY_COLUMNS: dict[str, str] = {
+    "language": "language of the documents; 'all' pools every language",
+    "tokenizer": "tokenizer name; tfree: T-Free's word split (every hasher's)",
+    "vocab_size": "V, special tokens included (empty for T-Free, which has no vocabulary)",
+    "documents": "documents of the fertility subsets",
+    "words": "whitespace-separated words (str.split), the same for every tokenizer",
+    "tokens": "tokens (T-Free: words, digits, punctuation and whitespace markers of its split)",
+    "fertility": "tokens / words (T-Free paper, Tab. 2)",
+    "duplicate_tokens": "share of the vocabulary's tokens another token equals up to case and one leading space (T-Free: 0)",
+    "duplicate_tokens_redundant": "share of the vocabulary that keeping one token per such surface would remove",
+}
 
-PARAMS_COLUMNS = (
-    "preset",
-    "hidden_size",
-    "num_hidden_layers",
-    "hasher",
-    "v",
-    "m",
-    "tfree_embedding_parameters",
-    "tfree_head_parameters",
-    "dense_vocab_size",
-    "dense_tied",
-    "dense_embedding_parameters",
-    "dense_head_parameters",
-    "non_embedding_parameters",
-    "tfree_parameters",
-    "dense_parameters",
-    "embedding_head_reduction",
-    "parameter_reduction",
-)
+#: results/tables/tfree_params_{corpus}.csv: one row per (preset, hasher, dense vocabulary).
+PARAMS_COLUMNS: dict[str, str] = {
+    "preset": "the model preset (resources/model_presets.yaml)",
+    "hidden_size": "its hidden size",
+    "num_hidden_layers": "its layers",
+    "hasher": "the T-Free hasher",
+    "v": "its hash ids",
+    "m": "its ids per trigram",
+    "tfree_embedding_parameters": "v x hidden_size",
+    "tfree_head_parameters": "v x hidden_size (the multi-label head, untied)",
+    "dense_vocab_size": "the dense vocabulary compared",
+    "dense_tied": "whether the preset ties the dense embedding and head",
+    "dense_embedding_parameters": "dense_vocab_size x hidden_size",
+    "dense_head_parameters": "dense_vocab_size x hidden_size, or 0 when tied",
+    "non_embedding_parameters": "the blocks in between, the same for both",
+    "tfree_parameters": "non_embedding_parameters + the T-Free embedding and head",
+    "dense_parameters": "non_embedding_parameters + the dense embedding and head",
+    "embedding_head_reduction": "1 - T-Free's embedding + head / the dense ones (paper: 0.875 for 8k against 64k)",
+    "parameter_reduction": "1 - tfree_parameters / dense_parameters",
+}
 
 
 def fertility_rows(
@@ -73,6 +80,7 @@ def fertility_rows(
     ``tokenizers`` maps a row name to a ``tokenizers.Tokenizer``.
     """
     counts: dict[str, dict[str, list[int]]] = {}  # language -> name -> [documents, words, tokens]
+    skipped = [0]
     names = [*tokenizers, TFREE_ROW]
 
     def add(language: str, texts: list[str]) -> None:
@@ -81,13 +89,16 @@ def fertility_rows(
         for name, tokenizer in tokenizers.items():
             encodings = tokenizer.encode_batch_fast(texts, add_special_tokens=False)
             per_name[name][2] += sum(len(e.ids) for e in encodings)
-        per_name[TFREE_ROW][2] += sum(len(split_words(text)) for text in texts)
+        per_name[TFREE_ROW][2] += sum(map(len, map(split_words, texts)))
         for name in names:
             per_name[name][0] += len(texts)
             per_name[name][1] += words
 
     batch: list[tuple[str, str]] = []
     for language, text in documents:
+        if "\x00" in text or _SURROGATE.search(text):
+            skipped[0] += 1  # T-Free's split refuses it: no tokenizer counts it
+            continue
         batch.append((language or ALL_LANGUAGES, text))
         if len(batch) == batch_size:
             for key, group in groupby(batch, key=lambda item: item[0]):
@@ -100,6 +111,8 @@ def fertility_rows(
     if progress is not None and batch:
         progress(sum(len(text.encode()) for _, text in batch))
 
+    if skipped[0]:
+        log.warning("%d documents skipped (NUL characters or lone surrogates)", skipped[0])
     duplicates = {name: duplicate_tokens(tokenizer) for name, tokenizer in tokenizers.items()}
     languages = sorted(counts)
     if len(languages) > 1:

@@ -355,6 +355,35 @@ def _check_number(value: object, what: str, low: float, high: float = math.inf) 
 # The dictionary
 
 
+def select_words(
+    counts: Mapping[str, int],
+    top_n: int | None = None,
+    special_words: Sequence[str] = DEFAULT_SPECIALS,
+) -> list[tuple[str, int]]:
+    """``(word, count)`` of a dictionary, in order: :meth:`WordDictionary.from_counts`' words.
+
+    Without building patterns, so that a large dictionary can be cut and written cheaply.
+    """
+    if top_n is not None and (not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 0):
+        raise ConfigError(f"top_n must be None or an integer >= 0, got {top_n!r}")
+    if isinstance(special_words, str):
+        raise ConfigError("special_words must be a sequence of words, not one string")
+    if not isinstance(counts, Mapping):
+        raise ConfigError(f"counts must be a mapping word -> count, got {type(counts).__name__}")
+    checked = _check_counts(counts.items(), "word counts") if counts else {}
+    specials = list(dict.fromkeys(special_words))
+    taken = set(specials)
+    others = sorted(
+        ((word, count) for word, count in checked.items() if word not in taken),
+        key=lambda item: (-item[1], item[0]),
+    )
+    if top_n is not None:
+        others = others[:top_n]
+    words = specials + [word for word, _ in others]
+    counts_of = [checked.get(w, 0) for w in specials] + [c for _, c in others]
+    return list(zip(words, counts_of, strict=True))
+
+
 class WordDictionary:
     """Words with their patterns over ``v``, scored against T-Free logits (see the module doc).
 
@@ -412,27 +441,8 @@ class WordDictionary:
         original's ``reduce_tokenizer_words_to``; ``None`` keeps all) does not count the special
         words. A special word's count is its count in ``counts``, or 0.
         """
-        if top_n is not None and (
-            not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 0
-        ):
-            raise ConfigError(f"top_n must be None or an integer >= 0, got {top_n!r}")
-        if isinstance(special_words, str):
-            raise ConfigError("special_words must be a sequence of words, not one string")
-        if not isinstance(counts, Mapping):
-            raise ConfigError(
-                f"counts must be a mapping word -> count, got {type(counts).__name__}"
-            )
-        checked = _check_counts(counts.items(), "word counts") if counts else {}
-        specials = list(dict.fromkeys(special_words))
-        taken = set(specials)
-        others = sorted(
-            ((word, count) for word, count in checked.items() if word not in taken),
-            key=lambda item: (-item[1], item[0]),
-        )
-        if top_n is not None:
-            others = others[:top_n]
-        words = specials + [word for word, _ in others]
-        return cls(words, hasher, [checked.get(w, 0) for w in specials] + [c for _, c in others])
+        selected = select_words(counts, top_n, special_words)
+        return cls([w for w, _ in selected], hasher, [c for _, c in selected])
 
     @classmethod
     def load(cls, path: str | Path, hasher: TrigramHasher) -> WordDictionary:

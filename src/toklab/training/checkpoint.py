@@ -46,6 +46,7 @@ TOKENIZER_FILES = (
     "vocab.json",
     "merges.txt",
     "tfree.json",  # T-Free: the trigram hasher's settings
+    "dictionary.tsv",  # ... and its decoding dictionary
 )
 
 

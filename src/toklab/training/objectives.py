@@ -103,9 +103,13 @@ class MultiLabelLoss:
         documents = _documents(batch, device)
         logits = forward(inputs) if documents is None else forward(inputs, documents)
         logits = logits.float().flatten(0, 1)
-        target = self.targets(batch.tokens[:, 1:], device)
-        pos_weight = torch.full((logits.shape[1],), self.pos_weight, device=device)
-        bce = F.binary_cross_entropy_with_logits(
-            logits, target, pos_weight=pos_weight, reduction="none"
-        )
-        return _weighted(bce.mean(dim=1) * self.loss_scale, batch, device)
+        # BCE(x, y) = (1 - y) softplus(x) + y w softplus(-x): every id's softplus(x), and at the
+        # few active ids w softplus(-x) - softplus(x), so no (positions, v) target or loss
+        # tensor is made (at v = 32k and 8k positions each would be 1 GiB)
+        positions, ids = self.patterns.targets(batch.tokens[:, 1:])
+        positions = torch.from_numpy(positions).to(device)
+        active = logits[positions, torch.from_numpy(ids).to(device)]
+        per_position = F.softplus(logits).sum(dim=1)
+        correction = self.pos_weight * F.softplus(-active) - F.softplus(active)
+        per_position = per_position.index_add(0, positions, correction)
+        return _weighted(per_position / logits.shape[1] * self.loss_scale, batch, device)

@@ -181,7 +181,7 @@ def check_tfree(plan: Plan, name: str, corpus: Block, presets: Path | None) -> N
             check_preset(name, "tfree.params", preset, presets)
 
 
-def check_lm_jobs(plan: Plan, name: str) -> None:
+def check_lm_jobs(plan: Plan, name: str, presets: Path | None = None) -> None:
     """Every LM training job (the lm block's and the byte LM) has its data and settings.
 
     A byte LM that the lm block also trains has the lm block's settings; a ``data: chunks``
@@ -197,6 +197,17 @@ def check_lm_jobs(plan: Plan, name: str) -> None:
                 f"corpus '{name}': {job.key}.training.data is {data}, but the T-Free LM on "
                 f"'{run[1]}' trains on windows of words"
             )
+        if names.is_tfree(run[1]) and presets is not None:
+            model_class = (
+                (yaml.safe_load(presets.read_text()) or {})
+                .get(job.preset, {})
+                .get("model_class", "LlamaForCausalLM")
+            )
+            if model_class != "LlamaForCausalLM":
+                raise ConfigError(
+                    f"corpus '{name}': {job.key}.preset '{job.preset}' is a {model_class}; the "
+                    f"T-Free LM on '{run[1]}' needs toklab's Llama (its embedding and head swap)"
+                )
 
 
 def check_foreign_tokenizers(plan: Plan, name: str, corpus: Block) -> None:
@@ -360,7 +371,7 @@ def check_config(
         check_foreign_tokenizers(plan, name, corpus)
         check_tokenized(plan, name, corpus)
         check_lm(plan, name, corpus, presets)
-        check_lm_jobs(plan, name)
+        check_lm_jobs(plan, name, presets)
         check_stochastok(plan, name, corpus)
         check_tfree(plan, name, corpus, presets)
     check_morphscore_urls(plan)
