@@ -310,13 +310,35 @@ def test_demo_language_models(demo_run):
         "bytespan-surprisal-monotonic-frequency-1500",
         "bytes",
         "bpe-1000-stochastok0.1",
+        "tfree-1024-m4",
     }
-    for row in rows.values():
+    for name, row in rows.items():
+        assert int(row["train_steps"]) == 150 and float(row["tokens_per_s"]) > 0
+        assert int(row["next_word_items"]) == 100
+        assert 0.0 <= float(row["next_word_accuracy"]) <= 1.0
+        if name == "tfree-1024-m4":  # T-Free: no bits per byte, its own loss
+            assert row["bits_per_byte"] == "" and row["objective"] == "multi_label"
+            assert 0.0 <= float(row["next_word_oov"]) <= 1.0
+            assert int(row["vocab_size"]) == 1024
+            continue
         bpb = float(row["bits_per_byte"])
         assert math.isfinite(bpb) and 0 < bpb < 8  # below a uniform distribution over bytes
-        assert int(row["train_steps"]) == 150 and float(row["tokens_per_s"]) > 0
+        assert row["objective"] == "cross_entropy" and row["next_word_oov"] == ""
     assert float(rows["bytes"]["tokens_per_byte"]) == 1.0
     assert float(rows["bpe-1000"]["tokens_per_byte"]) < 0.5
+    # T-Free's model and tables
+    model = demo_run / "results/models/lm/demo/demo/tfree-1024-m4/tiny"
+    assert (model / "tfree.json").is_file() and (model / "dictionary.tsv").is_file()
+    with (demo_run / "results/tables/tfree_fertility_demo.csv").open(encoding="utf-8") as f:
+        fertility = {(r["language"], r["tokenizer"]): r for r in csv.DictReader(f)}
+    assert 1.0 < float(fertility["all", "tfree"]["fertility"]) < 1.6
+    assert float(fertility["all", "tfree"]["fertility"]) < float(
+        fertility["all", "bpe-1000"]["fertility"]
+    )
+    assert float(fertility["all", "tfree"]["duplicate_tokens"]) == 0.0
+    with (demo_run / "results/tables/tfree_params_demo.csv").open(encoding="utf-8") as f:
+        params = {r["dense_vocab_size"]: r for r in csv.DictReader(f)}
+    assert float(params["64000"]["embedding_head_reduction"]) == 0.984  # 1 - 1024 / 64000
     for name in ("lm_bits_per_byte", "lm_curves"):
         assert (demo_run / f"results/plots/{name}_demo.png").read_bytes()[:4] == b"\x89PNG"
 

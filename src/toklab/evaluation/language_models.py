@@ -119,6 +119,7 @@ def evaluate_language_model(
         model, valid, eos, context=context, stride=stride, batch_size=batch_size, device=device
     )
     result: dict[str, Any] = {
+        "objective": "cross_entropy",
         "vocab_size": valid.vocab_size,
         **parameter_counts(model),
         "bits_per_byte": scores["bits_per_byte"],
@@ -221,6 +222,7 @@ def evaluate_tfree_model(
     scores = tfree_validation_loss(model, valid_prefix, objective, context=context,
                                    batch_size=batch_size)  # fmt: skip
     result: dict[str, Any] = {
+        "objective": "multi_label",
         "vocab_size": hasher.v,
         **parameter_counts(model),
         "bits_per_byte": math.nan,
