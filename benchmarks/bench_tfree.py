@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--v", type=int, default=8000)
     parser.add_argument("--m", type=int, default=10)
     parser.add_argument("--original-rows", type=int, default=5000)
+    parser.add_argument("--many-rows", type=int, default=500_000)
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--dense-vocab", type=int, default=64000)
     parser.add_argument("--positions", type=int, default=2048)
@@ -134,6 +135,11 @@ def main() -> None:
     full = (1 << 24) * per_row_original
     print(f"the original builds all 2^24 rows: {full / 60:.0f} min at that rate, against "
           f"{seconds:.2f} s for this corpus's rows ({full / seconds:.0f}x)")  # fmt: skip
+    # a corpus of many languages has far more distinct trigrams: the per-row cost at scale
+    many = np.unique(np.random.default_rng(1).integers(0, 1 << 24, args.many_rows))
+    many_seconds, _ = best(lambda: TrigramHasher(args.v, args.m).rows(many), 2)
+    print(f"toklab on {len(many)} random trigram ids: {many_seconds / len(many) * 1e6:.2f} us/row "
+          f"({per_row_original / (many_seconds / len(many)):.1f}x the original per row)")  # fmt: skip
     print(f"memory: toklab {(4 * (1 << 24) + 8 * args.m * len(distinct)) / 2**20:.0f} MiB, "
           f"original {(1 << 24) * args.m * 8 / 2**30:.2f} GiB")  # fmt: skip
 
