@@ -80,7 +80,10 @@ def test_langgame_jobs_of_the_demo(demo):
 
 def test_benchmark_jobs_of_the_demo(demo):
     stochastok = demo.stochastok
-    assert stochastok.benchmark_runs("demo") == demo.lm_runs("demo")
+    # every LM of the lm block but T-Free's (its head scores no texts)
+    tfree = ("demo", "tfree-1024-m4", "tiny")
+    assert tfree in demo.lm_runs("demo")
+    assert stochastok.benchmark_runs("demo") == [r for r in demo.lm_runs("demo") if r != tfree]
     inputs = stochastok.benchmark_eval_inputs("demo", "demo", "bpe-1000-stochastok0.1", "tiny")
     assert inputs["tokenizer"] == "results/tokenizers/demo/bpe-1000/tokenizer.json"
     assert (
