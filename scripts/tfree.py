@@ -77,6 +77,25 @@ def words(settings: Path, corpus_prefix: Path, output_prefix: Path) -> None:
     tokenize_words(settings, corpus_prefix, output_prefix)
 
 
+@main.command("aligned-words")
+@click.option("--settings", required=True, type=path_option, help="The hasher's tfree.json.")
+@click.option(
+    "--memory-map-prefix",
+    required=True,
+    type=path_option,
+    help="A T-Free export: its memory map and aligned arrays share this prefix.",
+)
+@click.option("--output-prefix", required=True, type=path_option)
+@one_line_errors
+def aligned_words(settings: Path, memory_map_prefix: Path, output_prefix: Path) -> None:
+    """Split the chunks of a T-Free export into an aligned word array (one document per chunk)."""
+    from toklab.datasets.tfree_words import tokenize_aligned_words
+
+    meta = tokenize_aligned_words(settings, memory_map_prefix, output_prefix)
+    log.info("%s: %d chunks of %d items, %d words", output_prefix, meta["num_documents"],
+             meta["aligned_items"], meta["num_tokens"])  # fmt: skip
+
+
 @main.command("fertility-table")
 @click.option("--manifest", required=True, type=path_option, help="The corpus manifest.")
 @click.option(

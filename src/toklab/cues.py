@@ -35,6 +35,7 @@ from toklab.data.byte_corpus import ByteCorpus
 from toklab.errors import DataError
 from toklab.io import replace_directory, sha256_file
 from toklab.models.causal_lm import load_model
+from toklab.sorting import distinct
 from toklab.training.data import PackedStream
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def cues_for_targets(
     """The cues of the given (sorted) stream positions."""
     windows = window_of_target(targets, context, stride)
     out = {cue: np.empty(len(targets), dtype=np.float32) for cue in CUES}
-    unique = np.unique(windows)
+    unique = distinct(windows)
     for first in range(0, len(unique), batch_size):
         group = unique[first : first + batch_size]
         # context + 1 tokens: the model reads the first `context`, the last one is a target

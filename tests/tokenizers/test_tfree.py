@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from toklab.errors import ConfigError, DataError
@@ -300,6 +300,12 @@ def test_rows_match_brute_force(v, m):
     assert hasher.rows(np.array([], dtype=np.int64)).shape == (0, m)
 
 
+def test_rows_with_more_slots_than_the_compiled_block():
+    """m > 10,000 slots are hashed by hashlib; rows are still the original's."""
+    hasher = TrigramHasher(20_011, 10_001)
+    assert hasher.rows(np.array([7103816])).tolist() == [brute_row(7103816, 20_011, 10_001)]
+
+
 def test_rows_with_retries():
     # with v=16, m=10 nearly every row needs retries (j > 0): the brute force above agrees
     retried = [i for i in range(50) if len({md5_mod(f"{i}_{s}_0", 16) for s in range(10)}) < 10]
@@ -420,6 +426,7 @@ def test_word_rows():
         ((16.0, 4), "v"),
         ((True, 1), "v"),
         ((16, 4, 0, "yes"), "entire_words"),
+        ((1 << 31, 10), "v .* < 2\\^31"),
     ],
 )
 def test_bad_config(args, match):
@@ -527,19 +534,21 @@ def test_settings_bad_files(tmp_path):
         assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
+@example(ids=[0, 9, 10, 99, 9_999_999, 10_000_000, (1 << 24) - 1], m=10, v=8000)
 @given(
-    ids=st.lists(st.integers(0, (1 << 24) - 1), min_size=1, max_size=8),
-    m=st.integers(1, 12),
+    ids=st.lists(st.integers(0, (1 << 24) - 1), min_size=1, max_size=40),
+    m=st.sampled_from([1, 2, 9, 10, 11, 12, 99, 100, 257, 1000, 10_000]),
     v=st.integers(1, 2**31 - 1),
 )
 def test_compiled_md5_equals_hashlib(ids, m, v):
-    """The compiled first-try hashes are hashlib's md5 of f"{i}_{s}_0", read as the original."""
+    """The compiled first tries are hashlib's md5 of f"{i}_{s}_0", read as the original, sorted."""
     from toklab.tokenizers import tfree
 
-    got = tfree._first_slot_hashes(np.array(ids, dtype=np.int64), m, v, tfree._MD5_SHIFTS,
-                                   tfree._MD5_K)  # fmt: skip
+    rows, repeats = tfree._first_try_rows(np.array(ids, dtype=np.int64), m, v)
     expected = [
-        [int(hashlib.md5(f"{i}_{s}_0".encode()).hexdigest(), 16) % v for s in range(m)] for i in ids
+        sorted(int(hashlib.md5(f"{i}_{s}_0".encode()).hexdigest(), 16) % v for s in range(m))
+        for i in ids
     ]
-    assert got.tolist() == expected
+    assert rows.tolist() == expected
+    assert repeats.tolist() == [len(set(row)) < m for row in expected]

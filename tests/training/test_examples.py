@@ -70,7 +70,7 @@ def test_rows_hold_whole_examples_with_weights_on_answers(tmp_path):
         batch = sampler.window(row)
         if len(seen) >= 200:
             break
-        tokens, documents, weights = batch
+        tokens, documents, weights = batch.tokens, batch.documents, batch.weights
         assert tokens.shape == (33,) and documents.shape == weights.shape == (32,)
         for number in np.unique(documents):
             where = np.flatnonzero(documents == number)

@@ -16,13 +16,20 @@ import torch
 from tests.conftest import REPO
 from tests.helpers import TINY_MODEL, byte_corpus
 from toklab.data.demo import DEMO_LANGUAGES, generate_documents
-from toklab.datasets.tfree_words import EOT_ID, WordPatterns, read_words, tokenize_words
+from toklab.datasets.tfree_memmap import write_aligned_memory_map, write_memory_map
+from toklab.datasets.tfree_words import (
+    EOT_ID,
+    WordPatterns,
+    read_words,
+    tokenize_aligned_words,
+    tokenize_words,
+)
 from toklab.errors import ConfigError, DataError
 from toklab.models.causal_lm import load_model
 from toklab.models.llama import TrigramEmbedding
 from toklab.tokenizers.tfree import TrigramHasher, save_settings
 from toklab.training.config import load_train_config
-from toklab.training.data import WindowSampler
+from toklab.training.data import AlignedSampler, WindowSampler
 from toklab.training.objectives import MultiLabelLoss
 from toklab.training.trainer import EXIT_PREEMPTED, evaluate, train
 
@@ -42,6 +49,25 @@ def word_arrays(tmp_path_factory):
         corpus = byte_corpus(root, part, f"bytes_{name}")
         prefixes.append(root / f"words_{name}")
         tokenize_words(settings, corpus, prefixes[-1])
+    return settings, *prefixes
+
+
+@pytest.fixture(scope="module")
+def aligned_arrays(tmp_path_factory):
+    """Aligned word arrays of the same documents: T-Free exports with items of 2,000 bytes."""
+    docs = [d.text for d in itertools.islice(generate_documents(DEMO_LANGUAGES, 0), 120)]
+    root = tmp_path_factory.mktemp("tfree_aligned")
+    settings = root / "tokenizer" / "tfree.json"
+    settings.parent.mkdir()
+    save_settings(TrigramHasher(512, 4, 1), settings)
+    prefixes = []
+    for name, part in (("train", docs[:100]), ("valid", docs[100:])):
+        corpus = byte_corpus(root, part, f"bytes_{name}")
+        export = root / "export" / name
+        write_memory_map(corpus, export)
+        write_aligned_memory_map(export, export, max_bytes=2000, tolerance=100)
+        prefixes.append(root / f"{name}.aligned")
+        tokenize_aligned_words(settings, export, prefixes[-1])
     return settings, *prefixes
 
 
@@ -133,6 +159,38 @@ def test_resume_after_signal_reproduces_uninterrupted_tfree_run(
     assert records(interrupted) == records(straight)
     a, b = load_model(straight).state_dict(), load_model(interrupted).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_tfree_model_learns_from_aligned_samples(aligned_arrays, tmp_path):
+    settings, train_prefix, valid_prefix = aligned_arrays
+    assert AlignedSampler(train_prefix, 32, 42).num_windows > 8
+    run(tmp_path, settings, train_prefix, valid_prefix, "data=aligned", "max_steps=40",
+        "eval_interval=40", "seed=42")  # fmt: skip
+    losses = [r["loss"] for r in records(tmp_path)]
+    assert np.mean(losses[-5:]) < 0.95 * np.mean(losses[:5])
+    assert 0 < records(tmp_path)[-1]["val_loss"] < losses[0]
+    assert json.loads((tmp_path / "train_config.json").read_text())["data"] == "aligned"
+
+
+def test_resume_on_aligned_samples_is_exact(aligned_arrays, tmp_path, signal_at_batch):
+    settings, train_prefix, valid_prefix = aligned_arrays
+    straight = tmp_path / "straight"
+    run(straight, settings, train_prefix, valid_prefix, "data=aligned")
+    interrupted = tmp_path / "interrupted"
+    with (
+        signal_at_batch(AlignedSampler, 10, signal.SIGTERM),
+        pytest.raises(SystemExit) as exit_info,
+    ):
+        run(interrupted, settings, train_prefix, valid_prefix, "data=aligned")
+    assert exit_info.value.code == EXIT_PREEMPTED
+    run(interrupted, settings, train_prefix, valid_prefix, "data=aligned")
+    assert records(interrupted) == records(straight)
+
+
+def test_aligned_samples_are_for_tfree_models_only(aligned_arrays, tmp_path):
+    _settings, train_prefix, _valid_prefix = aligned_arrays
+    with pytest.raises(ConfigError, match="for T-Free models only"):
+        train(config("data=aligned"), train_prefix, tmp_path, presets_path=PRESETS)
 
 
 def test_micro_batches_do_not_change_the_tfree_loss(word_arrays, tmp_path):

@@ -319,15 +319,36 @@ def test_demo_language_models(demo):
 
 
 def test_demo_tfree_language_model(demo):
-    """The T-Free LM: its settings instead of a tokenizer.json, word arrays, its dictionary."""
+    """The T-Free LM: its settings instead of a tokenizer.json, aligned samples, its dictionary."""
     run = ("demo", "demo", "tfree-1024-m4", "tiny")
     inputs = demo.lm_training_inputs(*run)
     assert inputs["tokenizer"] == "results/tokenizers/demo/tfree-1024-m4/tfree.json"
-    assert (
-        inputs["train_words_json"]
-        == "results/tokenized/demo/demo/tfree-1024-m4/lm_train.words.json"
-    )
-    assert demo.lm_params(*run)["tokenizer_option"] == "--tfree"
+    words = "results/tokenized/demo/demo/tfree-1024-m4"
+    assert inputs["train_words_json"] == f"{words}/lm_train.aligned.words.json"
+    assert inputs["valid_items_idx"] == f"{words}/validation.aligned.items.idx"
+    params = demo.lm_params(*run)
+    assert params["tokenizer_option"] == "--tfree"
+    assert params["train"] == f"{words}/lm_train.aligned"
+    assert "--set 'data=\"aligned\"'" in params["settings"]
+    assert "aligned" not in demo.lm_params("demo", "demo", "bpe-1000", "tiny")["settings"]
+    assert demo.tfree.aligned_word_array_inputs("demo", "lm_train", "demo", "tfree-1024-m4") == {
+        "settings": "results/tokenizers/demo/tfree-1024-m4/tfree.json",
+        **{f"memory_map_{s.replace('.', '_')}": f"results/exports/tfree/demo/lm_train.{s}"
+           for s in ("bin", "idx", "meta.json")},
+        **{f"aligned_{s.replace('.', '_')}": f"results/exports/tfree/demo/lm_train.{s}"
+           for s in ("indices.bin", "lengths.bin", "offsets.bin")},
+    }  # fmt: skip
+    # windows of the word arrays instead
+    windows = copy.deepcopy(demo.config)
+    windows["corpora"]["demo"]["tfree"]["samples"] = "windows"
+    inputs = Plan(windows).lm_training_inputs(*run)
+    assert inputs["train_words_json"] == f"{words}/lm_train.words.json"
+    assert "data=" not in Plan(windows).lm_params(*run)["settings"]
+    # aligned samples need the corpus's T-Free export
+    unexported = copy.deepcopy(demo.config)
+    del unexported["corpora"]["demo"]["tokenized"]["exports"]["tfree"]
+    with pytest.raises(ConfigError, match="configures no tfree export"):
+        Plan(unexported).lm_training_inputs(*run)
     assert demo.lm_params("demo", "demo", "bpe-1000", "tiny")["tokenizer_option"] == "--tokenizer"
     evaluation = demo.lm_eval_inputs(*run)
     assert evaluation["dictionary"] == "results/tokenizers/demo/tfree-1024-m4/dictionary.tsv"

@@ -205,6 +205,13 @@ get_tfree_tokenizer_params = from_plan(
 get_word_array_inputs = from_plan(
     plan.tfree.word_array_inputs, "corpus", "subset", "tokenizer_corpus", "tokenizer"
 )
+get_aligned_word_array_inputs = from_plan(
+    plan.tfree.aligned_word_array_inputs,
+    "corpus",
+    "subset",
+    "tokenizer_corpus",
+    "tokenizer",
+)
 get_tfree_fertility_inputs = from_plan(plan.tfree.fertility_inputs, "corpus")
 get_tfree_fertility_options = from_plan(plan.tfree.fertility_options, "corpus")
 get_tfree_params_options = from_plan(plan.tfree.params_options, "corpus")

@@ -1,6 +1,7 @@
 # T-Free: hashed trigram words instead of a token vocabulary. The words of a subset are counted
 # once; each hasher is a tokenizer directory (its settings and a dictionary of the most frequent
-# words); a hasher splits subsets into word arrays that T-Free LMs train on (rule train_lm);
+# words); a hasher splits subsets into word arrays, and the chunks of their T-Free exports into
+# aligned word arrays (the original's samples), that T-Free LMs train on (rule train_lm);
 # T-Free's tables compare its fertility and its parameters with token vocabularies.
 
 
@@ -74,6 +75,31 @@ rule tokenize_words:
     shell:
         "python {params.script:q} words --settings {input.settings:q}"
         " --corpus-prefix {params.corpus:q} --output-prefix {params.output:q} 2> {log:q}"
+
+
+rule tokenize_aligned_words:
+    input:
+        unpack(get_aligned_word_array_inputs),
+    output:
+        **layout.files_of(layout.ALIGNED_WORD_ARRAY, layout.ALIGNED_WORD_ARRAY_SUFFIXES),
+    log:
+        layout.log("tokenize_aligned_words"),
+    wildcard_constraints:
+        tokenizer=names.TfreeName.wildcard(),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=32000,
+        runtime=2880,
+    params:
+        script=script("tfree.py"),
+        memory_map=prefix_of("memory_map_bin"),
+        output=prefix_of("bin"),
+    shell:
+        "python {params.script:q} aligned-words --settings {input.settings:q}"
+        " --memory-map-prefix {params.memory_map:q} --output-prefix {params.output:q}"
+        " 2> {log:q}"
 
 
 rule tfree_fertility_table:

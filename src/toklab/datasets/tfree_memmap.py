@@ -6,7 +6,8 @@ items of about ``max_bytes`` bytes. Both are written here, byte for byte in T-Fr
 
 **MemoryMap** at prefix ``P`` (:func:`write_memory_map`):
 
-* ``P.bin``: the documents' UTF-8 bytes back to back (uint8), a copy of the byte corpus's ``.bin``;
+* ``P.bin``: the documents' UTF-8 bytes back to back (uint8), the byte corpus's ``.bin`` (a hard
+  link to it where the filesystem allows, else a copy);
 * ``P.idx``: one ``[start, length]`` pair per document, little-endian uint64, in elements
   (bytes here);
 * ``P.meta.json``: ``{"dtype": "uint8", "index_dtype": "uint64", "document_count": n}``, the key
@@ -85,8 +86,10 @@ Aleph-Alpha/trigrams at commit 016100042cdbc8fa11f3757b6dd95c9af169d451; line nu
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +156,7 @@ def write_memory_map(corpus_prefix: str | Path, out_prefix: str | Path) -> dict[
     if paths["idx"].resolve() == corpus.paths["idx"].resolve():
         raise ConfigError(f"{out_prefix}: the memory map would overwrite the byte corpus there")
     with atomic_path(paths["bin"]) as bin_tmp, atomic_write(paths["idx"]) as idx_file:
-        shutil.copyfile(corpus.paths["bin"], bin_tmp)
+        _link_or_copy(corpus.paths["bin"], bin_tmp)
         for first in range(0, len(corpus), BLOCK_DOCUMENTS):
             offsets = corpus.offsets[first : first + BLOCK_DOCUMENTS + 1]
             pairs = np.empty((len(offsets) - 1, 2), dtype=INDEX_DTYPE)
@@ -168,6 +171,18 @@ def write_memory_map(corpus_prefix: str | Path, out_prefix: str | Path) -> dict[
     write_json(paths["meta.json"], meta)
     log.info("%s: %d documents, %d bytes", out_prefix, len(corpus), corpus.num_bytes)
     return meta
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """``target`` as a hard link to ``source`` where the filesystem allows, else a copy.
+
+    At pretraining scale the memory map's bytes are hundreds of GB, all equal to the corpus's.
+    """
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def open_memory_map(prefix: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -321,6 +336,84 @@ def write_aligned_memory_map(
     }
     log.info("%s: %s", out_prefix, summary)
     return summary
+
+
+@dataclass(frozen=True)
+class AlignedMemoryMap:
+    """An aligned memory map opened for reading: its chunks' bytes, grouped into items.
+
+    ``chunk_offsets``/``chunk_lengths`` (int64) locate chunk ``c`` in ``data``, the memory map's
+    bytes; item ``i`` is chunks ``item_chunks[i]`` to ``item_chunks[i + 1] - 1``. Every item is
+    counted, the last included (T-Free's reader takes ``indices.max()`` as its count and so
+    never serves the last one).
+    """
+
+    data: np.ndarray
+    chunk_offsets: np.ndarray
+    chunk_lengths: np.ndarray
+    item_chunks: np.ndarray
+
+    @property
+    def num_chunks(self) -> int:
+        """How many chunks the items hold."""
+        return len(self.chunk_offsets)
+
+    @property
+    def num_items(self) -> int:
+        """How many items there are."""
+        return len(self.item_chunks) - 1
+
+    def chunk_bytes(self, chunk: int) -> bytes:
+        """The UTF-8 bytes of chunk ``chunk``."""
+        start = int(self.chunk_offsets[chunk])
+        return self.data[start : start + int(self.chunk_lengths[chunk])].tobytes()
+
+
+def open_aligned_memory_map(
+    memory_map_prefix: str | Path, aligned_prefix: str | Path | None = None
+) -> AlignedMemoryMap:
+    """The aligned memory map at ``aligned_prefix`` (default: the memory map's own prefix).
+
+    A :class:`~toklab.errors.DataError` naming the file when one is missing, the three arrays
+    differ in length or are not whole elements, item ids do not count up from 0 in steps of at
+    most one, or a chunk lies outside the memory map's bytes.
+    """
+    data, _ = open_memory_map(memory_map_prefix)
+    paths = aligned_memory_map_paths(
+        aligned_prefix if aligned_prefix is not None else memory_map_prefix
+    )
+    dtypes = {"indices.bin": ITEM_DTYPE, "lengths.bin": LENGTH_DTYPE, "offsets.bin": OFFSET_DTYPE}
+    arrays = {}
+    for name, path in paths.items():
+        if not path.is_file():
+            raise DataError(f"{path}: aligned memory map file not found")
+        if path.stat().st_size % dtypes[name].itemsize:
+            raise DataError(f"{path}: corrupt aligned memory map (not whole {dtypes[name].name})")
+        arrays[name] = map_array(path, dtypes[name])
+    counts = {len(array) for array in arrays.values()}
+    if len(counts) != 1:
+        raise DataError(
+            f"{paths['indices.bin']}: corrupt aligned memory map (the three arrays hold "
+            f"{', '.join(str(len(a)) for a in arrays.values())} chunks)"
+        )
+    if not counts.pop():
+        raise DataError(f"{paths['indices.bin']}: the aligned memory map has no chunks")
+    items = arrays["indices.bin"].astype(np.int64)
+    steps = np.diff(items)
+    if items[0] != 0 or (steps < 0).any() or (steps > 1).any():
+        raise DataError(
+            f"{paths['indices.bin']}: corrupt aligned memory map (item ids do not count up "
+            "from 0 in chunk order)"
+        )
+    offsets = arrays["offsets.bin"].astype(np.int64)
+    lengths = arrays["lengths.bin"].astype(np.int64)
+    if (offsets < 0).any() or (offsets + lengths > len(data)).any():
+        raise DataError(
+            f"{paths['offsets.bin']}: corrupt aligned memory map (a chunk lies outside the "
+            f"{len(data)} bytes of the memory map)"
+        )
+    item_chunks = np.concatenate([[0], np.flatnonzero(steps) + 1, [len(items)]]).astype(np.int64)
+    return AlignedMemoryMap(data, offsets, lengths, item_chunks)
 
 
 def _utf8_error(bin_path: Path, data: np.ndarray, start: int, length: int) -> DataError:

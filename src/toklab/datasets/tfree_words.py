@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 from toklab.data.arrays import INDEX_DTYPE
+from toklab.datasets.tfree_memmap import memory_map_paths, open_aligned_memory_map
 from toklab.datasets.token_array import (
     BATCH_DOCUMENTS,
     TokenArrayWriter,
@@ -43,7 +44,8 @@ from toklab.datasets.token_array import (
     token_array_paths,
 )
 from toklab.errors import DataError
-from toklab.io import read_json, sha256_file, write_json
+from toklab.io import atomic_write, read_json, sha256_file, write_json
+from toklab.sorting import distinct
 from toklab.tokenizers.tfree import (
     TrigramHasher,
     hasher_settings,
@@ -57,7 +59,10 @@ __all__ = [
     "EOT",
     "EOT_ID",
     "WordPatterns",
+    "aligned_word_array_paths",
+    "read_aligned_items",
     "read_words",
+    "tokenize_aligned_words",
     "tokenize_words",
     "word_array_paths",
 ]
@@ -67,6 +72,7 @@ log = logging.getLogger(__name__)
 EOT = "<|endoftext|>"
 EOT_ID = 0
 WORDS_SUFFIX = "words.json"
+ITEMS_SUFFIX = "items.idx"
 _ID_DTYPE = np.dtype("<u4")  # the scratch file's ids, before the table's size is known
 
 
@@ -94,35 +100,139 @@ def tokenize_words(
     an exception leaves none of the four files (and, before the first is written, any previous
     array untouched).
     """
+    corpus = open_corpus(corpus_prefix)
+    return _write_word_array(
+        settings_path,
+        document_batches(corpus, batch_documents),
+        out_prefix,
+        num_bytes=corpus.num_bytes,
+        where=f"{corpus_prefix}: document",
+        meta={"source_sha256": corpus.bin_sha256},
+    )
+
+
+def aligned_word_array_paths(prefix: str | Path) -> dict[str, Path]:
+    """The five files of an aligned word array: a word array's four and ``items.idx``."""
+    paths = word_array_paths(prefix)
+    prefix = Path(prefix)
+    paths[ITEMS_SUFFIX] = prefix.with_name(f"{prefix.name}.{ITEMS_SUFFIX}")
+    return paths
+
+
+def tokenize_aligned_words(
+    settings_path: str | Path,
+    memory_map_prefix: str | Path,
+    out_prefix: str | Path,
+    *,
+    batch_chunks: int = BATCH_DOCUMENTS,
+) -> dict[str, Any]:
+    """The chunks of T-Free's aligned memory map as a word array, one document per chunk.
+
+    As T-Free's pretraining dataset encodes a chunk: ``split_words(text + "<|endoftext|>")``,
+    so every document ends with word 0. ``PREFIX.items.idx`` (little-endian int64, ``items +
+    1`` offsets) groups the documents into the export's items: item ``i`` is documents
+    ``items[i]`` to ``items[i + 1] - 1``; :class:`~toklab.training.data.AlignedSampler` draws
+    the original's samples from them. The aligned arrays are read at the memory map's prefix.
+    """
+    aligned = open_aligned_memory_map(memory_map_prefix)
+    paths = aligned_word_array_paths(out_prefix)
+
+    def chunk_batches():
+        for first in range(0, aligned.num_chunks, batch_chunks):
+            last = min(first + batch_chunks, aligned.num_chunks)
+            texts = [aligned.chunk_bytes(c) for c in range(first, last)]
+            yield (
+                [_decode(text, memory_map_prefix, first + i) + EOT for i, text in enumerate(texts)],
+                sum(map(len, texts)),
+            )
+
+    paths[ITEMS_SUFFIX].unlink(missing_ok=True)
+    meta = _write_word_array(
+        settings_path,
+        chunk_batches(),
+        out_prefix,
+        num_bytes=int(aligned.chunk_lengths.sum()),
+        where=f"{memory_map_prefix}: aligned chunk",
+        meta={
+            "source_sha256": sha256_file(memory_map_paths(memory_map_prefix)["bin"]),
+            "aligned_items": aligned.num_items,
+        },
+    )
+    try:
+        with atomic_write(paths[ITEMS_SUFFIX]) as handle:
+            handle.write(aligned.item_chunks.astype(INDEX_DTYPE).tobytes())
+    except BaseException:
+        for path in paths.values():
+            path.unlink(missing_ok=True)
+        raise
+    return meta
+
+
+def read_aligned_items(prefix: str | Path, num_documents: int) -> np.ndarray:
+    """The item offsets of an aligned word array (``items + 1`` int64), checked."""
+    path = aligned_word_array_paths(prefix)[ITEMS_SUFFIX]
+    if not path.is_file():
+        raise DataError(f"{path}: aligned word array file not found")
+    if path.stat().st_size % INDEX_DTYPE.itemsize:
+        raise DataError(f"{path}: corrupt item index (not whole int64 offsets)")
+    items = np.fromfile(path, dtype=INDEX_DTYPE).astype(np.int64)
+    if len(items) < 2 or items[0] != 0 or items[-1] != num_documents or (np.diff(items) <= 0).any():
+        raise DataError(
+            f"{path}: corrupt item index (offsets must rise from 0 to the {num_documents} "
+            "documents of the array)"
+        )
+    return items
+
+
+def _decode(data: bytes, where: str | Path, chunk: int) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{where}: aligned chunk {chunk} is not valid UTF-8 ({err})") from None
+
+
+def _write_word_array(
+    settings_path: str | Path,
+    batches_of_texts: Iterator[tuple[list[str], int]],
+    out_prefix: str | Path,
+    *,
+    num_bytes: int,
+    where: str,
+    meta: dict[str, Any],
+) -> dict[str, Any]:
+    """The word array of the texts, ``(texts, their bytes)`` a batch at a time; its meta.
+
+    ``where`` names a text in errors (``"{where} {index}: ..."``); ``meta`` is added to the
+    array's meta.
+    """
     settings_path = Path(settings_path)
     hasher = load_settings(settings_path)
     digest = sha256_file(settings_path)
-    corpus = open_corpus(corpus_prefix)
     paths = word_array_paths(out_prefix)
     paths["bin"].parent.mkdir(parents=True, exist_ok=True)
     table: dict[str, int] = {EOT: EOT_ID}
     batches: list[np.ndarray] = []  # each batch's document offsets, from 0
     with (
         tempfile.TemporaryFile(dir=paths["bin"].parent) as scratch,
-        tqdm(total=corpus.num_bytes, desc=f"split words {Path(out_prefix).name}", unit="B",
+        tqdm(total=num_bytes, desc=f"split words {Path(out_prefix).name}", unit="B",
              unit_scale=True) as progress,
     ):  # fmt: skip
         first = 0
-        for texts, num_bytes in document_batches(corpus, batch_documents):
+        for texts, batch_bytes in batches_of_texts:
             ids: list[int] = []
             counts = np.empty(len(texts), dtype=INDEX_DTYPE)
             for i, text in enumerate(texts):
                 try:
                     words = split_words(text)
                 except DataError as err:
-                    raise DataError(f"{corpus_prefix}: document {first + i}: {err}") from None
+                    raise DataError(f"{where} {first + i}: {err}") from None
                 # intern: a new word gets the next id (len(table) is evaluated before the insert)
                 ids.extend([table.setdefault(word, len(table)) for word in words])
                 counts[i] = len(words)
             scratch.write(np.asarray(ids, dtype=_ID_DTYPE).tobytes())
             batches.append(np.concatenate([[0], np.cumsum(counts)]).astype(INDEX_DTYPE))
             first += len(texts)
-            progress.update(num_bytes)
+            progress.update(batch_bytes)
         scratch.seek(0)
         paths["meta.json"].unlink(missing_ok=True)  # an old array is no longer complete
         try:
@@ -134,9 +244,9 @@ def tokenize_words(
             write_json(paths[WORDS_SUFFIX], list(table))
             return writer.finish(
                 {
-                    "num_bytes": corpus.num_bytes,
+                    "num_bytes": num_bytes,
                     "tokenizer_sha256": digest,
-                    "source_sha256": corpus.bin_sha256,
+                    **meta,
                     "words_sha256": sha256_file(paths[WORDS_SUFFIX]),
                     "tfree": hasher_settings(hasher),
                 }
@@ -263,7 +373,7 @@ class WordPatterns:
 
     def word_targets(self, word: int) -> np.ndarray:
         """The sorted distinct target ids of word ``word`` (int64)."""
-        return np.unique(self.word_inputs(word))
+        return distinct(self.word_inputs(word))
 
     def inputs(self, word_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(flat_ids, bag_offsets)`` of the words ``word_ids.ravel()`` (row-major), int64.

@@ -19,6 +19,7 @@ import numpy as np
 from toklab.errors import DataError
 from toklab.io import atomic_write
 from toklab.pretokenization import utf8_char_offsets
+from toklab.sorting import distinct
 from toklab.tokenizers.byte_unicode import decode_bytes
 
 
@@ -168,7 +169,7 @@ def token_boundaries(tokenizer, text: str) -> np.ndarray:
     encoding = tokenizer.encode(text, add_special_tokens=False)
     char_to_byte = utf8_char_offsets(text)
     starts = [start for start, _ in encoding.offsets]
-    return np.unique(char_to_byte[np.asarray(starts, dtype=np.int64)])[1:]
+    return distinct(char_to_byte[np.asarray(starts, dtype=np.int64)])[1:]
 
 
 def _glyph(data: bytes, position: int) -> str:

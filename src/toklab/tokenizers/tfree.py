@@ -71,6 +71,7 @@ import numpy as np
 
 from toklab.errors import ConfigError, DataError
 from toklab.io import atomic_path, read_json, write_json
+from toklab.sorting import distinct
 
 __all__ = [
     "LINEBREAK_TOKEN",
@@ -262,7 +263,7 @@ def _encode(word: str) -> bytes:
 def word_trigrams(word: str) -> np.ndarray:
     """Sorted unique trigram ids (int64) of ``(" " + word + " ").encode("utf-8")``."""
     data = np.frombuffer(_encode(word), dtype=np.uint8).astype(np.int64)
-    return np.unique(data[:-2] | (data[1:-1] << 8) | (data[2:] << 16))
+    return distinct(data[:-2] | (data[1:-1] << 8) | (data[2:] << 16))
 
 
 def trigram_ids(words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -278,7 +279,7 @@ def trigram_ids(words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     at = np.repeat(starts, windows) + np.arange(len(word_of), dtype=np.int64)
     at -= np.repeat(first, windows)
     ids = data[at] | (data[at + 1] << 8) | (data[at + 2] << 16)
-    keys = np.unique((word_of << 24) | ids)
+    keys = distinct((word_of << 24) | ids)
     offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
     np.cumsum(np.bincount(keys >> 24, minlength=len(blobs)), out=offsets[1:])
     return keys & (TRIGRAM_COUNT - 1), offsets
@@ -298,108 +299,209 @@ def _md5_mod(data: bytes, v: int) -> int:
 
 
 # MD5 (RFC 1321) of the short ASCII messages f"{i}_{s}_0", compiled: hashlib costs a Python
-# call, an f-string and a bytes object per slot, which dominated building the rows; no library
-# hashes many tiny messages in bulk. Single 64-byte block (messages under 56 bytes); tested equal
-# to hashlib on every slot of sampled rows.
-_MD5_SHIFTS = np.array(
-    [7, 12, 17, 22] * 4 + [5, 9, 14, 20] * 4 + [4, 11, 16, 23] * 4 + [6, 10, 15, 21] * 4,
-    dtype=np.uint64,
-)
-_MD5_K = np.array(
-    [int(abs(np.sin(i + 1)) * 2**32) & 0xFFFFFFFF for i in range(64)], dtype=np.uint64
-)
-_MASK = np.uint64(0xFFFFFFFF)
+# call, an f-string and a bytes object per slot, which dominated building the rows, and no
+# library hashes many tiny messages in bulk. The 64 steps are written out as in the RFC, with
+# constant shifts, in a loop over independent messages that LLVM vectorizes (4 messages per
+# AVX2 instruction). Messages are single blocks of at most 15 bytes, so only the words x0..x3
+# and the bit length x14 are non-zero; tested equal to hashlib.
+
+_MD5_MAX_SLOTS = 10_000  # f"_{s}_0" plus the 0x80 pad byte must fit 8 bytes
+_WORD = 0xFFFFFFFF
+_ONE_DIVISION_MAX = 1 << 29
+
+
+@numba.njit(inline="always")
+def _md5_step(a, b, mixed, x, s, k):
+    t = (a + mixed + k + x) & _WORD
+    return (b + (((t << s) & _WORD) | (t >> (32 - s)))) & _WORD
+
+
+@numba.njit(inline="always")
+def _md5_f(a, b, c, d, x, s, k):
+    return _md5_step(a, b, (b & c) | (~b & d), x, s, k)
+
+
+@numba.njit(inline="always")
+def _md5_g(a, b, c, d, x, s, k):
+    return _md5_step(a, b, (d & b) | (~d & c), x, s, k)
+
+
+@numba.njit(inline="always")
+def _md5_h(a, b, c, d, x, s, k):
+    return _md5_step(a, b, b ^ c ^ d, x, s, k)
+
+
+@numba.njit(inline="always")
+def _md5_i(a, b, c, d, x, s, k):
+    return _md5_step(a, b, c ^ (b | (~d & _WORD)), x, s, k)
 
 
 @numba.njit(cache=True)
-def _md5_block_mod(block: np.ndarray, length: int, v: int, words, shifts, constants) -> int:
-    """``int(md5(block[:length]).hexdigest(), 16) % v`` for ``length`` < 56 bytes.
+def _md5_blocks(words: np.ndarray, state: np.ndarray) -> None:
+    """MD5 of one padded block per column: ``words`` (5, n) holds x0..x3 and x14, uint32."""
+    for lane in range(words.shape[1]):
+        # int64 arithmetic on uint32 storage: the widest loop LLVM vectorizes here
+        x0, x1, x2, x3 = (np.int64(words[0, lane]), np.int64(words[1, lane]),
+                          np.int64(words[2, lane]), np.int64(words[3, lane]))  # fmt: skip
+        x14 = np.int64(words[4, lane])
+        a, b = np.int64(0x67452301), np.int64(0xEFCDAB89)
+        c, d = np.int64(0x98BADCFE), np.int64(0x10325476)
+        a = _md5_f(a, b, c, d, x0, 7, 0xD76AA478)
+        d = _md5_f(d, a, b, c, x1, 12, 0xE8C7B756)
+        c = _md5_f(c, d, a, b, x2, 17, 0x242070DB)
+        b = _md5_f(b, c, d, a, x3, 22, 0xC1BDCEEE)
+        a = _md5_f(a, b, c, d, 0, 7, 0xF57C0FAF)
+        d = _md5_f(d, a, b, c, 0, 12, 0x4787C62A)
+        c = _md5_f(c, d, a, b, 0, 17, 0xA8304613)
+        b = _md5_f(b, c, d, a, 0, 22, 0xFD469501)
+        a = _md5_f(a, b, c, d, 0, 7, 0x698098D8)
+        d = _md5_f(d, a, b, c, 0, 12, 0x8B44F7AF)
+        c = _md5_f(c, d, a, b, 0, 17, 0xFFFF5BB1)
+        b = _md5_f(b, c, d, a, 0, 22, 0x895CD7BE)
+        a = _md5_f(a, b, c, d, 0, 7, 0x6B901122)
+        d = _md5_f(d, a, b, c, 0, 12, 0xFD987193)
+        c = _md5_f(c, d, a, b, x14, 17, 0xA679438E)
+        b = _md5_f(b, c, d, a, 0, 22, 0x49B40821)
 
-    ``block`` (64 bytes) holds the message and is padded here; ``words`` is scratch space.
+        a = _md5_g(a, b, c, d, x1, 5, 0xF61E2562)
+        d = _md5_g(d, a, b, c, 0, 9, 0xC040B340)
+        c = _md5_g(c, d, a, b, 0, 14, 0x265E5A51)
+        b = _md5_g(b, c, d, a, x0, 20, 0xE9B6C7AA)
+        a = _md5_g(a, b, c, d, 0, 5, 0xD62F105D)
+        d = _md5_g(d, a, b, c, 0, 9, 0x02441453)
+        c = _md5_g(c, d, a, b, 0, 14, 0xD8A1E681)
+        b = _md5_g(b, c, d, a, 0, 20, 0xE7D3FBC8)
+        a = _md5_g(a, b, c, d, 0, 5, 0x21E1CDE6)
+        d = _md5_g(d, a, b, c, x14, 9, 0xC33707D6)
+        c = _md5_g(c, d, a, b, x3, 14, 0xF4D50D87)
+        b = _md5_g(b, c, d, a, 0, 20, 0x455A14ED)
+        a = _md5_g(a, b, c, d, 0, 5, 0xA9E3E905)
+        d = _md5_g(d, a, b, c, x2, 9, 0xFCEFA3F8)
+        c = _md5_g(c, d, a, b, 0, 14, 0x676F02D9)
+        b = _md5_g(b, c, d, a, 0, 20, 0x8D2A4C8A)
+
+        a = _md5_h(a, b, c, d, 0, 4, 0xFFFA3942)
+        d = _md5_h(d, a, b, c, 0, 11, 0x8771F681)
+        c = _md5_h(c, d, a, b, 0, 16, 0x6D9D6122)
+        b = _md5_h(b, c, d, a, x14, 23, 0xFDE5380C)
+        a = _md5_h(a, b, c, d, x1, 4, 0xA4BEEA44)
+        d = _md5_h(d, a, b, c, 0, 11, 0x4BDECFA9)
+        c = _md5_h(c, d, a, b, 0, 16, 0xF6BB4B60)
+        b = _md5_h(b, c, d, a, 0, 23, 0xBEBFBC70)
+        a = _md5_h(a, b, c, d, 0, 4, 0x289B7EC6)
+        d = _md5_h(d, a, b, c, x0, 11, 0xEAA127FA)
+        c = _md5_h(c, d, a, b, x3, 16, 0xD4EF3085)
+        b = _md5_h(b, c, d, a, 0, 23, 0x04881D05)
+        a = _md5_h(a, b, c, d, 0, 4, 0xD9D4D039)
+        d = _md5_h(d, a, b, c, 0, 11, 0xE6DB99E5)
+        c = _md5_h(c, d, a, b, 0, 16, 0x1FA27CF8)
+        b = _md5_h(b, c, d, a, x2, 23, 0xC4AC5665)
+
+        a = _md5_i(a, b, c, d, x0, 6, 0xF4292244)
+        d = _md5_i(d, a, b, c, 0, 10, 0x432AFF97)
+        c = _md5_i(c, d, a, b, x14, 15, 0xAB9423A7)
+        b = _md5_i(b, c, d, a, 0, 21, 0xFC93A039)
+        a = _md5_i(a, b, c, d, 0, 6, 0x655B59C3)
+        d = _md5_i(d, a, b, c, x3, 10, 0x8F0CCC92)
+        c = _md5_i(c, d, a, b, 0, 15, 0xFFEFF47D)
+        b = _md5_i(b, c, d, a, x1, 21, 0x85845DD1)
+        a = _md5_i(a, b, c, d, 0, 6, 0x6FA87E4F)
+        d = _md5_i(d, a, b, c, 0, 10, 0xFE2CE6E0)
+        c = _md5_i(c, d, a, b, 0, 15, 0xA3014314)
+        b = _md5_i(b, c, d, a, 0, 21, 0x4E0811A1)
+        a = _md5_i(a, b, c, d, 0, 6, 0xF7537E82)
+        d = _md5_i(d, a, b, c, 0, 10, 0xBD3AF235)
+        c = _md5_i(c, d, a, b, x2, 15, 0x2AD7D2BB)
+        b = _md5_i(b, c, d, a, 0, 21, 0xEB86D391)
+        state[0, lane] = np.uint32((a + 0x67452301) & _WORD)
+        state[1, lane] = np.uint32((b + 0xEFCDAB89) & _WORD)
+        state[2, lane] = np.uint32((c + 0x98BADCFE) & _WORD)
+        state[3, lane] = np.uint32((d + 0x10325476) & _WORD)
+
+
+@numba.njit(inline="always")
+def _decimal(value):
+    """The ASCII decimal digits of ``value`` >= 0, first digit in the lowest byte, and their count."""
+    packed, count = np.uint64(0), 0
+    while True:
+        packed = (packed << np.uint64(8)) | np.uint64(48 + value % 10)
+        count += 1
+        value //= 10
+        if value == 0:
+            return packed, count
+
+
+@numba.njit(inline="always")
+def _digest_mod(state: np.ndarray, lane: int, v: int, weights: np.ndarray) -> int:
+    """``int(hexdigest, 16) % v``; hexdigest reads each little-endian state word's bytes in order.
+
+    The 128-bit digest is four big-endian 32-bit limbs; with ``weights[i]`` = 2^(32 (3 - i)) % v
+    their weighted sum stays below 2^63 for v <= 2^29 and needs one division, not four.
     """
-    mask = np.uint64(0xFFFFFFFF)
-    block[length] = 0x80
-    block[length + 1 : 56] = 0
-    bits = length * 8
-    for b in range(8):
-        block[56 + b] = (bits >> (8 * b)) & 0xFF
-    for w in range(16):
-        words[w] = (
-            np.uint64(block[4 * w])
-            | (np.uint64(block[4 * w + 1]) << np.uint64(8))
-            | (np.uint64(block[4 * w + 2]) << np.uint64(16))
-            | (np.uint64(block[4 * w + 3]) << np.uint64(24))
-        )
-    a0, b0, c0, d0 = (np.uint64(0x67452301), np.uint64(0xEFCDAB89), np.uint64(0x98BADCFE),
-                      np.uint64(0x10325476))  # fmt: skip
-    a, b, c, d = a0, b0, c0, d0
-    for i in range(64):
-        if i < 16:
-            f = (b & c) | (~b & mask & d)
-            g = i
-        elif i < 32:
-            f = (d & b) | (~d & mask & c)
-            g = (5 * i + 1) % 16
-        elif i < 48:
-            f = b ^ c ^ d
-            g = (3 * i + 5) % 16
+    total = 0
+    for i in range(4):
+        w = np.int64(state[i, lane])
+        limb = ((w & 0xFF) << 24) | ((w & 0xFF00) << 8) | ((w >> 8) & 0xFF00) | (w >> 24)
+        if v <= _ONE_DIVISION_MAX:
+            total += limb * weights[i]
         else:
-            f = c ^ (b | (~d & mask))
-            g = (7 * i) % 16
-        f = (f + a + constants[i] + words[g]) & mask
-        a, d, c = d, c, b
-        shift = shifts[i]
-        b = (b + (((f << shift) | (f >> (np.uint64(32) - shift))) & mask)) & mask
-    digest = ((a0 + a) & mask, (b0 + b) & mask, (c0 + c) & mask, (d0 + d) & mask)
-    # hexdigest reads the bytes in order: each little-endian word byte-swapped, big-endian limbs
-    remainder = np.uint64(0)
-    modulus = np.uint64(v)
-    for word in digest:
-        limb = (
-            ((word & np.uint64(0xFF)) << np.uint64(24))
-            | ((word & np.uint64(0xFF00)) << np.uint64(8))
-            | ((word >> np.uint64(8)) & np.uint64(0xFF00))
-            | (word >> np.uint64(24))
-        )
-        remainder = ((remainder << np.uint64(32)) + limb) % modulus
-    return int(remainder)
+            total = ((total << 32) + limb) % v  # < 2^63 for v < 2^31
+    return total % v
 
 
 @numba.njit(cache=True, parallel=True)
-def _first_slot_hashes(ids: np.ndarray, m: int, v: int, shifts, constants) -> np.ndarray:
-    """``md5(f"{i}_{s}_0") % v`` for every id ``i`` and slot ``s`` < ``m``: shape (n, m)."""
-    out = np.empty((len(ids), m), dtype=np.int64)
-    for r in numba.prange(len(ids)):
-        message = np.zeros(64, dtype=np.uint8)
-        words = np.empty(16, dtype=np.uint64)
-        digits = np.zeros(20, dtype=np.uint8)
-        value, count = ids[r], 0
-        while True:
-            digits[count] = 48 + value % 10
-            count += 1
-            value //= 10
-            if value == 0:
-                break
-        for k in range(count):
-            message[k] = digits[count - 1 - k]
-        for slot in range(m):
-            length = count
-            message[length] = 95  # "_"
-            length += 1
-            value, n = slot, 0
-            while True:
-                digits[n] = 48 + value % 10
-                n += 1
-                value //= 10
-                if value == 0:
-                    break
-            for k in range(n):
-                message[length + k] = digits[n - 1 - k]
-            length += n
-            message[length] = 95
-            message[length + 1] = 48  # "0"
-            out[r, slot] = _md5_block_mod(message, length + 2, v, words, shifts, constants)
-    return out
+def _first_try_rows(ids: np.ndarray, m: int, v: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted first tries ``md5(f"{i}_{s}_0") % v``, s < ``m``, of each id ``i`` < 2^24.
+
+    Rows (n, m) and whether each row repeats an id (then the original retries j = 1, 2, ...).
+    """
+    n = len(ids)
+    out = np.empty((n, m), dtype=np.int64)
+    repeats = np.zeros(n, dtype=np.bool_)
+    # f"_{s}_0" and the pad byte 0x80 per slot, packed little-endian: at most 8 bytes
+    tails = np.empty(m, dtype=np.uint64)
+    tail_lengths = np.empty(m, dtype=np.int64)
+    for s in range(m):
+        digits, count = _decimal(s)
+        end = np.uint64(0x80305F)  # "_", "0", the pad byte
+        tails[s] = (
+            np.uint64(ord("_")) | (digits << np.uint64(8)) | (end << np.uint64(8 * count + 8))
+        )
+        tail_lengths[s] = count + 3
+    weights = np.ones(4, dtype=np.int64)
+    for i in range(2, -1, -1):
+        weights[i] = (weights[i + 1] << 32) % v
+    word, u32, u64 = np.uint64(_WORD), np.uint64(32), np.uint64(64)
+    rows_per_batch = max(1, 256 // m)  # rows of one batch of messages, whole rows (no divisions)
+    for batch in numba.prange((n + rows_per_batch - 1) // rows_per_batch):
+        first = batch * rows_per_batch
+        rows = min(rows_per_batch, n - first)
+        words = np.zeros((5, rows * m), dtype=np.uint32)
+        state = np.empty((4, rows * m), dtype=np.uint32)
+        for r in range(rows):
+            head, head_length = _decimal(ids[first + r])  # f"{i}": at most 8 digits
+            shift = np.uint64(8 * head_length)
+            for s in range(m):
+                lane = r * m + s
+                tail = tails[s]
+                low = head | (tail << shift) if head_length < 8 else head
+                high = tail >> (u64 - shift) if head_length < 8 else tail
+                words[0, lane] = low & word
+                words[1, lane] = low >> u32
+                words[2, lane] = high & word
+                words[3, lane] = high >> u32
+                words[4, lane] = 8 * (head_length + tail_lengths[s])  # the length in bits
+        _md5_blocks(words, state)
+        for r in range(rows):
+            row = out[first + r]
+            for s in range(m):  # insertion sort: rows are short
+                value, at = _digest_mod(state, r * m + s, v, weights), s
+                while at and row[at - 1] > value:
+                    row[at] = row[at - 1]
+                    at -= 1
+                row[at] = value
+                repeats[first + r] |= at > 0 and row[at - 1] == value
+    return out, repeats
 
 
 def _check_int(value: object, what: str, low: int) -> int:
@@ -418,6 +520,8 @@ class TrigramHasher:
 
     def __init__(self, v: int, m: int, k: int = 0, entire_words: bool = False) -> None:
         self.v = _check_int(v, "v (the vocabulary size)", 1)
+        if self.v >= 1 << 31:
+            raise ConfigError(f"v (the vocabulary size) must be < 2^31, got {self.v}")
         self.m = _check_int(m, "m (ids per trigram)", 1)
         self.k = _check_int(k, "k (lowercase slots)", 0)
         if self.m > self.v:
@@ -427,7 +531,7 @@ class TrigramHasher:
         if not isinstance(entire_words, bool):
             raise ConfigError(f"entire_words must be a bool, got {entire_words!r}")
         self.entire_words = entire_words
-        self._slot: np.ndarray | None = None  # int32 per trigram id: its row in _rows, or -1
+        self._slot: np.ndarray | None = None  # int32 per trigram id: its row in _rows + 1, or 0
         self._rows = np.empty((0, self.m), dtype=np.int64)
         self._count = 0
         self._words: dict[str, np.ndarray] = {}
@@ -448,14 +552,16 @@ class TrigramHasher:
     def _hash_rows(self, ids: np.ndarray) -> np.ndarray:
         """Sorted rows of the original's table before lowercase sharing."""
         v, m = self.v, self.m
-        first = _first_slot_hashes(ids.astype(np.int64), m, v, _MD5_SHIFTS, _MD5_K)
-        rows = np.sort(first, axis=1)
+        if m <= _MD5_MAX_SLOTS:
+            rows, repeats = _first_try_rows(ids.astype(np.int64), m, v)
+        else:  # slots too long for the compiled block (m > 10,000 is never a useful setting)
+            rows, repeats = np.empty((len(ids), m), dtype=np.int64), np.ones(len(ids), dtype=bool)
         # rows whose first tries collide: retry j = 1, 2, ... slot by slot, as the original
-        for r in np.flatnonzero((rows[:, 1:] == rows[:, :-1]).any(axis=1)).tolist():
+        for r in np.flatnonzero(repeats).tolist():
             i = int(ids[r])
             seen: set[int] = set()
             for s in range(m):
-                value, j = int(first[r, s]), 0
+                value, j = _md5_mod(b"%d_%d_0" % (i, s), v), 0
                 while value in seen:
                     j += 1
                     value = _md5_mod(b"%d_%d_%d" % (i, s, j), v)
@@ -464,15 +570,19 @@ class TrigramHasher:
         return rows
 
     def _store(self, ids: np.ndarray, rows: np.ndarray) -> None:
-        if self._slot is None:
-            self._slot = np.full(TRIGRAM_COUNT, -1, dtype=np.int32)
+        if self._slot is None:  # zeros: the OS maps a page on its first write only
+            self._slot = np.zeros(TRIGRAM_COUNT, dtype=np.int32)
+        if not self._count:  # the first rows: no copy
+            self._rows, self._count = rows, len(ids)
+            self._slot[ids] = np.arange(1, len(ids) + 1, dtype=np.int32)
+            return
         need = self._count + len(ids)
         if need > len(self._rows):
             grown = np.empty((max(need, 2 * len(self._rows), 1024), self.m), dtype=np.int64)
             grown[: self._count] = self._rows[: self._count]
             self._rows = grown
         self._rows[self._count : need] = rows
-        self._slot[ids] = np.arange(self._count, need, dtype=np.int32)
+        self._slot[ids] = np.arange(self._count + 1, need + 1, dtype=np.int32)
         self._count = need
 
     def _shared(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -487,19 +597,21 @@ class TrigramHasher:
     def _fill(self, ids: np.ndarray) -> None:
         """Compute and keep the rows of the unique ``ids`` not cached yet."""
         if self._slot is not None:
-            ids = ids[self._slot[ids] < 0]
+            ids = ids[self._slot[ids] == 0]
         if not len(ids):
             return
         if self.k:
             shared, lower = self._shared(ids)
             if len(lower):
-                self._fill(np.unique(lower))  # lowercase trigrams: never shared themselves
+                self._fill(distinct(lower))  # lowercase trigrams: never shared themselves
                 assert self._slot is not None
                 # drop lowercase trigrams asked for too (now cached); no shared one is dropped
-                keep = self._slot[ids] < 0
+                keep = self._slot[ids] == 0
                 ids, shared = ids[keep], shared[keep]
                 rows = self._hash_rows(ids)
-                rows[shared, self.m - self.k :] = self._rows[self._slot[lower], self.m - self.k :]
+                rows[shared, self.m - self.k :] = self._rows[
+                    self._slot[lower] - 1, self.m - self.k :
+                ]
                 self._store(ids, rows)
                 return
         self._store(ids, self._hash_rows(ids))
@@ -516,9 +628,9 @@ class TrigramHasher:
             )
         if not flat.size:
             return np.empty((*ids.shape, self.m), dtype=np.int64)
-        self._fill(np.unique(flat))
+        self._fill(distinct(flat))
         assert self._slot is not None
-        return self._rows[self._slot[flat]].reshape(*ids.shape, self.m)
+        return self._rows[self._slot[flat] - 1].reshape(*ids.shape, self.m)
 
     def word_hash_row(self, word: str) -> np.ndarray:
         """The ``m`` ids of a word hashed whole (special tokens, or all words with entire_words)."""
@@ -583,8 +695,8 @@ class TrigramHasher:
         if self._slot is None:
             ids = np.empty(0, dtype=np.int64)
         else:
-            ids = np.flatnonzero(self._slot >= 0).astype(np.int64)
-        rows = self._rows[self._slot[ids]] if len(ids) else np.empty((0, self.m), np.int64)
+            ids = np.flatnonzero(self._slot).astype(np.int64)
+        rows = self._rows[self._slot[ids] - 1] if len(ids) else np.empty((0, self.m), np.int64)
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             np.savez(
                 handle,

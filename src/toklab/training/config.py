@@ -56,7 +56,9 @@ class TrainConfig:
     micro_batch_size: int = 16  # sequences per forward pass on one rank
     max_steps: int = 1000
     max_epochs: int | None = None  # when set, max_steps = max_epochs x steps per epoch (Delphi)
-    data: str = "windows"  # windows of packed token arrays | chunks of a Delphi export | examples
+    # windows of packed token arrays | chunks of a Delphi export | examples | aligned (T-Free's
+    # samples from the items of its aligned export)
+    data: str = "windows"
     init_from: str = ""  # a model directory whose weights start the run (fine-tuning)
     eval_interval: int = 100
     eval_windows: int = 64
@@ -71,7 +73,10 @@ class TrainConfig:
     wandb: str = ""  # "entity/project" (or "project"): also log to Weights & Biases
 
     def __post_init__(self) -> None:
-        choices = {"data": ("windows", "chunks", "examples"), "precision": ("auto", "fp32", "bf16")}
+        choices = {
+            "data": ("windows", "chunks", "examples", "aligned"),
+            "precision": ("auto", "fp32", "bf16"),
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(

@@ -1,6 +1,6 @@
 """Training data: windows of packed token streams, or the fixed-length samples of a Delphi export.
 
-Three samplers with one interface (``window``, ``batch``, ``sequential``, ``num_windows``),
+Four samplers with one interface (``window``, ``batch``, ``sequential``, ``num_windows``),
 each a pure function of (seed, index), so exact resume needs only the step:
 
 * :class:`WindowSampler`: non-overlapping windows of a :class:`PackedStream` (token arrays or
@@ -10,7 +10,10 @@ each a pure function of (seed, index), so exact resume needs only the step:
   permutation (the remainder is dropped, as Delphi does);
 * :class:`ExampleSampler`: instruction examples (:mod:`toklab.datasets.examples`) packed whole
   into rows, attention within each example, loss on the answers only; its ``batch`` is a
-  :class:`Batch` with the document ids and loss weights.
+  :class:`Batch` with the document ids and loss weights;
+* :class:`AlignedSampler`: T-Free's pretraining samples, from the items of its aligned export
+  (:func:`~toklab.datasets.tfree_words.tokenize_aligned_words`), filled and cut as the original
+  does; its ``batch`` is a :class:`Batch` with separate inputs and targets.
 
 The packed stream is ``EOS d0 EOS d1 EOS ... d(n-1) EOS``: every document is kept whole, first token
 included (ByteSpan's loader dropped it), with one EOS before it, so a model always sees the
@@ -192,12 +195,25 @@ class Batch(NamedTuple):
     """Rows of ``seq_len + 1`` ids; optionally the inputs' document ids and the targets' weights.
 
     ``documents`` (rows x seq_len) keeps attention within a document; ``weights`` (rows x
-    seq_len) weighs each target's loss (0: not trained on).
+    seq_len) weighs each target's loss (0: not trained on). With ``targets`` (rows x seq_len),
+    ``tokens`` holds only the inputs (rows x seq_len) and ``targets`` what each position
+    predicts, for samples whose targets are not the inputs shifted by one.
     """
 
     tokens: np.ndarray
     documents: np.ndarray | None = None
     weights: np.ndarray | None = None
+    targets: np.ndarray | None = None
+
+    @property
+    def inputs(self) -> np.ndarray:
+        """The ids the model reads (rows x seq_len)."""
+        return self.tokens if self.targets is not None else self.tokens[:, :-1]
+
+    @property
+    def next_ids(self) -> np.ndarray:
+        """The ids each position predicts (rows x seq_len)."""
+        return self.targets if self.targets is not None else self.tokens[:, 1:]
 
 
 class ExampleSampler:
@@ -286,14 +302,89 @@ class ExampleSampler:
 
     def batch(self, first: int, size: int) -> Batch:
         """Rows ``first .. first + size - 1``."""
-        rows = [self.window(first + i) for i in range(size)]
+        rows = [
+            self._row(self._epoch_rows(e)[r])
+            for e, r in map(self._locate, range(first, first + size))
+        ]
         return Batch(*(np.stack(parts) for parts in zip(*rows, strict=True)))
 
     def sequential(self, first: int, size: int) -> Batch:
         """Rows ``first .. first + size - 1`` of the examples packed in file order (validation)."""
-        rows = [Batch(*self._row(self._file_rows[i])) for i in range(first, first + size)]
+        rows = [self._row(self._file_rows[i]) for i in range(first, first + size)]
         return Batch(*(np.stack(parts) for parts in zip(*rows, strict=True)))
 
     def epoch_steps(self, batch_size: int) -> int:
         """Optimizer steps per pass over the examples (epoch 0's rows; at least one)."""
         return max(len(self._epoch_rows(0)) // batch_size, 1)
+
+
+class AlignedSampler:
+    """T-Free's pretraining samples of ``seq_len`` positions from the items of an aligned export.
+
+    The data is an aligned word array (:func:`~toklab.datasets.tfree_words.tokenize_aligned_words`):
+    one document per chunk of the export, its words ending with ``<|endoftext|>``, grouped into
+    the export's items. As T-Free's ``TextDataset`` builds sample ``i``: the items are visited in
+    the order of ``numpy.random.RandomState(seed).shuffle`` (its seed 42 by default); starting at
+    item ``order[i]``, every chunk of ``n`` words gives ``n - 1`` positions (its words predict
+    their next word, no position crosses into the next chunk) until there are at least
+    ``seq_len``, which are cut to ``seq_len``. As in the original the next item read is
+    ``order[i + chunks read so far]`` (it counts chunks, not items) and indices wrap around the
+    items; the sample sequence repeats every ``items`` samples, with no reshuffle. ``documents``
+    numbers the chunks of a row (attention stays within a chunk: the original resets attention
+    and position ids per chunk, which under rotary embeddings is the same).
+    """
+
+    def __init__(self, prefix: str | Path, seq_len: int, seed: int) -> None:
+        from toklab.datasets.tfree_words import read_aligned_items
+
+        paths = array_paths(prefix, ("bin", "idx", "meta.json"))
+        for path in paths.values():
+            if not path.exists():
+                raise DataError(f"{path}: word array file not found")
+        meta = read_json(paths["meta.json"])
+        self.tokens = map_array(paths["bin"], np.dtype(meta.get("dtype", "uint16")))
+        self.offsets = read_index(paths["idx"], paths["bin"], len(self.tokens), "words")
+        self.items = read_aligned_items(prefix, len(self.offsets) - 1)
+        self.seq_len = seq_len
+        self.seed = seed
+        self.num_windows = len(self.items) - 1
+        if not (np.diff(self.offsets) > 1).any():
+            raise DataError(f"{prefix}: no chunk of two words or more: nothing to predict")
+        order = np.arange(self.num_windows)
+        np.random.RandomState(seed).shuffle(order)
+        self.order = order
+
+    def _row(self, order: np.ndarray, index: int) -> tuple[np.ndarray, ...]:
+        inputs, targets, documents = [], [], []
+        positions = read = 0
+        while positions < self.seq_len:
+            item = int(order[(index + read) % len(order)])
+            for chunk in range(int(self.items[item]), int(self.items[item + 1])):
+                words = self.tokens[self.offsets[chunk] : self.offsets[chunk + 1]].astype(np.int64)
+                inputs.append(words[:-1])
+                targets.append(words[1:])
+                documents.append(np.full(len(words) - 1, len(documents), dtype=np.int64))
+                positions += len(words) - 1
+                read += 1
+        return tuple(np.concatenate(part)[: self.seq_len] for part in (inputs, documents, targets))
+
+    def window(self, index: int) -> Batch:
+        """The run's ``index``-th sample."""
+        inputs, documents, targets = self._row(self.order, index)
+        return Batch(inputs, documents, None, targets)
+
+    def batch(self, first: int, size: int) -> Batch:
+        """Samples ``first .. first + size - 1``."""
+        rows = [self._row(self.order, first + i) for i in range(size)]
+        inputs, documents, targets = (np.stack(part) for part in zip(*rows, strict=True))
+        return Batch(inputs, documents, None, targets)
+
+    def sequential(self, first: int, size: int) -> Batch:
+        """Samples starting at the items in file order (validation: the same ones every time)."""
+        rows = [self._row(np.arange(self.num_windows), first + i) for i in range(size)]
+        inputs, documents, targets = (np.stack(part) for part in zip(*rows, strict=True))
+        return Batch(inputs, documents, None, targets)
+
+    def epoch_steps(self, batch_size: int) -> int:
+        """Optimizer steps per pass over the items (at least one)."""
+        return max(self.num_windows // batch_size, 1)

@@ -1,9 +1,9 @@
 """What the trainer minimises: next-token cross-entropy, or T-Free's multi-label next word.
 
-An objective maps a :class:`~toklab.training.data.Batch` (rows of ``seq_len + 1`` ids; the
-inputs are a row's first ``seq_len``, the targets its last) to the *summed* loss of its targets
-and their total weight, so the trainer can normalise over micro-batches, ranks and answer-only
-weights the same way for both:
+An objective maps a :class:`~toklab.training.data.Batch` (its ``inputs`` and the ``next_ids``
+they predict: a row's first and last ``seq_len`` ids, or separate arrays) to the *summed* loss
+of its targets and their total weight, so the trainer can normalise over micro-batches, ranks
+and answer-only weights the same way for both:
 
 * :class:`NextTokenLoss`: cross-entropy in nats of each next token.
 * :class:`MultiLabelLoss` (T-Free): the ids of a T-Free word array index its word table
@@ -63,13 +63,11 @@ class NextTokenLoss:
         self, forward, batch: Batch, device: torch.device
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Summed nats of the batch's (weighted) next tokens and their weight."""
-        tokens = torch.from_numpy(batch.tokens).to(device)
+        inputs = torch.from_numpy(batch.inputs).to(device)
+        targets = torch.from_numpy(batch.next_ids).to(device)
         documents = _documents(batch, device)
-        inputs = tokens[:, :-1]
         logits = forward(inputs) if documents is None else forward(inputs, documents)
-        nats = F.cross_entropy(
-            logits.float().flatten(0, 1), tokens[:, 1:].flatten(), reduction="none"
-        )
+        nats = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none")
         return _weighted(nats, batch, device)
 
 
@@ -99,14 +97,14 @@ class MultiLabelLoss:
         self, forward, batch: Batch, device: torch.device
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Summed scaled multi-label loss of the batch's (weighted) next words and the weight."""
-        inputs = self.inputs(batch.tokens[:, :-1], device)
+        inputs = self.inputs(batch.inputs, device)
         documents = _documents(batch, device)
         logits = forward(inputs) if documents is None else forward(inputs, documents)
         logits = logits.float().flatten(0, 1)
         # BCE(x, y) = (1 - y) softplus(x) + y w softplus(-x): every id's softplus(x), and at the
         # few active ids w softplus(-x) - softplus(x), so no (positions, v) target or loss
         # tensor is made (at v = 32k and 8k positions each would be 1 GiB)
-        positions, ids = self.patterns.targets(batch.tokens[:, 1:])
+        positions, ids = self.patterns.targets(batch.next_ids)
         positions = torch.from_numpy(positions).to(device)
         active = logits[positions, torch.from_numpy(ids).to(device)]
         per_position = F.softplus(logits).sum(dim=1)

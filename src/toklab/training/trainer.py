@@ -8,7 +8,8 @@
   examples``) instruction examples packed into rows, attention within each example and the
   loss on its answer only; ``init_from`` starts from a trained model's weights (fine-tuning).
 * T-Free (``tfree``: the trigram hasher of a T-Free word array): the same model with a
-  trigram embedding and a multi-label head, on windows of words, trained with
+  trigram embedding and a multi-label head, on windows of words or (``data: aligned``) the
+  original's samples from the items of its aligned export, trained with
   :class:`~toklab.training.objectives.MultiLabelLoss` instead of the next-token cross-entropy.
   The order is a pure function of (seed, step) (:mod:`toklab.training.data`), so resuming
   needs only the step; the checkpoint still stores every RNG state.
@@ -62,6 +63,7 @@ from toklab.training.checkpoint import (
 )
 from toklab.training.config import TrainConfig, config_to_dict
 from toklab.training.data import (
+    AlignedSampler,
     Batch,
     ChunkSampler,
     ExampleSampler,
@@ -234,6 +236,13 @@ def open_data(
             )
         max_id = int(examples.tokens.tokens.max()) if examples.tokens.num_tokens else 0
         return train_sampler, valid, max_id
+    if config.data == "aligned":
+        train_sampler = AlignedSampler(train_path, config.seq_len, config.seed)
+        valid = None
+        if valid_path is not None:
+            valid = AlignedSampler(valid_path, config.seq_len, config.seed)
+        tokens = train_sampler.tokens
+        return train_sampler, valid, int(tokens.max()) if tokens.size else 0
     stream = PackedStream(train_path, eos_id)
     max_id = int(stream.tokens.max()) if stream.tokens.size else 0
     train_sampler = WindowSampler(stream, config.seq_len, config.seed)
@@ -293,11 +302,15 @@ def train(
 
     overrides = dict(config.model)
     if tfree is not None:
-        if config.data != "windows":
-            raise ConfigError(f"data: {config.data!r}: T-Free models train on windows of words")
+        if config.data not in ("windows", "aligned"):
+            raise ConfigError(
+                f"data: {config.data!r}: T-Free models train on windows of words or aligned samples"
+            )
         overrides["tfree"] = {"m": tfree.m, "k": tfree.k, "entire_words": tfree.entire_words}
         overrides["tie_word_embeddings"] = False  # T-Free's head is its own (a tied preset too)
         vocab_size = tfree.v
+    elif config.data == "aligned":
+        raise ConfigError("data: 'aligned' is T-Free's samples of words, for T-Free models only")
     spec = model_spec(config.model_preset, presets_path, vocab_size, overrides)
     limit = spec.config.get("max_position_embeddings")
     if limit is not None and config.seq_len > limit:

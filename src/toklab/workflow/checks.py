@@ -191,11 +191,16 @@ def check_lm_jobs(plan: Plan, name: str, presets: Path | None = None) -> None:
         plan.lm_params(name, *run)
         job = plan.lm_job(name, *run)
         check_batch(name, job.key, job.training, job.gpus)
-        data = job.training.get("data", "windows")
-        if names.is_tfree(run[1]) and data != "windows":
+        data = job.training.get("data")
+        if names.is_tfree(run[1]) and data is not None:
             raise ConfigError(
                 f"corpus '{name}': {job.key}.training.data is {data}, but the T-Free LM on "
-                f"'{run[1]}' trains on windows of words"
+                f"'{run[1]}' trains on what tfree.samples says (aligned samples or windows)"
+            )
+        if data == "aligned":
+            raise ConfigError(
+                f"corpus '{name}': {job.key}.training.data is aligned, T-Free's samples of "
+                "words, which only T-Free LMs read (see tfree.samples)"
             )
         if names.is_tfree(run[1]) and presets is not None:
             model_class = (

@@ -58,6 +58,10 @@ TOKEN_ARRAY = "results/tokenized/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset
 TOKEN_ARRAY_SUFFIXES = ("bin", "idx", "meta.json")
 #: A T-Free word array is a token array of word ids and its word table (``words.json``).
 WORD_ARRAY_SUFFIXES = (*TOKEN_ARRAY_SUFFIXES, "words.json")
+#: T-Free's samples: the chunks of a subset's aligned export as a word array (one document per
+#: chunk), and ``items.idx``, the export's items over those documents.
+ALIGNED_WORD_ARRAY = f"{TOKEN_ARRAY}.aligned"
+ALIGNED_WORD_ARRAY_SUFFIXES = (*WORD_ARRAY_SUFFIXES, "items.idx")
 #: Delphi: a directory of {subset}-{i:05d}.parquet files and a meta.json.
 DELPHI_EXPORT = "results/exports/delphi/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}"
 #: StochasTok / nanoGPT: train.bin and val.bin, flat uint16, EOS after every document.
@@ -123,6 +127,9 @@ LOGS = {
     "tokenizer_stats": "logs/evaluation/{corpus}/{tokenizer_corpus}/{tokenizer}.log",
     "tokenize": "logs/tokenized/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
     "tokenize_words": "logs/tokenized/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
+    "tokenize_aligned_words": (
+        "logs/tokenized/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.aligned.log"
+    ),
     "tfree_word_counts": "logs/tfree/word_counts/{corpus}/{subset}.log",
     "tfree_tokenizer": "logs/tokenizers/{corpus}/{tokenizer}.log",
     "export_delphi": "logs/exports/delphi/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
@@ -188,6 +195,20 @@ def files_of(prefix: str, suffixes: tuple[str, ...], key: str | None = None) -> 
         (f"{key}_" if key else "") + suffix.replace(".", "_"): f"{prefix}.{suffix}"
         for suffix in suffixes
     }
+
+
+def aligned_word_array_files(
+    corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str, key: str | None = None
+) -> dict[str, str]:
+    """The files of a T-Free hasher's aligned word array, keyed ``{key}_bin``, ... (or ``bin``)."""
+    prefix = path(
+        ALIGNED_WORD_ARRAY,
+        corpus=corpus,
+        subset=subset,
+        tokenizer_corpus=tokenizer_corpus,
+        tokenizer=tokenizer,
+    )
+    return files_of(prefix, ALIGNED_WORD_ARRAY_SUFFIXES, key)
 
 
 def token_array_files(

@@ -673,11 +673,14 @@ class Plan:
         """The trainer's fields of one LM: its preset and training fields.
 
         A ``data: chunks`` job predicts the export's seq_len - 1 next tokens of each sample, so
-        its ``seq_len`` is that (added when the config leaves it out).
+        its ``seq_len`` is that (added when the config leaves it out); a T-Free LM of a corpus
+        with ``tfree.samples: aligned`` gets ``data: aligned``.
         """
         run = (tokenizer_corpus, tokenizer, model)
         job = self.lm_job(corpus, *run)
         settings = {"model_preset": job.preset, **job.training}
+        if self._aligned(corpus, tokenizer):
+            settings["data"] = "aligned"
         if job.chunks:
             sample = self._chunk_export(corpus, run, job)["seq_len"]
             seq_len = settings.setdefault("seq_len", sample - 1)
@@ -688,6 +691,10 @@ class Plan:
                     f"seq_len: {sample - 1} or leave it out"
                 )
         return settings
+
+    def _aligned(self, corpus: str, tokenizer: str) -> bool:
+        """Whether an LM on ``tokenizer`` is a T-Free LM trained on aligned samples."""
+        return names.is_tfree(tokenizer) and self.tfree.samples(corpus) == "aligned"
 
     def _lm_token_arrays(self, corpus: str, run: LmRun, job: LmJob) -> dict[str, str]:
         """The training and validation token arrays of one LM (``train_bin``, ``valid_bin``, ...).
@@ -710,12 +717,24 @@ class Plan:
     ) -> dict[str, str]:
         """The tokenizer and the training and validation data of one LM.
 
-        The data are token arrays, or the Delphi export directories (``train``, ``valid``) of a
-        ``data: chunks`` job.
+        The data are token arrays, the Delphi export directories (``train``, ``valid``) of a
+        ``data: chunks`` job, or a T-Free LM's aligned word arrays (``tfree.samples: aligned``).
         """
         run = (tokenizer_corpus, tokenizer, model)
         job = self.lm_job(corpus, *run)
         inputs = {"tokenizer": self.tokenizer_json(tokenizer_corpus, tokenizer)}
+        if self._aligned(corpus, tokenizer):
+            for subset in (job.train_subset, job.valid_subset):
+                self.tfree.aligned_inputs(corpus, subset)
+            return {
+                **inputs,
+                **layout.aligned_word_array_files(
+                    corpus, job.train_subset, tokenizer_corpus, tokenizer, "train"
+                ),
+                **layout.aligned_word_array_files(
+                    corpus, job.valid_subset, tokenizer_corpus, tokenizer, "valid"
+                ),
+            }
         if not job.chunks:
             return {**inputs, **self._lm_token_arrays(corpus, run, job)}
         self._chunk_export(corpus, run, job)

@@ -11,6 +11,10 @@ A corpus's ``tfree`` block configures it (T-Free is the tokenizer family ``tfree
   words, ``results/tokenized/.../{subset}.{bin,idx,meta.json,words.json}``; an LM of the ``lm``
   block on it is T-Free's model (trigram embedding, multi-label head), trained by the one
   trainer and compared with the others in ``lm_{corpus}.csv`` by next-word accuracy.
+- ``samples``: what those LMs train on. ``aligned`` (the default, as the original): the
+  original's samples from the items of the subset's T-Free export (``tokenized.exports.tfree``),
+  whose chunks a hasher splits into ``results/tokenized/.../{subset}.aligned.*`` (with
+  ``items.idx``); ``windows``: windows of the word arrays, as token LMs train.
 - ``fertility``: tokens per whitespace-separated word of every tokenizer of the corpus on the
   block's subsets, per language: ``results/tables/tfree_fertility_{corpus}.csv``.
 - ``params``: embedding and head parameters of each hasher against dense vocabularies, for
@@ -91,6 +95,44 @@ class TfreePlan:
         return {
             "settings": layout.tokenizer_file(tokenizer_corpus, tokenizer, "tfree.json"),
             **layout.byte_corpus_files(corpus, subset, "corpus"),
+        }
+
+    def samples(self, corpus: str) -> str:
+        """What the corpus's T-Free LMs train on: ``aligned`` samples or ``windows`` of words."""
+        return self.block(corpus)["samples"]
+
+    def aligned_inputs(self, corpus: str, subset: str) -> dict[str, str]:
+        """The T-Free export of a subset (memory map and aligned arrays) that LMs sample from.
+
+        Only for a corpus whose T-Free LMs train on aligned samples, with a ``tfree`` export.
+        """
+        if self.samples(corpus) != "aligned":
+            raise ConfigError(
+                f"corpus '{corpus}': tfree.samples is windows, so no LM reads aligned samples"
+            )
+        if "tfree" not in (self.plan.corpus(corpus).get("tokenized") or {}).get("exports", {}):
+            raise ConfigError(
+                f"corpus '{corpus}': tfree.samples is aligned (the original's samples from the "
+                "items of its aligned export), but tokenized.exports configures no tfree "
+                "export; add one or set tfree.samples: windows"
+            )
+        self.plan.tfree_inputs(corpus, subset)
+        prefix = layout.path(layout.TFREE_EXPORT, corpus=corpus, subset=subset)
+        return {
+            **layout.files_of(prefix, layout.TFREE_SUFFIXES, "memory_map"),
+            **layout.files_of(prefix, layout.TFREE_ALIGNED_SUFFIXES, "aligned"),
+        }
+
+    def aligned_word_array_inputs(
+        self, corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str
+    ) -> dict[str, str]:
+        """The hasher's settings and the T-Free export of one aligned word array."""
+        if not names.is_tfree(tokenizer):
+            raise ConfigError(f"'{tokenizer}' is not a T-Free hasher")
+        self.hasher(tokenizer_corpus, tokenizer)
+        return {
+            "settings": layout.tokenizer_file(tokenizer_corpus, tokenizer, "tfree.json"),
+            **self.aligned_inputs(corpus, subset),
         }
 
     # -----------------------------------------------------------------------------------------
