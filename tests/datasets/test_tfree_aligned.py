@@ -77,7 +77,7 @@ def reference_sample(items: list[list[str]], order: np.ndarray, index: int, seq_
     read = 0
     while len(inputs) < seq_len:
         for text in items[order[(index + read) % len(order)]]:
-            words = split_words(text + EOT)
+            words = split_words((text + EOT).strip())  # trigramify(strip=True)
             inputs += words[:-1]
             targets += words[1:]
             chunks += [read] * (len(words) - 1)
@@ -131,9 +131,10 @@ def test_aligned_word_array(export, settings_path, tmp_path):
     ids = np.fromfile(f"{out}.bin", dtype=meta["dtype"])
     offsets = np.fromfile(f"{out}.idx", dtype=np.int64)
     assert meta["num_documents"] == len(texts) and meta["aligned_items"] == len(items)
+    assert any(text[:1].isspace() for text in texts)  # chunks cut at a space: stripped
     for chunk, text in enumerate(texts):
         words = [table[i] for i in ids[offsets[chunk] : offsets[chunk + 1]]]
-        assert words == split_words(text + EOT) and words[-1] == EOT
+        assert words == split_words((text + EOT).strip()) and words[-1] == EOT
     item_offsets = read_aligned_items(out, len(texts))
     assert np.diff(item_offsets).tolist() == [len(item) for item in items]
     # batch-independent and byte-identical on a rerun

@@ -128,8 +128,9 @@ def tokenize_aligned_words(
 ) -> dict[str, Any]:
     """The chunks of T-Free's aligned memory map as a word array, one document per chunk.
 
-    As T-Free's pretraining dataset encodes a chunk: ``split_words(text + "<|endoftext|>")``,
-    so every document ends with word 0. ``PREFIX.items.idx`` (little-endian int64, ``items +
+    As T-Free's pretraining dataset encodes a chunk: ``split_words((text +
+    "<|endoftext|>").strip())`` (its ``trigramify`` strips the text: a chunk cut at a space
+    loses it), so every document ends with word 0. ``PREFIX.items.idx`` (little-endian int64, ``items +
     1`` offsets) groups the documents into the export's items: item ``i`` is documents
     ``items[i]`` to ``items[i + 1] - 1``; :class:`~toklab.training.data.AlignedSampler` draws
     the original's samples from them. The aligned arrays are read at the memory map's prefix.
@@ -142,7 +143,10 @@ def tokenize_aligned_words(
             last = min(first + batch_chunks, aligned.num_chunks)
             texts = [aligned.chunk_bytes(c) for c in range(first, last)]
             yield (
-                [_decode(text, memory_map_prefix, first + i) + EOT for i, text in enumerate(texts)],
+                [
+                    (_decode(text, memory_map_prefix, first + i) + EOT).strip()
+                    for i, text in enumerate(texts)
+                ],
                 sum(map(len, texts)),
             )
 
