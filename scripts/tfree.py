@@ -96,6 +96,26 @@ def aligned_words(settings: Path, memory_map_prefix: Path, output_prefix: Path) 
              meta["aligned_items"], meta["num_tokens"])  # fmt: skip
 
 
+@main.command()
+@click.option("--settings", required=True, type=path_option, help="The hasher's tfree.json.")
+@click.option(
+    "--examples",
+    "examples_path",
+    required=True,
+    type=path_option,
+    help='JSONL: per line [{"type": "text", "content": ..., "has_loss": ...}, ...].',
+)
+@click.option("--output-prefix", required=True, type=path_option)
+@one_line_errors
+def examples(settings: Path, examples_path: Path, output_prefix: Path) -> None:
+    """Split T-Free fine-tuning examples into word examples (loss on their has_loss segments)."""
+    from toklab.datasets.tfree_words import tokenize_word_examples
+
+    meta = tokenize_word_examples(settings, examples_path, output_prefix)
+    log.info("%s: %d examples, %d words", output_prefix, meta["num_documents"],
+             meta["num_tokens"])  # fmt: skip
+
+
 @main.command("fertility-table")
 @click.option("--manifest", required=True, type=path_option, help="The corpus manifest.")
 @click.option(

@@ -4,7 +4,8 @@
 --train/--valid are token-array prefixes (PREFIX.bin/.idx/.meta.json), or with --set data=chunks
 Delphi export directories (fixed-length samples, epochs with a seeded per-epoch shuffle). With
 --tfree SETTINGS they are T-Free word arrays and the model is T-Free's (trigram embedding,
-multi-label head).
+multi-label head): with --set data=aligned aligned word arrays (the original's samples), with
+--set data=examples word examples (fine-tuning, loss on the has_loss segments).
 
 Single process:  python scripts/train_lm.py --train PREFIX --out-dir DIR [--config F] [--set k=v]
 Several GPUs:    torchrun --nproc-per-node N scripts/train_lm.py ...

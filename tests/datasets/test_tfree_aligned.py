@@ -1,4 +1,5 @@
-"""T-Free's samples from its aligned export: the reader, aligned word arrays and the sampler.
+"""T-Free's samples: the aligned export's reader, aligned word arrays, their sampler, and the
+fine-tuning examples with has_loss segments.
 
 The sampler is checked against a reference written from the description of the original's
 ``TextDataset.__getitem__`` (notes B3), on the export's raw bytes and T-Free's word split: it
@@ -6,6 +7,8 @@ never reads toklab's word array.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -22,12 +25,15 @@ from toklab.datasets.tfree_words import (
     EOT,
     aligned_word_array_paths,
     read_aligned_items,
+    read_segments,
     read_words,
     tokenize_aligned_words,
+    tokenize_word_examples,
+    word_example_paths,
 )
 from toklab.errors import DataError
 from toklab.tokenizers.tfree import TrigramHasher, save_settings, split_words
-from toklab.training.data import AlignedSampler
+from toklab.training.data import AlignedSampler, WordExampleSampler
 
 TEXTS = [
     "The cat sat on the mat. It was a sunny day, and the cat was happy!",
@@ -211,3 +217,84 @@ def test_sampler_needs_words_to_predict(tmp_path, settings_path):
     out = tmp_path / "words" / "one.aligned"
     tokenize_aligned_words(settings_path, prefix, out)
     assert AlignedSampler(out, 4, 42).batch(0, 1).tokens.shape == (1, 4)  # "x", EOT: 1 position
+
+
+# ---------------------------------------------------------------------------------------------
+# Fine-tuning examples: has_loss segments
+
+EXAMPLES = [
+    [{"type": "text", "content": "Question: what is 2 + 2? ", "has_loss": False},
+     {"type": "text", "content": " Answer: four.", "has_loss": True}],
+    [{"type": "text", "content": "Say hello.", "has_loss": False},
+     {"type": "text", "content": "Hello there, friend!", "has_loss": True},
+     {"type": "text", "content": " (and no loss on this)", "has_loss": False}],
+    [{"type": "text", "content": "All of it is trained on.", "has_loss": True}],
+]  # fmt: skip
+
+
+def write_examples(path, examples=EXAMPLES) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(json.dumps(e) for e in examples) + "\n\n")
+
+
+def reference_example(example: list[dict]):
+    """The original's fine-tuning encoding: words per stripped segment, a target's own weight."""
+    words, weights = [], []
+    for segment in example:
+        split = split_words(segment["content"].strip())
+        words += split
+        weights += [1.0 if segment["has_loss"] else 0.0] * len(split)
+    return words[:-1], words[1:], weights[1:]
+
+
+def test_word_examples_weigh_the_has_loss_segments(settings_path, tmp_path):
+    source = tmp_path / "ft.jsonl"
+    write_examples(source)
+    out = tmp_path / "words" / "ft"
+    meta = tokenize_word_examples(settings_path, source, out)
+    assert meta["num_documents"] == len(EXAMPLES)
+    table = read_words(out)
+    for seq_len, seed in ((4, 42), (64, 3)):
+        sampler = WordExampleSampler(out, seq_len, seed)
+        order = np.arange(len(EXAMPLES))
+        np.random.RandomState(seed).shuffle(order)
+        batch = sampler.batch(0, 2 * len(EXAMPLES))
+        assert batch.tokens.shape == batch.targets.shape == batch.weights.shape
+        for row in range(2 * len(EXAMPLES)):
+            inputs, targets, weights = reference_example(EXAMPLES[order[row % len(EXAMPLES)]])
+            n = min(len(inputs), seq_len)
+            assert [table[i] for i in batch.tokens[row, :n]] == inputs[:n]
+            assert [table[i] for i in batch.targets[row, :n]] == targets[:n]
+            assert batch.weights[row].tolist() == weights[:n] + [0.0] * (seq_len - n)
+            assert (batch.documents[row, :n] == 0).all() and (batch.documents[row, n:] == 1).all()
+    assert sampler.sequential(0, 1).weights[0].tolist()[:6] == reference_example(EXAMPLES[0])[2][:6]
+
+
+def test_bad_word_examples(settings_path, tmp_path):
+    cases = {
+        "not json": ("{oops", "line 1: not JSON"),
+        "empty list": ("[]", "line 1: not a non-empty JSON list"),
+        "bad segment": (json.dumps([{"type": "image", "content": "x", "has_loss": True}]),
+                        "line 1: a segment must be"),
+        "weight not bool": (json.dumps([{"type": "text", "content": "x", "has_loss": 1}]),
+                            "line 1: a segment must be"),
+        "no examples": ("\n\n", "no fine-tuning examples"),
+    }  # fmt: skip
+    for name, (text, message) in cases.items():
+        source = tmp_path / f"{name}.jsonl"
+        source.write_text(text)
+        with pytest.raises(DataError, match=message) as err:
+            tokenize_word_examples(settings_path, source, tmp_path / "out" / name)
+        assert "\n" not in str(err.value)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    with pytest.raises(DataError, match="fine-tuning examples not found"):
+        read_segments(tmp_path / "missing.jsonl")
+    # corrupt weights
+    source = tmp_path / "ft.jsonl"
+    write_examples(source)
+    out = tmp_path / "words" / "ft"
+    tokenize_word_examples(settings_path, source, out)
+    weights = word_example_paths(out)["weights.bin"]
+    weights.write_bytes(weights.read_bytes()[:-1])
+    with pytest.raises(DataError, match="corrupt loss weights"):
+        WordExampleSampler(out, 8, 42)

@@ -22,6 +22,7 @@ from toklab.datasets.tfree_words import (
     WordPatterns,
     read_words,
     tokenize_aligned_words,
+    tokenize_word_examples,
     tokenize_words,
 )
 from toklab.errors import ConfigError, DataError
@@ -193,6 +194,39 @@ def test_aligned_samples_are_for_tfree_models_only(aligned_arrays, tmp_path):
         train(config("data=aligned"), train_prefix, tmp_path, presets_path=PRESETS)
 
 
+def word_examples(directory, tail: str):
+    """Fine-tuning examples: a loss-free prompt, a trained answer, a loss-free ``tail``."""
+    lines = []
+    for i in range(24):
+        lines.append(json.dumps([
+            {"type": "text", "content": f"Question {i}: which colour?", "has_loss": False},
+            {"type": "text", "content": f"The answer is {['red', 'blue', 'green'][i % 3]}.",
+             "has_loss": True},
+            {"type": "text", "content": f"{tail} {i}", "has_loss": False},
+        ]))  # fmt: skip
+    source = directory / f"{tail}.jsonl"
+    source.write_text("\n".join(lines))
+    return source
+
+
+def test_tfree_fine_tuning_trains_on_has_loss_segments_only(word_arrays, tmp_path):
+    settings, _train_prefix, _valid_prefix = word_arrays
+    runs = {}
+    for tail in ("never trained on", "something else entirely"):
+        prefix = tmp_path / "words" / tail.replace(" ", "_")
+        tokenize_word_examples(settings, word_examples(tmp_path, tail), prefix)
+        out = tmp_path / tail.replace(" ", "_")
+        run(out, settings, prefix, prefix, "data=examples", "max_steps=8", "eval_interval=4")
+        runs[tail] = records(out)
+    # the loss-free tails follow the answers: they change no weighted position's loss
+    first, second = runs.values()
+    assert [r["loss"] for r in first] == pytest.approx([r["loss"] for r in second], rel=1e-5)
+    assert [r["val_loss"] for r in first if "val_loss" in r] == pytest.approx(
+        [r["val_loss"] for r in second if "val_loss" in r], rel=1e-5
+    )
+    assert first[-1]["loss"] < first[0]["loss"]
+
+
 def test_micro_batches_do_not_change_the_tfree_loss(word_arrays, tmp_path):
     settings, train_prefix, _valid_prefix = word_arrays
     run(tmp_path / "a", settings, train_prefix, None, "max_steps=3", "micro_batch_size=8")
@@ -224,7 +258,7 @@ def test_validation_loss_uses_the_validation_words(word_arrays):
 def test_tfree_bad_input(word_arrays, tmp_path):
     settings, train_prefix, _valid_prefix = word_arrays
     with pytest.raises(ConfigError, match="windows of words"):
-        run(tmp_path / "a", settings, train_prefix, None, "data=examples")
+        run(tmp_path / "a", settings, train_prefix, None, "data=chunks")
     # a checkpoint of other (v, m, k) cannot start a run with these settings
     other = tmp_path / "other" / "tfree.json"
     other.parent.mkdir()

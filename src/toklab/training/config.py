@@ -56,8 +56,8 @@ class TrainConfig:
     micro_batch_size: int = 16  # sequences per forward pass on one rank
     max_steps: int = 1000
     max_epochs: int | None = None  # when set, max_steps = max_epochs x steps per epoch (Delphi)
-    # windows of packed token arrays | chunks of a Delphi export | examples | aligned (T-Free's
-    # samples from the items of its aligned export)
+    # windows of packed token arrays | chunks of a Delphi export | examples (T-Free: word
+    # examples with has_loss segments) | aligned (T-Free's samples from its aligned export)
     data: str = "windows"
     init_from: str = ""  # a model directory whose weights start the run (fine-tuning)
     eval_interval: int = 100

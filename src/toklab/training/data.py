@@ -1,6 +1,6 @@
 """Training data: windows of packed token streams, or the fixed-length samples of a Delphi export.
 
-Four samplers with one interface (``window``, ``batch``, ``sequential``, ``num_windows``),
+Samplers with one interface (``window``, ``batch``, ``sequential``, ``num_windows``),
 each a pure function of (seed, index), so exact resume needs only the step:
 
 * :class:`WindowSampler`: non-overlapping windows of a :class:`PackedStream` (token arrays or
@@ -13,7 +13,9 @@ each a pure function of (seed, index), so exact resume needs only the step:
   :class:`Batch` with the document ids and loss weights;
 * :class:`AlignedSampler`: T-Free's pretraining samples, from the items of its aligned export
   (:func:`~toklab.datasets.tfree_words.tokenize_aligned_words`), filled and cut as the original
-  does; its ``batch`` is a :class:`Batch` with separate inputs and targets.
+  does; its ``batch`` is a :class:`Batch` with separate inputs and targets;
+* :class:`WordExampleSampler`: T-Free's fine-tuning samples, one example of ``has_loss``
+  segments per row (:func:`~toklab.datasets.tfree_words.tokenize_word_examples`).
 
 The packed stream is ``EOS d0 EOS d1 EOS ... d(n-1) EOS``: every document is kept whole, first token
 included (ByteSpan's loader dropped it), with one EOS before it, so a model always sees the
@@ -387,4 +389,68 @@ class AlignedSampler:
 
     def epoch_steps(self, batch_size: int) -> int:
         """Optimizer steps per pass over the items (at least one)."""
+        return max(self.num_windows // batch_size, 1)
+
+
+class WordExampleSampler:
+    """T-Free's fine-tuning samples: one example per row, its loss on the ``has_loss`` words.
+
+    The data is word examples (:func:`~toklab.datasets.tfree_words.tokenize_word_examples`).
+    As T-Free's ``TextDataset`` (``pretraining: false``) builds sample ``i``: example
+    ``order[i]`` of ``numpy.random.RandomState(seed).shuffle``, its words predicting their next
+    word, each position weighted by its target word's ``has_loss``; cut to ``seq_len``
+    positions, or padded (word 0, weight 0, a document of its own). The sequence repeats every
+    ``examples`` samples.
+    """
+
+    def __init__(self, prefix: str | Path, seq_len: int, seed: int) -> None:
+        from toklab.datasets.tfree_words import read_word_weights
+
+        paths = array_paths(prefix, ("bin", "idx", "meta.json"))
+        for path in paths.values():
+            if not path.exists():
+                raise DataError(f"{path}: word array file not found")
+        meta = read_json(paths["meta.json"])
+        self.tokens = map_array(paths["bin"], np.dtype(meta.get("dtype", "uint16")))
+        self.offsets = read_index(paths["idx"], paths["bin"], len(self.tokens), "words")
+        self.weights = read_word_weights(prefix, len(self.tokens))
+        self.seq_len = seq_len
+        self.num_windows = len(self.offsets) - 1
+        if not self.num_windows:
+            raise DataError(f"{prefix}: no examples")
+        order = np.arange(self.num_windows)
+        np.random.RandomState(seed).shuffle(order)
+        self.order = order
+
+    def _row(self, example: int) -> tuple[np.ndarray, ...]:
+        start, end = int(self.offsets[example]), int(self.offsets[example + 1])
+        words = self.tokens[start:end].astype(np.int64)
+        count = min(max(len(words) - 1, 0), self.seq_len)
+        inputs = np.zeros(self.seq_len, dtype=np.int64)
+        targets = np.zeros(self.seq_len, dtype=np.int64)
+        weights = np.zeros(self.seq_len, dtype=np.float32)
+        documents = np.ones(self.seq_len, dtype=np.int64)  # padding: a document of its own
+        inputs[:count], targets[:count] = words[:count], words[1 : count + 1]
+        weights[:count] = self.weights[start + 1 : start + 1 + count]
+        documents[:count] = 0
+        return inputs, documents, weights, targets
+
+    def _stack(self, examples) -> Batch:
+        rows = [self._row(int(example)) for example in examples]
+        return Batch(*(np.stack(part) for part in zip(*rows, strict=True)))
+
+    def window(self, index: int) -> Batch:
+        """The run's ``index``-th sample."""
+        return self._stack([self.order[index % self.num_windows]])
+
+    def batch(self, first: int, size: int) -> Batch:
+        """Samples ``first .. first + size - 1``."""
+        return self._stack(self.order[np.arange(first, first + size) % self.num_windows])
+
+    def sequential(self, first: int, size: int) -> Batch:
+        """Examples in file order (validation: the same ones every time)."""
+        return self._stack(np.arange(first, first + size) % self.num_windows)
+
+    def epoch_steps(self, batch_size: int) -> int:
+        """Optimizer steps per pass over the examples (at least one)."""
         return max(self.num_windows // batch_size, 1)

@@ -8,8 +8,9 @@
   examples``) instruction examples packed into rows, attention within each example and the
   loss on its answer only; ``init_from`` starts from a trained model's weights (fine-tuning).
 * T-Free (``tfree``: the trigram hasher of a T-Free word array): the same model with a
-  trigram embedding and a multi-label head, on windows of words or (``data: aligned``) the
-  original's samples from the items of its aligned export, trained with
+  trigram embedding and a multi-label head, on windows of words, (``data: aligned``) the
+  original's samples from the items of its aligned export or (``data: examples``) fine-tuning
+  examples whose loss is on their ``has_loss`` segments, trained with
   :class:`~toklab.training.objectives.MultiLabelLoss` instead of the next-token cross-entropy.
   The order is a pure function of (seed, step) (:mod:`toklab.training.data`), so resuming
   needs only the step; the checkpoint still stores every RNG state.
@@ -69,6 +70,7 @@ from toklab.training.data import (
     ExampleSampler,
     PackedStream,
     WindowSampler,
+    WordExampleSampler,
     read_chunks,
 )
 from toklab.training.objectives import MultiLabelLoss, NextTokenLoss, Objective
@@ -205,9 +207,16 @@ def evaluate(
 
 
 def open_data(
-    config: TrainConfig, train_path: str | Path, valid_path: str | Path | None, eos_id: int
+    config: TrainConfig,
+    train_path: str | Path,
+    valid_path: str | Path | None,
+    eos_id: int,
+    words: bool = False,
 ):
-    """Training and validation samplers of the configured kind; their largest token id."""
+    """Training and validation samplers of the configured kind; their largest token id.
+
+    ``words``: the data are T-Free word arrays (``examples`` are then word examples).
+    """
     if config.data == "chunks":
         chunks, _ = read_chunks(train_path)
         if chunks.shape[1] != config.seq_len + 1:
@@ -224,7 +233,7 @@ def open_data(
             valid = ChunkSampler(valid_chunks, 1, config.seed)
         max_id = int(chunks.max()) if chunks.size else 0
         return train_sampler, valid, max_id
-    if config.data == "examples":
+    if config.data == "examples" and not words:
         from toklab.datasets.examples import ExampleArray
 
         examples = ExampleArray.open(train_path)
@@ -236,11 +245,12 @@ def open_data(
             )
         max_id = int(examples.tokens.tokens.max()) if examples.tokens.num_tokens else 0
         return train_sampler, valid, max_id
-    if config.data == "aligned":
-        train_sampler = AlignedSampler(train_path, config.seq_len, config.seed)
+    if config.data == "aligned" or (words and config.data == "examples"):
+        kind = AlignedSampler if config.data == "aligned" else WordExampleSampler
+        train_sampler = kind(train_path, config.seq_len, config.seed)
         valid = None
         if valid_path is not None:
-            valid = AlignedSampler(valid_path, config.seq_len, config.seed)
+            valid = kind(valid_path, config.seq_len, config.seed)
         tokens = train_sampler.tokens
         return train_sampler, valid, int(tokens.max()) if tokens.size else 0
     stream = PackedStream(train_path, eos_id)
@@ -302,9 +312,10 @@ def train(
 
     overrides = dict(config.model)
     if tfree is not None:
-        if config.data not in ("windows", "aligned"):
+        if config.data not in ("windows", "aligned", "examples"):
             raise ConfigError(
-                f"data: {config.data!r}: T-Free models train on windows of words or aligned samples"
+                f"data: {config.data!r}: T-Free models train on windows of words, aligned "
+                "samples or word examples"
             )
         overrides["tfree"] = {"m": tfree.m, "k": tfree.k, "entire_words": tfree.entire_words}
         overrides["tie_word_embeddings"] = False  # T-Free's head is its own (a tied preset too)
@@ -332,7 +343,9 @@ def train(
             valid_objective = MultiLabelLoss(valid_patterns, loss.pos_weight, loss.loss_scale)
     elif not 0 <= eos_id < vocab_size:
         raise DataError(f"EOS id {eos_id} is outside the vocabulary of {vocab_size} tokens")
-    sampler, valid, max_id = open_data(config, train_prefix, valid_prefix, eos_id)
+    sampler, valid, max_id = open_data(
+        config, train_prefix, valid_prefix, eos_id, words=tfree is not None
+    )
     if tfree is not None and max_id >= words:
         raise DataError(f"{train_prefix}: word ids exceed its table of {words} words")
     if tfree is None and max_id >= vocab_size:
