@@ -434,22 +434,3 @@ def test_utf8_check_agrees_with_python(tmp_path_factory, docs):
         assert not valid or "no text to align" in str(err), str(err)
     else:
         assert valid
-
-
-def test_memory_map_bytes_are_the_corpus_bytes_linked_or_copied(tmp_path, monkeypatch):
-    corpus = byte_corpus(tmp_path / "corpus", ["one document", "two"])
-    write_memory_map(corpus, tmp_path / "linked")
-    source, linked = Path(f"{corpus}.bin"), tmp_path / "linked.bin"
-    assert linked.read_bytes() == source.read_bytes()
-    assert linked.stat().st_ino == source.stat().st_ino  # a hard link: no second copy
-
-    import toklab.datasets.tfree_memmap as tfree_memmap
-
-    def refuse(*args):
-        raise OSError("cross-device link")
-
-    monkeypatch.setattr(tfree_memmap.os, "link", refuse)
-    write_memory_map(corpus, tmp_path / "copied")
-    copied = tmp_path / "copied.bin"
-    assert copied.read_bytes() == source.read_bytes()
-    assert copied.stat().st_ino != source.stat().st_ino

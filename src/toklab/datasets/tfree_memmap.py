@@ -6,8 +6,9 @@ items of about ``max_bytes`` bytes. Both are written here, byte for byte in T-Fr
 
 **MemoryMap** at prefix ``P`` (:func:`write_memory_map`):
 
-* ``P.bin``: the documents' UTF-8 bytes back to back (uint8), the byte corpus's ``.bin`` (a hard
-  link to it where the filesystem allows, else a copy);
+* ``P.bin``: the documents' UTF-8 bytes back to back (uint8), a copy of the byte corpus's
+  ``.bin`` (not a hard link: it would share the corpus's modification time, which Snakemake
+  reads to decide what is out of date);
 * ``P.idx``: one ``[start, length]`` pair per document, little-endian uint64, in elements
   (bytes here);
 * ``P.meta.json``: ``{"dtype": "uint8", "index_dtype": "uint64", "document_count": n}``, the key
@@ -86,7 +87,6 @@ Aleph-Alpha/trigrams at commit 016100042cdbc8fa11f3757b6dd95c9af169d451; line nu
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -156,7 +156,7 @@ def write_memory_map(corpus_prefix: str | Path, out_prefix: str | Path) -> dict[
     if paths["idx"].resolve() == corpus.paths["idx"].resolve():
         raise ConfigError(f"{out_prefix}: the memory map would overwrite the byte corpus there")
     with atomic_path(paths["bin"]) as bin_tmp, atomic_write(paths["idx"]) as idx_file:
-        _link_or_copy(corpus.paths["bin"], bin_tmp)
+        shutil.copyfile(corpus.paths["bin"], bin_tmp)
         for first in range(0, len(corpus), BLOCK_DOCUMENTS):
             offsets = corpus.offsets[first : first + BLOCK_DOCUMENTS + 1]
             pairs = np.empty((len(offsets) - 1, 2), dtype=INDEX_DTYPE)
@@ -171,18 +171,6 @@ def write_memory_map(corpus_prefix: str | Path, out_prefix: str | Path) -> dict[
     write_json(paths["meta.json"], meta)
     log.info("%s: %d documents, %d bytes", out_prefix, len(corpus), corpus.num_bytes)
     return meta
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    """``target`` as a hard link to ``source`` where the filesystem allows, else a copy.
-
-    At pretraining scale the memory map's bytes are hundreds of GB, all equal to the corpus's.
-    """
-    target.unlink(missing_ok=True)
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
 
 
 def open_memory_map(prefix: str | Path) -> tuple[np.ndarray, np.ndarray]:
