@@ -37,39 +37,41 @@ from toklab.training.trainer import EXIT_PREEMPTED, evaluate, train
 PRESETS = REPO / "resources" / "model_presets.yaml"
 
 
-@pytest.fixture(scope="module")
-def word_arrays(tmp_path_factory):
-    """Word arrays of 100 + 20 demo documents, hashed into v = 512, m = 4, k = 1."""
+def tfree_arrays(root, kind: str):
+    """Settings (v = 512, m = 4, k = 1) and train/valid arrays of 100 + 20 demo documents.
+
+    ``kind`` is ``"words"`` (word arrays of the documents) or ``"aligned"`` (aligned word
+    arrays of T-Free exports of them, with items of 2,000 bytes).
+    """
     docs = [d.text for d in itertools.islice(generate_documents(DEMO_LANGUAGES, 0), 120)]
-    root = tmp_path_factory.mktemp("tfree")
     settings = root / "tokenizer" / "tfree.json"
     settings.parent.mkdir()
     save_settings(TrigramHasher(512, 4, 1), settings)
     prefixes = []
     for name, part in (("train", docs[:100]), ("valid", docs[100:])):
         corpus = byte_corpus(root, part, f"bytes_{name}")
-        prefixes.append(root / f"words_{name}")
-        tokenize_words(settings, corpus, prefixes[-1])
+        if kind == "aligned":
+            export = root / "export" / name
+            write_memory_map(corpus, export)
+            write_aligned_memory_map(export, export, max_bytes=2000, tolerance=100)
+            prefixes.append(root / f"{name}.aligned")
+            tokenize_aligned_words(settings, export, prefixes[-1])
+        else:
+            prefixes.append(root / f"words_{name}")
+            tokenize_words(settings, corpus, prefixes[-1])
     return settings, *prefixes
+
+
+@pytest.fixture(scope="module")
+def word_arrays(tmp_path_factory):
+    """Word arrays of 100 + 20 demo documents, hashed into v = 512, m = 4, k = 1."""
+    return tfree_arrays(tmp_path_factory.mktemp("tfree"), "words")
 
 
 @pytest.fixture(scope="module")
 def aligned_arrays(tmp_path_factory):
     """Aligned word arrays of the same documents: T-Free exports with items of 2,000 bytes."""
-    docs = [d.text for d in itertools.islice(generate_documents(DEMO_LANGUAGES, 0), 120)]
-    root = tmp_path_factory.mktemp("tfree_aligned")
-    settings = root / "tokenizer" / "tfree.json"
-    settings.parent.mkdir()
-    save_settings(TrigramHasher(512, 4, 1), settings)
-    prefixes = []
-    for name, part in (("train", docs[:100]), ("valid", docs[100:])):
-        corpus = byte_corpus(root, part, f"bytes_{name}")
-        export = root / "export" / name
-        write_memory_map(corpus, export)
-        write_aligned_memory_map(export, export, max_bytes=2000, tolerance=100)
-        prefixes.append(root / f"{name}.aligned")
-        tokenize_aligned_words(settings, export, prefixes[-1])
-    return settings, *prefixes
+    return tfree_arrays(tmp_path_factory.mktemp("tfree_aligned"), "aligned")
 
 
 def config(*extra):

@@ -142,7 +142,6 @@ def tokenize_aligned_words(
     the original's samples from them. The aligned arrays are read at the memory map's prefix.
     """
     aligned = open_aligned_memory_map(memory_map_prefix)
-    paths = aligned_word_array_paths(out_prefix)
 
     def chunk_batches():
         for first in range(0, aligned.num_chunks, batch_chunks):
@@ -156,8 +155,7 @@ def tokenize_aligned_words(
                 sum(map(len, texts)),
             )
 
-    paths[ITEMS_SUFFIX].unlink(missing_ok=True)
-    meta = _write_word_array(
+    return _write_word_array(
         settings_path,
         chunk_batches(),
         out_prefix,
@@ -167,15 +165,11 @@ def tokenize_aligned_words(
             "source_sha256": sha256_file(memory_map_paths(memory_map_prefix)["bin"]),
             "aligned_items": aligned.num_items,
         },
+        sidecar=(
+            aligned_word_array_paths(out_prefix)[ITEMS_SUFFIX],
+            lambda: aligned.item_chunks.astype(INDEX_DTYPE).tobytes(),
+        ),
     )
-    try:
-        with atomic_write(paths[ITEMS_SUFFIX]) as handle:
-            handle.write(aligned.item_chunks.astype(INDEX_DTYPE).tobytes())
-    except BaseException:
-        for path in paths.values():
-            path.unlink(missing_ok=True)
-        raise
-    return meta
 
 
 def read_aligned_items(prefix: str | Path, num_documents: int) -> np.ndarray:
@@ -244,11 +238,6 @@ def read_segments(path: str | Path) -> list[list[tuple[str, bool]]]:
     return examples
 
 
-def _segment_words(example: list[tuple[str, bool]]) -> list[str]:
-    """An example's words: each segment split on its own, stripped (the original's trigramify)."""
-    return [word for content, _ in example for word in split_words(content.strip())]
-
-
 def tokenize_word_examples(
     settings_path: str | Path, examples_path: str | Path, out_prefix: str | Path
 ) -> dict[str, Any]:
@@ -260,32 +249,31 @@ def tokenize_word_examples(
     its target word's (:class:`~toklab.training.data.WordExampleSampler`).
     """
     examples = read_segments(examples_path)
-    paths = word_example_paths(out_prefix)
-    paths[WEIGHTS_SUFFIX].unlink(missing_ok=True)
     texts_bytes = sum(len(content.encode()) for example in examples for content, _ in example)
-    meta = _write_word_array(
+    weights: list[bool] = []  # each word's has_loss, filled as the examples are split
+
+    def segment_words(example: list[tuple[str, bool]]) -> list[str]:
+        # each segment split on its own, stripped (the original's trigramify)
+        words: list[str] = []
+        for content, has_loss in example:
+            segment = split_words(content.strip())
+            words.extend(segment)
+            weights.extend([has_loss] * len(segment))
+        return words
+
+    return _write_word_array(
         settings_path,
         iter([(examples, texts_bytes)]),
         out_prefix,
         num_bytes=texts_bytes,
         where=f"{examples_path}: example",
         meta={"source_sha256": sha256_file(examples_path)},
-        split=_segment_words,
+        split=segment_words,
+        sidecar=(
+            word_example_paths(out_prefix)[WEIGHTS_SUFFIX],
+            lambda: np.asarray(weights, dtype=np.uint8).tobytes(),
+        ),
     )
-    weights = [
-        has_loss
-        for example in examples
-        for content, has_loss in example
-        for _ in split_words(content.strip())
-    ]
-    try:
-        with atomic_write(paths[WEIGHTS_SUFFIX]) as handle:
-            handle.write(np.asarray(weights, dtype=np.uint8).tobytes())
-    except BaseException:
-        for path in paths.values():
-            path.unlink(missing_ok=True)
-        raise
-    return meta
 
 
 def read_word_weights(prefix: str | Path, num_words: int) -> np.ndarray:
@@ -318,18 +306,25 @@ def _write_word_array(
     where: str,
     meta: dict[str, Any],
     split: Callable[[Any], list[str]] | None = None,
+    sidecar: tuple[Path, Callable[[], bytes]] | None = None,
 ) -> dict[str, Any]:
     """The word array of the texts, ``(texts, their bytes)`` a batch at a time; its meta.
 
     ``split`` makes a text's words (default :func:`~toklab.tokenizers.tfree.split_words`);
     ``where`` names a text in errors (``"{where} {index}: ..."``); ``meta`` is added to the
-    array's meta.
+    array's meta. ``sidecar`` is ``(path, data)``: one more file of the array, removed first
+    and written atomically after the meta, ``data()`` its bytes once every text is split; an
+    exception leaves none of the array's files, the sidecar included.
     """
+    paths = word_array_paths(out_prefix)
+    if sidecar is not None:
+        # first: a run killed before the new one is written must not pair the old with it
+        paths["sidecar"] = sidecar[0]
+        sidecar[0].unlink(missing_ok=True)
     split = split or split_words
     settings_path = Path(settings_path)
     hasher = load_settings(settings_path)
     digest = sha256_file(settings_path)
-    paths = word_array_paths(out_prefix)
     paths["bin"].parent.mkdir(parents=True, exist_ok=True)
     table: dict[str, int] = {EOT: EOT_ID}
     batches: list[np.ndarray] = []  # each batch's document offsets, from 0
@@ -363,7 +358,7 @@ def _write_word_array(
                     data = scratch.read(count * _ID_DTYPE.itemsize)
                     writer.write(np.frombuffer(data, dtype=_ID_DTYPE), offsets)
             write_json(paths[WORDS_SUFFIX], list(table))
-            return writer.finish(
+            written = writer.finish(
                 {
                     "num_bytes": num_bytes,
                     "tokenizer_sha256": digest,
@@ -372,6 +367,10 @@ def _write_word_array(
                     "tfree": hasher_settings(hasher),
                 }
             )
+            if sidecar is not None:
+                with atomic_write(paths["sidecar"]) as handle:
+                    handle.write(sidecar[1]())
+            return written
         except BaseException:
             for path in paths.values():
                 path.unlink(missing_ok=True)

@@ -36,23 +36,39 @@ from toklab.errors import DataError
 from toklab.io import read_json
 
 
+def _open_array(prefix: str | Path, unit: str, dtype: str) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The ids, document offsets and meta of the ``.bin``/``.idx`` array at ``prefix``.
+
+    ``unit`` names the ids in errors (``"token"``, ``"word"``); ``dtype`` is the ids' dtype
+    when the meta records none.
+    """
+    paths = array_paths(prefix, ("bin", "idx", "meta.json"))
+    for path in paths.values():
+        if not path.exists():
+            raise DataError(f"{path}: {unit} array file not found")
+    meta = read_json(paths["meta.json"])
+    tokens = map_array(paths["bin"], np.dtype(meta.get("dtype", dtype)))
+    return tokens, read_index(paths["idx"], paths["bin"], len(tokens), f"{unit}s"), meta
+
+
+def _original_order(n: int, seed: int) -> np.ndarray:
+    """``0 .. n - 1`` in the order of ``numpy.random.RandomState(seed).shuffle``, as T-Free's."""
+    order = np.arange(n)
+    np.random.RandomState(seed).shuffle(order)
+    return order
+
+
 class PackedStream:
     """Random access to the EOS-separated stream of a ``.bin``/``.idx`` array."""
 
     def __init__(self, prefix: str | Path, eos_id: int) -> None:
-        paths = array_paths(prefix, ("bin", "idx", "meta.json"))
-        for path in paths.values():
-            if not path.exists():
-                raise DataError(f"{path}: token array file not found")
-        meta = read_json(paths["meta.json"])
-        dtype = np.dtype(meta.get("dtype", "uint8"))
-        self.tokens = map_array(paths["bin"], dtype)
-        self.offsets = read_index(paths["idx"], paths["bin"], len(self.tokens), "tokens")
+        self.tokens, self.offsets, meta = _open_array(prefix, "token", "uint8")
         if len(self.offsets) < 2:
+            paths = array_paths(prefix, ("bin", "idx"))
             raise DataError(f"{paths['idx']}: no documents in {paths['bin']}")
         self.eos_id = eos_id
         self.vocab_size = int(meta.get("vocab_size", 256))
-        if eos_id < self.vocab_size and dtype == np.uint8:
+        if eos_id < self.vocab_size and self.tokens.dtype == np.uint8:
             raise DataError(f"{prefix}: EOS id {eos_id} collides with byte values")
         self.num_documents = len(self.offsets) - 1
         #: stream position of every document's EOS (and of the final EOS)
@@ -339,22 +355,14 @@ class AlignedSampler:
     def __init__(self, prefix: str | Path, seq_len: int, seed: int) -> None:
         from toklab.datasets.tfree_words import read_aligned_items
 
-        paths = array_paths(prefix, ("bin", "idx", "meta.json"))
-        for path in paths.values():
-            if not path.exists():
-                raise DataError(f"{path}: word array file not found")
-        meta = read_json(paths["meta.json"])
-        self.tokens = map_array(paths["bin"], np.dtype(meta.get("dtype", "uint16")))
-        self.offsets = read_index(paths["idx"], paths["bin"], len(self.tokens), "words")
+        self.tokens, self.offsets, _ = _open_array(prefix, "word", "uint16")
         self.items = read_aligned_items(prefix, len(self.offsets) - 1)
         self.seq_len = seq_len
         self.seed = seed
         self.num_windows = len(self.items) - 1
         if not (np.diff(self.offsets) > 1).any():
             raise DataError(f"{prefix}: no chunk of two words or more: nothing to predict")
-        order = np.arange(self.num_windows)
-        np.random.RandomState(seed).shuffle(order)
-        self.order = order
+        self.order = _original_order(self.num_windows, seed)
 
     def _row(self, order: np.ndarray, index: int) -> tuple[np.ndarray, ...]:
         inputs, targets, documents = [], [], []
@@ -383,7 +391,8 @@ class AlignedSampler:
 
     def sequential(self, first: int, size: int) -> Batch:
         """Samples starting at the items in file order (validation: the same ones every time)."""
-        rows = [self._row(np.arange(self.num_windows), first + i) for i in range(size)]
+        order = np.arange(self.num_windows)
+        rows = [self._row(order, first + i) for i in range(size)]
         inputs, documents, targets = (np.stack(part) for part in zip(*rows, strict=True))
         return Batch(inputs, documents, None, targets)
 
@@ -406,21 +415,13 @@ class WordExampleSampler:
     def __init__(self, prefix: str | Path, seq_len: int, seed: int) -> None:
         from toklab.datasets.tfree_words import read_word_weights
 
-        paths = array_paths(prefix, ("bin", "idx", "meta.json"))
-        for path in paths.values():
-            if not path.exists():
-                raise DataError(f"{path}: word array file not found")
-        meta = read_json(paths["meta.json"])
-        self.tokens = map_array(paths["bin"], np.dtype(meta.get("dtype", "uint16")))
-        self.offsets = read_index(paths["idx"], paths["bin"], len(self.tokens), "words")
+        self.tokens, self.offsets, _ = _open_array(prefix, "word", "uint16")
         self.weights = read_word_weights(prefix, len(self.tokens))
         self.seq_len = seq_len
         self.num_windows = len(self.offsets) - 1
         if not self.num_windows:
             raise DataError(f"{prefix}: no examples")
-        order = np.arange(self.num_windows)
-        np.random.RandomState(seed).shuffle(order)
-        self.order = order
+        self.order = _original_order(self.num_windows, seed)
 
     def _row(self, example: int) -> tuple[np.ndarray, ...]:
         start, end = int(self.offsets[example]), int(self.offsets[example + 1])
