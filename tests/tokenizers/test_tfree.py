@@ -534,21 +534,47 @@ def test_settings_bad_files(tmp_path):
         assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
 
 
+def original_row(i: int, v: int, m: int) -> list[int]:
+    """The original's row ``i`` (as :func:`brute_row`, with a set for long rows)."""
+    row: set[int] = set()
+    for s in range(m):
+        j = 0
+        while (value := md5_mod(f"{i}_{s}_{j}", v)) in row:
+            j += 1
+        row.add(value)
+    return sorted(row)
+
+
 @settings(max_examples=100, deadline=None)
 @example(ids=[0, 9, 10, 99, 9_999_999, 10_000_000, (1 << 24) - 1], m=10, v=8000)
+@example(ids=[0, 5, 10_000_000, (1 << 24) - 1], m=10, v=10)  # every row retries, j up to 100s
+@example(ids=[7, 12_345_678], m=10_000, v=2**31 - 1)
 @given(
     ids=st.lists(st.integers(0, (1 << 24) - 1), min_size=1, max_size=40),
-    m=st.sampled_from([1, 2, 9, 10, 11, 12, 99, 100, 257, 1000, 10_000]),
+    m=st.sampled_from([1, 2, 9, 10, 11, 12, 99, 100, 257, 1000]),
     v=st.integers(1, 2**31 - 1),
 )
-def test_compiled_md5_equals_hashlib(ids, m, v):
-    """The compiled first tries are hashlib's md5 of f"{i}_{s}_0", read as the original, sorted."""
+def test_compiled_rows_equal_hashlib(ids, m, v):
+    """The compiled rows are the original's (hashlib md5 of f"{i}_{s}_{j}", retried, sorted).
+
+    Rows whose retries need a message longer than 15 bytes are left unfinished, for hashlib.
+    """
     from toklab.tokenizers import tfree
 
-    rows, repeats = tfree._first_try_rows(np.array(ids, dtype=np.int64), m, v)
-    expected = [
-        sorted(int(hashlib.md5(f"{i}_{s}_0".encode()).hexdigest(), 16) % v for s in range(m))
-        for i in ids
-    ]
-    assert rows.tolist() == expected
-    assert repeats.tolist() == [len(set(row)) < m for row in expected]
+    v = max(v, m)
+    rows, unfinished = tfree._md5_rows(np.array(ids, dtype=np.int64), m, v)
+    for i, row, left in zip(ids, rows.tolist(), unfinished.tolist(), strict=True):
+        if not left:
+            assert row == original_row(i, v, m)
+        else:  # a retry message would not fit: f"{i}_{s}_{j}" with a long s or j
+            assert len(f"{i}_{m - 1}_10") > 15 or m == v
+
+
+def test_rows_whose_retries_outgrow_the_compiled_block():
+    """Slots late in a full row (v = m = 1000) retry past j = 99: those rows go to hashlib."""
+    from toklab.tokenizers import tfree
+
+    ids = np.array([12_345_678, 7], dtype=np.int64)
+    assert tfree._md5_rows(ids, 1000, 1000)[1].tolist() == [True, False]
+    rows = TrigramHasher(1000, 1000).rows(ids)
+    assert (rows == np.arange(1000)).all()

@@ -66,7 +66,10 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+import llvmlite.ir  # numba's own dependency: the 32-bit operations of the compiled MD5
 import numba
+import numba.core.cgutils
+import numba.extending
 import numpy as np
 
 from toklab.errors import ConfigError, DataError
@@ -298,125 +301,182 @@ def _md5_mod(data: bytes, v: int) -> int:
     return int.from_bytes(hashlib.md5(data).digest(), "big") % v
 
 
-# MD5 (RFC 1321) of the short ASCII messages f"{i}_{s}_0", compiled: hashlib costs a Python
+# MD5 (RFC 1321) of the short ASCII messages f"{i}_{s}_{j}", compiled: hashlib costs a Python
 # call, an f-string and a bytes object per slot, which dominated building the rows, and no
 # library hashes many tiny messages in bulk. The 64 steps are written out as in the RFC, with
-# constant shifts, in a loop over independent messages that LLVM vectorizes (4 messages per
+# constant shifts, in a loop over independent messages that LLVM vectorizes (8 messages per
 # AVX2 instruction). Messages are single blocks of at most 15 bytes, so only the words x0..x3
 # and the bit length x14 are non-zero; tested equal to hashlib.
+#
+# Numba widens arithmetic on uint32 to 64 bits, which halves the messages per instruction; the
+# few 32-bit operations below are LLVM instructions (numba.extending.intrinsic) instead.
 
+# The cache's index: each block of _BLOCK consecutive trigram ids that has a cached row gets an
+# int32 slot per id. A text's trigrams fill few blocks (a dense index of all 2^24 ids would
+# cost a page fault per 1024 ids the first time, more than hashing their rows).
+_BLOCK_BITS = 6
+_BLOCK = 1 << _BLOCK_BITS
 _MD5_MAX_SLOTS = 10_000  # f"_{s}_0" plus the 0x80 pad byte must fit 8 bytes
-_WORD = 0xFFFFFFFF
-_ONE_DIVISION_MAX = 1 << 29
+_MESSAGE_BYTES = 15  # x0..x3 less the pad byte
+_U32 = np.uint32
+
+
+def _u32_binary(operation: str):
+    """A numba function of two uint32 that is one 32-bit LLVM ``operation``."""
+
+    @numba.extending.intrinsic
+    def function(typingctx, a, b):
+        def codegen(context, builder, signature, args):
+            return getattr(builder, operation)(*args)
+
+        return numba.types.uint32(numba.types.uint32, numba.types.uint32), codegen
+
+    return function
+
+
+_add, _and, _or, _xor = (_u32_binary(op) for op in ("add", "and_", "or_", "xor"))
+
+
+@numba.extending.intrinsic
+def _not(typingctx, a):
+    def codegen(context, builder, signature, args):
+        return builder.not_(args[0])
+
+    return numba.types.uint32(numba.types.uint32), codegen
+
+
+def _call_llvm(builder, name: str, values) -> object:
+    """A call of the 32-bit LLVM intrinsic ``name`` on ``values``."""
+    i32 = llvmlite.ir.IntType(32)
+    declared = numba.core.cgutils.get_or_insert_function(
+        builder.module, llvmlite.ir.FunctionType(i32, [i32] * len(values)), name
+    )
+    return builder.call(declared, values)
+
+
+@numba.extending.intrinsic
+def _funnel_shift(typingctx, high, low, shift):
+    def codegen(context, builder, signature, args):
+        return _call_llvm(builder, "llvm.fshl.i32", args)
+
+    return numba.types.uint32(*[numba.types.uint32] * 3), codegen
+
+
+@numba.extending.intrinsic
+def _byte_swap(typingctx, a):
+    def codegen(context, builder, signature, args):
+        return _call_llvm(builder, "llvm.bswap.i32", args)
+
+    return numba.types.uint32(numba.types.uint32), codegen
+
+
+_ZERO = _U32(0)
 
 
 @numba.njit(inline="always")
 def _md5_step(a, b, mixed, x, s, k):
-    t = (a + mixed + k + x) & _WORD
-    return (b + (((t << s) & _WORD) | (t >> (32 - s)))) & _WORD
+    t = _add(_add(a, mixed), _add(_U32(k), x))
+    return _add(b, _funnel_shift(t, t, _U32(s)))  # t rotated left by s
 
 
 @numba.njit(inline="always")
 def _md5_f(a, b, c, d, x, s, k):
-    return _md5_step(a, b, (b & c) | (~b & d), x, s, k)
+    return _md5_step(a, b, _or(_and(b, c), _and(_not(b), d)), x, s, k)
 
 
 @numba.njit(inline="always")
 def _md5_g(a, b, c, d, x, s, k):
-    return _md5_step(a, b, (d & b) | (~d & c), x, s, k)
+    return _md5_step(a, b, _or(_and(d, b), _and(_not(d), c)), x, s, k)
 
 
 @numba.njit(inline="always")
 def _md5_h(a, b, c, d, x, s, k):
-    return _md5_step(a, b, b ^ c ^ d, x, s, k)
+    return _md5_step(a, b, _xor(_xor(b, c), d), x, s, k)
 
 
 @numba.njit(inline="always")
 def _md5_i(a, b, c, d, x, s, k):
-    return _md5_step(a, b, c ^ (b | (~d & _WORD)), x, s, k)
+    return _md5_step(a, b, _xor(c, _or(b, _not(d))), x, s, k)
 
 
 @numba.njit(cache=True)
 def _md5_blocks(words: np.ndarray, state: np.ndarray) -> None:
     """MD5 of one padded block per column: ``words`` (5, n) holds x0..x3 and x14, uint32."""
     for lane in range(words.shape[1]):
-        # int64 arithmetic on uint32 storage: the widest loop LLVM vectorizes here
-        x0, x1, x2, x3 = (np.int64(words[0, lane]), np.int64(words[1, lane]),
-                          np.int64(words[2, lane]), np.int64(words[3, lane]))  # fmt: skip
-        x14 = np.int64(words[4, lane])
-        a, b = np.int64(0x67452301), np.int64(0xEFCDAB89)
-        c, d = np.int64(0x98BADCFE), np.int64(0x10325476)
+        x0, x1, x2, x3 = words[0, lane], words[1, lane], words[2, lane], words[3, lane]
+        x14 = words[4, lane]
+        a, b, c, d = _U32(0x67452301), _U32(0xEFCDAB89), _U32(0x98BADCFE), _U32(0x10325476)
         a = _md5_f(a, b, c, d, x0, 7, 0xD76AA478)
         d = _md5_f(d, a, b, c, x1, 12, 0xE8C7B756)
         c = _md5_f(c, d, a, b, x2, 17, 0x242070DB)
         b = _md5_f(b, c, d, a, x3, 22, 0xC1BDCEEE)
-        a = _md5_f(a, b, c, d, 0, 7, 0xF57C0FAF)
-        d = _md5_f(d, a, b, c, 0, 12, 0x4787C62A)
-        c = _md5_f(c, d, a, b, 0, 17, 0xA8304613)
-        b = _md5_f(b, c, d, a, 0, 22, 0xFD469501)
-        a = _md5_f(a, b, c, d, 0, 7, 0x698098D8)
-        d = _md5_f(d, a, b, c, 0, 12, 0x8B44F7AF)
-        c = _md5_f(c, d, a, b, 0, 17, 0xFFFF5BB1)
-        b = _md5_f(b, c, d, a, 0, 22, 0x895CD7BE)
-        a = _md5_f(a, b, c, d, 0, 7, 0x6B901122)
-        d = _md5_f(d, a, b, c, 0, 12, 0xFD987193)
+        a = _md5_f(a, b, c, d, _ZERO, 7, 0xF57C0FAF)
+        d = _md5_f(d, a, b, c, _ZERO, 12, 0x4787C62A)
+        c = _md5_f(c, d, a, b, _ZERO, 17, 0xA8304613)
+        b = _md5_f(b, c, d, a, _ZERO, 22, 0xFD469501)
+        a = _md5_f(a, b, c, d, _ZERO, 7, 0x698098D8)
+        d = _md5_f(d, a, b, c, _ZERO, 12, 0x8B44F7AF)
+        c = _md5_f(c, d, a, b, _ZERO, 17, 0xFFFF5BB1)
+        b = _md5_f(b, c, d, a, _ZERO, 22, 0x895CD7BE)
+        a = _md5_f(a, b, c, d, _ZERO, 7, 0x6B901122)
+        d = _md5_f(d, a, b, c, _ZERO, 12, 0xFD987193)
         c = _md5_f(c, d, a, b, x14, 17, 0xA679438E)
-        b = _md5_f(b, c, d, a, 0, 22, 0x49B40821)
+        b = _md5_f(b, c, d, a, _ZERO, 22, 0x49B40821)
 
         a = _md5_g(a, b, c, d, x1, 5, 0xF61E2562)
-        d = _md5_g(d, a, b, c, 0, 9, 0xC040B340)
-        c = _md5_g(c, d, a, b, 0, 14, 0x265E5A51)
+        d = _md5_g(d, a, b, c, _ZERO, 9, 0xC040B340)
+        c = _md5_g(c, d, a, b, _ZERO, 14, 0x265E5A51)
         b = _md5_g(b, c, d, a, x0, 20, 0xE9B6C7AA)
-        a = _md5_g(a, b, c, d, 0, 5, 0xD62F105D)
-        d = _md5_g(d, a, b, c, 0, 9, 0x02441453)
-        c = _md5_g(c, d, a, b, 0, 14, 0xD8A1E681)
-        b = _md5_g(b, c, d, a, 0, 20, 0xE7D3FBC8)
-        a = _md5_g(a, b, c, d, 0, 5, 0x21E1CDE6)
+        a = _md5_g(a, b, c, d, _ZERO, 5, 0xD62F105D)
+        d = _md5_g(d, a, b, c, _ZERO, 9, 0x02441453)
+        c = _md5_g(c, d, a, b, _ZERO, 14, 0xD8A1E681)
+        b = _md5_g(b, c, d, a, _ZERO, 20, 0xE7D3FBC8)
+        a = _md5_g(a, b, c, d, _ZERO, 5, 0x21E1CDE6)
         d = _md5_g(d, a, b, c, x14, 9, 0xC33707D6)
         c = _md5_g(c, d, a, b, x3, 14, 0xF4D50D87)
-        b = _md5_g(b, c, d, a, 0, 20, 0x455A14ED)
-        a = _md5_g(a, b, c, d, 0, 5, 0xA9E3E905)
+        b = _md5_g(b, c, d, a, _ZERO, 20, 0x455A14ED)
+        a = _md5_g(a, b, c, d, _ZERO, 5, 0xA9E3E905)
         d = _md5_g(d, a, b, c, x2, 9, 0xFCEFA3F8)
-        c = _md5_g(c, d, a, b, 0, 14, 0x676F02D9)
-        b = _md5_g(b, c, d, a, 0, 20, 0x8D2A4C8A)
+        c = _md5_g(c, d, a, b, _ZERO, 14, 0x676F02D9)
+        b = _md5_g(b, c, d, a, _ZERO, 20, 0x8D2A4C8A)
 
-        a = _md5_h(a, b, c, d, 0, 4, 0xFFFA3942)
-        d = _md5_h(d, a, b, c, 0, 11, 0x8771F681)
-        c = _md5_h(c, d, a, b, 0, 16, 0x6D9D6122)
+        a = _md5_h(a, b, c, d, _ZERO, 4, 0xFFFA3942)
+        d = _md5_h(d, a, b, c, _ZERO, 11, 0x8771F681)
+        c = _md5_h(c, d, a, b, _ZERO, 16, 0x6D9D6122)
         b = _md5_h(b, c, d, a, x14, 23, 0xFDE5380C)
         a = _md5_h(a, b, c, d, x1, 4, 0xA4BEEA44)
-        d = _md5_h(d, a, b, c, 0, 11, 0x4BDECFA9)
-        c = _md5_h(c, d, a, b, 0, 16, 0xF6BB4B60)
-        b = _md5_h(b, c, d, a, 0, 23, 0xBEBFBC70)
-        a = _md5_h(a, b, c, d, 0, 4, 0x289B7EC6)
+        d = _md5_h(d, a, b, c, _ZERO, 11, 0x4BDECFA9)
+        c = _md5_h(c, d, a, b, _ZERO, 16, 0xF6BB4B60)
+        b = _md5_h(b, c, d, a, _ZERO, 23, 0xBEBFBC70)
+        a = _md5_h(a, b, c, d, _ZERO, 4, 0x289B7EC6)
         d = _md5_h(d, a, b, c, x0, 11, 0xEAA127FA)
         c = _md5_h(c, d, a, b, x3, 16, 0xD4EF3085)
-        b = _md5_h(b, c, d, a, 0, 23, 0x04881D05)
-        a = _md5_h(a, b, c, d, 0, 4, 0xD9D4D039)
-        d = _md5_h(d, a, b, c, 0, 11, 0xE6DB99E5)
-        c = _md5_h(c, d, a, b, 0, 16, 0x1FA27CF8)
+        b = _md5_h(b, c, d, a, _ZERO, 23, 0x04881D05)
+        a = _md5_h(a, b, c, d, _ZERO, 4, 0xD9D4D039)
+        d = _md5_h(d, a, b, c, _ZERO, 11, 0xE6DB99E5)
+        c = _md5_h(c, d, a, b, _ZERO, 16, 0x1FA27CF8)
         b = _md5_h(b, c, d, a, x2, 23, 0xC4AC5665)
 
         a = _md5_i(a, b, c, d, x0, 6, 0xF4292244)
-        d = _md5_i(d, a, b, c, 0, 10, 0x432AFF97)
+        d = _md5_i(d, a, b, c, _ZERO, 10, 0x432AFF97)
         c = _md5_i(c, d, a, b, x14, 15, 0xAB9423A7)
-        b = _md5_i(b, c, d, a, 0, 21, 0xFC93A039)
-        a = _md5_i(a, b, c, d, 0, 6, 0x655B59C3)
+        b = _md5_i(b, c, d, a, _ZERO, 21, 0xFC93A039)
+        a = _md5_i(a, b, c, d, _ZERO, 6, 0x655B59C3)
         d = _md5_i(d, a, b, c, x3, 10, 0x8F0CCC92)
-        c = _md5_i(c, d, a, b, 0, 15, 0xFFEFF47D)
+        c = _md5_i(c, d, a, b, _ZERO, 15, 0xFFEFF47D)
         b = _md5_i(b, c, d, a, x1, 21, 0x85845DD1)
-        a = _md5_i(a, b, c, d, 0, 6, 0x6FA87E4F)
-        d = _md5_i(d, a, b, c, 0, 10, 0xFE2CE6E0)
-        c = _md5_i(c, d, a, b, 0, 15, 0xA3014314)
-        b = _md5_i(b, c, d, a, 0, 21, 0x4E0811A1)
-        a = _md5_i(a, b, c, d, 0, 6, 0xF7537E82)
-        d = _md5_i(d, a, b, c, 0, 10, 0xBD3AF235)
+        a = _md5_i(a, b, c, d, _ZERO, 6, 0x6FA87E4F)
+        d = _md5_i(d, a, b, c, _ZERO, 10, 0xFE2CE6E0)
+        c = _md5_i(c, d, a, b, _ZERO, 15, 0xA3014314)
+        b = _md5_i(b, c, d, a, _ZERO, 21, 0x4E0811A1)
+        a = _md5_i(a, b, c, d, _ZERO, 6, 0xF7537E82)
+        d = _md5_i(d, a, b, c, _ZERO, 10, 0xBD3AF235)
         c = _md5_i(c, d, a, b, x2, 15, 0x2AD7D2BB)
-        b = _md5_i(b, c, d, a, 0, 21, 0xEB86D391)
-        state[0, lane] = np.uint32((a + 0x67452301) & _WORD)
-        state[1, lane] = np.uint32((b + 0xEFCDAB89) & _WORD)
-        state[2, lane] = np.uint32((c + 0x98BADCFE) & _WORD)
-        state[3, lane] = np.uint32((d + 0x10325476) & _WORD)
+        b = _md5_i(b, c, d, a, _ZERO, 21, 0xEB86D391)
+        state[0, lane] = _add(a, _U32(0x67452301))
+        state[1, lane] = _add(b, _U32(0xEFCDAB89))
+        state[2, lane] = _add(c, _U32(0x98BADCFE))
+        state[3, lane] = _add(d, _U32(0x10325476))
 
 
 @numba.njit(inline="always")
@@ -432,32 +492,86 @@ def _decimal(value):
 
 
 @numba.njit(inline="always")
-def _digest_mod(state: np.ndarray, lane: int, v: int, weights: np.ndarray) -> int:
+def _digest_mod(state: np.ndarray, lane: int, weights: np.ndarray, v: float) -> int:
     """``int(hexdigest, 16) % v``; hexdigest reads each little-endian state word's bytes in order.
 
-    The 128-bit digest is four big-endian 32-bit limbs; with ``weights[i]`` = 2^(32 (3 - i)) % v
-    their weighted sum stays below 2^63 for v <= 2^29 and needs one division, not four.
+    The 128-bit digest is eight big-endian 16-bit pieces; with ``weights[p]`` = 2^(16 (7 - p)) % v
+    < 2^31 each product is below 2^47 and their sum below 2^50, all exact in float64, and so
+    is the remainder: a quotient rounded by at most one is corrected once. No integer division.
     """
-    total = 0
+    total = 0.0
     for i in range(4):
-        w = np.int64(state[i, lane])
-        limb = ((w & 0xFF) << 24) | ((w & 0xFF00) << 8) | ((w >> 8) & 0xFF00) | (w >> 24)
-        if v <= _ONE_DIVISION_MAX:
-            total += limb * weights[i]
+        limb = _byte_swap(state[i, lane])
+        total += np.float64(limb >> 16) * weights[2 * i]
+        total += np.float64(limb & 0xFFFF) * weights[2 * i + 1]
+    rest = total - np.floor(total / v) * v
+    rest = rest + v if rest < 0 else rest
+    rest = rest - v if rest >= v else rest
+    return np.int64(rest)
+
+
+@numba.njit(inline="always")
+def _append(low, high, length, packed, count):
+    """The 16-byte message ``(low, high)`` of ``length`` bytes with ``count`` packed bytes added."""
+    for byte in range(count):
+        value = (packed >> np.uint64(8 * byte)) & np.uint64(0xFF)
+        at = length + byte
+        if at < 8:
+            low |= value << np.uint64(8 * at)
         else:
-            total = ((total << 32) + limb) % v  # < 2^63 for v < 2^31
-    return total % v
+            high |= value << np.uint64(8 * (at - 8))
+    return low, high, length + count
+
+
+@numba.njit(cache=True)
+def _retry_row(
+    i: int, first_tries: np.ndarray, v: int, weights: np.ndarray, row: np.ndarray
+) -> bool:
+    """The original's row ``i`` into ``row``, sorted, from the slots' first tries.
+
+    Slot s takes ``md5(f"{i}_{s}_{j}") % v`` for the first j = 0, 1, ... whose id is new in the
+    row. False, ``row`` unfinished, where a message would be longer than 15 bytes.
+    """
+    words, state = np.zeros((5, 1), dtype=np.uint32), np.empty((4, 1), dtype=np.uint32)
+    underscore, pad = np.uint64(ord("_")), np.uint64(0x80)
+    for s in range(len(first_tries)):  # row[:s] holds the slots so far, sorted
+        value, j = first_tries[s], 0
+        while True:
+            at = np.searchsorted(row[:s], value)
+            if at == s or row[at] != value:
+                break
+            j += 1
+            low, high, length = np.uint64(0), np.uint64(0), 0
+            for part, count in (_decimal(i), (underscore, 1), _decimal(s), (underscore, 1)):
+                low, high, length = _append(low, high, length, part, count)
+            digits, count = _decimal(j)
+            low, high, length = _append(low, high, length, digits, count)
+            if length > _MESSAGE_BYTES:
+                return False
+            low, high, _ = _append(low, high, length, pad, 1)
+            words[0, 0], words[1, 0] = low & np.uint64(0xFFFFFFFF), low >> np.uint64(32)
+            words[2, 0], words[3, 0] = high & np.uint64(0xFFFFFFFF), high >> np.uint64(32)
+            words[4, 0] = 8 * length
+            _md5_blocks(words, state)
+            value = _digest_mod(state, 0, weights, np.float64(v))
+        for back in range(s, at, -1):
+            row[back] = row[back - 1]
+        row[at] = value
+    return True
 
 
 @numba.njit(cache=True, parallel=True)
-def _first_try_rows(ids: np.ndarray, m: int, v: int) -> tuple[np.ndarray, np.ndarray]:
-    """The sorted first tries ``md5(f"{i}_{s}_0") % v``, s < ``m``, of each id ``i`` < 2^24.
+def _md5_rows(ids: np.ndarray, m: int, v: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``i`` < 2^24 of the original's table (``m`` <= ``v``), sorted, (n, m) int64.
 
-    Rows (n, m) and whether each row repeats an id (then the original retries j = 1, 2, ...).
+    And which rows are unfinished (a retry message longer than 15 bytes: hash those in Python).
+
+    Every row's first tries ``md5(f"{i}_{s}_0")`` are hashed 8 at a time; a row whose first
+    tries repeat an id is redone slot by slot, as the original does (:func:`_retry_row`).
     """
     n = len(ids)
     out = np.empty((n, m), dtype=np.int64)
-    repeats = np.zeros(n, dtype=np.bool_)
+    unfinished = np.zeros(n, dtype=np.bool_)
     # f"_{s}_0" and the pad byte 0x80 per slot, packed little-endian: at most 8 bytes
     tails = np.empty(m, dtype=np.uint64)
     tail_lengths = np.empty(m, dtype=np.int64)
@@ -468,16 +582,21 @@ def _first_try_rows(ids: np.ndarray, m: int, v: int) -> tuple[np.ndarray, np.nda
             np.uint64(ord("_")) | (digits << np.uint64(8)) | (end << np.uint64(8 * count + 8))
         )
         tail_lengths[s] = count + 3
-    weights = np.ones(4, dtype=np.int64)
-    for i in range(2, -1, -1):
-        weights[i] = (weights[i + 1] << 32) % v
-    word, u32, u64 = np.uint64(_WORD), np.uint64(32), np.uint64(64)
+    weights = np.empty(8, dtype=np.float64)
+    weight = 1
+    for p in range(7, -1, -1):
+        weights[p] = weight
+        weight = (weight << 16) % v
+    divisor = np.float64(v)
+    word, u32, u64 = np.uint64(0xFFFFFFFF), np.uint64(32), np.uint64(64)
     rows_per_batch = max(1, 256 // m)  # rows of one batch of messages, whole rows (no divisions)
     for batch in numba.prange((n + rows_per_batch - 1) // rows_per_batch):
         first = batch * rows_per_batch
         rows = min(rows_per_batch, n - first)
-        words = np.zeros((5, rows * m), dtype=np.uint32)
-        state = np.empty((4, rows * m), dtype=np.uint32)
+        lanes = (rows * m + 7) // 8 * 8  # whole vectors: the lanes past the messages are zeros
+        words = np.zeros((5, lanes), dtype=np.uint32)
+        state = np.empty((4, lanes), dtype=np.uint32)
+        values = np.empty(lanes, dtype=np.int64)
         for r in range(rows):
             head, head_length = _decimal(ids[first + r])  # f"{i}": at most 8 digits
             shift = np.uint64(8 * head_length)
@@ -492,16 +611,23 @@ def _first_try_rows(ids: np.ndarray, m: int, v: int) -> tuple[np.ndarray, np.nda
                 words[3, lane] = high >> u32
                 words[4, lane] = 8 * (head_length + tail_lengths[s])  # the length in bits
         _md5_blocks(words, state)
+        for lane in range(lanes):
+            values[lane] = _digest_mod(state, lane, weights, divisor)
         for r in range(rows):
             row = out[first + r]
+            repeats = False
             for s in range(m):  # insertion sort: rows are short
-                value, at = _digest_mod(state, r * m + s, v, weights), s
+                value, at = values[r * m + s], s
                 while at and row[at - 1] > value:
                     row[at] = row[at - 1]
                     at -= 1
                 row[at] = value
-                repeats[first + r] |= at > 0 and row[at - 1] == value
-    return out, repeats
+                repeats |= at > 0 and row[at - 1] == value
+            if repeats:
+                unfinished[first + r] = not _retry_row(
+                    ids[first + r], values[r * m : (r + 1) * m], v, weights, row
+                )
+    return out, unfinished
 
 
 def _check_int(value: object, what: str, low: int) -> int:
@@ -514,8 +640,8 @@ class TrigramHasher:
     """Trigram and whole-word rows of ``m`` ids out of ``v``, exactly as the original hashes them.
 
     ``k`` is the original's ``vocab_population_partial_lowercase`` and ``entire_words`` its
-    option of the same name. Rows are computed on first use and kept (see :meth:`save`): an
-    int32 row index per trigram id (64 MiB, allocated on first use) and ``8·m`` bytes per row.
+    option of the same name. Rows are computed on first use and kept (see :meth:`save`): ``8·m``
+    bytes per row, 256 bytes of index per block of 64 ids with a row, and 1 MiB of block index.
     """
 
     def __init__(self, v: int, m: int, k: int = 0, entire_words: bool = False) -> None:
@@ -531,7 +657,11 @@ class TrigramHasher:
         if not isinstance(entire_words, bool):
             raise ConfigError(f"entire_words must be a bool, got {entire_words!r}")
         self.entire_words = entire_words
-        self._slot: np.ndarray | None = None  # int32 per trigram id: its row in _rows + 1, or 0
+        # each trigram id's row in _rows + 1, or 0, in blocks of _BLOCK ids: block 0 stays zeros
+        # (no id of it cached); _block_of (one int32 per block of ids) is allocated on first use
+        self._block_of: np.ndarray | None = None
+        self._blocks = np.zeros((1, _BLOCK), dtype=np.int32)
+        self._block_count = 1
         self._rows = np.empty((0, self.m), dtype=np.int64)
         self._count = 0
         self._words: dict[str, np.ndarray] = {}
@@ -553,11 +683,12 @@ class TrigramHasher:
         """Sorted rows of the original's table before lowercase sharing."""
         v, m = self.v, self.m
         if m <= _MD5_MAX_SLOTS:
-            rows, repeats = _first_try_rows(ids.astype(np.int64), m, v)
+            rows, unfinished = _md5_rows(ids.astype(np.int64), m, v)
         else:  # slots too long for the compiled block (m > 10,000 is never a useful setting)
-            rows, repeats = np.empty((len(ids), m), dtype=np.int64), np.ones(len(ids), dtype=bool)
-        # rows whose first tries collide: retry j = 1, 2, ... slot by slot, as the original
-        for r in np.flatnonzero(repeats).tolist():
+            rows = np.empty((len(ids), m), dtype=np.int64)
+            unfinished = np.ones(len(ids), dtype=bool)
+        # rows whose retries outgrow the compiled block: slot by slot with hashlib, as the original
+        for r in np.flatnonzero(unfinished).tolist():
             i = int(ids[r])
             seen: set[int] = set()
             for s in range(m):
@@ -570,11 +701,9 @@ class TrigramHasher:
         return rows
 
     def _store(self, ids: np.ndarray, rows: np.ndarray) -> None:
-        if self._slot is None:  # zeros: the OS maps a page on its first write only
-            self._slot = np.zeros(TRIGRAM_COUNT, dtype=np.int32)
         if not self._count:  # the first rows: no copy
             self._rows, self._count = rows, len(ids)
-            self._slot[ids] = np.arange(1, len(ids) + 1, dtype=np.int32)
+            self._set_slots(ids, np.arange(1, len(ids) + 1, dtype=np.int32))
             return
         need = self._count + len(ids)
         if need > len(self._rows):
@@ -582,8 +711,29 @@ class TrigramHasher:
             grown[: self._count] = self._rows[: self._count]
             self._rows = grown
         self._rows[self._count : need] = rows
-        self._slot[ids] = np.arange(self._count + 1, need + 1, dtype=np.int32)
+        self._set_slots(ids, np.arange(self._count + 1, need + 1, dtype=np.int32))
         self._count = need
+
+    def _slots(self, ids: np.ndarray) -> np.ndarray:
+        """Each id's row in ``_rows`` + 1, or 0 where it has none."""
+        if self._block_of is None:
+            return np.zeros(len(ids), dtype=np.int32)
+        return self._blocks[self._block_of[ids >> _BLOCK_BITS], ids & (_BLOCK - 1)]
+
+    def _set_slots(self, ids: np.ndarray, slots: np.ndarray) -> None:
+        """Set the slots of ``ids``, giving their blocks of ids index blocks where they lack one."""
+        if self._block_of is None:
+            self._block_of = np.zeros(TRIGRAM_COUNT >> _BLOCK_BITS, dtype=np.int32)
+        blocks = ids >> _BLOCK_BITS
+        new = distinct(blocks[self._block_of[blocks] == 0])
+        need = self._block_count + len(new)
+        if need > len(self._blocks):
+            grown = np.zeros((max(need, 2 * len(self._blocks)), _BLOCK), dtype=np.int32)
+            grown[: self._block_count] = self._blocks[: self._block_count]
+            self._blocks = grown
+        self._block_of[new] = np.arange(self._block_count, need, dtype=np.int32)
+        self._block_count = need
+        self._blocks[self._block_of[blocks], ids & (_BLOCK - 1)] = slots
 
     def _shared(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Which ids share lowercase slots (ASCII letters and spaces, a capital) and their lowercase."""
@@ -596,21 +746,19 @@ class TrigramHasher:
 
     def _fill(self, ids: np.ndarray) -> None:
         """Compute and keep the rows of the unique ``ids`` not cached yet."""
-        if self._slot is not None:
-            ids = ids[self._slot[ids] == 0]
+        ids = ids[self._slots(ids) == 0]
         if not len(ids):
             return
         if self.k:
             shared, lower = self._shared(ids)
             if len(lower):
                 self._fill(distinct(lower))  # lowercase trigrams: never shared themselves
-                assert self._slot is not None
                 # drop lowercase trigrams asked for too (now cached); no shared one is dropped
-                keep = self._slot[ids] == 0
+                keep = self._slots(ids) == 0
                 ids, shared = ids[keep], shared[keep]
                 rows = self._hash_rows(ids)
                 rows[shared, self.m - self.k :] = self._rows[
-                    self._slot[lower] - 1, self.m - self.k :
+                    self._slots(lower) - 1, self.m - self.k :
                 ]
                 self._store(ids, rows)
                 return
@@ -629,8 +777,7 @@ class TrigramHasher:
         if not flat.size:
             return np.empty((*ids.shape, self.m), dtype=np.int64)
         self._fill(distinct(flat))
-        assert self._slot is not None
-        return self._rows[self._slot[flat] - 1].reshape(*ids.shape, self.m)
+        return self._rows[self._slots(flat) - 1].reshape(*ids.shape, self.m)
 
     def word_hash_row(self, word: str) -> np.ndarray:
         """The ``m`` ids of a word hashed whole (special tokens, or all words with entire_words)."""
@@ -692,11 +839,13 @@ class TrigramHasher:
 
     def save(self, path: str | Path) -> None:
         """Write the computed trigram rows and the settings as an ``.npz`` (atomically)."""
-        if self._slot is None:
+        if self._block_of is None:
             ids = np.empty(0, dtype=np.int64)
-        else:
-            ids = np.flatnonzero(self._slot).astype(np.int64)
-        rows = self._rows[self._slot[ids] - 1] if len(ids) else np.empty((0, self.m), np.int64)
+        else:  # ascending: blocks in id order, ids in order inside each
+            used = np.flatnonzero(self._block_of)
+            block, at = np.nonzero(self._blocks[self._block_of[used]])
+            ids = (used[block] << _BLOCK_BITS) | at
+        rows = self._rows[self._slots(ids) - 1] if len(ids) else np.empty((0, self.m), np.int64)
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             np.savez(
                 handle,
