@@ -334,7 +334,9 @@ def _u32_binary(operation: str):
     return function
 
 
-_add, _and, _or, _xor = (_u32_binary(op) for op in ("add", "and_", "or_", "xor"))
+_add, _and, _or, _xor, _shift_right = (
+    _u32_binary(op) for op in ("add", "and_", "or_", "xor", "lshr")
+)
 
 
 @numba.extending.intrinsic
@@ -492,22 +494,23 @@ def _decimal(value):
 
 
 @numba.njit(inline="always")
-def _digest_mod(state: np.ndarray, lane: int, weights: np.ndarray, v: float) -> int:
+def _digest_mod(state: np.ndarray, lane: int, weights: np.ndarray, v: float) -> np.int32:
     """``int(hexdigest, 16) % v``; hexdigest reads each little-endian state word's bytes in order.
 
     The 128-bit digest is eight big-endian 16-bit pieces; with ``weights[p]`` = 2^(16 (7 - p)) % v
     < 2^31 each product is below 2^47 and their sum below 2^50, all exact in float64, and so
-    is the remainder: a quotient rounded by at most one is corrected once. No integer division.
+    is the remainder: a quotient off by at most one is corrected once. No integer division,
+    and every conversion one AVX2 has (int32 to and from float64).
     """
     total = 0.0
     for i in range(4):
         limb = _byte_swap(state[i, lane])
-        total += np.float64(limb >> 16) * weights[2 * i]
-        total += np.float64(limb & 0xFFFF) * weights[2 * i + 1]
-    rest = total - np.floor(total / v) * v
+        total += np.float64(np.int32(_shift_right(limb, _U32(16)))) * weights[2 * i]
+        total += np.float64(np.int32(_and(limb, _U32(0xFFFF)))) * weights[2 * i + 1]
+    rest = total - np.floor(total * (1.0 / v)) * v
     rest = rest + v if rest < 0 else rest
     rest = rest - v if rest >= v else rest
-    return np.int64(rest)
+    return np.int32(rest)
 
 
 @numba.njit(inline="always")
@@ -574,14 +577,14 @@ def _md5_rows(ids: np.ndarray, m: int, v: int) -> tuple[np.ndarray, np.ndarray]:
     unfinished = np.zeros(n, dtype=np.bool_)
     # f"_{s}_0" and the pad byte 0x80 per slot, packed little-endian: at most 8 bytes
     tails = np.empty(m, dtype=np.uint64)
-    tail_lengths = np.empty(m, dtype=np.int64)
+    tail_bits = np.empty(m, dtype=np.uint64)
     for s in range(m):
         digits, count = _decimal(s)
         end = np.uint64(0x80305F)  # "_", "0", the pad byte
         tails[s] = (
             np.uint64(ord("_")) | (digits << np.uint64(8)) | (end << np.uint64(8 * count + 8))
         )
-        tail_lengths[s] = count + 3
+        tail_bits[s] = 8 * (count + 3)
     weights = np.empty(8, dtype=np.float64)
     weight = 1
     for p in range(7, -1, -1):
@@ -589,44 +592,51 @@ def _md5_rows(ids: np.ndarray, m: int, v: int) -> tuple[np.ndarray, np.ndarray]:
         weight = (weight << 16) % v
     divisor = np.float64(v)
     word, u32, u64 = np.uint64(0xFFFFFFFF), np.uint64(32), np.uint64(64)
-    rows_per_batch = max(1, 256 // m)  # rows of one batch of messages, whole rows (no divisions)
+    # a batch of rows (a multiple of 8, about 1024 messages), its messages slot by slot: the
+    # message of row r and slot s is lane s * rows_per_batch + r, so every loop over the rows
+    # is one of whole vectors; rows past the end hash zeros
+    rows_per_batch = max(8, 1024 // m // 8 * 8)
+    lanes = m * rows_per_batch
     for batch in numba.prange((n + rows_per_batch - 1) // rows_per_batch):
         first = batch * rows_per_batch
         rows = min(rows_per_batch, n - first)
-        lanes = (rows * m + 7) // 8 * 8  # whole vectors: the lanes past the messages are zeros
-        words = np.zeros((5, lanes), dtype=np.uint32)
-        state = np.empty((4, lanes), dtype=np.uint32)
-        values = np.empty(lanes, dtype=np.int64)
+        heads = np.zeros(rows_per_batch, dtype=np.uint64)  # f"{i}": at most 8 digits
+        shifts = np.full(rows_per_batch, np.uint64(8))  # their bits
         for r in range(rows):
-            head, head_length = _decimal(ids[first + r])  # f"{i}": at most 8 digits
-            shift = np.uint64(8 * head_length)
-            for s in range(m):
-                lane = r * m + s
-                tail = tails[s]
-                low = head | (tail << shift) if head_length < 8 else head
-                high = tail >> (u64 - shift) if head_length < 8 else tail
+            head, count = _decimal(ids[first + r])
+            heads[r] = head
+            shifts[r] = 8 * count
+        words = np.empty((5, lanes), dtype=np.uint32)
+        for s in range(m):
+            tail, bits = tails[s], tail_bits[s]
+            for r in range(rows_per_batch):
+                head, shift = heads[r], shifts[r]
+                low = head if shift == u64 else head | (tail << shift)
+                high = tail if shift == u64 else tail >> (u64 - shift)
+                lane = s * rows_per_batch + r
                 words[0, lane] = low & word
                 words[1, lane] = low >> u32
                 words[2, lane] = high & word
                 words[3, lane] = high >> u32
-                words[4, lane] = 8 * (head_length + tail_lengths[s])  # the length in bits
+                words[4, lane] = shift + bits  # the length in bits
+        state = np.empty((4, lanes), dtype=np.uint32)
         _md5_blocks(words, state)
+        values = np.empty(lanes, dtype=np.int32)
         for lane in range(lanes):
             values[lane] = _digest_mod(state, lane, weights, divisor)
         for r in range(rows):
             row = out[first + r]
             repeats = False
             for s in range(m):  # insertion sort: rows are short
-                value, at = values[r * m + s], s
+                value, at = values[s * rows_per_batch + r], s
                 while at and row[at - 1] > value:
                     row[at] = row[at - 1]
                     at -= 1
                 row[at] = value
                 repeats |= at > 0 and row[at - 1] == value
             if repeats:
-                unfinished[first + r] = not _retry_row(
-                    ids[first + r], values[r * m : (r + 1) * m], v, weights, row
-                )
+                first_tries = values[r::rows_per_batch]
+                unfinished[first + r] = not _retry_row(ids[first + r], first_tries, v, weights, row)
     return out, unfinished
 
 
@@ -769,15 +779,18 @@ class TrigramHasher:
         ids = np.asarray(trigram_ids)
         if ids.size and not np.issubdtype(ids.dtype, np.integer):
             raise DataError(f"trigram ids must be integers, got dtype {ids.dtype}")
-        flat = ids.reshape(-1).astype(np.int64)
-        if flat.size and (flat.min() < 0 or flat.max() >= TRIGRAM_COUNT):
-            raise DataError(
-                f"trigram ids must be in [0, {TRIGRAM_COUNT}), got {flat.min()}..{flat.max()}"
-            )
+        flat = ids.reshape(-1).astype(np.int64, copy=False)
         if not flat.size:
             return np.empty((*ids.shape, self.m), dtype=np.int64)
-        self._fill(distinct(flat))
-        return self._rows[self._slots(flat) - 1].reshape(*ids.shape, self.m)
+        low, high = flat.min(), flat.max()
+        if low < 0 or high >= TRIGRAM_COUNT:
+            raise DataError(f"trigram ids must be in [0, {TRIGRAM_COUNT}), got {low}..{high}")
+        slots = self._slots(flat)
+        missing = slots == 0
+        if missing.any():
+            self._fill(distinct(flat[missing]))
+            slots = self._slots(flat)
+        return self._rows[slots - 1].reshape(*ids.shape, self.m)
 
     def word_hash_row(self, word: str) -> np.ndarray:
         """The ``m`` ids of a word hashed whole (special tokens, or all words with entire_words)."""
