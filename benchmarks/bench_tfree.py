@@ -3,7 +3,8 @@
 
 1. **Words and trigrams**: toklab's word split and trigram ids of every document against the
    encoding of the same documents by GPT-2's BPE in ``tokenizers`` (``encode_batch_fast``,
-   ``RAYON_NUM_THREADS`` threads); MB of text per second.
+   ``RAYON_NUM_THREADS`` threads); MB of text per second. Then the word array of the documents
+   (``tokenize_words``: split, intern, write) on one process and on one per CPU.
 2. **Hash rows** of the corpus's distinct trigrams: toklab's ``TrigramHasher`` (compiled md5,
    vectorized over messages, retries compiled too; rows only for the trigrams asked for; end to
    end on a fresh hasher, then the compiled part alone) against the original's
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--m", type=int, default=10)
     parser.add_argument("--original-rows", type=int, default=5000)
     parser.add_argument("--many-rows", type=int, default=500_000)
+    parser.add_argument("--word-array-copies", type=int, default=4, help="corpus copies")
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--dense-vocab", type=int, default=64000)
     parser.add_argument("--positions", type=int, default=2048)
@@ -113,6 +115,29 @@ def main() -> None:
     print(f"T-Free words + trigram ids: {mb / seconds:7.2f} MB/s  ({len(words)} words)")
     print(f"GPT-2 BPE (tokenizers):     {mb / bpe_seconds:7.2f} MB/s  ({tokens} tokens)")
     print(f"ratio T-Free / BPE: {bpe_seconds / seconds:.2f}x")
+    # the word array of the same documents (tokenize_words: split, intern, write) on 1 and on
+    # all workers; the files are the same
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from toklab.data.byte_corpus import write_byte_corpus
+    from toklab.datasets.tfree_words import tokenize_words
+    from toklab.tokenizers.tfree import save_settings
+
+    work = Path(tempfile.mkdtemp())
+    copies = documents * args.word_array_copies
+    pq.write_table(pa.table({"text": copies}), work / "corpus.parquet")
+    write_byte_corpus([work / "corpus.parquet"], work / "corpus")
+    save_settings(TrigramHasher(args.v, args.m), work / "tfree.json")
+    corpus_mb = sum(len(d.encode()) for d in copies) / 1e6
+    rates = {}
+    for workers in sorted({1, os.cpu_count() or 1}):
+        start = time.perf_counter()
+        tokenize_words(work / "tfree.json", work / "corpus", work / f"w{workers}", workers=workers)
+        rates[workers] = corpus_mb / (time.perf_counter() - start)
+        print(f"word array ({corpus_mb:.1f} MB), {workers} worker(s): {rates[workers]:7.2f} MB/s")
+    if len(rates) > 1:
+        print(f"ratio {max(rates)} workers / 1: {rates[max(rates)] / rates[1]:.2f}x")
 
     # 2. hash rows --------------------------------------------------------------------------
     distinct = np.unique(trigram_ids(list(dict.fromkeys(words)))[0])

@@ -69,12 +69,15 @@ def tokenizer(
 @click.option("--settings", required=True, type=path_option, help="The hasher's tfree.json.")
 @click.option("--corpus-prefix", required=True, type=path_option, help="A byte corpus prefix.")
 @click.option("--output-prefix", required=True, type=path_option)
+@click.option(
+    "--workers", default=1, show_default=True, help="Processes splitting words (same output)."
+)
 @one_line_errors
-def words(settings: Path, corpus_prefix: Path, output_prefix: Path) -> None:
+def words(settings: Path, corpus_prefix: Path, output_prefix: Path, workers: int) -> None:
     """Split a byte corpus into a word array (word ids + the word table)."""
     from toklab.datasets.tfree_words import tokenize_words
 
-    tokenize_words(settings, corpus_prefix, output_prefix)
+    tokenize_words(settings, corpus_prefix, output_prefix, workers=workers)
 
 
 @main.command("aligned-words")
@@ -86,12 +89,17 @@ def words(settings: Path, corpus_prefix: Path, output_prefix: Path) -> None:
     help="A T-Free export: its memory map and aligned arrays share this prefix.",
 )
 @click.option("--output-prefix", required=True, type=path_option)
+@click.option(
+    "--workers", default=1, show_default=True, help="Processes splitting words (same output)."
+)
 @one_line_errors
-def aligned_words(settings: Path, memory_map_prefix: Path, output_prefix: Path) -> None:
+def aligned_words(
+    settings: Path, memory_map_prefix: Path, output_prefix: Path, workers: int
+) -> None:
     """Split the chunks of a T-Free export into an aligned word array (one document per chunk)."""
     from toklab.datasets.tfree_words import tokenize_aligned_words
 
-    meta = tokenize_aligned_words(settings, memory_map_prefix, output_prefix)
+    meta = tokenize_aligned_words(settings, memory_map_prefix, output_prefix, workers=workers)
     log.info("%s: %d chunks of %d items, %d words", output_prefix, meta["num_documents"],
              meta["aligned_items"], meta["num_tokens"])  # fmt: skip
 

@@ -175,6 +175,21 @@ def test_rerun_is_byte_identical_and_batch_independent(tmp_path, settings_path):
         assert path.read_bytes() == first[key], key
 
 
+def test_workers_give_the_same_files(tmp_path, settings_path):
+    """Split on two processes, batch by batch: the files of one pass, byte for byte."""
+    corpus = byte_corpus(tmp_path / "corpus", TEXTS * 5)
+    tokenize_words(settings_path, corpus, tmp_path / "a", batch_documents=3)
+    tokenize_words(settings_path, corpus, tmp_path / "b", batch_documents=3, workers=2)
+    first = {k: p.read_bytes() for k, p in word_array_paths(tmp_path / "a").items()}
+    for key, path in word_array_paths(tmp_path / "b").items():
+        assert path.read_bytes() == first[key], key
+    bad = byte_corpus(tmp_path / "bad", [*TEXTS, "bad\x00text", *TEXTS])
+    with pytest.raises(DataError) as info:
+        tokenize_words(settings_path, bad, tmp_path / "out" / "arr", batch_documents=2, workers=2)
+    assert str(info.value).startswith(f"{bad}: document {len(TEXTS)}: text contains a NUL")
+    assert files_under(tmp_path / "out") == []
+
+
 def fail_on_call(n: int, function):
     calls = []
 

@@ -63,18 +63,19 @@ rule tokenize_words:
         tokenizer=names.TfreeName.wildcard(),
     conda:
         "../envs/cpu.yaml"
-    threads: 1
+    threads: 8
     resources:
-        # one pass at about 4 MB/s; the table of distinct words grows with the corpus
+        # about 2 MB/s per process; the table of distinct words grows with the corpus
         mem_mb=32000,
-        runtime=2880,
+        runtime=1440,
     params:
         script=script("tfree.py"),
         corpus=prefix_of("corpus_bin"),
         output=prefix_of("bin"),
     shell:
         "python {params.script:q} words --settings {input.settings:q}"
-        " --corpus-prefix {params.corpus:q} --output-prefix {params.output:q} 2> {log:q}"
+        " --corpus-prefix {params.corpus:q} --output-prefix {params.output:q}"
+        " --workers {threads} 2> {log:q}"
 
 
 rule tokenize_aligned_words:
@@ -88,10 +89,10 @@ rule tokenize_aligned_words:
         tokenizer=names.TfreeName.wildcard(),
     conda:
         "../envs/cpu.yaml"
-    threads: 1
+    threads: 8
     resources:
         mem_mb=32000,
-        runtime=2880,
+        runtime=1440,
     params:
         script=script("tfree.py"),
         memory_map=prefix_of("memory_map_bin"),
@@ -99,7 +100,7 @@ rule tokenize_aligned_words:
     shell:
         "python {params.script:q} aligned-words --settings {input.settings:q}"
         " --memory-map-prefix {params.memory_map:q} --output-prefix {params.output:q}"
-        " 2> {log:q}"
+        " --workers {threads} 2> {log:q}"
 
 
 rule tfree_fertility_table:

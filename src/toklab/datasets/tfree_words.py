@@ -26,9 +26,11 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +98,7 @@ def tokenize_words(
     out_prefix: str | Path,
     *,
     batch_documents: int = BATCH_DOCUMENTS,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Split every document of the byte corpus at ``corpus_prefix`` into words; return the meta.
 
@@ -104,7 +107,7 @@ def tokenize_words(
     go to an unnamed scratch file while the table grows, then into the token array once its
     dtype is known. The words file is written before the ``.idx`` and the meta, the meta last;
     an exception leaves none of the four files (and, before the first is written, any previous
-    array untouched).
+    array untouched). The split runs on ``workers`` processes; the files do not depend on it.
     """
     corpus = open_corpus(corpus_prefix)
     return _write_word_array(
@@ -114,6 +117,7 @@ def tokenize_words(
         num_bytes=corpus.num_bytes,
         where=f"{corpus_prefix}: document",
         meta={"source_sha256": corpus.bin_sha256},
+        workers=workers,
     )
 
 
@@ -131,6 +135,7 @@ def tokenize_aligned_words(
     out_prefix: str | Path,
     *,
     batch_chunks: int = BATCH_DOCUMENTS,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """The chunks of T-Free's aligned memory map as a word array, one document per chunk.
 
@@ -140,6 +145,7 @@ def tokenize_aligned_words(
     1`` offsets) groups the documents into the export's items: item ``i`` is documents
     ``items[i]`` to ``items[i + 1] - 1``; :class:`~toklab.training.data.AlignedSampler` draws
     the original's samples from them. The aligned arrays are read at the memory map's prefix.
+    The split runs on ``workers`` processes; the files do not depend on it.
     """
     aligned = open_aligned_memory_map(memory_map_prefix)
 
@@ -169,6 +175,7 @@ def tokenize_aligned_words(
             aligned_word_array_paths(out_prefix)[ITEMS_SUFFIX],
             lambda: aligned.item_chunks.astype(INDEX_DTYPE).tobytes(),
         ),
+        workers=workers,
     )
 
 
@@ -297,6 +304,61 @@ def _decode(data: bytes, where: str | Path, chunk: int) -> str:
         raise DataError(f"{where}: aligned chunk {chunk} is not valid UTF-8 ({err})") from None
 
 
+@dataclass(frozen=True)
+class _SplitFailure:
+    """A text of a batch the split refused: its index in the batch and the reason."""
+
+    index: int
+    message: str
+
+
+def _split_batch(
+    texts: list[Any], split: Callable[[Any], list[str]]
+) -> tuple[list[str] | _SplitFailure, np.ndarray, np.ndarray]:
+    """A batch's distinct words (in order of first appearance), its words' indices into them.
+
+    And each text's number of words; a :class:`_SplitFailure` in place of the words if a text
+    fails.
+    """
+    table: dict[str, int] = {}
+    ids: list[int] = []
+    counts = np.empty(len(texts), dtype=INDEX_DTYPE)
+    for i, text in enumerate(texts):
+        try:
+            words = split(text)
+        except DataError as err:
+            return _SplitFailure(i, str(err)), np.empty(0, np.int64), counts
+        ids.extend([table.setdefault(word, len(table)) for word in words])
+        counts[i] = len(words)
+    return list(table), np.asarray(ids, dtype=np.int64), counts
+
+
+def _split_batches(
+    batches_of_texts: Iterator[tuple[list[Any], int]],
+    split: Callable[[Any], list[str]],
+    workers: int,
+) -> Iterator[tuple[tuple[Any, np.ndarray, np.ndarray], int, int]]:
+    """:func:`_split_batch` of every batch, in order, with its number of texts and bytes.
+
+    On ``workers`` > 1 processes, with at most two batches per worker in flight: a pool's
+    ``imap`` would read the whole corpus ahead into memory.
+    """
+    if workers <= 1:
+        for texts, num_bytes in batches_of_texts:
+            yield _split_batch(texts, split), len(texts), num_bytes
+        return
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        pending: deque = deque()
+        for texts, num_bytes in batches_of_texts:
+            pending.append((pool.submit(_split_batch, texts, split), len(texts), num_bytes))
+            if len(pending) >= 2 * workers:
+                future, num_texts, done_bytes = pending.popleft()
+                yield future.result(), num_texts, done_bytes
+        while pending:
+            future, num_texts, done_bytes = pending.popleft()
+            yield future.result(), num_texts, done_bytes
+
+
 def _write_word_array(
     settings_path: str | Path,
     batches_of_texts: Iterator[tuple[list[Any], int]],
@@ -307,10 +369,13 @@ def _write_word_array(
     meta: dict[str, Any],
     split: Callable[[Any], list[str]] | None = None,
     sidecar: tuple[Path, Callable[[], bytes]] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """The word array of the texts, ``(texts, their bytes)`` a batch at a time; its meta.
 
-    ``split`` makes a text's words (default :func:`~toklab.tokenizers.tfree.split_words`);
+    ``split`` makes a text's words (default :func:`~toklab.tokenizers.tfree.split_words`), on
+    ``workers`` processes when more than one (``split`` must then pickle; the files do not
+    depend on ``workers``);
     ``where`` names a text in errors (``"{where} {index}: ..."``); ``meta`` is added to the
     array's meta. ``sidecar`` is ``(path, data)``: one more file of the array, removed first
     and written atomically after the meta, ``data()`` its bytes once every text is split; an
@@ -334,20 +399,18 @@ def _write_word_array(
              unit_scale=True) as progress,
     ):  # fmt: skip
         first = 0
-        for texts, batch_bytes in batches_of_texts:
-            ids: list[int] = []
-            counts = np.empty(len(texts), dtype=INDEX_DTYPE)
-            for i, text in enumerate(texts):
-                try:
-                    words = split(text)
-                except DataError as err:
-                    raise DataError(f"{where} {first + i}: {err}") from None
-                # intern: a new word gets the next id (len(table) is evaluated before the insert)
-                ids.extend([table.setdefault(word, len(table)) for word in words])
-                counts[i] = len(words)
-            scratch.write(np.asarray(ids, dtype=_ID_DTYPE).tobytes())
+        for (words, local_ids, counts), num_texts, batch_bytes in _split_batches(
+            batches_of_texts, split, workers
+        ):
+            if isinstance(words, _SplitFailure):
+                raise DataError(f"{where} {first + words.index}: {words.message}")
+            # intern: a new word gets the next id (len(table) is evaluated before the insert);
+            # batches come in order and each table in order of first appearance, so the ids
+            # are those of one pass over all the texts
+            remap = np.array([table.setdefault(word, len(table)) for word in words], np.int64)
+            scratch.write(remap[local_ids].astype(_ID_DTYPE).tobytes())
             batches.append(np.concatenate([[0], np.cumsum(counts)]).astype(INDEX_DTYPE))
-            first += len(texts)
+            first += num_texts
             progress.update(batch_bytes)
         scratch.seek(0)
         paths["meta.json"].unlink(missing_ok=True)  # an old array is no longer complete
