@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -59,6 +60,39 @@ def read_prompts(prompts: tuple[str, ...], prompt_file: Path | None) -> list[str
     if not texts:
         raise ConfigError("no prompt: give --prompt TEXT (repeatable) or --prompt-file FILE")
     return texts
+
+
+def show(
+    number: int,
+    text: str,
+    completion: str,
+    generated: dict[str, Any],
+    *,
+    new: int,
+    unit: str,
+    stopped: bool,
+    as_json: bool,
+) -> None:
+    """Print prompt ``number`` (from 0) and its completion; log how many ``new`` ``unit`` it has.
+
+    With ``as_json`` one JSON object: ``prompt``, ``completion``, the ``generated`` fields (ids
+    or words) and ``finish_reason``; otherwise the prompt and completion as one text, after a
+    blank line from the second prompt on.
+    """
+    finish_reason = "eos" if stopped else "length"
+    if as_json:
+        record = {
+            "prompt": text,
+            "completion": completion,
+            **generated,
+            "finish_reason": finish_reason,
+        }
+        click.echo(json.dumps(record, ensure_ascii=False))
+    else:
+        if number:
+            click.echo()
+        click.echo(text + completion)
+    log.info("prompt %d: %d new %s (%s)", number + 1, new, unit, finish_reason)
 
 
 @click.command()
@@ -180,22 +214,8 @@ def main(
         )  # fmt: skip
         stopped = not no_eos_stop and eos_id is not None and bool(ids) and ids[-1] == eos_id
         completion = tokenizer.decode(ids[:-1] if stopped else ids, skip_special_tokens=False)
-        if as_json:
-            record = {
-                "prompt": text,
-                "completion": completion,
-                "prompt_ids": prompt_ids,
-                "ids": ids,
-                "finish_reason": "eos" if stopped else "length",
-            }
-            click.echo(json.dumps(record, ensure_ascii=False))
-        else:
-            if number:
-                click.echo()
-            click.echo(text + completion)
-        log.info(
-            "prompt %d: %d new tokens (%s)", number + 1, len(ids), "eos" if stopped else "length"
-        )
+        show(number, text, completion, {"prompt_ids": prompt_ids, "ids": ids},
+             new=len(ids), unit="tokens", stopped=stopped, as_json=as_json)  # fmt: skip
 
 
 def generate_tfree(
@@ -237,20 +257,8 @@ def generate_tfree(
         stopped = eos_stop and bool(new) and new[-1] == END_OF_TEXT
         full = join_words(split_words(text) + (new[:-1] if stopped else new))
         completion = full[len(text) :] if full.startswith(text) else full
-        if as_json:
-            record = {
-                "prompt": text,
-                "completion": completion,
-                "words": new,
-                "finish_reason": "eos" if stopped else "length",
-            }
-            click.echo(json.dumps(record, ensure_ascii=False))
-        else:
-            if number:
-                click.echo()
-            click.echo(text + completion)
-        log.info("prompt %d: %d new words (%s)", number + 1, len(new),
-                 "eos" if stopped else "length")  # fmt: skip
+        show(number, text, completion, {"words": new}, new=len(new), unit="words",
+             stopped=stopped, as_json=as_json)  # fmt: skip
 
 
 if __name__ == "__main__":

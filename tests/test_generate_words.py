@@ -11,9 +11,9 @@ import torch
 
 from tests.conftest import REPO
 from toklab.errors import ConfigError, DataError
-from toklab.generation import _word_bags, generate_words
+from toklab.generation import generate_words
 from toklab.models.causal_lm import save_model
-from toklab.models.llama import LlamaModel, ModelConfig
+from toklab.models.llama import LlamaModel, ModelConfig, word_bags
 from toklab.tokenizers.tfree import TrigramHasher, join_words, save_settings, split_words
 from toklab.tokenizers.tfree_dictionary import WordDictionary
 
@@ -36,7 +36,7 @@ def reference(model, dictionary, prompt, steps, limit):
     sequence, new = split_words(prompt), []
     with torch.no_grad():
         for _ in range(steps):
-            bags = _word_bags(sequence[-limit:], dictionary.hasher, torch.device("cpu"))
+            bags = word_bags([sequence[-limit:]], dictionary.hasher, torch.device("cpu"))
             (word,) = dictionary.decode(model(bags)[:, -1])
             new.append(word)
             sequence.append(word)

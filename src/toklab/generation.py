@@ -38,7 +38,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -273,20 +272,6 @@ def generate(
     return new
 
 
-def _word_bags(words: Sequence[str], hasher, device: torch.device):
-    """The embedding bags of ``words`` as one (1, len(words)) T-Free input."""
-    from toklab.datasets.tfree_words import WordPatterns
-    from toklab.models.llama import TrigramInputs
-
-    table = list(dict.fromkeys(words))
-    index = {word: i for i, word in enumerate(table)}
-    ids = np.array([[index[w] for w in words]], dtype=np.int64)
-    flat, offsets = WordPatterns.from_words(table, hasher).inputs(ids)
-    return TrigramInputs(
-        torch.from_numpy(flat).to(device), torch.from_numpy(offsets).to(device), ids.shape
-    )
-
-
 @torch.inference_mode()
 def generate_words(
     model: nn.Module,
@@ -313,7 +298,7 @@ def generate_words(
     its last ``max_position_embeddings`` words. ``join_words(split_words(prompt) + result)``
     rebuilds the text.
     """
-    from toklab.models.llama import KVCache
+    from toklab.models.llama import KVCache, word_bags
     from toklab.tokenizers.tfree import split_words
 
     if max_new_words < 0:
@@ -337,7 +322,7 @@ def generate_words(
     sequence, new = list(words), []
     step_input = sequence[-limit:] if limit else sequence
     for _ in range(max_new_words):
-        logits = model(_word_bags(step_input, dictionary.hasher, device), cache=cache)[:, -1]
+        logits = model(word_bags([step_input], dictionary.hasher, device), cache=cache)[:, -1]
         (word,) = dictionary.decode(
             logits, method=method, edge_weight=edge_weight, temperature=temperature,
             top_p=top_p, generator=generator,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,24 +151,19 @@ def evaluate_language_model(
     return result
 
 
-@torch.no_grad()
 def tfree_validation_loss(
     model: torch.nn.Module, valid_prefix: str | Path, objective, *, context: int, batch_size: int
 ) -> dict[str, Any]:
     """The multi-label loss over every ``context``-word window of a word array (in order)."""
     from toklab.datasets.tfree_words import EOT_ID
     from toklab.training.data import PackedStream, WindowSampler
-    from toklab.training.trainer import as_batch
+    from toklab.training.trainer import evaluate
 
     sampler = WindowSampler(PackedStream(valid_prefix, EOT_ID), context, seed=0)
     device = next(model.parameters()).device
-    total = weight = 0.0
-    for first in range(0, sampler.num_windows, batch_size):
-        rows = sampler.sequential(first, min(batch_size, sampler.num_windows - first))
-        loss, count = objective(model, as_batch(rows, EOT_ID, True), device)
-        total += float(loss)
-        weight += float(count)
-    return {"val_loss": total / max(weight, 1.0), "val_windows": sampler.num_windows}
+    scores = evaluate(model, sampler, sampler.num_windows, device, nullcontext, EOT_ID, True,
+                      objective, batch_size=batch_size)  # fmt: skip
+    return {**scores, "val_windows": sampler.num_windows}
 
 
 def evaluate_tfree_model(

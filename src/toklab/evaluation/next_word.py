@@ -141,9 +141,8 @@ def tfree_guesses(
     words; each row is decoded from its own logits among the dictionary and its own context's
     words.
     """
-    from toklab.datasets.tfree_words import WordPatterns
     from toklab.generation import context_length_of
-    from toklab.models.llama import TrigramInputs
+    from toklab.models.llama import word_bags
 
     limit = context_length_of(model)
     guesses: list[str] = []
@@ -151,15 +150,8 @@ def tfree_guesses(
     for first in tqdm(batches, desc="next word", disable=not progress):
         batch = items[first : first + batch_size]
         contexts = [item.context[-limit:] if limit else item.context for item in batch]
-        table = list(dict.fromkeys(word for context in contexts for word in context))
-        index = {word: i for i, word in enumerate(table)}
-        ids = np.array([[index[w] for w in context] for context in contexts], dtype=np.int64)
-        flat, offsets = WordPatterns.from_words(table, dictionary.hasher).inputs(ids)
-        inputs = TrigramInputs(
-            torch.from_numpy(flat).to(device), torch.from_numpy(offsets).to(device), ids.shape
-        )
         with torch.no_grad():
-            logits = model(inputs)[:, -1, :]
+            logits = model(word_bags(contexts, dictionary.hasher, device))[:, -1, :]
         for row, item in enumerate(batch):
             words = dictionary.add_words(item.context)  # the original's more_words
             guesses.extend(words.decode(logits[row : row + 1]))

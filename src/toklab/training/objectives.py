@@ -81,10 +81,7 @@ class MultiLabelLoss:
 
     def inputs(self, words, device: torch.device) -> TrigramInputs:
         """Embedding bags of a (batch, length) array of word ids."""
-        ids, offsets = self.patterns.inputs(words)
-        return TrigramInputs(
-            torch.from_numpy(ids).to(device), torch.from_numpy(offsets).to(device), words.shape
-        )
+        return TrigramInputs.from_patterns(self.patterns, words, device)
 
     def targets(self, words, device: torch.device) -> torch.Tensor:
         """The binary (batch x length, v) targets of a (batch, length) array of word ids."""

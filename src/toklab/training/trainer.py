@@ -184,25 +184,28 @@ def evaluate(
     eos_id: int,
     masking: bool,
     objective: Objective | None = None,
+    batch_size: int = 16,
 ) -> dict:
     """Mean loss (nats/token; T-Free: its loss) over the first ``windows`` validation windows.
 
     A quick measure during training, on windows of the packed stream (EOS tokens included), on
-    the first Delphi samples, or on the answers of the first examples, in order. Bits per byte, the
-    measure that compares tokenizers, is scored document by document by
+    the first Delphi samples, or on the answers of the first examples, in order, ``batch_size``
+    at a time; the model is in eval mode meanwhile, then back in the mode it was in. Bits per
+    byte, the measure that compares tokenizers, is scored document by document by
     :mod:`toklab.evaluation.bits_per_byte` after training.
     """
     objective = objective or NextTokenLoss()
+    training = model.training
     model.eval()
     total_nats = total_tokens = 0.0
     count = min(windows, sampler.num_windows)
-    for first in range(0, count, 16):
-        batch = as_batch(sampler.sequential(first, min(16, count - first)), eos_id, masking)
+    for first in range(0, count, batch_size):
+        batch = as_batch(sampler.sequential(first, min(batch_size, count - first)), eos_id, masking)
         with autocast():
             nats, weight = objective(model, batch, device)
         total_nats += nats.item()
         total_tokens += weight.item()
-    model.train()
+    model.train(training)
     return {"val_loss": total_nats / max(total_tokens, 1.0)}
 
 

@@ -589,6 +589,10 @@ class Plan:
             for model in block["models"]
         ]
 
+    def token_lm_runs(self, corpus: str) -> list[LmRun]:
+        """The runs of :meth:`lm_runs` whose LMs read token ids: every one but T-Free's."""
+        return [run for run in self.lm_runs(corpus) if not names.is_tfree(run[1])]
+
     def trained_lm_runs(self, corpus: str) -> list[LmRun]:
         """Every LM training job of the corpus: the ``lm`` block's runs, then the byte LM's."""
         runs = self.lm_runs(corpus)
@@ -855,8 +859,7 @@ class Plan:
                 layout.lm_file(corpus, c, name, model, "metrics.jsonl"),
                 layout.lm_path(layout.LM_EVAL, corpus, c, name, model),
             )
-            for c, name, model in self.lm_runs(corpus)
-            if not names.is_tfree(name)
+            for c, name, model in self.token_lm_runs(corpus)
         ]
 
     def lm_curve_inputs(self, corpus: str) -> list[str]:

@@ -50,7 +50,7 @@ class StochastokPlan:
     def addition_runs(self, corpus: str) -> list[LmRun]:
         """The LMs evaluated on addition: every token LM of the corpus's ``lm`` block."""
         self.block(corpus, "addition")
-        runs = [run for run in self.plan.lm_runs(corpus) if not names.is_tfree(run[1])]
+        runs = self.plan.token_lm_runs(corpus)
         if not runs:
             raise ConfigError(
                 f"corpus '{corpus}': stochastok.addition evaluates the LMs of an lm block"
@@ -120,7 +120,7 @@ class StochastokPlan:
         block = self.block(corpus, task)
         trained = self.plan.lm_runs(corpus)
         if block.get("runs") is None:
-            runs = [run for run in trained if not names.is_tfree(run[1])]
+            runs = self.plan.token_lm_runs(corpus)
         else:
             runs = [
                 (*self.plan.resolve_tokenizer(corpus, run["tokenizer"]), run["model"])
