@@ -640,6 +640,33 @@ def _md5_rows(ids: np.ndarray, m: int, v: int) -> tuple[np.ndarray, np.ndarray]:
     return out, unfinished
 
 
+@numba.njit(cache=True)
+def _read_slots(block_of: np.ndarray, blocks: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The index's slot of each id (0: none)."""
+    out = np.empty(len(ids), dtype=np.int32)
+    for j in range(len(ids)):
+        out[j] = blocks[block_of[ids[j] >> _BLOCK_BITS], ids[j] & (_BLOCK - 1)]
+    return out
+
+
+@numba.njit(cache=True)
+def _number_blocks(block_of: np.ndarray, ids: np.ndarray, count: int) -> int:
+    """Number the blocks of ``ids`` that have none yet from ``count`` on; the new count."""
+    for j in range(len(ids)):
+        block = ids[j] >> _BLOCK_BITS
+        if block_of[block] == 0:
+            block_of[block] = count
+            count += 1
+    return count
+
+
+@numba.njit(cache=True)
+def _write_slots(block_of: np.ndarray, blocks: np.ndarray, ids: np.ndarray, slots) -> None:
+    """Set the index's slot of each id (its block numbered already)."""
+    for j in range(len(ids)):
+        blocks[block_of[ids[j] >> _BLOCK_BITS], ids[j] & (_BLOCK - 1)] = slots[j]
+
+
 def _check_int(value: object, what: str, low: int) -> int:
     if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
         raise ConfigError(f"{what} must be an integer >= {low}, got {value!r}")
@@ -728,22 +755,19 @@ class TrigramHasher:
         """Each id's row in ``_rows`` + 1, or 0 where it has none."""
         if self._block_of is None:
             return np.zeros(len(ids), dtype=np.int32)
-        return self._blocks[self._block_of[ids >> _BLOCK_BITS], ids & (_BLOCK - 1)]
+        return _read_slots(self._block_of, self._blocks, ids)
 
     def _set_slots(self, ids: np.ndarray, slots: np.ndarray) -> None:
         """Set the slots of ``ids``, giving their blocks of ids index blocks where they lack one."""
         if self._block_of is None:
             self._block_of = np.zeros(TRIGRAM_COUNT >> _BLOCK_BITS, dtype=np.int32)
-        blocks = ids >> _BLOCK_BITS
-        new = distinct(blocks[self._block_of[blocks] == 0])
-        need = self._block_count + len(new)
+        need = _number_blocks(self._block_of, ids, self._block_count)
         if need > len(self._blocks):
             grown = np.zeros((max(need, 2 * len(self._blocks)), _BLOCK), dtype=np.int32)
             grown[: self._block_count] = self._blocks[: self._block_count]
             self._blocks = grown
-        self._block_of[new] = np.arange(self._block_count, need, dtype=np.int32)
         self._block_count = need
-        self._blocks[self._block_of[blocks], ids & (_BLOCK - 1)] = slots
+        _write_slots(self._block_of, self._blocks, ids, slots)
 
     def _shared(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Which ids share lowercase slots (ASCII letters and spaces, a capital) and their lowercase."""
