@@ -117,8 +117,9 @@ def token_section(args: argparse.Namespace) -> None:
 
 
 def tfree_section(args: argparse.Namespace) -> None:
-    from toklab.generation import _word_bags, generate_words
+    from toklab.generation import generate_words
     from toklab.models.causal_lm import build_model, model_spec
+    from toklab.models.llama import word_bags
     from toklab.tokenizers.tfree import TrigramHasher, join_words, split_words
     from toklab.tokenizers.tfree_dictionary import WordDictionary
 
@@ -139,7 +140,7 @@ def tfree_section(args: argparse.Namespace) -> None:
         sequence, new = list(prompt), []
         for _ in range(args.new_words):
             window = sequence[-context:]
-            logits = model(_word_bags(window, hasher, torch.device("cpu")))[:, -1]
+            logits = model(word_bags([window], hasher, torch.device("cpu")))[:, -1]
             (word,) = extended.decode(logits, temperature=0.0)
             new.append(word)
             sequence.append(word)

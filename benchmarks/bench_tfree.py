@@ -4,7 +4,8 @@
 1. **Words and trigrams**: toklab's word split and trigram ids of every document against the
    encoding of the same documents by GPT-2's BPE in ``tokenizers`` (``encode_batch_fast``,
    ``RAYON_NUM_THREADS`` threads); MB of text per second. Then the word array of the documents
-   (``tokenize_words``: split, intern, write) on one process and on one per CPU.
+   by ``scripts/tfree.py words`` (split, intern, write, start-up included) on one process and
+   on one per CPU, checked to write the same files.
 2. **Hash rows** of the corpus's distinct trigrams: toklab's ``TrigramHasher`` (compiled md5,
    vectorized over messages, retries compiled too; rows only for the trigrams asked for; end to
    end on a fresh hasher, then the compiled part alone) against the original's
@@ -27,6 +28,8 @@ import argparse
 import hashlib
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -70,7 +73,7 @@ def main() -> None:
     parser.add_argument("--m", type=int, default=10)
     parser.add_argument("--original-rows", type=int, default=5000)
     parser.add_argument("--many-rows", type=int, default=500_000)
-    parser.add_argument("--word-array-copies", type=int, default=4, help="corpus copies")
+    parser.add_argument("--word-array-copies", type=int, default=20, help="corpus copies")
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--dense-vocab", type=int, default=64000)
     parser.add_argument("--positions", type=int, default=2048)
@@ -115,13 +118,12 @@ def main() -> None:
     print(f"T-Free words + trigram ids: {mb / seconds:7.2f} MB/s  ({len(words)} words)")
     print(f"GPT-2 BPE (tokenizers):     {mb / bpe_seconds:7.2f} MB/s  ({tokens} tokens)")
     print(f"ratio T-Free / BPE: {bpe_seconds / seconds:.2f}x")
-    # the word array of the same documents (tokenize_words: split, intern, write) on 1 and on
-    # all workers; the files are the same
+    # the word array of the documents, copied, by scripts/tfree.py words (split, intern,
+    # write; process start-up included) on 1 and on all workers; the files are the same
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from toklab.data.byte_corpus import write_byte_corpus
-    from toklab.datasets.tfree_words import tokenize_words
     from toklab.tokenizers.tfree import save_settings
 
     work = Path(tempfile.mkdtemp())
@@ -130,14 +132,19 @@ def main() -> None:
     write_byte_corpus([work / "corpus.parquet"], work / "corpus")
     save_settings(TrigramHasher(args.v, args.m), work / "tfree.json")
     corpus_mb = sum(len(d.encode()) for d in copies) / 1e6
-    rates = {}
+    rates, files = {}, {}
     for workers in sorted({1, os.cpu_count() or 1}):
+        command = [sys.executable, str(REPO / "scripts" / "tfree.py"), "words", "--settings",
+                   str(work / "tfree.json"), "--corpus-prefix", str(work / "corpus"),
+                   "--output-prefix", str(work / f"w{workers}"), "--workers", str(workers)]  # fmt: skip
         start = time.perf_counter()
-        tokenize_words(work / "tfree.json", work / "corpus", work / f"w{workers}", workers=workers)
+        subprocess.run(command, check=True, capture_output=True)
         rates[workers] = corpus_mb / (time.perf_counter() - start)
-        print(f"word array ({corpus_mb:.1f} MB), {workers} worker(s): {rates[workers]:7.2f} MB/s")
+        files[workers] = [p.read_bytes() for p in sorted(work.glob(f"w{workers}.*"))]
+        print(f"word array of {corpus_mb:.1f} MB, {workers} worker(s): {rates[workers]:6.2f} MB/s")
     if len(rates) > 1:
-        print(f"ratio {max(rates)} workers / 1: {rates[max(rates)] / rates[1]:.2f}x")
+        assert files[1] == files[max(files)], "the word arrays differ"
+        print(f"ratio {max(rates)} workers / 1: {rates[max(rates)] / rates[1]:.2f}x (same files)")
 
     # 2. hash rows --------------------------------------------------------------------------
     distinct = np.unique(trigram_ids(list(dict.fromkeys(words)))[0])
@@ -151,12 +158,13 @@ def main() -> None:
 
     seconds, (hasher, rows) = best(toklab_rows)
     sample = np.random.default_rng(0).choice(distinct, args.original_rows, replace=False)
-    original_seconds, original = best(lambda: original_rows(sample.tolist(), args.v, args.m), 1)
+    original_seconds, original = best(lambda: original_rows(sample.tolist(), args.v, args.m))
     index = np.searchsorted(distinct, sample)
     assert (rows[index] == original).all(), "toklab's rows differ from the original's"
     per_row, per_row_original = seconds / len(distinct), original_seconds / len(sample)
     print(f"toklab:   {per_row * 1e6:8.2f} us/row, {len(distinct)} rows in {seconds:.2f} s")
-    print(f"original: {per_row_original * 1e6:8.2f} us/row ({len(sample)} sampled rows, equal)")
+    print(f"original: {per_row_original * 1e6:8.2f} us/row ({len(sample)} sampled rows, equal; "
+          "fastest of 3 runs, as toklab's")  # fmt: skip
     print(f"speed-up per row: {per_row_original / per_row:.1f}x")
     full = (1 << 24) * per_row_original
     print(f"the original builds all 2^24 rows: {full / 60:.0f} min at that rate, against "
