@@ -311,11 +311,6 @@ def _md5_mod(data: bytes, v: int) -> int:
 # Numba widens arithmetic on uint32 to 64 bits, which halves the messages per instruction; the
 # few 32-bit operations below are LLVM instructions (numba.extending.intrinsic) instead.
 
-# The cache's index: each block of _BLOCK consecutive trigram ids that has a cached row gets an
-# int32 slot per id. A text's trigrams fill few blocks (a dense index of all 2^24 ids would
-# cost a page fault per 1024 ids the first time, more than hashing their rows).
-_BLOCK_BITS = 6
-_BLOCK = 1 << _BLOCK_BITS
 _MD5_MAX_SLOTS = 10_000  # f"_{s}_0" plus the 0x80 pad byte must fit 8 bytes
 _MESSAGE_BYTES = 15  # x0..x3 less the pad byte
 _U32 = np.uint32
@@ -638,6 +633,13 @@ def _md5_rows(ids: np.ndarray, m: int, v: int) -> tuple[np.ndarray, np.ndarray]:
                 first_tries = values[r::rows_per_batch]
                 unfinished[first + r] = not _retry_row(ids[first + r], first_tries, v, weights, row)
     return out, unfinished
+
+
+# The cache's index: each block of _BLOCK consecutive trigram ids that has a cached row gets an
+# int32 slot per id. A text's trigrams fill few blocks (a dense index of all 2^24 ids would
+# cost a page fault per 1024 ids the first time, more than hashing their rows).
+_BLOCK_BITS = 6
+_BLOCK = 1 << _BLOCK_BITS
 
 
 @numba.njit(cache=True)
