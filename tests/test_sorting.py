@@ -11,3 +11,10 @@ from toklab.sorting import distinct
 def test_distinct_is_numpys_unique(values):
     got = distinct(values)
     assert got.dtype == values.dtype and got.tolist() == np.unique(values).tolist()
+
+
+@given(st.lists(st.integers(-(2**62), 2**62), max_size=60))
+def test_distinct_of_sorted_values_is_a_copy(values):
+    ordered = np.array(sorted(set(values)), dtype=np.int64)
+    got = distinct(ordered)
+    assert got.tolist() == ordered.tolist() and not np.shares_memory(got, ordered)

@@ -11,9 +11,10 @@ def distinct(values: np.ndarray) -> np.ndarray:
     ``np.unique`` without ``return_*`` arguments hashes since numpy 2.3, about 50x slower than a
     sort for half a million distinct int64 values on one core (0.6 s against 12 ms).
     """
-    flat = np.sort(np.asarray(values).reshape(-1))
-    if not flat.size:
-        return flat
+    flat = np.asarray(values).reshape(-1)
+    if flat.size < 2 or (flat[1:] > flat[:-1]).all():  # sorted and distinct already: one pass
+        return flat.copy()
+    flat = np.sort(flat)
     keep = np.empty(flat.size, dtype=bool)
     keep[0] = True
     np.not_equal(flat[1:], flat[:-1], out=keep[1:])

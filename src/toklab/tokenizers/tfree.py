@@ -314,6 +314,7 @@ def _md5_mod(data: bytes, v: int) -> int:
 _MD5_MAX_SLOTS = 10_000  # f"_{s}_0" plus the 0x80 pad byte must fit 8 bytes
 _MESSAGE_BYTES = 15  # x0..x3 less the pad byte
 _U32 = np.uint32
+_POWERS_OF_TEN = 10 ** np.arange(8, dtype=np.uint32)  # trigram ids < 2^24 have at most 8 digits
 
 
 def _u32_binary(operation: str):
@@ -595,12 +596,21 @@ def _md5_rows(ids: np.ndarray, m: int, v: int) -> tuple[np.ndarray, np.ndarray]:
     for batch in numba.prange((n + rows_per_batch - 1) // rows_per_batch):
         first = batch * rows_per_batch
         rows = min(rows_per_batch, n - first)
-        heads = np.zeros(rows_per_batch, dtype=np.uint64)  # f"{i}": at most 8 digits
-        shifts = np.full(rows_per_batch, np.uint64(8))  # their bits
-        for r in range(rows):
-            head, count = _decimal(ids[first + r])
-            heads[r] = head
-            shifts[r] = 8 * count
+        numbers = np.zeros(rows_per_batch, dtype=np.uint32)  # rows past the end hash "0"
+        numbers[:rows] = ids[first : first + rows]
+        heads = np.empty(rows_per_batch, dtype=np.uint64)  # f"{i}": at most 8 digits
+        shifts = np.empty(rows_per_batch, dtype=np.uint64)  # their bits
+        for r in range(rows_per_batch):  # branch-free, so whole vectors of rows at a time
+            number, digits, count = numbers[r], np.uint64(0), np.uint64(1)
+            for place in range(8):  # all 8 digits, the last in the highest byte
+                rest = number // np.uint32(10)
+                digit = np.uint64(48 + number - rest * np.uint32(10))
+                digits |= digit << np.uint64(56 - 8 * place)
+                number = rest
+            for place in range(1, 8):
+                count += np.uint64(numbers[r] >= _POWERS_OF_TEN[place])
+            heads[r] = digits >> (np.uint64(64) - np.uint64(8) * count)  # drop leading zeros
+            shifts[r] = np.uint64(8) * count
         words = np.empty((5, lanes), dtype=np.uint32)
         for s in range(m):
             tail, bits = tails[s], tail_bits[s]
@@ -619,17 +629,26 @@ def _md5_rows(ids: np.ndarray, m: int, v: int) -> tuple[np.ndarray, np.ndarray]:
         values = np.empty(lanes, dtype=np.int32)
         for lane in range(lanes):
             values[lane] = _digest_mod(state, lane, weights, divisor)
+        # each first try's place in its sorted row (ties by slot), whole vectors of rows at a
+        # time: no branch to mispredict, unlike an insertion sort's
+        places = np.zeros(lanes, dtype=np.int32)
+        repeats = np.zeros(rows_per_batch, dtype=np.int32)
+        for s in range(m):
+            at = s * rows_per_batch
+            for t in range(m):
+                before = t * rows_per_batch
+                if t < s:
+                    for r in range(rows_per_batch):
+                        places[at + r] += np.int32(values[before + r] <= values[at + r])
+                        repeats[r] |= np.int32(values[before + r] == values[at + r])
+                elif t > s:
+                    for r in range(rows_per_batch):
+                        places[at + r] += np.int32(values[before + r] < values[at + r])
         for r in range(rows):
             row = out[first + r]
-            repeats = False
-            for s in range(m):  # insertion sort: rows are short
-                value, at = values[s * rows_per_batch + r], s
-                while at and row[at - 1] > value:
-                    row[at] = row[at - 1]
-                    at -= 1
-                row[at] = value
-                repeats |= at > 0 and row[at - 1] == value
-            if repeats:
+            for s in range(m):
+                row[places[s * rows_per_batch + r]] = values[s * rows_per_batch + r]
+            if repeats[r]:
                 first_tries = values[r::rows_per_batch]
                 unfinished[first + r] = not _retry_row(ids[first + r], first_tries, v, weights, row)
     return out, unfinished
@@ -722,7 +741,7 @@ class TrigramHasher:
         """Sorted rows of the original's table before lowercase sharing."""
         v, m = self.v, self.m
         if m <= _MD5_MAX_SLOTS:
-            rows, unfinished = _md5_rows(ids.astype(np.int64), m, v)
+            rows, unfinished = _md5_rows(ids.astype(np.int64, copy=False), m, v)
         else:  # slots too long for the compiled block (m > 10,000 is never a useful setting)
             rows = np.empty((len(ids), m), dtype=np.int64)
             unfinished = np.ones(len(ids), dtype=bool)
@@ -816,7 +835,7 @@ class TrigramHasher:
         if missing.any():
             self._fill(distinct(flat[missing]))
             slots = self._slots(flat)
-        return self._rows[slots - 1].reshape(*ids.shape, self.m)
+        return np.take(self._rows, slots - 1, axis=0).reshape(*ids.shape, self.m)  # 3x [] here
 
     def word_hash_row(self, word: str) -> np.ndarray:
         """The ``m`` ids of a word hashed whole (special tokens, or all words with entire_words)."""
