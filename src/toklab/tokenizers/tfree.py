@@ -590,7 +590,7 @@ def _md5_rows(ids: np.ndarray, m: int, v: int) -> tuple[np.ndarray, np.ndarray]:
     word, u32, u64 = np.uint64(0xFFFFFFFF), np.uint64(32), np.uint64(64)
     # a batch of rows (a multiple of 8, about 1024 messages), its messages slot by slot: the
     # message of row r and slot s is lane s * rows_per_batch + r, so every loop over the rows
-    # is one of whole vectors; rows past the end hash zeros
+    # is one of whole vectors
     rows_per_batch = max(8, 1024 // m // 8 * 8)
     lanes = m * rows_per_batch
     for batch in numba.prange((n + rows_per_batch - 1) // rows_per_batch):
@@ -636,14 +636,14 @@ def _md5_rows(ids: np.ndarray, m: int, v: int) -> tuple[np.ndarray, np.ndarray]:
         for s in range(m):
             at = s * rows_per_batch
             for t in range(m):
-                before = t * rows_per_batch
+                other = t * rows_per_batch
                 if t < s:
                     for r in range(rows_per_batch):
-                        places[at + r] += np.int32(values[before + r] <= values[at + r])
-                        repeats[r] |= np.int32(values[before + r] == values[at + r])
+                        places[at + r] += np.int32(values[other + r] <= values[at + r])
+                        repeats[r] |= np.int32(values[other + r] == values[at + r])
                 elif t > s:
                     for r in range(rows_per_batch):
-                        places[at + r] += np.int32(values[before + r] < values[at + r])
+                        places[at + r] += np.int32(values[other + r] < values[at + r])
         for r in range(rows):
             row = out[first + r]
             for s in range(m):
