@@ -27,11 +27,11 @@ from __future__ import annotations
 import argparse
 import platform
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
 import torch
+from timing import fastest
 from torch import nn
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,17 +49,6 @@ class Uncached(nn.Module):
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.inner(input_ids)
-
-
-def fastest(function, repeats: int):
-    """The fastest wall time of ``repeats`` calls after one warm-up call, and the last result."""
-    result = function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def token_section(args: argparse.Namespace) -> None:
@@ -98,10 +87,12 @@ def token_section(args: argparse.Namespace) -> None:
             return out[0, len(p) :].tolist()
 
         with torch.inference_mode():
-            cached_s, cached = fastest(toklab, args.repeats)
-            uncached_s, plain = fastest(lambda p=prompt: toklab(uncached, p), args.repeats)
+            cached_s, cached = fastest(toklab, args.repeats, warm_up=True)
+            uncached_s, plain = fastest(
+                lambda p=prompt: toklab(uncached, p), args.repeats, warm_up=True
+            )
             if length + args.new_tokens <= context:
-                hf_s, theirs = fastest(reference, args.repeats)
+                hf_s, theirs = fastest(reference, args.repeats, warm_up=True)
                 hf_rate = f"{args.new_tokens / hf_s:13.1f}"
                 versus = f"{hf_s / cached_s:19.2f}x"
                 same = cached == plain == theirs
@@ -154,9 +145,11 @@ def tfree_section(args: argparse.Namespace) -> None:
                     model, dictionary, join_words(p), max_new_words=args.new_words,
                     stop_word=None,
                 ),
-                args.repeats,
+                args.repeats, warm_up=True,
             )  # fmt: skip
-            uncached_s, plain = fastest(lambda p=prompt: uncached_words(p), args.repeats)
+            uncached_s, plain = fastest(
+                lambda p=prompt: uncached_words(p), args.repeats, warm_up=True
+            )
         n = args.new_words
         print(f"{length:7d} {n / cached_s:15.1f} {n / uncached_s:9.1f} "
               f"{uncached_s / cached_s:14.2f}x  {'yes' if cached == plain else 'NO'}")  # fmt: skip

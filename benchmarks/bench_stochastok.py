@@ -32,10 +32,10 @@ import os
 import platform
 import random
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from timing import fastest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -67,15 +67,6 @@ def original_build(vocab: dict[bytes, int], tokens: list[bytes]) -> dict[int, li
     for pair, token_id in merges.items():
         expansions.setdefault(token_id, []).append(pair)
     return expansions
-
-
-def timed(function, repeats: int = 3) -> tuple[float, object]:
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def main() -> None:
@@ -124,7 +115,7 @@ def main() -> None:
 
     # -- split tables
     print("\n== split tables (GPT-2, 50,257 ids)")
-    seconds, table = timed(lambda: build_split_table(path), repeats=1)
+    seconds, table = fastest(lambda: build_split_table(path), repeats=1)
     print(f"  toklab build_split_table: {seconds:.2f} s for {table.vocab_size:,} ids "
           f"({len(table.left):,} splits of {table.splittable:,} tokens)")  # fmt: skip
     pieces = vocabulary_pieces(path)
@@ -133,7 +124,7 @@ def main() -> None:
     sample = [
         pieces[i][0] for i in random.Random(0).sample(range(256, 50256), args.original_table_tokens)
     ]
-    seconds_original, _ = timed(lambda: original_build(vocab, sample), repeats=1)
+    seconds_original, _ = fastest(lambda: original_build(vocab, sample), repeats=1)
     per_token = seconds_original / len(sample)
     print(f"  original build_expansions: {seconds_original:.2f} s for {len(sample)} tokens = "
           f"{per_token * 1e3:.1f} ms per token -> about {per_token * 50_000 / 60:.0f} minutes for "
@@ -146,7 +137,7 @@ def main() -> None:
           f"{args.original_tokens:,})")  # fmt: skip
     for label, offsets in (("paragraphs", short), (f"{args.long_tokens}-token docs", long)):
         for p in (0.1, 1.0):
-            seconds, (out, _) = timed(
+            seconds, (out, _) = fastest(
                 lambda offsets=offsets, p=p: expand_documents(ids, offsets, table, p, seed=0, key=0)
             )
             ours = len(ids) / seconds
@@ -155,7 +146,7 @@ def main() -> None:
             count = sum(map(len, docs))
             np.random.seed(0)
             random.seed(0)
-            seconds_original, grown = timed(
+            seconds_original, grown = fastest(
                 lambda docs=docs, p=p: [original_expand(d, expansions, p) for d in docs], repeats=1
             )
             theirs = count / seconds_original
@@ -187,7 +178,7 @@ def main() -> None:
         "tokenizers dropout (unseeded)": lambda: reference.encode_batch(paragraphs),
         "tokenizers deterministic": lambda: tokenizer.encode_batch(paragraphs),
     }
-    results = {name: timed(function)[0] for name, function in rows.items()}
+    results = {name: fastest(function)[0] for name, function in rows.items()}
     base = results["tokenizers dropout (unseeded)"]
     for name, seconds in results.items():
         print(f"  {name:>30}: {len(paragraphs) / seconds:>10,.0f} docs/s, "

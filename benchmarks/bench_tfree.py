@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from timing import fastest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -56,15 +57,6 @@ def original_rows(ids: list[int], v: int, m: int) -> np.ndarray:
             row.append(h)
         rows.append(sorted(row))
     return np.array(rows, dtype=np.int64)
-
-
-def best(function, repeats: int = 3):
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def main() -> None:
@@ -103,7 +95,7 @@ def main() -> None:
         words = [w for d in documents for w in split_words(d)]
         return words, trigram_ids(words)
 
-    seconds, (words, _) = best(tfree_encode)
+    seconds, (words, _) = fastest(tfree_encode)
     directory = Path(tempfile.mkdtemp())
     save_tokenizer_files(
         directory,
@@ -112,7 +104,7 @@ def main() -> None:
         ["<|endoftext|>"],
     )
     bpe = Tokenizer.from_file(str(directory / "tokenizer.json"))
-    bpe_seconds, encodings = best(lambda: bpe.encode_batch_fast(documents))
+    bpe_seconds, encodings = fastest(lambda: bpe.encode_batch_fast(documents))
     tokens = sum(len(e.ids) for e in encodings)
     print(f"\n## 1. encoding {mb:.2f} MB ({len(documents)} documents)")
     print(f"T-Free words + trigram ids: {mb / seconds:7.2f} MB/s  ({len(words)} words)")
@@ -156,9 +148,9 @@ def main() -> None:
         hasher = TrigramHasher(args.v, args.m)
         return hasher, hasher.rows(distinct)
 
-    seconds, (hasher, rows) = best(toklab_rows, 10)  # about a millisecond a run
+    seconds, (hasher, rows) = fastest(toklab_rows, 10)  # about a millisecond a run
     sample = np.random.default_rng(0).choice(distinct, args.original_rows, replace=False)
-    original_seconds, original = best(lambda: original_rows(sample.tolist(), args.v, args.m))
+    original_seconds, original = fastest(lambda: original_rows(sample.tolist(), args.v, args.m))
     index = np.searchsorted(distinct, sample)
     assert (rows[index] == original).all(), "toklab's rows differ from the original's"
     per_row, per_row_original = seconds / len(distinct), original_seconds / len(sample)
@@ -171,12 +163,12 @@ def main() -> None:
           f"{seconds:.2f} s for this corpus's rows ({full / seconds:.0f}x)")  # fmt: skip
     # a corpus of many languages has far more distinct trigrams: the per-row cost at scale
     many = np.unique(np.random.default_rng(1).integers(0, 1 << 24, args.many_rows))
-    many_seconds, _ = best(lambda: TrigramHasher(args.v, args.m).rows(many), 2)
+    many_seconds, _ = fastest(lambda: TrigramHasher(args.v, args.m).rows(many), 2)
     print(f"toklab on {len(many)} random trigram ids: {many_seconds / len(many) * 1e6:.2f} us/row "
           f"({per_row_original / (many_seconds / len(many)):.1f}x the original per row)")  # fmt: skip
     # the compiled rows alone (md5 of every slot, sorted, retries of colliding rows), without
     # the unique ids, the fresh hasher's index and the gather of the result
-    kernel_seconds, _ = best(lambda: _md5_rows(many, args.m, args.v), 3)
+    kernel_seconds, _ = fastest(lambda: _md5_rows(many, args.m, args.v), 3)
     print(f"of which the compiled rows: {kernel_seconds / len(many) * 1e6:.2f} us/row "
           f"({per_row_original / (kernel_seconds / len(many)):.1f}x)")  # fmt: skip
     held = hasher._rows.nbytes + hasher._blocks.nbytes + hasher._block_of.nbytes
@@ -216,8 +208,8 @@ def main() -> None:
         loss.backward()
 
     tfree_step(), dense_step()  # warm up
-    tfree_seconds, _ = best(tfree_step, 5)
-    dense_seconds, _ = best(dense_step, 5)
+    tfree_seconds, _ = fastest(tfree_step, 5)
+    dense_seconds, _ = fastest(dense_step, 5)
     print(f"\n## 3. forward + backward, {args.positions} positions, hidden {h}")
     print(f"T-Free v = {args.v}, m = {args.m} ({len(flat) / args.positions:.1f} ids per word): "
           f"{tfree_seconds * 1e3:7.1f} ms, {2 * args.v * h / 1e6:.1f}M parameters")  # fmt: skip
@@ -236,7 +228,7 @@ def main() -> None:
     for size in (1000, 5000, len(counts)):
         dictionary = WordDictionary.from_counts(counts, hasher, top_n=size)
         dictionary.decode(logits)  # patterns to the device once
-        seconds, _ = best(lambda d=dictionary: d.decode(logits), 5)
+        seconds, _ = fastest(lambda d=dictionary: d.decode(logits), 5)
         print(f"dictionary of {len(dictionary):6d} words: {64 / seconds:9.0f} words/s")
 
 
