@@ -288,6 +288,7 @@ def trainer_config(preset: str, seq_len: int, batch: int, steps: int, log_interv
             f"batch_size={batch}",
             f"micro_batch_size={batch}",
             f"max_steps={steps}",
+            "optim.warmup_steps=1",
             f"checkpoint_interval={10**9}",
             f"eval_interval={10**9}",
             f"log_interval={log_interval}",

@@ -14,6 +14,11 @@ A T-Free checkpoint (its directory has ``tfree.json``) generates words instead: 
 ``--dictionary``) and the prompt's words, with ``--scoring code|paper`` and ``--edge-weight``;
 the JSON then has ``words`` (the new words) instead of ids, and the text is rebuilt from the
 words with T-Free's inverse word split.
+
+Options of the other kind of checkpoint (``--dictionary``, ``--scoring``, ``--edge-weight`` for a
+token model; ``--tokenizer``, ``--context-length``, ``--start-with-eos`` for a T-Free one) are
+errors, not ignored. A prompt longer than the model's context loses its first tokens (words),
+with a warning saying how many.
 """
 
 from __future__ import annotations
@@ -60,6 +65,44 @@ def read_prompts(prompts: tuple[str, ...], prompt_file: Path | None) -> list[str
     if not texts:
         raise ConfigError("no prompt: give --prompt TEXT (repeatable) or --prompt-file FILE")
     return texts
+
+
+#: Options that only one kind of checkpoint reads: T-Free's, and those of token-id models.
+TFREE_OPTIONS = {
+    "dictionary": "--dictionary",
+    "scoring": "--scoring",
+    "edge_weight": "--edge-weight",
+}
+TOKEN_OPTIONS = {
+    "tokenizer_path": "--tokenizer",
+    "context_length": "--context-length",
+    "start_with_eos": "--start-with-eos",
+}
+
+
+def refuse_other_kinds_options(checkpoint: Path, tfree: bool) -> None:
+    """An error when an option given on the command line does not apply to the checkpoint.
+
+    ``tfree`` tells the checkpoint's kind (a T-Free checkpoint, else a token-id model); the
+    options of the other kind (:data:`TFREE_OPTIONS`, :data:`TOKEN_OPTIONS`) would be ignored,
+    so naming any of them is a :class:`ConfigError` listing them.
+    """
+    from click.core import ParameterSource
+
+    context = click.get_current_context()
+    others = TOKEN_OPTIONS if tfree else TFREE_OPTIONS
+    given = [
+        flag
+        for name, flag in others.items()
+        if context.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
+    ]
+    if given:
+        kind = "a T-Free checkpoint" if tfree else "a token model (no tfree.json)"
+        only = "token models" if tfree else "T-Free checkpoints"
+        raise ConfigError(
+            f"{checkpoint}: {', '.join(given)} {'applies' if len(given) == 1 else 'apply'} "
+            f"only to {only}, and this is {kind}"
+        )
 
 
 def show(
@@ -170,7 +213,9 @@ def main(
     # The paths first, before torch is imported: a wrong one fails at once.
     if not checkpoint.is_dir():
         raise DataError(f"{checkpoint}: checkpoint directory not found")
-    if (checkpoint / "tfree.json").is_file():
+    tfree = (checkpoint / "tfree.json").is_file()
+    refuse_other_kinds_options(checkpoint, tfree)
+    if tfree:
         generate_tfree(
             checkpoint, dictionary or checkpoint / "dictionary.tsv",
             read_prompts(prompts, prompt_file), max_new_words=max_new_tokens,
@@ -207,7 +252,12 @@ def main(
         if start_with_eos:
             prompt_ids = [eos_id, *prompt_ids]
         if not prompt_ids:
-            raise DataError(f"prompt {number + 1} ({text!r}) encodes to no tokens")
+            hint = (
+                "; give --start-with-eos to start it from EOS"
+                if eos_id is not None
+                else f" (and --start-with-eos needs an EOS, which {tokenizer_file} lacks)"
+            )
+            raise DataError(f"prompt {number + 1} ({text!r}) encodes to no tokens{hint}")
         ids = generate(
             model, prompt_ids, max_new_tokens=max_new_tokens, temperature=temperature,
             top_p=top_p, eos_id=None if no_eos_stop else eos_id, context_length=context_length,
@@ -236,10 +286,17 @@ def generate_tfree(
     """Continue each prompt with words of the T-Free model in ``checkpoint``."""
     import torch
 
-    from toklab.generation import generate_words, load_model
+    from toklab.generation import (
+        check_number,
+        check_sampling_parameters,
+        generate_words,
+        load_model,
+    )
     from toklab.tokenizers.tfree import join_words, load_settings, split_words
     from toklab.tokenizers.tfree_dictionary import END_OF_TEXT, WordDictionary
 
+    check_sampling_parameters(temperature, top_p)
+    check_number("edge_weight", edge_weight)
     hasher = load_settings(checkpoint / "tfree.json")
     words = WordDictionary.load(dictionary_path, hasher)
     if device is None:

@@ -84,10 +84,7 @@ def surprisal_example(
     while cut < len(data) and data[cut] & 0xC0 == 0x80:
         cut -= 1
     data = data[:cut]
-    group = Predictions(predictions).group
-    if cue not in group:
-        raise DataError(f"{predictions}: no cue '{cue}'")
-    values = group[cue][start : start + len(data)]
+    values = Predictions(predictions).read(cue, start, start + len(data))
     text = data.decode("utf-8")
     boundaries = {
         name: plots.token_boundaries(load_tokenizer(path), text) for name, path in tokenizers

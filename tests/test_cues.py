@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -130,6 +131,32 @@ def test_interrupted_extraction_resumes(setup, tmp_path, monkeypatch):
         np.testing.assert_array_equal(Predictions(target).cue(cue), Predictions(whole).cue(cue))
 
 
+def test_a_partial_extraction_of_other_settings_starts_over(setup, tmp_path, monkeypatch, caplog):
+    root, _, prefix = setup
+    original = predictions_module.cues_for_targets
+    calls = {"n": 0}
+
+    def fail_on_second(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    target = tmp_path / "p.zarr"
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(predictions_module, "cues_for_targets", fail_on_second)
+        extract_predictions(root / "model", prefix, target, context=32, stride=8, chunk_bytes=128)
+    with caplog.at_level("WARNING", logger="toklab.cues"):
+        extract_predictions(root / "model", prefix, target, context=32, stride=16, chunk_bytes=128)
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "another extraction's (stride 8 -> 16): starting over" in warning
+    fresh = extract_predictions(
+        root / "model", prefix, tmp_path / "fresh.zarr", context=32, stride=16, chunk_bytes=128
+    )
+    for cue in CUES:
+        np.testing.assert_array_equal(Predictions(target).cue(cue), Predictions(fresh).cue(cue))
+
+
 def test_bad_input(setup, tmp_path):
     root, _, prefix = setup
     with pytest.raises(DataError, match="checkpoint file not found"):
@@ -152,6 +179,57 @@ def test_bad_input(setup, tmp_path):
     (tmp_path / "junk.zarr").mkdir()
     with pytest.raises(DataError):
         Predictions(tmp_path / "junk.zarr")
+
+
+def test_a_truncated_chunk_names_the_group_array_and_chunk(setup, tmp_path):
+    """Before: ``RuntimeError: Zstd decompression error`` from the codec, naming no file."""
+    root, _, prefix = setup
+    out = extract_predictions(
+        root / "model", prefix, tmp_path / "p.zarr", context=32, stride=8, chunk_bytes=128
+    )
+    good = Predictions(out).cue("surprisal")
+    chunk = out / "surprisal" / "c" / "1"
+    chunk.write_bytes(chunk.read_bytes()[:10])
+    cues = Predictions(out)  # opening reads no chunk
+    message = f"{out}: cannot read array 'surprisal', chunk {chunk} (bytes 128..256): "
+    for read in (lambda: cues.cue("surprisal"), lambda: cues.read("surprisal", 200, 300)):
+        with pytest.raises(DataError) as raised:
+            read()
+        assert str(raised.value).startswith(message) and "\n" not in str(raised.value)
+    # the chunks around it still read, and another cue is untouched
+    np.testing.assert_array_equal(cues.read("surprisal", 0, 128), good[:128])
+    np.testing.assert_array_equal(cues.read("surprisal", 256, 300), good[256:300])
+    cues.cue("entropy")
+    chunk.unlink()  # a missing chunk reads as the fill value: missing values, named too
+    with pytest.raises(DataError, match=f"^{re.escape(str(out))}: cue 'surprisal' has missing"):
+        cues.read("surprisal", 100, 200)
+
+
+def test_missing_arrays_and_a_wrong_format_are_named(setup, tmp_path):
+    import shutil
+
+    import zarr
+
+    root, _, prefix = setup
+    out = extract_predictions(root / "model", prefix, tmp_path / "p.zarr", context=32, stride=8)
+    zarr.open_group(str(out), mode="r+").attrs["format"] = "toklab-predictions-v0"
+    expected = (
+        f"{out}: not a toklab predictions group (format 'toklab-predictions-v0', expected "
+        f"'toklab-predictions-v1')"
+    )
+    with pytest.raises(DataError, match=f"^{re.escape(expected)}$"):
+        Predictions(out)
+    zarr.open_group(str(out), mode="r+").attrs["format"] = predictions_module.FORMAT
+    shutil.rmtree(out / "surprisal")
+    shutil.rmtree(out / "doc_offsets")
+    missing = f"{out}: not a toklab predictions group (missing arrays: surprisal, doc_offsets)"
+    with pytest.raises(DataError, match=f"^{re.escape(missing)}$"):
+        Predictions(out)
+    zarr.open_group(str(tmp_path / "other.zarr"), mode="w")
+    with pytest.raises(
+        DataError, match=r"other\.zarr: not a toklab predictions group \(no 'format'"
+    ):
+        Predictions(tmp_path / "other.zarr")
 
 
 def test_corpus_hash_is_read_from_the_meta_not_recomputed(setup, tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 
 import pytest
 import torch
@@ -287,6 +288,8 @@ def test_cached_generation_stops_at_eos(model):
     ("kwargs", "error", "message"),
     [
         ({"temperature": -0.1}, ConfigError, "temperature: -0.1 is negative"),
+        ({"temperature": float("nan")}, ConfigError, "^temperature: nan is not a number$"),
+        ({"top_p": float("nan")}, ConfigError, "^top_p: nan is not a number$"),
         ({"top_p": 0.0}, ConfigError, r"top_p: 0.0 is not in \(0, 1\]"),
         ({"top_p": 1.5}, ConfigError, r"top_p: 1.5 is not in \(0, 1\]"),
         ({"max_new_tokens": -1}, ConfigError, "max_new_tokens: -1 is negative"),
@@ -299,6 +302,25 @@ def test_bad_arguments(model, kwargs, error, message):
     arguments = {"prompt_ids": [1, 2], "max_new_tokens": 3, **kwargs}
     with pytest.raises(error, match=message):
         generate(model, **arguments)
+
+
+def test_top_p_filter_refuses_nan():
+    with pytest.raises(ConfigError, match=r"^top_p: nan is not a number$"):
+        top_p_filter(torch.zeros(1, 4), float("nan"))
+
+
+def test_a_prompt_longer_than_the_context_warns_how_many_tokens_are_dropped(model, caplog):
+    limit = model.config.max_position_embeddings
+    with caplog.at_level(logging.WARNING, logger="toklab.generation"):
+        generate(model, list(range(limit)), max_new_tokens=2, temperature=0)  # fits: no warning
+        assert not caplog.records
+        generate(model, list(range(100)), max_new_tokens=2, temperature=0, context_length=16)
+        generate(model, list(range(limit + 5)), max_new_tokens=2, temperature=0)
+    assert [r.getMessage() for r in caplog.records] == [
+        "the prompt has 100 tokens, more than the context of 16: its first 84 are dropped",
+        f"the prompt has {limit + 5} tokens, more than the context of {limit}: its first 5 "
+        "are dropped",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,7 +411,22 @@ def test_cli_stops_at_eos(cli, checkpoint, model, tmp_path):
             "temperature: -1.0 is negative (0 means greedy decoding)",
         ),
         (["--prompt", "x", "--top-p", "0"], "top_p: 0.0 is not in (0, 1]"),
-        (["--prompt", ""], "prompt 1 ('') encodes to no tokens"),
+        (
+            ["--prompt", ""],
+            "prompt 1 ('') encodes to no tokens; give --start-with-eos to start it from EOS",
+        ),
+        (["--prompt", "x", "--temperature", "nan"], "temperature: nan is not a number"),
+        (["--prompt", "x", "--top-p", "nan"], "top_p: nan is not a number"),
+        (
+            ["--prompt", "x", "--dictionary", "{tmp}/dictionary.tsv"],
+            "{ckpt}: --dictionary applies only to T-Free checkpoints, and this is a token model "
+            "(no tfree.json)",
+        ),
+        (
+            ["--prompt", "x", "--scoring", "code", "--edge-weight", "2"],
+            "{ckpt}: --scoring, --edge-weight apply only to T-Free checkpoints, and this is a "
+            "token model (no tfree.json)",
+        ),
         ([], "no prompt: give --prompt TEXT (repeatable) or --prompt-file FILE"),
         (
             ["--prompt", "x", "--tokenizer", "{tmp}"],
@@ -401,9 +438,25 @@ def test_cli_errors(cli, checkpoint, tmp_path, args, message):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     result = CliRunner().invoke(cli, ["--checkpoint", str(checkpoint), *args])
     assert result.exit_code == 1
-    assert result.stderr.strip().splitlines()[-1] == f"Error: {message}".replace(
-        "{tmp}", str(tmp_path)
+    message = message.replace("{tmp}", str(tmp_path)).replace("{ckpt}", str(checkpoint))
+    assert result.stderr.strip().splitlines()[-1] == f"Error: {message}"
+
+
+def test_cli_warns_when_the_prompt_is_cut(cli, checkpoint, model, caplog):
+    limit = model.config.max_position_embeddings
+    prompt = "a" * (limit + 7)
+    with caplog.at_level(logging.WARNING, logger="toklab.generation"):
+        result = invoke(cli, "--checkpoint", checkpoint, "--prompt", prompt, "--max-new-tokens",
+                        2, "--temperature", 0, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ids"] == generate(
+        model, list(prompt.encode())[-limit:], max_new_tokens=2, temperature=0, eos_id=EOS
     )
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"the prompt has {limit + 7} tokens, more than the context of {limit}: its first 7 "
+        "are dropped"
+    ]
 
 
 def test_cli_missing_checkpoint_is_one_line(tmp_path):

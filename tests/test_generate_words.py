@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import logging
 import subprocess
 import sys
 
 import pytest
 import torch
+from click.testing import CliRunner
 
 from tests.conftest import REPO
 from toklab.errors import ConfigError, DataError
@@ -108,3 +111,70 @@ def test_generate_script_on_a_tfree_checkpoint(tmp_path):
         assert record["prompt"] + record["completion"] == join_words(
             split_words(record["prompt"]) + kept
         )
+
+
+def test_nan_is_not_a_number():
+    model = tiny_tfree()
+    dictionary = WordDictionary.from_counts(WORDS, TrigramHasher(512, 4))
+    for name in ("temperature", "top_p", "edge_weight"):
+        with pytest.raises(ConfigError, match=rf"^{name}: nan is not a number$"):
+            generate_words(model, dictionary, "the cat", max_new_words=2, **{name: float("nan")})
+
+
+def test_a_prompt_longer_than_the_positions_warns_how_many_words_are_dropped(caplog):
+    model = tiny_tfree(positions=12)
+    dictionary = WordDictionary.from_counts(WORDS, TrigramHasher(512, 4))
+    with caplog.at_level(logging.WARNING, logger="toklab.generation"):
+        generate_words(model, dictionary, " ".join(["the cat sat"] * 4), max_new_words=1)
+        assert not caplog.records  # 12 words fit
+        got = generate_words(model, dictionary, " ".join(["the cat sat"] * 5), max_new_words=3,
+                             stop_word=None)  # fmt: skip
+    assert [r.getMessage() for r in caplog.records] == [
+        "the prompt has 15 words, more than the model's 12 positions: its first 3 are dropped"
+    ]
+    assert got == reference(model, dictionary, " ".join(["the cat sat"] * 5), 3, 12)
+
+
+@pytest.fixture
+def tfree_checkpoint(tmp_path):
+    save_model(tiny_tfree(positions=64), tmp_path)
+    hasher = TrigramHasher(512, 4)
+    save_settings(hasher, tmp_path / "tfree.json")
+    WordDictionary.from_counts(WORDS, hasher).save(tmp_path / "dictionary.tsv")
+    return tmp_path
+
+
+def script_main():
+    spec = importlib.util.spec_from_file_location(
+        "generate_script", REPO / "scripts" / "generate.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--tokenizer", "tok.json"],
+            "{ckpt}: --tokenizer applies only to token models, and this is a T-Free checkpoint",
+        ),
+        (
+            ["--start-with-eos", "--context-length", "8"],
+            "{ckpt}: --context-length, --start-with-eos apply only to token models, and this is "
+            "a T-Free checkpoint",
+        ),
+        (["--temperature", "nan"], "temperature: nan is not a number"),
+        (["--edge-weight", "nan"], "edge_weight: nan is not a number"),
+    ],
+)
+def test_generate_script_refuses_what_a_tfree_checkpoint_does_not_read(
+    tfree_checkpoint, args, message
+):
+    result = CliRunner().invoke(
+        script_main(), ["--checkpoint", str(tfree_checkpoint), "--prompt", "the cat", *args]
+    )
+    assert result.exit_code == 1, result.output
+    message = message.replace("{ckpt}", str(tfree_checkpoint))
+    assert result.stderr.strip().splitlines()[-1] == f"Error: {message}"

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from toklab import fingerprint as fingerprints
 from toklab.data.byte_corpus import ByteCorpus
 from toklab.errors import DataError
 from toklab.io import replace_directory, sha256_file
@@ -167,10 +168,15 @@ def _open_or_create(output: Path, expected: dict, n: int, chunk_bytes: int, corp
             raise DataError(
                 f"{output}: unreadable zarr group ({err}); delete it to start over"
             ) from None
-        if all(attrs.get(k) == v for k, v in expected.items()) and all(c in group for c in CUES):
+        # the group's fingerprint is the attrs that ``expected`` names (toklab.fingerprint)
+        recorded = {key: attrs[key] for key in expected if key in attrs}
+        reason = fingerprints.mismatch(recorded, expected)
+        if reason is None and not all(c in group for c in CUES):
+            reason = "cue arrays missing"
+        if reason is None:
             log.info("resuming %s: %d chunks done", output, len(attrs.get("chunks_done", [])))
             return group
-        log.warning("%s was written for another model, corpus or setting: starting over", output)
+        log.warning("%s is another extraction's (%s): starting over", output, reason)
         shutil.rmtree(output)
     group = zarr.open_group(str(output), mode="w")
     chunk = max(1, min(chunk_bytes, n))
@@ -188,21 +194,45 @@ def _open_or_create(output: Path, expected: dict, n: int, chunk_bytes: int, corp
 
 
 class Predictions:
-    """Read access to a predictions zarr group, checked for completeness and alignment."""
+    """Read access to a predictions zarr group, checked for completeness and alignment.
+
+    Opening names what is wrong with a group that is not one: a wrong or absent ``format``
+    attribute, or the arrays it lacks. Reading names the group, the array and the chunk (its
+    file under the group) that cannot be decoded, e.g. a truncated chunk, instead of the codec's
+    bare error.
+    """
 
     def __init__(self, path: str | Path, corpus_prefix: str | Path | None = None) -> None:
         import zarr
 
         path = Path(path)
+        self.path = path
         try:
             self.group = zarr.open_group(str(path), mode="r")
             attrs = dict(self.group.attrs)
         except Exception as err:
-            raise DataError(f"{path}: not a readable predictions zarr ({err})") from None
-        if attrs.get("format") != FORMAT or not all(
-            c in self.group for c in (*CUES, "doc_offsets")
-        ):
-            raise DataError(f"{path}: not a toklab predictions group (missing arrays or format)")
+            raise DataError(f"{path}: not a readable predictions zarr ({one_line(err)})") from None
+        found = attrs.get("format")
+        if found != FORMAT:
+            what = "no 'format' attribute" if found is None else f"format {found!r}"
+            raise DataError(f"{path}: not a toklab predictions group ({what}, expected {FORMAT!r})")
+        self.arrays: dict[str, zarr.Array] = {}
+        missing = []
+        for name in (*CUES, "doc_offsets"):
+            try:
+                array = self.group[name]
+            except KeyError:
+                array = None
+            except Exception as err:
+                raise DataError(f"{path}: array '{name}' is unreadable ({one_line(err)})") from None
+            if isinstance(array, zarr.Array):
+                self.arrays[name] = array
+            else:
+                missing.append(name)
+        if missing:
+            raise DataError(
+                f"{path}: not a toklab predictions group (missing arrays: {', '.join(missing)})"
+            )
         if not attrs.get("complete"):
             raise DataError(f"{path}: extraction did not finish (rerun it to resume)")
         self.attrs = attrs
@@ -215,7 +245,7 @@ class Predictions:
 
     def __len__(self) -> int:
         """The number of bytes (cue values per cue)."""
-        return int(self.group[CUES[0]].shape[0])
+        return int(self.arrays[CUES[0]].shape[0])
 
     def cue(self, name: str) -> np.ndarray:
         """One cue array (float32, one value per corpus byte)."""
@@ -225,16 +255,49 @@ class Predictions:
         """Values ``start:stop`` of one cue (float32): read a large group chunk by chunk."""
         if name not in CUES:
             raise DataError(f"unknown cue '{name}' (one of {', '.join(CUES)})")
-        values = self.group[name][start:stop]
+        array = self.arrays[name]
+        try:
+            values = array[start:stop]
+        except Exception as err:
+            raise self._unreadable(name, start, stop, err) from None
         if np.isnan(values).any():
             raise DataError(
-                f"cue '{name}' has missing values in bytes {start}..{stop}: the zarr group is "
-                f"corrupt"
+                f"{self.path}: cue '{name}' has missing values in bytes {start}..{stop}: the zarr "
+                f"group is corrupt"
             )
         return values
+
+    def _unreadable(self, name: str, start: int, stop: int, err: Exception) -> DataError:
+        """The error for a failed read of ``name[start:stop]``, naming the first bad chunk.
+
+        The chunks of the range are read again one at a time to find the one that fails (only
+        on this error path); its key is the chunk's file under ``PATH/NAME/``.
+        """
+        array = self.arrays[name]
+        size, length = array.chunks[0], array.shape[0]
+        first, last = max(start, 0) // size, -(-min(stop, length) // size)
+        for index in range(first, last):
+            begin, end = index * size, min((index + 1) * size, length)
+            try:
+                array[begin:end]
+            except Exception as chunk_err:
+                key = array.metadata.encode_chunk_key((index,))
+                return DataError(
+                    f"{self.path}: cannot read array '{name}', chunk {self.path / name / key} "
+                    f"(bytes {begin}..{end}): {one_line(chunk_err)}"
+                )
+        return DataError(
+            f"{self.path}: cannot read array '{name}' (bytes {start}..{stop}): {one_line(err)}"
+        )
 
     def reader(self, name: str):
         """``read`` for one cue, as a function of (start, stop); an unknown cue fails now."""
         if name not in CUES:
             raise DataError(f"unknown cue '{name}' (one of {', '.join(CUES)})")
         return lambda start, stop: self.read(name, start, stop)
+
+
+def one_line(err: BaseException) -> str:
+    """An exception's message on one line (its type when it has none)."""
+    text = " ".join(str(err).split())
+    return text or type(err).__name__

@@ -34,6 +34,8 @@ causal LM such as Mamba) are loaded by :func:`load_model` through
 from __future__ import annotations
 
 import inspect
+import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,7 +45,10 @@ from torch import nn
 
 from toklab.errors import ConfigError, DataError
 
+log = logging.getLogger(__name__)
+
 __all__ = [
+    "check_number",
     "check_sampling_parameters",
     "context_length_of",
     "generate",
@@ -128,6 +133,7 @@ def top_p_filter(
     ``1 - top_p``, so the most probable tokens whose probabilities reach ``top_p`` remain. The
     ``min_tokens_to_keep`` most probable tokens are always kept. Returns a new tensor.
     """
+    check_number("top_p", top_p)
     if not 0.0 <= top_p <= 1.0:
         raise ConfigError(f"top_p: {top_p!r} is not in [0, 1]")
     if min_tokens_to_keep < 1:
@@ -140,9 +146,17 @@ def top_p_filter(
     return logits.masked_fill(to_remove, filter_value)
 
 
+def check_number(name: str, value: float) -> None:
+    """A :class:`~toklab.errors.ConfigError` when ``value`` is NaN: "NAME: nan is not a number"."""
+    if isinstance(value, float) and math.isnan(value):
+        raise ConfigError(f"{name}: {value!r} is not a number")
+
+
 def check_sampling_parameters(temperature: float, top_p: float) -> None:
     """A :class:`~toklab.errors.ConfigError` unless ``temperature >= 0`` and ``0 < top_p <= 1``."""
-    if not temperature >= 0:  # also rejects NaN
+    check_number("temperature", temperature)
+    check_number("top_p", top_p)
+    if not temperature >= 0:
         raise ConfigError(f"temperature: {temperature!r} is negative (0 means greedy decoding)")
     if not 0 < top_p <= 1:
         raise ConfigError(f"top_p: {top_p!r} is not in (0, 1]")
@@ -213,7 +227,8 @@ def generate(
             global RNG; not together with ``seed``.
         context_length: the most tokens the model sees at once; the window slides to the last
             ``context_length`` tokens. Defaults to the model's ``max_position_embeddings``
-            (no limit for a model without one).
+            (no limit for a model without one). A longer prompt loses its first tokens, with a
+            warning saying how many.
 
     Raises:
         ConfigError: a parameter out of range.
@@ -241,6 +256,11 @@ def generate(
     if vocab_size is not None and not all(0 <= i < vocab_size for i in prompt):
         bad = next(i for i in prompt if not 0 <= i < vocab_size)
         raise DataError(f"prompt token id {bad} is outside the model's vocabulary of {vocab_size}")
+    if context_length is not None and len(prompt) > context_length and max_new_tokens:
+        log.warning(
+            "the prompt has %d tokens, more than the context of %d: its first %d are dropped",
+            len(prompt), context_length, len(prompt) - context_length,
+        )  # fmt: skip
     if seed is not None:
         torch.manual_seed(seed)
 
@@ -295,7 +315,8 @@ def generate_words(
     (:meth:`~toklab.tokenizers.tfree_dictionary.WordDictionary.decode`); ``more_words`` (default:
     the prompt's words, the original's ``more_words``) join the dictionary for this prompt.
     Generation stops after ``stop_word``; past the model's positions the context restarts from
-    its last ``max_position_embeddings`` words. ``join_words(split_words(prompt) + result)``
+    its last ``max_position_embeddings`` words (a longer prompt loses its first words, with a
+    warning). ``join_words(split_words(prompt) + result)``
     rebuilds the text.
     """
     from toklab.models.llama import KVCache, word_bags
@@ -303,6 +324,8 @@ def generate_words(
 
     if max_new_words < 0:
         raise ConfigError(f"max_new_words: {max_new_words!r} is negative")
+    check_sampling_parameters(temperature, top_p)
+    check_number("edge_weight", edge_weight)
     if getattr(model.config, "tfree", None) is None:
         raise ConfigError("generate_words needs a T-Free model (its config has no tfree settings)")
     hasher = dictionary.hasher
@@ -318,6 +341,11 @@ def generate_words(
     dictionary = dictionary.add_words(words if more_words is None else more_words)
     device = _model_device(model)
     limit = context_length_of(model)
+    if limit is not None and len(words) > limit and max_new_words:
+        log.warning(
+            "the prompt has %d words, more than the model's %d positions: its first %d are "
+            "dropped", len(words), limit, len(words) - limit,
+        )  # fmt: skip
     cache = KVCache()
     sequence, new = list(words), []
     step_input = sequence[-limit:] if limit else sequence

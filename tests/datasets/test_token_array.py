@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
 from tests.conftest import byte_corpus, run_script
-from toklab.datasets.token_array import TokenArray, token_dtype, tokenize_corpus
+from toklab.datasets.token_array import (
+    TokenArray,
+    require_ids_below,
+    token_dtype,
+    tokenize_corpus,
+)
 from toklab.errors import DataError
 from toklab.io import sha256_file
 from toklab.tokenizers.bpe import BPETokenizer
@@ -137,6 +142,28 @@ def test_corrupt_arrays_are_refused(tmp_path, tokenizer_json):
     (tmp_path / "arr.idx").unlink()
     with pytest.raises(DataError, match=r"arr.idx: token array file not found"):
         TokenArray.open(tmp_path / "arr")
+
+
+def test_ids_at_or_above_the_vocabulary_are_refused(tmp_path, tokenizer_json):
+    with pytest.raises(DataError) as raised:
+        require_ids_below(tmp_path / "arr", 260, 260)
+    assert (
+        str(raised.value)
+        == f"{tmp_path / 'arr'}: the largest id 260 is not below the vocab size 260"
+    )
+    with pytest.raises(DataError, match=r"^w: the largest id 12 is not below its word table 10$"):
+        require_ids_below("w", 12, 10, "its word table")
+    require_ids_below("w", 259, 260)
+    require_ids_below("w", -1, 0)  # an empty array
+    prefix = byte_corpus(tmp_path / "corpus", TEXTS)
+    tokenize_corpus(tokenizer_json, prefix, tmp_path / "arr")
+    array = TokenArray.open(tmp_path / "arr")
+    assert array.max_id() == max(max(array.document(i), default=-1) for i in range(len(array)))
+    array.require_ids_below(array.vocab_size)
+    with pytest.raises(DataError, match=rf"arr: the largest id {array.max_id()} is not below"):
+        array.require_ids_below(array.max_id())
+    tokenize_corpus(tokenizer_json, byte_corpus(tmp_path / "e", [""]), tmp_path / "empty")
+    assert TokenArray.open(tmp_path / "empty").max_id() == -1
 
 
 def test_script_writes_no_partial_output(tmp_path, tokenizer_json):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -10,10 +11,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import byte_corpus
+from tests.conftest import byte_corpus, run_script
 from tests.helpers import TINY_MODEL
 from toklab.datasets.token_array import TokenArray, tokenize_corpus
-from toklab.errors import ConfigError
+from toklab.errors import ConfigError, DataError
 from toklab.evaluation.bits_per_byte import document_windows, score_array
 from toklab.models.llama import LlamaModel, ModelConfig, save_checkpoint
 from toklab.tokenizers.byte_level import byte_level_tokenizer
@@ -139,3 +140,59 @@ def test_bad_settings(bpe_array):
         score_array(model, bpe_array, 258, context=8, stride=9)
     with pytest.raises(ConfigError, match="EOS id 999 is outside the vocabulary"):
         score_array(model, bpe_array, 999, context=8, stride=8)
+
+
+def with_id(array: TokenArray, position: int, token: int) -> TokenArray:
+    """The array with the id at ``position`` of its ``.bin`` overwritten (sizes unchanged)."""
+    path = array.prefix.with_name(array.prefix.name + ".bin")
+    tokens = np.fromfile(path, dtype=array.tokens.dtype)
+    tokens[position] = token
+    tokens.tofile(path)
+    return TokenArray.open(array.prefix)
+
+
+def test_ids_beyond_the_vocabulary_are_refused_by_name(tmp_path):
+    """An id the embedding cannot index is a one-line error naming the array, not an IndexError."""
+    array = arrays(tmp_path, byte_level_tokenizer())
+    assert array.vocab_size == 257
+    model = model_for(257)
+    score_array(model, with_id(array, 3, 256), 256, context=16, stride=8)  # the last id is fine
+    bad = with_id(array, 3, 300)
+    message = f"{bad.prefix}: the largest id 300 is not below the vocab size in its meta 257"
+    with pytest.raises(DataError) as raised:
+        score_array(model, bad, 256, context=16, stride=8)
+    assert str(raised.value) == message
+    # the script: one line on stderr, exit status 1, no result
+    save_checkpoint(model, tmp_path / "ckpt")
+    run = run_script(
+        "evaluate_lm.py", "--model-dir", str(tmp_path / "ckpt"), "--valid", str(bad.prefix),
+        "--tokenizer", str(tmp_path / "tok" / "tokenizer.json"), "--context", "16",
+        "--stride", "8", "--output", str(tmp_path / "r.json"),
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines()[-1] == f"Error: {message}"
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_tfree_word_ids_beyond_the_word_table_name_the_array(tmp_path):
+    """The same check on a T-Free word array: before, a DataError that named no file."""
+    from toklab.datasets.tfree_words import tokenize_words
+    from toklab.evaluation.language_models import evaluate_tfree_model
+    from toklab.models.causal_lm import save_model
+    from toklab.tokenizers.tfree import TrigramHasher, save_settings
+    from toklab.tokenizers.tfree_dictionary import WordDictionary
+
+    corpus = byte_corpus(tmp_path, ["the cat sat on the mat"] * 3, "text")
+    hasher = TrigramHasher(256, 4)
+    settings, dictionary = tmp_path / "tfree.json", tmp_path / "dictionary.tsv"
+    save_settings(hasher, settings)
+    WordDictionary.from_counts({"the": 2, "cat": 1}, hasher).save(dictionary)
+    tokenize_words(settings, corpus, tmp_path / "words")
+    config = ModelConfig(vocab_size=256, tfree={"m": 4, "k": 0, "entire_words": False},
+                         **TINY_MODEL)  # fmt: skip
+    save_model(LlamaModel(config), tmp_path / "model")
+    words = with_id(TokenArray.open(tmp_path / "words"), 2, 50)
+    message = f"{words.prefix}: the largest id 50 is not below the size of its word table"
+    with pytest.raises(DataError, match=f"^{re.escape(message)}"):
+        evaluate_tfree_model(tmp_path / "model", words.prefix, settings, dictionary, context=16)

@@ -219,41 +219,11 @@ def result_files(root: Path) -> dict[str, bytes]:
     }
 
 
-def same_training_state(first: Path, second: Path) -> bool:
-    """Whether two trainer states (state.pt) hold equal values.
-
-    Their bytes may differ: a resumed run pickles objects that an uninterrupted run shares.
-    """
-    import numpy as np
-    import torch
-
-    def equal(a: object, b: object) -> bool:
-        if isinstance(a, dict):
-            return (
-                isinstance(b, dict) and a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
-            )
-        if isinstance(a, list | tuple):
-            return len(a) == len(b) and all(map(equal, a, b))
-        if isinstance(a, torch.Tensor):
-            return isinstance(b, torch.Tensor) and torch.equal(a, b)
-        if isinstance(a, np.ndarray):
-            return np.array_equal(a, b)
-        return type(a) is type(b) and a == b
-
-    return equal(*(torch.load(p, map_location="cpu", weights_only=False) for p in (first, second)))
-
-
 def differing_files(first: Path, second: Path) -> list[str]:
-    """Names of outputs that are missing from one run or differ between the two."""
+    """Names of outputs that are missing from one run or differ between the two.
+
+    A resumed run's ``state.pt`` is compared byte for byte too: the trainer writes training
+    states without pickle's memo, so equal values give equal bytes.
+    """
     a, b = result_files(first), result_files(second)
-    return sorted(
-        name
-        for name in a.keys() | b.keys()
-        if a.get(name) != b.get(name)
-        and not (
-            name.endswith("/state.pt")
-            and name in a
-            and name in b
-            and same_training_state(first / name, second / name)
-        )
-    )
+    return sorted(name for name in a.keys() | b.keys() if a.get(name) != b.get(name))

@@ -194,7 +194,8 @@ def test_answer_loss_does_not_depend_on_micro_batches(tmp_path):
     first = {}
     for micro in (8, 2):
         out = train(
-            config("data=examples", "batch_size=8", f"micro_batch_size={micro}", "max_steps=1"),
+            config("data=examples", "batch_size=8", f"micro_batch_size={micro}", "max_steps=1",
+                   "optim.warmup_steps=1"),
             tmp_path / "train", tmp_path / f"m{micro}", presets_path=PRESETS, eos_id=EOS,
             vocab_size=VOCAB,
         )  # fmt: skip

@@ -265,7 +265,7 @@ def test_tfree_bad_input(word_arrays, tmp_path):
     other = tmp_path / "other" / "tfree.json"
     other.parent.mkdir()
     save_settings(TrigramHasher(256, 4, 1), other)
-    run(tmp_path / "small", other, train_prefix, None, "max_steps=1")
+    run(tmp_path / "small", other, train_prefix, None, "max_steps=1", "optim.warmup_steps=1")
     with pytest.raises(DataError, match="not the one this run"):
         run(tmp_path / "b", settings, train_prefix, None, f"init_from={tmp_path / 'small'}")
 
@@ -286,6 +286,8 @@ def test_train_lm_cli_checks_the_arrays_settings(word_arrays, tmp_path):
         *itertools.chain.from_iterable(("--set", f"model.{k}={v}") for k, v in TINY_MODEL.items()),
         "--set",
         "max_steps=1",
+        "--set",
+        "optim.warmup_steps=1",
         "--set",
         "seq_len=16",
     ]

@@ -20,11 +20,9 @@ CONFIGS = {
 
 def validated(config: dict) -> dict:
     """``config`` checked against the schema with its defaults filled, as the Snakefile does."""
-    from snakemake.utils import validate
+    from toklab.workflow.checks import validate_config
 
-    config = copy.deepcopy(config)
-    validate(config, str(SCHEMA))
-    return config
+    return validate_config(copy.deepcopy(config), SCHEMA)
 
 
 def load_config(name: str) -> dict:

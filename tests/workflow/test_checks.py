@@ -167,7 +167,8 @@ def set_key(path: str, value):
         ),
         (
             set_key("tfree.hashers", [{"v": 4, "m": 8}]),
-            "needs 1 <= m <= v",
+            "corpus 'demo': tfree.hashers[0].m: 8 is greater than its v 4 (allowed: an integer "
+            "in [1, v])",
         ),
     ],
 )

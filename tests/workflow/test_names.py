@@ -163,8 +163,33 @@ def test_tokenization_probabilities_are_canonical():
     assert [names.format_probability(p) for p in (0.0, 0.1, 1.0, 0.05, 1e-5)] == [
         "0", "0.1", "1", "0.05", "0.00001",
     ]  # fmt: skip
-    assert names.TokenizationName.parse("bpe-1000-stochastok0.10").method is None  # not a variant
+    with pytest.raises(
+        ConfigError, match=r"not written canonically \(write 'bpe-1000-stochastok0.1'\)"
+    ):
+        names.TokenizationName.parse("bpe-1000-stochastok0.10")
     with pytest.raises(ConfigError, match="a probability belongs to stochastok and bpedropout"):
         names.TokenizationName("bpe-1000", "chars", 0.1)
     with pytest.raises(ConfigError, match=r"in \[0, 1\]"):
         names.format_probability(1.5)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "bpe-1000-stochastok1.5",
+            "'bpe-1000-stochastok1.5': the stochastok probability 1.5 is outside [0, 1]",
+        ),
+        ("bpe-1000-stochastok2", "the stochastok probability 2 is outside [0, 1]"),
+        ("bpe-1000-bpedropout-0.1", "the bpedropout probability -0.1 is outside [0, 1]"),
+        ("hfbpe-500-bpedropout1e3", "the bpedropout probability 1e3 is outside [0, 1]"),
+        ("bpe-1000-stochastok1.0", "not written canonically (write 'bpe-1000-stochastok1')"),
+        ("bpe-1000-bpedropout.5", "not written canonically (write 'bpe-1000-bpedropout0.5')"),
+    ],
+)
+def test_variant_probability_out_of_range_is_named(name, message):
+    with pytest.raises(ConfigError) as error:
+        names.TokenizationName.parse(name)
+    assert message in str(error.value)
+    with pytest.raises(ConfigError):
+        names.tokenizer_of(name)

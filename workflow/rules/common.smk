@@ -8,17 +8,16 @@ import os
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from toklab.errors import ConfigError
 from toklab.workflow import layout, names
-from toklab.workflow.checks import check_config
+from toklab.workflow.checks import check_config, validate_config
 from toklab.workflow.launch import train_launcher
 
-validate(config, schema="../schemas/config.schema.yaml")
-
 REPO = Path(workflow.basedir).parent
+# the schema (types, ranges, defaults), then the checks across fields: a problem is one line
 try:
+    validate_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
     plan = check_config(
         config, presets=REPO / "resources" / "model_presets.yaml", repository=REPO
     )

@@ -130,7 +130,7 @@ rule tfree_fertility_table:
 
 rule tfree_params_table:
     input:
-        presets=os.path.join(REPO, "resources", "model_presets.yaml"),
+        presets=plan.resource("resources/model_presets.yaml"),
     output:
         report(
             layout.table("tfree_params"),

@@ -61,6 +61,21 @@ def check_tokenizer_digest(recorded: Any, tokenizer_path: str | Path, what: str)
         )
 
 
+def require_ids_below(
+    path: str | Path, max_id: int, vocab_size: int, what: str = "the vocab size"
+) -> None:
+    """An error unless ``max_id``, the largest id of the array at ``path``, is below ``vocab_size``.
+
+    The :class:`DataError` reads "PATH: the largest id MAX_ID is not below WHAT VOCAB_SIZE";
+    ``what`` names the limit, e.g. ``"the vocab size"`` (of the tokenizer or model) or
+    ``"the size of its word table"``. A ``max_id`` below 0 (an empty array) always passes. The
+    trainer and bits per byte share this check, so an id that an embedding would index past its
+    table is refused with one line instead of an ``IndexError`` (or a CUDA assert).
+    """
+    if max_id >= vocab_size:
+        raise DataError(f"{path}: the largest id {max_id} is not below {what} {vocab_size}")
+
+
 def token_array_paths(prefix: str | Path) -> dict[str, Path]:
     """The three files of a token array."""
     return array_paths(prefix, SUFFIXES)
@@ -264,6 +279,14 @@ class TokenArray:
     def vocab_size(self) -> int:
         """The tokenizer's vocabulary size, added tokens included."""
         return int(self.meta["vocab_size"])
+
+    def max_id(self) -> int:
+        """The largest token id of all documents (-1 when there are none); reads the ``.bin``."""
+        return int(self.tokens.max()) if len(self.tokens) else -1
+
+    def require_ids_below(self, vocab_size: int, what: str = "the vocab size") -> None:
+        """:func:`require_ids_below` for this array's ids (reads the ``.bin``)."""
+        require_ids_below(self.prefix, self.max_id(), vocab_size, what)
 
     def document(self, index: int) -> np.ndarray:
         """The token ids of one document."""

@@ -94,12 +94,16 @@ def score_array(
 ) -> dict[str, float | int]:
     """NLL of every token of every document; bits per byte, loss per token, tokens per byte.
 
-    ``model`` maps ``(batch, length)`` ids to ``(batch, length, vocab)`` logits.
+    ``model`` maps ``(batch, length)`` ids to ``(batch, length, vocab)`` logits, with ``vocab``
+    at least the array's vocabulary size (its meta's). An array holding an id at or above that
+    size (one its tokenizer cannot have written) is refused before any scoring, naming the array
+    and the id, instead of failing inside the model's embedding.
     """
     if not 0 < stride <= context:
         raise ConfigError(f"stride {stride} must be between 1 and the context {context}")
     if not 0 <= eos_id < array.vocab_size:
         raise ConfigError(f"EOS id {eos_id} is outside the vocabulary of {array.prefix}")
+    array.require_ids_below(array.vocab_size, "the vocab size in its meta")
     windows = (
         window
         for index in range(len(array))

@@ -209,8 +209,10 @@ def evaluate_tfree_model(
         else {}
     )
     loss = trained.get("multi_label", {})
+    patterns = WordPatterns.for_array(valid_prefix, hasher)
+    valid.require_ids_below(len(patterns), "the size of its word table")
     objective = MultiLabelLoss(
-        WordPatterns.for_array(valid_prefix, hasher),
+        patterns,
         pos_weight if pos_weight is not None else float(loss.get("pos_weight", 300.0)),
         loss_scale if loss_scale is not None else float(loss.get("loss_scale", 100.0)),
     )

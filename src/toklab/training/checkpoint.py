@@ -10,7 +10,9 @@ with a checkpoint suite also ``OUT_DIR/checkpoints/step-{N}``, kept), loadable b
   tensors and plain data only, read back with ``torch.load(weights_only=True)``;
 * ``training_state.json`` (step, epoch, tokens, learning rate), ``train_config.json`` and
   ``run_context.json`` (device, library versions), for people and tools;
-* ``metrics.jsonl``: the metrics records of every step up to the checkpoint.
+* ``metrics.jsonl``: the metrics records of every step up to the checkpoint;
+* ``fingerprint.json``: the run's fingerprint (:func:`run_fingerprint`, :mod:`toklab.fingerprint`):
+  a run resumes only from a checkpoint with its own fingerprint.
 
 The directory is built in ``OUT_DIR/.checkpoint.tmp`` and swapped in by
 :func:`toklab.io.replace_directory`, so a reader sees either the previous checkpoint or the new
@@ -20,24 +22,32 @@ one, never a mixture.
 from __future__ import annotations
 
 import json
+import pickle
 import platform
 import random
+import re
 import shutil
 import sys
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from toklab import fingerprint as fingerprints
 from toklab.errors import DataError
-from toklab.io import atomic_directory, atomic_write
-from toklab.models.causal_lm import load_model, save_model, spec_of
+from toklab.io import atomic_directory, atomic_write, read_json, sha256_file
+from toklab.models.causal_lm import ModelSpec, load_model, save_model, spec_of
+
+if TYPE_CHECKING:
+    from toklab.training.config import TrainConfig
 
 STATE_FILE = "state.pt"
 METRICS_FILE = "metrics.jsonl"
+TRAINING_STATE_FILE = "training_state.json"
 #: The files of a tokenizer directory that travel with every checkpoint (those present).
 TOKENIZER_FILES = (
     "tokenizer.json",
@@ -132,9 +142,108 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+class _UnsharedPickler(pickle.Pickler):
+    """A pickler without a memo: equal states give equal bytes, however their objects are shared.
+
+    A resumed run holds the same values as an uninterrupted one, but not the same sharing of
+    Python objects (the optimizer's groups share a tuple in one and not in the other), and the
+    memo would write shared objects as references: ``state.pt`` would differ in bytes. Pickle's
+    ``fast`` mode writes every object in full; a training state has no cycles, which is all it
+    requires. Tensors are unaffected (``torch.save`` stores their storages by key).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fast = True
+
+
+#: ``torch.save``'s ``pickle_module`` for training states (only ``Pickler`` is used to save).
+_CANONICAL_PICKLE = types.SimpleNamespace(Pickler=_UnsharedPickler, __name__="toklab_pickle")
+
+
 def has_state(directory: Path) -> bool:
     """Whether ``directory`` holds a checkpoint to resume from."""
     return (directory / STATE_FILE).exists()
+
+
+#: Training fields that change no weight: what is logged and when, where and how often
+#: checkpoints go. A run may resume after a change of these; ``train_config.json`` then holds
+#: the new values, and the metrics logged before the resume follow the old ones.
+LOGGING_FIELDS = (
+    "log_interval",
+    "eval_interval",
+    "eval_windows",
+    "wandb",
+    "checkpoint_interval",
+    "keep_checkpoints",
+    "extra_checkpoint_steps",
+)
+#: Training fields that change only how the work is split, hence only the order of float sums
+#: (as the number of GPUs does, which is not in the fingerprint either): the same batch and the
+#: same gradient, computed in micro-batches or compiled kernels.
+EXECUTION_FIELDS = ("micro_batch_size", "compile")
+
+
+def run_fingerprint(
+    config: TrainConfig,
+    spec: ModelSpec,
+    *,
+    bf16: bool,
+    eos_id: int,
+    inputs: dict[str, Any],
+) -> dict[str, Any]:
+    """The fingerprint of a training run (:mod:`toklab.fingerprint`): what its weights depend on.
+
+    Every field of ``config`` but :data:`LOGGING_FIELDS` and :data:`EXECUTION_FIELDS`, the
+    precision it resolved to (``auto`` is bf16 on CUDA), the model spec (preset, overrides and
+    vocabulary resolved), the EOS id, and ``inputs``: the SHA-256 of the tokenizer, the training
+    and validation files and ``init_from``'s weights. ``max_steps`` (and ``max_epochs``) are left
+    out under a ``constant`` schedule only: there the first N steps do not depend on the run's
+    length, so raising ``max_steps`` continues the run; cosine and WSD schedules depend on it.
+    """
+    from toklab.training.config import config_to_dict
+
+    settings = config_to_dict(config)
+    for name in (*LOGGING_FIELDS, *EXECUTION_FIELDS):
+        settings.pop(name)
+    if config.optim.schedule == "constant":
+        settings.pop("max_steps")
+        settings.pop("max_epochs")
+    settings["precision"] = "bf16" if bf16 else "fp32"
+    return fingerprints.make(
+        {
+            "training": settings,
+            "model": {"class": spec.model_class, **spec.config},
+            "eos_id": eos_id,
+            "inputs": inputs,
+        }
+    )
+
+
+def stale_reason(directory: Path, fingerprint: dict[str, Any], max_steps: int) -> str | None:
+    """Why the checkpoint in ``directory`` is not a state of this run (None: it is).
+
+    It is another run's when its fingerprint differs, or when it is past ``max_steps`` (a
+    constant-schedule run asked to stop earlier than a previous one got).
+    """
+    reason = fingerprints.mismatch(fingerprints.read(directory), fingerprint)
+    if reason is not None:
+        return reason
+    try:
+        step = int(read_json(directory / TRAINING_STATE_FILE)["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{directory / TRAINING_STATE_FILE} is missing or unreadable"
+    if step > max_steps:
+        return f"its step {step} is past max_steps {max_steps}"
+    return None
+
+
+def file_digest(path: str | Path, what: str) -> str:
+    """SHA-256 of one input file of a run; a one-line error if it is missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: {what} not found")
+    return sha256_file(path)
 
 
 def save_state(
@@ -145,18 +254,22 @@ def save_state(
     step: int,
     logged: list[str],
     files: RunFiles | None = None,
+    fingerprint: dict[str, Any] | None = None,
 ) -> None:
     """Write the resumable checkpoint at ``directory``, atomically replacing the previous one.
 
     ``logged``, the metrics records of every step so far, goes into the checkpoint too: a
     workflow manager may delete a failed job's outputs (``metrics.jsonl`` among them), even
-    while the trainer is still writing its preemption checkpoint.
+    while the trainer is still writing its preemption checkpoint. ``fingerprint``: the run's
+    (:func:`run_fingerprint`), which a resuming run compares with its own.
     """
     staging = directory.with_name(f".{directory.name}.tmp")
     with atomic_directory(directory, staging=staging) as tmp:
         save_model(model, tmp)
         if files is not None:
             files.write(tmp)
+        if fingerprint is not None:
+            fingerprints.write(tmp, fingerprint)
         (tmp / METRICS_FILE).write_text("".join(line + "\n" for line in logged), encoding="utf-8")
         torch.save(
             {
@@ -166,6 +279,7 @@ def save_state(
                 "rng": rng_state(),
             },
             tmp / STATE_FILE,
+            pickle_module=_CANONICAL_PICKLE,
         )
 
 
@@ -198,13 +312,22 @@ def read_state(path: Path, map_location: torch.device | str = "cpu") -> dict[str
     tensors, numbers, strings and containers, so a file that smuggles in a pickled callable is
     refused instead of executed. A truncated or corrupt file is refused the same way.
     """
+    path = Path(path)
+    restart = f"delete {path.parent} to start the run over"
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # pickle.UnpicklingError, RuntimeError (truncated zip), EOFError
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(f"{path}: not a safe toklab training state ({reason})") from None
+        refused = re.search(r"unsupported GLOBAL (\S+)", str(err))
+        if refused:  # torch's message says how to load it unsafely; say what was refused
+            reason = f"it would run {refused.group(1)}"
+        else:
+            lines = str(err).strip().splitlines()
+            reason = lines[0] if lines else type(err).__name__
+        raise DataError(f"{path}: not a safe toklab training state ({reason}); {restart}") from None
     if not isinstance(state, dict) or not {"step", "optimizer", "scheduler", "rng"} <= set(state):
-        raise DataError(f"{path}: not a toklab training state (missing step/optimizer/rng)")
+        raise DataError(
+            f"{path}: not a toklab training state (missing step/optimizer/rng); {restart}"
+        )
     return state
 
 

@@ -20,53 +20,119 @@ import yaml
 from toklab.errors import ConfigError
 
 
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric field allows: ``low``/``high`` bounds, each included or not."""
+
+    low: float | None = None
+    high: float | None = None
+    low_included: bool = True
+    high_included: bool = True
+
+    def __contains__(self, value: float) -> bool:
+        if value != value:  # NaN is in no range
+            return False
+        if self.low is not None and not (
+            value >= self.low if self.low_included else value > self.low
+        ):
+            return False
+        return self.high is None or (
+            value <= self.high if self.high_included else value < self.high
+        )
+
+    def __str__(self) -> str:
+        def shown(bound: float) -> str:
+            return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
+
+        if self.high is None:
+            return f"{'>=' if self.low_included else '>'} {shown(self.low)}"
+        left, right = "[" if self.low_included else "(", "]" if self.high_included else ")"
+        return f"in {left}{shown(self.low)}, {shown(self.high)}{right}"
+
+
+COUNT = Range(1)  # at least one
+NON_NEGATIVE = Range(0)
+POSITIVE = Range(0, low_included=False)
+FRACTION = Range(0, 1)  # a probability or ratio
+SEED = Range(0, 2**32 - 1)  # numpy's seeds
+
+
+def bounded(default: Any, allowed: Range) -> Any:
+    """A dataclass field with ``default`` whose values (or items) must lie in ``allowed``."""
+    return field(default=default, metadata={"range": allowed})
+
+
+def check_ranges(config: Any, prefix: str = "") -> None:
+    """A one-line error naming the first field of ``config`` (recursively) outside its range."""
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        if dataclasses.is_dataclass(value):
+            check_ranges(value, f"{prefix}{item.name}.")
+            continue
+        allowed = item.metadata.get("range")
+        if allowed is None or value is None:
+            continue
+        for part in value if isinstance(value, list | tuple) else (value,):
+            if part not in allowed:
+                problem = "is not a number" if part != part else "is out of range"
+                raise ConfigError(f"{prefix}{item.name}: {part!r} {problem} (must be {allowed})")
+
+
 @dataclass
 class OptimConfig:
     """AdamW and the learning-rate schedule."""
 
-    lr: float = 6e-4
-    betas: tuple[float, float] = (0.9, 0.95)
-    eps: float = 1e-8
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
+    lr: float = bounded(6e-4, POSITIVE)
+    betas: tuple[float, float] = bounded((0.9, 0.95), Range(0, 1, high_included=False))
+    eps: float = bounded(1e-8, POSITIVE)
+    weight_decay: float = bounded(0.01, NON_NEGATIVE)
+    grad_clip: float = bounded(1.0, POSITIVE)
     schedule: str = "cosine"  # cosine | wsd | constant
-    warmup_steps: int = 100
-    decay_steps: int = 0  # wsd: length of the final decay phase
-    min_lr_ratio: float = 0.1
+    warmup_steps: int = bounded(100, NON_NEGATIVE)
+    decay_steps: int = bounded(0, NON_NEGATIVE)  # wsd: length of the final decay phase
+    min_lr_ratio: float = bounded(0.1, FRACTION)
 
 
 @dataclass
 class MultiLabelConfig:
     """T-Free's multi-label loss (:class:`~toklab.training.objectives.MultiLabelLoss`)."""
 
-    pos_weight: float = 300.0  # BCEWithLogits' weight of the positive (active) ids
-    loss_scale: float = 100.0  # the mean over v ids is small: scaled up, as the original
+    pos_weight: float = bounded(300.0, POSITIVE)  # BCEWithLogits' weight of the active ids
+    loss_scale: float = bounded(100.0, POSITIVE)  # the mean over v ids is small: scaled up
 
 
 @dataclass
 class TrainConfig:
-    """Everything a run needs besides its data paths."""
+    """Everything a run needs besides its data paths.
+
+    Every numeric field has a range (:func:`bounded`), checked with the choices and the
+    relations between fields when the config is built, so that ``snakemake -n`` (through
+    :mod:`toklab.workflow.checks`) and ``train_lm.py --set`` refuse the same values with the
+    same one-line message.
+    """
 
     model_preset: str = "tiny"
     model: dict[str, Any] = field(default_factory=dict)  # ModelConfig overrides
     optim: OptimConfig = field(default_factory=OptimConfig)
     multi_label: MultiLabelConfig = field(default_factory=MultiLabelConfig)  # T-Free only
-    seq_len: int = 256
-    batch_size: int = 16  # sequences per optimizer step, over all ranks and micro-batches
-    micro_batch_size: int = 16  # sequences per forward pass on one rank
-    max_steps: int = 1000
-    max_epochs: int | None = None  # when set, max_steps = max_epochs x steps per epoch (Delphi)
+    seq_len: int = bounded(256, COUNT)
+    batch_size: int = bounded(16, COUNT)  # sequences per optimizer step, over all ranks
+    micro_batch_size: int = bounded(16, COUNT)  # sequences per forward pass on one rank
+    max_steps: int = bounded(1000, COUNT)
+    # when set, max_steps = max_epochs x steps per epoch (Delphi)
+    max_epochs: int | None = bounded(None, COUNT)
     # windows of packed token arrays | chunks of a Delphi export | examples (T-Free: word
     # examples with has_loss segments) | aligned (T-Free's samples from its aligned export)
     data: str = "windows"
     init_from: str = ""  # a model directory whose weights start the run (fine-tuning)
-    eval_interval: int = 100
-    eval_windows: int = 64
-    checkpoint_interval: int = 100  # the resumable checkpoint/ is replaced at these steps
+    eval_interval: int = bounded(100, COUNT)
+    eval_windows: int = bounded(64, COUNT)
+    checkpoint_interval: int = bounded(100, COUNT)  # checkpoint/ is replaced at these steps
     keep_checkpoints: bool = False  # also keep each of them as checkpoints/step-{N}/ (a suite)
-    extra_checkpoint_steps: list[int] = field(default_factory=list)  # kept too (1, 2, 4, ...)
-    log_interval: int = 10
-    seed: int = 42
+    # kept too (1, 2, 4, ...)
+    extra_checkpoint_steps: list[int] = field(default_factory=list, metadata={"range": COUNT})
+    log_interval: int = bounded(10, COUNT)
+    seed: int = bounded(42, SEED)
     precision: str = "auto"  # auto (bf16 autocast on CUDA) | fp32 | bf16
     compile: bool = False
     document_masking: bool = False
@@ -76,14 +142,24 @@ class TrainConfig:
         choices = {
             "data": ("windows", "chunks", "examples", "aligned"),
             "precision": ("auto", "fp32", "bf16"),
+            "optim.schedule": ("cosine", "wsd", "constant"),
         }
         for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(
-                    f"{name}: {getattr(self, name)!r} is not one of {', '.join(allowed)}"
-                )
-        if self.max_epochs is not None and self.max_epochs < 1:
-            raise ConfigError(f"max_epochs: {self.max_epochs} is not a positive number of epochs")
+            value = self.optim.schedule if name == "optim.schedule" else getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+        check_ranges(self)
+        if self.batch_size % self.micro_batch_size:
+            raise ConfigError(
+                f"batch_size: {self.batch_size} is not a multiple of micro_batch_size "
+                f"{self.micro_batch_size}"
+            )
+        schedule = self.optim.warmup_steps + self.optim.decay_steps
+        if self.max_epochs is None and schedule > self.max_steps:
+            raise ConfigError(
+                f"optim.warmup_steps + optim.decay_steps: {self.optim.warmup_steps} + "
+                f"{self.optim.decay_steps} exceed max_steps {self.max_steps}"
+            )
 
 
 def _cast(value: Any, kind: Any, key: str) -> Any:

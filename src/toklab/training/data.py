@@ -33,7 +33,7 @@ import numpy as np
 from toklab.data.arrays import array_paths, map_array, read_index
 from toklab.datasets.delphi import read_export_meta
 from toklab.errors import DataError
-from toklab.io import read_json
+from toklab.io import read_json, sha256_file
 
 
 def _open_array(prefix: str | Path, unit: str, dtype: str) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -49,6 +49,40 @@ def _open_array(prefix: str | Path, unit: str, dtype: str) -> tuple[np.ndarray, 
     meta = read_json(paths["meta.json"])
     tokens = map_array(paths["bin"], np.dtype(meta.get("dtype", dtype)))
     return tokens, read_index(paths["idx"], paths["bin"], len(tokens), f"{unit}s"), meta
+
+
+#: Files beside ``PREFIX.{bin,idx,meta.json}`` that training reads where they exist: the
+#: answers of instruction examples, T-Free's word table, aligned items and word weights.
+SIDE_FILES = ("answers.bin", "words.json", "items.idx", "weights.bin")
+
+
+def data_digests(path: str | Path, kind: str) -> dict[str, str]:
+    """SHA-256 of every file of a run's data (``kind``: the config's ``data``), by suffix.
+
+    The data's identity in the run's fingerprint. Hashing is also the check of the contents:
+    where the meta records a file's SHA-256 (token arrays, byte corpora), a file that differs,
+    even at the same size, is an error instead of training on it. It reads the data once
+    (about a second per GB with SHA-NI; 2-3 s without).
+    """
+    path = Path(path)
+    if kind == "chunks":
+        names = ["meta.json", *read_export_meta(path)["files"]]
+        files = {name: path / name for name in names}
+    else:
+        files = array_paths(path, ("bin", "idx", "meta.json"))
+        files.update({s: p for s, p in array_paths(path, SIDE_FILES).items() if p.is_file()})
+    for file in files.values():
+        if not file.is_file():
+            raise DataError(f"{file}: training data file not found")
+    digests = {name: sha256_file(file) for name, file in files.items()}
+    recorded = read_json(files["meta.json"]).get("sha256") if kind != "chunks" else None
+    for name, digest in (recorded or {}).items():
+        if name in digests and digests[name] != digest:
+            raise DataError(
+                f"{files[name]}: its SHA-256 is not the one its meta records "
+                f"({digests[name][:12]}… != {digest[:12]}…): corrupt or replaced, rebuild it"
+            )
+    return digests
 
 
 def _original_order(n: int, seed: int) -> np.ndarray:

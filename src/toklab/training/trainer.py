@@ -51,16 +51,22 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from toklab import fingerprint as fingerprints
+from toklab.datasets.token_array import require_ids_below
 from toklab.errors import ConfigError, DataError
+from toklab.fingerprint import set_aside
 from toklab.io import atomic_write
 from toklab.models.causal_lm import build_model, load_model, model_spec, save_model, spec_of
 from toklab.training.checkpoint import (
     RunFiles,
+    file_digest,
     has_state,
     load_state,
     logged_metrics,
     run_context,
+    run_fingerprint,
     save_state,
+    stale_reason,
 )
 from toklab.training.config import TrainConfig, config_to_dict
 from toklab.training.data import (
@@ -71,6 +77,7 @@ from toklab.training.data import (
     PackedStream,
     WindowSampler,
     WordExampleSampler,
+    data_digests,
     read_chunks,
 )
 from toklab.training.objectives import MultiLabelLoss, NextTokenLoss, Objective
@@ -104,9 +111,63 @@ class RunPaths:
         """One JSON object per logged step."""
         return self.out_dir / "metrics.jsonl"
 
+    @property
+    def suite(self) -> Path:
+        """The kept checkpoints."""
+        return self.out_dir / "checkpoints"
+
     def kept(self, step: int) -> Path:
         """A checkpoint of the suite (Delphi's ``iter{N}``)."""
-        return self.out_dir / "checkpoints" / f"step-{step}"
+        return self.suite / f"step-{step}"
+
+    @property
+    def stale(self) -> Path:
+        """Where the files of another run (other settings or inputs) are set aside."""
+        return self.out_dir / "stale"
+
+    def states(self) -> list[Path]:
+        """Every resumable state in the directory: the checkpoint and the kept ones."""
+        kept = sorted(self.suite.glob("step-*")) if self.suite.is_dir() else []
+        return [path for path in (self.checkpoint, *kept) if has_state(path)]
+
+    def previous_run(self) -> list[Path]:
+        """Everything in the directory but the set-aside files: what an earlier run wrote."""
+        return sorted(path for path in self.out_dir.iterdir() if path != self.stale)
+
+
+def resumable(paths: RunPaths, fingerprint: dict[str, Any], max_steps: int) -> bool:
+    """Whether the run resumes from ``paths.checkpoint``; else it starts from step 0.
+
+    It resumes only when every state in the directory (the checkpoint and the kept ones) has
+    the run's fingerprint. Otherwise the directory holds another run's files: one line names
+    what differs, and (rank 0) the files are set aside in ``stale/``, so that neither the model
+    nor the metrics of the old run are ever mistaken for the new one's.
+    """
+    stale = {}
+    for state in paths.states():
+        reason = stale_reason(state, fingerprint, max_steps)
+        if reason is not None:
+            stale[state] = reason
+    resume = has_state(paths.checkpoint) and not stale
+    world = dist.get_world_size() if dist.is_initialized() else 1
+    if world > 1:
+        dist.barrier()  # every rank has decided before rank 0 moves anything
+    if not resume and (not dist.is_initialized() or dist.get_rank() == 0):
+        previous = paths.previous_run()
+        if stale:
+            state, reason = next(iter(stale.items()))
+            log.warning(
+                "%s is another run's state (%s): set aside in %s; training from step 0",
+                state,
+                reason,
+                paths.stale,
+            )
+        elif previous:
+            log.info("no state to resume: the earlier files set aside in %s", paths.stale)
+        set_aside(previous, paths.stale)
+    if world > 1:
+        dist.barrier()
+    return resume
 
 
 def lr_multiplier(step: int, config: TrainConfig) -> float:
@@ -349,10 +410,10 @@ def train(
     sampler, valid, max_id = open_data(
         config, train_prefix, valid_prefix, eos_id, words=tfree is not None
     )
-    if tfree is not None and max_id >= words:
-        raise DataError(f"{train_prefix}: word ids exceed its table of {words} words")
-    if tfree is None and max_id >= vocab_size:
-        raise DataError(f"{train_prefix}: token ids exceed the vocab size {vocab_size}")
+    if tfree is not None:
+        require_ids_below(train_prefix, max_id, words, "the size of its word table")
+    else:
+        require_ids_below(train_prefix, max_id, vocab_size)
     epoch_steps = sampler.epoch_steps(config.batch_size)
     if config.max_epochs is not None:
         config = dataclasses.replace(config, max_steps=config.max_epochs * epoch_steps)
@@ -380,19 +441,27 @@ def train(
         del initial
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_multiplier(s, config))
+    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
+    inputs = {"train": data_digests(train_prefix, config.data)}
+    if valid_prefix is not None:
+        inputs["valid"] = data_digests(valid_prefix, config.data)
+    if tokenizer_dir is not None:
+        name = "tfree.json" if tfree is not None else "tokenizer.json"
+        inputs["tokenizer"] = file_digest(Path(tokenizer_dir) / name, "tokenizer")
+    if config.init_from:
+        inputs["init_from"] = file_digest(
+            Path(config.init_from) / "model.safetensors", "init_from's weights"
+        )
+    fingerprint = run_fingerprint(config, spec, bf16=use_bf16, eos_id=eos_id, inputs=inputs)
     step = 0
     logged: list[str] = []  # metrics records so far, one JSON object per line
-    if has_state(paths.checkpoint):
+    if resumable(paths, fingerprint, config.max_steps):
         step = load_state(paths.checkpoint, model, optimizer, scheduler, map_location=device)
         log.info("resumed from %s at step %d", paths.checkpoint, step)
         logged = logged_metrics(paths.checkpoint, paths.metrics, step)
         if rank == 0:
             with atomic_write(paths.metrics, "w") as handle:
                 handle.writelines(line + "\n" for line in logged)
-    elif rank == 0 and paths.metrics.exists():
-        paths.metrics.unlink()  # a fresh run: no stale metrics from an earlier one
-
-    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
 
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
@@ -519,11 +588,25 @@ def train(
                 preempted = stop["signal"] is not None
             if rank == 0 and step in kept_steps:
                 save_state(
-                    paths.kept(step), model, optimizer, scheduler, step, logged, run_files(step)
+                    paths.kept(step),
+                    model,
+                    optimizer,
+                    scheduler,
+                    step,
+                    logged,
+                    run_files(step),
+                    fingerprint,
                 )
             if rank == 0 and (preempted or step % config.checkpoint_interval == 0):
                 save_state(
-                    paths.checkpoint, model, optimizer, scheduler, step, logged, run_files(step)
+                    paths.checkpoint,
+                    model,
+                    optimizer,
+                    scheduler,
+                    step,
+                    logged,
+                    run_files(step),
+                    fingerprint,
                 )
             if preempted:
                 log.warning("signal received: checkpointed at step %d, exiting", step)
@@ -532,6 +615,7 @@ def train(
             # the final model: the run's directory is itself a complete checkpoint (no state.pt)
             files = run_files(step)
             files.write(paths.out_dir)
+            fingerprints.write(paths.out_dir, fingerprint)
             save_model(model, paths.out_dir)
     finally:
         progress.close()

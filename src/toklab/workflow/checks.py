@@ -1,11 +1,14 @@
 """Parse-time checks of a config: everything that would otherwise fail only once jobs run.
 
-The schema checks types and ranges; these check what the schema cannot express: the data
-layout of every corpus, every subset, corpus and tokenizer a block names, the blocks a family
-needs, the byte LM's byte-level tokenizer, every LM's preset and training fields, the
-tokenizers and subsets of tokenized datasets and their exports, and the data of every LM
-training job. Each problem is one :class:`~toklab.errors.ConfigError` naming the corpus, the
-key and the value.
+:func:`validate_config` checks the config against the workflow's schema (types, and a range for
+every number) and fills its defaults. :func:`check_config` then checks what the schema cannot
+express: the data layout of every corpus, every subset, corpus and tokenizer a block names, the
+ranges that depend on other fields (vocabulary sizes and the special tokens, strides and
+contexts, T-Free's m and k), the blocks a family needs, the byte LM's byte-level tokenizer,
+every LM's preset and training fields, the tokenizers and subsets of tokenized datasets and
+their exports, and the data of every LM training job. Each problem is one
+:class:`~toklab.errors.ConfigError`, one line naming the corpus, the key and the value (and
+for a number, the allowed range).
 """
 
 from __future__ import annotations
@@ -18,10 +21,160 @@ import yaml
 
 from toklab.data.corpus import CorpusSpec
 from toklab.errors import ConfigError
+from toklab.tokenizers import bytespan
+from toklab.tokenizers.bpe import unique_special_tokens
 from toklab.tokenizers.tokenizer_files import special_token_roles
 from toklab.workflow import names
 from toklab.workflow.families import BYTE_LEVEL, FAMILIES, Block
 from toklab.workflow.plan import BYTE_TOKENIZER, Plan
+
+# ---------------------------------------------------------------------------------------------
+# The schema: types and ranges, one line per violation
+
+#: Schema keywords whose violation is a number out of its range (or not a number at all).
+_RANGE_KEYWORDS = ("type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+#: Bounds: (keyword, comparison, interval bracket).
+_LOWER = (("minimum", ">=", "["), ("exclusiveMinimum", ">", "("))
+_UPPER = (("maximum", "<=", "]"), ("exclusiveMaximum", "<", ")"))
+
+
+def config_key(path: list[str | int]) -> str:
+    """A key path as the messages spell it: ``bpe.vocab_sizes[0]``."""
+    key = ""
+    for part in path:
+        key += f"[{part}]" if isinstance(part, int) else f".{part}" if key else str(part)
+    return key
+
+
+def allowed_range(schema: Block) -> str | None:
+    """The range a numeric schema allows, in words (None for a schema of no number)."""
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else list(types)
+    kind = "an integer" if "integer" in types else "a number" if "number" in types else None
+    if kind is None:
+        return None
+    low = next((b for b in _LOWER if b[0] in schema), None)
+    high = next((b for b in _UPPER if b[0] in schema), None)
+    if low and high:
+        allowed = f"{kind} in {low[2]}{schema[low[0]]}, {schema[high[0]]}{high[2]}"
+    elif low or high:
+        key, sign, _ = low or high
+        allowed = f"{kind} {sign} {schema[key]}"
+    else:
+        allowed = kind
+    return f"{allowed} or null" if "null" in types else allowed
+
+
+def schema_error(error) -> ConfigError:
+    """A ``jsonschema`` validation error as one line: corpus, key, problem, allowed range."""
+    path = list(error.absolute_path)
+    prefix = ""
+    if len(path) >= 2 and path[0] == "corpora":
+        prefix, path = f"corpus '{path[1]}': ", path[2:]
+    message = " ".join(error.message.split())
+    allowed = allowed_range(error.schema) if error.validator in _RANGE_KEYWORDS else None
+    if allowed is not None:
+        message = f"{message} (allowed: {allowed})"
+    key = config_key(path)
+    return ConfigError(f"{prefix}{key}: {message}" if key else f"{prefix}{message}")
+
+
+def validate_config(config: dict[str, Any], schema: str | Path) -> dict[str, Any]:
+    """Check ``config`` against the workflow's schema and fill in its defaults (in place).
+
+    What ``snakemake.utils.validate`` does, but a violation is one :class:`ConfigError` line
+    (the most relevant one, by ``jsonschema``'s ``best_match``) naming the key and, for a
+    number, its allowed range. Returns ``config``.
+    """
+    from jsonschema import Draft202012Validator, validators
+    from jsonschema.exceptions import best_match
+
+    document = yaml.safe_load(Path(schema).read_text())
+    check_properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def fill_defaults(validator, properties, instance, subschema):
+        if isinstance(instance, dict):
+            for key, value in properties.items():
+                if "default" in value:
+                    instance.setdefault(key, value["default"])
+        yield from check_properties(validator, properties, instance, subschema)
+
+    validator = validators.extend(Draft202012Validator, {"properties": fill_defaults})(document)
+    error = best_match(validator.iter_errors(config))
+    if error is not None:
+        raise schema_error(error)
+    return config
+
+
+# ---------------------------------------------------------------------------------------------
+# Ranges that depend on other fields
+
+
+def _below(name: str, key: str, value: int, minimum: int, why: str) -> ConfigError:
+    return ConfigError(
+        f"corpus '{name}': {key}: {value} is less than the minimum of {minimum}, {why} "
+        f"(allowed: an integer >= {minimum})"
+    )
+
+
+def bpe_min_vocab(special_tokens: list[str]) -> int:
+    """The smallest byte-level BPE: the 256 bytes and the special tokens (``check_vocab_size``)."""
+    return 256 + len(unique_special_tokens(special_tokens))
+
+
+def bytespan_min_vocab(special_tokens: list[str]) -> int:
+    """The smallest ByteSpan vocabulary: its initial tokens, the special tokens and the unknown.
+
+    The rule of ``toklab.tokenizers.bytespan.check_room``, which its training applies.
+    """
+    specials = bytespan.with_unk(list(dict.fromkeys(special_tokens)))
+    return len(bytespan.initial_tokens()) + len(specials)
+
+
+def check_ranges(name: str, corpus: Block) -> None:
+    """Numbers whose range depends on other fields: vocabularies, strides, T-Free's m and k."""
+    if corpus.get("bpe"):
+        block = corpus["bpe"]
+        minimum = bpe_min_vocab(block["special_tokens"])
+        for i, vocab in enumerate(block["vocab_sizes"]):
+            if vocab < minimum:
+                why = f"the 256 bytes and {minimum - 256} special token(s)"
+                raise _below(name, f"bpe.vocab_sizes[{i}]", vocab, minimum, why)
+    if corpus.get("bytespan"):
+        block = corpus["bytespan"]
+        minimum = bytespan_min_vocab(block["special_tokens"])
+        for i, vocab in enumerate(block["vocab_sizes"]):
+            if vocab < minimum:
+                initial = len(bytespan.initial_tokens())
+                why = (
+                    f"the {initial} initial tokens (bytes, their word-initial and continuation "
+                    f"forms), the special tokens and {bytespan.UNK}"
+                )
+                raise _below(name, f"bytespan.vocab_sizes[{i}]", vocab, minimum, why)
+    windows = [("bytelm.extraction", (corpus.get("bytelm") or {}).get("extraction"))]
+    windows.append(("lm.evaluation", (corpus.get("lm") or {}).get("evaluation")))
+    for key, block in windows:
+        if block and block["stride"] > block["context"]:
+            raise ConfigError(
+                f"corpus '{name}': {key}.stride: {block['stride']} is greater than "
+                f"{key}.context {block['context']} (allowed: an integer in [1, context])"
+            )
+    for i, hasher in enumerate((corpus.get("tfree") or {}).get("hashers", [])):
+        v, m, k = hasher["v"], hasher["m"], hasher.get("k", 0)
+        if m > v:
+            raise ConfigError(
+                f"corpus '{name}': tfree.hashers[{i}].m: {m} is greater than its v {v} "
+                "(allowed: an integer in [1, v])"
+            )
+        if k > m:
+            raise ConfigError(
+                f"corpus '{name}': tfree.hashers[{i}].k: {k} is greater than its m {m} "
+                "(allowed: an integer in [0, m])"
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# References, blocks and jobs
 
 
 def _subset_references(corpus: Block) -> dict[str, str]:
@@ -140,6 +293,30 @@ def check_bytelm(name: str, corpus: Block, presets: Path | None) -> None:
             f"corpus '{name}': byte_level.special_tokens {specials} must start with the EOS "
             "token (e.g. <|endoftext|> or <eos>), id 256 of the byte LM's cues"
         )
+    positions = model_positions(lm["preset"], lm["training"], presets)
+    context = lm["extraction"]["context"]
+    if positions is not None and context > positions:
+        raise ConfigError(
+            f"corpus '{name}': bytelm.extraction.context: {context} is greater than the byte "
+            f"LM's max_position_embeddings {positions} (allowed: an integer in [2, {positions}])"
+        )
+
+
+def model_positions(preset: str, training: Block, presets: Path | None) -> int | None:
+    """A model's ``max_position_embeddings``: its training's ``model`` field, else its preset's.
+
+    None when neither sets it (or without the preset file).
+    """
+    from toklab.training.config import load_train_config
+
+    overrides = [f"{field}={json.dumps(value)}" for field, value in training.items()]
+    model = load_train_config(overrides=overrides).model
+    if "max_position_embeddings" in model:
+        return model["max_position_embeddings"]
+    if presets is None:
+        return None
+    values = (yaml.safe_load(presets.read_text()) or {}).get(preset) or {}
+    return values.get("max_position_embeddings")
 
 
 def check_lm(plan: Plan, name: str, corpus: Block, presets: Path | None) -> None:
@@ -155,6 +332,7 @@ def check_lm(plan: Plan, name: str, corpus: Block, presets: Path | None) -> None
             )
     listed = set(plan.tokenized_tokenizers(name))
     for reference in lm["tokenizers"]:
+        _check_tokenization_name(plan, name, "lm.tokenizers", reference)
         if plan.resolve_tokenizer(name, reference) not in listed:
             raise ConfigError(
                 f"corpus '{name}': lm.tokenizers names '{reference}', which "
@@ -238,6 +416,14 @@ def _check_tokenizer_reference(plan: Plan, name: str, key: str, reference: str) 
         )
 
 
+def _check_tokenization_name(plan: Plan, name: str, key: str, reference: str) -> None:
+    """A tokenization a block names parses (a variant's probability in [0, 1], canonical)."""
+    try:
+        names.TokenizationName.parse(plan.resolve_tokenizer(name, reference)[1])
+    except ConfigError as err:
+        raise ConfigError(f"corpus '{name}': {key}: {err}") from None
+
+
 def _check_tokenization(plan: Plan, name: str, reference: str) -> None:
     """A tokenized.tokenizers entry: a configured tokenizer, or a variant of one it supports."""
     other, tokenization = plan.resolve_tokenizer(name, reference)
@@ -274,6 +460,7 @@ def check_tokenized(plan: Plan, name: str, corpus: Block) -> None:
     tokenized = set(plan.tokenized_tokenizers(name))
     for export, settings in block["exports"].items():
         for reference in (settings or {}).get("tokenizers") or []:
+            _check_tokenization_name(plan, name, f"tokenized.exports.{export}", reference)
             if names.is_tfree(plan.resolve_tokenizer(name, reference)[1]):
                 raise ConfigError(
                     f"corpus '{name}': tokenized.exports.{export} names the T-Free hasher "
@@ -283,6 +470,17 @@ def check_tokenized(plan: Plan, name: str, corpus: Block) -> None:
                 raise ConfigError(
                     f"corpus '{name}': tokenized.exports.{export} names '{reference}', "
                     "which tokenized.tokenizers does not list"
+                )
+    for export in ("nanogpt", "cs336"):  # flat uint16 ids
+        if export not in block["exports"]:
+            continue
+        for other, tokenization in plan.export_tokenizers(name, export):
+            vocab = names.parse(names.tokenizer_of(tokenization)).vocab_size
+            if vocab is not None and vocab > 1 << 16:
+                raise ConfigError(
+                    f"corpus '{name}': tokenized.exports.{export}: '{other}/{tokenization}' has "
+                    f"{vocab} ids, which do not fit the export's uint16 (allowed: vocabularies "
+                    "of at most 65536)"
                 )
     nanogpt = block["exports"].get("nanogpt")
     for split in ("train", "val") if nanogpt else ():
@@ -301,6 +499,9 @@ def check_tokenized(plan: Plan, name: str, corpus: Block) -> None:
 def check_stochastok(plan: Plan, name: str, corpus: Block) -> None:
     """StochasTok's tasks name existing subsets, LMs the lm block trains, an addition source."""
     block = corpus.get("stochastok") or {}
+    for task in ("langgame", "benchmarks"):
+        for run in (block.get(task) or {}).get("runs") or []:
+            _check_tokenization_name(plan, name, f"stochastok.{task}.runs", run["tokenizer"])
     langgame = block.get("langgame")
     if langgame:
         subset = langgame["words"].get("subset")
@@ -360,7 +561,7 @@ def check_morphscore_urls(plan: Plan) -> None:
 def check_config(
     config: dict[str, Any], presets: Path | None = None, repository: Path | None = None
 ) -> Plan:
-    """Check a validated config (defaults filled) and return its plan.
+    """Check a validated config (:func:`validate_config`, defaults filled); return its plan.
 
     ``presets`` is the model preset file (``resources/model_presets.yaml``) that LM presets
     are looked up in; without it, presets are not checked. ``repository``: where the config's
@@ -369,6 +570,7 @@ def check_config(
     plan = Plan(config, repository)
     for name, corpus in plan.corpora.items():
         CorpusSpec.from_config(name, plan.corpus_script_config(name))
+        check_ranges(name, corpus)
         check_subsets(name, corpus)
         check_families(name, corpus)
         check_bytelm(name, corpus, presets)

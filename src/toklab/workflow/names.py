@@ -328,11 +328,34 @@ class TokenizationName:
         tfree = rf"(?!{TfreeName.wildcard()}(?:/|$))"
         return rf"{variant}{tfree}{TOKENIZER}"
 
+    #: A stochastic variant with any number, to name the problem with one that is not a
+    #: probability (out of [0, 1]) or not written canonically, instead of taking the whole name
+    #: for a tokenizer's.
+    ANY_NUMBER: ClassVar[str] = (
+        rf"-(?P<method>{'|'.join(STOCHASTIC_METHODS)})"
+        r"(?P<p>[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
+    )
+
     @classmethod
     def parse(cls, name: str) -> TokenizationName:
-        """The tokenizer and variant a token array's name spells (canonical spellings only)."""
+        """The tokenizer and variant a token array's name spells (canonical spellings only).
+
+        A StochasTok or BPE-dropout suffix whose number is outside [0, 1] is a ``ConfigError``
+        saying so (the name is not read as a tokenizer's own).
+        """
         found = re.fullmatch(rf"(?P<tokenizer>.+?){cls.VARIANT}", name)
         if found is None:
+            loose = re.fullmatch(rf"(?P<tokenizer>.+?){cls.ANY_NUMBER}", name)
+            if loose is not None and not 0.0 <= float(loose["p"]) <= 1.0:
+                raise ConfigError(
+                    f"'{name}': the {loose['method']} probability {loose['p']} is outside [0, 1]"
+                )
+            if loose is not None:
+                spelled = format_probability(float(loose["p"]))
+                raise ConfigError(
+                    f"'{name}' is not written canonically "
+                    f"(write '{loose['tokenizer']}-{loose['method']}{spelled}')"
+                )
             return cls(name)
         groups = found.groupdict()
         if groups["chars"]:
