@@ -112,9 +112,11 @@ def trained_bpe(tmp_path_factory) -> Tokenizer:
     return build_hf_tokenizer(vocab, merges, ["<|endoftext|>"])
 
 
-# The Basic Multilingual Plane: tokenizers' regex engine and the `regex` module use different
-# Unicode versions, so letters added recently (e.g. U+18E00, Tangut) are classified differently.
-BMP = st.characters(codec="utf-8", max_codepoint=0xFFFF)
+# Assigned characters of the Basic Multilingual Plane: tokenizers' regex engine and the `regex`
+# module use different Unicode versions, so letters added recently (U+18E00, Tangut; U+AB6C in
+# the BMP) are classified differently. Python's own Unicode database (14.0 in 3.11) calls them
+# unassigned (Cn), which leaves them out.
+BMP = st.characters(codec="utf-8", max_codepoint=0xFFFF, exclude_categories=["Cn"])
 
 
 @settings(max_examples=200, deadline=None)

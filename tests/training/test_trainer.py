@@ -164,6 +164,7 @@ def test_ddp_two_gloo_processes_match_single_process(corpora, tmp_path):
         "max_steps=6",
         "log_interval=1",
         "checkpoint_interval=100",
+        "optim.warmup_steps=2",
     ]
     single = tmp_path / "single"
     torch.set_num_threads(1)
@@ -242,8 +243,8 @@ def test_bad_training_input(corpora, tmp_path):
         )
     with pytest.raises(DataError, match="EOS id 256 is outside the vocabulary of 256 tokens"):
         train(config(), train_prefix, tmp_path / "out", presets_path=PRESETS, vocab_size=256)
-    with pytest.raises(DataError, match="not a multiple of micro_batch_size"):
-        train(config("batch_size=6"), train_prefix, tmp_path / "out", presets_path=PRESETS)
+    with pytest.raises(ConfigError, match="batch_size: 6 is not a multiple of micro_batch_size 4"):
+        config("batch_size=6")
     with pytest.raises(DataError, match="exceeds the model's max_position_embeddings"):
         train(config("seq_len=128"), train_prefix, tmp_path / "out", presets_path=PRESETS)
 

@@ -30,7 +30,8 @@ PYPI_NAMES = {
 #: Packages of the envs that the package does not require.
 TOOLING = {"python", "pip", "setuptools", "cuda-version"}
 #: What the package needs that the envs never provide (the workflow runs in its own env).
-WORKFLOW_ONLY = {"snakemake", "snakemake-executor-plugin-slurm"}
+#: jsonschema: the config's schema, checked when Snakemake parses the workflow.
+WORKFLOW_ONLY = {"snakemake", "snakemake-executor-plugin-slurm", "jsonschema"}
 PIN = re.compile(r"^(?P<name>[a-z0-9][a-z0-9._-]*) =(?P<version>\d+(\.\d+)+)$")
 
 
