@@ -104,21 +104,27 @@ def test_invariants_and_alignment(setup, tmp_path):
     )
 
 
+def interrupt_at_chunk(monkeypatch, chunk: int) -> dict[str, int]:
+    """Extraction raises KeyboardInterrupt at its ``chunk``-th chunk; ``calls["n"]`` counts them."""
+    original = predictions_module.cues_for_targets
+    calls = {"n": 0}
+
+    def fail_at_chunk(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == chunk:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(predictions_module, "cues_for_targets", fail_at_chunk)
+    return calls
+
+
 def test_interrupted_extraction_resumes(setup, tmp_path, monkeypatch):
     root, _, prefix = setup
     whole = extract_predictions(
         root / "model", prefix, tmp_path / "whole.zarr", context=32, stride=8, chunk_bytes=128
     )
-    original = predictions_module.cues_for_targets
-    calls = {"n": 0}
-
-    def fail_on_third(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(predictions_module, "cues_for_targets", fail_on_third)
+    calls = interrupt_at_chunk(monkeypatch, 3)
     target = tmp_path / "resumed.zarr"
     with pytest.raises(KeyboardInterrupt):
         extract_predictions(root / "model", prefix, target, context=32, stride=8, chunk_bytes=128)
@@ -133,18 +139,9 @@ def test_interrupted_extraction_resumes(setup, tmp_path, monkeypatch):
 
 def test_a_partial_extraction_of_other_settings_starts_over(setup, tmp_path, monkeypatch, caplog):
     root, _, prefix = setup
-    original = predictions_module.cues_for_targets
-    calls = {"n": 0}
-
-    def fail_on_second(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
     target = tmp_path / "p.zarr"
     with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
-        patch.setattr(predictions_module, "cues_for_targets", fail_on_second)
+        interrupt_at_chunk(patch, 2)
         extract_predictions(root / "model", prefix, target, context=32, stride=8, chunk_bytes=128)
     with caplog.at_level("WARNING", logger="toklab.cues"):
         extract_predictions(root / "model", prefix, target, context=32, stride=16, chunk_bytes=128)

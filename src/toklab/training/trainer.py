@@ -586,28 +586,14 @@ def train(
                 preempted = bool(flag.item())
             else:
                 preempted = stop["signal"] is not None
+            targets = []
             if rank == 0 and step in kept_steps:
-                save_state(
-                    paths.kept(step),
-                    model,
-                    optimizer,
-                    scheduler,
-                    step,
-                    logged,
-                    run_files(step),
-                    fingerprint,
-                )
+                targets.append(paths.kept(step))
             if rank == 0 and (preempted or step % config.checkpoint_interval == 0):
-                save_state(
-                    paths.checkpoint,
-                    model,
-                    optimizer,
-                    scheduler,
-                    step,
-                    logged,
-                    run_files(step),
-                    fingerprint,
-                )
+                targets.append(paths.checkpoint)
+            for directory in targets:
+                files = run_files(step)
+                save_state(directory, model, optimizer, scheduler, step, logged, files, fingerprint)
             if preempted:
                 log.warning("signal received: checkpointed at step %d, exiting", step)
                 raise Preempted(EXIT_PREEMPTED)
