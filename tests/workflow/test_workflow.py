@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -35,12 +36,17 @@ def test_snakefmt_is_clean():
 
 
 def test_default_dry_run_lists_demo_jobs(tmp_path):
-    result = run_snakemake("-n", workdir=tmp_path)
+    result = run_snakemake("-n", "-p", workdir=tmp_path)
     out = result.stdout
     for job in ("prepare_corpus", "byte_corpus", "demo_morphology"):
         assert job in out
     assert "results/data/demo/bytes/tok_train.pretok" in out
     assert "results/data/demo/morphology/agglutinative.csv" in out
+    # the repository's files are named relative to the working directory, so that moving or
+    # cloning the checkout does not change any job's inputs or command (and rerun it)
+    absolute = re.compile(rf"(^|[\s'\"=,]){re.escape(str(REPO))}/")
+    jobs = [line for line in out.splitlines() if line.strip().startswith(("input:", "Shell"))]
+    assert jobs and [line for line in jobs if absolute.search(line)] == []
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS, ids=lambda p: p.stem)
