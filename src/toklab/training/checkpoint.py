@@ -197,15 +197,17 @@ def run_fingerprint(
     Every field of ``config`` but :data:`LOGGING_FIELDS` and :data:`EXECUTION_FIELDS`, the
     precision it resolved to (``auto`` is bf16 on CUDA), the model spec (preset, overrides and
     vocabulary resolved), the EOS id, and ``inputs``: the SHA-256 of the tokenizer, the training
-    and validation files and ``init_from``'s weights. ``max_steps`` (and ``max_epochs``) are left
-    out under a ``constant`` schedule only: there the first N steps do not depend on the run's
-    length, so raising ``max_steps`` continues the run; cosine and WSD schedules depend on it.
+    and validation files and ``init_from``'s weights (not its path). ``max_steps`` (and
+    ``max_epochs``) are left out under a ``constant`` schedule only: there the first N steps do
+    not depend on the run's length, so raising ``max_steps`` continues the run; cosine and WSD
+    schedules depend on it.
     """
     from toklab.training.config import config_to_dict
 
     settings = config_to_dict(config)
     for name in (*LOGGING_FIELDS, *EXECUTION_FIELDS):
         settings.pop(name)
+    settings.pop("init_from")  # where the weights are: their SHA-256 is in ``inputs``
     if config.optim.schedule == "constant":
         settings.pop("max_steps")
         settings.pop("max_epochs")
