@@ -59,12 +59,13 @@ import torch
 import torch.nn.functional as F
 
 from toklab.data.arrays import INDEX_DTYPE
+from toklab.data.packed_stream import PackedStream
 from toklab.datasets.token_array import FORMAT, TokenArray, token_dtype
 from toklab.io import write_json
 from toklab.models import llama
 from toklab.models.llama import LlamaModel, ModelConfig, save_checkpoint
 from toklab.training.config import TrainConfig, load_train_config
-from toklab.training.data import PackedStream, WindowSampler
+from toklab.training.data import WindowSampler
 from toklab.training.trainer import build_optimizer, train
 
 REPO = Path(__file__).resolve().parents[1]

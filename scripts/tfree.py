@@ -177,7 +177,7 @@ def params_table(
     from toklab.evaluation.tables import write_csv
     from toklab.evaluation.tfree_tables import PARAMS_COLUMNS, parameter_rows
     from toklab.models.causal_lm import read_preset
-    from toklab.workflow.names import TfreeName
+    from toklab.names import TfreeName
 
     parsed = [TfreeName.parse(name) for name in hashers]
     rows = parameter_rows(

@@ -14,9 +14,9 @@ from toklab import cues as predictions_module
 from toklab.cues import CUES, Predictions, extract_predictions
 from toklab.data.byte_corpus import ByteCorpus
 from toklab.data.demo import DEMO_LANGUAGES, generate_documents
+from toklab.data.packed_stream import PackedStream
 from toklab.errors import DataError
 from toklab.models.llama import LlamaModel, ModelConfig, save_checkpoint
-from toklab.training.data import PackedStream
 
 
 @pytest.fixture(scope="module")

@@ -33,11 +33,11 @@ from tqdm import tqdm
 
 from toklab import fingerprint as fingerprints
 from toklab.data.byte_corpus import ByteCorpus
+from toklab.data.packed_stream import PackedStream
 from toklab.errors import DataError
 from toklab.io import replace_directory, sha256_file
 from toklab.models.causal_lm import load_model
 from toklab.sorting import distinct
-from toklab.training.data import PackedStream
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 import toklab.datasets.tfree_words as tfree_words
 import toklab.datasets.token_array as token_array
 from tests.conftest import byte_corpus
+from toklab.data.packed_stream import PackedStream
 from toklab.datasets.tfree_words import (
     EOT,
     EOT_ID,
@@ -29,7 +30,6 @@ from toklab.tokenizers.tfree import (
     save_settings,
     split_words,
 )
-from toklab.training.data import PackedStream
 
 TEXTS = [
     "The cat sat on the mat.",

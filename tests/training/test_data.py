@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from tests.helpers import byte_corpus
+from toklab.data.packed_stream import PackedStream
 from toklab.errors import DataError
 from toklab.io import write_json
-from toklab.training.data import PackedStream
 
 
 def token_array(tmp_path, offsets, tokens, dtype="uint16"):

@@ -131,7 +131,7 @@ def test_tfree_model_learns_the_next_word(word_arrays, tmp_path):
     # the true next word's ids rank high: recall@k (k = the word's id count) against chance
     hasher = TrigramHasher(512, 4, 1)
     objective = MultiLabelLoss(WordPatterns.for_array(valid_prefix, hasher), 10.0, 10.0)
-    from toklab.training.data import PackedStream
+    from toklab.data.packed_stream import PackedStream
 
     sampler = WindowSampler(PackedStream(valid_prefix, EOT_ID), 32, seed=0)
     words = sampler.sequential(0, 4)
@@ -242,8 +242,8 @@ def test_validation_loss_uses_the_validation_words(word_arrays):
     _settings, train_prefix, valid_prefix = word_arrays
     assert read_words(train_prefix) != read_words(valid_prefix)
     hasher = TrigramHasher(512, 4, 1)
+    from toklab.data.packed_stream import PackedStream
     from toklab.models.llama import LlamaModel, ModelConfig
-    from toklab.training.data import PackedStream
 
     torch.manual_seed(0)
     model = LlamaModel(

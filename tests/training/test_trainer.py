@@ -14,11 +14,12 @@ import torch.multiprocessing as mp
 from tests.conftest import REPO
 from tests.helpers import TINY_MODEL, byte_corpus
 from toklab.data.demo import DEMO_LANGUAGES, generate_documents
+from toklab.data.packed_stream import PackedStream
 from toklab.errors import ConfigError, DataError
 from toklab.models.llama import load_checkpoint
 from toklab.training import trainer as trainer_module
 from toklab.training.config import load_train_config
-from toklab.training.data import PackedStream, WindowSampler
+from toklab.training.data import WindowSampler
 from toklab.training.trainer import EXIT_PREEMPTED, lr_multiplier, train
 
 PRESETS = REPO / "resources" / "model_presets.yaml"

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from tests.workflow.conftest import CONFIGS, load_config, validated
+from toklab import names
 from toklab.errors import ConfigError
-from toklab.workflow import names
 from toklab.workflow.families import BPE, BYTESPAN
 from toklab.workflow.plan import TOKENIZE_DEFAULTS, Plan
 

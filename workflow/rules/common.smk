@@ -9,8 +9,9 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+from toklab import names
 from toklab.errors import ConfigError
-from toklab.workflow import layout, names
+from toklab.workflow import layout
 from toklab.workflow.checks import check_config, validate_config
 from toklab.workflow.launch import train_launcher
 

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from toklab.errors import DataError
+from toklab.io import read_json
 
 INDEX_DTYPE = np.dtype("<i8")
 
@@ -50,3 +51,18 @@ def read_index(idx_path: Path, bin_path: Path, length: int, unit: str) -> np.nda
             f"{idx_path}: index ends at {offsets[-1]} but {bin_path} has {length} {unit}"
         )
     return offsets
+
+
+def open_array(prefix: str | Path, unit: str, dtype: str) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The ids, document offsets and meta of the ``.bin``/``.idx`` array at ``prefix``.
+
+    ``unit`` names the ids in errors (``"token"``, ``"word"``); ``dtype`` is the ids' dtype
+    when the meta records none.
+    """
+    paths = array_paths(prefix, ("bin", "idx", "meta.json"))
+    for path in paths.values():
+        if not path.exists():
+            raise DataError(f"{path}: {unit} array file not found")
+    meta = read_json(paths["meta.json"])
+    tokens = map_array(paths["bin"], np.dtype(meta.get("dtype", dtype)))
+    return tokens, read_index(paths["idx"], paths["bin"], len(tokens), f"{unit}s"), meta

@@ -155,8 +155,9 @@ def tfree_validation_loss(
     model: torch.nn.Module, valid_prefix: str | Path, objective, *, context: int, batch_size: int
 ) -> dict[str, Any]:
     """The multi-label loss over every ``context``-word window of a word array (in order)."""
+    from toklab.data.packed_stream import PackedStream
     from toklab.datasets.tfree_words import EOT_ID
-    from toklab.training.data import PackedStream, WindowSampler
+    from toklab.training.data import WindowSampler
     from toklab.training.trainer import evaluate
 
     sampler = WindowSampler(PackedStream(valid_prefix, EOT_ID), context, seed=0)

@@ -110,7 +110,7 @@ def family_of(tokenizer: str) -> str:
 
     A variant tokenization keeps its suffix: ``bpe-32000-stochastok0.1`` -> ``bpe-stochastok0.1``.
     """
-    from toklab.workflow.names import TokenizationName, is_tfree
+    from toklab.names import TokenizationName, is_tfree
 
     if is_tfree(tokenizer.rsplit("/", 1)[-1]):
         return "tfree"

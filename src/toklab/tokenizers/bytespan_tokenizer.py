@@ -47,7 +47,7 @@ class ByteSpanTokenizer:
 
 def parse_variant(variant: str, constraint: str) -> float | None:
     """The seeding proportion of ``variant`` (None for frequency and balanced), checked."""
-    from toklab.workflow.names import bytespan_seeding
+    from toklab.names import bytespan_seeding
 
     return bytespan_seeding(variant, constraint)
 

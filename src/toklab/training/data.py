@@ -17,10 +17,8 @@ each a pure function of (seed, index), so exact resume needs only the step:
 * :class:`WordExampleSampler`: T-Free's fine-tuning samples, one example of ``has_loss``
   segments per row (:func:`~toklab.datasets.tfree_words.tokenize_word_examples`).
 
-The packed stream is ``EOS d0 EOS d1 EOS ... d(n-1) EOS``: every document is kept whole, first token
-included (ByteSpan's loader dropped it), with one EOS before it, so a model always sees the
-start of a document after an EOS, as in training. The stream is never materialised: any slice
-is gathered from the memory-mapped array.
+Windows are cut from a :class:`~toklab.data.packed_stream.PackedStream` (token arrays or byte
+corpora, EOS before every document).
 """
 
 from __future__ import annotations
@@ -30,26 +28,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from toklab.data.arrays import array_paths, map_array, read_index
+from toklab.data.arrays import array_paths, open_array
+from toklab.data.packed_stream import PackedStream
 from toklab.datasets.delphi import read_export_meta
 from toklab.errors import DataError
 from toklab.io import read_json, sha256_file
-
-
-def _open_array(prefix: str | Path, unit: str, dtype: str) -> tuple[np.ndarray, np.ndarray, dict]:
-    """The ids, document offsets and meta of the ``.bin``/``.idx`` array at ``prefix``.
-
-    ``unit`` names the ids in errors (``"token"``, ``"word"``); ``dtype`` is the ids' dtype
-    when the meta records none.
-    """
-    paths = array_paths(prefix, ("bin", "idx", "meta.json"))
-    for path in paths.values():
-        if not path.exists():
-            raise DataError(f"{path}: {unit} array file not found")
-    meta = read_json(paths["meta.json"])
-    tokens = map_array(paths["bin"], np.dtype(meta.get("dtype", dtype)))
-    return tokens, read_index(paths["idx"], paths["bin"], len(tokens), f"{unit}s"), meta
-
 
 #: Files beside ``PREFIX.{bin,idx,meta.json}`` that training reads where they exist: the
 #: answers of instruction examples, T-Free's word table, aligned items and word weights.
@@ -90,46 +73,6 @@ def _original_order(n: int, seed: int) -> np.ndarray:
     order = np.arange(n)
     np.random.RandomState(seed).shuffle(order)
     return order
-
-
-class PackedStream:
-    """Random access to the EOS-separated stream of a ``.bin``/``.idx`` array."""
-
-    def __init__(self, prefix: str | Path, eos_id: int) -> None:
-        self.tokens, self.offsets, meta = _open_array(prefix, "token", "uint8")
-        if len(self.offsets) < 2:
-            paths = array_paths(prefix, ("bin", "idx"))
-            raise DataError(f"{paths['idx']}: no documents in {paths['bin']}")
-        self.eos_id = eos_id
-        self.vocab_size = int(meta.get("vocab_size", 256))
-        if eos_id < self.vocab_size and self.tokens.dtype == np.uint8:
-            raise DataError(f"{prefix}: EOS id {eos_id} collides with byte values")
-        self.num_documents = len(self.offsets) - 1
-        #: stream position of every document's EOS (and of the final EOS)
-        self.eos_positions = self.offsets + np.arange(self.num_documents + 1)
-
-    def __len__(self) -> int:
-        return int(self.eos_positions[-1]) + 1
-
-    def slice(self, start: int, stop: int) -> np.ndarray:
-        """Tokens at stream positions ``[start, stop)`` as int64 (EOS past the end)."""
-        positions = np.arange(start, stop, dtype=np.int64)
-        out = np.full(len(positions), self.eos_id, dtype=np.int64)
-        inside = positions < len(self)
-        pos = positions[inside]
-        doc = np.searchsorted(self.eos_positions, pos, side="right") - 1
-        local = pos - self.eos_positions[doc] - 1
-        is_token = local >= 0
-        values = np.full(len(pos), self.eos_id, dtype=np.int64)
-        values[is_token] = self.tokens[self.offsets[doc[is_token]] + local[is_token]]
-        out[inside] = values
-        return out
-
-    def token_positions(self, first: int, last: int) -> np.ndarray:
-        """Stream positions of the corpus tokens ``[first, last)`` (corpus coordinates)."""
-        index = np.arange(first, last, dtype=np.int64)
-        doc = np.searchsorted(self.offsets, index, side="right") - 1
-        return index + doc + 1
 
 
 class WindowSampler:
@@ -389,7 +332,7 @@ class AlignedSampler:
     def __init__(self, prefix: str | Path, seq_len: int, seed: int) -> None:
         from toklab.datasets.tfree_words import read_aligned_items
 
-        self.tokens, self.offsets, _ = _open_array(prefix, "word", "uint16")
+        self.tokens, self.offsets, _ = open_array(prefix, "word", "uint16")
         self.items = read_aligned_items(prefix, len(self.offsets) - 1)
         self.seq_len = seq_len
         self.seed = seed
@@ -449,7 +392,7 @@ class WordExampleSampler:
     def __init__(self, prefix: str | Path, seq_len: int, seed: int) -> None:
         from toklab.datasets.tfree_words import read_word_weights
 
-        self.tokens, self.offsets, _ = _open_array(prefix, "word", "uint16")
+        self.tokens, self.offsets, _ = open_array(prefix, "word", "uint16")
         self.weights = read_word_weights(prefix, len(self.tokens))
         self.seq_len = seq_len
         self.num_windows = len(self.offsets) - 1

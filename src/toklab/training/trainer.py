@@ -52,6 +52,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from toklab import fingerprint as fingerprints
+from toklab.data.packed_stream import PackedStream
 from toklab.datasets.token_array import require_ids_below
 from toklab.errors import ConfigError, DataError
 from toklab.fingerprint import set_aside
@@ -74,7 +75,6 @@ from toklab.training.data import (
     Batch,
     ChunkSampler,
     ExampleSampler,
-    PackedStream,
     WindowSampler,
     WordExampleSampler,
     data_digests,

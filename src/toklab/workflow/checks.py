@@ -19,12 +19,12 @@ from typing import Any
 
 import yaml
 
+from toklab import names
 from toklab.data.corpus import CorpusSpec
 from toklab.errors import ConfigError
 from toklab.tokenizers import bytespan
 from toklab.tokenizers.bpe import unique_special_tokens
 from toklab.tokenizers.tokenizer_files import special_token_roles
-from toklab.workflow import names
 from toklab.workflow.families import BYTE_LEVEL, FAMILIES, Block
 from toklab.workflow.plan import BYTE_TOKENIZER, Plan
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from toklab import names
 from toklab.errors import ConfigError
-from toklab.workflow import names
 
 Block = dict[str, Any]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit
 
-from toklab.workflow import names
+from toklab import names
 
 #: The wildcard constraint of every name in a path. A family's own rule narrows ``tokenizer``
-#: to its grammar (:meth:`toklab.workflow.names.Grammar.wildcard`).
+#: to its grammar (:meth:`toklab.names.Grammar.wildcard`).
 WILDCARDS = {
     "corpus": names.NAME,
     "subset": names.NAME,

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from toklab import names
 from toklab.errors import ConfigError
-from toklab.workflow import layout, names, shell
+from toklab.workflow import layout, shell
 from toklab.workflow.families import (
     BPE,
     BYTE_LEVEL,

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from toklab import names
 from toklab.errors import ConfigError
-from toklab.workflow import layout, names, shell
+from toklab.workflow import layout, shell
 from toklab.workflow.families import TFREE
 
 if TYPE_CHECKING:

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from toklab import names
 from toklab.errors import ConfigError
-from toklab.workflow import names
-from toklab.workflow.names import BpeName, ByteSpanName
+from toklab.names import BpeName, ByteSpanName
 
 bpe_names = st.builds(BpeName, st.sampled_from(["toklab", "hf"]), st.integers(257, 10**6))
 
