@@ -108,9 +108,9 @@ def token_section(args: argparse.Namespace) -> None:
 
 
 def tfree_section(args: argparse.Namespace) -> None:
+    from toklab.datasets.tfree_words import word_bags
     from toklab.generation import generate_words
     from toklab.models.causal_lm import build_model, model_spec
-    from toklab.models.llama import word_bags
     from toklab.tokenizers.tfree import TrigramHasher, join_words, split_words
     from toklab.tokenizers.tfree_dictionary import WordDictionary
 

@@ -176,7 +176,7 @@ def params_table(
     """Embedding and head parameters of each hasher against dense vocabularies."""
     from toklab.evaluation.tables import write_csv
     from toklab.evaluation.tfree_tables import PARAMS_COLUMNS, parameter_rows
-    from toklab.models.causal_lm import read_preset
+    from toklab.models.presets import read_preset
     from toklab.names import TfreeName
 
     parsed = [TfreeName.parse(name) for name in hashers]

@@ -13,10 +13,11 @@ import torch
 from click.testing import CliRunner
 
 from tests.conftest import REPO
+from toklab.datasets.tfree_words import word_bags
 from toklab.errors import ConfigError, DataError
 from toklab.generation import generate_words
 from toklab.models.causal_lm import save_model
-from toklab.models.llama import LlamaModel, ModelConfig, word_bags
+from toklab.models.llama import LlamaModel, ModelConfig
 from toklab.tokenizers.tfree import TrigramHasher, join_words, save_settings, split_words
 from toklab.tokenizers.tfree_dictionary import WordDictionary
 

@@ -319,7 +319,8 @@ def generate_words(
     warning). ``join_words(split_words(prompt) + result)``
     rebuilds the text.
     """
-    from toklab.models.llama import KVCache, word_bags
+    from toklab.datasets.tfree_words import word_bags
+    from toklab.models.llama import KVCache
     from toklab.tokenizers.tfree import split_words
 
     if max_new_words < 0:

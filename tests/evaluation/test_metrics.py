@@ -103,6 +103,20 @@ def test_empty_documents_have_no_words():
     assert stats["documents"] == 2
 
 
+def test_a_special_tokens_text_in_a_document_is_text(trained_bpe):
+    """Both encodings read ``<|endoftext|>`` in a document as its 13 bytes' tokens, 3 words."""
+    for own in (True, False):
+        original = metrics.splits_gpt2_words
+        try:
+            metrics.splits_gpt2_words = lambda tokenizer, own=own: own
+            stats = summary(trained_bpe, [("en", "<|endoftext|>")])["en"]
+        finally:
+            metrics.splits_gpt2_words = original
+        assert stats["total_words"] == 3 and stats["total_bytes"] == 13
+        assert stats["reversibility"] == 1.0
+    assert trained_bpe.encode_special_tokens is False  # the caller's tokenizer is unchanged
+
+
 @pytest.fixture(scope="module")
 def trained_bpe(tmp_path_factory) -> Tokenizer:
     text = "The quick brown fox jumps over the lazy dog; naïve café, 123 dogs.\n" * 20

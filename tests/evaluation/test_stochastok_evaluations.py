@@ -8,6 +8,7 @@ import pytest
 import torch
 from tokenizers import Tokenizer
 
+from toklab.data.addition import problems
 from toklab.evaluation.addition import QuestionTokenizer, evaluate_checkpoint, prompt_credit
 from toklab.evaluation.multiple_choice import (
     continuation_scores,
@@ -16,7 +17,7 @@ from toklab.evaluation.multiple_choice import (
     normalized_accuracy,
 )
 from toklab.models.llama import LlamaModel, ModelConfig
-from toklab.tasks.addition import problems, split_problem
+from toklab.tasks.addition import split_problem
 from toklab.tasks.langgame import encode_examples, generate_questions
 
 

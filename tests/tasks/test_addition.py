@@ -6,8 +6,9 @@ import re
 
 import pytest
 
+from toklab.data.addition import format_problem, problems
 from toklab.errors import ConfigError, DataError
-from toklab.tasks.addition import answer_found, format_problem, problems, split_problem
+from toklab.tasks.addition import answer_found, split_problem
 
 PROBLEM = re.compile(r"\$([1-9]\d{2})\+(0|[1-9]\d{0,2})=(\d+)")
 

@@ -302,12 +302,12 @@ class AdditionSource(Source):
     """StochasTok's 900,000 three-digit addition problems, one per document, in a seeded shuffle.
 
     Subsets take them in order: ``train: {documents: 810000}`` then ``validation: {documents:
-    90000}`` are the original's split (:mod:`toklab.tasks.addition`).
+    90000}`` are the original's split (:mod:`toklab.data.addition`).
     """
 
     def documents(self) -> Iterator[Document]:
         """Yield every problem (``$a+b=`` and the reversed sum) as a document."""
-        from toklab.tasks.addition import shuffled_problems
+        from toklab.data.addition import shuffled_problems
 
         for index, text in enumerate(shuffled_problems(int(self.spec.get("seed", 0)))):
             yield Document(f"addition-{index:06d}", text, self.spec.get("language"))

@@ -32,7 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
@@ -49,6 +49,12 @@ from toklab.datasets.token_array import (
 from toklab.errors import DataError
 from toklab.io import atomic_write, read_json, sha256_file, write_json
 from toklab.sorting import distinct
+
+if TYPE_CHECKING:
+    import torch
+
+    from toklab.models.llama import TrigramInputs
+
 from toklab.tokenizers.tfree import (
     TrigramHasher,
     hasher_settings,
@@ -569,6 +575,17 @@ class WordPatterns:
         flat = self.rows[self.row_index[index]].reshape(-1).astype(np.int64)
         return flat, bag_starts * self.m
 
+    def bags(self, word_ids: np.ndarray, device: torch.device | str) -> TrigramInputs:
+        """The model's input of the (batch, length) ``word_ids``: their embedding bags on ``device``."""
+        import torch
+
+        from toklab.models.llama import TrigramInputs
+
+        ids, offsets = self.inputs(word_ids)
+        return TrigramInputs(
+            torch.from_numpy(ids).to(device), torch.from_numpy(offsets).to(device), word_ids.shape
+        )
+
     def targets(self, word_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(positions, ids)``: every active pair of a flat position and a target id.
 
@@ -611,3 +628,17 @@ def count_words(corpus_prefix: str | Path, batch_documents: int = BATCH_DOCUMENT
         log.warning("%s: %d documents skipped (NUL characters), the first: %d",
                     corpus_prefix, len(skipped), skipped[0])  # fmt: skip
     return counts
+
+
+def word_bags(
+    contexts: Sequence[Sequence[str]], hasher: TrigramHasher, device: torch.device | str
+) -> TrigramInputs:
+    """Equally long word sequences as one (``len(contexts)``, length) input of their bags.
+
+    The contexts' distinct words (in order of first appearance) are hashed once, as a word table
+    (:class:`WordPatterns`) that the positions index: generation and next-word guesses.
+    """
+    table = list(dict.fromkeys(word for context in contexts for word in context))
+    index = {word: i for i, word in enumerate(table)}
+    ids = np.array([[index[w] for w in context] for context in contexts], dtype=np.int64)
+    return WordPatterns.from_words(table, hasher).bags(ids, device)

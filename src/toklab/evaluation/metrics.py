@@ -146,6 +146,17 @@ def word_statistics(
     Memory is bounded by one batch of documents and one count per vocabulary id per label.
     ``progress``, if given, is called with the number of bytes of each finished batch.
     """
+    # A special token's text inside a document is text (``<|endoftext|>`` written in a web
+    # page): encoded as its bytes, as the regex words see it, not as the special token's id.
+    literal = tokenizer.encode_special_tokens
+    tokenizer.encode_special_tokens = True
+    try:
+        return _word_statistics(tokenizer, documents, batch_size, progress)
+    finally:
+        tokenizer.encode_special_tokens = literal
+
+
+def _word_statistics(tokenizer, documents, batch_size: int, progress) -> dict[str, WordStats]:
     vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
     unk_id = unk_token_id(tokenizer)
     own_words = splits_gpt2_words(tokenizer)

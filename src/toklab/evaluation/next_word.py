@@ -141,8 +141,8 @@ def tfree_guesses(
     words; each row is decoded from its own logits among the dictionary and its own context's
     words.
     """
+    from toklab.datasets.tfree_words import word_bags
     from toklab.generation import context_length_of
-    from toklab.models.llama import word_bags
 
     limit = context_length_of(model)
     guesses: list[str] = []

@@ -33,6 +33,7 @@ from toklab.models.llama import (
     load_checkpoint,
     save_checkpoint,
 )
+from toklab.models.presets import read_preset
 
 #: The class name that selects toklab's own Llama implementation.
 TOKLAB_LLAMA = "LlamaForCausalLM"
@@ -48,21 +49,6 @@ class ModelSpec:
 
     model_class: str
     config: dict[str, Any]
-
-
-def read_presets(presets_path: str | Path) -> dict[str, dict[str, Any]]:
-    """The model presets, by name."""
-    import yaml
-
-    return yaml.safe_load(Path(presets_path).read_text()) or {}
-
-
-def read_preset(name: str, presets_path: str | Path) -> dict[str, Any]:
-    """The values of the model preset ``name``; an error naming the others when there is none."""
-    presets = read_presets(presets_path)
-    if name not in presets:
-        raise ConfigError(f"unknown model preset '{name}' (available: {', '.join(presets)})")
-    return presets[name]
 
 
 def _transformers_class(name: str) -> type:

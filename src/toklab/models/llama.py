@@ -28,22 +28,17 @@ a vocabulary it is not.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from toklab.errors import ConfigError, DataError
 from toklab.io import atomic_path, atomic_write
-
-if TYPE_CHECKING:
-    from toklab.datasets.tfree_words import WordPatterns
-    from toklab.tokenizers.tfree import TrigramHasher
+from toklab.models.presets import read_preset
 
 try:  # optional: pip install toklab[gpu]
     from flash_attn import flash_attn_varlen_func
@@ -104,8 +99,6 @@ class ModelConfig:
     @classmethod
     def from_preset(cls, name: str, presets_path: str | Path, **overrides: Any) -> ModelConfig:
         """A preset from ``resources/model_presets.yaml``, with fields overridden."""
-        from toklab.models.causal_lm import read_preset  # causal_lm imports this module
-
         return cls.from_dict({**read_preset(name, presets_path), **overrides})
 
     def hf_config(self) -> dict[str, Any]:
@@ -160,32 +153,6 @@ class TrigramInputs(NamedTuple):
     def to(self, device: torch.device | str) -> TrigramInputs:
         """The same inputs on ``device``."""
         return TrigramInputs(self.ids.to(device), self.offsets.to(device), self.shape)
-
-    @classmethod
-    def from_patterns(
-        cls, patterns: WordPatterns, word_ids: np.ndarray, device: torch.device | str
-    ) -> TrigramInputs:
-        """The bags of the (batch, length) ``word_ids`` of ``patterns``' word table, on ``device``."""
-        ids, offsets = patterns.inputs(word_ids)
-        return cls(
-            torch.from_numpy(ids).to(device), torch.from_numpy(offsets).to(device), word_ids.shape
-        )
-
-
-def word_bags(
-    contexts: Sequence[Sequence[str]], hasher: TrigramHasher, device: torch.device | str
-) -> TrigramInputs:
-    """Equally long word sequences as one (``len(contexts)``, length) input of their bags.
-
-    The contexts' distinct words (in order of first appearance) are hashed once, as a word table
-    (:class:`~toklab.datasets.tfree_words.WordPatterns`) that the positions index.
-    """
-    from toklab.datasets.tfree_words import WordPatterns
-
-    table = list(dict.fromkeys(word for context in contexts for word in context))
-    index = {word: i for i, word in enumerate(table)}
-    ids = np.array([[index[w] for w in context] for context in contexts], dtype=np.int64)
-    return TrigramInputs.from_patterns(WordPatterns.from_words(table, hasher), ids, device)
 
 
 class TrigramEmbedding(nn.Embedding):

@@ -81,7 +81,7 @@ class MultiLabelLoss:
 
     def inputs(self, words, device: torch.device) -> TrigramInputs:
         """Embedding bags of a (batch, length) array of word ids."""
-        return TrigramInputs.from_patterns(self.patterns, words, device)
+        return self.patterns.bags(words, device)
 
     def targets(self, words, device: torch.device) -> torch.Tensor:
         """The binary (batch x length, v) targets of a (batch, length) array of word ids."""

@@ -22,6 +22,7 @@ import yaml
 from toklab import names
 from toklab.data.corpus import CorpusSpec
 from toklab.errors import ConfigError
+from toklab.models.presets import read_presets
 from toklab.tokenizers import bytespan
 from toklab.tokenizers.bpe import unique_special_tokens
 from toklab.tokenizers.tokenizer_files import special_token_roles
@@ -242,7 +243,7 @@ def check_preset(name: str, key: str, preset: str, presets: Path | None) -> None
     """A model's preset is one of the preset file's (not checked without the file)."""
     if presets is None:
         return
-    available = yaml.safe_load(presets.read_text()) or {}
+    available = read_presets(presets)
     if preset not in available:
         raise ConfigError(
             f"corpus '{name}': {key}.preset '{preset}' is not a preset of {presets} "
@@ -315,7 +316,7 @@ def model_positions(preset: str, training: Block, presets: Path | None) -> int |
         return model["max_position_embeddings"]
     if presets is None:
         return None
-    values = (yaml.safe_load(presets.read_text()) or {}).get(preset) or {}
+    values = read_presets(presets).get(preset) or {}
     return values.get("max_position_embeddings")
 
 
@@ -382,9 +383,7 @@ def check_lm_jobs(plan: Plan, name: str, presets: Path | None = None) -> None:
             )
         if names.is_tfree(run[1]) and presets is not None:
             model_class = (
-                (yaml.safe_load(presets.read_text()) or {})
-                .get(job.preset, {})
-                .get("model_class", "LlamaForCausalLM")
+                read_presets(presets).get(job.preset, {}).get("model_class", "LlamaForCausalLM")
             )
             if model_class != "LlamaForCausalLM":
                 raise ConfigError(
