@@ -121,16 +121,12 @@ def characters(
 
 def checkpoint_steps(model_dir: Path) -> list[tuple[int, Path]]:
     """``(step, directory)`` of a run's kept checkpoints and of its final model, by step."""
-    from toklab.io import read_json
+    from toklab.training.checkpoint import RunPaths
 
-    found = {}
-    for directory in [*sorted((model_dir / "checkpoints").glob("step-*")), model_dir]:
-        state = directory / "training_state.json"
-        if (directory / "model.safetensors").is_file() and state.is_file():
-            found[int(read_json(state)["step"])] = directory
+    found = RunPaths(model_dir).trained_models()
     if not found:
         raise click.ClickException(f"{model_dir}: no trained model or checkpoints")
-    return sorted(found.items())
+    return found
 
 
 @cli.command("evaluate-addition")
@@ -226,7 +222,7 @@ def evaluate_benchmarks(
     """Multiple-choice accuracy of every kept checkpoint of a run on standard benchmarks."""
     from tqdm import tqdm
 
-    from toklab.evaluation.benchmarks import load_items, score_items
+    from toklab.evaluation.downstream import load_items, score_items
     from toklab.io import write_json
     from toklab.models.causal_lm import check_vocabulary, load_model
     from toklab.tokenizers.tokenizer_files import load_tokenizer, special_token_ids

@@ -101,6 +101,56 @@ class RunFiles:
                 json.dump(content, handle, indent=2, sort_keys=True)
 
 
+@dataclass
+class RunPaths:
+    """Where a run writes: the final model, metrics and the resumable checkpoint."""
+
+    out_dir: Path
+
+    @property
+    def checkpoint(self) -> Path:
+        """The resumable state."""
+        return self.out_dir / "checkpoint"
+
+    @property
+    def metrics(self) -> Path:
+        """One JSON object per logged step."""
+        return self.out_dir / "metrics.jsonl"
+
+    @property
+    def suite(self) -> Path:
+        """The kept checkpoints."""
+        return self.out_dir / "checkpoints"
+
+    def kept(self, step: int) -> Path:
+        """A checkpoint of the suite (Delphi's ``iter{N}``)."""
+        return self.suite / f"step-{step}"
+
+    @property
+    def stale(self) -> Path:
+        """Where the files of another run (other settings or inputs) are set aside."""
+        return self.out_dir / "stale"
+
+    def states(self) -> list[Path]:
+        """Every resumable state in the directory: the checkpoint and the kept ones."""
+        kept = sorted(self.suite.glob("step-*")) if self.suite.is_dir() else []
+        return [path for path in (self.checkpoint, *kept) if has_state(path)]
+
+    def previous_run(self) -> list[Path]:
+        """Everything in the directory but the set-aside files: what an earlier run wrote."""
+        return sorted(path for path in self.out_dir.iterdir() if path != self.stale)
+
+    def trained_models(self) -> list[tuple[int, Path]]:
+        """``(step, directory)`` of the kept checkpoints and of the final model, by step."""
+        found = {}
+        kept = sorted(self.suite.glob("step-*")) if self.suite.is_dir() else []
+        for directory in [*kept, self.out_dir]:
+            state = directory / TRAINING_STATE_FILE
+            if (directory / "model.safetensors").is_file() and state.is_file():
+                found[int(read_json(state)["step"])] = directory
+        return sorted(found.items())
+
+
 def rng_state() -> dict[str, Any]:
     """The state of every random generator training uses (Python, numpy, torch, CUDA).
 

@@ -42,7 +42,6 @@ import random
 import signal
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +59,7 @@ from toklab.io import atomic_write
 from toklab.models.causal_lm import build_model, load_model, model_spec, save_model, spec_of
 from toklab.training.checkpoint import (
     RunFiles,
+    RunPaths,
     file_digest,
     has_state,
     load_state,
@@ -93,46 +93,6 @@ EXIT_PREEMPTED = 75
 
 class Preempted(SystemExit):
     """Raised after the preemption checkpoint is written."""
-
-
-@dataclass
-class RunPaths:
-    """Where a run writes: the final model, metrics and the resumable checkpoint."""
-
-    out_dir: Path
-
-    @property
-    def checkpoint(self) -> Path:
-        """The resumable state."""
-        return self.out_dir / "checkpoint"
-
-    @property
-    def metrics(self) -> Path:
-        """One JSON object per logged step."""
-        return self.out_dir / "metrics.jsonl"
-
-    @property
-    def suite(self) -> Path:
-        """The kept checkpoints."""
-        return self.out_dir / "checkpoints"
-
-    def kept(self, step: int) -> Path:
-        """A checkpoint of the suite (Delphi's ``iter{N}``)."""
-        return self.suite / f"step-{step}"
-
-    @property
-    def stale(self) -> Path:
-        """Where the files of another run (other settings or inputs) are set aside."""
-        return self.out_dir / "stale"
-
-    def states(self) -> list[Path]:
-        """Every resumable state in the directory: the checkpoint and the kept ones."""
-        kept = sorted(self.suite.glob("step-*")) if self.suite.is_dir() else []
-        return [path for path in (self.checkpoint, *kept) if has_state(path)]
-
-    def previous_run(self) -> list[Path]:
-        """Everything in the directory but the set-aside files: what an earlier run wrote."""
-        return sorted(path for path in self.out_dir.iterdir() if path != self.stale)
 
 
 def resumable(paths: RunPaths, fingerprint: dict[str, Any], max_steps: int) -> bool:

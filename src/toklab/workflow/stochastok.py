@@ -9,7 +9,7 @@ A corpus's ``stochastok`` block asks for them.
   (:mod:`toklab.evaluation.multiple_choice`): ``results/tables/stochastok_langgame_{corpus}.csv``.
 - ``benchmarks``: each chosen LM of the ``lm`` block (default: all), at each kept checkpoint
   and its final step, on HellaSwag, ARC, WinoGrande, MMLU and BLiMP by log-likelihood
-  (:mod:`toklab.evaluation.benchmarks`): ``results/tables/stochastok_benchmarks_{corpus}.csv``.
+  (:mod:`toklab.evaluation.downstream`): ``results/tables/stochastok_benchmarks_{corpus}.csv``.
 - ``addition``: every LM of the ``lm`` block (trained on the problems of an ``addition``
   source, with and without StochasTok) is evaluated at each kept checkpoint and its final step
   by generation, its questions tokenized four ways (:mod:`toklab.evaluation.addition`):
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from toklab import names
 from toklab.errors import ConfigError
+from toklab.training.config import TrainConfig
 from toklab.workflow import layout, shell
 
 if TYPE_CHECKING:
@@ -291,7 +292,7 @@ class StochastokPlan:
         settings = {
             "model_preset": pretrained["model_preset"],
             **{k: v for k, v in pretrained.items() if k.startswith("model.") or k == "model"},
-            "seq_len": pretrained.get("seq_len", 256),
+            "seq_len": pretrained.get("seq_len", TrainConfig().seq_len),
             **self.block(corpus, "langgame")["training"],
             "data": "examples",
             "init_from": layout.lm_path(layout.LM_DIR, corpus, *run),

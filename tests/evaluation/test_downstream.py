@@ -13,8 +13,8 @@ import torch
 from tokenizers import Tokenizer
 
 from toklab.errors import ConfigError, DataError
-from toklab.evaluation import benchmarks
-from toklab.evaluation.benchmarks import (
+from toklab.evaluation import downstream
+from toklab.evaluation.downstream import (
     BENCHMARKS,
     BLIMP_PHENOMENA,
     Choice,
@@ -481,7 +481,7 @@ def test_long_contexts_lose_their_oldest_tokens(model, byte_tokenizer, caplog):
     assert option_scores(model, byte_tokenizer, item) == pytest.approx(
         [brute_force(model, ids[-(256 - 2) :], letter) for letter in letters], abs=1e-4
     )
-    with caplog.at_level(logging.WARNING, logger=benchmarks.__name__):
+    with caplog.at_level(logging.WARNING, logger=downstream.__name__):
         score_items(model, byte_tokenizer, [item, mmlu_choice(MMLU[2])], context_length=40)
     assert "2 of 2 items had their context cut to fit 40 tokens" in caplog.text
 

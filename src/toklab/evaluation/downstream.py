@@ -1,6 +1,6 @@
-r"""Standard multiple-choice benchmarks scored by log-likelihood (StochasTok's MCQ suite).
+r"""Downstream evaluation: standard multiple-choice benchmarks scored by log-likelihood.
 
-HellaSwag, ARC-Easy, ARC-Challenge, WinoGrande, MMLU and BLiMP, read from their Hugging Face
+StochasTok's MCQ suite: HellaSwag, ARC-Easy, ARC-Challenge, WinoGrande, MMLU and BLiMP, read from their Hugging Face
 datasets (:data:`BENCHMARKS`), become :class:`Choice` items: a context and the option
 continuations, each option's text as it follows the context. :func:`score_items` tokenizes the
 context and every continuation separately and ranks the options by the summed log-likelihood of
