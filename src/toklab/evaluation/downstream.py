@@ -1,8 +1,8 @@
 r"""Downstream evaluation: standard multiple-choice benchmarks scored by log-likelihood.
 
-StochasTok's MCQ suite: HellaSwag, ARC-Easy, ARC-Challenge, WinoGrande, MMLU and BLiMP, read from their Hugging Face
-datasets (:data:`BENCHMARKS`), become :class:`Choice` items: a context and the option
-continuations, each option's text as it follows the context. :func:`score_items` tokenizes the
+StochasTok's MCQ suite: HellaSwag, ARC-Easy, ARC-Challenge, WinoGrande, MMLU and BLiMP, read
+from their Hugging Face datasets (:data:`BENCHMARKS`), become :class:`Choice` items: a context
+and the option continuations, each option's text as it follows the context. :func:`score_items` tokenizes the
 context and every continuation separately and ranks the options by the summed log-likelihood of
 the continuation (:func:`toklab.evaluation.multiple_choice.continuation_scores`).
 
