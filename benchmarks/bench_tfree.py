@@ -79,7 +79,8 @@ def main() -> None:
     from tokenizers import Tokenizer
 
     from toklab.datasets.tfree_words import WordPatterns
-    from toklab.tokenizers.tfree import TrigramHasher, _md5_rows, split_words, trigram_ids
+    from toklab.tokenizers.tfree import TrigramHasher, split_words, trigram_ids
+    from toklab.tokenizers.tfree_md5 import md5_rows
     from toklab.tokenizers.tokenizer_files import (
         read_merges_txt,
         read_vocab_json,
@@ -168,7 +169,7 @@ def main() -> None:
           f"({per_row_original / (many_seconds / len(many)):.1f}x the original per row)")  # fmt: skip
     # the compiled rows alone (md5 of every slot, sorted, retries of colliding rows), without
     # the unique ids, the fresh hasher's index and the gather of the result
-    kernel_seconds, _ = fastest(lambda: _md5_rows(many, args.m, args.v), 3)
+    kernel_seconds, _ = fastest(lambda: md5_rows(many, args.m, args.v), 3)
     print(f"of which the compiled rows: {kernel_seconds / len(many) * 1e6:.2f} us/row "
           f"({per_row_original / (kernel_seconds / len(many)):.1f}x)")  # fmt: skip
     held = hasher._rows.nbytes + hasher._blocks.nbytes + hasher._block_of.nbytes

@@ -559,10 +559,10 @@ def test_compiled_rows_equal_hashlib(ids, m, v):
 
     Rows whose retries need a message longer than 15 bytes are left unfinished, for hashlib.
     """
-    from toklab.tokenizers import tfree
+    from toklab.tokenizers import tfree_md5
 
     v = max(v, m)
-    rows, unfinished = tfree._md5_rows(np.array(ids, dtype=np.int64), m, v)
+    rows, unfinished = tfree_md5.md5_rows(np.array(ids, dtype=np.int64), m, v)
     for i, row, left in zip(ids, rows.tolist(), unfinished.tolist(), strict=True):
         if not left:
             assert row == original_row(i, v, m)
@@ -572,9 +572,9 @@ def test_compiled_rows_equal_hashlib(ids, m, v):
 
 def test_rows_whose_retries_outgrow_the_compiled_block():
     """Slots late in a full row (v = m = 1000) retry past j = 99: those rows go to hashlib."""
-    from toklab.tokenizers import tfree
+    from toklab.tokenizers import tfree_md5
 
     ids = np.array([12_345_678, 7], dtype=np.int64)
-    assert tfree._md5_rows(ids, 1000, 1000)[1].tolist() == [True, False]
+    assert tfree_md5.md5_rows(ids, 1000, 1000)[1].tolist() == [True, False]
     rows = TrigramHasher(1000, 1000).rows(ids)
     assert (rows == np.arange(1000)).all()
