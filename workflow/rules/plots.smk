@@ -125,3 +125,76 @@ rule plot_lm_curves:
         runs=get_lm_curve_options,
     shell:
         "python {params.script:q} lm-curves {params.runs} --output {output:q} 2> {log:q}"
+
+
+rule plot_stochastok_langgame:
+    input:
+        layout.table("stochastok_langgame"),
+    output:
+        report(
+            layout.plot("stochastok_langgame"),
+            caption="../report/stochastok_langgame_plot.rst",
+            category="Plots",
+        ),
+    log:
+        layout.log("plot", plot="stochastok_langgame"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        script=script("plots.py"),
+    shell:
+        "python {params.script:q} stochastok-langgame --table {input:q} --output {output:q}"
+        " 2> {log:q}"
+
+
+rule plot_stochastok_addition:
+    input:
+        layout.table("stochastok_addition"),
+    output:
+        report(
+            layout.plot("stochastok_addition"),
+            caption="../report/stochastok_addition_plot.rst",
+            category="Plots",
+        ),
+    log:
+        layout.log("plot", plot="stochastok_addition"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        script=script("plots.py"),
+        split=get_addition_plot_split,
+    shell:
+        "python {params.script:q} stochastok-addition --table {input:q}"
+        " --split {params.split:q} --output {output:q} 2> {log:q}"
+
+
+rule plot_stochastok_benchmarks:
+    input:
+        layout.table("stochastok_benchmarks"),
+    output:
+        report(
+            layout.plot("stochastok_benchmarks"),
+            caption="../report/stochastok_benchmarks_plot.rst",
+            category="Plots",
+        ),
+    log:
+        layout.log("plot", plot="stochastok_benchmarks"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        script=script("plots.py"),
+    shell:
+        "python {params.script:q} stochastok-benchmarks --table {input:q} --output {output:q}"
+        " 2> {log:q}"

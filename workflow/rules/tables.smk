@@ -1,4 +1,4 @@
-# Tables stage: the paper tables as CSV targets (columns documented in README.md).
+# Tables stage: the paper tables as CSV targets (columns documented in docs/tables.md).
 
 
 rule tokenizer_stats_table:
@@ -96,3 +96,128 @@ rule lm_table:
         entries=get_lm_table_options,
     shell:
         "python {params.script:q} lm {params.entries} --output {output:q} 2> {log:q}"
+
+
+rule stochastok_addition_table:
+    input:
+        get_addition_table_inputs,
+    output:
+        report(
+            layout.table("stochastok_addition"),
+            caption="../report/stochastok_addition.rst",
+            category="Tables",
+        ),
+    log:
+        layout.log("table", table="stochastok_addition"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        script=script("tables.py"),
+        entries=get_addition_table_options,
+    shell:
+        "python {params.script:q} stochastok-addition {params.entries} --output {output:q}"
+        " 2> {log:q}"
+
+
+rule stochastok_langgame_table:
+    input:
+        get_langgame_table_inputs,
+    output:
+        report(
+            layout.table("stochastok_langgame"),
+            caption="../report/stochastok_langgame.rst",
+            category="Tables",
+        ),
+    log:
+        layout.log("table", table="stochastok_langgame"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        script=script("tables.py"),
+        entries=get_langgame_table_options,
+    shell:
+        "python {params.script:q} stochastok-langgame {params.entries} --output {output:q}"
+        " 2> {log:q}"
+
+
+rule stochastok_benchmarks_table:
+    input:
+        get_benchmark_table_inputs,
+    output:
+        report(
+            layout.table("stochastok_benchmarks"),
+            caption="../report/stochastok_benchmarks.rst",
+            category="Tables",
+        ),
+    log:
+        layout.log("table", table="stochastok_benchmarks"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        script=script("tables.py"),
+        entries=get_benchmark_table_options,
+    shell:
+        "python {params.script:q} stochastok-benchmarks {params.entries} --output {output:q}"
+        " 2> {log:q}"
+
+
+rule tfree_fertility_table:
+    input:
+        unpack(get_tfree_fertility_inputs),
+    output:
+        report(
+            layout.table("tfree_fertility"),
+            caption="../report/tfree_fertility.rst",
+            category="Tables",
+        ),
+    log:
+        layout.log("table", table="tfree_fertility"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        script=script("tfree.py"),
+        options=get_tfree_fertility_options,
+    shell:
+        "python {params.script:q} fertility-table --manifest {input.manifest:q}"
+        " {params.options} --output {output:q} 2> {log:q}"
+
+
+rule tfree_params_table:
+    input:
+        presets=plan.resource("resources/model_presets.yaml"),
+    output:
+        report(
+            layout.table("tfree_params"),
+            caption="../report/tfree_params.rst",
+            category="Tables",
+        ),
+    log:
+        layout.log("table", table="tfree_params"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        script=script("tfree.py"),
+        options=get_tfree_params_options,
+    shell:
+        "python {params.script:q} params-table --presets {input.presets:q} {params.options}"
+        " --output {output:q} 2> {log:q}"

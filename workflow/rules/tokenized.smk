@@ -1,5 +1,12 @@
 # Tokenized datasets: a byte corpus -> token arrays by any tokenizer (of any corpus) -> exports
 # in the formats of Delphi, StochasTok/nanoGPT, CS336 and T-Free.
+#
+# Variant tokenizations are token arrays beside the tokenizer's own: {tokenizer}-stochastok{p}
+# expands the tokenizer's array with its split table; {tokenizer}-bpedropout{p} and
+# {tokenizer}-chars re-encode the byte corpus. Each rule's tokenizer wildcard matches its own
+# variant's names only (tokenize's matches every other name), so one rule makes each array.
+# A T-Free hasher splits subsets into word arrays, and the chunks of the T-Free exports into
+# aligned word arrays (the original's samples), which T-Free LMs train on (rule train_lm).
 
 
 rule tokenize:
@@ -118,3 +125,154 @@ rule export_tfree:
         "python {params.script:q} tfree --corpus-prefix {params.corpus:q}"
         " --output-prefix {params.output:q} --max-bytes {params.settings[max_bytes]}"
         " --tolerance {params.settings[tolerance]} 2> {log:q}"
+
+
+rule stochastok_splits:
+    input:
+        unpack(get_split_table_inputs),
+    output:
+        layout.STOCHASTOK_SPLITS,
+    log:
+        layout.log("stochastok_splits"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        script=script("stochastok.py"),
+    shell:
+        "python {params.script:q} splits --tokenizer {input.tokenizer:q} --output {output:q}"
+        " 2> {log:q}"
+
+
+rule expand_stochastok:
+    input:
+        unpack(get_stochastok_inputs),
+    output:
+        **layout.files_of(layout.TOKEN_ARRAY, layout.TOKEN_ARRAY_SUFFIXES),
+    log:
+        layout.log("expand_stochastok"),
+    wildcard_constraints:
+        tokenizer=names.TokenizationName.pattern("stochastok"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=720,
+    params:
+        script=script("stochastok.py"),
+        tokens=prefix_of("tokens_bin"),
+        output=prefix_of("bin"),
+        p=lambda wildcards: names.TokenizationName.parse(wildcards.tokenizer).p,
+        settings=get_variant_params,
+    shell:
+        "python {params.script:q} expand --tokens {params.tokens:q}"
+        " --tokenizer {input.tokenizer:q} --splits {input.splits:q}"
+        " --output-prefix {params.output:q} --p {params.p} --seed {params.settings[seed]}"
+        " --stream {wildcards.subset} 2> {log:q}"
+
+
+rule bpe_dropout:
+    input:
+        unpack(get_bpe_dropout_inputs),
+    output:
+        **layout.files_of(layout.TOKEN_ARRAY, layout.TOKEN_ARRAY_SUFFIXES),
+    log:
+        layout.log("bpe_dropout"),
+    wildcard_constraints:
+        tokenizer=names.TokenizationName.pattern("bpedropout"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=1440,
+    params:
+        script=script("stochastok.py"),
+        corpus=prefix_of("corpus_bin"),
+        output=prefix_of("bin"),
+        p=lambda wildcards: names.TokenizationName.parse(wildcards.tokenizer).p,
+        settings=get_variant_params,
+    shell:
+        "RAYON_NUM_THREADS={threads} python {params.script:q} dropout"
+        " --tokenizer {input.tokenizer:q} --corpus-prefix {params.corpus:q}"
+        " --output-prefix {params.output:q} --p {params.p} --seed {params.settings[seed]}"
+        " --stream {wildcards.subset} 2> {log:q}"
+
+
+rule tokenize_characters:
+    input:
+        unpack(get_character_inputs),
+    output:
+        **layout.files_of(layout.TOKEN_ARRAY, layout.TOKEN_ARRAY_SUFFIXES),
+    log:
+        layout.log("tokenize_characters"),
+    wildcard_constraints:
+        tokenizer=names.TokenizationName.pattern("chars"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=720,
+    params:
+        script=script("stochastok.py"),
+        corpus=prefix_of("corpus_bin"),
+        output=prefix_of("bin"),
+    shell:
+        "python {params.script:q} characters --tokenizer {input.tokenizer:q}"
+        " --corpus-prefix {params.corpus:q} --output-prefix {params.output:q} 2> {log:q}"
+
+
+rule tokenize_words:
+    input:
+        unpack(get_word_array_inputs),
+    output:
+        **layout.files_of(layout.TOKEN_ARRAY, layout.WORD_ARRAY_SUFFIXES),
+    log:
+        layout.log("tokenize_words"),
+    wildcard_constraints:
+        tokenizer=names.TfreeName.wildcard(),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 8
+    resources:
+        # about 2 MB/s per process; the table of distinct words grows with the corpus
+        mem_mb=32000,
+        runtime=1440,
+    params:
+        script=script("tfree.py"),
+        corpus=prefix_of("corpus_bin"),
+        output=prefix_of("bin"),
+    shell:
+        "python {params.script:q} words --settings {input.settings:q}"
+        " --corpus-prefix {params.corpus:q} --output-prefix {params.output:q}"
+        " --workers {threads} 2> {log:q}"
+
+
+rule tokenize_aligned_words:
+    input:
+        unpack(get_aligned_word_array_inputs),
+    output:
+        **layout.files_of(layout.ALIGNED_WORD_ARRAY, layout.ALIGNED_WORD_ARRAY_SUFFIXES),
+    log:
+        layout.log("tokenize_aligned_words"),
+    wildcard_constraints:
+        tokenizer=names.TfreeName.wildcard(),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 8
+    resources:
+        mem_mb=32000,
+        runtime=1440,
+    params:
+        script=script("tfree.py"),
+        memory_map=prefix_of("memory_map_bin"),
+        output=prefix_of("bin"),
+    shell:
+        "python {params.script:q} aligned-words --settings {input.settings:q}"
+        " --memory-map-prefix {params.memory_map:q} --output-prefix {params.output:q}"
+        " --workers {threads} 2> {log:q}"

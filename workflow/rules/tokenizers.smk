@@ -1,5 +1,7 @@
 # Tokenizers stage: byte corpus of the training subset -> HF tokenizer.json (+ vocab, merges);
-# pretrained tokenizers fetched once, and the byte-level tokenizer.
+# pretrained tokenizers fetched once, and the byte-level tokenizer. T-Free has no vocabulary:
+# its tokenizer is a hasher's settings and a dictionary of the most frequent words of a subset
+# (counted once per subset).
 
 
 rule train_bpe:
@@ -117,3 +119,50 @@ rule fetch_pretrained_tokenizer:
     shell:
         "python {params.script:q} pretrained --source {params.source[source]:q}"
         " {params.source[revision_option]} --out-dir {params.out_dir:q} 2> {log:q}"
+
+
+rule tfree_word_counts:
+    input:
+        unpack(get_tfree_word_count_inputs),
+    output:
+        layout.TFREE_WORD_COUNTS,
+    log:
+        layout.log("tfree_word_counts"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=720,
+    params:
+        script=script("tfree.py"),
+        corpus=prefix_of("corpus_bin"),
+    shell:
+        "python {params.script:q} word-counts --corpus-prefix {params.corpus:q}"
+        " --output {output:q} 2> {log:q}"
+
+
+rule tfree_tokenizer:
+    input:
+        unpack(get_tfree_tokenizer_inputs),
+    output:
+        **layout.tokenizer_outputs(("tfree.json", "dictionary.tsv")),
+    log:
+        layout.log("tfree_tokenizer"),
+    wildcard_constraints:
+        tokenizer=names.TfreeName.wildcard(),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        script=script("tfree.py"),
+        hasher=get_tfree_tokenizer_params,
+        out_dir=directory_of("tfree"),
+    shell:
+        "python {params.script:q} tokenizer --counts {input.counts:q}"
+        " --v {params.hasher[v]} --m {params.hasher[m]} --k {params.hasher[k]}"
+        " {params.hasher[entire_words]} --words {params.hasher[words]}"
+        " --out-dir {params.out_dir:q} 2> {log:q}"
