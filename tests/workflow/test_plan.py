@@ -358,7 +358,7 @@ def test_demo_tfree_language_model(demo):
     assert "--dictionary" in options and "--next-word-items 100" in options
     # no bits-per-byte figure or learning curve for it; no StochasTok task either
     assert all("tfree" not in label for label, *_ in demo.lm_curve_runs("demo"))
-    assert ("demo", "tfree-1024-m4", "tiny") not in demo.stochastok.benchmark_runs("demo")
+    assert ("demo", "tfree-1024-m4", "tiny") not in demo.tasks.benchmark_runs("demo")
     assert demo.tfree.targets("demo") == [
         "results/tfree/demo/lm_train.word_counts.tsv",
         "results/tables/tfree_fertility_demo.csv",

@@ -126,55 +126,55 @@ get_variant_params = from_plan(plan.variant_params, "corpus")
 
 # StochasTok's task evaluations
 get_addition_eval_inputs = from_plan(
-    plan.stochastok.addition_eval_inputs,
+    plan.tasks.addition_eval_inputs,
     "corpus",
     "tokenizer_corpus",
     "tokenizer",
     "model",
 )
-get_addition_eval_params = from_plan(plan.stochastok.addition_eval_params, "corpus")
-get_addition_table_inputs = from_plan(plan.stochastok.addition_table_inputs, "corpus")
-get_addition_table_options = from_plan(plan.stochastok.addition_table_options, "corpus")
+get_addition_eval_params = from_plan(plan.tasks.addition_eval_params, "corpus")
+get_addition_table_inputs = from_plan(plan.tasks.addition_table_inputs, "corpus")
+get_addition_table_options = from_plan(plan.tasks.addition_table_options, "corpus")
 get_langgame_question_inputs = from_plan(
-    plan.stochastok.langgame_question_inputs, "corpus"
+    plan.tasks.langgame_question_inputs, "corpus"
 )
 get_langgame_question_params = from_plan(
-    plan.stochastok.langgame_question_params, "corpus"
+    plan.tasks.langgame_question_params, "corpus"
 )
 get_langgame_example_inputs = from_plan(
-    plan.stochastok.langgame_example_inputs,
+    plan.tasks.langgame_example_inputs,
     "corpus",
     "tokenizer_corpus",
     "tokenizer",
     "task_split",
 )
 get_finetune_inputs = from_plan(
-    plan.stochastok.finetune_inputs, "corpus", "tokenizer_corpus", "tokenizer", "model"
+    plan.tasks.finetune_inputs, "corpus", "tokenizer_corpus", "tokenizer", "model"
 )
 get_finetune_params = from_plan(
-    plan.stochastok.finetune_params, "corpus", "tokenizer_corpus", "tokenizer", "model"
+    plan.tasks.finetune_params, "corpus", "tokenizer_corpus", "tokenizer", "model"
 )
 get_langgame_eval_inputs = from_plan(
-    plan.stochastok.langgame_eval_inputs,
+    plan.tasks.langgame_eval_inputs,
     "corpus",
     "tokenizer_corpus",
     "tokenizer",
     "model",
 )
-get_langgame_table_inputs = from_plan(plan.stochastok.langgame_table_inputs, "corpus")
-get_langgame_table_options = from_plan(plan.stochastok.langgame_table_options, "corpus")
-get_addition_plot_split = from_plan(plan.stochastok.addition_plot_split, "corpus")
+get_langgame_table_inputs = from_plan(plan.tasks.langgame_table_inputs, "corpus")
+get_langgame_table_options = from_plan(plan.tasks.langgame_table_options, "corpus")
+get_addition_plot_split = from_plan(plan.tasks.addition_plot_split, "corpus")
 get_benchmark_eval_inputs = from_plan(
-    plan.stochastok.benchmark_eval_inputs,
+    plan.tasks.benchmark_eval_inputs,
     "corpus",
     "tokenizer_corpus",
     "tokenizer",
     "model",
 )
-get_benchmark_eval_params = from_plan(plan.stochastok.benchmark_eval_params, "corpus")
-get_benchmark_table_inputs = from_plan(plan.stochastok.benchmark_table_inputs, "corpus")
+get_benchmark_eval_params = from_plan(plan.tasks.benchmark_eval_params, "corpus")
+get_benchmark_table_inputs = from_plan(plan.tasks.benchmark_table_inputs, "corpus")
 get_benchmark_table_options = from_plan(
-    plan.stochastok.benchmark_table_options, "corpus"
+    plan.tasks.benchmark_table_options, "corpus"
 )
 
 

@@ -509,7 +509,7 @@ def check_stochastok(plan: Plan, name: str, corpus: Block) -> None:
                 f"corpus '{name}': stochastok.langgame.words.subset '{subset}' is not one of its "
                 "subsets"
             )
-        plan.stochastok.langgame_runs(name)
+        plan.tasks.langgame_runs(name)
         overrides = {"data", "init_from"} & set(langgame["training"])
         if overrides:
             raise ConfigError(
@@ -518,8 +518,8 @@ def check_stochastok(plan: Plan, name: str, corpus: Block) -> None:
             )
         # the fine-tuned model is the pretrained LM's, whose preset check_lm checks
         check_training_fields(name, "stochastok.langgame", langgame["training"])
-        for run in plan.stochastok.langgame_runs(name):
-            gpus = plan.stochastok.langgame_gpus(name, run)
+        for run in plan.tasks.langgame_runs(name):
+            gpus = plan.tasks.langgame_gpus(name, run)
             check_batch(name, "stochastok.langgame", langgame["training"], gpus)
     benchmarks = block.get("benchmarks")
     if benchmarks:
@@ -529,7 +529,7 @@ def check_stochastok(plan: Plan, name: str, corpus: Block) -> None:
                 f"corpus '{name}': stochastok.benchmarks.data_files names {sorted(extra)}, which "
                 "stochastok.benchmarks.names does not list"
             )
-        plan.stochastok.benchmark_runs(name)
+        plan.tasks.benchmark_runs(name)
     addition = block.get("addition")
     if addition:
         if corpus["source"].get("type") != "addition":
@@ -543,7 +543,7 @@ def check_stochastok(plan: Plan, name: str, corpus: Block) -> None:
                     f"corpus '{name}': stochastok.addition.splits '{split}' is not one of its "
                     "subsets"
                 )
-        plan.stochastok.addition_runs(name)
+        plan.tasks.addition_runs(name)
 
 
 def check_morphscore_urls(plan: Plan) -> None:

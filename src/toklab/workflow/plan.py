@@ -105,15 +105,15 @@ class Plan:
     """The targets and job inputs a config asks for."""
 
     def __init__(self, config: dict[str, Any], repository: str | os.PathLike | None = None) -> None:
-        from toklab.workflow.stochastok import StochastokPlan
+        from toklab.workflow.tasks import TasksPlan
         from toklab.workflow.tfree import TfreePlan
 
         self.config = config
         self.corpora: dict[str, Block] = config["corpora"]
         #: the repository, whose resources/ a config may name (Snakemake may run elsewhere)
         self.repository = repository
-        #: the StochasTok stage's evaluations (:mod:`toklab.workflow.stochastok`)
-        self.stochastok = StochastokPlan(self)
+        #: the tasks stage: StochasTok's tasks of the LMs (:mod:`toklab.workflow.tasks`)
+        self.tasks = TasksPlan(self)
         #: T-Free's dictionaries, word arrays' inputs and tables (:mod:`toklab.workflow.tfree`)
         self.tfree = TfreePlan(self)
 
@@ -1118,7 +1118,7 @@ class Plan:
             + self.bytelm_targets(corpus)
             + self.tokenized_targets(corpus)
             + self.lm_targets(corpus)
-            + self.stochastok.targets(corpus)
+            + self.tasks.targets(corpus)
             + self.tfree.targets(corpus)
             + self.table_targets(corpus)
             + self.plot_targets(corpus)

@@ -1,6 +1,6 @@
-"""The StochasTok stage's plan: task evaluations of a corpus's LMs and their tables.
+"""The tasks stage's plan: StochasTok's task data, fine-tuning and evaluations of a corpus's LMs.
 
-A corpus's ``stochastok`` block asks for them.
+A corpus's ``stochastok`` block asks for them (rules in ``workflow/rules/tasks.smk``).
 
 - ``langgame``: questions about the spelling of the corpus's most frequent words; each chosen
   LM of the ``lm`` block (pretrained with or without StochasTok) is fine-tuned on them as
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from toklab.workflow.plan import Block, LmRun, Plan
 
 
-class StochastokPlan:
+class TasksPlan:
     """Targets and job inputs of the StochasTok evaluations of a :class:`Plan`'s corpora."""
 
     def __init__(self, plan: Plan) -> None:

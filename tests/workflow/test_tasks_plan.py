@@ -18,29 +18,29 @@ def demo(demo_config) -> Plan:
 
 
 def test_langgame_jobs_of_the_demo(demo):
-    stochastok = demo.stochastok
+    tasks = demo.tasks
     runs = [("demo", "bpe-1000", "tiny"), ("demo", "bpe-1000-stochastok0.1", "tiny")]
-    assert stochastok.langgame_runs("demo") == runs
-    assert stochastok.langgame_tokenizers("demo") == [("demo", "bpe-1000")]  # one set of examples
-    assert stochastok.langgame_question_inputs("demo") == {
+    assert tasks.langgame_runs("demo") == runs
+    assert tasks.langgame_tokenizers("demo") == [("demo", "bpe-1000")]  # one set of examples
+    assert tasks.langgame_question_inputs("demo") == {
         "words_bin": "results/data/demo/bytes/lm_train.bin",
         "words_idx": "results/data/demo/bytes/lm_train.idx",
         "words_pretok": "results/data/demo/bytes/lm_train.pretok",
         "words_meta_json": "results/data/demo/bytes/lm_train.meta.json",
     }
-    params = stochastok.langgame_question_params("demo")
+    params = tasks.langgame_question_params("demo")
     assert params == {
         "words": "--corpus-prefix results/data/demo/bytes/lm_train --size 1000",
         "train": 1500,
         "validation": 150,
         "seed": 0,
     }
-    examples = stochastok.langgame_example_inputs("demo", "demo", "bpe-1000", "validation")
+    examples = tasks.langgame_example_inputs("demo", "demo", "bpe-1000", "validation")
     assert examples == {
         "questions": "results/tasks/demo/langgame/validation.jsonl",
         "tokenizer": "results/tokenizers/demo/bpe-1000/tokenizer.json",
     }
-    inputs = stochastok.finetune_inputs("demo", *runs[1])
+    inputs = tasks.finetune_inputs("demo", *runs[1])
     assert inputs["pretrained_model"] == (
         "results/models/lm/demo/demo/bpe-1000-stochastok0.1/tiny/model.safetensors"
     )
@@ -48,7 +48,7 @@ def test_langgame_jobs_of_the_demo(demo):
         inputs["train_answers_bin"] == "results/tasks/demo/langgame/demo/bpe-1000/train.answers.bin"
     )
     assert inputs["tokenizer"] == "results/tokenizers/demo/bpe-1000/tokenizer.json"
-    finetune = stochastok.finetune_params("demo", *runs[1])
+    finetune = tasks.finetune_params("demo", *runs[1])
     assert finetune["train"] == "results/tasks/demo/langgame/demo/bpe-1000/train"
     assert finetune["gpus"] == 0  # the pretrained LM's (langgame.gpus is null)
     settings = finetune["settings"]
@@ -61,7 +61,7 @@ def test_langgame_jobs_of_the_demo(demo):
         "--set 'init_from=\"results/models/lm/demo/demo/bpe-1000-stochastok0.1/tiny\"'",
     ):
         assert option in settings, (option, settings)
-    evaluation = stochastok.langgame_eval_inputs("demo", *runs[0])
+    evaluation = tasks.langgame_eval_inputs("demo", *runs[0])
     assert (
         evaluation["finetuned"]
         == "results/models/langgame/demo/demo/bpe-1000/tiny/model.safetensors"
@@ -70,73 +70,73 @@ def test_langgame_jobs_of_the_demo(demo):
     assert {
         "results/tables/stochastok_langgame_demo.csv",
         "results/plots/stochastok_langgame_demo.png",
-    } <= set(stochastok.targets("demo"))
+    } <= set(tasks.targets("demo"))
     assert "results/tables/stochastok_langgame_demo.csv" in demo.final_targets()
     with pytest.raises(ConfigError, match="fine-tunes no LM 'tiny' of 'demo/bytes' on LangGame"):
-        stochastok.finetune_inputs("demo", "demo", "bytes", "tiny")
+        tasks.finetune_inputs("demo", "demo", "bytes", "tiny")
     with pytest.raises(ConfigError, match="no LM fine-tuned on LangGame uses 'demo/bytes'"):
-        stochastok.langgame_example_inputs("demo", "demo", "bytes", "train")
+        tasks.langgame_example_inputs("demo", "demo", "bytes", "train")
 
 
 def test_benchmark_jobs_of_the_demo(demo):
-    stochastok = demo.stochastok
+    tasks = demo.tasks
     # every LM of the lm block but T-Free's (its head scores no texts)
     tfree = ("demo", "tfree-1024-m4", "tiny")
     assert tfree in demo.lm_runs("demo")
-    assert stochastok.benchmark_runs("demo") == [r for r in demo.lm_runs("demo") if r != tfree]
-    inputs = stochastok.benchmark_eval_inputs("demo", "demo", "bpe-1000-stochastok0.1", "tiny")
+    assert tasks.benchmark_runs("demo") == [r for r in demo.lm_runs("demo") if r != tfree]
+    inputs = tasks.benchmark_eval_inputs("demo", "demo", "bpe-1000-stochastok0.1", "tiny")
     assert inputs["tokenizer"] == "results/tokenizers/demo/bpe-1000/tokenizer.json"
     assert (
         inputs["model"]
         == "results/models/lm/demo/demo/bpe-1000-stochastok0.1/tiny/model.safetensors"
     )
     assert inputs["data_mmlu"] == "resources/benchmarks/mmlu.jsonl"  # no repository: as written
-    params = stochastok.benchmark_eval_params("demo")
+    params = tasks.benchmark_eval_params("demo")
     assert params["benchmarks"].startswith(
         "--benchmark hellaswag --data-file hellaswag resources/benchmarks/hellaswag.jsonl "
         "--benchmark arc_easy"
     )
     assert (params["limit"], params["seed"]) == (1000, 0)
-    elsewhere = Plan(demo.config, repository="/repo").stochastok
+    elsewhere = Plan(demo.config, repository="/repo").tasks
     files = elsewhere.benchmark_eval_inputs("demo", "demo", "bytes", "tiny")
     assert files["data_blimp"].endswith("repo/resources/benchmarks/blimp.jsonl")
-    assert "results/tables/stochastok_benchmarks_demo.csv" in stochastok.targets("demo")
+    assert "results/tables/stochastok_benchmarks_demo.csv" in tasks.targets("demo")
     with pytest.raises(
         ConfigError, match="evaluates no LM 'big' of 'demo/bytes' on the benchmarks"
     ):
-        stochastok.benchmark_eval_inputs("demo", "demo", "bytes", "big")
+        tasks.benchmark_eval_inputs("demo", "demo", "bytes", "big")
 
 
 def test_addition_jobs_of_the_demo(demo):
-    stochastok = demo.stochastok
-    runs = stochastok.addition_runs("addition")
+    tasks = demo.tasks
+    runs = tasks.addition_runs("addition")
     assert runs == [
         ("addition", "bpe-320", "tiny"),
         ("addition", "bpe-320-stochastok1", "tiny"),
         ("addition", "bpe-320-chars", "tiny"),
     ]
-    inputs = stochastok.addition_eval_inputs("addition", *runs[2])
+    inputs = tasks.addition_eval_inputs("addition", *runs[2])
     assert (
         inputs["model"]
         == "results/models/lm/addition/addition/bpe-320-chars/tiny/model.safetensors"
     )
     assert inputs["tokenizer"] == "results/tokenizers/addition/bpe-320/tokenizer.json"
     assert inputs["split_validation_bin"] == "results/data/addition/bytes/validation.bin"
-    params = stochastok.addition_eval_params("addition")
+    params = tasks.addition_eval_params("addition")
     assert params["splits"] == (
         "--split train results/data/addition/bytes/train "
         "--split validation results/data/addition/bytes/validation"
     )
     assert (params["samples"], params["max_new_tokens"], params["stochastok_p"]) == (40, 6, 1.0)
-    assert stochastok.addition_table_options("addition").startswith(
+    assert tasks.addition_table_options("addition").startswith(
         "--entry addition bpe-320 tiny results/eval/addition/addition/addition/bpe-320/tiny.json"
     )
     assert "results/tables/stochastok_addition_addition.csv" in demo.final_targets()
-    assert stochastok.addition_plot_split("addition") == "validation"
+    assert tasks.addition_plot_split("addition") == "validation"
     with pytest.raises(
         ConfigError, match=r"corpus 'demo' configures no stochastok\.addition block"
     ):
-        stochastok.addition_runs("demo")
+        tasks.addition_runs("demo")
 
 
 ADDITION = {
