@@ -3,6 +3,7 @@
 # calls of the plan. Names, paths, targets and checks live in that package, unit-tested.
 
 import functools
+import inspect
 import json
 import os
 from pathlib import Path
@@ -36,7 +37,16 @@ def script(name):
 
 
 def from_plan(method, *fields):
-    """An input function: ``method`` of the plan on these wildcards, errors as WorkflowError."""
+    """An input function: ``method`` of the plan on these wildcards, errors as WorkflowError.
+
+    ``fields`` default to the method's parameters without defaults: the plan names its
+    parameters after the wildcards (``corpus``, ``tokenizer_corpus``, ``tokenizer``, ...).
+    """
+    fields = fields or [
+        name
+        for name, parameter in inspect.signature(method).parameters.items()
+        if parameter.default is parameter.empty
+    ]
 
     def input_function(wildcards):
         try:
@@ -53,14 +63,14 @@ def get_final_targets():
 
 
 # Data stage
-get_download_url = from_plan(plan.download_url, "filename")
-get_corpus_inputs = from_plan(plan.source_files, "corpus")
-get_corpus_spec = from_plan(plan.corpus_script_config, "corpus")
-get_demo_source = from_plan(plan.demo_source, "corpus", "language")
+get_download_url = from_plan(plan.download_url)
+get_corpus_inputs = from_plan(plan.source_files)
+get_corpus_spec = from_plan(plan.corpus_script_config)
+get_demo_source = from_plan(plan.demo_source)
 
 # Predictions of the byte LM (trained by train_lm as the LM of the byte-level tokenizer)
-get_prediction_inputs = from_plan(plan.prediction_inputs, "corpus", "model")
-get_prediction_params = from_plan(plan.prediction_params, "corpus", "model")
+get_prediction_inputs = from_plan(plan.prediction_inputs)
+get_prediction_params = from_plan(plan.prediction_params)
 
 
 def get_extraction_gpus(wildcards):
@@ -77,34 +87,18 @@ get_byte_level_params = from_plan(plan.byte_level_params, "corpus", "tokenizer")
 get_pretrained_source = from_plan(plan.pretrained_source, "corpus", "tokenizer")
 
 # Tokenized datasets
-get_token_array_inputs = from_plan(
-    plan.token_array_inputs, "corpus", "subset", "tokenizer_corpus", "tokenizer"
-)
-get_tokenize_settings = from_plan(plan.tokenize_settings, "corpus")
-get_delphi_inputs = from_plan(
-    functools.partial(plan.export_inputs, "delphi"),
-    "corpus",
-    "subset",
-    "tokenizer_corpus",
-    "tokenizer",
-)
-get_cs336_inputs = from_plan(
-    functools.partial(plan.export_inputs, "cs336"),
-    "corpus",
-    "subset",
-    "tokenizer_corpus",
-    "tokenizer",
-)
-get_nanogpt_inputs = from_plan(
-    plan.nanogpt_inputs, "corpus", "split", "tokenizer_corpus", "tokenizer"
-)
+get_token_array_inputs = from_plan(plan.token_array_inputs)
+get_tokenize_settings = from_plan(plan.tokenize_settings)
+get_delphi_inputs = from_plan(functools.partial(plan.export_inputs, "delphi"))
+get_cs336_inputs = from_plan(functools.partial(plan.export_inputs, "cs336"))
+get_nanogpt_inputs = from_plan(plan.nanogpt_inputs)
 get_delphi_settings = from_plan(
-    functools.partial(plan.export_settings, export="delphi"), "corpus"
+    functools.partial(plan.export_settings, export="delphi")
 )
-get_tfree_inputs = from_plan(plan.tfree_inputs, "corpus", "subset")
+get_tfree_inputs = from_plan(plan.tfree_inputs)
 
 # Variant tokenizations: StochasTok, BPE-dropout, characters
-get_split_table_inputs = from_plan(plan.split_table_inputs, "corpus", "tokenizer")
+get_split_table_inputs = from_plan(plan.split_table_inputs)
 get_stochastok_inputs = from_plan(
     plan.stochastok_inputs, "corpus", "subset", "tokenizer_corpus", "tokenizer"
 )
@@ -122,7 +116,7 @@ get_character_inputs = from_plan(
     "tokenizer_corpus",
     "tokenizer",
 )
-get_variant_params = from_plan(plan.variant_params, "corpus")
+get_variant_params = from_plan(plan.variant_params)
 
 # StochasTok's task evaluations
 get_addition_eval_inputs = from_plan(
@@ -132,22 +126,12 @@ get_addition_eval_inputs = from_plan(
     "tokenizer",
     "model",
 )
-get_addition_eval_params = from_plan(plan.tasks.addition_eval_params, "corpus")
-get_addition_table_inputs = from_plan(plan.tasks.addition_table_inputs, "corpus")
-get_addition_table_options = from_plan(plan.tasks.addition_table_options, "corpus")
-get_langgame_question_inputs = from_plan(
-    plan.tasks.langgame_question_inputs, "corpus"
-)
-get_langgame_question_params = from_plan(
-    plan.tasks.langgame_question_params, "corpus"
-)
-get_langgame_example_inputs = from_plan(
-    plan.tasks.langgame_example_inputs,
-    "corpus",
-    "tokenizer_corpus",
-    "tokenizer",
-    "task_split",
-)
+get_addition_eval_params = from_plan(plan.tasks.addition_eval_params)
+get_addition_table_inputs = from_plan(plan.tasks.addition_table_inputs)
+get_addition_table_options = from_plan(plan.tasks.addition_table_options)
+get_langgame_question_inputs = from_plan(plan.tasks.langgame_question_inputs)
+get_langgame_question_params = from_plan(plan.tasks.langgame_question_params)
+get_langgame_example_inputs = from_plan(plan.tasks.langgame_example_inputs)
 get_finetune_inputs = from_plan(
     plan.tasks.finetune_inputs, "corpus", "tokenizer_corpus", "tokenizer", "model"
 )
@@ -161,9 +145,9 @@ get_langgame_eval_inputs = from_plan(
     "tokenizer",
     "model",
 )
-get_langgame_table_inputs = from_plan(plan.tasks.langgame_table_inputs, "corpus")
-get_langgame_table_options = from_plan(plan.tasks.langgame_table_options, "corpus")
-get_addition_plot_split = from_plan(plan.tasks.addition_plot_split, "corpus")
+get_langgame_table_inputs = from_plan(plan.tasks.langgame_table_inputs)
+get_langgame_table_options = from_plan(plan.tasks.langgame_table_options)
+get_addition_plot_split = from_plan(plan.tasks.addition_plot_split)
 get_benchmark_eval_inputs = from_plan(
     plan.tasks.benchmark_eval_inputs,
     "corpus",
@@ -171,11 +155,9 @@ get_benchmark_eval_inputs = from_plan(
     "tokenizer",
     "model",
 )
-get_benchmark_eval_params = from_plan(plan.tasks.benchmark_eval_params, "corpus")
-get_benchmark_table_inputs = from_plan(plan.tasks.benchmark_table_inputs, "corpus")
-get_benchmark_table_options = from_plan(
-    plan.tasks.benchmark_table_options, "corpus"
-)
+get_benchmark_eval_params = from_plan(plan.tasks.benchmark_eval_params)
+get_benchmark_table_inputs = from_plan(plan.tasks.benchmark_table_inputs)
+get_benchmark_table_options = from_plan(plan.tasks.benchmark_table_options)
 
 
 def get_finetune_gpus(wildcards):
@@ -188,51 +170,27 @@ def get_finetune_eval_gpus(wildcards):
     return get_finetune_params(wildcards)["eval_gpus"]
 
 
-get_tfree_settings = from_plan(
-    functools.partial(plan.export_settings, export="tfree"), "corpus"
-)
+get_tfree_settings = from_plan(functools.partial(plan.export_settings, export="tfree"))
 
 # T-Free: word counts, hashers with their dictionaries, word arrays, tables
-get_tfree_word_count_inputs = from_plan(
-    plan.tfree.word_count_inputs, "corpus", "subset"
-)
-get_tfree_tokenizer_inputs = from_plan(
-    plan.tfree.tokenizer_inputs, "corpus", "tokenizer"
-)
-get_tfree_tokenizer_params = from_plan(
-    plan.tfree.tokenizer_params, "corpus", "tokenizer"
-)
-get_word_array_inputs = from_plan(
-    plan.tfree.word_array_inputs, "corpus", "subset", "tokenizer_corpus", "tokenizer"
-)
-get_aligned_word_array_inputs = from_plan(
-    plan.tfree.aligned_word_array_inputs,
-    "corpus",
-    "subset",
-    "tokenizer_corpus",
-    "tokenizer",
-)
-get_tfree_fertility_inputs = from_plan(plan.tfree.fertility_inputs, "corpus")
-get_tfree_fertility_options = from_plan(plan.tfree.fertility_options, "corpus")
-get_tfree_params_options = from_plan(plan.tfree.params_options, "corpus")
+get_tfree_word_count_inputs = from_plan(plan.tfree.word_count_inputs)
+get_tfree_tokenizer_inputs = from_plan(plan.tfree.tokenizer_inputs)
+get_tfree_tokenizer_params = from_plan(plan.tfree.tokenizer_params)
+get_word_array_inputs = from_plan(plan.tfree.word_array_inputs)
+get_aligned_word_array_inputs = from_plan(plan.tfree.aligned_word_array_inputs)
+get_tfree_fertility_inputs = from_plan(plan.tfree.fertility_inputs)
+get_tfree_fertility_options = from_plan(plan.tfree.fertility_options)
+get_tfree_params_options = from_plan(plan.tfree.params_options)
 
 # Language models: an LM per tokenizer, and the byte LM (tokenizer "bytes")
-get_lm_training_inputs = from_plan(
-    plan.lm_training_inputs, "corpus", "tokenizer_corpus", "tokenizer", "model"
-)
-get_lm_params = from_plan(
-    plan.lm_params, "corpus", "tokenizer_corpus", "tokenizer", "model"
-)
-get_lm_eval_inputs = from_plan(
-    plan.lm_eval_inputs, "corpus", "tokenizer_corpus", "tokenizer", "model"
-)
-get_lm_eval_params = from_plan(
-    plan.lm_eval_params, "corpus", "tokenizer_corpus", "tokenizer", "model"
-)
-get_lm_table_inputs = from_plan(plan.lm_table_inputs, "corpus")
-get_lm_table_options = from_plan(plan.lm_table_options, "corpus")
-get_lm_curve_inputs = from_plan(plan.lm_curve_inputs, "corpus")
-get_lm_curve_options = from_plan(plan.lm_curve_options, "corpus")
+get_lm_training_inputs = from_plan(plan.lm_training_inputs)
+get_lm_params = from_plan(plan.lm_params)
+get_lm_eval_inputs = from_plan(plan.lm_eval_inputs)
+get_lm_eval_params = from_plan(plan.lm_eval_params)
+get_lm_table_inputs = from_plan(plan.lm_table_inputs)
+get_lm_table_options = from_plan(plan.lm_table_options)
+get_lm_curve_inputs = from_plan(plan.lm_curve_inputs)
+get_lm_curve_options = from_plan(plan.lm_curve_options)
 
 
 def get_lm_gpus(wildcards):
@@ -247,19 +205,17 @@ def get_lm_eval_gpus(wildcards):
 
 # Evaluation, tables and plots
 get_morphscore_url = from_plan(plan.morphscore_url, "morphscore_language")
-get_stats_inputs = from_plan(
-    plan.stats_inputs, "corpus", "tokenizer_corpus", "tokenizer"
-)
-get_stats_params = from_plan(plan.stats_params, "corpus")
-get_own_stats = from_plan(plan.own_stats_files, "corpus")
-get_all_stats = from_plan(plan.stats_files, "corpus")
-get_training_table_inputs = from_plan(plan.training_table_inputs, "corpus")
-get_training_table_options = from_plan(plan.training_table_options, "corpus")
-get_overlap_inputs = from_plan(plan.overlap_inputs, "corpus")
-get_overlap_tokenizer_options = from_plan(plan.overlap_tokenizer_options, "corpus")
-get_example_inputs = from_plan(plan.example_inputs, "corpus")
-get_example_settings = from_plan(plan.example_settings, "corpus")
-get_example_tokenizer_options = from_plan(plan.example_tokenizer_options, "corpus")
+get_stats_inputs = from_plan(plan.stats_inputs)
+get_stats_params = from_plan(plan.stats_params)
+get_own_stats = from_plan(plan.own_stats_files)
+get_all_stats = from_plan(plan.stats_files)
+get_training_table_inputs = from_plan(plan.training_table_inputs)
+get_training_table_options = from_plan(plan.training_table_options)
+get_overlap_inputs = from_plan(plan.overlap_inputs)
+get_overlap_tokenizer_options = from_plan(plan.overlap_tokenizer_options)
+get_example_inputs = from_plan(plan.example_inputs)
+get_example_settings = from_plan(plan.example_settings)
+get_example_tokenizer_options = from_plan(plan.example_tokenizer_options)
 
 
 def get_corpus_spec_json(wildcards):
