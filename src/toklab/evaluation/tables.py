@@ -1,6 +1,6 @@
 """The paper tables as CSV: column definitions, row assembly and deterministic writing.
 
-Each table's columns are declared once here with their meaning and unit; the README's table
+Each table's columns are declared once here with their meaning and unit; docs/tables.md's table
 documentation is generated from the same dictionaries (``column_docs``), so the two agree.
 The tables built from ``scripts/tokenizer_stats.py`` results are registered in ``STATS_TABLES``;
 the training table is assembled from the training jobs' benchmark files (``training_rows``);
@@ -377,7 +377,7 @@ def write_task_table(
 
 
 def column_docs(columns: Mapping[str, str]) -> str:
-    """A Markdown table documenting ``columns`` (used for the README)."""
+    """A Markdown table documenting ``columns`` (used for docs/tables.md)."""
     lines = ["| column | meaning |", "|---|---|"]
     lines += [f"| `{name}` | {meaning} |" for name, meaning in columns.items()]
     return "\n".join(lines)
