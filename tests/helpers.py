@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from tests.conftest import byte_corpus
+import importlib.util
+from typing import Any
 
-__all__ = ["TINY_MODEL", "byte_corpus"]
+from tests.conftest import REPO, byte_corpus
+
+__all__ = ["TINY_MODEL", "byte_corpus", "script_module"]
 
 TINY_MODEL = {
     "hidden_size": 32,
@@ -14,3 +17,11 @@ TINY_MODEL = {
     "num_hidden_layers": 2,
     "max_position_embeddings": 64,
 }
+
+
+def script_module(name: str) -> Any:
+    """A script of ``scripts/`` (``"generate.py"``) imported as a module, to call its click CLI."""
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), REPO / "scripts" / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 
@@ -13,8 +12,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from tests.conftest import REPO, run_script
-from tests.helpers import TINY_MODEL
+from tests.conftest import run_script
+from tests.helpers import TINY_MODEL, script_module
 from toklab.errors import ConfigError, DataError
 from toklab.generation import generate, load_model, sample_next_token, top_p_filter
 from toklab.models.llama import LlamaModel, ModelConfig, save_checkpoint
@@ -329,12 +328,7 @@ def test_a_prompt_longer_than_the_context_warns_how_many_tokens_are_dropped(mode
 
 @pytest.fixture(scope="module")
 def cli():
-    spec = importlib.util.spec_from_file_location(
-        "generate_script", REPO / "scripts" / "generate.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return script_module("generate.py").main
 
 
 def invoke(cli, *args):

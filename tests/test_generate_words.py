@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import subprocess
@@ -13,6 +12,7 @@ import torch
 from click.testing import CliRunner
 
 from tests.conftest import REPO
+from tests.helpers import script_module
 from toklab.datasets.tfree_words import word_bags
 from toklab.errors import ConfigError, DataError
 from toklab.generation import generate_words
@@ -145,15 +145,6 @@ def tfree_checkpoint(tmp_path):
     return tmp_path
 
 
-def script_main():
-    spec = importlib.util.spec_from_file_location(
-        "generate_script", REPO / "scripts" / "generate.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -174,7 +165,8 @@ def test_generate_script_refuses_what_a_tfree_checkpoint_does_not_read(
     tfree_checkpoint, args, message
 ):
     result = CliRunner().invoke(
-        script_main(), ["--checkpoint", str(tfree_checkpoint), "--prompt", "the cat", *args]
+        script_module("generate.py").main,
+        ["--checkpoint", str(tfree_checkpoint), "--prompt", "the cat", *args],
     )
     assert result.exit_code == 1, result.output
     message = message.replace("{ckpt}", str(tfree_checkpoint))
