@@ -402,16 +402,22 @@ def train(
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_multiplier(s, config))
     use_bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
-    inputs = {"train": data_digests(train_prefix, config.data)}
-    if valid_prefix is not None:
-        inputs["valid"] = data_digests(valid_prefix, config.data)
-    if tokenizer_dir is not None:
-        name = "tfree.json" if tfree is not None else "tokenizer.json"
-        inputs["tokenizer"] = file_digest(Path(tokenizer_dir) / name, "tokenizer")
-    if config.init_from:
-        inputs["init_from"] = file_digest(
-            Path(config.init_from) / "model.safetensors", "init_from's weights"
-        )
+    inputs = None
+    if rank == 0:  # every file is read once, by one rank, and the digests sent to the others
+        inputs = {"train": data_digests(train_prefix, config.data)}
+        if valid_prefix is not None:
+            inputs["valid"] = data_digests(valid_prefix, config.data)
+        if tokenizer_dir is not None:
+            name = "tfree.json" if tfree is not None else "tokenizer.json"
+            inputs["tokenizer"] = file_digest(Path(tokenizer_dir) / name, "tokenizer")
+        if config.init_from:
+            inputs["init_from"] = file_digest(
+                Path(config.init_from) / "model.safetensors", "init_from's weights"
+            )
+    if world > 1:
+        shared = [inputs]
+        dist.broadcast_object_list(shared, src=0)
+        inputs = shared[0]
     fingerprint = run_fingerprint(config, spec, bf16=use_bf16, eos_id=eos_id, inputs=inputs)
     step = 0
     logged: list[str] = []  # metrics records so far, one JSON object per line
