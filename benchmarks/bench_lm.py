@@ -66,6 +66,7 @@ from toklab.models import llama
 from toklab.models.llama import LlamaModel, ModelConfig, save_checkpoint
 from toklab.training.config import TrainConfig, load_train_config
 from toklab.training.data import WindowSampler
+from toklab.training.lm_kinds import TokenLM
 from toklab.training.trainer import build_optimizer, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -306,7 +307,7 @@ def run_trainer(
     out = Path(tempfile.mkdtemp(dir=work, prefix="run-"))
     with open(os.devnull, "w") as null, contextlib.redirect_stderr(null):
         start = time.perf_counter()
-        train(config, prefix, out, presets_path=PRESETS, eos_id=eos_id, vocab_size=vocab_size)
+        train(config, prefix, out, presets_path=PRESETS, lm=TokenLM(vocab_size, eos_id))
         synchronize(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
         return time.perf_counter() - start
 

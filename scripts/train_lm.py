@@ -84,38 +84,22 @@ def main(
     """Train or resume a Llama-style LM."""
     setup_logging()
     from toklab.training.config import load_train_config
+    from toklab.training.lm_kinds import TokenLM, lm_kind
     from toklab.training.trainer import train
 
     config = load_train_config(list(configs), list(overrides))
-    tokenizer_dir = hasher = None
     if tokenizer_path is not None and tfree_path is not None:
         raise click.UsageError("--tokenizer and --tfree exclude each other")
-    if tfree_path is not None:
-        from toklab.tokenizers.tfree import load_settings
-
+    tokenizer_file = tfree_path or tokenizer_path
+    if tokenizer_file is None:  # a byte corpus
+        lm = TokenLM(vocab_size, eos_id)
+    else:
+        # T-Free word arrays are token arrays of word ids, whatever the samples cut from them
+        kind = "windows" if tfree_path is not None else config.data
         for data in filter(None, (train_prefix, valid_prefix)):
-            check_data_tokenizer(data, tfree_path, "windows")
-        hasher = load_settings(tfree_path)
-        tokenizer_dir = tfree_path.parent
-    if tokenizer_path is not None:
-        from toklab.tokenizers.tokenizer_files import load_tokenizer, require_special_token
-
-        for data in filter(None, (train_prefix, valid_prefix)):
-            check_data_tokenizer(data, tokenizer_path, config.data)
-        vocab_size = load_tokenizer(tokenizer_path).get_vocab_size(with_added_tokens=True)
-        eos_id = require_special_token(tokenizer_path, "eos")
-        tokenizer_dir = tokenizer_path.parent
-    train(
-        config,
-        train_prefix,
-        out_dir,
-        valid_prefix=valid_prefix,
-        presets_path=presets,
-        eos_id=eos_id,
-        vocab_size=vocab_size,
-        tokenizer_dir=tokenizer_dir,
-        tfree=hasher,
-    )
+            check_data_tokenizer(data, tokenizer_file, kind)
+        lm = lm_kind(tokenizer_file)
+    train(config, train_prefix, out_dir, valid_prefix=valid_prefix, presets_path=presets, lm=lm)
 
 
 def check_data_tokenizer(data: Path, tokenizer_path: Path, kind: str) -> None:

@@ -17,6 +17,7 @@ from toklab.errors import DataError
 from toklab.models.causal_lm import load_model
 from toklab.training.config import load_train_config
 from toklab.training.data import ExampleSampler
+from toklab.training.lm_kinds import TokenLM
 from toklab.training.trainer import EXIT_PREEMPTED, as_batch, batch_loss, train
 
 PRESETS = REPO / "resources" / "model_presets.yaml"
@@ -124,7 +125,7 @@ def test_document_ids_of_packed_windows_start_at_each_eos():
 def test_fine_tuning_starts_from_a_model_and_learns_the_answers(tmp_path):
     pretrained = train(
         config("max_steps=4"), stream(tmp_path / "text", 300, 0), tmp_path / "pre",
-        presets_path=PRESETS, eos_id=EOS, vocab_size=VOCAB,
+        presets_path=PRESETS, lm=TokenLM(VOCAB, EOS),
     )  # fmt: skip
     examples = make_examples(tmp_path / "train", 400, 2)
     make_examples(tmp_path / "valid", 40, 3)
@@ -132,7 +133,7 @@ def test_fine_tuning_starts_from_a_model_and_learns_the_answers(tmp_path):
         config("data=examples", f'init_from="{pretrained}"', "max_steps=40", "eval_interval=40",
                "document_masking=true"),
         tmp_path / "train", tmp_path / "tuned", valid_prefix=tmp_path / "valid",
-        presets_path=PRESETS, eos_id=EOS, vocab_size=VOCAB,
+        presets_path=PRESETS, lm=TokenLM(VOCAB, EOS),
     )  # fmt: skip
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert records[-1]["val_loss"] < records[0]["loss"] * 0.75
@@ -148,18 +149,18 @@ def test_fine_tuning_starts_from_a_model_and_learns_the_answers(tmp_path):
 def test_fine_tuning_errors(tmp_path):
     pretrained = train(
         config("max_steps=2"), stream(tmp_path / "text", 100, 0), tmp_path / "pre",
-        presets_path=PRESETS, eos_id=EOS, vocab_size=VOCAB,
+        presets_path=PRESETS, lm=TokenLM(VOCAB, EOS),
     )  # fmt: skip
     make_examples(tmp_path / "train", 40, 2)
     with pytest.raises(DataError, match="is not the one this run builds"):
         train(
             config("data=examples", f'init_from="{pretrained}"', "model.hidden_size=64"),
-            tmp_path / "train", tmp_path / "out", presets_path=PRESETS, eos_id=EOS, vocab_size=VOCAB,
+            tmp_path / "train", tmp_path / "out", presets_path=PRESETS, lm=TokenLM(VOCAB, EOS),
         )  # fmt: skip
     with pytest.raises(DataError, match="does not fit a row of seq_len"):
         train(
             config("data=examples", "seq_len=8"), tmp_path / "train", tmp_path / "out2",
-            presets_path=PRESETS, eos_id=EOS, vocab_size=VOCAB,
+            presets_path=PRESETS, lm=TokenLM(VOCAB, EOS),
         )  # fmt: skip
     (tmp_path / "train.answers.bin").write_bytes(b"\0" * 8)
     with pytest.raises(DataError, match=r"answers\.bin: 8 bytes for 40 examples"):
@@ -196,8 +197,8 @@ def test_answer_loss_does_not_depend_on_micro_batches(tmp_path):
         out = train(
             config("data=examples", "batch_size=8", f"micro_batch_size={micro}", "max_steps=1",
                    "optim.warmup_steps=1"),
-            tmp_path / "train", tmp_path / f"m{micro}", presets_path=PRESETS, eos_id=EOS,
-            vocab_size=VOCAB,
+            tmp_path / "train", tmp_path / f"m{micro}", presets_path=PRESETS,
+            lm=TokenLM(VOCAB, EOS),
         )  # fmt: skip
         first[micro] = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
     assert first[8]["loss"] == pytest.approx(first[2]["loss"], rel=1e-5)

@@ -22,6 +22,7 @@ from toklab.data.demo import DEMO_LANGUAGES, generate_documents
 from toklab.errors import DataError
 from toklab.models.llama import load_checkpoint
 from toklab.training.data import WindowSampler
+from toklab.training.lm_kinds import TokenLM
 from toklab.training.trainer import train
 
 
@@ -86,7 +87,8 @@ def test_a_changed_setting_or_input_trains_the_new_run(corpora, tmp_path, caplog
     def options(spec, name):
         kwargs = {"train_key": spec.get("train_key", "train")}
         if "tokenizer" in spec:
-            kwargs["tokenizer_dir"] = tokenizer_dir(tmp_path / name, spec["tokenizer"])
+            directory = tokenizer_dir(tmp_path / name, spec["tokenizer"])
+            kwargs["lm"] = TokenLM(tokenizer_file=directory / "tokenizer.json")
         return spec.get("settings", ()), kwargs
 
     settings, kwargs = options(before, "tok_before")

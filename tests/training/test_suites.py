@@ -27,6 +27,7 @@ from toklab.tokenizers.base import save_directory
 from toklab.tokenizers.byte_level import byte_level_tokenizer
 from toklab.training.config import load_train_config
 from toklab.training.data import ChunkSampler, WindowSampler, read_chunks
+from toklab.training.lm_kinds import TokenLM
 from toklab.training.trainer import EXIT_PREEMPTED, train
 
 PRESETS = REPO / "resources" / "model_presets.yaml"
@@ -84,9 +85,7 @@ def run(config, data, out_dir, **kwargs):
         out_dir,
         valid_prefix=data[f"validation{suffix}"],
         presets_path=PRESETS,
-        eos_id=256,
-        vocab_size=258,
-        tokenizer_dir=data["tokenizer"].parent,
+        lm=TokenLM(258, 256, tokenizer_file=data["tokenizer"]),
         **kwargs,
     )
 
@@ -248,7 +247,7 @@ def test_bad_delphi_settings(data, tmp_path):
             tmp_path,
             tmp_path / "out",
             presets_path=PRESETS,
-            vocab_size=258,
+            lm=TokenLM(258),
         )
     assert not (tmp_path / "out" / "model.safetensors").exists()
 

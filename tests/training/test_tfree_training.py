@@ -31,6 +31,7 @@ from toklab.models.llama import TrigramEmbedding
 from toklab.tokenizers.tfree import TrigramHasher, save_settings
 from toklab.training.config import load_train_config
 from toklab.training.data import AlignedSampler, WindowSampler
+from toklab.training.lm_kinds import lm_kind
 from toklab.training.objectives import MultiLabelLoss
 from toklab.training.trainer import EXIT_PREEMPTED, evaluate, train
 
@@ -102,16 +103,13 @@ def records(out_dir):
 
 
 def run(out_dir, settings, train_prefix, valid_prefix, *extra):
-    from toklab.tokenizers.tfree import load_settings
-
     return train(
         config(*extra),
         train_prefix,
         out_dir,
         valid_prefix=valid_prefix,
         presets_path=PRESETS,
-        tokenizer_dir=settings.parent,
-        tfree=load_settings(settings),
+        lm=lm_kind(settings),
     )
 
 
@@ -192,7 +190,7 @@ def test_resume_on_aligned_samples_is_exact(aligned_arrays, tmp_path, signal_at_
 
 def test_aligned_samples_are_for_tfree_models_only(aligned_arrays, tmp_path):
     _settings, train_prefix, _valid_prefix = aligned_arrays
-    with pytest.raises(ConfigError, match="for T-Free models only"):
+    with pytest.raises(ConfigError, match="token LMs train on windows of token arrays"):
         train(config("data=aligned"), train_prefix, tmp_path, presets_path=PRESETS)
 
 

@@ -20,6 +20,7 @@ from toklab.models.llama import load_checkpoint
 from toklab.training import trainer as trainer_module
 from toklab.training.config import load_train_config
 from toklab.training.data import WindowSampler
+from toklab.training.lm_kinds import TokenLM
 from toklab.training.trainer import EXIT_PREEMPTED, lr_multiplier, train
 
 PRESETS = REPO / "resources" / "model_presets.yaml"
@@ -239,11 +240,10 @@ def test_bad_training_input(corpora, tmp_path):
             train_prefix,
             tmp_path / "out",
             presets_path=PRESETS,
-            vocab_size=100,
-            eos_id=99,
+            lm=TokenLM(100, 99),
         )
     with pytest.raises(DataError, match="EOS id 256 is outside the vocabulary of 256 tokens"):
-        train(config(), train_prefix, tmp_path / "out", presets_path=PRESETS, vocab_size=256)
+        train(config(), train_prefix, tmp_path / "out", presets_path=PRESETS, lm=TokenLM(256))
     with pytest.raises(ConfigError, match="batch_size: 6 is not a multiple of micro_batch_size 4"):
         config("batch_size=6")
     with pytest.raises(DataError, match="exceeds the model's max_position_embeddings"):

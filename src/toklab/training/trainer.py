@@ -7,11 +7,10 @@
   seeded per-epoch shuffle (``max_epochs`` sets the length of the run), or (``data:
   examples``) instruction examples packed into rows, attention within each example and the
   loss on its answer only; ``init_from`` starts from a trained model's weights (fine-tuning).
-* T-Free (``tfree``: the trigram hasher of a T-Free word array): the same model with a
-  trigram embedding and a multi-label head, on windows of words, (``data: aligned``) the
-  original's samples from the items of its aligned export or (``data: examples``) fine-tuning
-  examples whose loss is on their ``has_loss`` segments, trained with
-  :class:`~toklab.training.objectives.MultiLabelLoss` instead of the next-token cross-entropy.
+* Kinds of LM (:mod:`toklab.training.lm_kinds`): a token LM, or T-Free's (a trigram
+  embedding and a multi-label head, on windows of words, ``data: aligned`` samples of the
+  original or ``data: examples`` with their loss on ``has_loss`` segments, trained with
+  :class:`~toklab.training.objectives.MultiLabelLoss`); the loop is the same for both.
   The order is a pure function of (seed, step) (:mod:`toklab.training.data`), so resuming
   needs only the step; the checkpoint still stores every RNG state.
 * DDP: launch with ``torchrun``; rank r takes windows ``r, r + W, ...`` of each global batch, so
@@ -43,7 +42,7 @@ import signal
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,10 +79,8 @@ from toklab.training.data import (
     data_digests,
     read_chunks,
 )
-from toklab.training.objectives import MultiLabelLoss, NextTokenLoss, Objective
-
-if TYPE_CHECKING:
-    from toklab.tokenizers.tfree import TrigramHasher
+from toklab.training.lm_kinds import LMKind, TokenLM, check_data_kind
+from toklab.training.objectives import NextTokenLoss, Objective
 
 log = logging.getLogger(__name__)
 
@@ -312,18 +309,16 @@ def train(
     *,
     valid_prefix: str | Path | None = None,
     presets_path: str | Path,
-    eos_id: int = 256,
-    vocab_size: int = 257,
-    tokenizer_dir: str | Path | None = None,
-    tfree: TrigramHasher | None = None,
+    lm: LMKind | None = None,
 ) -> Path:
     """Train (or resume) a model; return the directory of the final checkpoint.
 
-    ``train_prefix``/``valid_prefix`` are token-array prefixes (``data: windows``) or Delphi
-    export directories (``data: chunks``). ``tokenizer_dir``: the tokenizer whose files every
-    checkpoint carries. ``tfree``: the arrays are T-Free word arrays hashed by this hasher
-    (``vocab_size`` is then its ``v`` and ``eos_id`` the word tables' end of text).
+    ``train_prefix``/``valid_prefix`` are token-array prefixes (``data: windows``), Delphi
+    export directories (``data: chunks``), example arrays or T-Free word arrays, as ``lm``, the
+    kind of LM (:mod:`toklab.training.lm_kinds`; default: a byte LM), trains on. The files of
+    its tokenizer's directory go into every checkpoint.
     """
+    lm = lm or TokenLM()
     rank, world, device = _distributed()
     paths = RunPaths(Path(out_dir))
     paths.out_dir.mkdir(parents=True, exist_ok=True)
@@ -334,46 +329,18 @@ def train(
         )
     accumulation = config.batch_size // (config.micro_batch_size * world)
 
-    overrides = dict(config.model)
-    if tfree is not None:
-        if config.data not in ("windows", "aligned", "examples"):
-            raise ConfigError(
-                f"data: {config.data!r}: T-Free models train on windows of words, aligned "
-                "samples or word examples"
-            )
-        overrides["tfree"] = {"m": tfree.m, "k": tfree.k, "entire_words": tfree.entire_words}
-        overrides["tie_word_embeddings"] = False  # T-Free's head is its own (a tied preset too)
-        vocab_size = tfree.v
-    elif config.data == "aligned":
-        raise ConfigError("data: 'aligned' is T-Free's samples of words, for T-Free models only")
-    spec = model_spec(config.model_preset, presets_path, vocab_size, overrides)
+    check_data_kind(lm, config.data)
+    overrides = {**config.model, **lm.model_overrides()}
+    spec = model_spec(config.model_preset, presets_path, lm.vocab_size, overrides)
     limit = spec.config.get("max_position_embeddings")
     if limit is not None and config.seq_len > limit:
         raise DataError(
             f"seq_len {config.seq_len} exceeds the model's max_position_embeddings {limit}"
         )
-    objective: Objective = NextTokenLoss()
-    valid_objective: Objective = objective
-    if tfree is not None:
-        from toklab.datasets.tfree_words import EOT_ID, WordPatterns
-
-        eos_id = EOT_ID
-        patterns = WordPatterns.for_array(train_prefix, tfree)
-        words = len(patterns)  # the ids of a word array index its word table
-        loss = config.multi_label
-        objective = MultiLabelLoss(patterns, loss.pos_weight, loss.loss_scale)
-        if valid_prefix is not None:
-            valid_patterns = WordPatterns.for_array(valid_prefix, tfree)
-            valid_objective = MultiLabelLoss(valid_patterns, loss.pos_weight, loss.loss_scale)
-    elif not 0 <= eos_id < vocab_size:
-        raise DataError(f"EOS id {eos_id} is outside the vocabulary of {vocab_size} tokens")
-    sampler, valid, max_id = open_data(
-        config, train_prefix, valid_prefix, eos_id, words=tfree is not None
-    )
-    if tfree is not None:
-        require_ids_below(train_prefix, max_id, words, "the size of its word table")
-    else:
-        require_ids_below(train_prefix, max_id, vocab_size)
+    objective, valid_objective = lm.objectives(config, train_prefix, valid_prefix)
+    eos_id = lm.eos_id
+    sampler, valid, max_id = open_data(config, train_prefix, valid_prefix, eos_id, words=lm.words)
+    require_ids_below(train_prefix, max_id, *lm.id_limit(train_prefix))
     epoch_steps = sampler.epoch_steps(config.batch_size)
     if config.max_epochs is not None:
         config = dataclasses.replace(config, max_steps=config.max_epochs * epoch_steps)
@@ -407,9 +374,8 @@ def train(
         inputs = {"train": data_digests(train_prefix, config.data)}
         if valid_prefix is not None:
             inputs["valid"] = data_digests(valid_prefix, config.data)
-        if tokenizer_dir is not None:
-            name = "tfree.json" if tfree is not None else "tokenizer.json"
-            inputs["tokenizer"] = file_digest(Path(tokenizer_dir) / name, "tokenizer")
+        if lm.tokenizer_file is not None:
+            inputs["tokenizer"] = file_digest(lm.tokenizer_file, "tokenizer")
         if config.init_from:
             inputs["init_from"] = file_digest(
                 Path(config.init_from) / "model.safetensors", "init_from's weights"
@@ -440,7 +406,7 @@ def train(
 
     def run_files(at_step: int) -> RunFiles:
         return RunFiles(
-            Path(tokenizer_dir) if tokenizer_dir is not None else None,
+            lm.tokenizer_file.parent if lm.tokenizer_file is not None else None,
             {
                 **run_json,
                 "training_state.json": {

@@ -1,0 +1,185 @@
+"""The kinds of LM the one trainer trains: what differs between a token LM and a T-Free LM.
+
+A kind bundles everything the trainer must not branch on: the size of the model's output (the
+tokenizer's vocabulary, or T-Free's ``v`` hash ids), the end-of-text id of its data, the model
+config it adds (T-Free's trigram embedding and untied multi-label head), the kinds of data it
+trains on, its training and validation objectives, the limit its data's ids must stay below,
+and the file that defines its tokenization (hashed into the run's fingerprint).
+
+* :class:`TokenLM`: token ids of a tokenizer (or bytes), next-token cross-entropy.
+* :class:`TfreeLM`: the words of T-Free word arrays, hashed by a
+  :class:`~toklab.tokenizers.tfree.TrigramHasher`, T-Free's multi-label loss.
+
+:func:`lm_kind` chooses one from the tokenizer file a run names: the one place that tells them
+apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from toklab.errors import ConfigError, DataError
+from toklab.training.objectives import MultiLabelLoss, NextTokenLoss, Objective
+
+if TYPE_CHECKING:
+    from toklab.tokenizers.tfree import TrigramHasher
+    from toklab.training.config import TrainConfig
+
+
+class LMKind(Protocol):
+    """What the trainer asks of a kind of LM."""
+
+    #: the model's output size (``vocab_size`` of its config)
+    vocab_size: int
+    #: the id between documents in its data
+    eos_id: int
+    #: the file that defines the tokenization (None: bytes), hashed into the run's fingerprint
+    tokenizer_file: Path | None
+    #: the ``data`` settings it trains on
+    data_kinds: tuple[str, ...]
+    #: whether its arrays hold words of a word table (``examples`` are then word examples)
+    words: bool
+    #: what its data are, for messages
+    data_description: str
+
+    def model_overrides(self) -> dict[str, Any]:
+        """Model config values the kind sets (on top of the preset and the run's overrides)."""
+        ...
+
+    def objectives(
+        self, config: TrainConfig, train_prefix: str | Path, valid_prefix: str | Path | None
+    ) -> tuple[Objective, Objective]:
+        """The training objective and the validation objective."""
+        ...
+
+    def id_limit(self, train_prefix: str | Path) -> tuple[int, str]:
+        """The bound the training data's ids must stay below, and what it is (for errors)."""
+        ...
+
+
+@dataclass
+class TokenLM:
+    """An LM of token ids: a dense embedding and a softmax head over the vocabulary."""
+
+    vocab_size: int = 257  # byte corpora: the 256 bytes and EOS
+    eos_id: int = 256
+    tokenizer_file: Path | None = None
+    data_kinds: tuple[str, ...] = ("windows", "chunks", "examples")
+    words: bool = False
+    data_description: str = (
+        "token LMs train on windows of token arrays, Delphi chunks or instruction examples"
+    )
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.eos_id < self.vocab_size:
+            raise DataError(
+                f"EOS id {self.eos_id} is outside the vocabulary of {self.vocab_size} tokens"
+            )
+
+    def model_overrides(self) -> dict[str, Any]:
+        """None: the preset's model with the tokenizer's vocabulary."""
+        return {}
+
+    def objectives(
+        self, config: TrainConfig, train_prefix: str | Path, valid_prefix: str | Path | None
+    ) -> tuple[Objective, Objective]:
+        """Next-token cross-entropy, for training and validation."""
+        return NextTokenLoss(), NextTokenLoss()
+
+    def id_limit(self, train_prefix: str | Path) -> tuple[int, str]:
+        """The vocabulary size."""
+        return self.vocab_size, "the vocab size"
+
+
+@dataclass
+class TfreeLM:
+    """T-Free: words as sums of trigram hash embeddings, a multi-label head over ``v`` ids."""
+
+    hasher: TrigramHasher
+    tokenizer_file: Path | None = None
+    data_kinds: tuple[str, ...] = ("windows", "aligned", "examples")
+    words: bool = True
+    data_description: str = "T-Free LMs train on windows of words, aligned samples or word examples"
+    _table_sizes: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def vocab_size(self) -> int:
+        """The hasher's ``v``: the model's embedding rows and head outputs."""
+        return self.hasher.v
+
+    @property
+    def eos_id(self) -> int:
+        """The end-of-text word of every word table."""
+        from toklab.datasets.tfree_words import EOT_ID
+
+        return EOT_ID
+
+    def model_overrides(self) -> dict[str, Any]:
+        """The trigram embedding's settings; the head is its own (even under a tied preset)."""
+        hasher = self.hasher
+        tfree = {"m": hasher.m, "k": hasher.k, "entire_words": hasher.entire_words}
+        return {"tfree": tfree, "tie_word_embeddings": False}
+
+    def objectives(
+        self, config: TrainConfig, train_prefix: str | Path, valid_prefix: str | Path | None
+    ) -> tuple[Objective, Objective]:
+        """The multi-label loss over each array's own word table."""
+        from toklab.datasets.tfree_words import WordPatterns
+
+        loss = config.multi_label
+        patterns = WordPatterns.for_array(train_prefix, self.hasher)
+        self._table_sizes[str(train_prefix)] = len(patterns)
+        train_objective = MultiLabelLoss(patterns, loss.pos_weight, loss.loss_scale)
+        if valid_prefix is None:
+            return train_objective, train_objective
+        valid_patterns = WordPatterns.for_array(valid_prefix, self.hasher)
+        return train_objective, MultiLabelLoss(valid_patterns, loss.pos_weight, loss.loss_scale)
+
+    def id_limit(self, train_prefix: str | Path) -> tuple[int, str]:
+        """The size of the array's word table (its ids index it)."""
+        key = str(train_prefix)
+        if key not in self._table_sizes:
+            from toklab.datasets.tfree_words import read_words
+
+            self._table_sizes[key] = len(read_words(train_prefix))
+        return self._table_sizes[key], "the size of its word table"
+
+
+def is_tfree_settings(path: str | Path) -> bool:
+    """Whether ``path`` is a T-Free hasher's settings file (its ``format``), not a tokenizer."""
+    from toklab.io import read_json
+    from toklab.tokenizers.tfree import SETTINGS_FORMAT
+
+    try:
+        content = read_json(path)
+    except (OSError, ValueError):
+        return False  # missing or not JSON: the tokenizer's loader says what is wrong
+    return isinstance(content, dict) and content.get("format") == SETTINGS_FORMAT
+
+
+def lm_kind(tokenizer_file: str | Path | None) -> LMKind:
+    """The kind of LM a run trains, from the file that defines its tokenization.
+
+    A T-Free hasher's settings (``tfree.json``, told by its ``format``) make a :class:`TfreeLM`;
+    a ``tokenizer.json`` makes a :class:`TokenLM` of its vocabulary and EOS token; None (byte
+    corpora) the byte LM's.
+    """
+    if tokenizer_file is None:
+        return TokenLM()
+    path = Path(tokenizer_file)
+    if is_tfree_settings(path):
+        from toklab.tokenizers.tfree import load_settings
+
+        return TfreeLM(load_settings(path), tokenizer_file=path)
+    from toklab.tokenizers.tokenizer_files import load_tokenizer, require_special_token
+
+    vocab_size = load_tokenizer(path).get_vocab_size(with_added_tokens=True)
+    return TokenLM(vocab_size, require_special_token(path, "eos"), tokenizer_file=path)
+
+
+def check_data_kind(kind: LMKind, data: str) -> None:
+    """A one-line error unless the kind of LM trains on ``data``."""
+    if data not in kind.data_kinds:
+        raise ConfigError(f"data: {data!r}: {kind.data_description}")
