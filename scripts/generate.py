@@ -9,9 +9,10 @@ Prints each prompt followed by its completion (a blank line between prompts), or
 new ids, the EOS id last when generation stopped there) and ``finish_reason`` (``eos`` or
 ``length``). The completion text leaves out the final EOS token.
 
-A T-Free checkpoint (its directory has ``tfree.json``) generates words instead: up to
-``--max-new-tokens`` words, each the best (or a sampled) word of its ``dictionary.tsv`` (or
-``--dictionary``) and the prompt's words, with ``--scoring code|paper`` and ``--edge-weight``;
+A T-Free checkpoint (:func:`~toklab.models.causal_lm.is_tfree_checkpoint`; ``tfree.json``
+beside it) generates words instead: up to ``--max-new-tokens`` words, each the best (or a
+sampled) word of its ``dictionary.tsv`` (or ``--dictionary``) and the prompt's words, with
+``--scoring code|paper`` and ``--edge-weight``;
 the JSON then has ``words`` (the new words) instead of ids, and the text is rebuilt from the
 words with T-Free's inverse word split.
 
@@ -97,7 +98,7 @@ def refuse_other_kinds_options(checkpoint: Path, tfree: bool) -> None:
         if context.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
     ]
     if given:
-        kind = "a T-Free checkpoint" if tfree else "a token model (no tfree.json)"
+        kind = "a T-Free checkpoint" if tfree else "a token model"
         only = "token models" if tfree else "T-Free checkpoints"
         raise ConfigError(
             f"{checkpoint}: {', '.join(given)} {'applies' if len(given) == 1 else 'apply'} "
@@ -213,7 +214,9 @@ def main(
     # The paths first, before torch is imported: a wrong one fails at once.
     if not checkpoint.is_dir():
         raise DataError(f"{checkpoint}: checkpoint directory not found")
-    tfree = (checkpoint / "tfree.json").is_file()
+    from toklab.models.causal_lm import is_tfree_checkpoint
+
+    tfree = is_tfree_checkpoint(checkpoint)
     refuse_other_kinds_options(checkpoint, tfree)
     if tfree:
         generate_tfree(

@@ -413,13 +413,12 @@ def test_cli_stops_at_eos(cli, checkpoint, model, tmp_path):
         (["--prompt", "x", "--top-p", "nan"], "top_p: nan is not a number"),
         (
             ["--prompt", "x", "--dictionary", "{tmp}/dictionary.tsv"],
-            "{ckpt}: --dictionary applies only to T-Free checkpoints, and this is a token model "
-            "(no tfree.json)",
+            "{ckpt}: --dictionary applies only to T-Free checkpoints, and this is a token model",
         ),
         (
             ["--prompt", "x", "--scoring", "code", "--edge-weight", "2"],
             "{ckpt}: --scoring, --edge-weight apply only to T-Free checkpoints, and this is a "
-            "token model (no tfree.json)",
+            "token model",
         ),
         ([], "no prompt: give --prompt TEXT (repeatable) or --prompt-file FILE"),
         (

@@ -133,6 +133,20 @@ def context_limit(model: nn.Module) -> int | None:
     return getattr(model.config, "max_position_embeddings", None)
 
 
+def is_tfree_checkpoint(directory: str | Path) -> bool:
+    """Whether the checkpoint in ``directory`` is a T-Free model (its config's architecture).
+
+    The one test of a checkpoint's kind: scripts and evaluations ask it, not its files.
+    """
+    try:
+        config = json.loads((Path(directory) / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and (config.get("architectures") or [None])[0] == (
+        TFREE_ARCHITECTURE
+    )
+
+
 def check_vocabulary(model: nn.Module, vocab_size: int, where: str | Path) -> None:
     """An error unless the model's vocabulary is the tokenizer's ``vocab_size`` ids."""
     own = getattr(model.config, "vocab_size", None)
