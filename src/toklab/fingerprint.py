@@ -17,7 +17,6 @@ Which fields go in is each job's decision (:func:`toklab.training.checkpoint.run
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,13 +24,12 @@ from typing import Any
 
 from toklab.io import read_json, write_json
 
-log = logging.getLogger(__name__)
-
 #: Version of the fingerprint's layout and of the fields jobs put in it: raising it makes every
 #: older state stale, for a change in what a state means that no field shows.
 FORMAT = 1
 FILE = "fingerprint.json"
 _SHOWN = 12  # characters of a hash shown in messages
+_MISSING = object()  # a field one of two fingerprints lacks
 
 
 def flatten(fields: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -55,10 +53,11 @@ def make(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _shown(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else value
-    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
-        return text[:_SHOWN] + "…"  # a SHA-256
-    return text
+    if not isinstance(value, str):
+        return json.dumps(value)
+    if len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+        return value[:_SHOWN] + "…"  # a SHA-256
+    return value
 
 
 def differences(recorded: Mapping[str, Any], expected: Mapping[str, Any]) -> list[str]:
@@ -71,9 +70,6 @@ def differences(recorded: Mapping[str, Any], expected: Mapping[str, Any]) -> lis
             new_text = "(none)" if new is _MISSING else _shown(new)
             lines.append(f"{key} {old_text} -> {new_text}")
     return lines
-
-
-_MISSING = object()
 
 
 def mismatch(recorded: Mapping[str, Any] | None, expected: Mapping[str, Any]) -> str | None:

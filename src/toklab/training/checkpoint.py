@@ -131,10 +131,13 @@ class RunPaths:
         """Where the files of another run (other settings or inputs) are set aside."""
         return self.out_dir / "stale"
 
+    def kept_directories(self) -> list[Path]:
+        """The directories of the suite, ``checkpoints/step-*``, in name order."""
+        return sorted(self.suite.glob("step-*")) if self.suite.is_dir() else []
+
     def states(self) -> list[Path]:
         """Every resumable state in the directory: the checkpoint and the kept ones."""
-        kept = sorted(self.suite.glob("step-*")) if self.suite.is_dir() else []
-        return [path for path in (self.checkpoint, *kept) if has_state(path)]
+        return [path for path in (self.checkpoint, *self.kept_directories()) if has_state(path)]
 
     def previous_run(self) -> list[Path]:
         """Everything in the directory but the set-aside files: what an earlier run wrote."""
@@ -143,8 +146,7 @@ class RunPaths:
     def trained_models(self) -> list[tuple[int, Path]]:
         """``(step, directory)`` of the kept checkpoints and of the final model, by step."""
         found = {}
-        kept = sorted(self.suite.glob("step-*")) if self.suite.is_dir() else []
-        for directory in [*kept, self.out_dir]:
+        for directory in [*self.kept_directories(), self.out_dir]:
             state = directory / TRAINING_STATE_FILE
             if (directory / "model.safetensors").is_file() and state.is_file():
                 found[int(read_json(state)["step"])] = directory

@@ -16,7 +16,7 @@ apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -102,7 +102,6 @@ class TfreeLM:
     data_kinds: tuple[str, ...] = ("windows", "aligned", "examples")
     words: bool = True
     data_description: str = "T-Free LMs train on windows of words, aligned samples or word examples"
-    _table_sizes: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
     def vocab_size(self) -> int:
@@ -130,7 +129,6 @@ class TfreeLM:
 
         loss = config.multi_label
         patterns = WordPatterns.for_array(train_prefix, self.hasher)
-        self._table_sizes[str(train_prefix)] = len(patterns)
         train_objective = MultiLabelLoss(patterns, loss.pos_weight, loss.loss_scale)
         if valid_prefix is None:
             return train_objective, train_objective
@@ -138,13 +136,10 @@ class TfreeLM:
         return train_objective, MultiLabelLoss(valid_patterns, loss.pos_weight, loss.loss_scale)
 
     def id_limit(self, train_prefix: str | Path) -> tuple[int, str]:
-        """The size of the array's word table (its ids index it)."""
-        key = str(train_prefix)
-        if key not in self._table_sizes:
-            from toklab.datasets.tfree_words import read_words
+        """The size of the array's word table (its ids index it): its meta's ``vocab_size``."""
+        from toklab.datasets.token_array import TokenArray
 
-            self._table_sizes[key] = len(read_words(train_prefix))
-        return self._table_sizes[key], "the size of its word table"
+        return TokenArray.open(train_prefix).vocab_size, "the size of its word table"
 
 
 def is_tfree_settings(path: str | Path) -> bool:
