@@ -45,7 +45,7 @@ def data_digests(path: str | Path, kind: str) -> dict[str, str]:
     The data's identity in the run's fingerprint. Hashing is also the check of the contents:
     where the meta records a file's SHA-256 (token arrays, byte corpora), a file that differs,
     even at the same size, is an error instead of training on it. It reads the data once
-    (about 0.5 s per GB on a core with SHA instructions: 2.2 GB/s measured).
+    (0.55 s per GB on a core with SHA instructions: ``benchmarks/bench_data_digests.py``).
     """
     path = Path(path)
     if kind == "chunks":
