@@ -211,7 +211,7 @@ def test_chunk_runs_and_new_trainer_fields_pass():
         "wandb": "",
     }
     plan = check_config(chunks_config(**training), presets=PRESETS)
-    assert plan.lm_params("c", "c", "bpe-300", "chunked")["train"].startswith("results/exports/")
+    assert plan.lm.params("c", "c", "bpe-300", "chunked")["train"].startswith("results/exports/")
 
 
 @pytest.mark.parametrize(

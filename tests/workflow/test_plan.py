@@ -11,7 +11,8 @@ from tests.workflow.conftest import CONFIGS, load_config, validated
 from toklab import names
 from toklab.errors import ConfigError
 from toklab.workflow.families import BPE, BYTESPAN
-from toklab.workflow.plan import TOKENIZE_DEFAULTS, Plan
+from toklab.workflow.plan import Plan
+from toklab.workflow.tokenized import TOKENIZE_DEFAULTS
 
 DEMO_TRAINED = [
     "bpe-500",
@@ -35,7 +36,7 @@ def demo(demo_config) -> Plan:
 
 
 def test_demo_tokenizers_in_family_and_config_order(demo):
-    assert demo.tokenizer_names("demo") == DEMO_TOKENIZERS
+    assert demo.tokenizers.tokenizer_names("demo") == DEMO_TOKENIZERS
 
 
 def test_demo_final_targets(demo):
@@ -118,11 +119,11 @@ def test_experiment_targets(experiment):
     plan = Plan(load_config(experiment))
     assert list(plan.corpora) == list(EXPERIMENTS[experiment])
     for corpus, (tokenizers, byte_subsets, plots) in EXPERIMENTS[experiment].items():
-        assert len(plan.tokenizer_names(corpus)) == tokenizers
-        assert plan.byte_subsets(corpus) == byte_subsets
-        assert len(plan.plot_targets(corpus)) == plots
-        has_evaluation = plan.corpus(corpus).get("evaluation") is not None
-        assert len(plan.table_targets(corpus)) == (3 if has_evaluation else 0)
+        assert len(plan.tokenizers.tokenizer_names(corpus)) == tokenizers
+        assert plan.data.byte_subsets(corpus) == byte_subsets
+        assert len(plan.evaluation.plot_targets(corpus)) == plots
+        has_evaluation = plan.config.corpus(corpus).get("evaluation") is not None
+        assert len(plan.evaluation.table_targets(corpus)) == (3 if has_evaluation else 0)
     targets = plan.final_targets()
     assert len(targets) == len(set(targets))
     assert all(t.startswith("results/") for t in targets)
@@ -130,55 +131,58 @@ def test_experiment_targets(experiment):
 
 def test_cs336_compression_table_applies_the_other_corpus_tokenizer():
     plan = Plan(load_config("cs336_tinystories"))
-    assert plan.evaluated_tokenizers("openwebtext") == [
+    assert plan.evaluation.evaluated_tokenizers("openwebtext") == [
         ("openwebtext", "bpe-32000"),
         ("tinystories", "bpe-10000"),
     ]
-    assert plan.stats_files("openwebtext")[1] == (
+    assert plan.evaluation.stats_files("openwebtext")[1] == (
         "results/stats/openwebtext/tinystories/bpe-10000.json"
     )
-    assert plan.own_stats_files("openwebtext") == [
+    assert plan.evaluation.own_stats_files("openwebtext") == [
         "results/stats/openwebtext/openwebtext/bpe-32000.json"
     ]
-    url = plan.corpus("tinystories")["source"]["url"]
-    assert plan.source_files("tinystories")[0] == "resources/downloads/TinyStoriesV2-GPT4-train.txt"
-    assert plan.download_url("TinyStoriesV2-GPT4-train.txt") == url
-    assert plan.corpus_script_config("tinystories")["source"]["paths"] == [
+    url = plan.config.corpus("tinystories")["source"]["url"]
+    assert (
+        plan.data.source_files("tinystories")[0]
+        == "resources/downloads/TinyStoriesV2-GPT4-train.txt"
+    )
+    assert plan.data.download_url("TinyStoriesV2-GPT4-train.txt") == url
+    assert plan.data.corpus_script_config("tinystories")["source"]["paths"] == [
         "resources/downloads/TinyStoriesV2-GPT4-train.txt"
     ]
     with pytest.raises(ConfigError, match="no configured source downloads"):
-        plan.download_url("elsewhere.txt")
+        plan.data.download_url("elsewhere.txt")
 
 
 def test_morphscore_gold_files_follow_the_languages():
     plan = Plan(load_config("bytespan_commoncorpus"))
-    gold = plan.morphscore_gold_files("commoncorpus")
+    gold = plan.evaluation.morphscore_gold_files("commoncorpus")
     assert gold["English"] == "resources/morphscore/english_morph_data.csv"
     assert "Basque" in gold and all(p.startswith("resources/morphscore/") for p in gold.values())
-    assert plan.morphscore_url("basque").endswith("/data/basque_morph_data.csv")
+    assert plan.evaluation.morphscore_url("basque").endswith("/data/basque_morph_data.csv")
 
 
 def test_job_params_of_the_demo(demo):
-    assert demo.bpe_params("demo", "hfbpe-500") == {
+    assert demo.tokenizers.bpe_params("demo", "hfbpe-500") == {
         "backend": "hf",
         "vocab_size": 500,
         "min_frequency": 0,
         "specials": "--special-token '<|endoftext|>'",
     }
-    params = demo.bytespan_params("demo", "bytespan-surprisal-combined-p30-seeding75-1500")
+    params = demo.tokenizers.bytespan_params("demo", "bytespan-surprisal-combined-p30-seeding75-1500")
     assert params["constraint"] == "combined" and params["percentile"] == 30
     assert params["variant"] == "seeding75" and params["inference"] == "wordpiece"
     assert params["subset"] == "tok_train" and params["vocab_size"] == 1500
-    lm = demo.lm_params("demo", "demo", "bytes", "bytelm")
+    lm = demo.lm.params("demo", "demo", "bytes", "bytelm")
     assert lm["gpus"] == lm["eval_gpus"] == 0
     assert lm["settings"].startswith("--set 'model_preset=\"tiny\"' --set seq_len=256")
-    assert demo.prediction_params("demo", "bytelm") == {
+    assert demo.cues.prediction_params("demo", "bytelm") == {
         "gpus": 0,
         "context": 256,
         "stride": 128,
         "batch_size": 32,
     }
-    stats = demo.stats_params("demo")
+    stats = demo.evaluation.stats_params("demo")
     assert stats["gold"] == (
         "--gold agglutinative=results/data/demo/morphology/agglutinative.csv"
         " --gold fusional=results/data/demo/morphology/fusional.csv"
@@ -186,34 +190,34 @@ def test_job_params_of_the_demo(demo):
 
 
 def test_job_inputs_of_the_demo(demo):
-    bpe = demo.bpe_training_inputs("demo", "bpe-500")
+    bpe = demo.tokenizers.bpe_training_inputs("demo", "bpe-500")
     assert bpe["train_bin"] == "results/data/demo/bytes/tok_train.bin"
-    bytespan = demo.bytespan_inputs("demo", "bytespan-surprisal-global-frequency-1000")
+    bytespan = demo.tokenizers.bytespan_inputs("demo", "bytespan-surprisal-global-frequency-1000")
     assert bytespan["predictions"] == "results/predictions/demo/bytelm.zarr"
     assert bytespan["corpus_idx"] == "results/data/demo/bytes/tok_train.idx"
-    predictions = demo.prediction_inputs("demo", "bytelm")
+    predictions = demo.cues.prediction_inputs("demo", "bytelm")
     assert predictions["model"] == "results/models/lm/demo/demo/bytes/bytelm/model.safetensors"
     assert predictions["corpus_bin"] == "results/data/demo/bytes/tok_train.bin"
-    entries = demo.training_table_entries("demo")
+    entries = demo.evaluation.training_table_entries("demo")
     assert [e["name"] for e in entries] == DEMO_TRAINED
     assert entries[0]["benchmark"] == "results/benchmarks/tokenizers/demo/bpe-500.tsv"
-    assert demo.example_tokenizers("demo") == [
+    assert demo.evaluation.example_tokenizers("demo") == [
         "bpe-1000",
         "bytespan-surprisal-monotonic-frequency-1000",
     ]
-    assert demo.overlap_tokenizers("demo") == DEMO_TRAINED
+    assert demo.evaluation.overlap_tokenizers("demo") == DEMO_TRAINED
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda p: p.corpus("nope"), "unknown corpus 'nope'"),
-        (lambda p: p.bpe_params("demo", "bpe-777"), "tokenizer 'bpe-777' is not configured"),
-        (lambda p: p.bytespan_inputs("demo", "bpe-500"), "ByteSpan tokenizer 'bpe-500' is not"),
-        (lambda p: p.bpe_training_inputs("demo", "bpe-777"), "BPE tokenizer 'bpe-777' is not"),
-        (lambda p: p.bytelm("demo", "other"), "no byte LM 'other'"),
-        (lambda p: p.stats_inputs("demo", "demo", "bpe-9"), "'demo/bpe-9' is not evaluated"),
-        (lambda p: p.demo_source("demo", "klingon"), "no demo language 'klingon'"),
+        (lambda p: p.config.corpus("nope"), "unknown corpus 'nope'"),
+        (lambda p: p.tokenizers.bpe_params("demo", "bpe-777"), "tokenizer 'bpe-777' is not configured"),
+        (lambda p: p.tokenizers.bytespan_inputs("demo", "bpe-500"), "ByteSpan tokenizer 'bpe-500' is not"),
+        (lambda p: p.tokenizers.bpe_training_inputs("demo", "bpe-777"), "BPE tokenizer 'bpe-777' is not"),
+        (lambda p: p.cues.bytelm("demo", "other"), "no byte LM 'other'"),
+        (lambda p: p.evaluation.stats_inputs("demo", "demo", "bpe-9"), "'demo/bpe-9' is not evaluated"),
+        (lambda p: p.data.demo_source("demo", "klingon"), "no demo language 'klingon'"),
     ],
 )
 def test_unconfigured_requests_are_config_errors(demo, call, message):
@@ -232,7 +236,7 @@ def test_family_registry_lists_each_block(demo_config):
 
 
 def test_demo_tokenized_datasets(demo):
-    targets = demo.tokenized_targets("demo")
+    targets = demo.tokenized.targets("demo")
     arrays = [t for t in targets if t.startswith("results/tokenized/")]
     # 3 tokenizers and bpe-1000's 3 variants x 2 subsets x (bin, idx, meta.json), and T-Free's
     # word arrays (also words.json)
@@ -244,51 +248,51 @@ def test_demo_tokenized_datasets(demo):
     with pytest.raises(ConfigError, match="not a T-Free hasher"):
         demo.tfree.word_array_inputs("demo", "lm_train", "demo", "bpe-1000")
     # exports take token vocabularies only
-    assert ("demo", "tfree-1024-m4") not in demo.export_tokenizers("demo", "delphi")
+    assert ("demo", "tfree-1024-m4") not in demo.tokenized.export_tokenizers("demo", "delphi")
     assert "results/exports/delphi/demo/demo/bpe-1000/lm_train" in targets
     assert "results/exports/nanogpt/demo/demo/bpe-1000/val.bin" in targets
     assert "results/exports/cs336/demo/demo/bpe-1000/validation.npy" in targets
     assert "results/exports/tfree/demo/lm_train.idx" in targets
     assert "results/exports/tfree/demo/validation.offsets.bin" in targets
-    inputs = demo.token_array_inputs("demo", "lm_train", "demo", "bytes")
+    inputs = demo.tokenized.token_array_inputs("demo", "lm_train", "demo", "bytes")
     assert inputs["tokenizer"] == "results/tokenizers/demo/bytes/tokenizer.json"
     assert inputs["corpus_bin"] == "results/data/demo/bytes/lm_train.bin"
-    nanogpt = demo.nanogpt_inputs("demo", "val", "demo", "bpe-1000")
+    nanogpt = demo.tokenized.nanogpt_inputs("demo", "val", "demo", "bpe-1000")
     assert nanogpt["tokens_bin"] == "results/tokenized/demo/demo/bpe-1000/validation.bin"
     with pytest.raises(ConfigError, match="does not tokenize subset 'tok_eval'"):
-        demo.token_array_inputs("demo", "tok_eval", "demo", "bytes")
+        demo.tokenized.token_array_inputs("demo", "tok_eval", "demo", "bytes")
     with pytest.raises(ConfigError, match="the delphi export does not include 'demo/bytes'"):
-        demo.export_inputs("delphi", "demo", "lm_train", "demo", "bytes")
+        demo.tokenized.export_inputs("delphi", "demo", "lm_train", "demo", "bytes")
 
 
 def test_foreign_tokenizers_tokenize_another_corpus():
     plan = Plan(load_config("cs336_tinystories"))
-    assert plan.tokenized_tokenizers("openwebtext") == [("openwebtext", "bpe-32000")]
-    assert plan.resolve_tokenizer("openwebtext", "tinystories/bpe-10000") == (
+    assert plan.tokenized.tokenized_tokenizers("openwebtext") == [("openwebtext", "bpe-32000")]
+    assert plan.config.resolve_tokenizer("openwebtext", "tinystories/bpe-10000") == (
         "tinystories",
         "bpe-10000",
     )
     assert "results/exports/cs336/tinystories/tinystories/bpe-10000/train.npy" in (
-        plan.tokenized_targets("tinystories")
+        plan.tokenized.targets("tinystories")
     )
 
 
 def test_pretrained_and_byte_level_params():
     plan = Plan(load_config("stochastok_openwebtext"))
-    assert plan.tokenizer_names("openwebtext") == ["pretrained-gpt2"]
-    assert plan.pretrained_source("openwebtext", "pretrained-gpt2") == {
+    assert plan.tokenizers.tokenizer_names("openwebtext") == ["pretrained-gpt2"]
+    assert plan.tokenizers.pretrained_source("openwebtext", "pretrained-gpt2") == {
         "source": "openai-community/gpt2",
         "revision_option": "",
     }
-    assert plan.trained_tokenizers("openwebtext") == []
+    assert plan.tokenizers.trained_tokenizers("openwebtext") == []
     fineweb = Plan(load_config("bytespan_fineweb"))
-    assert fineweb.byte_level_params("finewebedu", "bytes") == {
+    assert fineweb.tokenizers.byte_level_params("finewebedu", "bytes") == {
         "specials": "--special-token '<|endoftext|>' --special-token '<|padding|>'"
     }
 
 
 def test_demo_language_models(demo):
-    runs = demo.lm_runs("demo")
+    runs = demo.lm.runs("demo")
     assert runs == [
         ("demo", "bpe-1000", "tiny"),
         ("demo", "bytespan-surprisal-monotonic-frequency-1500", "tiny"),
@@ -296,41 +300,41 @@ def test_demo_language_models(demo):
         ("demo", "bpe-1000-stochastok0.1", "tiny"),
         ("demo", "tfree-1024-m4", "tiny"),
     ]
-    inputs = demo.lm_training_inputs("demo", "demo", "bytes", "tiny")
+    inputs = demo.lm.training_inputs("demo", "demo", "bytes", "tiny")
     assert inputs["train_bin"] == "results/tokenized/demo/demo/bytes/lm_train.bin"
     assert inputs["valid_meta_json"] == "results/tokenized/demo/demo/bytes/validation.meta.json"
     assert inputs["tokenizer"] == "results/tokenizers/demo/bytes/tokenizer.json"
-    evaluation = demo.lm_eval_inputs("demo", "demo", "bytes", "tiny")
+    evaluation = demo.lm.eval_inputs("demo", "demo", "bytes", "tiny")
     assert evaluation["model"] == "results/models/lm/demo/demo/bytes/tiny/model.safetensors"
-    params = demo.lm_params("demo", "demo", "bpe-1000", "tiny")
+    params = demo.lm.params("demo", "demo", "bpe-1000", "tiny")
     assert params["gpus"] == 0 and "--set seq_len=128" in params["settings"]
-    assert demo.lm_results("demo")[0] == (
+    assert demo.lm.results("demo")[0] == (
         "results/eval/lm/demo/demo/bpe-1000/tiny.json",
         "results/benchmarks/lm/demo/demo/bpe-1000/tiny.tsv",
     )
-    targets = demo.lm_targets("demo")
+    targets = demo.lm.targets("demo")
     assert targets[-3:] == [
         "results/tables/lm_demo.csv",
         "results/plots/lm_bits_per_byte_demo.png",
         "results/plots/lm_curves_demo.png",
     ]
     with pytest.raises(ConfigError, match="trains no LM 'big' on 'demo/bytes'"):
-        demo.lm_params("demo", "demo", "bytes", "big")
+        demo.lm.params("demo", "demo", "bytes", "big")
 
 
-def test_demo_tfree_language_model(demo):
+def test_demo_tfree_language_model(demo, demo_config):
     """The T-Free LM: its settings instead of a tokenizer.json, aligned samples, its dictionary."""
     run = ("demo", "demo", "tfree-1024-m4", "tiny")
-    inputs = demo.lm_training_inputs(*run)
+    inputs = demo.lm.training_inputs(*run)
     assert inputs["tokenizer"] == "results/tokenizers/demo/tfree-1024-m4/tfree.json"
     words = "results/tokenized/demo/demo/tfree-1024-m4"
     assert inputs["train_words_json"] == f"{words}/lm_train.aligned.words.json"
     assert inputs["valid_items_idx"] == f"{words}/validation.aligned.items.idx"
-    params = demo.lm_params(*run)
+    params = demo.lm.params(*run)
     assert params["tokenizer_option"] == "--tfree"
     assert params["train"] == f"{words}/lm_train.aligned"
     assert "--set 'data=\"aligned\"'" in params["settings"]
-    assert "aligned" not in demo.lm_params("demo", "demo", "bpe-1000", "tiny")["settings"]
+    assert "aligned" not in demo.lm.params("demo", "demo", "bpe-1000", "tiny")["settings"]
     assert demo.tfree.aligned_word_array_inputs("demo", "lm_train", "demo", "tfree-1024-m4") == {
         "settings": "results/tokenizers/demo/tfree-1024-m4/tfree.json",
         **{f"memory_map_{s.replace('.', '_')}": f"results/exports/tfree/demo/lm_train.{s}"
@@ -339,25 +343,25 @@ def test_demo_tfree_language_model(demo):
            for s in ("indices.bin", "lengths.bin", "offsets.bin")},
     }  # fmt: skip
     # windows of the word arrays instead
-    windows = copy.deepcopy(demo.config)
+    windows = copy.deepcopy(demo_config)
     windows["corpora"]["demo"]["tfree"]["samples"] = "windows"
-    inputs = Plan(windows).lm_training_inputs(*run)
+    inputs = Plan(windows).lm.training_inputs(*run)
     assert inputs["train_words_json"] == f"{words}/lm_train.words.json"
-    assert "data=" not in Plan(windows).lm_params(*run)["settings"]
+    assert "data=" not in Plan(windows).lm.params(*run)["settings"]
     # aligned samples need the corpus's T-Free export
-    unexported = copy.deepcopy(demo.config)
+    unexported = copy.deepcopy(demo_config)
     del unexported["corpora"]["demo"]["tokenized"]["exports"]["tfree"]
     with pytest.raises(ConfigError, match="configures no tfree export"):
-        Plan(unexported).lm_training_inputs(*run)
-    assert demo.lm_params("demo", "demo", "bpe-1000", "tiny")["tokenizer_option"] == "--tokenizer"
-    evaluation = demo.lm_eval_inputs(*run)
+        Plan(unexported).lm.training_inputs(*run)
+    assert demo.lm.params("demo", "demo", "bpe-1000", "tiny")["tokenizer_option"] == "--tokenizer"
+    evaluation = demo.lm.eval_inputs(*run)
     assert evaluation["dictionary"] == "results/tokenizers/demo/tfree-1024-m4/dictionary.tsv"
     assert evaluation["text_bin"] == "results/data/demo/bytes/validation.bin"
-    options = demo.lm_eval_params(*run)["options"]
+    options = demo.lm.eval_params(*run)["options"]
     assert "--tfree results/tokenizers/demo/tfree-1024-m4/tfree.json" in options
     assert "--dictionary" in options and "--next-word-items 100" in options
     # no bits-per-byte figure or learning curve for it; no StochasTok task either
-    assert all("tfree" not in label for label, *_ in demo.lm_curve_runs("demo"))
+    assert all("tfree" not in label for label, *_ in demo.lm.curve_runs("demo"))
     assert ("demo", "tfree-1024-m4", "tiny") not in demo.tasks.benchmark_runs("demo")
     assert demo.tfree.targets("demo") == [
         "results/tfree/demo/lm_train.word_counts.tsv",
@@ -373,19 +377,19 @@ def test_demo_tfree_language_model(demo):
 
 def test_byte_lm_is_a_run_of_the_one_lm_rule(demo):
     byte_lm = ("demo", "bytes", "bytelm")
-    assert demo.bytelm_run("demo") == byte_lm
-    assert demo.trained_lm_runs("demo") == [*demo.lm_runs("demo"), byte_lm]
-    assert byte_lm not in demo.lm_runs("demo")  # not a run of the LM table
-    assert "bytelm" not in demo.lm_table_options("demo") + demo.lm_curve_options("demo")
-    inputs = demo.lm_training_inputs("demo", *byte_lm)
+    assert demo.cues.bytelm_run("demo") == byte_lm
+    assert demo.lm.trained_runs("demo") == [*demo.lm.runs("demo"), byte_lm]
+    assert byte_lm not in demo.lm.runs("demo")  # not a run of the LM table
+    assert "bytelm" not in demo.lm.table_options("demo") + demo.lm.curve_options("demo")
+    inputs = demo.lm.training_inputs("demo", *byte_lm)
     assert inputs["tokenizer"] == "results/tokenizers/demo/bytes/tokenizer.json"
     assert inputs["train_bin"] == "results/tokenized/demo/demo/bytes/lm_train.bin"
     assert inputs["valid_idx"] == "results/tokenized/demo/demo/bytes/validation.idx"
-    params = demo.lm_params("demo", *byte_lm)
+    params = demo.lm.params("demo", *byte_lm)
     assert params["train"] == "results/tokenized/demo/demo/bytes/lm_train"
     assert params["valid"] == "results/tokenized/demo/demo/bytes/validation"
     assert "--set max_steps=400" in params["settings"]
-    assert demo.bytelm_targets("demo") == [
+    assert demo.cues.targets("demo") == [
         "results/models/lm/demo/demo/bytes/bytelm/model.safetensors",
         "results/predictions/demo/bytelm.zarr",
     ]
@@ -397,19 +401,19 @@ def test_byte_lm_token_arrays_need_no_tokenized_entry(demo_config):
     block["tokenized"]["tokenizers"] = block["lm"]["tokenizers"] = ["bpe-1000"]
     plan = Plan(demo_config)
     for subset in ("lm_train", "validation"):
-        inputs = plan.token_array_inputs("demo", subset, "demo", "bytes")
+        inputs = plan.tokenized.token_array_inputs("demo", subset, "demo", "bytes")
         assert inputs["corpus_bin"] == f"results/data/demo/bytes/{subset}.bin"
     with pytest.raises(ConfigError, match="does not tokenize subset 'tok_eval' with 'demo/bytes'"):
-        plan.token_array_inputs("demo", "tok_eval", "demo", "bytes")
-    assert plan.tokenize_settings("demo") is block["tokenized"]
+        plan.tokenized.token_array_inputs("demo", "tok_eval", "demo", "bytes")
+    assert plan.tokenized.tokenize_settings("demo") is block["tokenized"]
     # no tokenized block at all (Common Corpus): the byte LM's arrays, tokenized with defaults
     commoncorpus = Plan(load_config("bytespan_commoncorpus"))
-    assert commoncorpus.tokenized_targets("commoncorpus") == []
-    inputs = commoncorpus.lm_training_inputs("commoncorpus", "commoncorpus", "bytes", "fw57M-tied")
+    assert commoncorpus.tokenized.targets("commoncorpus") == []
+    inputs = commoncorpus.lm.training_inputs("commoncorpus", "commoncorpus", "bytes", "fw57M-tied")
     assert inputs["train_bin"] == "results/tokenized/commoncorpus/commoncorpus/bytes/lm_train.bin"
-    commoncorpus.token_array_inputs("commoncorpus", "validation", "commoncorpus", "bytes")
-    assert commoncorpus.tokenize_settings("commoncorpus") == TOKENIZE_DEFAULTS
-    assert commoncorpus.byte_subsets("commoncorpus")[:2] == ["lm_train", "tok_train"]
+    commoncorpus.tokenized.token_array_inputs("commoncorpus", "validation", "commoncorpus", "bytes")
+    assert commoncorpus.tokenized.tokenize_settings("commoncorpus") == TOKENIZE_DEFAULTS
+    assert commoncorpus.data.byte_subsets("commoncorpus")[:2] == ["lm_train", "tok_train"]
 
 
 def test_tokenize_defaults_are_the_schema_defaults(demo_config):
@@ -429,8 +433,8 @@ def shared_byte_lm(demo_config: dict, **changes) -> Plan:
 def test_byte_lm_trained_by_the_lm_block_too_is_one_job(demo_config):
     plan = shared_byte_lm(demo_config)
     run = ("demo", "bytes", "tiny")
-    assert plan.trained_lm_runs("demo") == plan.lm_runs("demo") and run in plan.lm_runs("demo")
-    assert plan.lm_job("demo", *run).key == "lm.models.tiny"
+    assert plan.lm.trained_runs("demo") == plan.lm.runs("demo") and run in plan.lm.runs("demo")
+    assert plan.lm.job("demo", *run).key == "lm.models.tiny"
     targets = plan.final_targets()
     assert len(targets) == len(set(targets))
     assert "results/models/lm/demo/demo/bytes/tiny/model.safetensors" in targets
@@ -449,9 +453,9 @@ def test_byte_lm_with_other_settings_than_the_lm_block_is_an_error(demo_config, 
         "tiny/ with different settings"
     )
     with pytest.raises(ConfigError, match=message):
-        plan.lm_params("demo", "demo", "bytes", "tiny")
+        plan.lm.params("demo", "demo", "bytes", "tiny")
     # the other LMs of the block are unaffected
-    plan.lm_params("demo", "demo", "bpe-1000", "tiny")
+    plan.lm.params("demo", "demo", "bpe-1000", "tiny")
 
 
 def chunks_config(**training: object) -> dict:
@@ -490,16 +494,16 @@ def chunks_config(**training: object) -> dict:
 def test_chunk_runs_train_on_the_delphi_export():
     plan = Plan(chunks_config(max_epochs=2))
     run = ("c", "c", "bpe-300", "chunked")
-    assert plan.lm_training_inputs(*run) == {
+    assert plan.lm.training_inputs(*run) == {
         "tokenizer": "results/tokenizers/c/bpe-300/tokenizer.json",
         "train": "results/exports/delphi/c/c/bpe-300/train",
         "valid": "results/exports/delphi/c/c/bpe-300/valid",
     }
-    params = plan.lm_params(*run)
+    params = plan.lm.params(*run)
     assert params["train"] == "results/exports/delphi/c/c/bpe-300/train"
     assert params["valid"] == "results/exports/delphi/c/c/bpe-300/valid"
     # a sample of 65 ids gives 64 predictions
-    assert plan.lm_training_settings(*run) == {
+    assert plan.lm.training_settings(*run) == {
         "model_preset": "tiny",
         "data": "chunks",
         "max_epochs": 2,
@@ -509,21 +513,21 @@ def test_chunk_runs_train_on_the_delphi_export():
         """--set 'data="chunks"' --set max_epochs=2 --set seq_len=64"""
     )
     # evaluation scores every document of the token arrays
-    evaluation = plan.lm_eval_inputs(*run)
+    evaluation = plan.lm.eval_inputs(*run)
     assert evaluation["valid_bin"] == "results/tokenized/c/c/bpe-300/valid.bin"
     assert evaluation["model"] == "results/models/lm/c/c/bpe-300/chunked/model.safetensors"
     # the other model of the block trains on windows of the token arrays
-    windows = plan.lm_params("c", "c", "bpe-300", "windows")
+    windows = plan.lm.params("c", "c", "bpe-300", "windows")
     assert windows["train"] == "results/tokenized/c/c/bpe-300/train"
-    assert "data" not in plan.lm_training_settings("c", "c", "bpe-300", "windows")
+    assert "data" not in plan.lm.training_settings("c", "c", "bpe-300", "windows")
 
 
 def test_chunk_runs_keep_a_matching_seq_len():
     plan = Plan(chunks_config(seq_len=64))
-    assert plan.lm_training_settings("c", "c", "hfbpe-300", "chunked")["seq_len"] == 64
+    assert plan.lm.training_settings("c", "c", "hfbpe-300", "chunked")["seq_len"] == 64
     plan = Plan(chunks_config(seq_len=65))
     with pytest.raises(ConfigError, match=r"lm.models.chunked.training.seq_len is 65, .* 64"):
-        plan.lm_params("c", "c", "hfbpe-300", "chunked")
+        plan.lm.params("c", "c", "hfbpe-300", "chunked")
 
 
 def test_chunk_runs_need_their_delphi_export():
@@ -531,24 +535,24 @@ def test_chunk_runs_need_their_delphi_export():
     exports = config["corpora"]["c"]["tokenized"]["exports"]
     exports["delphi"]["tokenizers"] = ["hfbpe-300"]
     plan = Plan(config)
-    plan.lm_params("c", "c", "hfbpe-300", "chunked")
+    plan.lm.params("c", "c", "hfbpe-300", "chunked")
     with pytest.raises(ConfigError, match="the delphi export does not include 'c/bpe-300'"):
-        plan.lm_training_inputs("c", "c", "bpe-300", "chunked")
+        plan.lm.training_inputs("c", "c", "bpe-300", "chunked")
     del exports["delphi"]
     with pytest.raises(ConfigError, match="chunks, but the corpus configures no delphi export"):
-        plan.lm_params("c", "c", "hfbpe-300", "chunked")
+        plan.lm.params("c", "c", "hfbpe-300", "chunked")
     config = chunks_config()
     config["corpora"]["c"]["lm"]["valid_subset"] = "rest"
     with pytest.raises(ConfigError, match=r"its subset 'rest' is not one of tokenized\.subsets"):
-        Plan(config).lm_params("c", "c", "bpe-300", "chunked")
+        Plan(config).lm.params("c", "c", "bpe-300", "chunked")
 
 
 def test_lm_tables_compare_with_a_published_reference(demo):
     fineweb = Plan(load_config("bytespan_fineweb"))
-    assert fineweb.lm_table_options("finewebedu").endswith(" --reference-bits-per-byte 0.82")
-    assert "--reference-bits-per-byte" not in demo.lm_table_options("demo")
+    assert fineweb.lm.table_options("finewebedu").endswith(" --reference-bits-per-byte 0.82")
+    assert "--reference-bits-per-byte" not in demo.lm.table_options("demo")
     delphi = Plan(load_config("delphi_stories"))
-    models = [model for _, _, model in delphi.lm_runs("stories")]
+    models = [model for _, _, model in delphi.lm.runs("stories")]
     assert {
         f"stories-{kind}-{size}"
         for kind in ("llama2", "mamba")
@@ -557,7 +561,7 @@ def test_lm_tables_compare_with_a_published_reference(demo):
 
 
 def test_variant_tokenizations_of_the_demo(demo):
-    stochastok = demo.stochastok_inputs("demo", "lm_train", "demo", "bpe-1000-stochastok0.1")
+    stochastok = demo.tokenized.stochastok_inputs("demo", "lm_train", "demo", "bpe-1000-stochastok0.1")
     assert stochastok == {
         "tokenizer": "results/tokenizers/demo/bpe-1000/tokenizer.json",
         "splits": "results/tokenizers/demo/bpe-1000/stochastok_splits.npz",
@@ -565,28 +569,28 @@ def test_variant_tokenizations_of_the_demo(demo):
         "tokens_idx": "results/tokenized/demo/demo/bpe-1000/lm_train.idx",
         "tokens_meta_json": "results/tokenized/demo/demo/bpe-1000/lm_train.meta.json",
     }
-    dropout = demo.reencoding_inputs(
+    dropout = demo.tokenized.reencoding_inputs(
         "bpedropout", "demo", "validation", "demo", "bpe-1000-bpedropout0.1"
     )
     assert dropout["tokenizer"] == "results/tokenizers/demo/bpe-1000/tokenizer.json"
     assert dropout["corpus_bin"] == "results/data/demo/bytes/validation.bin"
-    assert demo.variant_params("demo") == {"seed": 0}
-    assert demo.split_table_inputs("demo", "bpe-1000") == {
+    assert demo.tokenized.variant_params("demo") == {"seed": 0}
+    assert demo.tokenized.split_table_inputs("demo", "bpe-1000") == {
         "tokenizer": "results/tokenizers/demo/bpe-1000/tokenizer.json"
     }
     with pytest.raises(ConfigError, match="is not a stochastok tokenization"):
-        demo.stochastok_inputs("demo", "lm_train", "demo", "bpe-1000-chars")
+        demo.tokenized.stochastok_inputs("demo", "lm_train", "demo", "bpe-1000-chars")
     with pytest.raises(ConfigError, match="is a variant tokenization, not a tokenizer"):
-        demo.token_array_inputs("demo", "lm_train", "demo", "bpe-1000-chars")
+        demo.tokenized.token_array_inputs("demo", "lm_train", "demo", "bpe-1000-chars")
     with pytest.raises(
         ConfigError,
         match=re.escape("does not tokenize subset 'lm_train' with 'demo/bpe-1000-stochastok0.2'"),
     ):
-        demo.stochastok_inputs("demo", "lm_train", "demo", "bpe-1000-stochastok0.2")
+        demo.tokenized.stochastok_inputs("demo", "lm_train", "demo", "bpe-1000-stochastok0.2")
     # the LM on StochasTok arrays trains on them and is validated on bpe-1000's own ids
     run = ("demo", "bpe-1000-stochastok0.1", "tiny")
-    inputs = demo.lm_training_inputs("demo", *run)
+    inputs = demo.lm.training_inputs("demo", *run)
     assert inputs["tokenizer"] == "results/tokenizers/demo/bpe-1000/tokenizer.json"
     assert inputs["train_bin"] == "results/tokenized/demo/demo/bpe-1000-stochastok0.1/lm_train.bin"
     assert inputs["valid_bin"] == "results/tokenized/demo/demo/bpe-1000/validation.bin"
-    assert demo.lm_eval_inputs("demo", *run)["valid_bin"] == inputs["valid_bin"]
+    assert demo.lm.eval_inputs("demo", *run)["valid_bin"] == inputs["valid_bin"]

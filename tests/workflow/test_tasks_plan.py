@@ -78,12 +78,12 @@ def test_langgame_jobs_of_the_demo(demo):
         tasks.langgame_example_inputs("demo", "demo", "bytes", "train")
 
 
-def test_benchmark_jobs_of_the_demo(demo):
+def test_benchmark_jobs_of_the_demo(demo, demo_config):
     tasks = demo.tasks
     # every LM of the lm block but T-Free's (its head scores no texts)
     tfree = ("demo", "tfree-1024-m4", "tiny")
-    assert tfree in demo.lm_runs("demo")
-    assert tasks.benchmark_runs("demo") == [r for r in demo.lm_runs("demo") if r != tfree]
+    assert tfree in demo.lm.runs("demo")
+    assert tasks.benchmark_runs("demo") == [r for r in demo.lm.runs("demo") if r != tfree]
     inputs = tasks.benchmark_eval_inputs("demo", "demo", "bpe-1000-stochastok0.1", "tiny")
     assert inputs["tokenizer"] == "results/tokenizers/demo/bpe-1000/tokenizer.json"
     assert (
@@ -97,7 +97,7 @@ def test_benchmark_jobs_of_the_demo(demo):
         "--benchmark arc_easy"
     )
     assert (params["limit"], params["seed"]) == (1000, 0)
-    elsewhere = Plan(demo.config, repository="/repo").tasks
+    elsewhere = Plan(demo_config, repository="/repo").tasks
     files = elsewhere.benchmark_eval_inputs("demo", "demo", "bytes", "tiny")
     assert files["data_blimp"].endswith("repo/resources/benchmarks/blimp.jsonl")
     assert "results/tables/stochastok_benchmarks_demo.csv" in tasks.targets("demo")
@@ -218,4 +218,4 @@ def test_bad_stochastok_blocks(change, message):
 
 def test_explicit_byte_subsets_gain_the_tasks_subsets():
     config = demo_with(lambda corpora: corpora["addition"].update(byte_subsets=[]))
-    assert Plan(config).byte_subsets("addition") == ["train", "validation"]
+    assert Plan(config).data.byte_subsets("addition") == ["train", "validation"]

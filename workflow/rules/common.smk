@@ -63,14 +63,14 @@ def get_final_targets():
 
 
 # Data stage
-get_download_url = from_plan(plan.download_url)
-get_corpus_inputs = from_plan(plan.source_files)
-get_corpus_spec = from_plan(plan.corpus_script_config)
-get_demo_source = from_plan(plan.demo_source)
+get_download_url = from_plan(plan.data.download_url)
+get_corpus_inputs = from_plan(plan.data.source_files)
+get_corpus_spec = from_plan(plan.data.corpus_script_config)
+get_demo_source = from_plan(plan.data.demo_source)
 
 # Predictions of the byte LM (trained by train_lm as the LM of the byte-level tokenizer)
-get_prediction_inputs = from_plan(plan.prediction_inputs)
-get_prediction_params = from_plan(plan.prediction_params)
+get_prediction_inputs = from_plan(plan.cues.prediction_inputs)
+get_prediction_params = from_plan(plan.cues.prediction_params)
 
 
 def get_extraction_gpus(wildcards):
@@ -79,44 +79,44 @@ def get_extraction_gpus(wildcards):
 
 
 # Tokenizers
-get_bpe_training_corpus = from_plan(plan.bpe_training_inputs, "corpus", "tokenizer")
-get_bpe_params = from_plan(plan.bpe_params, "corpus", "tokenizer")
-get_bytespan_inputs = from_plan(plan.bytespan_inputs, "corpus", "tokenizer")
-get_bytespan_params = from_plan(plan.bytespan_params, "corpus", "tokenizer")
-get_byte_level_params = from_plan(plan.byte_level_params, "corpus", "tokenizer")
-get_pretrained_source = from_plan(plan.pretrained_source, "corpus", "tokenizer")
+get_bpe_training_corpus = from_plan(plan.tokenizers.bpe_training_inputs, "corpus", "tokenizer")
+get_bpe_params = from_plan(plan.tokenizers.bpe_params, "corpus", "tokenizer")
+get_bytespan_inputs = from_plan(plan.tokenizers.bytespan_inputs, "corpus", "tokenizer")
+get_bytespan_params = from_plan(plan.tokenizers.bytespan_params, "corpus", "tokenizer")
+get_byte_level_params = from_plan(plan.tokenizers.byte_level_params, "corpus", "tokenizer")
+get_pretrained_source = from_plan(plan.tokenizers.pretrained_source, "corpus", "tokenizer")
 
 # Tokenized datasets
-get_token_array_inputs = from_plan(plan.token_array_inputs)
-get_tokenize_settings = from_plan(plan.tokenize_settings)
-get_delphi_inputs = from_plan(functools.partial(plan.export_inputs, "delphi"))
-get_cs336_inputs = from_plan(functools.partial(plan.export_inputs, "cs336"))
-get_nanogpt_inputs = from_plan(plan.nanogpt_inputs)
+get_token_array_inputs = from_plan(plan.tokenized.token_array_inputs)
+get_tokenize_settings = from_plan(plan.tokenized.tokenize_settings)
+get_delphi_inputs = from_plan(functools.partial(plan.tokenized.export_inputs, "delphi"))
+get_cs336_inputs = from_plan(functools.partial(plan.tokenized.export_inputs, "cs336"))
+get_nanogpt_inputs = from_plan(plan.tokenized.nanogpt_inputs)
 get_delphi_settings = from_plan(
-    functools.partial(plan.export_settings, export="delphi")
+    functools.partial(plan.tokenized.export_settings, export="delphi")
 )
-get_tfree_inputs = from_plan(plan.tfree_inputs)
+get_tfree_inputs = from_plan(plan.tokenized.tfree_inputs)
 
 # Variant tokenizations: StochasTok, BPE-dropout, characters
-get_split_table_inputs = from_plan(plan.split_table_inputs)
+get_split_table_inputs = from_plan(plan.tokenized.split_table_inputs)
 get_stochastok_inputs = from_plan(
-    plan.stochastok_inputs, "corpus", "subset", "tokenizer_corpus", "tokenizer"
+    plan.tokenized.stochastok_inputs, "corpus", "subset", "tokenizer_corpus", "tokenizer"
 )
 get_bpe_dropout_inputs = from_plan(
-    functools.partial(plan.reencoding_inputs, "bpedropout"),
+    functools.partial(plan.tokenized.reencoding_inputs, "bpedropout"),
     "corpus",
     "subset",
     "tokenizer_corpus",
     "tokenizer",
 )
 get_character_inputs = from_plan(
-    functools.partial(plan.reencoding_inputs, "chars"),
+    functools.partial(plan.tokenized.reencoding_inputs, "chars"),
     "corpus",
     "subset",
     "tokenizer_corpus",
     "tokenizer",
 )
-get_variant_params = from_plan(plan.variant_params)
+get_variant_params = from_plan(plan.tokenized.variant_params)
 
 # StochasTok's task evaluations
 get_addition_eval_inputs = from_plan(
@@ -170,7 +170,7 @@ def get_finetune_eval_gpus(wildcards):
     return get_finetune_params(wildcards)["eval_gpus"]
 
 
-get_tfree_settings = from_plan(functools.partial(plan.export_settings, export="tfree"))
+get_tfree_settings = from_plan(functools.partial(plan.tokenized.export_settings, export="tfree"))
 
 # T-Free: word counts, hashers with their dictionaries, word arrays, tables
 get_tfree_word_count_inputs = from_plan(plan.tfree.word_count_inputs)
@@ -183,14 +183,14 @@ get_tfree_fertility_options = from_plan(plan.tfree.fertility_options)
 get_tfree_params_options = from_plan(plan.tfree.params_options)
 
 # Language models: an LM per tokenizer, and the byte LM (tokenizer "bytes")
-get_lm_training_inputs = from_plan(plan.lm_training_inputs)
-get_lm_params = from_plan(plan.lm_params)
-get_lm_eval_inputs = from_plan(plan.lm_eval_inputs)
-get_lm_eval_params = from_plan(plan.lm_eval_params)
-get_lm_table_inputs = from_plan(plan.lm_table_inputs)
-get_lm_table_options = from_plan(plan.lm_table_options)
-get_lm_curve_inputs = from_plan(plan.lm_curve_inputs)
-get_lm_curve_options = from_plan(plan.lm_curve_options)
+get_lm_training_inputs = from_plan(plan.lm.training_inputs)
+get_lm_params = from_plan(plan.lm.params)
+get_lm_eval_inputs = from_plan(plan.lm.eval_inputs)
+get_lm_eval_params = from_plan(plan.lm.eval_params)
+get_lm_table_inputs = from_plan(plan.lm.table_inputs)
+get_lm_table_options = from_plan(plan.lm.table_options)
+get_lm_curve_inputs = from_plan(plan.lm.curve_inputs)
+get_lm_curve_options = from_plan(plan.lm.curve_options)
 
 
 def get_lm_gpus(wildcards):
@@ -204,18 +204,18 @@ def get_lm_eval_gpus(wildcards):
 
 
 # Evaluation, tables and plots
-get_morphscore_url = from_plan(plan.morphscore_url, "morphscore_language")
-get_stats_inputs = from_plan(plan.stats_inputs)
-get_stats_params = from_plan(plan.stats_params)
-get_own_stats = from_plan(plan.own_stats_files)
-get_all_stats = from_plan(plan.stats_files)
-get_training_table_inputs = from_plan(plan.training_table_inputs)
-get_training_table_options = from_plan(plan.training_table_options)
-get_overlap_inputs = from_plan(plan.overlap_inputs)
-get_overlap_tokenizer_options = from_plan(plan.overlap_tokenizer_options)
-get_example_inputs = from_plan(plan.example_inputs)
-get_example_settings = from_plan(plan.example_settings)
-get_example_tokenizer_options = from_plan(plan.example_tokenizer_options)
+get_morphscore_url = from_plan(plan.evaluation.morphscore_url, "morphscore_language")
+get_stats_inputs = from_plan(plan.evaluation.stats_inputs)
+get_stats_params = from_plan(plan.evaluation.stats_params)
+get_own_stats = from_plan(plan.evaluation.own_stats_files)
+get_all_stats = from_plan(plan.evaluation.stats_files)
+get_training_table_inputs = from_plan(plan.evaluation.training_table_inputs)
+get_training_table_options = from_plan(plan.evaluation.training_table_options)
+get_overlap_inputs = from_plan(plan.evaluation.overlap_inputs)
+get_overlap_tokenizer_options = from_plan(plan.evaluation.overlap_tokenizer_options)
+get_example_inputs = from_plan(plan.evaluation.example_inputs)
+get_example_settings = from_plan(plan.evaluation.example_settings)
+get_example_tokenizer_options = from_plan(plan.evaluation.example_tokenizer_options)
 
 
 def get_corpus_spec_json(wildcards):

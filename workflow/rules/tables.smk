@@ -200,7 +200,7 @@ rule tfree_fertility_table:
 
 rule tfree_params_table:
     input:
-        presets=plan.resource("resources/model_presets.yaml"),
+        presets=plan.config.resource("resources/model_presets.yaml"),
     output:
         report(
             layout.table("tfree_params"),

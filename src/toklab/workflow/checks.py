@@ -26,8 +26,10 @@ from toklab.models.presets import read_presets
 from toklab.tokenizers import bytespan
 from toklab.tokenizers.bpe import unique_special_tokens
 from toklab.tokenizers.tokenizer_files import special_token_roles
-from toklab.workflow.families import BYTE_LEVEL, FAMILIES, Block
-from toklab.workflow.plan import BYTE_TOKENIZER, Plan
+from toklab.workflow.config import Block
+from toklab.workflow.families import BYTE_LEVEL, FAMILIES
+from toklab.workflow.plan import Plan
+from toklab.workflow.tokenizers import BYTE_TOKENIZER
 
 # ---------------------------------------------------------------------------------------------
 # The schema: types and ranges, one line per violation
@@ -331,10 +333,10 @@ def check_lm(plan: Plan, name: str, corpus: Block, presets: Path | None) -> None
             raise ConfigError(
                 f"corpus '{name}': lm.{key} '{lm[key]}' is not one of tokenized.subsets"
             )
-    listed = set(plan.tokenized_tokenizers(name))
+    listed = set(plan.tokenized.tokenized_tokenizers(name))
     for reference in lm["tokenizers"]:
         _check_tokenization_name(plan, name, "lm.tokenizers", reference)
-        if plan.resolve_tokenizer(name, reference) not in listed:
+        if plan.config.resolve_tokenizer(name, reference) not in listed:
             raise ConfigError(
                 f"corpus '{name}': lm.tokenizers names '{reference}', which "
                 "tokenized.tokenizers does not list"
@@ -350,7 +352,7 @@ def check_tfree(plan: Plan, name: str, corpus: Block, presets: Path | None) -> N
         return
     for reference in (block.get("fertility") or {}).get("tokenizers") or []:
         _check_tokenizer_reference(plan, name, "tfree.fertility.tokenizers", reference)
-        if names.is_tfree(plan.resolve_tokenizer(name, reference)[1]):
+        if names.is_tfree(plan.config.resolve_tokenizer(name, reference)[1]):
             raise ConfigError(
                 f"corpus '{name}': tfree.fertility.tokenizers names the hasher '{reference}'; "
                 "T-Free's own row is always in the table"
@@ -366,9 +368,9 @@ def check_lm_jobs(plan: Plan, name: str, presets: Path | None = None) -> None:
     A byte LM that the lm block also trains has the lm block's settings; a ``data: chunks``
     job has a Delphi export of its tokenizer and subsets, whose seq_len fits its own.
     """
-    for run in plan.trained_lm_runs(name):
-        plan.lm_params(name, *run)
-        job = plan.lm_job(name, *run)
+    for run in plan.lm.trained_runs(name):
+        plan.lm.params(name, *run)
+        job = plan.lm.job(name, *run)
         check_batch(name, job.key, job.training, job.gpus)
         data = job.training.get("data")
         if names.is_tfree(run[1]) and data is not None:
@@ -396,7 +398,7 @@ def check_foreign_tokenizers(plan: Plan, name: str, corpus: Block) -> None:
     """Foreign tokenizers name a configured corpus and one of its tokenizers."""
     for spec in (corpus.get("evaluation") or {}).get("foreign_tokenizers", []):
         _check_tokenizer_reference(plan, name, "foreign tokenizer", spec)
-        if names.is_tfree(plan.resolve_tokenizer(name, spec)[1]):
+        if names.is_tfree(plan.config.resolve_tokenizer(name, spec)[1]):
             raise ConfigError(
                 f"corpus '{name}': foreign tokenizer '{spec}' is a T-Free hasher, which has no "
                 "vocabulary to take statistics of (its fertility: the tfree.fertility table)"
@@ -404,10 +406,10 @@ def check_foreign_tokenizers(plan: Plan, name: str, corpus: Block) -> None:
 
 
 def _check_tokenizer_reference(plan: Plan, name: str, key: str, reference: str) -> None:
-    other, tokenizer = plan.resolve_tokenizer(name, reference)
+    other, tokenizer = plan.config.resolve_tokenizer(name, reference)
     if other not in plan.corpora:
         raise ConfigError(f"corpus '{name}': {key} '{reference}' names an unconfigured corpus")
-    configured = plan.tokenizer_names(other)
+    configured = plan.tokenizers.tokenizer_names(other)
     if tokenizer not in configured:
         raise ConfigError(
             f"corpus '{name}': {key} '{reference}' is not configured "
@@ -418,14 +420,14 @@ def _check_tokenizer_reference(plan: Plan, name: str, key: str, reference: str) 
 def _check_tokenization_name(plan: Plan, name: str, key: str, reference: str) -> None:
     """A tokenization a block names parses (a variant's probability in [0, 1], canonical)."""
     try:
-        names.TokenizationName.parse(plan.resolve_tokenizer(name, reference)[1])
+        names.TokenizationName.parse(plan.config.resolve_tokenizer(name, reference)[1])
     except ConfigError as err:
         raise ConfigError(f"corpus '{name}': {key}: {err}") from None
 
 
 def _check_tokenization(plan: Plan, name: str, reference: str) -> None:
     """A tokenized.tokenizers entry: a configured tokenizer, or a variant of one it supports."""
-    other, tokenization = plan.resolve_tokenizer(name, reference)
+    other, tokenization = plan.config.resolve_tokenizer(name, reference)
     key = "tokenized.tokenizers"
     try:
         parsed = names.TokenizationName.parse(tokenization)
@@ -456,16 +458,16 @@ def check_tokenized(plan: Plan, name: str, corpus: Block) -> None:
         return
     for reference in block["tokenizers"]:
         _check_tokenization(plan, name, reference)
-    tokenized = set(plan.tokenized_tokenizers(name))
+    tokenized = set(plan.tokenized.tokenized_tokenizers(name))
     for export, settings in block["exports"].items():
         for reference in (settings or {}).get("tokenizers") or []:
             _check_tokenization_name(plan, name, f"tokenized.exports.{export}", reference)
-            if names.is_tfree(plan.resolve_tokenizer(name, reference)[1]):
+            if names.is_tfree(plan.config.resolve_tokenizer(name, reference)[1]):
                 raise ConfigError(
                     f"corpus '{name}': tokenized.exports.{export} names the T-Free hasher "
                     f"'{reference}', whose word arrays have no token ids to export"
                 )
-            if plan.resolve_tokenizer(name, reference) not in tokenized:
+            if plan.config.resolve_tokenizer(name, reference) not in tokenized:
                 raise ConfigError(
                     f"corpus '{name}': tokenized.exports.{export} names '{reference}', "
                     "which tokenized.tokenizers does not list"
@@ -473,7 +475,7 @@ def check_tokenized(plan: Plan, name: str, corpus: Block) -> None:
     for export in ("nanogpt", "cs336"):  # flat uint16 ids
         if export not in block["exports"]:
             continue
-        for other, tokenization in plan.export_tokenizers(name, export):
+        for other, tokenization in plan.tokenized.export_tokenizers(name, export):
             vocab = names.parse(names.tokenizer_of(tokenization)).vocab_size
             if vocab is not None and vocab > 1 << 16:
                 raise ConfigError(
@@ -568,7 +570,7 @@ def check_config(
     """
     plan = Plan(config, repository)
     for name, corpus in plan.corpora.items():
-        CorpusSpec.from_config(name, plan.corpus_script_config(name))
+        CorpusSpec.from_config(name, plan.data.corpus_script_config(name))
         check_ranges(name, corpus)
         check_subsets(name, corpus)
         check_families(name, corpus)

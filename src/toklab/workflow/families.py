@@ -10,12 +10,10 @@ here, one rule file and one script.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from toklab import names
 from toklab.errors import ConfigError
-
-Block = dict[str, Any]
+from toklab.workflow.config import Block
 
 
 @dataclass(frozen=True)

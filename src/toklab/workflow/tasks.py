@@ -18,33 +18,36 @@ A corpus's ``stochastok`` block asks for them (rules in ``workflow/rules/tasks.s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from toklab import names
 from toklab.errors import ConfigError
 from toklab.training.config import TrainConfig
 from toklab.workflow import layout, shell
-
-if TYPE_CHECKING:
-    from toklab.workflow.plan import Block, LmRun, Plan
+from toklab.workflow.config import Block, WorkflowConfig
+from toklab.workflow.cues import LmRun
+from toklab.workflow.lm import LmPlan
+from toklab.workflow.tokenized import TokenizedPlan
 
 
 class TasksPlan:
-    """Targets and job inputs of the StochasTok evaluations of a :class:`Plan`'s corpora."""
+    """Config → the StochasTok tasks' targets and the inputs of their jobs."""
 
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
+    def __init__(self, config: WorkflowConfig, tokenized: TokenizedPlan, lm: LmPlan) -> None:
+        self.config = config
+        self.tokenized = tokenized
+        self.lm = lm
 
     def block(self, corpus: str, task: str) -> Block:
         """A task block of the corpus's ``stochastok`` block."""
-        block = (self.plan.corpus(corpus).get("stochastok") or {}).get(task)
+        block = (self.config.corpus(corpus).get("stochastok") or {}).get(task)
         if not block:
             raise ConfigError(f"corpus '{corpus}' configures no stochastok.{task} block")
         return block
 
     def has(self, corpus: str, task: str) -> bool:
         """Whether the corpus configures the task."""
-        return bool((self.plan.corpus(corpus).get("stochastok") or {}).get(task))
+        return bool((self.config.corpus(corpus).get("stochastok") or {}).get(task))
 
     # -----------------------------------------------------------------------------------------
     # Multi-digit addition
@@ -52,7 +55,7 @@ class TasksPlan:
     def addition_runs(self, corpus: str) -> list[LmRun]:
         """The LMs evaluated on addition: every token LM of the corpus's ``lm`` block."""
         self.block(corpus, "addition")
-        runs = self.plan.token_lm_runs(corpus)
+        runs = self.lm.token_runs(corpus)
         if not runs:
             raise ConfigError(
                 f"corpus '{corpus}': stochastok.addition evaluates the LMs of an lm block"
@@ -70,7 +73,7 @@ class TasksPlan:
         """The trained LM, its tokenizer and split table, and the byte corpora of the problems."""
         run = self._addition_run(corpus, (tokenizer_corpus, tokenization, model))
         inputs = {
-            "tokenizer": self.plan.tokenizer_json(tokenizer_corpus, tokenization),
+            "tokenizer": self.tokenized.tokenizer_json(tokenizer_corpus, tokenization),
             "splits": layout.path(
                 layout.STOCHASTOK_SPLITS,
                 corpus=tokenizer_corpus,
@@ -120,12 +123,12 @@ class TasksPlan:
     def _chosen_runs(self, corpus: str, task: str) -> list[LmRun]:
         """The block's ``runs``, or every token LM of the lm block (T-Free's score no texts)."""
         block = self.block(corpus, task)
-        trained = self.plan.lm_runs(corpus)
+        trained = self.lm.runs(corpus)
         if block.get("runs") is None:
-            runs = self.plan.token_lm_runs(corpus)
+            runs = self.lm.token_runs(corpus)
         else:
             runs = [
-                (*self.plan.resolve_tokenizer(corpus, run["tokenizer"]), run["model"])
+                (*self.config.resolve_tokenizer(corpus, run["tokenizer"]), run["model"])
                 for run in block["runs"]
             ]
         for run in runs:
@@ -155,7 +158,7 @@ class TasksPlan:
             )
         files = self._benchmark_files(corpus)
         return {
-            "tokenizer": self.plan.tokenizer_json(tokenizer_corpus, tokenization),
+            "tokenizer": self.tokenized.tokenizer_json(tokenizer_corpus, tokenization),
             **{name.split(".")[0]: layout.lm_file(corpus, *run, name) for name in layout.LM_FILES},
             **{f"data_{name}": path for name, path in files.items()},
         }
@@ -178,7 +181,7 @@ class TasksPlan:
     def _benchmark_files(self, corpus: str) -> dict[str, str]:
         """The local files that replace the hub's benchmarks (``resources/`` the repository's)."""
         files = self.block(corpus, "benchmarks").get("data_files") or {}
-        return {name: self.plan.resource(path) for name, path in files.items()}
+        return {name: self.config.resource(path) for name, path in files.items()}
 
     def benchmark_results(self, corpus: str) -> list[tuple[LmRun, str]]:
         """Every evaluated run and its result JSON."""
@@ -211,7 +214,7 @@ class TasksPlan:
         """The words' source: a byte corpus of the corpus's subset, or a word-list file."""
         words = self.block(corpus, "langgame")["words"]
         if "file" in words:
-            return {"words": self.plan.resource(words["file"])}
+            return {"words": self.config.resource(words["file"])}
         return layout.byte_corpus_files(corpus, words["subset"], "words")
 
     def langgame_question_params(self, corpus: str) -> dict[str, Any]:
@@ -219,7 +222,7 @@ class TasksPlan:
         block = self.block(corpus, "langgame")
         words = block["words"]
         source = (
-            f"--word-list {shell.quote(self.plan.resource(words['file']))}"
+            f"--word-list {shell.quote(self.config.resource(words['file']))}"
             if "file" in words
             else "--corpus-prefix "
             + shell.quote(layout.path(layout.BYTE_CORPUS, corpus=corpus, subset=words["subset"]))
@@ -288,7 +291,7 @@ class TasksPlan:
         """
         run = self._langgame_run(corpus, (tokenizer_corpus, tokenization, model))
         tokenizer = names.tokenizer_of(tokenization)
-        pretrained = self.plan.lm_training_settings(corpus, *run)
+        pretrained = self.lm.training_settings(corpus, *run)
         settings = {
             "model_preset": pretrained["model_preset"],
             **{k: v for k, v in pretrained.items() if k.startswith("model.") or k == "model"},
@@ -309,7 +312,7 @@ class TasksPlan:
     def langgame_gpus(self, corpus: str, run: LmRun) -> int:
         """GPUs of a fine-tuning: the langgame block's ``gpus``, or the pretrained LM's."""
         gpus = self.block(corpus, "langgame").get("gpus")
-        return self.plan.lm_job(corpus, *run).gpus if gpus is None else gpus
+        return self.lm.job(corpus, *run).gpus if gpus is None else gpus
 
     def langgame_eval_inputs(
         self, corpus: str, tokenizer_corpus: str, tokenization: str, model: str

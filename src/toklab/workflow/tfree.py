@@ -23,34 +23,38 @@ A corpus's ``tfree`` block configures it (T-Free is the tokenizer family ``tfree
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from toklab import names
 from toklab.errors import ConfigError
 from toklab.workflow import layout, shell
+from toklab.workflow.config import Block, WorkflowConfig
 from toklab.workflow.families import TFREE
-
-if TYPE_CHECKING:
-    from toklab.workflow.plan import Block, Plan
+from toklab.workflow.tokenized import TokenizedPlan
+from toklab.workflow.tokenizers import TokenizersPlan
 
 
 class TfreePlan:
-    """Targets and job inputs of the T-Free stage of a :class:`Plan`'s corpora."""
+    """Config → the T-Free stage's targets and the inputs of its jobs."""
 
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
+    def __init__(
+        self, config: WorkflowConfig, tokenizers: TokenizersPlan, tokenized: TokenizedPlan
+    ) -> None:
+        self.config = config
+        self.tokenizers = tokenizers
+        self.tokenized = tokenized
 
     def block(self, corpus: str) -> Block:
         """The corpus's ``tfree`` block."""
-        return self.plan.block(corpus, "tfree")
+        return self.config.block(corpus, "tfree")
 
     def configured(self, corpus: str) -> bool:
         """Whether the corpus configures T-Free."""
-        return TFREE.configured(self.plan.corpus(corpus))
+        return TFREE.configured(self.config.corpus(corpus))
 
     def hasher(self, corpus: str, tokenizer: str) -> names.TfreeName:
         """The parsed name of one of the corpus's hashers."""
-        return self.plan.tokenizer(corpus, tokenizer, TFREE)
+        return self.tokenizers.tokenizer(corpus, tokenizer, TFREE)
 
     # -----------------------------------------------------------------------------------------
     # Dictionaries and word arrays
@@ -90,7 +94,7 @@ class TfreePlan:
         self, corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str
     ) -> dict[str, str]:
         """The hasher's settings and the byte corpus of one word array."""
-        parsed = self.plan.tokenization(corpus, subset, tokenizer_corpus, tokenizer)
+        parsed = self.tokenized.tokenization(corpus, subset, tokenizer_corpus, tokenizer)
         if parsed.method is not None or not names.is_tfree(tokenizer):
             raise ConfigError(f"'{tokenizer}' is not a T-Free hasher")
         return {
@@ -111,13 +115,13 @@ class TfreePlan:
             raise ConfigError(
                 f"corpus '{corpus}': tfree.samples is windows, so no LM reads aligned samples"
             )
-        if "tfree" not in (self.plan.corpus(corpus).get("tokenized") or {}).get("exports", {}):
+        if "tfree" not in (self.config.corpus(corpus).get("tokenized") or {}).get("exports", {}):
             raise ConfigError(
                 f"corpus '{corpus}': tfree.samples is aligned (the original's samples from the "
                 "items of its aligned export), but tokenized.exports configures no tfree "
                 "export; add one or set tfree.samples: windows"
             )
-        self.plan.tfree_inputs(corpus, subset)
+        self.tokenized.tfree_inputs(corpus, subset)
         prefix = layout.path(layout.TFREE_EXPORT, corpus=corpus, subset=subset)
         return {
             **layout.files_of(prefix, layout.TFREE_SUFFIXES, "memory_map"),
@@ -146,8 +150,8 @@ class TfreePlan:
         """
         chosen = self.block(corpus)["fertility"].get("tokenizers")
         if chosen is None:
-            return [(corpus, name) for name in self.plan.vocabulary_tokenizers(corpus)]
-        return [self.plan.resolve_tokenizer(corpus, reference) for reference in chosen]
+            return [(corpus, name) for name in self.tokenizers.vocabulary_tokenizers(corpus)]
+        return [self.config.resolve_tokenizer(corpus, reference) for reference in chosen]
 
     def fertility_inputs(self, corpus: str) -> dict[str, Any]:
         """The corpus manifest (documents and languages) and every compared ``tokenizer.json``."""
@@ -173,7 +177,7 @@ class TfreePlan:
         chosen = self.block(corpus)["params"].get("presets")
         if chosen is not None:
             return list(chosen)
-        models = (self.plan.corpus(corpus).get("lm") or {}).get("models") or {}
+        models = (self.config.corpus(corpus).get("lm") or {}).get("models") or {}
         presets = list(dict.fromkeys(spec["preset"] for spec in models.values()))
         if not presets:
             raise ConfigError(
@@ -185,7 +189,7 @@ class TfreePlan:
     def params_options(self, corpus: str) -> str:
         """``--hasher NAME ... --preset P ... --dense-vocab V ...`` of the parameter table."""
         block = self.block(corpus)
-        hashers = TFREE.names(self.plan.corpus(corpus))
+        hashers = TFREE.names(self.config.corpus(corpus))
         return " ".join(
             [
                 shell.repeated("--hasher", hashers),

@@ -1,0 +1,223 @@
+"""The tokenized stage's plan: token arrays of each corpus's subsets, variants and exports.
+
+A token array holds a subset's ids by a *tokenization*: a tokenizer's own ids, or a variant of
+them (StochasTok's expansion, BPE-dropout, characters; :class:`toklab.names.TokenizationName`).
+Exports (Delphi, CS336, nanoGPT, T-Free's byte stores) are written from them. Rules:
+``workflow/rules/tokenized.smk``; scripts: ``tokenized.py``, ``stochastok.py``.
+"""
+
+from __future__ import annotations
+
+from toklab import names
+from toklab.errors import ConfigError
+from toklab.workflow import layout
+from toklab.workflow.config import Block, WorkflowConfig
+from toklab.workflow.families import family_of
+from toklab.workflow.tokenizers import BYTE_TOKENIZER, TokenizersPlan
+
+#: Settings of the tokenize rule for a corpus without a ``tokenized`` block (which tokenizes
+#: only the byte LM's subsets): the schema's defaults of that block.
+TOKENIZE_DEFAULTS: Block = {"batch_documents": 2048}
+
+
+class TokenizedPlan:
+    """Config → the token arrays and exports of each corpus, and the inputs of their jobs."""
+
+    def __init__(self, config: WorkflowConfig, tokenizers: TokenizersPlan) -> None:
+        self.config = config
+        self.tokenizers = tokenizers
+
+    def block(self, corpus: str) -> Block:
+        """The corpus's ``tokenized`` block."""
+        return self.config.block(corpus, "tokenized")
+
+    def tokenized_tokenizers(self, corpus: str, subset: str | None = None) -> list[tuple[str, str]]:
+        """``(tokenizer corpus, name)`` of every tokenizer that tokenizes the corpus's subsets."""
+        block = self.config.corpus(corpus).get("tokenized")
+        if not block or (subset is not None and subset not in block["subsets"]):
+            return []
+        return [self.config.resolve_tokenizer(corpus, ref) for ref in block["tokenizers"]]
+
+    def token_array_tokenizers(self, corpus: str, subset: str) -> list[tuple[str, str]]:
+        """``(tokenizer corpus, name)`` of every token array of one of the corpus's subsets.
+
+        Those of the ``tokenized`` block, the tokenizer's own arrays of every variant it lists
+        (StochasTok expands them; LMs trained on stochastic variants are validated on them), and
+        the byte-level tokenizer's arrays of the byte LM's training and validation subsets.
+        """
+        pairs = self.tokenized_tokenizers(corpus, subset)
+        for tokenizer_corpus, name in list(pairs):  # a variant's tokenizer: its base, validation
+            base = (tokenizer_corpus, names.tokenizer_of(name))
+            if base not in pairs:
+                pairs.append(base)
+        lm = self.config.corpus(corpus).get("bytelm")
+        byte_level = (corpus, BYTE_TOKENIZER)
+        if lm and subset in (lm["train_subset"], lm["valid_subset"]) and byte_level not in pairs:
+            pairs.append(byte_level)
+        return pairs
+
+    def tokenize_settings(self, corpus: str) -> Block:
+        """Settings of the tokenize rule: the ``tokenized`` block's, or the schema's defaults."""
+        return self.config.corpus(corpus).get("tokenized") or TOKENIZE_DEFAULTS
+
+    def token_array_inputs(
+        self, corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str
+    ) -> dict[str, str]:
+        """The tokenizer and the byte corpus of one token array by the tokenizer's own ids."""
+        if self.tokenization(corpus, subset, tokenizer_corpus, tokenizer).method is not None:
+            raise ConfigError(f"'{tokenizer}' is a variant tokenization, not a tokenizer")
+        return {
+            "tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenizer),
+            **layout.byte_corpus_files(corpus, subset, "corpus"),
+        }
+
+    def tokenizer_json(self, tokenizer_corpus: str, tokenization: str) -> str:
+        """The ``tokenizer.json`` whose ids a tokenization's arrays hold (a variant's: its base's).
+
+        A T-Free hasher's word arrays are checked against its ``tfree.json`` instead.
+        """
+        tokenizer = names.tokenizer_of(tokenization)
+        return layout.tokenizer_file(tokenizer_corpus, tokenizer, family_of(tokenizer).definition)
+
+    def tokenization(
+        self, corpus: str, subset: str, tokenizer_corpus: str, tokenization: str
+    ) -> names.TokenizationName:
+        """The parsed name of one of the subset's token arrays; an error unless configured."""
+        configured = self.token_array_tokenizers(corpus, subset)
+        if (tokenizer_corpus, tokenization) not in configured:
+            raise ConfigError(
+                f"corpus '{corpus}' does not tokenize subset '{subset}' with "
+                f"'{tokenizer_corpus}/{tokenization}' (tokenized: "
+                f"{', '.join(f'{c}/{n}' for c, n in configured) or 'none'})"
+            )
+        return names.TokenizationName.parse(tokenization)
+
+    def _variant(
+        self, method: str, corpus: str, subset: str, tokenizer_corpus: str, tokenization: str
+    ) -> names.TokenizationName:
+        parsed = self.tokenization(corpus, subset, tokenizer_corpus, tokenization)
+        if parsed.method != method:
+            raise ConfigError(f"'{tokenization}' is not a {method} tokenization")
+        return parsed
+
+    def stochastok_inputs(
+        self, corpus: str, subset: str, tokenizer_corpus: str, tokenization: str
+    ) -> dict[str, str]:
+        """The tokenizer's own array, its tokenizer and split table, which StochasTok expands."""
+        variant = self._variant("stochastok", corpus, subset, tokenizer_corpus, tokenization)
+        return {
+            "tokenizer": self.tokenizer_json(tokenizer_corpus, tokenization),
+            "splits": layout.path(
+                layout.STOCHASTOK_SPLITS, corpus=tokenizer_corpus, tokenizer=variant.tokenizer
+            ),
+            **layout.token_array_files(
+                corpus, subset, tokenizer_corpus, variant.tokenizer, "tokens"
+            ),
+        }
+
+    def reencoding_inputs(
+        self, method: str, corpus: str, subset: str, tokenizer_corpus: str, tokenization: str
+    ) -> dict[str, str]:
+        """The tokenizer and byte corpus that BPE-dropout or character encoding re-encodes."""
+        self._variant(method, corpus, subset, tokenizer_corpus, tokenization)
+        return {
+            "tokenizer": self.tokenizer_json(tokenizer_corpus, tokenization),
+            **layout.byte_corpus_files(corpus, subset, "corpus"),
+        }
+
+    def variant_params(self, corpus: str) -> Block:
+        """The stochastic tokenizations' base seed (their stream is the subset's name)."""
+        return {"seed": self.block(corpus)["seed"]}
+
+    def split_table_inputs(self, corpus: str, tokenizer: str) -> dict[str, str]:
+        """The tokenizer a StochasTok split table is built from (one of the corpus's)."""
+        self.tokenizers.tokenizer(corpus, tokenizer)
+        return {"tokenizer": layout.tokenizer_file(corpus, tokenizer)}
+
+    def export_tokenizers(self, corpus: str, export: str) -> list[tuple[str, str]]:
+        """The tokenizers an export applies to (default: every tokenized one)."""
+        chosen = self.export_settings(corpus, export).get("tokenizers")
+        if chosen is None:  # every tokenized one with a token vocabulary (no T-Free words)
+            return [
+                (c, name)
+                for c, name in self.tokenized_tokenizers(corpus)
+                if not names.is_tfree(name)
+            ]
+        return [self.config.resolve_tokenizer(corpus, ref) for ref in chosen]
+
+    def export_inputs(
+        self, export: str, corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str
+    ) -> dict[str, str]:
+        """The token array (and its tokenizer) an export of one subset reads."""
+        if (tokenizer_corpus, tokenizer) not in self.export_tokenizers(corpus, export):
+            raise ConfigError(
+                f"corpus '{corpus}': the {export} export does not include "
+                f"'{tokenizer_corpus}/{tokenizer}'"
+            )
+        return {
+            "tokenizer": self.tokenizer_json(tokenizer_corpus, tokenizer),
+            **layout.token_array_files(corpus, subset, tokenizer_corpus, tokenizer, "tokens"),
+        }
+
+    def nanogpt_inputs(
+        self, corpus: str, split: str, tokenizer_corpus: str, tokenizer: str
+    ) -> dict[str, str]:
+        """The token array of the subset a nanoGPT split (train or val) is made of."""
+        subset = self.block(corpus)["exports"].get("nanogpt", {}).get(split)
+        return self.export_inputs("nanogpt", corpus, subset, tokenizer_corpus, tokenizer)
+
+    def export_settings(self, corpus: str, export: str) -> Block:
+        """The settings of one export."""
+        settings = self.block(corpus)["exports"].get(export)
+        if settings is None:
+            raise ConfigError(f"corpus '{corpus}' configures no {export} export")
+        return settings
+
+    def tfree_inputs(self, corpus: str, subset: str) -> dict[str, str]:
+        """The byte corpus T-Free's byte stores are written from."""
+        self.export_settings(corpus, "tfree")
+        if subset not in self.block(corpus)["subsets"]:
+            raise ConfigError(f"corpus '{corpus}' does not tokenize subset '{subset}'")
+        return layout.byte_corpus_files(corpus, subset, "corpus")
+
+    def targets(self, corpus: str) -> list[str]:
+        """Every token array and export the corpus's ``tokenized`` block asks for."""
+        block = self.config.corpus(corpus).get("tokenized")
+        if not block:
+            return []
+        targets = [
+            path
+            for subset in block["subsets"]
+            for c, name in self.tokenized_tokenizers(corpus)
+            for path in layout.token_array_files(corpus, subset, c, name).values()
+        ]
+        exports = block["exports"]
+        fields = {"corpus": corpus}
+        for export, template in (("delphi", layout.DELPHI_EXPORT), ("cs336", layout.CS336_EXPORT)):
+            if export in exports:
+                targets += [
+                    layout.path(template, **fields, subset=s, tokenizer_corpus=c, tokenizer=n)
+                    for c, n in self.export_tokenizers(corpus, export)
+                    for s in block["subsets"]
+                ]
+        if "nanogpt" in exports:
+            targets += [
+                layout.path(
+                    layout.NANOGPT_EXPORT, **fields, split=split, tokenizer_corpus=c, tokenizer=n
+                )
+                for c, n in self.export_tokenizers(corpus, "nanogpt")
+                for split in ("train", "val")
+            ]
+        if "tfree" in exports:
+            targets += [
+                path
+                for subset in block["subsets"]
+                for suffixes, prefix in (
+                    (layout.TFREE_SUFFIXES, layout.TFREE_EXPORT),
+                    (layout.TFREE_ALIGNED_SUFFIXES, layout.TFREE_EXPORT),
+                )
+                for path in layout.files_of(
+                    layout.path(prefix, corpus=corpus, subset=subset), suffixes
+                ).values()
+            ]
+        return targets
