@@ -79,8 +79,9 @@ def main() -> None:
     from tokenizers import Tokenizer
 
     from toklab.datasets.tfree_words import WordPatterns
-    from toklab.tokenizers.tfree import TrigramHasher, split_words, trigram_ids
+    from toklab.tokenizers.tfree import TrigramHasher, split_words
     from toklab.tokenizers.tfree_md5 import md5_rows
+    from toklab.tokenizers.tfree_trigrams import trigram_ids
     from toklab.tokenizers.tokenizer_files import (
         read_merges_txt,
         read_vocab_json,

@@ -33,7 +33,7 @@ def main() -> None:
 def word_counts(corpus_prefix: Path, output: Path) -> None:
     """Count the words (T-Free's split) of every document of a byte corpus."""
     from toklab.datasets.tfree_words import count_words
-    from toklab.tokenizers.tfree_dictionary import write_word_counts
+    from toklab.tokenizers.tfree_counts import write_word_counts
 
     counts = count_words(corpus_prefix)
     write_word_counts(counts, output)
@@ -54,7 +54,8 @@ def tokenizer(
 ) -> None:
     """Write a hasher's tfree.json and its dictionary.tsv (special words, then the top words)."""
     from toklab.tokenizers.tfree import TrigramHasher, save_settings
-    from toklab.tokenizers.tfree_dictionary import read_word_counts, select_words, write_word_counts
+    from toklab.tokenizers.tfree_counts import read_word_counts, write_word_counts
+    from toklab.tokenizers.tfree_dictionary import select_words
 
     hasher = TrigramHasher(v, m, k, entire_words)
     # the words only: their patterns are computed where the dictionary decodes
@@ -117,7 +118,7 @@ def aligned_words(
 @one_line_errors
 def examples(settings: Path, examples_path: Path, output_prefix: Path) -> None:
     """Split T-Free fine-tuning examples into word examples (loss on their has_loss segments)."""
-    from toklab.datasets.tfree_words import tokenize_word_examples
+    from toklab.datasets.tfree_examples import tokenize_word_examples
 
     meta = tokenize_word_examples(settings, examples_path, output_prefix)
     log.info("%s: %d examples, %d words", output_prefix, meta["num_documents"],

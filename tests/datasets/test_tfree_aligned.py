@@ -15,6 +15,7 @@ import pytest
 
 import toklab.datasets.tfree_words as tfree_words
 from tests.conftest import byte_corpus
+from toklab.datasets.tfree_examples import read_segments, tokenize_word_examples, word_example_paths
 from toklab.datasets.tfree_memmap import (
     aligned_memory_map_paths,
     open_aligned_memory_map,
@@ -25,11 +26,8 @@ from toklab.datasets.tfree_words import (
     EOT,
     aligned_word_array_paths,
     read_aligned_items,
-    read_segments,
     read_words,
     tokenize_aligned_words,
-    tokenize_word_examples,
-    word_example_paths,
 )
 from toklab.errors import DataError
 from toklab.tokenizers.tfree import TrigramHasher, save_settings, split_words

@@ -13,6 +13,7 @@ from tests.helpers import byte_corpus
 from toklab.errors import DataError
 from toklab.pretokenization import pretoken_start_flags
 from toklab.tokenizers import bytespan as bs
+from toklab.tokenizers.bytespan_stream import chunk_bounds, stream_spans, streamed_percentile
 
 texts = st.text(alphabet=st.sampled_from(list("ab  c\n.,é🙂")), min_size=1, max_size=80)
 
@@ -36,10 +37,10 @@ def test_chunked_spans_equal_whole_array_spans(text, draw, chunk_bytes, combined
     threshold = float(np.percentile(cue, 30)) if combined else None
     whole_starts = bs.monotonic_starts(cue, pretok, data, threshold)
     whole = bs.count_spans(whole_starts, data, pretok)
-    bounds = bs.chunk_bounds(pretok, chunk_bytes)
+    bounds = chunk_bounds(pretok, chunk_bytes)
     assert bounds[0] == 0 and bounds[-1] == n and all(pretok[b] for b in bounds[1:-1])
     assert all(b - a >= chunk_bytes for a, b in itertools.pairwise(bounds[:-1]))
-    spans, starts = bs.stream_spans(
+    spans, starts = stream_spans(
         array_reader(cue), bounds, data, pretok, threshold, keep_starts=True
     )
     assert starts.tolist() == whole_starts.tolist()
@@ -55,8 +56,8 @@ def test_span_counter_merges_many_chunks_like_one():
     pretok = pretoken_start_flags(text)
     cue = rng.random(len(data)).astype(np.float32)
     whole = bs.count_spans(bs.monotonic_starts(cue, pretok, data), data, pretok)
-    spans, starts = bs.stream_spans(
-        array_reader(cue), bs.chunk_bounds(pretok, 7), data, pretok, keep_starts=False
+    spans, starts = stream_spans(
+        array_reader(cue), chunk_bounds(pretok, 7), data, pretok, keep_starts=False
     )
     assert starts is None
     assert (spans.tokens, spans.counts.tolist()) == (whole.tokens, whole.counts.tolist())
@@ -64,7 +65,7 @@ def test_span_counter_merges_many_chunks_like_one():
 
 def test_chunk_bounds_skip_long_pretokens():
     text = "a" * 50 + " b" * 5
-    bounds = bs.chunk_bounds(pretoken_start_flags(text), 10)
+    bounds = chunk_bounds(pretoken_start_flags(text), 10)
     assert bounds.tolist() == [0, 50, 60]
 
 
@@ -80,13 +81,13 @@ finite_float32 = st.floats(-50, 50, width=32)
 def test_streamed_percentile_is_numpys(values, percentile, chunk):
     cue = np.asarray(values, dtype=np.float32)
     bounds = np.asarray([*range(0, len(cue), chunk), len(cue)])
-    got = bs.streamed_percentile(array_reader(cue), bounds, percentile)
+    got = streamed_percentile(array_reader(cue), bounds, percentile)
     assert got == float(np.percentile(cue, percentile))
 
 
 def test_streamed_percentile_errors():
     with pytest.raises(DataError, match="no cue values"):
-        bs.streamed_percentile(array_reader(np.zeros(0, np.float32)), np.array([0]), 30)
+        streamed_percentile(array_reader(np.zeros(0, np.float32)), np.array([0]), 30)
 
 
 def reference_words(is_start, data, pretok, index):

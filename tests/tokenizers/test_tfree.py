@@ -25,9 +25,8 @@ from toklab.tokenizers.tfree import (
     load_settings,
     save_settings,
     split_words,
-    trigram_ids,
-    word_trigrams,
 )
+from toklab.tokenizers.tfree_trigrams import trigram_ids, word_trigrams
 
 # text -> the original's text_to_words(text)
 ORIGINAL_SPLITS = [

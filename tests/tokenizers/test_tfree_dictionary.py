@@ -26,12 +26,8 @@ from hypothesis import strategies as st
 
 from toklab.errors import ConfigError, DataError
 from toklab.tokenizers.tfree import TrigramHasher, split_words
-from toklab.tokenizers.tfree_dictionary import (
-    DEFAULT_SPECIALS,
-    WordDictionary,
-    read_word_counts,
-    write_word_counts,
-)
+from toklab.tokenizers.tfree_counts import read_word_counts, write_word_counts
+from toklab.tokenizers.tfree_dictionary import DEFAULT_SPECIALS, WordDictionary
 
 V, M = 4096, 4
 TEXT = (

@@ -16,13 +16,13 @@ import torch
 from tests.conftest import REPO
 from tests.helpers import TINY_MODEL, byte_corpus
 from toklab.data.demo import DEMO_LANGUAGES, generate_documents
+from toklab.datasets.tfree_examples import tokenize_word_examples
 from toklab.datasets.tfree_memmap import write_aligned_memory_map, write_memory_map
 from toklab.datasets.tfree_words import (
     EOT_ID,
     WordPatterns,
     read_words,
     tokenize_aligned_words,
-    tokenize_word_examples,
     tokenize_words,
 )
 from toklab.errors import ConfigError, DataError

@@ -1,9 +1,9 @@
 """Training a ByteSpan tokenizer from a byte corpus and its predictions zarr, and saving it.
 
 The monotonic and combined constraints stream the cue from the zarr in chunks that end at
-pre-token starts (:func:`~toklab.tokenizers.bytespan.stream_spans`); the combined threshold is
-the exact percentile from two more passes. The global constraint needs the whole cue and the
-global order of its values (:mod:`~toklab.tokenizers.bytespan_global`).
+pre-token starts (:func:`~toklab.tokenizers.bytespan_stream.stream_spans`); the combined
+threshold is the exact percentile from two more passes. The global constraint needs the whole
+cue and the global order of its values (:mod:`~toklab.tokenizers.bytespan_global`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from toklab.errors import ConfigError, DataError
 from toklab.tokenizers import bytespan as bs
+from toklab.tokenizers.bytespan_stream import chunk_bounds, stream_spans, streamed_percentile
 
 INFERENCES = ("wordpiece", "bpe")
 
@@ -102,11 +103,11 @@ def train_bytespan(
 
     else:
         read = cues.reader(cue)
-        bounds = bs.chunk_bounds(pretok, chunk_bytes)
+        bounds = chunk_bounds(pretok, chunk_bytes)
         threshold = (
-            bs.streamed_percentile(read, bounds, percentile) if constraint == "combined" else None
+            streamed_percentile(read, bounds, percentile) if constraint == "combined" else None
         )
-        spans, starts = bs.stream_spans(
+        spans, starts = stream_spans(
             read, bounds, data, pretok, threshold, keep_starts=variant != "frequency"
         )
         trajectory.append(

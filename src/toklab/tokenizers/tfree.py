@@ -1,9 +1,9 @@
 r"""T-Free (Deiseroth et al., 2024, arXiv 2406.19223): words hashed into sparse trigram activations.
 
 There is no vocabulary of tokens. Text is split into *words* (:func:`split_words`), each word into
-the set of its byte trigrams (:func:`word_trigrams`), and each trigram into ``m`` of ``v`` ids
-(:class:`TrigramHasher`). A word's embedding is the sum of the embeddings of the ``m`` ids of
-each of its trigrams; its training target is the multi-label vector of those ids
+the set of its byte trigrams (:mod:`toklab.tokenizers.tfree_trigrams`), and each trigram into
+``m`` of ``v`` ids (:class:`TrigramHasher`). A word's embedding is the sum of the embeddings of
+the ``m`` ids of each of its trigrams; its training target is the multi-label vector of those ids
 (:meth:`TrigramHasher.encode_word`). Everything here reproduces the released code
 (Aleph-Alpha/trigrams, ``src/trigram_tokenizer/tokenizer``), which differs from the paper.
 
@@ -32,9 +32,6 @@ containing ``<-ws->`` or ``<-\n->``). Those names are reserved, as in the origin
 or NUL characters is rejected (:class:`~toklab.errors.DataError`); the original crashed on the
 former when encoding and let the latter through. Where the original pops from the front of a
 list (quadratic), both functions here are one linear pass, fast enough for megabytes.
-
-**Trigrams.** The set of 3-byte windows of ``(" " + word + " ").encode("utf-8")``, each as the
-id ``b0 + 256·b1 + 65536·b2`` (``" Hello "`` → `` He``, ``Hel``, ``ell``, ``llo``, ``lo ``).
 
 **Hashing.** Row ``i`` of the original's ``trigram_to_vocab`` table holds, for slot
 ``s = 0..m-1``, ``int(md5(f"{i}_{s}_{j}").hexdigest(), 16) % v`` with the first ``j = 0, 1, …``
@@ -75,22 +72,25 @@ from toklab.errors import ConfigError, DataError
 from toklab.io import atomic_path, read_json, write_json
 from toklab.sorting import distinct
 from toklab.tokenizers.tfree_md5 import MD5_MAX_SLOTS, md5_rows
+from toklab.tokenizers.tfree_trigrams import (
+    TRIGRAM_COUNT,
+    check_text,
+    is_whole_word,
+    trigram_ids,
+    word_trigrams,
+)
 
 __all__ = [
     "LINEBREAK_TOKEN",
     "NO_WHITESPACE_TOKEN",
     "SETTINGS_FORMAT",
-    "TRIGRAM_COUNT",
     "WHITESPACE_TOKEN",
     "TrigramHasher",
     "hasher_settings",
-    "is_whole_word",
     "join_words",
     "load_settings",
     "save_settings",
     "split_words",
-    "trigram_ids",
-    "word_trigrams",
 ]
 
 WHITESPACE_TOKEN = "<|ws|>"
@@ -106,23 +106,11 @@ _SPECIAL = re.compile(r"(<\|.*?\|>)")
 # the items re.split(r"(\d|\W|\_)") yields (empty strings dropped): a run of the word characters
 # that are neither digits nor "_", or any other single character (a digit, "_" or non-word)
 _ITEM = re.compile(r"[^\W\d_]+|.", re.DOTALL)
-_BAD = re.compile("[\x00\ud800-\udfff]")
 
-#: Ids of all byte trigrams: 256**3.
-TRIGRAM_COUNT = 1 << 24
 FORMAT = "toklab-tfree-rows-v1"
 #: The ``format`` of a T-Free settings file (:func:`save_settings`).
 SETTINGS_FORMAT = "toklab-tfree-v1"
 _SETTINGS_KEYS = ("v", "m", "k", "entire_words")
-
-
-def _check_text(text: str, what: str = "text") -> None:
-    if not isinstance(text, str):
-        raise DataError(f"{what} must be a str, got {type(text).__name__}")
-    bad = _BAD.search(text)
-    if bad is not None:
-        kind = "a NUL character" if bad.group() == "\x00" else "a lone surrogate"
-        raise DataError(f"{what} contains {kind} ({bad.group()!a}) at character {bad.start()}")
 
 
 def _is_special(word: str) -> bool:
@@ -200,7 +188,7 @@ def split_words(text: str) -> list[str]:
 
     A :class:`~toklab.errors.DataError` for text with NUL characters or lone surrogates.
     """
-    _check_text(text)
+    check_text(text)
     words: list[str] = []
     for span in _SPECIAL.split(text):
         if _is_special(span):
@@ -255,46 +243,7 @@ def join_words(words: Sequence[str]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Trigrams
-
-
-def _encode(word: str) -> bytes:
-    _check_text(word, "word")
-    return f" {word} ".encode()
-
-
-def word_trigrams(word: str) -> np.ndarray:
-    """Sorted unique trigram ids (int64) of ``(" " + word + " ").encode("utf-8")``."""
-    data = np.frombuffer(_encode(word), dtype=np.uint8).astype(np.int64)
-    return distinct(data[:-2] | (data[1:-1] << 8) | (data[2:] << 16))
-
-
-def trigram_ids(words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The trigrams of many words: ``ids[offsets[w]:offsets[w+1]]`` is :func:`word_trigrams`."""
-    blobs = [_encode(word) for word in words]
-    lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
-    data = np.frombuffer(b"".join(blobs), dtype=np.uint8).astype(np.int64)
-    windows = np.maximum(lengths - 2, 0)
-    starts = np.cumsum(lengths) - lengths
-    # window positions: each word's start repeated, plus its offset inside the word
-    word_of = np.repeat(np.arange(len(blobs), dtype=np.int64), windows)
-    first = np.cumsum(windows) - windows
-    at = np.repeat(starts, windows) + np.arange(len(word_of), dtype=np.int64)
-    at -= np.repeat(first, windows)
-    ids = data[at] | (data[at + 1] << 8) | (data[at + 2] << 16)
-    keys = distinct((word_of << 24) | ids)
-    offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(keys >> 24, minlength=len(blobs)), out=offsets[1:])
-    return keys & (TRIGRAM_COUNT - 1), offsets
-
-
-# ---------------------------------------------------------------------------------------------
 # Hashing
-
-
-def is_whole_word(word: str, entire_words: bool = False) -> bool:
-    """Whether ``word`` is hashed whole instead of by trigrams: it contains ``<|``, or all are."""
-    return entire_words or "<|" in word
 
 
 def _md5_mod(data: bytes, v: int) -> int:
@@ -488,7 +437,7 @@ class TrigramHasher:
         """The ``m`` ids of a word hashed whole (special tokens, or all words with entire_words)."""
         row = self._words.get(word)
         if row is None:
-            _check_text(word, "word")
+            check_text(word, "word")
             v, lower = self.v, word.lower()
             row = np.array(
                 [_md5_mod(f"{word}_{s}".encode(), v) for s in range(self.m - self.k)]

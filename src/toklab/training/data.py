@@ -15,7 +15,7 @@ each a pure function of (seed, index), so exact resume needs only the step:
   (:func:`~toklab.datasets.tfree_words.tokenize_aligned_words`), filled and cut as the original
   does; its ``batch`` is a :class:`Batch` with separate inputs and targets;
 * :class:`WordExampleSampler`: T-Free's fine-tuning samples, one example of ``has_loss``
-  segments per row (:func:`~toklab.datasets.tfree_words.tokenize_word_examples`).
+  segments per row (:func:`~toklab.datasets.tfree_examples.tokenize_word_examples`).
 
 Windows are cut from a :class:`~toklab.data.packed_stream.PackedStream` (token arrays or byte
 corpora, EOS before every document).
@@ -381,7 +381,7 @@ class AlignedSampler:
 class WordExampleSampler:
     """T-Free's fine-tuning samples: one example per row, its loss on the ``has_loss`` words.
 
-    The data is word examples (:func:`~toklab.datasets.tfree_words.tokenize_word_examples`).
+    The data is word examples (:func:`~toklab.datasets.tfree_examples.tokenize_word_examples`).
     As T-Free's ``TextDataset`` (``pretraining: false``) builds sample ``i``: example
     ``order[i]`` of ``numpy.random.RandomState(seed).shuffle``, its words predicting their next
     word, each position weighted by its target word's ``has_loss``; cut to ``seq_len``
@@ -390,7 +390,7 @@ class WordExampleSampler:
     """
 
     def __init__(self, prefix: str | Path, seq_len: int, seed: int) -> None:
-        from toklab.datasets.tfree_words import read_word_weights
+        from toklab.datasets.tfree_examples import read_word_weights
 
         self.tokens, self.offsets, _ = open_array(prefix, "word", "uint16")
         self.weights = read_word_weights(prefix, len(self.tokens))
