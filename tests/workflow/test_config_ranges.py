@@ -305,14 +305,14 @@ def test_job_time_vocab_rules_agree():
     """The parse-time minimums are the ones the tokenizer trainers enforce."""
     from toklab.tokenizers import bytespan
     from toklab.tokenizers.bpe import check_vocab_size
-    from toklab.workflow.checks import bpe_min_vocab, bytespan_min_vocab
+    from toklab.workflow.families import BPE, BYTESPAN
 
     for specials in ([], ["<|endoftext|>"], ["<a>", "<b>", "<a>"]):
-        minimum = bpe_min_vocab(specials)
+        minimum, _ = BPE.min_vocab({"special_tokens": specials})
         check_vocab_size(minimum, list(dict.fromkeys(specials)))
         with pytest.raises(ConfigError):
             check_vocab_size(minimum - 1, list(dict.fromkeys(specials)))
-        minimum = bytespan_min_vocab(specials)
+        minimum, _ = BYTESPAN.min_vocab({"special_tokens": specials})
         assert bytespan.check_room(minimum, bytespan.with_unk(list(dict.fromkeys(specials)))) == 0
 
 

@@ -40,7 +40,7 @@ def test_tokenizer_and_lm_paths():
         "stats": "results/tokenizers/{corpus}/{tokenizer}/stats.csv",
     }
     assert layout.lm_outputs()["model"] == (
-        "results/models/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}/model.safetensors"
+        "results/models/lm/{corpus}/{tokenizer_corpus}/{tokenization}/{model}/model.safetensors"
     )
     assert layout.lm_file("c", "c", "bytes", "tiny", "config.json") == (
         "results/models/lm/c/c/bytes/tiny/config.json"

@@ -163,16 +163,20 @@ def test_morphscore_gold_files_follow_the_languages():
 
 
 def test_job_params_of_the_demo(demo):
-    assert demo.tokenizers.bpe_params("demo", "hfbpe-500") == {
-        "backend": "hf",
-        "vocab_size": 500,
-        "min_frequency": 0,
-        "specials": "--special-token '<|endoftext|>'",
-    }
-    params = demo.tokenizers.bytespan_params("demo", "bytespan-surprisal-combined-p30-seeding75-1500")
-    assert params["constraint"] == "combined" and params["percentile"] == 30
-    assert params["variant"] == "seeding75" and params["inference"] == "wordpiece"
-    assert params["subset"] == "tok_train" and params["vocab_size"] == 1500
+    assert demo.tokenizers.training_command("demo", "hfbpe-500") == (
+        "bpe --corpus-prefix results/data/demo/bytes/tok_train --vocab-size 500"
+        " --special-token '<|endoftext|>' --min-frequency 0 --backend hf"
+    )
+    command = demo.tokenizers.training_command(
+        "demo", "bytespan-surprisal-combined-p30-seeding75-1500"
+    )
+    assert command.startswith(
+        "bytespan --corpus-prefix results/data/demo/bytes/tok_train"
+        " --predictions results/predictions/demo/bytelm.zarr --cue surprisal"
+        " --constraint combined --percentile 30 --vocab-size 1500"
+    )
+    assert " --variant seeding75 --inference wordpiece " in command
+    assert command.endswith(" --subset tok_train --special-token '<|endoftext|>'")
     lm = demo.lm.params("demo", "demo", "bytes", "bytelm")
     assert lm["gpus"] == lm["eval_gpus"] == 0
     assert lm["settings"].startswith("--set 'model_preset=\"tiny\"' --set seq_len=256")
@@ -190,9 +194,9 @@ def test_job_params_of_the_demo(demo):
 
 
 def test_job_inputs_of_the_demo(demo):
-    bpe = demo.tokenizers.bpe_training_inputs("demo", "bpe-500")
+    bpe = demo.tokenizers.training_inputs("demo", "bpe-500")
     assert bpe["train_bin"] == "results/data/demo/bytes/tok_train.bin"
-    bytespan = demo.tokenizers.bytespan_inputs("demo", "bytespan-surprisal-global-frequency-1000")
+    bytespan = demo.tokenizers.training_inputs("demo", "bytespan-surprisal-global-frequency-1000")
     assert bytespan["predictions"] == "results/predictions/demo/bytelm.zarr"
     assert bytespan["corpus_idx"] == "results/data/demo/bytes/tok_train.idx"
     predictions = demo.cues.prediction_inputs("demo", "bytelm")
@@ -212,11 +216,23 @@ def test_job_inputs_of_the_demo(demo):
     ("call", "message"),
     [
         (lambda p: p.config.corpus("nope"), "unknown corpus 'nope'"),
-        (lambda p: p.tokenizers.bpe_params("demo", "bpe-777"), "tokenizer 'bpe-777' is not configured"),
-        (lambda p: p.tokenizers.bytespan_inputs("demo", "bpe-500"), "ByteSpan tokenizer 'bpe-500' is not"),
-        (lambda p: p.tokenizers.bpe_training_inputs("demo", "bpe-777"), "BPE tokenizer 'bpe-777' is not"),
+        (
+            lambda p: p.tokenizers.training_command("demo", "bpe-777"),
+            "tokenizer 'bpe-777' is not configured",
+        ),
+        (
+            lambda p: p.tokenizers.training_inputs("demo", "bpe-777"),
+            "tokenizer 'bpe-777' is not configured",
+        ),
+        (
+            lambda p: p.tokenizers.tokenizer("demo", "bpe-500", BYTESPAN),
+            "ByteSpan tokenizer 'bpe-500' is not",
+        ),
         (lambda p: p.cues.bytelm("demo", "other"), "no byte LM 'other'"),
-        (lambda p: p.evaluation.stats_inputs("demo", "demo", "bpe-9"), "'demo/bpe-9' is not evaluated"),
+        (
+            lambda p: p.evaluation.stats_inputs("demo", "demo", "bpe-9"),
+            "'demo/bpe-9' is not evaluated",
+        ),
         (lambda p: p.data.demo_source("demo", "klingon"), "no demo language 'klingon'"),
     ],
 )
@@ -280,15 +296,14 @@ def test_foreign_tokenizers_tokenize_another_corpus():
 def test_pretrained_and_byte_level_params():
     plan = Plan(load_config("stochastok_openwebtext"))
     assert plan.tokenizers.tokenizer_names("openwebtext") == ["pretrained-gpt2"]
-    assert plan.tokenizers.pretrained_source("openwebtext", "pretrained-gpt2") == {
-        "source": "openai-community/gpt2",
-        "revision_option": "",
-    }
+    assert plan.tokenizers.training_command("openwebtext", "pretrained-gpt2") == (
+        "pretrained --source openai-community/gpt2 "
+    )
     assert plan.tokenizers.trained_tokenizers("openwebtext") == []
     fineweb = Plan(load_config("bytespan_fineweb"))
-    assert fineweb.tokenizers.byte_level_params("finewebedu", "bytes") == {
-        "specials": "--special-token '<|endoftext|>' --special-token '<|padding|>'"
-    }
+    assert fineweb.tokenizers.training_command("finewebedu", "bytes") == (
+        "byte-level --special-token '<|endoftext|>' --special-token '<|padding|>'"
+    )
 
 
 def test_demo_language_models(demo):
@@ -368,9 +383,10 @@ def test_demo_tfree_language_model(demo, demo_config):
         "results/tables/tfree_fertility_demo.csv",
         "results/tables/tfree_params_demo.csv",
     ]
-    assert demo.tfree.tokenizer_params("demo", "tfree-1024-m4") == {
-        "v": 1024, "m": 4, "k": 0, "entire_words": "--no-entire-words", "words": 4000,
-    }  # fmt: skip
+    assert demo.tokenizers.training_command("demo", "tfree-1024-m4") == (
+        "tokenizer --counts results/tfree/demo/lm_train.word_counts.tsv"
+        " --v 1024 --m 4 --k 0 --no-entire-words --words 4000"
+    )
     assert "--subset tok_eval" in demo.tfree.fertility_options("demo")
     assert "--hasher tfree-1024-m4 --preset tiny" in demo.tfree.params_options("demo")
 
@@ -561,7 +577,9 @@ def test_lm_tables_compare_with_a_published_reference(demo):
 
 
 def test_variant_tokenizations_of_the_demo(demo):
-    stochastok = demo.tokenized.stochastok_inputs("demo", "lm_train", "demo", "bpe-1000-stochastok0.1")
+    stochastok = demo.tokenized.stochastok_inputs(
+        "demo", "lm_train", "demo", "bpe-1000-stochastok0.1"
+    )
     assert stochastok == {
         "tokenizer": "results/tokenizers/demo/bpe-1000/tokenizer.json",
         "splits": "results/tokenizers/demo/bpe-1000/stochastok_splits.npz",

@@ -4,7 +4,7 @@
 
 rule extract_predictions:
     input:
-        unpack(get_prediction_inputs),
+        unpack(from_plan(plan.cues.prediction_inputs)),
     output:
         directory(layout.PREDICTIONS),
     log:
@@ -15,14 +15,14 @@ rule extract_predictions:
         "../envs/torch-gpu.yaml"
     threads: 4
     resources:
-        gpu=get_extraction_gpus,
+        gpu=from_plan(plan.cues.prediction_params, item="gpus"),
         mem_mb=32000,
         runtime=1440,
     params:
         script=script("extract_predictions.py"),
         checkpoint=directory_of("model"),
         corpus=prefix_of("corpus_bin"),
-        extraction=get_prediction_params,
+        extraction=from_plan(plan.cues.prediction_params),
     shell:
         "python {params.script:q} --checkpoint {params.checkpoint:q}"
         " --corpus-prefix {params.corpus:q} --output {output:q}"

@@ -14,14 +14,14 @@ rule download:
         runtime=240,
     params:
         script=script("download.py"),
-        url=get_download_url,
+        url=from_plan(plan.data.download_url),
     shell:
         "python {params.script:q} --url {params.url:q} --output {output:q} 2> {log:q}"
 
 
 rule prepare_corpus:
     input:
-        get_corpus_inputs,
+        from_plan(plan.data.source_files),
     output:
         shards=directory(layout.SHARDS),
         manifest=layout.MANIFEST,
@@ -35,7 +35,7 @@ rule prepare_corpus:
         runtime=720,
     params:
         script=script("prepare_corpus.py"),
-        spec=get_corpus_spec_json,
+        spec=from_plan(plan.data.corpus_spec),
     shell:
         "python {params.script:q} shards --corpus {wildcards.corpus}"
         " --spec-json {params.spec:q} --shards-dir {output.shards:q}"
@@ -77,7 +77,7 @@ rule demo_morphology:
         runtime=10,
     params:
         script=script("prepare_corpus.py"),
-        source=get_demo_source,
+        source=from_plan(plan.data.demo_source),
     shell:
         "python {params.script:q} morphology --language {wildcards.language}"
         " --seed {params.source[seed]} --count {params.source[gold_words]}"

@@ -14,14 +14,14 @@ rule download_morphscore:
         runtime=10,
     params:
         script=script("download.py"),
-        url=get_morphscore_url,
+        url=from_plan(plan.evaluation.morphscore_url),
     shell:
         "python {params.script:q} --url {params.url:q} --output {output:q} 2> {log:q}"
 
 
 rule tokenizer_stats:
     input:
-        unpack(get_stats_inputs),
+        unpack(from_plan(plan.evaluation.stats_inputs)),
     output:
         layout.STATS,
     log:
@@ -34,7 +34,7 @@ rule tokenizer_stats:
         runtime=240,
     params:
         script=script("tokenizer_stats.py"),
-        settings=get_stats_params,
+        settings=from_plan(plan.evaluation.stats_params),
     shell:
         "RAYON_NUM_THREADS={threads} python {params.script:q}"
         " --tokenizer {input.tokenizer:q} --name {wildcards.tokenizer}"

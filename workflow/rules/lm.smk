@@ -5,7 +5,7 @@
 
 rule train_lm:
     input:
-        unpack(get_lm_training_inputs),
+        unpack(from_plan(plan.lm.training_inputs)),
     output:
         **layout.lm_outputs(),
     log:
@@ -16,14 +16,14 @@ rule train_lm:
         "../envs/torch-gpu.yaml"
     threads: 4
     resources:
-        gpu=get_lm_gpus,
+        gpu=from_plan(plan.lm.params, item="gpus"),
         nodes=1,
         mem_mb=32000,
         runtime=2880,
     params:
         script=script("train_lm.py"),
         launcher=launcher,
-        lm=get_lm_params,
+        lm=from_plan(plan.lm.params),
         out_dir=directory_of("model"),
     shell:
         # exec: SLURM's signals (--signal, preemption) reach the trainer, not a shell around it
@@ -36,7 +36,7 @@ rule train_lm:
 
 rule evaluate_lm:
     input:
-        unpack(get_lm_eval_inputs),
+        unpack(from_plan(plan.lm.eval_inputs)),
     output:
         layout.LM_EVAL,
     log:
@@ -45,7 +45,7 @@ rule evaluate_lm:
         "../envs/torch-gpu.yaml"
     threads: 4
     resources:
-        gpu=get_lm_eval_gpus,
+        gpu=from_plan(plan.lm.params, item="eval_gpus"),
         mem_mb=16000,
         runtime=720,
     params:
@@ -53,12 +53,12 @@ rule evaluate_lm:
         model_dir=directory_of("model"),
         train=prefix_of("train_bin"),
         valid=prefix_of("valid_bin"),
-        settings=get_lm_eval_params,
+        settings=from_plan(plan.lm.eval_params),
     shell:
         "python {params.script:q} --model-dir {params.model_dir:q} --valid {params.valid:q}"
         " --train {params.train:q} {params.settings[options]}"
         " --context {params.settings[context]} --stride {params.settings[stride]}"
         " --batch-size {params.settings[batch_size]}"
         " --label corpus {wildcards.corpus} --label tokenizer_corpus {wildcards.tokenizer_corpus}"
-        " --label tokenizer {wildcards.tokenizer} --label model {wildcards.model}"
+        " --label tokenizer {wildcards.tokenization} --label model {wildcards.model}"
         " --output {output:q} 2> {log:q}"

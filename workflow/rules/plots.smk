@@ -27,7 +27,7 @@ rule plot_morphscore_fertility:
 
 rule plot_vocab_overlap:
     input:
-        get_overlap_inputs,
+        from_plan(plan.evaluation.overlap_inputs),
     output:
         report(
             layout.plot("vocab_overlap"),
@@ -44,7 +44,7 @@ rule plot_vocab_overlap:
         runtime=10,
     params:
         script=script("plots.py"),
-        tokenizers=get_overlap_tokenizer_options,
+        tokenizers=from_plan(plan.evaluation.overlap_tokenizer_options),
     shell:
         "python {params.script:q} vocab-overlap {params.tokenizers}"
         " --output {output:q} 2> {log:q}"
@@ -52,7 +52,7 @@ rule plot_vocab_overlap:
 
 rule plot_surprisal_example:
     input:
-        unpack(get_example_inputs),
+        unpack(from_plan(plan.evaluation.example_inputs)),
     output:
         report(
             layout.plot("surprisal_example"),
@@ -70,8 +70,8 @@ rule plot_surprisal_example:
     params:
         script=script("plots.py"),
         prefix=prefix_of("corpus_bin"),
-        settings=get_example_settings,
-        tokenizers=get_example_tokenizer_options,
+        settings=from_plan(plan.evaluation.example_settings),
+        tokenizers=from_plan(plan.evaluation.example_tokenizer_options),
     shell:
         "python {params.script:q} surprisal-example --predictions {input.predictions:q}"
         " --corpus-prefix {params.prefix:q} --cue {params.settings[cue]}"
@@ -105,7 +105,7 @@ rule plot_lm_bits_per_byte:
 
 rule plot_lm_curves:
     input:
-        get_lm_curve_inputs,
+        from_plan(plan.lm.curve_inputs),
     output:
         report(
             layout.plot("lm_curves"),
@@ -122,7 +122,7 @@ rule plot_lm_curves:
         runtime=10,
     params:
         script=script("plots.py"),
-        runs=get_lm_curve_options,
+        runs=from_plan(plan.lm.curve_options),
     shell:
         "python {params.script:q} lm-curves {params.runs} --output {output:q} 2> {log:q}"
 
@@ -170,7 +170,7 @@ rule plot_stochastok_addition:
         runtime=10,
     params:
         script=script("plots.py"),
-        split=get_addition_plot_split,
+        split=from_plan(plan.tasks.addition_plot_split),
     shell:
         "python {params.script:q} stochastok-addition --table {input:q}"
         " --split {params.split:q} --output {output:q} 2> {log:q}"

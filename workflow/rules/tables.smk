@@ -3,7 +3,7 @@
 
 rule tokenizer_stats_table:
     input:
-        get_own_stats,
+        from_plan(plan.evaluation.own_stats_files),
     output:
         report(
             layout.table("tokenizer_stats"),
@@ -27,7 +27,7 @@ rule tokenizer_stats_table:
 
 rule compression_table:
     input:
-        get_all_stats,
+        from_plan(plan.evaluation.stats_files),
     output:
         report(
             layout.table("compression"),
@@ -51,7 +51,7 @@ rule compression_table:
 
 rule bpe_training_table:
     input:
-        unpack(get_training_table_inputs),
+        unpack(from_plan(plan.evaluation.training_table_inputs)),
     output:
         report(
             layout.table("bpe_training"),
@@ -68,7 +68,7 @@ rule bpe_training_table:
         runtime=10,
     params:
         script=script("tables.py"),
-        entries=get_training_table_options,
+        entries=from_plan(plan.evaluation.training_table_options),
     shell:
         "python {params.script:q} training {params.entries}"
         " --manifest {input.manifest:q} --output {output:q} 2> {log:q}"
@@ -76,7 +76,7 @@ rule bpe_training_table:
 
 rule lm_table:
     input:
-        get_lm_table_inputs,
+        from_plan(plan.lm.table_inputs),
     output:
         report(
             layout.table("lm"),
@@ -93,14 +93,14 @@ rule lm_table:
         runtime=10,
     params:
         script=script("tables.py"),
-        entries=get_lm_table_options,
+        entries=from_plan(plan.lm.table_options),
     shell:
         "python {params.script:q} lm {params.entries} --output {output:q} 2> {log:q}"
 
 
 rule stochastok_addition_table:
     input:
-        get_addition_table_inputs,
+        from_plan(plan.tasks.addition_table_inputs),
     output:
         report(
             layout.table("stochastok_addition"),
@@ -117,7 +117,7 @@ rule stochastok_addition_table:
         runtime=10,
     params:
         script=script("tables.py"),
-        entries=get_addition_table_options,
+        entries=from_plan(plan.tasks.addition_table_options),
     shell:
         "python {params.script:q} stochastok-addition {params.entries} --output {output:q}"
         " 2> {log:q}"
@@ -125,7 +125,7 @@ rule stochastok_addition_table:
 
 rule stochastok_langgame_table:
     input:
-        get_langgame_table_inputs,
+        from_plan(plan.tasks.langgame_table_inputs),
     output:
         report(
             layout.table("stochastok_langgame"),
@@ -142,7 +142,7 @@ rule stochastok_langgame_table:
         runtime=10,
     params:
         script=script("tables.py"),
-        entries=get_langgame_table_options,
+        entries=from_plan(plan.tasks.langgame_table_options),
     shell:
         "python {params.script:q} stochastok-langgame {params.entries} --output {output:q}"
         " 2> {log:q}"
@@ -150,7 +150,7 @@ rule stochastok_langgame_table:
 
 rule stochastok_benchmarks_table:
     input:
-        get_benchmark_table_inputs,
+        from_plan(plan.tasks.benchmark_table_inputs),
     output:
         report(
             layout.table("stochastok_benchmarks"),
@@ -167,7 +167,7 @@ rule stochastok_benchmarks_table:
         runtime=10,
     params:
         script=script("tables.py"),
-        entries=get_benchmark_table_options,
+        entries=from_plan(plan.tasks.benchmark_table_options),
     shell:
         "python {params.script:q} stochastok-benchmarks {params.entries} --output {output:q}"
         " 2> {log:q}"
@@ -175,7 +175,7 @@ rule stochastok_benchmarks_table:
 
 rule tfree_fertility_table:
     input:
-        unpack(get_tfree_fertility_inputs),
+        unpack(from_plan(plan.tfree.fertility_inputs)),
     output:
         report(
             layout.table("tfree_fertility"),
@@ -192,7 +192,7 @@ rule tfree_fertility_table:
         runtime=120,
     params:
         script=script("tfree.py"),
-        options=get_tfree_fertility_options,
+        options=from_plan(plan.tfree.fertility_options),
     shell:
         "python {params.script:q} fertility-table --manifest {input.manifest:q}"
         " {params.options} --output {output:q} 2> {log:q}"
@@ -217,7 +217,7 @@ rule tfree_params_table:
         runtime=10,
     params:
         script=script("tfree.py"),
-        options=get_tfree_params_options,
+        options=from_plan(plan.tfree.params_options),
     shell:
         "python {params.script:q} params-table --presets {input.presets:q} {params.options}"
         " --output {output:q} 2> {log:q}"

@@ -5,7 +5,7 @@
 
 rule langgame_questions:
     input:
-        unpack(get_langgame_question_inputs),
+        unpack(from_plan(plan.tasks.langgame_question_inputs)),
     output:
         train=layout.path(layout.LANGGAME_QUESTIONS, task_split="train"),
         validation=layout.path(layout.LANGGAME_QUESTIONS, task_split="validation"),
@@ -19,7 +19,7 @@ rule langgame_questions:
         runtime=120,
     params:
         script=script("stochastok.py"),
-        settings=get_langgame_question_params,
+        settings=from_plan(plan.tasks.langgame_question_params),
     shell:
         "python {params.script:q} langgame-questions {params.settings[words]}"
         " --train {params.settings[train]} --validation {params.settings[validation]}"
@@ -29,7 +29,7 @@ rule langgame_questions:
 
 rule langgame_examples:
     input:
-        unpack(get_langgame_example_inputs),
+        unpack(from_plan(plan.tasks.langgame_example_inputs)),
     output:
         **layout.files_of(layout.LANGGAME_EXAMPLES, layout.LANGGAME_EXAMPLE_SUFFIXES),
     log:
@@ -50,7 +50,7 @@ rule langgame_examples:
 
 rule finetune_langgame:
     input:
-        unpack(get_finetune_inputs),
+        unpack(from_plan(plan.tasks.finetune_inputs)),
     output:
         **layout.lm_outputs(layout.LANGGAME_MODEL),
     log:
@@ -59,14 +59,14 @@ rule finetune_langgame:
         "../envs/torch-gpu.yaml"
     threads: 4
     resources:
-        gpu=get_finetune_gpus,
+        gpu=from_plan(plan.tasks.finetune_params, item="gpus"),
         nodes=1,
         mem_mb=32000,
         runtime=720,
     params:
         script=script("train_lm.py"),
         launcher=launcher,
-        run=get_finetune_params,
+        run=from_plan(plan.tasks.finetune_params),
         out_dir=directory_of("model"),
     shell:
         # exec: SLURM's signals (--signal, preemption) reach the trainer, not a shell around it
@@ -77,7 +77,7 @@ rule finetune_langgame:
 
 rule evaluate_langgame:
     input:
-        unpack(get_langgame_eval_inputs),
+        unpack(from_plan(plan.tasks.langgame_eval_inputs)),
     output:
         layout.LANGGAME_EVAL,
     log:
@@ -86,7 +86,7 @@ rule evaluate_langgame:
         "../envs/torch-gpu.yaml"
     threads: 2
     resources:
-        gpu=get_finetune_eval_gpus,
+        gpu=from_plan(plan.tasks.finetune_params, item="eval_gpus"),
         mem_mb=8000,
         runtime=240,
     params:
@@ -101,7 +101,7 @@ rule evaluate_langgame:
 
 rule evaluate_addition:
     input:
-        unpack(get_addition_eval_inputs),
+        unpack(from_plan(plan.tasks.addition_eval_inputs)),
     output:
         layout.ADDITION_EVAL,
     log:
@@ -110,13 +110,13 @@ rule evaluate_addition:
         "../envs/torch-gpu.yaml"
     threads: 2
     resources:
-        gpu=get_lm_eval_gpus,
+        gpu=from_plan(plan.lm.params, item="eval_gpus"),
         mem_mb=8000,
         runtime=240,
     params:
         script=script("stochastok.py"),
         model_dir=directory_of("model"),
-        settings=get_addition_eval_params,
+        settings=from_plan(plan.tasks.addition_eval_params),
     shell:
         "python {params.script:q} evaluate-addition --model-dir {params.model_dir:q}"
         " --tokenizer {input.tokenizer:q} --split-table {input.splits:q}"
@@ -130,7 +130,7 @@ rule evaluate_addition:
 
 rule evaluate_benchmarks:
     input:
-        unpack(get_benchmark_eval_inputs),
+        unpack(from_plan(plan.tasks.benchmark_eval_inputs)),
     output:
         layout.BENCHMARKS_EVAL,
     log:
@@ -139,13 +139,13 @@ rule evaluate_benchmarks:
         "../envs/torch-gpu.yaml"
     threads: 2
     resources:
-        gpu=get_lm_eval_gpus,
+        gpu=from_plan(plan.lm.params, item="eval_gpus"),
         mem_mb=16000,
         runtime=720,
     params:
         script=script("stochastok.py"),
         model_dir=directory_of("model"),
-        settings=get_benchmark_eval_params,
+        settings=from_plan(plan.tasks.benchmark_eval_params),
     shell:
         "python {params.script:q} evaluate-benchmarks --model-dir {params.model_dir:q}"
         " --tokenizer {input.tokenizer:q} {params.settings[benchmarks]}"

@@ -3,7 +3,7 @@
 #
 # Variant tokenizations are token arrays beside the tokenizer's own: {tokenizer}-stochastok{p}
 # expands the tokenizer's array with its split table; {tokenizer}-bpedropout{p} and
-# {tokenizer}-chars re-encode the byte corpus. Each rule's tokenizer wildcard matches its own
+# {tokenizer}-chars re-encode the byte corpus. Each rule's tokenization wildcard matches its own
 # variant's names only (tokenize's matches every other name), so one rule makes each array.
 # A T-Free hasher splits subsets into word arrays, and the chunks of the T-Free exports into
 # aligned word arrays (the original's samples), which T-Free LMs train on (rule train_lm).
@@ -11,13 +11,13 @@
 
 rule tokenize:
     input:
-        unpack(get_token_array_inputs),
+        unpack(from_plan(plan.tokenized.token_array_inputs)),
     output:
         **layout.files_of(layout.TOKEN_ARRAY, layout.TOKEN_ARRAY_SUFFIXES),
     log:
         layout.log("tokenize"),
     wildcard_constraints:
-        tokenizer=names.TokenizationName.own_pattern(),
+        tokenization=names.TokenizationName.own_pattern(),
     conda:
         "../envs/cpu.yaml"
     threads: 8
@@ -28,7 +28,7 @@ rule tokenize:
         script=script("tokenized.py"),
         corpus=prefix_of("corpus_bin"),
         output=prefix_of("bin"),
-        settings=get_tokenize_settings,
+        settings=from_plan(plan.tokenized.tokenize_settings),
     shell:
         "RAYON_NUM_THREADS={threads} python {params.script:q} tokenize"
         " --tokenizer {input.tokenizer:q} --corpus-prefix {params.corpus:q}"
@@ -38,7 +38,7 @@ rule tokenize:
 
 rule export_delphi:
     input:
-        unpack(get_delphi_inputs),
+        unpack(from_plan(plan.tokenized.export_inputs, export="delphi")),
     output:
         directory(layout.DELPHI_EXPORT),
     log:
@@ -52,7 +52,7 @@ rule export_delphi:
     params:
         script=script("tokenized.py"),
         tokens=prefix_of("tokens_bin"),
-        settings=get_delphi_settings,
+        settings=from_plan(plan.tokenized.export_settings, export="delphi"),
     shell:
         "python {params.script:q} delphi --tokens {params.tokens:q}"
         " --tokenizer {input.tokenizer:q} --split {wildcards.subset}"
@@ -62,7 +62,7 @@ rule export_delphi:
 
 rule export_nanogpt:
     input:
-        unpack(get_nanogpt_inputs),
+        unpack(from_plan(plan.tokenized.nanogpt_inputs)),
     output:
         layout.NANOGPT_EXPORT,
     log:
@@ -83,7 +83,7 @@ rule export_nanogpt:
 
 rule export_cs336:
     input:
-        unpack(get_cs336_inputs),
+        unpack(from_plan(plan.tokenized.export_inputs, export="cs336")),
     output:
         layout.CS336_EXPORT,
     log:
@@ -104,7 +104,7 @@ rule export_cs336:
 
 rule export_tfree:
     input:
-        unpack(get_tfree_inputs),
+        unpack(from_plan(plan.tokenized.tfree_inputs)),
     output:
         **layout.files_of(layout.TFREE_EXPORT, layout.TFREE_SUFFIXES),
         **layout.files_of(layout.TFREE_EXPORT, layout.TFREE_ALIGNED_SUFFIXES, "aligned"),
@@ -120,7 +120,7 @@ rule export_tfree:
         script=script("tokenized.py"),
         corpus=prefix_of("corpus_bin"),
         output=prefix_of("bin"),
-        settings=get_tfree_settings,
+        settings=from_plan(plan.tokenized.export_settings, export="tfree"),
     shell:
         "python {params.script:q} tfree --corpus-prefix {params.corpus:q}"
         " --output-prefix {params.output:q} --max-bytes {params.settings[max_bytes]}"
@@ -129,7 +129,7 @@ rule export_tfree:
 
 rule stochastok_splits:
     input:
-        unpack(get_split_table_inputs),
+        unpack(from_plan(plan.tokenized.split_table_inputs)),
     output:
         layout.STOCHASTOK_SPLITS,
     log:
@@ -149,13 +149,13 @@ rule stochastok_splits:
 
 rule expand_stochastok:
     input:
-        unpack(get_stochastok_inputs),
+        unpack(from_plan(plan.tokenized.stochastok_inputs)),
     output:
         **layout.files_of(layout.TOKEN_ARRAY, layout.TOKEN_ARRAY_SUFFIXES),
     log:
         layout.log("expand_stochastok"),
     wildcard_constraints:
-        tokenizer=names.TokenizationName.pattern("stochastok"),
+        tokenization=names.TokenizationName.pattern("stochastok"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -166,8 +166,8 @@ rule expand_stochastok:
         script=script("stochastok.py"),
         tokens=prefix_of("tokens_bin"),
         output=prefix_of("bin"),
-        p=lambda wildcards: names.TokenizationName.parse(wildcards.tokenizer).p,
-        settings=get_variant_params,
+        p=lambda wildcards: names.TokenizationName.parse(wildcards.tokenization).p,
+        settings=from_plan(plan.tokenized.variant_params),
     shell:
         "python {params.script:q} expand --tokens {params.tokens:q}"
         " --tokenizer {input.tokenizer:q} --splits {input.splits:q}"
@@ -177,13 +177,13 @@ rule expand_stochastok:
 
 rule bpe_dropout:
     input:
-        unpack(get_bpe_dropout_inputs),
+        unpack(from_plan(plan.tokenized.reencoding_inputs, method="bpedropout")),
     output:
         **layout.files_of(layout.TOKEN_ARRAY, layout.TOKEN_ARRAY_SUFFIXES),
     log:
         layout.log("bpe_dropout"),
     wildcard_constraints:
-        tokenizer=names.TokenizationName.pattern("bpedropout"),
+        tokenization=names.TokenizationName.pattern("bpedropout"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -194,8 +194,8 @@ rule bpe_dropout:
         script=script("stochastok.py"),
         corpus=prefix_of("corpus_bin"),
         output=prefix_of("bin"),
-        p=lambda wildcards: names.TokenizationName.parse(wildcards.tokenizer).p,
-        settings=get_variant_params,
+        p=lambda wildcards: names.TokenizationName.parse(wildcards.tokenization).p,
+        settings=from_plan(plan.tokenized.variant_params),
     shell:
         "RAYON_NUM_THREADS={threads} python {params.script:q} dropout"
         " --tokenizer {input.tokenizer:q} --corpus-prefix {params.corpus:q}"
@@ -205,13 +205,13 @@ rule bpe_dropout:
 
 rule tokenize_characters:
     input:
-        unpack(get_character_inputs),
+        unpack(from_plan(plan.tokenized.reencoding_inputs, method="chars")),
     output:
         **layout.files_of(layout.TOKEN_ARRAY, layout.TOKEN_ARRAY_SUFFIXES),
     log:
         layout.log("tokenize_characters"),
     wildcard_constraints:
-        tokenizer=names.TokenizationName.pattern("chars"),
+        tokenization=names.TokenizationName.pattern("chars"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -229,13 +229,13 @@ rule tokenize_characters:
 
 rule tokenize_words:
     input:
-        unpack(get_word_array_inputs),
+        unpack(from_plan(plan.tfree.word_array_inputs)),
     output:
         **layout.files_of(layout.TOKEN_ARRAY, layout.WORD_ARRAY_SUFFIXES),
     log:
         layout.log("tokenize_words"),
     wildcard_constraints:
-        tokenizer=names.TfreeName.wildcard(),
+        tokenization=names.TfreeName.wildcard(),
     conda:
         "../envs/cpu.yaml"
     threads: 8
@@ -255,13 +255,13 @@ rule tokenize_words:
 
 rule tokenize_aligned_words:
     input:
-        unpack(get_aligned_word_array_inputs),
+        unpack(from_plan(plan.tfree.aligned_word_array_inputs)),
     output:
         **layout.files_of(layout.ALIGNED_WORD_ARRAY, layout.ALIGNED_WORD_ARRAY_SUFFIXES),
     log:
         layout.log("tokenize_aligned_words"),
     wildcard_constraints:
-        tokenizer=names.TfreeName.wildcard(),
+        tokenization=names.TfreeName.wildcard(),
     conda:
         "../envs/cpu.yaml"
     threads: 8

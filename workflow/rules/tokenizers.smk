@@ -6,7 +6,7 @@
 
 rule train_bpe:
     input:
-        unpack(get_bpe_training_corpus),
+        unpack(from_plan(plan.tokenizers.training_inputs)),
     output:
         **layout.tokenizer_outputs(
             (
@@ -31,19 +31,16 @@ rule train_bpe:
         runtime=720,
     params:
         script=script("train_tokenizer.py"),
-        bpe=get_bpe_params,
-        prefix=prefix_of("train_bin"),
+        command=from_plan(plan.tokenizers.training_command),
         out_dir=directory_of("tokenizer"),
     shell:
-        "python {params.script:q} bpe --corpus-prefix {params.prefix:q}"
-        " --vocab-size {params.bpe[vocab_size]} {params.bpe[specials]}"
-        " --min-frequency {params.bpe[min_frequency]} --backend {params.bpe[backend]}"
+        "python {params.script:q} {params.command}"
         " --workers {threads} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 rule train_bytespan:
     input:
-        unpack(get_bytespan_inputs),
+        unpack(from_plan(plan.tokenizers.training_inputs)),
     output:
         **layout.tokenizer_outputs(("tokenizer.json", "stats.csv")),
     log:
@@ -60,19 +57,10 @@ rule train_bytespan:
         runtime=720,
     params:
         script=script("train_tokenizer.py"),
-        bytespan=get_bytespan_params,
-        corpus=prefix_of("corpus_bin"),
+        command=from_plan(plan.tokenizers.training_command),
         out_dir=directory_of("tokenizer"),
     shell:
-        "python {params.script:q} bytespan --corpus-prefix {params.corpus:q}"
-        " --predictions {input.predictions:q} --cue {params.bytespan[cue]}"
-        " --constraint {params.bytespan[constraint]}"
-        " --percentile {params.bytespan[percentile]}"
-        " --vocab-size {params.bytespan[vocab_size]}"
-        " --min-frequency {params.bytespan[min_frequency]}"
-        " --variant {params.bytespan[variant]} --inference {params.bytespan[inference]}"
-        " --manifest {input.manifest:q} --subset {params.bytespan[subset]}"
-        " {params.bytespan[specials]} --out-dir {params.out_dir:q} 2> {log:q}"
+        "python {params.script:q} {params.command} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 rule byte_level_tokenizer:
@@ -92,11 +80,10 @@ rule byte_level_tokenizer:
         runtime=10,
     params:
         script=script("train_tokenizer.py"),
-        byte_level=get_byte_level_params,
+        command=from_plan(plan.tokenizers.training_command),
         out_dir=directory_of("tokenizer"),
     shell:
-        "python {params.script:q} byte-level {params.byte_level[specials]}"
-        " --out-dir {params.out_dir:q} 2> {log:q}"
+        "python {params.script:q} {params.command} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 rule fetch_pretrained_tokenizer:
@@ -114,16 +101,15 @@ rule fetch_pretrained_tokenizer:
         runtime=60,
     params:
         script=script("train_tokenizer.py"),
-        source=get_pretrained_source,
+        command=from_plan(plan.tokenizers.training_command),
         out_dir=directory_of("tokenizer"),
     shell:
-        "python {params.script:q} pretrained --source {params.source[source]:q}"
-        " {params.source[revision_option]} --out-dir {params.out_dir:q} 2> {log:q}"
+        "python {params.script:q} {params.command} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 rule tfree_word_counts:
     input:
-        unpack(get_tfree_word_count_inputs),
+        unpack(from_plan(plan.tfree.word_count_inputs)),
     output:
         layout.TFREE_WORD_COUNTS,
     log:
@@ -144,7 +130,7 @@ rule tfree_word_counts:
 
 rule tfree_tokenizer:
     input:
-        unpack(get_tfree_tokenizer_inputs),
+        unpack(from_plan(plan.tokenizers.training_inputs)),
     output:
         **layout.tokenizer_outputs(("tfree.json", "dictionary.tsv")),
     log:
@@ -159,10 +145,7 @@ rule tfree_tokenizer:
         runtime=30,
     params:
         script=script("tfree.py"),
-        hasher=get_tfree_tokenizer_params,
+        command=from_plan(plan.tokenizers.training_command),
         out_dir=directory_of("tfree"),
     shell:
-        "python {params.script:q} tokenizer --counts {input.counts:q}"
-        " --v {params.hasher[v]} --m {params.hasher[m]} --k {params.hasher[k]}"
-        " {params.hasher[entire_words]} --words {params.hasher[words]}"
-        " --out-dir {params.out_dir:q} 2> {log:q}"
+        "python {params.script:q} {params.command} --out-dir {params.out_dir:q} 2> {log:q}"

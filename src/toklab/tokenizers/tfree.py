@@ -64,8 +64,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numba
-import numba.core.cgutils
-import numba.extending
 import numpy as np
 
 from toklab.errors import ConfigError, DataError

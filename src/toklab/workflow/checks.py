@@ -23,8 +23,6 @@ from toklab import names
 from toklab.data.corpus import CorpusSpec
 from toklab.errors import ConfigError
 from toklab.models.presets import read_presets
-from toklab.tokenizers import bytespan
-from toklab.tokenizers.bpe import unique_special_tokens
 from toklab.tokenizers.tokenizer_files import special_token_roles
 from toklab.workflow.config import Block
 from toklab.workflow.families import BYTE_LEVEL, FAMILIES
@@ -113,47 +111,11 @@ def validate_config(config: dict[str, Any], schema: str | Path) -> dict[str, Any
 # Ranges that depend on other fields
 
 
-def _below(name: str, key: str, value: int, minimum: int, why: str) -> ConfigError:
-    return ConfigError(
-        f"corpus '{name}': {key}: {value} is less than the minimum of {minimum}, {why} "
-        f"(allowed: an integer >= {minimum})"
-    )
-
-
-def bpe_min_vocab(special_tokens: list[str]) -> int:
-    """The smallest byte-level BPE: the 256 bytes and the special tokens (``check_vocab_size``)."""
-    return 256 + len(unique_special_tokens(special_tokens))
-
-
-def bytespan_min_vocab(special_tokens: list[str]) -> int:
-    """The smallest ByteSpan vocabulary: its initial tokens, the special tokens and the unknown.
-
-    The rule of ``toklab.tokenizers.bytespan.check_room``, which its training applies.
-    """
-    specials = bytespan.with_unk(list(dict.fromkeys(special_tokens)))
-    return len(bytespan.initial_tokens()) + len(specials)
-
-
 def check_ranges(name: str, corpus: Block) -> None:
     """Numbers whose range depends on other fields: vocabularies, strides, T-Free's m and k."""
-    if corpus.get("bpe"):
-        block = corpus["bpe"]
-        minimum = bpe_min_vocab(block["special_tokens"])
-        for i, vocab in enumerate(block["vocab_sizes"]):
-            if vocab < minimum:
-                why = f"the 256 bytes and {minimum - 256} special token(s)"
-                raise _below(name, f"bpe.vocab_sizes[{i}]", vocab, minimum, why)
-    if corpus.get("bytespan"):
-        block = corpus["bytespan"]
-        minimum = bytespan_min_vocab(block["special_tokens"])
-        for i, vocab in enumerate(block["vocab_sizes"]):
-            if vocab < minimum:
-                initial = len(bytespan.initial_tokens())
-                why = (
-                    f"the {initial} initial tokens (bytes, their word-initial and continuation "
-                    f"forms), the special tokens and {bytespan.UNK}"
-                )
-                raise _below(name, f"bytespan.vocab_sizes[{i}]", vocab, minimum, why)
+    for family in FAMILIES:
+        if family.configured(corpus):
+            family.check(name, corpus)
     windows = [("bytelm.extraction", (corpus.get("bytelm") or {}).get("extraction"))]
     windows.append(("lm.evaluation", (corpus.get("lm") or {}).get("evaluation")))
     for key, block in windows:
@@ -161,18 +123,6 @@ def check_ranges(name: str, corpus: Block) -> None:
             raise ConfigError(
                 f"corpus '{name}': {key}.stride: {block['stride']} is greater than "
                 f"{key}.context {block['context']} (allowed: an integer in [1, context])"
-            )
-    for i, hasher in enumerate((corpus.get("tfree") or {}).get("hashers", [])):
-        v, m, k = hasher["v"], hasher["m"], hasher.get("k", 0)
-        if m > v:
-            raise ConfigError(
-                f"corpus '{name}': tfree.hashers[{i}].m: {m} is greater than its v {v} "
-                "(allowed: an integer in [1, v])"
-            )
-        if k > m:
-            raise ConfigError(
-                f"corpus '{name}': tfree.hashers[{i}].k: {k} is greater than its m {m} "
-                "(allowed: an integer in [0, m])"
             )
 
 

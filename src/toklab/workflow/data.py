@@ -6,6 +6,7 @@ Rules: ``workflow/rules/data.smk``; scripts: ``download.py``, ``prepare_corpus.p
 from __future__ import annotations
 
 import glob
+import json
 
 from toklab.errors import ConfigError
 from toklab.workflow import layout
@@ -58,6 +59,10 @@ class DataPlan:
             for name, subset in block["subsets"].items()
         }
         return block
+
+    def corpus_spec(self, corpus: str) -> str:
+        """:meth:`corpus_script_config` as JSON for ``prepare_corpus.py shards`` (order kept)."""
+        return json.dumps(self.corpus_script_config(corpus))
 
     def source_files(self, corpus: str) -> list[str]:
         """Local and downloaded files a corpus reads (none for hf and demo sources)."""

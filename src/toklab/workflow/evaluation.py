@@ -79,7 +79,7 @@ class EvaluationPlan:
                 files[language] = os.path.join(folder, f"{gold}_morph_data.csv")
         return files
 
-    def morphscore_url(self, language: str) -> str:
+    def morphscore_url(self, morphscore_language: str) -> str:
         """Download address of one language's MorphScore gold file."""
         urls = {
             block["evaluation"]["morphscore"]["url"]
@@ -87,7 +87,7 @@ class EvaluationPlan:
             if block.get("evaluation")
         }
         url = urls.pop() if urls else DEFAULT_MORPHSCORE_URL
-        return url.format(language=language)
+        return url.format(language=morphscore_language)
 
     def evaluated_tokenizers(self, corpus: str) -> list[tuple[str, str]]:
         """(tokenizer corpus, name) of every tokenizer applied to the evaluation subset."""
@@ -221,7 +221,7 @@ class EvaluationPlan:
         if not shown:
             raise ConfigError(f"corpus '{corpus}' needs BPE and ByteSpan tokenizers for this plot")
         return {
-            **self.tokenizers.bytespan_inputs(corpus, shown[1]),
+            **self.tokenizers.training_inputs(corpus, shown[1]),
             "tokenizers": [layout.tokenizer_file(corpus, name) for name in shown],
         }
 

@@ -1,10 +1,14 @@
 """The registry of tokenizer families.
 
-A family is configured by one block of a corpus (``bpe:``, ``bytespan:``, ...). Its entry says
-which tokenizers that block names, which subset each trains on, which other blocks and subsets
-it needs, and which files its training rule writes. Everything that lists tokenizers (targets,
-statistics, tables, plots, checks) iterates over :data:`FAMILIES`, so a new family is one entry
-here, one rule file and one script.
+A family is configured by one block of a corpus (``bpe:``, ``bytespan:``, ...). Its entry owns
+everything the workflow knows of it: its name grammar (:mod:`toklab.names`), which tokenizers
+its block names, which subset each trains on, which other blocks and subsets it needs, the
+range checks of its block, the files its training rule reads (:meth:`Family.inputs`) and
+writes, and the command of ``train_tokenizer.py`` that trains one (:meth:`Family.command`).
+Everything that lists tokenizers (targets, statistics, tables, plots, checks) iterates over
+:data:`FAMILIES`, and every family's rule in ``workflow/rules/tokenizers.smk`` binds the same
+two plan functions (``plan.tokenizers.training_inputs`` and ``training_command``), so a new
+family is one entry here, one rule and one script subcommand.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from dataclasses import dataclass
 
 from toklab import names
 from toklab.errors import ConfigError
+from toklab.tokenizers import bytespan
+from toklab.tokenizers.bpe import unique_special_tokens
+from toklab.workflow import layout, shell
 from toklab.workflow.config import Block
 
 
@@ -61,6 +68,40 @@ class Family:
         """``{config key: subset}`` of every subset the family's block names."""
         return {}
 
+    def min_vocab(self, block: Block) -> tuple[int, str] | None:
+        """The smallest vocabulary its trainer can make, and what it holds (None: no bound)."""
+        return None
+
+    def check(self, corpus_name: str, corpus: Block) -> None:
+        """Ranges that depend on other fields of its block: its vocabularies' minimum."""
+        block = corpus[self.block]
+        bound = self.min_vocab(block)
+        if bound is None:
+            return
+        minimum, why = bound
+        for i, vocab in enumerate(block["vocab_sizes"]):
+            if vocab < minimum:
+                raise ConfigError(
+                    f"corpus '{corpus_name}': {self.block}.vocab_sizes[{i}]: {vocab} is less "
+                    f"than the minimum of {minimum}, {why} (allowed: an integer >= {minimum})"
+                )
+
+    def inputs(self, corpus_name: str, corpus: Block, name: names.Grammar) -> dict[str, str]:
+        """The files its training rule reads to make tokenizer ``name`` (none by default)."""
+        return {}
+
+    def command(self, corpus_name: str, corpus: Block, name: names.Grammar) -> str:
+        """The subcommand and options of its training script that make tokenizer ``name``.
+
+        Its rule adds the output directory, and the threads where the trainer uses several.
+        """
+        raise NotImplementedError
+
+
+def _specials(corpus: Block, block: str) -> str:
+    """``--special-token`` options of a family's block."""
+    return shell.special_tokens(corpus[block]["special_tokens"])
+
 
 class BpeFamily(Family):
     """Byte-level BPE: toklab's exact trainer (``bpe-V``) and tokenizers' (``hfbpe-V``)."""
@@ -80,6 +121,24 @@ class BpeFamily(Family):
     def subset_references(self, corpus: Block) -> dict[str, str]:
         """The block's ``subset``."""
         return {f"{self.block}.subset": corpus[self.block]["subset"]}
+
+    def min_vocab(self, block: Block) -> tuple[int, str]:
+        """The 256 bytes and the special tokens."""
+        specials = len(unique_special_tokens(block["special_tokens"]))
+        return 256 + specials, f"the 256 bytes and {specials} special token(s)"
+
+    def inputs(self, corpus_name: str, corpus: Block, name: names.Grammar) -> dict[str, str]:
+        """The byte corpus of its training subset."""
+        return layout.byte_corpus_files(corpus_name, self.training_subset(corpus), "train")
+
+    def command(self, corpus_name: str, corpus: Block, name: names.Grammar) -> str:
+        """``bpe`` with the corpus, vocabulary size, specials, minimum frequency and backend."""
+        prefix = layout.prefix(self.inputs(corpus_name, corpus, name)["train_bin"])
+        return (
+            f"bpe --corpus-prefix {shell.quote(prefix)} --vocab-size {name.vocab_size}"
+            f" {_specials(corpus, self.block)}"
+            f" --min-frequency {corpus[self.block]['min_frequency']} --backend {name.backend}"
+        )
 
 
 class ByteSpanFamily(Family):
@@ -113,6 +172,44 @@ class ByteSpanFamily(Family):
         """The byte LM whose cues the tokenizers segment by."""
         return ("bytelm",)
 
+    def min_vocab(self, block: Block) -> tuple[int, str]:
+        """Its initial tokens, the special tokens and the unknown token.
+
+        The rule of :func:`toklab.tokenizers.bytespan.check_room`, which its training applies.
+        """
+        initial = len(bytespan.initial_tokens())
+        specials = bytespan.with_unk(list(dict.fromkeys(block["special_tokens"])))
+        why = (
+            f"the {initial} initial tokens (bytes, their word-initial and continuation "
+            f"forms), the special tokens and {bytespan.UNK}"
+        )
+        return initial + len(specials), why
+
+    def inputs(self, corpus_name: str, corpus: Block, name: names.Grammar) -> dict[str, str]:
+        """The manifest, the byte LM's predictions zarr and the byte corpus it belongs to."""
+        lm = corpus["bytelm"]
+        return {
+            "manifest": layout.path(layout.MANIFEST, corpus=corpus_name),
+            "predictions": layout.path(layout.PREDICTIONS, corpus=corpus_name, model=lm["name"]),
+            **layout.byte_corpus_files(corpus_name, lm["predict_subset"], "corpus"),
+        }
+
+    def command(self, corpus_name: str, corpus: Block, name: names.Grammar) -> str:
+        """``bytespan`` with the cues, the options its name spells and the block's others."""
+        block = corpus[self.block]
+        inputs = self.inputs(corpus_name, corpus, name)
+        # the trainer reads the percentile for the combined constraint only
+        percentile = block["percentile"] if name.percentile is None else name.percentile
+        return (
+            f"bytespan --corpus-prefix {shell.quote(layout.prefix(inputs['corpus_bin']))}"
+            f" --predictions {shell.quote(inputs['predictions'])} --cue {name.cue}"
+            f" --constraint {name.constraint} --percentile {percentile}"
+            f" --vocab-size {name.vocab_size} --min-frequency {block['min_frequency']}"
+            f" --variant {name.variant} --inference {name.inference}"
+            f" --manifest {shell.quote(inputs['manifest'])}"
+            f" --subset {self.training_subset(corpus)} {_specials(corpus, self.block)}"
+        )
+
 
 class PretrainedFamily(Family):
     """Hugging Face tokenizers by hub id or local directory, fetched once."""
@@ -124,6 +221,15 @@ class PretrainedFamily(Family):
     def training_subset(self, corpus: Block) -> str:
         """None: pretrained tokenizers are not trained here."""
         raise ConfigError("pretrained tokenizers are not trained on a subset")
+
+    def command(self, corpus_name: str, corpus: Block, name: names.Grammar) -> str:
+        """``pretrained`` with the ``source`` of its key and its ``--revision``, if any."""
+        source = corpus[self.block][name.key]
+        revision = source.get("revision")
+        return (
+            f"pretrained --source {shell.quote(source['source'])}"
+            f" {shell.repeated('--revision', [revision] if revision else [])}"
+        )
 
 
 class ByteLevelFamily(Family):
@@ -140,6 +246,10 @@ class ByteLevelFamily(Family):
     def configured(self, corpus: Block) -> bool:
         """An empty ``byte_level: {}`` block (defaults filled) configures it too."""
         return corpus.get(self.block) is not None
+
+    def command(self, corpus_name: str, corpus: Block, name: names.Grammar) -> str:
+        """``byte-level`` with the special tokens."""
+        return f"byte-level {_specials(corpus, self.block)}"
 
 
 class TfreeFamily(Family):
@@ -163,6 +273,34 @@ class TfreeFamily(Family):
         for subset in (block.get("fertility") or {}).get("subsets", []):
             references[f"{self.block}.fertility.subsets[{subset}]"] = subset
         return references
+
+    def check(self, corpus_name: str, corpus: Block) -> None:
+        """Each hasher's ``m`` is at most its ``v``, its ``k`` at most its ``m``."""
+        for i, hasher in enumerate(corpus[self.block]["hashers"]):
+            v, m, k = hasher["v"], hasher["m"], hasher.get("k", 0)
+            key = f"corpus '{corpus_name}': {self.block}.hashers[{i}]"
+            if m > v:
+                raise ConfigError(
+                    f"{key}.m: {m} is greater than its v {v} (allowed: an integer in [1, v])"
+                )
+            if k > m:
+                raise ConfigError(
+                    f"{key}.k: {k} is greater than its m {m} (allowed: an integer in [0, m])"
+                )
+
+    def inputs(self, corpus_name: str, corpus: Block, name: names.Grammar) -> dict[str, str]:
+        """The word counts of the dictionary subset, which its dictionary is cut from."""
+        subset = self.training_subset(corpus)
+        return {"counts": layout.path(layout.TFREE_WORD_COUNTS, corpus=corpus_name, subset=subset)}
+
+    def command(self, corpus_name: str, corpus: Block, name: names.Grammar) -> str:
+        """``tokenizer`` (of ``tfree.py``) with the hasher's settings and the dictionary size."""
+        counts = self.inputs(corpus_name, corpus, name)["counts"]
+        words = "--entire-words" if name.entire_words else "--no-entire-words"
+        return (
+            f"tokenizer --counts {shell.quote(counts)} --v {name.v} --m {name.m} --k {name.k}"
+            f" {words} --words {corpus[self.block]['dictionary']['words']}"
+        )
 
 
 BPE = BpeFamily("bpe", names.BpeName, ("tokenizer.json", "vocab.json", "merges.txt"))

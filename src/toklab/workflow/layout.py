@@ -12,8 +12,10 @@ from urllib.parse import urlsplit
 
 from toklab import names
 
-#: The wildcard constraint of every name in a path. A family's own rule narrows ``tokenizer``
-#: to its grammar (:meth:`toklab.names.Grammar.wildcard`).
+#: The wildcard constraint of every name in a path. ``tokenizer`` names a tokenizer's directory;
+#: ``tokenization`` names what a token array or an LM holds (a tokenizer's own ids, or a variant
+#: of them, :class:`toklab.names.TokenizationName`). A family's or a variant's own rule narrows
+#: them to its grammar (:meth:`toklab.names.Grammar.wildcard`).
 WILDCARDS = {
     "corpus": names.NAME,
     "subset": names.NAME,
@@ -21,6 +23,7 @@ WILDCARDS = {
     "model": names.NAME,
     "tokenizer_corpus": names.NAME,
     "tokenizer": names.TOKENIZER,
+    "tokenization": names.TOKENIZER,
     "filename": r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     "morphscore_language": r"[a-z]+",
     "split": r"train|val",
@@ -54,7 +57,7 @@ STATS = "results/stats/{corpus}/{tokenizer_corpus}/{tokenizer}.json"
 # Tokenized datasets: token arrays of (corpus, subset) by a tokenizer of any corpus, and exports
 
 #: A token array is three files sharing this prefix (see :data:`TOKEN_ARRAY_SUFFIXES`).
-TOKEN_ARRAY = "results/tokenized/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}"
+TOKEN_ARRAY = "results/tokenized/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}"
 TOKEN_ARRAY_SUFFIXES = ("bin", "idx", "meta.json")
 #: A T-Free word array is a token array of word ids and its word table (``words.json``).
 WORD_ARRAY_SUFFIXES = (*TOKEN_ARRAY_SUFFIXES, "words.json")
@@ -63,11 +66,11 @@ WORD_ARRAY_SUFFIXES = (*TOKEN_ARRAY_SUFFIXES, "words.json")
 ALIGNED_WORD_ARRAY = f"{TOKEN_ARRAY}.aligned"
 ALIGNED_WORD_ARRAY_SUFFIXES = (*WORD_ARRAY_SUFFIXES, "items.idx")
 #: Delphi: a directory of {subset}-{i:05d}.parquet files and a meta.json.
-DELPHI_EXPORT = "results/exports/delphi/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}"
+DELPHI_EXPORT = "results/exports/delphi/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}"
 #: StochasTok / nanoGPT: train.bin and val.bin, flat uint16, EOS after every document.
-NANOGPT_EXPORT = "results/exports/nanogpt/{corpus}/{tokenizer_corpus}/{tokenizer}/{split}.bin"
+NANOGPT_EXPORT = "results/exports/nanogpt/{corpus}/{tokenizer_corpus}/{tokenization}/{split}.bin"
 #: CS336: one uint16 .npy per subset.
-CS336_EXPORT = "results/exports/cs336/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.npy"
+CS336_EXPORT = "results/exports/cs336/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}.npy"
 #: T-Free: the MemoryMap of a subset's UTF-8 bytes, and the AlignedMemoryMap over it (with the
 #: same prefix: T-Free's reader of the aligned map reads the bytes from ``{prefix}.bin``).
 TFREE_EXPORT = "results/exports/tfree/{corpus}/{subset}"
@@ -83,29 +86,29 @@ TFREE_WORD_COUNTS = "results/tfree/{corpus}/{subset}.word_counts.tsv"
 # ---------------------------------------------------------------------------------------------
 # Language models per tokenizer, trained on token arrays, and their evaluation
 
-LM_DIR = "results/models/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}"
+LM_DIR = "results/models/lm/{corpus}/{tokenizer_corpus}/{tokenization}/{model}"
 LM_FILES = ("model.safetensors", "config.json", "metrics.jsonl")
-LM_EVAL = "results/eval/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.json"
-LM_BENCHMARK = "results/benchmarks/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.tsv"
+LM_EVAL = "results/eval/lm/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.json"
+LM_BENCHMARK = "results/benchmarks/lm/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.tsv"
 
 # ---------------------------------------------------------------------------------------------
 # StochasTok's task evaluations of the LMs
 
 #: Multi-digit addition by generation: every kept checkpoint of one LM, every question
 #: tokenization and split.
-ADDITION_EVAL = "results/eval/addition/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.json"
+ADDITION_EVAL = "results/eval/addition/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.json"
 #: Standard multiple-choice benchmarks (HellaSwag, ARC, WinoGrande, MMLU, BLiMP) of one LM's
 #: kept checkpoints and final model
-BENCHMARKS_EVAL = "results/eval/benchmarks/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.json"
+BENCHMARKS_EVAL = "results/eval/benchmarks/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.json"
 #: LangGame: questions from the corpus's words, JSONL ({prompt, options, answer, kind} lines)
 LANGGAME_QUESTIONS = "results/tasks/{corpus}/langgame/{task_split}.jsonl"
 #: ... as fine-tuning examples of a tokenizer (a token array and PREFIX.answers.bin)
-LANGGAME_EXAMPLES = "results/tasks/{corpus}/langgame/{tokenizer_corpus}/{tokenizer}/{task_split}"
+LANGGAME_EXAMPLES = "results/tasks/{corpus}/langgame/{tokenizer_corpus}/{tokenization}/{task_split}"
 LANGGAME_EXAMPLE_SUFFIXES = ("bin", "idx", "meta.json", "answers.bin")
 #: An LM of the corpus fine-tuned on LangGame (checkpoints/step-{N}/ kept for the curves)
-LANGGAME_MODEL = "results/models/langgame/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}"
+LANGGAME_MODEL = "results/models/langgame/{corpus}/{tokenizer_corpus}/{tokenization}/{model}"
 #: Accuracy of the LM (step 0) and of every kept fine-tuning checkpoint
-LANGGAME_EVAL = "results/eval/langgame/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.json"
+LANGGAME_EVAL = "results/eval/langgame/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.json"
 
 # ---------------------------------------------------------------------------------------------
 # Tables and plots: results/tables/{table}_{corpus}.csv, results/plots/{plot}_{corpus}.png
@@ -125,29 +128,29 @@ LOGS = {
     "train_tokenizer": "logs/tokenizers/{corpus}/{tokenizer}.log",
     "download_morphscore": "logs/evaluation/download_morphscore/{morphscore_language}.log",
     "tokenizer_stats": "logs/evaluation/{corpus}/{tokenizer_corpus}/{tokenizer}.log",
-    "tokenize": "logs/tokenized/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
-    "tokenize_words": "logs/tokenized/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
+    "tokenize": "logs/tokenized/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}.log",
+    "tokenize_words": "logs/tokenized/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}.log",
     "tokenize_aligned_words": (
-        "logs/tokenized/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.aligned.log"
+        "logs/tokenized/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}.aligned.log"
     ),
     "tfree_word_counts": "logs/tfree/word_counts/{corpus}/{subset}.log",
     "tfree_tokenizer": "logs/tokenizers/{corpus}/{tokenizer}.log",
-    "export_delphi": "logs/exports/delphi/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
-    "export_nanogpt": "logs/exports/nanogpt/{corpus}/{tokenizer_corpus}/{tokenizer}/{split}.log",
-    "export_cs336": "logs/exports/cs336/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
+    "export_delphi": "logs/exports/delphi/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}.log",
+    "export_nanogpt": "logs/exports/nanogpt/{corpus}/{tokenizer_corpus}/{tokenization}/{split}.log",
+    "export_cs336": "logs/exports/cs336/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}.log",
     "export_tfree": "logs/exports/tfree/{corpus}/{subset}.log",
     "stochastok_splits": "logs/stochastok/splits/{corpus}/{tokenizer}.log",
-    "expand_stochastok": "logs/stochastok/expand/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
-    "bpe_dropout": "logs/stochastok/bpe_dropout/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
+    "expand_stochastok": "logs/stochastok/expand/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}.log",
+    "bpe_dropout": "logs/stochastok/bpe_dropout/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}.log",
     "langgame_questions": "logs/tasks/langgame/{corpus}.log",
-    "langgame_examples": "logs/tasks/langgame/{corpus}/{tokenizer_corpus}/{tokenizer}/{task_split}.log",
-    "finetune_langgame": "logs/langgame/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
-    "evaluate_langgame": "logs/eval/langgame/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
-    "evaluate_benchmarks": "logs/eval/benchmarks/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
-    "evaluate_addition": "logs/eval/addition/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
-    "tokenize_characters": "logs/stochastok/characters/{corpus}/{tokenizer_corpus}/{tokenizer}/{subset}.log",
-    "train_lm": "logs/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
-    "evaluate_lm": "logs/eval/lm/{corpus}/{tokenizer_corpus}/{tokenizer}/{model}.log",
+    "langgame_examples": "logs/tasks/langgame/{corpus}/{tokenizer_corpus}/{tokenization}/{task_split}.log",
+    "finetune_langgame": "logs/langgame/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
+    "evaluate_langgame": "logs/eval/langgame/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
+    "evaluate_benchmarks": "logs/eval/benchmarks/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
+    "evaluate_addition": "logs/eval/addition/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
+    "tokenize_characters": "logs/stochastok/characters/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}.log",
+    "train_lm": "logs/lm/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
+    "evaluate_lm": "logs/eval/lm/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
     "table": "logs/tables/{table}_{corpus}.log",
     "plot": "logs/plots/{plot}_{corpus}.log",
 }
@@ -198,7 +201,7 @@ def files_of(prefix: str, suffixes: tuple[str, ...], key: str | None = None) -> 
 
 
 def aligned_word_array_files(
-    corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str, key: str | None = None
+    corpus: str, subset: str, tokenizer_corpus: str, tokenization: str, key: str | None = None
 ) -> dict[str, str]:
     """The files of a T-Free hasher's aligned word array, keyed ``{key}_bin``, ... (or ``bin``)."""
     prefix = path(
@@ -206,13 +209,13 @@ def aligned_word_array_files(
         corpus=corpus,
         subset=subset,
         tokenizer_corpus=tokenizer_corpus,
-        tokenizer=tokenizer,
+        tokenization=tokenization,
     )
     return files_of(prefix, ALIGNED_WORD_ARRAY_SUFFIXES, key)
 
 
 def token_array_files(
-    corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str, key: str | None = None
+    corpus: str, subset: str, tokenizer_corpus: str, tokenization: str, key: str | None = None
 ) -> dict[str, str]:
     """The files of a token array, keyed ``{key}_bin``, ... (or ``bin``, ...).
 
@@ -223,9 +226,9 @@ def token_array_files(
         corpus=corpus,
         subset=subset,
         tokenizer_corpus=tokenizer_corpus,
-        tokenizer=tokenizer,
+        tokenization=tokenization,
     )
-    suffixes = WORD_ARRAY_SUFFIXES if names.is_tfree(tokenizer) else TOKEN_ARRAY_SUFFIXES
+    suffixes = WORD_ARRAY_SUFFIXES if names.is_tfree(tokenization) else TOKEN_ARRAY_SUFFIXES
     return files_of(prefix, suffixes, key)
 
 
@@ -239,16 +242,24 @@ def lm_outputs(directory: str = LM_DIR) -> dict[str, str]:
     return {name.split(".")[0]: f"{directory}/{name}" for name in LM_FILES}
 
 
-def lm_path(template: str, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str) -> str:
+def lm_path(
+    template: str, corpus: str, tokenizer_corpus: str, tokenization: str, model: str
+) -> str:
     """A per-LM template (:data:`LM_DIR`, :data:`LM_EVAL`, :data:`LM_BENCHMARK`) for one LM."""
     return path(
-        template, corpus=corpus, tokenizer_corpus=tokenizer_corpus, tokenizer=tokenizer, model=model
+        template,
+        corpus=corpus,
+        tokenizer_corpus=tokenizer_corpus,
+        tokenization=tokenization,
+        model=model,
     )
 
 
-def lm_file(corpus: str, tokenizer_corpus: str, tokenizer: str, model: str, filename: str) -> str:
-    """A file of a trained LM's directory (the byte LM's: tokenizer ``bytes`` of its corpus)."""
-    return f"{lm_path(LM_DIR, corpus, tokenizer_corpus, tokenizer, model)}/{filename}"
+def lm_file(
+    corpus: str, tokenizer_corpus: str, tokenization: str, model: str, filename: str
+) -> str:
+    """A file of a trained LM's directory (the byte LM's: tokenization ``bytes`` of its corpus)."""
+    return f"{lm_path(LM_DIR, corpus, tokenizer_corpus, tokenization, model)}/{filename}"
 
 
 def tokenizer_file(corpus: str, tokenizer: str, filename: str = "tokenizer.json") -> str:

@@ -109,17 +109,17 @@ class LmPlan:
             )
         return jobs
 
-    def job(self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str) -> LmJob:
+    def job(self, corpus: str, tokenizer_corpus: str, tokenization: str, model: str) -> LmJob:
         """The settings of one LM training job (the lm block's model or the byte LM).
 
         A byte LM that the ``lm`` block also trains (its name, on ``bytes`` of its corpus) has
         one output directory, so both blocks must set the same model, data and GPUs.
         """
-        run = (tokenizer_corpus, tokenizer, model)
+        run = (tokenizer_corpus, tokenization, model)
         jobs = self._jobs(corpus, run)
         if not jobs:
             raise ConfigError(
-                f"corpus '{corpus}' trains no LM '{model}' on '{tokenizer_corpus}/{tokenizer}'"
+                f"corpus '{corpus}' trains no LM '{model}' on '{tokenizer_corpus}/{tokenization}'"
             )
         if any(not job.same_settings(jobs[0]) for job in jobs[1:]):
             directory = layout.lm_path(layout.LM_DIR, corpus, *run)
@@ -139,10 +139,12 @@ class LmPlan:
         tokenized = self.config.corpus(corpus).get("tokenized") or {}
         if "delphi" not in tokenized.get("exports", {}):
             raise ConfigError(f"{where}, but the corpus configures no delphi export")
-        tokenizer_corpus, tokenizer, _ = run
-        if (tokenizer_corpus, tokenizer) not in self.tokenized.export_tokenizers(corpus, "delphi"):
+        tokenizer_corpus, tokenization, _ = run
+        if (tokenizer_corpus, tokenization) not in self.tokenized.export_tokenizers(
+            corpus, "delphi"
+        ):
             raise ConfigError(
-                f"{where}, but the delphi export does not include '{tokenizer_corpus}/{tokenizer}'"
+                f"{where}, but the delphi export does not include '{tokenizer_corpus}/{tokenization}'"
             )
         for subset in (job.train_subset, job.valid_subset):
             if subset not in tokenized["subsets"]:
@@ -152,7 +154,7 @@ class LmPlan:
         return self.tokenized.export_settings(corpus, "delphi")
 
     def training_settings(
-        self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str
+        self, corpus: str, tokenizer_corpus: str, tokenization: str, model: str
     ) -> Block:
         """The trainer's fields of one LM: its preset and training fields.
 
@@ -160,10 +162,10 @@ class LmPlan:
         its ``seq_len`` is that (added when the config leaves it out); a T-Free LM of a corpus
         with ``tfree.samples: aligned`` gets ``data: aligned``.
         """
-        run = (tokenizer_corpus, tokenizer, model)
+        run = (tokenizer_corpus, tokenization, model)
         job = self.job(corpus, *run)
         settings = {"model_preset": job.preset, **job.training}
-        if self._aligned(corpus, tokenizer):
+        if self._aligned(corpus, tokenization):
             settings["data"] = "aligned"
         if job.chunks:
             sample = self._chunk_export(corpus, run, job)["seq_len"]
@@ -176,9 +178,9 @@ class LmPlan:
                 )
         return settings
 
-    def _aligned(self, corpus: str, tokenizer: str) -> bool:
+    def _aligned(self, corpus: str, tokenization: str) -> bool:
         """Whether an LM on ``tokenizer`` is a T-Free LM trained on aligned samples."""
-        return names.is_tfree(tokenizer) and self.tfree.samples(corpus) == "aligned"
+        return names.is_tfree(tokenization) and self.tfree.samples(corpus) == "aligned"
 
     def _token_arrays(self, corpus: str, run: LmRun, job: LmJob) -> dict[str, str]:
         """The training and validation token arrays of one LM (``train_bin``, ``valid_bin``, ...).
@@ -197,32 +199,36 @@ class LmPlan:
         }
 
     def training_inputs(
-        self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str
+        self, corpus: str, tokenizer_corpus: str, tokenization: str, model: str
     ) -> dict[str, str]:
         """The tokenizer and the training and validation data of one LM.
 
         The data are token arrays, the Delphi export directories (``train``, ``valid``) of a
         ``data: chunks`` job, or a T-Free LM's aligned word arrays (``tfree.samples: aligned``).
         """
-        run = (tokenizer_corpus, tokenizer, model)
+        run = (tokenizer_corpus, tokenization, model)
         job = self.job(corpus, *run)
-        inputs = {"tokenizer": self.tokenized.tokenizer_json(tokenizer_corpus, tokenizer)}
-        if self._aligned(corpus, tokenizer):
+        inputs = {"tokenizer": self.tokenized.tokenizer_json(tokenizer_corpus, tokenization)}
+        if self._aligned(corpus, tokenization):
             for subset in (job.train_subset, job.valid_subset):
                 self.tfree.aligned_inputs(corpus, subset)
             return {
                 **inputs,
                 **layout.aligned_word_array_files(
-                    corpus, job.train_subset, tokenizer_corpus, tokenizer, "train"
+                    corpus, job.train_subset, tokenizer_corpus, tokenization, "train"
                 ),
                 **layout.aligned_word_array_files(
-                    corpus, job.valid_subset, tokenizer_corpus, tokenizer, "valid"
+                    corpus, job.valid_subset, tokenizer_corpus, tokenization, "valid"
                 ),
             }
         if not job.chunks:
             return {**inputs, **self._token_arrays(corpus, run, job)}
         self._chunk_export(corpus, run, job)
-        fields = {"corpus": corpus, "tokenizer_corpus": tokenizer_corpus, "tokenizer": tokenizer}
+        fields = {
+            "corpus": corpus,
+            "tokenizer_corpus": tokenizer_corpus,
+            "tokenization": tokenization,
+        }
         return {
             **inputs,
             "train": layout.path(layout.DELPHI_EXPORT, **fields, subset=job.train_subset),
@@ -230,13 +236,13 @@ class LmPlan:
         }
 
     def params(
-        self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str
+        self, corpus: str, tokenizer_corpus: str, tokenization: str, model: str
     ) -> dict[str, Any]:
         """GPUs of training and evaluation, ``--train``/``--valid`` and the ``--set`` options.
 
         ``train`` and ``valid`` are array prefixes, or Delphi export directories for chunks.
         """
-        run = (tokenizer_corpus, tokenizer, model)
+        run = (tokenizer_corpus, tokenization, model)
         job = self.job(corpus, *run)
         data = self.training_inputs(corpus, *run)
         if not job.chunks:
@@ -245,45 +251,47 @@ class LmPlan:
             "gpus": job.gpus,
             "eval_gpus": min(job.gpus, 1),
             # T-Free's word arrays come with its hasher's settings instead of a tokenizer.json
-            "tokenizer_option": "--tfree" if names.is_tfree(tokenizer) else "--tokenizer",
+            "tokenizer_option": "--tfree" if names.is_tfree(tokenization) else "--tokenizer",
             "train": data["train"],
             "valid": data["valid"],
             "settings": shell.settings(self.training_settings(corpus, *run)),
         }
 
     def eval_inputs(
-        self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str
+        self, corpus: str, tokenizer_corpus: str, tokenization: str, model: str
     ) -> dict[str, str]:
         """The trained LM, its tokenizer and token arrays (every document is scored in full).
 
         With next-word accuracy on, the validation subset's byte corpus (``text_*``); a T-Free
         LM also needs its hasher's decoding dictionary.
         """
-        run = (tokenizer_corpus, tokenizer, model)
+        run = (tokenizer_corpus, tokenization, model)
         job = self.job(corpus, *run)
         inputs = {
-            "tokenizer": self.tokenized.tokenizer_json(tokenizer_corpus, tokenizer),
+            "tokenizer": self.tokenized.tokenizer_json(tokenizer_corpus, tokenization),
             **self._token_arrays(corpus, run, job),
             **{name.split(".")[0]: layout.lm_file(corpus, *run, name) for name in layout.LM_FILES},
         }
         if self.config.block(corpus, "lm")["evaluation"]["next_word"]["items"]:
             inputs.update(layout.byte_corpus_files(corpus, job.valid_subset, "text"))
-        if names.is_tfree(tokenizer):
+        if names.is_tfree(tokenization):
             inputs["dictionary"] = layout.tokenizer_file(
-                tokenizer_corpus, tokenizer, "dictionary.tsv"
+                tokenizer_corpus, tokenization, "dictionary.tsv"
             )
         return inputs
 
-    def eval_params(self, corpus: str, tokenizer_corpus: str, tokenizer: str, model: str) -> Block:
+    def eval_params(
+        self, corpus: str, tokenizer_corpus: str, tokenization: str, model: str
+    ) -> Block:
         """The evaluation's context, stride, batch size and ``options``.
 
         The options: ``--tokenizer``, or ``--tfree`` with ``--dictionary``, and next-word
         accuracy's (``--text`` and its settings).
         """
-        inputs = self.eval_inputs(corpus, tokenizer_corpus, tokenizer, model)
+        inputs = self.eval_inputs(corpus, tokenizer_corpus, tokenization, model)
         block = self.config.block(corpus, "lm")["evaluation"]
         next_word = block["next_word"]
-        if names.is_tfree(tokenizer):
+        if names.is_tfree(tokenization):
             files = {"--tfree": inputs["tokenizer"], "--dictionary": inputs["dictionary"]}
         else:
             files = {"--tokenizer": inputs["tokenizer"]}

@@ -235,25 +235,25 @@ class TasksPlan:
         }
 
     def langgame_example_inputs(
-        self, corpus: str, tokenizer_corpus: str, tokenizer: str, task_split: str
+        self, corpus: str, tokenizer_corpus: str, tokenization: str, task_split: str
     ) -> dict[str, str]:
         """The questions of a split and the tokenizer of a fine-tuned LM."""
-        if (tokenizer_corpus, tokenizer) not in self.langgame_tokenizers(corpus):
+        if (tokenizer_corpus, tokenization) not in self.langgame_tokenizers(corpus):
             raise ConfigError(
                 f"corpus '{corpus}': no LM fine-tuned on LangGame uses '{tokenizer_corpus}/"
-                f"{tokenizer}'"
+                f"{tokenization}'"
             )
         return {
             "questions": layout.path(
                 layout.LANGGAME_QUESTIONS, corpus=corpus, task_split=task_split
             ),
-            "tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenizer),
+            "tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenization),
         }
 
-    def _langgame_examples(self, corpus: str, tokenizer_corpus: str, tokenizer: str, split: str):
+    def _langgame_examples(self, corpus: str, tokenizer_corpus: str, tokenization: str, split: str):
         prefix = layout.path(
             layout.LANGGAME_EXAMPLES, corpus=corpus, tokenizer_corpus=tokenizer_corpus,
-            tokenizer=tokenizer, task_split=split,
+            tokenization=tokenization, task_split=split,
         )  # fmt: skip
         return prefix, layout.files_of(prefix, layout.LANGGAME_EXAMPLE_SUFFIXES, split)
 

@@ -74,31 +74,15 @@ class TfreePlan:
             )
         return layout.byte_corpus_files(corpus, subset, "corpus")
 
-    def tokenizer_inputs(self, corpus: str, tokenizer: str) -> dict[str, str]:
-        """The word counts a hasher's dictionary is cut from."""
-        self.hasher(corpus, tokenizer)
-        return {"counts": self.word_counts(corpus)}
-
-    def tokenizer_params(self, corpus: str, tokenizer: str) -> dict[str, Any]:
-        """The hasher's settings (``--v --m --k [--entire-words]``) and the dictionary size."""
-        hasher = self.hasher(corpus, tokenizer)
-        return {
-            "v": hasher.v,
-            "m": hasher.m,
-            "k": hasher.k,
-            "entire_words": "--entire-words" if hasher.entire_words else "--no-entire-words",
-            "words": self.block(corpus)["dictionary"]["words"],
-        }
-
     def word_array_inputs(
-        self, corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str
+        self, corpus: str, subset: str, tokenizer_corpus: str, tokenization: str
     ) -> dict[str, str]:
         """The hasher's settings and the byte corpus of one word array."""
-        parsed = self.tokenized.tokenization(corpus, subset, tokenizer_corpus, tokenizer)
-        if parsed.method is not None or not names.is_tfree(tokenizer):
-            raise ConfigError(f"'{tokenizer}' is not a T-Free hasher")
+        parsed = self.tokenized.tokenization(corpus, subset, tokenizer_corpus, tokenization)
+        if parsed.method is not None or not names.is_tfree(tokenization):
+            raise ConfigError(f"'{tokenization}' is not a T-Free hasher")
         return {
-            "settings": layout.tokenizer_file(tokenizer_corpus, tokenizer, "tfree.json"),
+            "settings": layout.tokenizer_file(tokenizer_corpus, tokenization, "tfree.json"),
             **layout.byte_corpus_files(corpus, subset, "corpus"),
         }
 
@@ -129,14 +113,14 @@ class TfreePlan:
         }
 
     def aligned_word_array_inputs(
-        self, corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str
+        self, corpus: str, subset: str, tokenizer_corpus: str, tokenization: str
     ) -> dict[str, str]:
         """The hasher's settings and the T-Free export of one aligned word array."""
-        if not names.is_tfree(tokenizer):
-            raise ConfigError(f"'{tokenizer}' is not a T-Free hasher")
-        self.hasher(tokenizer_corpus, tokenizer)
+        if not names.is_tfree(tokenization):
+            raise ConfigError(f"'{tokenization}' is not a T-Free hasher")
+        self.hasher(tokenizer_corpus, tokenization)
         return {
-            "settings": layout.tokenizer_file(tokenizer_corpus, tokenizer, "tfree.json"),
+            "settings": layout.tokenizer_file(tokenizer_corpus, tokenization, "tfree.json"),
             **self.aligned_inputs(corpus, subset),
         }
 

@@ -61,13 +61,13 @@ class TokenizedPlan:
         return self.config.corpus(corpus).get("tokenized") or TOKENIZE_DEFAULTS
 
     def token_array_inputs(
-        self, corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str
+        self, corpus: str, subset: str, tokenizer_corpus: str, tokenization: str
     ) -> dict[str, str]:
         """The tokenizer and the byte corpus of one token array by the tokenizer's own ids."""
-        if self.tokenization(corpus, subset, tokenizer_corpus, tokenizer).method is not None:
-            raise ConfigError(f"'{tokenizer}' is a variant tokenization, not a tokenizer")
+        if self.tokenization(corpus, subset, tokenizer_corpus, tokenization).method is not None:
+            raise ConfigError(f"'{tokenization}' is a variant tokenization, not a tokenizer")
         return {
-            "tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenizer),
+            "tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenization),
             **layout.byte_corpus_files(corpus, subset, "corpus"),
         }
 
@@ -146,25 +146,25 @@ class TokenizedPlan:
         return [self.config.resolve_tokenizer(corpus, ref) for ref in chosen]
 
     def export_inputs(
-        self, export: str, corpus: str, subset: str, tokenizer_corpus: str, tokenizer: str
+        self, export: str, corpus: str, subset: str, tokenizer_corpus: str, tokenization: str
     ) -> dict[str, str]:
         """The token array (and its tokenizer) an export of one subset reads."""
-        if (tokenizer_corpus, tokenizer) not in self.export_tokenizers(corpus, export):
+        if (tokenizer_corpus, tokenization) not in self.export_tokenizers(corpus, export):
             raise ConfigError(
                 f"corpus '{corpus}': the {export} export does not include "
-                f"'{tokenizer_corpus}/{tokenizer}'"
+                f"'{tokenizer_corpus}/{tokenization}'"
             )
         return {
-            "tokenizer": self.tokenizer_json(tokenizer_corpus, tokenizer),
-            **layout.token_array_files(corpus, subset, tokenizer_corpus, tokenizer, "tokens"),
+            "tokenizer": self.tokenizer_json(tokenizer_corpus, tokenization),
+            **layout.token_array_files(corpus, subset, tokenizer_corpus, tokenization, "tokens"),
         }
 
     def nanogpt_inputs(
-        self, corpus: str, split: str, tokenizer_corpus: str, tokenizer: str
+        self, corpus: str, split: str, tokenizer_corpus: str, tokenization: str
     ) -> dict[str, str]:
         """The token array of the subset a nanoGPT split (train or val) is made of."""
         subset = self.block(corpus)["exports"].get("nanogpt", {}).get(split)
-        return self.export_inputs("nanogpt", corpus, subset, tokenizer_corpus, tokenizer)
+        return self.export_inputs("nanogpt", corpus, subset, tokenizer_corpus, tokenization)
 
     def export_settings(self, corpus: str, export: str) -> Block:
         """The settings of one export."""
@@ -196,14 +196,14 @@ class TokenizedPlan:
         for export, template in (("delphi", layout.DELPHI_EXPORT), ("cs336", layout.CS336_EXPORT)):
             if export in exports:
                 targets += [
-                    layout.path(template, **fields, subset=s, tokenizer_corpus=c, tokenizer=n)
+                    layout.path(template, **fields, subset=s, tokenizer_corpus=c, tokenization=n)
                     for c, n in self.export_tokenizers(corpus, export)
                     for s in block["subsets"]
                 ]
         if "nanogpt" in exports:
             targets += [
                 layout.path(
-                    layout.NANOGPT_EXPORT, **fields, split=split, tokenizer_corpus=c, tokenizer=n
+                    layout.NANOGPT_EXPORT, **fields, split=split, tokenizer_corpus=c, tokenization=n
                 )
                 for c, n in self.export_tokenizers(corpus, "nanogpt")
                 for split in ("train", "val")

@@ -1,27 +1,17 @@
 """The tokenizers stage's plan: which tokenizers a corpus configures, and each one's job.
 
 Every family of :data:`~toklab.workflow.families.FAMILIES` lists its tokenizers; this plan
-parses a name against the corpus's config and gives its training subset, targets, inputs and
-parameters. Rules: ``workflow/rules/tokenizers.smk``; script: ``train_tokenizer.py``.
+parses a name against the corpus's config and gives its training subset, its targets, and its
+training job's inputs and command (the family's, :class:`~toklab.workflow.families.Family`). Rules: ``workflow/rules/tokenizers.smk``; script: ``train_tokenizer.py``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from toklab import names
 from toklab.errors import ConfigError
-from toklab.workflow import layout, shell
+from toklab.workflow import layout
 from toklab.workflow.config import WorkflowConfig
-from toklab.workflow.families import (
-    BPE,
-    BYTE_LEVEL,
-    BYTESPAN,
-    FAMILIES,
-    PRETRAINED,
-    Family,
-    family_of,
-)
+from toklab.workflow.families import FAMILIES, Family, family_of
 
 #: The byte-level tokenizer, whose token arrays the byte LM trains on.
 BYTE_TOKENIZER = names.ByteLevelName().format()
@@ -56,10 +46,10 @@ class TokenizersPlan:
             )
         return family_of(name).grammar.parse(name)
 
-    def training_subset(self, corpus: str, name: str) -> str:
+    def training_subset(self, corpus: str, tokenizer: str) -> str:
         """The subset one of the corpus's tokenizers is trained on."""
-        self.tokenizer(corpus, name)
-        return family_of(name).training_subset(self.config.corpus(corpus))
+        self.tokenizer(corpus, tokenizer)
+        return family_of(tokenizer).training_subset(self.config.corpus(corpus))
 
     def targets(self, corpus: str) -> list[str]:
         """The files of every configured tokenizer that the default target asks for."""
@@ -76,65 +66,12 @@ class TokenizersPlan:
         block = self.config.corpus(corpus)
         return [name for family in FAMILIES if family.trained for name in family.names(block)]
 
-    def bpe_training_inputs(self, corpus: str, name: str) -> dict[str, str]:
-        """The byte corpus a BPE tokenizer trains on."""
-        self.tokenizer(corpus, name, BPE)
-        return layout.byte_corpus_files(
-            corpus, BPE.training_subset(self.config.corpus(corpus)), "train"
-        )
+    def training_inputs(self, corpus: str, tokenizer: str) -> dict[str, str]:
+        """The files the training rule of one of the corpus's tokenizers reads."""
+        parsed = self.tokenizer(corpus, tokenizer)
+        return family_of(tokenizer).inputs(corpus, self.config.corpus(corpus), parsed)
 
-    def bpe_params(self, corpus: str, name: str) -> dict[str, Any]:
-        """Backend, vocabulary size, minimum pair frequency and special-token options."""
-        tokenizer = self.tokenizer(corpus, name, BPE)
-        block = self.config.block(corpus, "bpe")
-        return {
-            "backend": tokenizer.backend,
-            "vocab_size": tokenizer.vocab_size,
-            "min_frequency": block["min_frequency"],
-            "specials": shell.special_tokens(block["special_tokens"]),
-        }
-
-    def bytespan_params(self, corpus: str, name: str) -> dict[str, Any]:
-        """The ByteSpan trainer's options spelled by the name, and the block's other settings."""
-        tokenizer = self.tokenizer(corpus, name, BYTESPAN)
-        block = self.config.block(corpus, "bytespan")
-        return {
-            "subset": self.training_subset(corpus, name),
-            "cue": tokenizer.cue,
-            "constraint": tokenizer.constraint,
-            "variant": tokenizer.variant,
-            "inference": tokenizer.inference,
-            "vocab_size": tokenizer.vocab_size,
-            # the trainer reads it for the combined constraint only
-            "percentile": block["percentile"]
-            if tokenizer.percentile is None
-            else tokenizer.percentile,
-            "min_frequency": block["min_frequency"],
-            "specials": shell.special_tokens(block["special_tokens"]),
-        }
-
-    def bytespan_inputs(self, corpus: str, name: str) -> dict[str, str]:
-        """The manifest, the predictions zarr and the byte corpus it belongs to."""
-        self.tokenizer(corpus, name, BYTESPAN)
-        lm = self.config.block(corpus, "bytelm")
-        return {
-            "manifest": layout.path(layout.MANIFEST, corpus=corpus),
-            "predictions": layout.path(layout.PREDICTIONS, corpus=corpus, model=lm["name"]),
-            **layout.byte_corpus_files(corpus, lm["predict_subset"], "corpus"),
-        }
-
-    def pretrained_source(self, corpus: str, name: str) -> dict[str, str]:
-        """The ``source`` of a pretrained tokenizer and its ``--revision`` option."""
-        tokenizer = self.tokenizer(corpus, name, PRETRAINED)
-        source = self.config.block(corpus, "pretrained")[tokenizer.key]
-        revision = source.get("revision")
-        return {
-            "source": source["source"],
-            "revision_option": shell.repeated("--revision", [revision] if revision else []),
-        }
-
-    def byte_level_params(self, corpus: str, name: str) -> dict[str, Any]:
-        """The byte-level tokenizer's special-token options."""
-        self.tokenizer(corpus, name, BYTE_LEVEL)
-        block = self.config.corpus(corpus)["byte_level"]
-        return {"specials": shell.special_tokens(block["special_tokens"])}
+    def training_command(self, corpus: str, tokenizer: str) -> str:
+        """The training script's subcommand and options for one of the corpus's tokenizers."""
+        parsed = self.tokenizer(corpus, tokenizer)
+        return family_of(tokenizer).command(corpus, self.config.corpus(corpus), parsed)
