@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import resource
 import time
 from pathlib import Path
@@ -114,6 +115,61 @@ def bpe(
         peak,
     )
     save_directory(BPETokenizer(vocab, merges, specials), out_dir)
+
+
+@cli.command()
+@click.option(
+    "--corpus-prefix",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Byte corpus to train on (PREFIX.bin/.idx), document by document.",
+)
+@click.option(
+    "--vocab-size",
+    required=True,
+    type=int,
+    help="Special tokens + the 256 bytes + pieces; fewer when the corpus supports fewer pieces.",
+)
+@click.option(
+    "--special-token",
+    "special_tokens",
+    multiple=True,
+    help="A special token (repeat for several); ids 0, 1, ... in this order.",
+)
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Trainer threads (RAYON_NUM_THREADS); all cores by default. The result is the same.",
+)
+@click.option("--out-dir", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def unigram(
+    corpus_prefix: Path,
+    vocab_size: int,
+    special_tokens: tuple[str, ...],
+    workers: int | None,
+    out_dir: Path,
+) -> None:
+    """Train a byte-level Unigram LM (tokenizers' UnigramTrainer) and save it to OUT_DIR."""
+    from toklab.tokenizers.bpe import unique_special_tokens
+    from toklab.tokenizers.unigram import train_unigram
+
+    if workers is not None:  # read once, when rayon's thread pool starts (at the first training)
+        os.environ["RAYON_NUM_THREADS"] = str(workers)
+    specials = unique_special_tokens(special_tokens)
+    start = time.perf_counter()
+    tokenizer = train_unigram(
+        _texts(corpus_prefix, None, specials), vocab_size, specials, source=corpus_prefix
+    )
+    log.info(
+        "trained %d tokens (%d asked for) in %.2f s, peak RSS %.0f MB",
+        tokenizer.hf_tokenizer.get_vocab_size(),
+        vocab_size,
+        time.perf_counter() - start,
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
+    save_directory(tokenizer, out_dir)
 
 
 @cli.command()

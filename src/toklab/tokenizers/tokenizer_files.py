@@ -101,6 +101,16 @@ def save_tokenizer_files(
     with atomic_write(directory / "merges.txt", "w") as handle:
         handle.write(MERGES_HEADER + "\n")
         handle.writelines(f"{encode_bytes(a)} {encode_bytes(b)}\n" for a, b in merges)
+    write_transformers_configs(directory, special_tokens)
+
+
+def write_transformers_configs(directory: str | Path, special_tokens: Sequence[str]) -> None:
+    """Write ``tokenizer_config.json`` and ``special_tokens_map.json`` beside a tokenizer.json.
+
+    They let ``transformers.AutoTokenizer`` load the directory as a ``PreTrainedTokenizerFast``
+    with the special tokens in their roles.
+    """
+    directory = Path(directory)
     roles = special_token_roles(special_tokens)
     config = {
         "tokenizer_class": "PreTrainedTokenizerFast",
