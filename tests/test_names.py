@@ -93,6 +93,8 @@ def test_family_wildcards_do_not_overlap():
     for name in (
         "bpe-500",
         "hfbpe-500",
+        "unigram-500",
+        "tfree-1024-m4",
         "bytespan-surprisal-global-frequency-1000",
         "pretrained-gpt2",
         "pretrained-bpe-500",
@@ -100,6 +102,23 @@ def test_family_wildcards_do_not_overlap():
     ):
         matching = [g for g in names.GRAMMARS if re.fullmatch(g.wildcard(), name)]
         assert len(matching) == 1, name
+
+
+def test_unigram_names_round_trip():
+    assert names.UnigramName.parse("unigram-8000") == names.UnigramName(8000)
+    assert names.parse("unigram-8000").format() == "unigram-8000"
+    assert names.vocab_size("unigram-8000") == 8000
+    assert names.TokenizationName.parse("unigram-8000-stochastok0.1").tokenizer == "unigram-8000"
+    with pytest.raises(ConfigError, match="not a Unigram tokenizer name"):
+        names.UnigramName.parse("unigram-")
+
+
+def test_every_grammar_is_registered_once():
+    """Defining a Grammar registers it: parse() reads every family's names."""
+    assert len(set(names.GRAMMARS)) == len(names.GRAMMARS)
+    assert {g.__name__ for g in names.GRAMMARS} >= {
+        "BpeName", "UnigramName", "ByteSpanName", "PretrainedName", "ByteLevelName", "TfreeName"
+    }  # fmt: skip
 
 
 def test_wildcards_have_no_named_groups():

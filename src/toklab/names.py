@@ -7,6 +7,7 @@ expression without group names) and its parser come from that expression, and it
 tested against it, so the grammar exists once.
 
 - BPE: ``bpe-{V}`` (toklab's exact trainer) and ``hfbpe-{V}`` (tokenizers' BpeTrainer).
+- Unigram: ``unigram-{V}``, a byte-level Unigram LM (tokenizers' UnigramTrainer).
 - Pretrained: ``pretrained-{key}``, a Hugging Face tokenizer (hub id or directory).
 - Byte-level: ``bytes``, the 256 bytes and the special tokens.
 - T-Free: ``tfree-{v}-m{m}``, with ``-k{k}`` for ``k`` lowercase slots and ``-words`` for whole
@@ -36,16 +37,28 @@ NAME = r"[A-Za-z0-9][A-Za-z0-9_-]*"
 TOKENIZER = r"[A-Za-z0-9][A-Za-z0-9_.+-]*"
 
 
+#: Every family's grammar, in definition order (each :class:`Grammar` subclass adds itself).
+GRAMMARS: list[type[Grammar]] = []
+
+
 def constraint(pattern: str) -> str:
     """A grammar's expression as a wildcard constraint: the same, without group names."""
     return re.sub(r"\(\?P<\w+>", "(?:", pattern)
 
 
 class Grammar:
-    """Base of the per-family name types: ``PATTERN`` has one named group per field."""
+    """Base of the per-family name types: ``PATTERN`` has one named group per field.
+
+    Defining a subclass registers it in :data:`GRAMMARS`, through which :func:`parse` reads a
+    name of any family.
+    """
 
     PATTERN: ClassVar[str]
     FAMILY: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        GRAMMARS.append(cls)
 
     @classmethod
     def wildcard(cls) -> str:
@@ -103,6 +116,24 @@ class BpeName(Grammar):
     def format(self) -> str:
         """``bpe-V`` or ``hfbpe-V``."""
         return f"{BPE_BACKEND_PREFIX[self.backend]}-{self.vocab_size}"
+
+
+@dataclass(frozen=True)
+class UnigramName(Grammar):
+    """``unigram-{V}``: a byte-level Unigram LM of vocabulary size V."""
+
+    vocab_size: int
+
+    FAMILY: ClassVar[str] = "Unigram"
+    PATTERN: ClassVar[str] = r"unigram-(?P<vocab>[0-9]+)"
+
+    @classmethod
+    def _from_groups(cls, groups: dict[str, str]) -> UnigramName:
+        return cls(int(groups["vocab"]))
+
+    def format(self) -> str:
+        """``unigram-V``."""
+        return f"unigram-{self.vocab_size}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -386,16 +417,6 @@ class TokenizationName:
 def tokenizer_of(tokenization: str) -> str:
     """The tokenizer a tokenization's ids belong to (the name without its variant suffix)."""
     return TokenizationName.parse(tokenization).tokenizer
-
-
-#: Every family's grammar, for parsing a name of unknown family.
-GRAMMARS: tuple[type[Grammar], ...] = (
-    BpeName,
-    ByteSpanName,
-    PretrainedName,
-    ByteLevelName,
-    TfreeName,
-)
 
 
 def parse(name: str) -> Grammar:

@@ -10,7 +10,7 @@ import pytest
 from tests.workflow.conftest import CONFIGS, load_config, validated
 from toklab import names
 from toklab.errors import ConfigError
-from toklab.workflow.families import BPE, BYTESPAN
+from toklab.workflow.families import BPE, BYTESPAN, UNIGRAM
 from toklab.workflow.plan import Plan
 from toklab.workflow.tokenized import TOKENIZE_DEFAULTS
 
@@ -19,6 +19,7 @@ DEMO_TRAINED = [
     "bpe-1000",
     "hfbpe-500",
     "hfbpe-1000",
+    "unigram-1000",
     *(f"bytespan-surprisal-global-frequency-{v}" for v in (1000, 1500)),
     *(
         f"bytespan-surprisal-{c}-{variant}-{v}"
@@ -57,8 +58,8 @@ def test_demo_final_targets(demo):
     # tokenizations (2 subsets x 3 files) and the LM on its StochasTok arrays; LangGame's two
     # results, table and figure; the benchmarks of the 4 LMs, their table and figure. T-Free
     # adds its hasher's two files, its 2 word arrays of 4 files, its LM and result, the word
-    # counts and its two tables.
-    expected = 67 + 2 + 3 * 2 * 3 + 2 + 2 + 2 + 2 * 6 + 3 * 2 + 3 + 3 * 2 * 3 + 2 + 4 + 6
+    # counts and its two tables. The Unigram tokenizer adds its two files.
+    expected = 67 + 2 + 2 + 3 * 2 * 3 + 2 + 2 + 2 + 2 * 6 + 3 * 2 + 3 + 3 * 2 * 3 + 2 + 4 + 6
     expected += 2 + 2 * 4 + 2 + 3
     assert len(targets) == len(set(targets)) == expected
     assert targets[0] == "results/data/demo/manifest.json"
@@ -241,10 +242,30 @@ def test_unconfigured_requests_are_config_errors(demo, call, message):
         call(demo)
 
 
+def test_unigram_family_through_the_registry(demo):
+    """The Unigram family: its block's names, its job, its range check, and its statistics."""
+    assert demo.tokenizers.training_subset("demo", "unigram-1000") == "tok_train"
+    inputs = demo.tokenizers.training_inputs("demo", "unigram-1000")
+    assert inputs["train_bin"] == "results/data/demo/bytes/tok_train.bin"
+    assert demo.tokenizers.training_command("demo", "unigram-1000") == (
+        "unigram --corpus-prefix results/data/demo/bytes/tok_train --vocab-size 1000"
+        " --special-token '<|endoftext|>'"
+    )
+    assert "results/tokenizers/demo/unigram-1000/tokenizer.json" in demo.tokenizers.targets("demo")
+    stats = "results/stats/demo/demo/unigram-1000.json"
+    assert stats in demo.evaluation.own_stats_files("demo")
+    assert ("demo", "unigram-1000") in demo.tfree.fertility_tokenizers("demo")
+    with pytest.raises(
+        ConfigError, match=r"unigram.vocab_sizes\[0\]: 256 is less than the minimum"
+    ):
+        UNIGRAM.check("demo", {"unigram": {"vocab_sizes": [256], "special_tokens": ["<s>"]}})
+
+
 def test_family_registry_lists_each_block(demo_config):
     corpus = demo_config["corpora"]["demo"]
     assert BPE.names(corpus) == DEMO_TOKENIZERS[:4]
-    assert BYTESPAN.names(corpus) == DEMO_TRAINED[4:]
+    assert UNIGRAM.names(corpus) == ["unigram-1000"]
+    assert BYTESPAN.names(corpus) == DEMO_TRAINED[5:]
     assert all(names.ByteSpanName.match(n) for n in BYTESPAN.names(corpus))
     assert BYTESPAN.training_subset(corpus) == "tok_train"
     without = {k: v for k, v in corpus.items() if k != "bytespan"}

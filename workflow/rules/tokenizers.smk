@@ -1,4 +1,5 @@
-# Tokenizers stage: byte corpus of the training subset -> HF tokenizer.json (+ vocab, merges);
+# Tokenizers stage: byte corpus of the training subset -> HF tokenizer.json (+ vocab, merges)
+# for BPE, Unigram and ByteSpan; every family's rule binds the same two plan functions;
 # pretrained tokenizers fetched once, and the byte-level tokenizer. T-Free has no vocabulary:
 # its tokenizer is a hasher's settings and a dictionary of the most frequent words of a subset
 # (counted once per subset).
@@ -23,6 +24,34 @@ rule train_bpe:
         layout.TOKENIZER_BENCHMARK
     wildcard_constraints:
         tokenizer=names.BpeName.wildcard(),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 8
+    resources:
+        mem_mb=32000,
+        runtime=720,
+    params:
+        script=script("train_tokenizer.py"),
+        command=from_plan(plan.tokenizers.training_command),
+        out_dir=directory_of("tokenizer"),
+    shell:
+        "python {params.script:q} {params.command}"
+        " --workers {threads} --out-dir {params.out_dir:q} 2> {log:q}"
+
+
+rule train_unigram:
+    input:
+        unpack(from_plan(plan.tokenizers.training_inputs)),
+    output:
+        **layout.tokenizer_outputs(
+            ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+        ),
+    log:
+        layout.log("train_tokenizer"),
+    benchmark:
+        layout.TOKENIZER_BENCHMARK
+    wildcard_constraints:
+        tokenizer=names.UnigramName.wildcard(),
     conda:
         "../envs/cpu.yaml"
     threads: 8

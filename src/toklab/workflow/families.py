@@ -103,16 +103,8 @@ def _specials(corpus: Block, block: str) -> str:
     return shell.special_tokens(corpus[block]["special_tokens"])
 
 
-class BpeFamily(Family):
-    """Byte-level BPE: toklab's exact trainer (``bpe-V``) and tokenizers' (``hfbpe-V``)."""
-
-    def settings(self, block: Block) -> list[names.Grammar]:
-        """One name per backend and vocabulary size."""
-        return [
-            names.BpeName(backend, vocab)
-            for backend in block["backends"]
-            for vocab in block["vocab_sizes"]
-        ]
+class ByteLevelSubwordFamily(Family):
+    """A family of byte-level subword tokenizers trained on the byte corpus of its ``subset``."""
 
     def training_subset(self, corpus: Block) -> str:
         """The block's ``subset``."""
@@ -131,6 +123,18 @@ class BpeFamily(Family):
         """The byte corpus of its training subset."""
         return layout.byte_corpus_files(corpus_name, self.training_subset(corpus), "train")
 
+
+class BpeFamily(ByteLevelSubwordFamily):
+    """Byte-level BPE: toklab's exact trainer (``bpe-V``) and tokenizers' (``hfbpe-V``)."""
+
+    def settings(self, block: Block) -> list[names.Grammar]:
+        """One name per backend and vocabulary size."""
+        return [
+            names.BpeName(backend, vocab)
+            for backend in block["backends"]
+            for vocab in block["vocab_sizes"]
+        ]
+
     def command(self, corpus_name: str, corpus: Block, name: names.Grammar) -> str:
         """``bpe`` with the corpus, vocabulary size, specials, minimum frequency and backend."""
         prefix = layout.prefix(self.inputs(corpus_name, corpus, name)["train_bin"])
@@ -138,6 +142,22 @@ class BpeFamily(Family):
             f"bpe --corpus-prefix {shell.quote(prefix)} --vocab-size {name.vocab_size}"
             f" {_specials(corpus, self.block)}"
             f" --min-frequency {corpus[self.block]['min_frequency']} --backend {name.backend}"
+        )
+
+
+class UnigramFamily(ByteLevelSubwordFamily):
+    """Byte-level Unigram LMs (``unigram-V``) trained by tokenizers' UnigramTrainer."""
+
+    def settings(self, block: Block) -> list[names.Grammar]:
+        """One name per vocabulary size."""
+        return [names.UnigramName(vocab) for vocab in block["vocab_sizes"]]
+
+    def command(self, corpus_name: str, corpus: Block, name: names.Grammar) -> str:
+        """``unigram`` with the corpus, the vocabulary size and the special tokens."""
+        prefix = layout.prefix(self.inputs(corpus_name, corpus, name)["train_bin"])
+        return (
+            f"unigram --corpus-prefix {shell.quote(prefix)} --vocab-size {name.vocab_size}"
+            f" {_specials(corpus, self.block)}"
         )
 
 
@@ -304,6 +324,7 @@ class TfreeFamily(Family):
 
 
 BPE = BpeFamily("bpe", names.BpeName, ("tokenizer.json", "vocab.json", "merges.txt"))
+UNIGRAM = UnigramFamily("unigram", names.UnigramName, ("tokenizer.json", "tokenizer_config.json"))
 BYTESPAN = ByteSpanFamily("bytespan", names.ByteSpanName, ("tokenizer.json", "stats.csv"))
 PRETRAINED = PretrainedFamily(
     "pretrained", names.PretrainedName, ("tokenizer.json", "tokenizer_config.json"), trained=False
@@ -322,7 +343,7 @@ TFREE = TfreeFamily(
 )
 
 #: Every family, in the order their tokenizers are listed (targets, tables, plots).
-FAMILIES: tuple[Family, ...] = (BPE, BYTESPAN, PRETRAINED, BYTE_LEVEL, TFREE)
+FAMILIES: tuple[Family, ...] = (BPE, UNIGRAM, BYTESPAN, PRETRAINED, BYTE_LEVEL, TFREE)
 
 
 def tokenizer_names(corpus: Block) -> list[str]:
