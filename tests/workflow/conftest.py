@@ -20,7 +20,7 @@ CONFIGS = {
 
 def validated(config: dict) -> dict:
     """``config`` checked against the schema with its defaults filled, as the Snakefile does."""
-    from toklab.workflow.checks import validate_config
+    from toklab.workflow.schema import validate_config
 
     return validate_config(copy.deepcopy(config), SCHEMA)
 

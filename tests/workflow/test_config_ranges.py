@@ -18,7 +18,8 @@ from jsonschema import Draft202012Validator
 from tests.conftest import REPO, run_snakemake
 from tests.workflow.conftest import CONFIGS, PRESETS, SCHEMA
 from toklab.errors import ConfigError
-from toklab.workflow.checks import check_config, config_key, validate_config
+from toklab.workflow.checks import check_config
+from toklab.workflow.schema import config_key, validate_config
 
 DOCUMENT = yaml.safe_load(SCHEMA.read_text())
 
@@ -375,6 +376,6 @@ def test_dry_run_stops_with_one_line_naming_key_and_range(tmp_path):
     ],
 )
 def test_allowed_range_in_words(schema, words):
-    from toklab.workflow.checks import allowed_range
+    from toklab.workflow.schema import allowed_range
 
     assert allowed_range(schema) == words

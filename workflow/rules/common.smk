@@ -12,7 +12,8 @@ from snakemake.exceptions import WorkflowError
 from toklab import names
 from toklab.errors import ConfigError
 from toklab.workflow import layout
-from toklab.workflow.checks import check_config, validate_config
+from toklab.workflow.checks import check_config
+from toklab.workflow.schema import validate_config
 from toklab.workflow.launch import train_launcher
 
 REPO = Path(workflow.basedir).parent

@@ -63,7 +63,8 @@ COMPRESSION_COLUMNS: dict[str, str] = {
 #: results/tables/bpe_training_{corpus}.csv: one row per trained tokenizer.
 TRAINING_COLUMNS: dict[str, str] = {
     "tokenizer": "tokenizer name",
-    "family": "bpe (toklab, exact CS336 semantics), hfbpe (tokenizers' BpeTrainer) or a ByteSpan family",
+    "family": "bpe (toklab, exact CS336 semantics), hfbpe (tokenizers' BpeTrainer), unigram "
+    "(tokenizers' UnigramTrainer) or a ByteSpan family",
     "vocab_size": "V, special tokens included",
     "training_bytes": "UTF-8 bytes of the training subset",
     "wall_s": "wall-clock seconds of the training job (Snakemake benchmark)",

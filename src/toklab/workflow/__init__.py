@@ -1,12 +1,16 @@
 """The workflow's planning layer: config → names, paths, targets and checks, in plain Python.
 
-``workflow/rules/common.smk`` adapts Snakemake's wildcards to this package; nothing here imports
-Snakemake, so every function is unit-tested directly.
+``workflow/rules/common.smk`` binds these plans to Snakemake's wildcards (``from_plan``);
+nothing here imports Snakemake, so every function is unit-tested directly.
 
 - :mod:`layout`: every path template, written once.
-- :mod:`names`: the tokenizer-name grammar of each family (format, parse, wildcard constraint).
-- :mod:`families`: the registry of tokenizer families and what each block configures.
-- :mod:`plan`: config → the targets of each stage and the inputs of each job.
-- :mod:`checks`: parse-time checks of the config's cross-references.
+- :mod:`families`: the registry of tokenizer families (grammar, block, checks, training job);
+  the name grammars themselves are :mod:`toklab.names`.
+- :mod:`config`: the validated config as the stage plans read it.
+- :mod:`data`, :mod:`tokenizers`, :mod:`cues`, :mod:`tokenized`, :mod:`tfree`, :mod:`lm`,
+  :mod:`tasks`, :mod:`evaluation`: one plan per stage (its targets and its jobs' inputs).
+- :mod:`plan`: :class:`~toklab.workflow.plan.Plan`, the stage plans of a config, and the
+  default targets.
+- :mod:`schema`, :mod:`checks`: the config against its schema, then its cross-references.
 - :mod:`launch`, :mod:`shell`: training launchers and quoted shell options.
 """
