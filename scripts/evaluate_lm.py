@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Score a trained LM on a validation token array: bits per byte, loss, parameters, tokens seen.
 
-With --text (the validation subset's byte corpus) also next-word accuracy. A T-Free model
-(--tfree SETTINGS --dictionary TSV instead of --tokenizer) is scored on its word array: its
-multi-label loss, words per byte and next-word accuracy; it has no bits per byte.
+With --text (the validation subset's byte corpus) also next-word accuracy. The kind of LM is
+the tokenizer file's (:func:`~toklab.training.lm_kinds.lm_kind`): a T-Free model (--tfree
+SETTINGS --dictionary TSV instead of --tokenizer) is scored on its word array: its multi-label
+loss, words per byte and next-word accuracy; it has no bits per byte.
 """
 
 from __future__ import annotations
@@ -69,16 +70,14 @@ def main(
     setup_logging()
     import torch
 
-    from toklab.evaluation.language_models import (
-        NextWordSettings,
-        evaluate_language_model,
-        evaluate_tfree_model,
-    )
+    from toklab.evaluation.language_models import NextWordSettings, evaluate_language_model
+    from toklab.training.lm_kinds import lm_kind
 
     if (tokenizer_path is None) == (tfree_path is None):
         raise click.UsageError("give --tokenizer, or --tfree with --dictionary")
     if tfree_path is not None and dictionary is None:
         raise click.UsageError("--tfree needs --dictionary")
+    kind = lm_kind(tokenizer_path or tfree_path, dictionary)
     next_word = None
     if text_prefix is not None:
         next_word = NextWordSettings(
@@ -86,17 +85,10 @@ def main(
             next_word_new_tokens,
         )  # fmt: skip
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    if tfree_path is not None:
-        result = evaluate_tfree_model(
-            model_dir, valid_prefix, tfree_path, dictionary, context=context,
-            batch_size=batch_size, train_prefix=train_prefix, next_word=next_word, device=device,
-        )  # fmt: skip
-    else:
-        result = evaluate_language_model(
-            model_dir, valid_prefix, tokenizer_path, context=context, stride=stride,
-            batch_size=batch_size, train_prefix=train_prefix, next_word=next_word,
-            device=device,
-        )  # fmt: skip
+    result = evaluate_language_model(
+        model_dir, valid_prefix, kind, context=context, stride=stride, batch_size=batch_size,
+        train_prefix=train_prefix, next_word=next_word, device=device,
+    )  # fmt: skip
     result = {**dict(labels), **result}
     with atomic_write(output, "w") as handle:
         json.dump(result, handle, indent=2, sort_keys=True)

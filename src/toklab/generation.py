@@ -29,6 +29,10 @@ samples.
 Checkpoints of any model class the trainer builds (toklab's Llama, or a ``transformers``
 causal LM such as Mamba) are loaded by :func:`load_model` through
 :func:`toklab.models.causal_lm.load_model`.
+
+A T-Free model continues a text word by word (:func:`generate_words`). A checkpoint's
+completions, from prompts to texts, come from its kind's decoding (:class:`TokenGeneration`,
+:class:`WordGeneration`), which the kind of LM picks (:mod:`toklab.training.lm_kinds`).
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ from __future__ import annotations
 import inspect
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +53,18 @@ from toklab.errors import ConfigError, DataError
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "Completion",
+    "GenerationOptions",
+    "TokenGeneration",
+    "WordGeneration",
     "check_number",
     "check_sampling_parameters",
     "context_length_of",
     "generate",
+    "generate_words",
     "load_model",
     "next_token_logits",
+    "resolve_tokenizer",
     "sample_next_token",
     "top_p_filter",
 ]
@@ -188,7 +199,7 @@ def _uses_kv_cache(model: nn.Module) -> bool:
     """Whether :func:`generate` decodes ``model`` with a KV cache: a token-id toklab Llama."""
     from toklab.models.llama import LlamaModel
 
-    return isinstance(model, LlamaModel) and model.config.tfree is None
+    return isinstance(model, LlamaModel) and not model.config.reads_words
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -320,18 +331,18 @@ def generate_words(
     rebuilds the text.
     """
     from toklab.datasets.tfree_words import word_bags
+    from toklab.models.causal_lm import word_settings
     from toklab.models.llama import KVCache
-    from toklab.tokenizers.tfree import split_words
+    from toklab.tokenizers.tfree import hasher_settings, split_words
 
     if max_new_words < 0:
         raise ConfigError(f"max_new_words: {max_new_words!r} is negative")
     check_sampling_parameters(temperature, top_p)
     check_number("edge_weight", edge_weight)
-    if getattr(model.config, "tfree", None) is None:
+    own = word_settings(model)
+    if own is None:
         raise ConfigError("generate_words needs a T-Free model (its config has no tfree settings)")
-    hasher = dictionary.hasher
-    own = {**model.config.tfree, "v": model.config.vocab_size}
-    given = {"v": hasher.v, "m": hasher.m, "k": hasher.k, "entire_words": hasher.entire_words}
+    given = hasher_settings(dictionary.hasher)
     if own != given:
         raise DataError(
             f"the model was trained with T-Free settings {own}, the dictionary's hasher has {given}"
@@ -366,3 +377,170 @@ def generate_words(
         else:
             step_input = [word]
     return new
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """What a generation run asks: sampling for every kind of LM, then each kind's own settings.
+
+    A token model reads ``tokenizer``, ``context_length`` and ``start_with_eos``; a T-Free
+    model ``dictionary``, ``scoring`` and ``edge_weight`` (each kind's ``generation_options``
+    in :mod:`toklab.training.lm_kinds` names them as ``scripts/generate.py``'s options).
+    """
+
+    #: the most new tokens (T-Free: words) per prompt
+    max_new: int = 256
+    temperature: float = 1.0
+    top_p: float = 1.0
+    #: seeds the sampling once, before the first prompt
+    seed: int | None = None
+    #: a torch device (default: cuda when available, else cpu)
+    device: str | None = None
+    #: stop a completion at the end of text (EOS, or T-Free's end-of-text word)
+    eos_stop: bool = True
+    #: a token model's tokenizer.json or its directory (default: the checkpoint's own)
+    tokenizer: Path | None = None
+    #: the most tokens a token model sees (default: its max_position_embeddings)
+    context_length: int | None = None
+    #: put EOS before each prompt of a token model
+    start_with_eos: bool = False
+    #: T-Free's word counts to decode from (default: the checkpoint's dictionary.tsv)
+    dictionary: Path | None = None
+    #: T-Free's word score: the original code's ("code") or the paper's Alg. 5 ("paper")
+    scoring: str = "code"
+    #: T-Free: the weight of edge ids in the word score
+    edge_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One prompt's continuation, as :class:`TokenGeneration` or :class:`WordGeneration` made it."""
+
+    #: the continuation's text (without a final end of text)
+    text: str
+    #: what records it: ``prompt_ids`` and ``ids``, or ``words`` (the final end of text kept)
+    record: dict[str, Any]
+    #: how many tokens (words) are new
+    new: int
+    #: whether it stopped at the end of text
+    stopped: bool
+
+
+def _default_device(device: str | None) -> str:
+    """``device``, or when None cuda if available, else cpu."""
+    if device is not None:
+        return device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_tokenizer(tokenizer: Path | None, checkpoint: Path) -> Path:
+    """The ``tokenizer.json`` to use: ``tokenizer`` (a file or its directory) or the checkpoint's."""
+    if tokenizer is None:
+        candidate = checkpoint / "tokenizer.json"
+        if not candidate.is_file():
+            raise ConfigError(
+                f"{checkpoint}: no tokenizer.json in the checkpoint directory; give --tokenizer"
+            )
+        return candidate
+    if tokenizer.is_dir():
+        tokenizer = tokenizer / "tokenizer.json"
+    if not tokenizer.is_file():
+        raise DataError(f"{tokenizer}: tokenizer file not found")
+    return tokenizer
+
+
+class TokenGeneration:
+    """A token-id checkpoint's completions: prompts encoded by its tokenizer, :func:`generate`.
+
+    Made before the prompts are read, it finds the tokenizer file at once (a wrong path fails
+    first); :meth:`complete` loads the tokenizer and the model.
+    """
+
+    #: what :attr:`Completion.new` counts
+    unit = "tokens"
+
+    def __init__(self, checkpoint: Path, options: GenerationOptions) -> None:
+        self.checkpoint = checkpoint
+        self.options = options
+        self.tokenizer_file = resolve_tokenizer(options.tokenizer, checkpoint)
+
+    def complete(self, texts: Sequence[str]) -> Iterator[Completion]:
+        """Each text's completion, in order; the global RNG is seeded once, before the first."""
+        from toklab.tokenizers.tokenizer_files import load_tokenizer, special_token_ids
+
+        options, tokenizer_file = self.options, self.tokenizer_file
+        check_sampling_parameters(options.temperature, options.top_p)
+        tokenizer = load_tokenizer(tokenizer_file)
+        eos_id = special_token_ids(tokenizer_file).get("eos")
+        if eos_id is None and (options.start_with_eos or options.eos_stop):
+            if options.start_with_eos:
+                raise DataError(f"{tokenizer_file}: --start-with-eos, but the tokenizer has no EOS")
+            log.warning(
+                "%s has no EOS token: every completion runs to --max-new-tokens", tokenizer_file
+            )
+        model = load_model(self.checkpoint, _default_device(options.device))
+        if options.seed is not None:
+            torch.manual_seed(options.seed)
+        for number, text in enumerate(texts):
+            prompt_ids = tokenizer.encode(text, add_special_tokens=False).ids
+            if options.start_with_eos:
+                prompt_ids = [eos_id, *prompt_ids]
+            if not prompt_ids:
+                hint = (
+                    "; give --start-with-eos to start it from EOS"
+                    if eos_id is not None
+                    else f" (and --start-with-eos needs an EOS, which {tokenizer_file} lacks)"
+                )
+                raise DataError(f"prompt {number + 1} ({text!r}) encodes to no tokens{hint}")
+            stop_id = eos_id if options.eos_stop else None
+            ids = generate(
+                model, prompt_ids, max_new_tokens=options.max_new,
+                temperature=options.temperature, top_p=options.top_p, eos_id=stop_id,
+                context_length=options.context_length,
+            )  # fmt: skip
+            stopped = stop_id is not None and bool(ids) and ids[-1] == stop_id
+            completion = tokenizer.decode(ids[:-1] if stopped else ids, skip_special_tokens=False)
+            yield Completion(completion, {"prompt_ids": prompt_ids, "ids": ids}, len(ids), stopped)
+
+
+class WordGeneration:
+    """A T-Free checkpoint's completions: words of its dictionary, :func:`generate_words`.
+
+    The checkpoint holds the hasher's settings (``tfree.json``) and, by default, the dictionary
+    (``dictionary.tsv``); the text is rebuilt from the words with T-Free's inverse word split.
+    """
+
+    #: what :attr:`Completion.new` counts
+    unit = "words"
+
+    def __init__(self, checkpoint: Path, options: GenerationOptions) -> None:
+        self.checkpoint = checkpoint
+        self.options = options
+        self.dictionary_file = options.dictionary or checkpoint / "dictionary.tsv"
+
+    def complete(self, texts: Sequence[str]) -> Iterator[Completion]:
+        """Each text's completion, in order, drawn from one generator seeded before the first."""
+        from toklab.tokenizers.tfree import join_words, load_settings, split_words
+        from toklab.tokenizers.tfree_dictionary import END_OF_TEXT, WordDictionary
+
+        options = self.options
+        check_sampling_parameters(options.temperature, options.top_p)
+        check_number("edge_weight", options.edge_weight)
+        hasher = load_settings(self.checkpoint / "tfree.json")
+        words = WordDictionary.load(self.dictionary_file, hasher)
+        device = _default_device(options.device)
+        model = load_model(self.checkpoint, device)
+        generator = torch.Generator(device=device)
+        if options.seed is not None:
+            generator.manual_seed(options.seed)
+        for text in texts:
+            new = generate_words(
+                model, words, text, max_new_words=options.max_new,
+                temperature=options.temperature, top_p=options.top_p, method=options.scoring,
+                edge_weight=options.edge_weight,
+                stop_word=END_OF_TEXT if options.eos_stop else None, generator=generator,
+            )  # fmt: skip
+            stopped = options.eos_stop and bool(new) and new[-1] == END_OF_TEXT
+            full = join_words(split_words(text) + (new[:-1] if stopped else new))
+            completion = full[len(text) :] if full.startswith(text) else full
+            yield Completion(completion, {"words": new}, len(new), stopped)

@@ -178,10 +178,11 @@ def test_ids_beyond_the_vocabulary_are_refused_by_name(tmp_path):
 def test_tfree_word_ids_beyond_the_word_table_name_the_array(tmp_path):
     """The same check on a T-Free word array: before, a DataError that named no file."""
     from toklab.datasets.tfree_words import tokenize_words
-    from toklab.evaluation.language_models import evaluate_tfree_model
+    from toklab.evaluation.language_models import evaluate_language_model
     from toklab.models.causal_lm import save_model
     from toklab.tokenizers.tfree import TrigramHasher, save_settings
     from toklab.tokenizers.tfree_dictionary import WordDictionary
+    from toklab.training.lm_kinds import lm_kind
 
     corpus = byte_corpus(tmp_path, ["the cat sat on the mat"] * 3, "text")
     hasher = TrigramHasher(256, 4)
@@ -195,4 +196,6 @@ def test_tfree_word_ids_beyond_the_word_table_name_the_array(tmp_path):
     words = with_id(TokenArray.open(tmp_path / "words"), 2, 50)
     message = f"{words.prefix}: the largest id 50 is not below the size of its word table"
     with pytest.raises(DataError, match=f"^{re.escape(message)}"):
-        evaluate_tfree_model(tmp_path / "model", words.prefix, settings, dictionary, context=16)
+        evaluate_language_model(
+            tmp_path / "model", words.prefix, lm_kind(settings, dictionary), context=16, stride=16
+        )

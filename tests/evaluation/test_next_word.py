@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -12,7 +13,12 @@ from torch import nn
 from tests.helpers import TINY_MODEL, byte_corpus
 from toklab.datasets.tfree_words import tokenize_words
 from toklab.errors import ConfigError, DataError
-from toklab.evaluation.language_models import NextWordSettings, evaluate_tfree_model
+from toklab.evaluation.language_models import (
+    NextWordSettings,
+    TokenEvaluation,
+    WordEvaluation,
+    evaluate_language_model,
+)
 from toklab.evaluation.next_word import (
     LETTERS,
     NextWordItem,
@@ -27,6 +33,7 @@ from toklab.models.llama import LlamaModel, ModelConfig
 from toklab.tokenizers.byte_level import byte_level_tokenizer
 from toklab.tokenizers.tfree import TrigramHasher, join_words, save_settings, split_words
 from toklab.tokenizers.tfree_dictionary import WordDictionary
+from toklab.training.lm_kinds import lm_kind
 
 TEXTS = [
     "the cat sat on the mat and the dog sat on the log, 42 times.",
@@ -169,10 +176,13 @@ def tfree_run(tmp_path):
 
 def test_tfree_model_evaluation(tfree_run):
     root, settings, dictionary, corpus = tfree_run
-    result = evaluate_tfree_model(
-        root / "model", root / "words", settings, dictionary, context=16, batch_size=4,
-        next_word=NextWordSettings(corpus, context_words=8, max_items=20),
-        pos_weight=10.0, loss_scale=1.0,
+    # the loss's settings are the run's (its train_config.json)
+    (root / "model" / "train_config.json").write_text(
+        json.dumps({"multi_label": {"pos_weight": 10.0, "loss_scale": 1.0}})
+    )
+    result = evaluate_language_model(
+        root / "model", root / "words", lm_kind(settings, dictionary), context=16, stride=4,
+        batch_size=4, next_word=NextWordSettings(corpus, context_words=8, max_items=20),
     )  # fmt: skip
     assert math.isnan(result["bits_per_byte"]) and result["objective"] == "multi_label"
     assert result["vocab_size"] == 256 and result["embedding_parameters"] == 2 * 256 * 32
@@ -188,7 +198,9 @@ def test_tfree_evaluation_refuses_other_settings(tfree_run):
     other = root / "other.json"
     save_settings(TrigramHasher(256, 5), other)
     with pytest.raises(DataError, match="another tokenizer"):
-        evaluate_tfree_model(root / "model", root / "words", other, dictionary, context=16)
+        evaluate_language_model(
+            root / "model", root / "words", lm_kind(other, dictionary), context=16, stride=16
+        )
 
 
 def test_next_word_items_are_deterministic():
@@ -206,7 +218,33 @@ def test_tfree_evaluation_refuses_a_model_of_other_settings(tfree_run):
     )
     save_model(other, root / "other_model")
     with pytest.raises(DataError, match="T-Free settings"):
-        evaluate_tfree_model(root / "other_model", root / "words", settings, dictionary, context=16)
+        evaluate_language_model(
+            root / "other_model", root / "words", lm_kind(settings, dictionary), context=16,
+            stride=16,
+        )  # fmt: skip
+
+
+def test_the_kind_of_the_tokenizer_file_picks_the_evaluation(tfree_run):
+    """A token model scored as T-Free (or T-Free without a dictionary): one-line errors."""
+    root, settings, dictionary, corpus = tfree_run
+    byte_level_tokenizer(["<|endoftext|>"]).save(root / "bytes")
+    token_kind = lm_kind(root / "bytes" / "tokenizer.json")
+    assert isinstance(token_kind.select(token_lm=TokenEvaluation, tfree_lm=WordEvaluation),
+                      TokenEvaluation)  # fmt: skip
+    save_model(LlamaModel(ModelConfig(vocab_size=257, **TINY_MODEL)), root / "token_model")
+    with pytest.raises(DataError, match=r"^\S+token_model: the model's T-Free settings \(None\)"):
+        evaluate_language_model(
+            root / "token_model", root / "words", lm_kind(settings, dictionary), context=16,
+            stride=16,
+        )  # fmt: skip
+    without = lm_kind(settings)
+    assert isinstance(without.select(token_lm=TokenEvaluation, tfree_lm=WordEvaluation),
+                      WordEvaluation)  # fmt: skip
+    with pytest.raises(ConfigError, match="needs its word dictionary"):
+        evaluate_language_model(
+            root / "model", root / "words", without, context=16, stride=16,
+            next_word=NextWordSettings(corpus, context_words=8, max_items=4),
+        )  # fmt: skip
 
 
 def test_tfree_guesses_feed_each_context_as_its_words_bags():

@@ -10,7 +10,14 @@ import torch
 import torch.nn.functional as F
 
 from toklab.errors import ConfigError
-from toklab.models.causal_lm import build_model, load_model, model_spec, save_model, spec_of
+from toklab.models.causal_lm import (
+    build_model,
+    load_model,
+    model_spec,
+    save_model,
+    spec_of,
+    word_settings,
+)
 from toklab.models.llama import (
     TFREE_ARCHITECTURE,
     LlamaModel,
@@ -114,6 +121,33 @@ def test_tfree_checkpoint_round_trip(tmp_path):
     # a dense Llama's config stays transformers' (no tfree key)
     save_model(LlamaModel(tiny_config(tfree=None)), tmp_path / "dense")
     assert "tfree" not in json.loads((tmp_path / "dense" / "config.json").read_text())
+
+
+def test_config_json_of_each_kind_is_pinned(tmp_path):
+    """The saved config.json, key for key: the kind asks reads_words, the file stays as it was."""
+    llama = {
+        "hidden_act": "silu", "attention_bias": False, "mlp_bias": False,
+        "attention_dropout": 0.0, "torch_dtype": "float32", "vocab_size": 97,
+        "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 4, "max_position_embeddings": 64,
+        "rope_theta": 10000.0, "rms_norm_eps": 1e-5, "tie_word_embeddings": False,
+        "initializer_range": 0.02,
+    }  # fmt: skip
+    expected = {
+        "dense": {"architectures": ["LlamaForCausalLM"], "model_type": "llama", **llama},
+        "tfree": {"architectures": [TFREE_ARCHITECTURE], "model_type": "toklab-tfree", **llama},
+    }
+    expected["tfree"]["tfree"] = TFREE
+    for name, config in (("dense", tiny_config(tfree=None)), ("tfree", tiny_config())):
+        assert config.reads_words == (name == "tfree")
+        save_model(LlamaModel(config), tmp_path / name)
+        saved = (tmp_path / name / "config.json").read_text()
+        assert saved == json.dumps(expected[name], indent=2, sort_keys=True)
+
+
+def test_word_settings_are_the_hashers_of_a_words_model_only():
+    assert word_settings(LlamaModel(tiny_config())) == {**TFREE, "v": 97}
+    assert word_settings(LlamaModel(tiny_config(tfree=None))) is None
 
 
 def test_transformers_refuses_a_tfree_checkpoint(tmp_path):

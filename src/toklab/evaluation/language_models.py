@@ -4,7 +4,10 @@
 measure across tokenizers, :mod:`toklab.evaluation.bits_per_byte`), loss per token, tokens per
 byte, the parameters (embedding and non-embedding), and the tokens and bytes the run saw; with
 the validation subset's text, also next-word accuracy (:mod:`toklab.evaluation.next_word`).
-:func:`evaluate_tfree_model` gives a T-Free model the same columns where they exist: its
+
+What differs per kind of LM (:mod:`toklab.training.lm_kinds`) the kind selects
+(:meth:`~toklab.training.lm_kinds.TokenLM.select`): :class:`TokenEvaluation` scores a token
+model; :class:`WordEvaluation` gives a T-Free model the same columns where they exist: its
 multi-label loss instead of a per-token one, words per byte, next-word accuracy from its
 dictionary, and no bits per byte (its head gives no distribution over texts).
 """
@@ -16,13 +19,13 @@ import math
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
 
 from toklab.datasets.token_array import TokenArray
-from toklab.errors import DataError
+from toklab.errors import ConfigError, DataError
 from toklab.evaluation.bits_per_byte import score_array
 from toklab.evaluation.next_word import (
     NextWordItem,
@@ -32,8 +35,11 @@ from toklab.evaluation.next_word import (
     token_guesses,
 )
 from toklab.io import read_json
-from toklab.models.causal_lm import context_limit, embedding_weights, load_model
-from toklab.tokenizers.tokenizer_files import require_special_token
+from toklab.models.causal_lm import context_limit, embedding_weights, load_model, word_settings
+
+if TYPE_CHECKING:
+    from toklab.training.lm_kinds import LMKind, TfreeLM, TokenLM
+    from toklab.training.objectives import Objective
 
 
 def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
@@ -91,10 +97,184 @@ class NextWordSettings:
         )
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """How the validation array is scored: the window, its stride, the batch and the device."""
+
+    context: int
+    stride: int
+    batch_size: int
+    device: str
+
+
+class KindEvaluation(Protocol):
+    """The columns that differ per kind of LM: scores of the validation array, next words."""
+
+    def scores(
+        self, model: torch.nn.Module, model_dir: Path, valid: TokenArray, scoring: Scoring
+    ) -> dict[str, Any]:
+        """The objective, vocabulary size, validation scores, context and stride."""
+        ...
+
+    def next_word(
+        self, model: torch.nn.Module, settings: NextWordSettings, *, batch_size: int, device: str
+    ) -> dict[str, Any]:
+        """Next-word accuracy on the items of ``settings``."""
+        ...
+
+
+class TokenEvaluation:
+    """A token model: bits per byte of every document, greedy next words of its tokenizer."""
+
+    def __init__(self, kind: TokenLM) -> None:
+        self.kind = kind
+
+    def scores(
+        self, model: torch.nn.Module, model_dir: Path, valid: TokenArray, scoring: Scoring
+    ) -> dict[str, Any]:
+        """Bits per byte, loss per token and tokens per byte (:func:`score_array`)."""
+        if model.config.vocab_size < valid.vocab_size:
+            raise DataError(
+                f"{model_dir}: a vocabulary of {model.config.vocab_size} ids cannot score "
+                f"{valid.prefix}, whose tokenizer has {valid.vocab_size}"
+            )
+        context = min(scoring.context, context_limit(model) or scoring.context)
+        stride = min(scoring.stride, context)
+        scores = score_array(
+            model, valid, self.kind.eos_id, context=context, stride=stride,
+            batch_size=scoring.batch_size, device=scoring.device,
+        )  # fmt: skip
+        return {
+            "objective": "cross_entropy",
+            "vocab_size": valid.vocab_size,
+            "bits_per_byte": scores["bits_per_byte"],
+            "val_loss": scores["loss"],
+            "tokens_per_byte": scores["tokens_per_byte"],
+            "val_documents": scores["documents"],
+            "val_tokens": scores["tokens"],
+            "val_bytes": scores["bytes"],
+            "context": context,
+            "stride": stride,
+        }
+
+    def next_word(
+        self, model: torch.nn.Module, settings: NextWordSettings, *, batch_size: int, device: str
+    ) -> dict[str, Any]:
+        """The first word of each context's greedy continuation (:func:`token_guesses`)."""
+        from toklab.tokenizers.tokenizer_files import load_tokenizer
+
+        tokenizer = load_tokenizer(self.kind.tokenizer_file)
+        return next_word_accuracy(
+            settings.items(),
+            lambda items: token_guesses(
+                model, tokenizer, items, max_new_tokens=settings.max_new_tokens,
+                eos_id=self.kind.eos_id,
+            ),
+        )  # fmt: skip
+
+
+class WordEvaluation:
+    """A T-Free model: its multi-label loss over windows, next words of its dictionary.
+
+    The loss is the training objective's (``pos_weight`` and ``loss_scale`` of the run's
+    ``train_config.json``), over non-overlapping windows of ``context`` words.
+    """
+
+    def __init__(self, kind: TfreeLM) -> None:
+        self.kind = kind
+
+    def scores(
+        self, model: torch.nn.Module, model_dir: Path, valid: TokenArray, scoring: Scoring
+    ) -> dict[str, Any]:
+        """The multi-label loss and words per byte; no bits per byte; the stride is the context."""
+        from toklab.datasets.tfree_words import WordPatterns
+        from toklab.tokenizers.tfree import hasher_settings
+        from toklab.training.objectives import MultiLabelLoss
+
+        kind = self.kind
+        own, expected = word_settings(model), hasher_settings(kind.hasher)
+        if own != expected:
+            raise DataError(
+                f"{model_dir}: the model's T-Free settings ({own}) are not "
+                f"{kind.tokenizer_file}'s ({expected})"
+            )
+        trained = (
+            read_json(model_dir / "train_config.json")
+            if (model_dir / "train_config.json").is_file()
+            else {}
+        )
+        loss = trained.get("multi_label", {})
+        patterns = WordPatterns.for_array(valid.prefix, kind.hasher)
+        valid.require_ids_below(len(patterns), "the size of its word table")
+        objective = MultiLabelLoss(
+            patterns, float(loss.get("pos_weight", 300.0)), float(loss.get("loss_scale", 100.0))
+        )
+        context = min(scoring.context, context_limit(model) or scoring.context)
+        scores = window_loss(model, valid.prefix, objective, kind.eos_id, context=context,
+                             batch_size=scoring.batch_size)  # fmt: skip
+        return {
+            "objective": "multi_label",
+            "vocab_size": kind.hasher.v,
+            "bits_per_byte": math.nan,
+            "val_loss": scores["val_loss"],
+            "tokens_per_byte": valid.num_tokens / valid.num_bytes,
+            "val_documents": len(valid),
+            "val_tokens": valid.num_tokens,
+            "val_bytes": valid.num_bytes,
+            "context": context,
+            "stride": context,
+        }
+
+    def next_word(
+        self, model: torch.nn.Module, settings: NextWordSettings, *, batch_size: int, device: str
+    ) -> dict[str, Any]:
+        """The best word of the dictionary and context (:func:`tfree_guesses`) for each item.
+
+        ``next_word_oov`` is the share of targets in neither, which no guess can get right.
+        """
+        from toklab.tokenizers.tfree_dictionary import WordDictionary
+
+        if self.kind.dictionary is None:
+            raise ConfigError("next-word accuracy of a T-Free model needs its word dictionary")
+        dictionary = WordDictionary.load(self.kind.dictionary, self.kind.hasher)
+        items = settings.items()
+        result = next_word_accuracy(
+            items,
+            lambda batch: tfree_guesses(
+                model, dictionary, batch, batch_size=batch_size, device=device
+            ),
+        )
+        outside = [item.target not in dictionary and item.target not in item.context
+                   for item in items]  # fmt: skip
+        result["next_word_oov"] = float(np.mean(outside)) if outside else math.nan
+        return result
+
+
+def window_loss(
+    model: torch.nn.Module,
+    valid_prefix: str | Path,
+    objective: Objective,
+    eos_id: int,
+    *,
+    context: int,
+    batch_size: int,
+) -> dict[str, Any]:
+    """The ``objective`` over every ``context``-long window of an array's stream (in order)."""
+    from toklab.data.packed_stream import PackedStream
+    from toklab.training.data import WindowSampler
+    from toklab.training.trainer import evaluate
+
+    sampler = WindowSampler(PackedStream(valid_prefix, eos_id), context, seed=0)
+    device = next(model.parameters()).device
+    scores = evaluate(model, sampler, sampler.num_windows, device, nullcontext, eos_id, True,
+                      objective, batch_size=batch_size)  # fmt: skip
+    return {**scores, "val_windows": sampler.num_windows}
+
+
 def evaluate_language_model(
     model_dir: str | Path,
     valid_prefix: str | Path,
-    tokenizer_path: str | Path,
+    kind: LMKind,
     *,
     context: int,
     stride: int,
@@ -103,153 +283,25 @@ def evaluate_language_model(
     next_word: NextWordSettings | None = None,
     device: str = "cpu",
 ) -> dict[str, Any]:
-    """Bits per byte and the other columns of the LM table for one trained model."""
-    model_dir = Path(model_dir)
-    valid = TokenArray.open(valid_prefix)
-    valid.check_tokenizer(tokenizer_path)
-    model = load_model(model_dir, map_location=device).to(device).eval()
-    if model.config.vocab_size < valid.vocab_size:
-        raise DataError(
-            f"{model_dir}: a vocabulary of {model.config.vocab_size} ids cannot score "
-            f"{valid.prefix}, whose tokenizer has {valid.vocab_size}"
-        )
-    eos = require_special_token(tokenizer_path, "eos")
-    context = min(context, context_limit(model) or context)
-    stride = min(stride, context)
-    scores = score_array(
-        model, valid, eos, context=context, stride=stride, batch_size=batch_size, device=device
-    )
-    result: dict[str, Any] = {
-        "objective": "cross_entropy",
-        "vocab_size": valid.vocab_size,
-        **parameter_counts(model),
-        "bits_per_byte": scores["bits_per_byte"],
-        "val_loss": scores["loss"],
-        "tokens_per_byte": scores["tokens_per_byte"],
-        "val_documents": scores["documents"],
-        "val_tokens": scores["tokens"],
-        "val_bytes": scores["bytes"],
-        "context": context,
-        "stride": stride,
-    }
-    if train_prefix is not None:
-        train = TokenArray.open(train_prefix)
-        train.check_tokenizer(tokenizer_path)
-        result.update(training_summary(model_dir / "metrics.jsonl", train))
-    if next_word is not None:
-        from toklab.tokenizers.tokenizer_files import load_tokenizer
+    """The columns of the LM table for one trained model of ``kind`` (see the module doc).
 
-        tokenizer = load_tokenizer(tokenizer_path)
-        result.update(
-            next_word_accuracy(
-                next_word.items(),
-                lambda items: token_guesses(
-                    model, tokenizer, items, max_new_tokens=next_word.max_new_tokens, eos_id=eos
-                ),
-            )
-        )
-    return result
-
-
-def tfree_validation_loss(
-    model: torch.nn.Module, valid_prefix: str | Path, objective, *, context: int, batch_size: int
-) -> dict[str, Any]:
-    """The multi-label loss over every ``context``-word window of a word array (in order)."""
-    from toklab.data.packed_stream import PackedStream
-    from toklab.datasets.tfree_words import EOT_ID
-    from toklab.training.data import WindowSampler
-    from toklab.training.trainer import evaluate
-
-    sampler = WindowSampler(PackedStream(valid_prefix, EOT_ID), context, seed=0)
-    device = next(model.parameters()).device
-    scores = evaluate(model, sampler, sampler.num_windows, device, nullcontext, EOT_ID, True,
-                      objective, batch_size=batch_size)  # fmt: skip
-    return {**scores, "val_windows": sampler.num_windows}
-
-
-def evaluate_tfree_model(
-    model_dir: str | Path,
-    valid_prefix: str | Path,
-    settings_path: str | Path,
-    dictionary_path: str | Path,
-    *,
-    context: int,
-    batch_size: int = 16,
-    train_prefix: str | Path | None = None,
-    next_word: NextWordSettings | None = None,
-    pos_weight: float | None = None,
-    loss_scale: float | None = None,
-    device: str = "cpu",
-) -> dict[str, Any]:
-    """The LM table's columns for a T-Free model (no bits per byte; see the module doc).
-
-    The loss is the training objective's (``pos_weight`` and ``loss_scale`` default to the
-    run's ``train_config.json``), over non-overlapping windows of ``context`` words.
+    ``kind`` is the kind of LM of the data's tokenizer file
+    (:func:`~toklab.training.lm_kinds.lm_kind`; T-Free's with its dictionary for next words):
+    the arrays must have been encoded with that file. ``context`` and ``stride`` are capped by
+    the model's positions (a T-Free model's windows do not overlap).
     """
-    from toklab.datasets.tfree_words import WordPatterns
-    from toklab.tokenizers.tfree import hasher_settings, load_settings
-    from toklab.tokenizers.tfree_dictionary import WordDictionary
-    from toklab.training.objectives import MultiLabelLoss
-
     model_dir = Path(model_dir)
-    hasher = load_settings(settings_path)
+    evaluation: KindEvaluation = kind.select(token_lm=TokenEvaluation, tfree_lm=WordEvaluation)
     valid = TokenArray.open(valid_prefix)
-    valid.check_tokenizer(settings_path)
+    valid.check_tokenizer(kind.tokenizer_file)
     model = load_model(model_dir, map_location=device).to(device).eval()
-    own = getattr(model.config, "tfree", None)
-    expected = hasher_settings(hasher)
-    if own is None or {**own, "v": model.config.vocab_size} != expected:
-        raise DataError(
-            f"{model_dir}: the model's T-Free settings "
-            f"({None if own is None else {**own, 'v': model.config.vocab_size}}) are not "
-            f"{settings_path}'s ({expected})"
-        )
-    trained = (
-        read_json(model_dir / "train_config.json")
-        if (model_dir / "train_config.json").is_file()
-        else {}
-    )
-    loss = trained.get("multi_label", {})
-    patterns = WordPatterns.for_array(valid_prefix, hasher)
-    valid.require_ids_below(len(patterns), "the size of its word table")
-    objective = MultiLabelLoss(
-        patterns,
-        pos_weight if pos_weight is not None else float(loss.get("pos_weight", 300.0)),
-        loss_scale if loss_scale is not None else float(loss.get("loss_scale", 100.0)),
-    )
-    context = min(context, context_limit(model) or context)
-    scores = tfree_validation_loss(model, valid_prefix, objective, context=context,
-                                   batch_size=batch_size)  # fmt: skip
-    result: dict[str, Any] = {
-        "objective": "multi_label",
-        "vocab_size": hasher.v,
-        **parameter_counts(model),
-        "bits_per_byte": math.nan,
-        "val_loss": scores["val_loss"],
-        "tokens_per_byte": valid.num_tokens / valid.num_bytes,
-        "val_documents": len(valid),
-        "val_tokens": valid.num_tokens,
-        "val_bytes": valid.num_bytes,
-        "context": context,
-        "stride": context,
-    }
+    scoring = Scoring(context=context, stride=stride, batch_size=batch_size, device=device)
+    scores = evaluation.scores(model, model_dir, valid, scoring)
+    result: dict[str, Any] = {**scores, **parameter_counts(model)}
     if train_prefix is not None:
         train = TokenArray.open(train_prefix)
-        train.check_tokenizer(settings_path)
+        train.check_tokenizer(kind.tokenizer_file)
         result.update(training_summary(model_dir / "metrics.jsonl", train))
     if next_word is not None:
-        dictionary = WordDictionary.load(dictionary_path, hasher)
-        items = next_word.items()
-        result.update(
-            next_word_accuracy(
-                items,
-                lambda batch: tfree_guesses(
-                    model, dictionary, batch, batch_size=batch_size, device=device
-                ),
-            )
-        )
-        # targets in neither the dictionary nor their context: no T-Free guess can be right
-        outside = [item.target not in dictionary and item.target not in item.context
-                   for item in items]  # fmt: skip
-        result["next_word_oov"] = float(np.mean(outside)) if outside else math.nan
+        result.update(evaluation.next_word(model, next_word, batch_size=batch_size, device=device))
     return result

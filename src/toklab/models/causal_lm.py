@@ -136,7 +136,8 @@ def context_limit(model: nn.Module) -> int | None:
 def is_tfree_checkpoint(directory: str | Path) -> bool:
     """Whether the checkpoint in ``directory`` is a T-Free model (its config's architecture).
 
-    The one test of a checkpoint's kind: scripts and evaluations ask it, not its files.
+    The one test of a checkpoint's kind, asked by
+    :func:`toklab.training.lm_kinds.checkpoint_kind`, not its files.
     """
     try:
         config = json.loads((Path(directory) / "config.json").read_text())
@@ -145,6 +146,17 @@ def is_tfree_checkpoint(directory: str | Path) -> bool:
     return isinstance(config, dict) and (config.get("architectures") or [None])[0] == (
         TFREE_ARCHITECTURE
     )
+
+
+def word_settings(model: nn.Module) -> dict[str, Any] | None:
+    """The T-Free hasher settings a model reads words with (``m``, ``k``, ``entire_words``, ``v``).
+
+    None for a model of token ids (:attr:`~toklab.models.llama.ModelConfig.reads_words` false,
+    or a ``transformers`` model).
+    """
+    if not (isinstance(model, LlamaModel) and model.config.reads_words):
+        return None
+    return {**model.config.tfree, "v": model.config.vocab_size}
 
 
 def check_vocabulary(model: nn.Module, vocab_size: int, where: str | Path) -> None:

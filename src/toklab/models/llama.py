@@ -15,11 +15,12 @@ from ``cache.length`` and which attend over the cached keys and their own (causa
 torch SDPA with an offset causal mask (never flash-attn's varlen kernel). Packed documents are
 not supported with a cache (``document_ids`` and ``cache`` together are a ``ValueError``).
 
-**T-Free** (``tfree`` set in the config: the hasher's ``m``, ``k`` and ``entire_words``) swaps
-the input embedding for :class:`TrigramEmbedding`: a word's input is the *sum* of the ``v``-row
-embedding table over the ``m`` ids of each of its trigrams (an ``embedding_bag``, never a dense
-one-hot), given as :class:`TrigramInputs`. The blocks are the same, and the untied ``lm_head``
-becomes the multi-label head (one logit per hash id, trained with a binary cross-entropy by
+**T-Free** (``tfree`` set in the config: the hasher's ``m``, ``k`` and ``entire_words``; the
+model code asks only :attr:`ModelConfig.reads_words`) swaps the input embedding for
+:class:`TrigramEmbedding`: a word's input is the *sum* of the ``v``-row embedding table over the
+``m`` ids of each of its trigrams (an ``embedding_bag``, never a dense one-hot), given as
+:class:`TrigramInputs`. The blocks are the same, and the untied ``lm_head`` becomes the
+multi-label head (one logit per hash id, trained with a binary cross-entropy by
 :mod:`toklab.training.objectives`). Its ``config.json`` names ``TFreeForCausalLM`` with a
 ``model_type`` of its own, so ``transformers`` refuses it instead of loading it as a Llama over
 a vocabulary it is not.
@@ -65,7 +66,7 @@ class ModelConfig:
     tfree: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        if self.tfree is not None:
+        if self.reads_words:
             if set(self.tfree) != set(TFREE_KEYS):
                 raise ConfigError(
                     f"tfree: expected the keys {', '.join(TFREE_KEYS)}, got {sorted(self.tfree)}"
@@ -86,6 +87,15 @@ class ModelConfig:
             )
 
     @property
+    def reads_words(self) -> bool:
+        """Whether the model reads T-Free words (:class:`TrigramInputs`) instead of token ids.
+
+        The one question the model code asks of its kind: it picks the input embedding, the
+        inputs ``forward`` takes and the architecture ``config.json`` names.
+        """
+        return self.tfree is not None
+
+    @property
     def head_dim(self) -> int:
         """Size of one attention head."""
         return self.hidden_size // self.num_attention_heads
@@ -103,16 +113,19 @@ class ModelConfig:
 
     def hf_config(self) -> dict[str, Any]:
         """A ``config.json`` that ``transformers.LlamaForCausalLM`` loads (T-Free: refuses)."""
-        tfree = self.tfree is not None
+        words = self.reads_words
+        values = asdict(self)
+        if not words:
+            del values["tfree"]  # a token model's config.json stays transformers' Llama's
         return {
-            "architectures": [TFREE_ARCHITECTURE if tfree else "LlamaForCausalLM"],
-            "model_type": TFREE_MODEL_TYPE if tfree else "llama",
+            "architectures": [TFREE_ARCHITECTURE if words else "LlamaForCausalLM"],
+            "model_type": TFREE_MODEL_TYPE if words else "llama",
             "hidden_act": "silu",
             "attention_bias": False,
             "mlp_bias": False,
             "attention_dropout": 0.0,
             "torch_dtype": "float32",
-            **{k: v for k, v in asdict(self).items() if k != "tfree" or tfree},
+            **values,
         }
 
     def num_parameters(self, non_embedding: bool = True) -> int:
@@ -379,7 +392,7 @@ class Decoder(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        embedding = nn.Embedding if config.tfree is None else TrigramEmbedding
+        embedding = TrigramEmbedding if config.reads_words else nn.Embedding
         self.embed_tokens = embedding(config.vocab_size, config.hidden_size)
         self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
@@ -417,8 +430,8 @@ class LlamaModel(nn.Module):
         ``cache.length``), attend over the cached keys and their own, and are appended to the
         cache. ``document_ids`` cannot be given with a cache (``ValueError``).
         """
-        if isinstance(input_ids, TrigramInputs) != (self.config.tfree is not None):
-            kind = "T-Free words" if self.config.tfree is not None else "token ids"
+        if isinstance(input_ids, TrigramInputs) != self.config.reads_words:
+            kind = "T-Free words" if self.config.reads_words else "token ids"
             raise ValueError(f"this model takes {kind} as input, got {type(input_ids).__name__}")
         batch, length = input_ids.shape
         device = self.lm_head.weight.device
