@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import socket
 from typing import Any
 
 from tests.conftest import REPO, byte_corpus
@@ -25,3 +27,51 @@ def script_module(name: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _train_rank(rank: int, world: int, port: int, args: tuple) -> None:
+    """One rank of :func:`run_ranks`: the environment torchrun would set, then ``train``."""
+    import torch
+
+    from toklab.training.config import load_train_config
+    from toklab.training.trainer import train
+
+    os.environ.update(
+        {
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "RANK": str(rank),
+            "WORLD_SIZE": str(world),
+            "LOCAL_RANK": str(rank),
+        }
+    )
+    torch.set_num_threads(1)
+    train_prefix, out_dir, overrides, valid_prefix = args
+    train(
+        load_train_config([], overrides),
+        train_prefix,
+        out_dir,
+        valid_prefix=valid_prefix,
+        presets_path=REPO / "resources" / "model_presets.yaml",
+    )
+
+
+def run_ranks(
+    world: int, train_prefix: Any, out_dir: Any, overrides: list[str], valid_prefix: Any = None
+) -> None:
+    """Train on ``world`` gloo processes (spawned, as torchrun's ranks on one CPU node)."""
+    import torch.multiprocessing as mp
+
+    mp.start_processes(
+        _train_rank,
+        args=(world, _free_port(), (train_prefix, out_dir, overrides, valid_prefix)),
+        nprocs=world,
+        join=True,
+        start_method="spawn",
+    )

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 
 import pytest
 import torch
-import torch.multiprocessing as mp
 
 from tests.conftest import REPO
-from tests.helpers import TINY_MODEL, byte_corpus
+from tests.helpers import TINY_MODEL, byte_corpus, run_ranks
 from toklab.data.demo import DEMO_LANGUAGES, generate_documents
 from toklab.data.packed_stream import PackedStream
 from toklab.errors import ConfigError, DataError
@@ -135,27 +132,6 @@ def test_resume_after_signal_reproduces_uninterrupted_run(
     assert all((straight / f).read_bytes() == (interrupted / f).read_bytes() for f in files)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ddp_worker(rank, world, port, args):
-    os.environ.update(
-        {
-            "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": str(port),
-            "RANK": str(rank),
-            "WORLD_SIZE": str(world),
-            "LOCAL_RANK": str(rank),
-        }
-    )
-    torch.set_num_threads(1)
-    train_prefix, out_dir, overrides = args
-    train(load_train_config([], overrides), train_prefix, out_dir, presets_path=PRESETS)
-
-
 def test_ddp_two_gloo_processes_match_single_process(corpora, tmp_path):
     train_prefix, _ = corpora
     overrides = [
@@ -172,13 +148,7 @@ def test_ddp_two_gloo_processes_match_single_process(corpora, tmp_path):
     torch.set_num_threads(1)
     train(load_train_config([], overrides), train_prefix, single, presets_path=PRESETS)
     ddp = tmp_path / "ddp"
-    mp.start_processes(
-        _ddp_worker,
-        args=(2, _free_port(), (train_prefix, ddp, overrides)),
-        nprocs=2,
-        join=True,
-        start_method="spawn",
-    )
+    run_ranks(2, train_prefix, ddp, overrides)
     assert losses(ddp) == pytest.approx(losses(single), rel=1e-4)
     a, b = load_checkpoint(single).state_dict(), load_checkpoint(ddp).state_dict()
     for key in a:

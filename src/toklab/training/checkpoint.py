@@ -14,6 +14,11 @@ with a checkpoint suite also ``OUT_DIR/checkpoints/step-{N}``, kept), loadable b
 * ``fingerprint.json``: the run's fingerprint (:func:`run_fingerprint`, :mod:`toklab.fingerprint`):
   a run resumes only from a checkpoint with its own fingerprint.
 
+A sharded run (``parallelism: fsdp``, :mod:`toklab.training.parallel`) writes the same files,
+its model consolidated, and keeps the optimizer's state and the weights as the ranks hold them in
+``shards/`` (``torch.distributed.checkpoint``), from which the same number of ranks resumes
+exactly (:func:`save_sharded_state`, :func:`load_sharded_state`).
+
 The directory is built in ``OUT_DIR/.checkpoint.tmp`` and swapped in by
 :func:`toklab.io.replace_directory`, so a reader sees either the previous checkpoint or the new
 one, never a mixture.
@@ -21,6 +26,7 @@ one, never a mixture.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 import platform
@@ -46,6 +52,8 @@ if TYPE_CHECKING:
     from toklab.training.config import TrainConfig
 
 STATE_FILE = "state.pt"
+#: A sharded run's model and optimizer state, one file per rank (torch.distributed.checkpoint).
+SHARDS_DIR = "shards"
 METRICS_FILE = "metrics.jsonl"
 TRAINING_STATE_FILE = "training_state.json"
 #: The files of a tokenizer directory that travel with every checkpoint (those present).
@@ -233,7 +241,7 @@ LOGGING_FIELDS = (
 #: Training fields that change only how the work is split, hence only the order of float sums
 #: (as the number of GPUs does, which is not in the fingerprint either): the same batch and the
 #: same gradient, computed in micro-batches or compiled kernels.
-EXECUTION_FIELDS = ("micro_batch_size", "compile")
+EXECUTION_FIELDS = ("micro_batch_size", "compile", "parallelism", "activation_checkpointing")
 
 
 def run_fingerprint(
@@ -348,12 +356,115 @@ def load_state(
 
     The checkpoint's model must have been built from the same config as ``model``.
     """
+    if (directory / SHARDS_DIR).is_dir():
+        state = read_state(directory / STATE_FILE)
+        raise DataError(
+            f"{directory}: a sharded checkpoint of {state.get('world_size')} ranks; resume it "
+            "with parallelism: fsdp on as many, or delete it to start the run over"
+        )
     resumed = load_model(directory, map_location=map_location)
     if spec_of(resumed) != spec_of(model):
         raise DataError(f"{directory}: checkpoint was trained with another model config")
     model.load_state_dict(resumed.state_dict())
     state = read_state(directory / STATE_FILE, map_location)
     optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    set_rng_state(state["rng"])
+    return state["step"]
+
+
+def save_sharded_state(
+    directory: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    step: int,
+    logged: list[str],
+    files: RunFiles | None,
+    fingerprint: dict[str, Any] | None,
+    *,
+    rank: int,
+    world: int,
+) -> None:
+    """:func:`save_state` of a sharded run; collective: every rank calls it.
+
+    Rank 0 builds the directory in its staging place; every rank writes its shards of the
+    model and optimizer into ``shards/``; rank 0 adds the consolidated model and the other
+    files and swaps the directory in, so it appears complete or not at all.
+    """
+    import torch.distributed as dist
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict
+
+    from toklab.training.parallel import full_model
+
+    plain = full_model(model, rank)
+    staging = directory.with_name(f".{directory.name}.tmp")
+    with contextlib.ExitStack() as stack:
+        tmp = (
+            stack.enter_context(atomic_directory(directory, staging=staging)) if rank == 0 else None
+        )
+        dist.barrier()  # the staging directory exists, empty, before any rank writes to it
+        model_state, optimizer_state = get_state_dict(model, optimizer)
+        dcp.save(
+            {"model": model_state, "optimizer": optimizer_state}, checkpoint_id=staging / SHARDS_DIR
+        )
+        if tmp is not None:
+            save_model(plain, tmp)
+            if files is not None:
+                files.write(tmp)
+            if fingerprint is not None:
+                fingerprints.write(tmp, fingerprint)
+            (tmp / METRICS_FILE).write_text(
+                "".join(line + "\n" for line in logged), encoding="utf-8"
+            )
+            torch.save(
+                {
+                    "step": step,
+                    "optimizer": {},  # in shards/
+                    "scheduler": scheduler.state_dict(),
+                    "rng": rng_state(),
+                    "world_size": world,
+                },
+                tmp / STATE_FILE,
+                pickle_module=_CANONICAL_PICKLE,
+            )
+    dist.barrier()  # no rank goes on before the checkpoint is in place
+
+
+def load_sharded_state(
+    directory: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    *,
+    world: int,
+) -> int:
+    """:func:`load_state` of a sharded run, from a checkpoint of as many ranks; collective."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+
+    state = read_state(directory / STATE_FILE)
+    restart = f"delete {directory} to start the run over"
+    if not (directory / SHARDS_DIR).is_dir():
+        raise DataError(
+            f"{directory}: not a sharded checkpoint (written with parallelism: ddp); resume it "
+            f"with parallelism: ddp, or {restart}"
+        )
+    if state.get("world_size") != world:
+        raise DataError(
+            f"{directory}: a sharded checkpoint of {state.get('world_size')} ranks cannot resume "
+            f"on {world}; run on {state.get('world_size')}, or {restart}"
+        )
+    model_state, optimizer_state = get_state_dict(model, optimizer)
+    shards = {"model": model_state, "optimizer": optimizer_state}
+    dcp.load(shards, checkpoint_id=directory / SHARDS_DIR)
+    set_state_dict(
+        model,
+        optimizer,
+        model_state_dict=shards["model"],
+        optim_state_dict=shards["optimizer"],
+    )
     scheduler.load_state_dict(state["scheduler"])
     set_rng_state(state["rng"])
     return state["step"]

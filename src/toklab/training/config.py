@@ -135,6 +135,9 @@ class TrainConfig:
     seed: int = bounded(42, SEED)
     precision: str = "auto"  # auto (bf16 autocast on CUDA) | fp32 | bf16
     compile: bool = False
+    # ddp: every rank holds the whole model | fsdp: FSDP2 shards it (toklab.training.parallel)
+    parallelism: str = "ddp"
+    activation_checkpointing: bool = False  # recompute each block's activations in backward
     document_masking: bool = False
     wandb: str = ""  # "entity/project" (or "project"): also log to Weights & Biases
 
@@ -142,6 +145,7 @@ class TrainConfig:
         choices = {
             "data": ("windows", "chunks", "examples", "aligned"),
             "precision": ("auto", "fp32", "bf16"),
+            "parallelism": ("ddp", "fsdp"),
             "optim.schedule": ("cosine", "wsd", "constant"),
         }
         for name, allowed in choices.items():

@@ -40,7 +40,6 @@ import os
 import random
 import signal
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +60,12 @@ from toklab.training.checkpoint import (
     RunPaths,
     file_digest,
     has_state,
+    load_sharded_state,
     load_state,
     logged_metrics,
     run_context,
     run_fingerprint,
+    save_sharded_state,
     save_state,
     stale_reason,
 )
@@ -81,6 +82,7 @@ from toklab.training.data import (
 )
 from toklab.training.lm_kinds import LMKind, TokenLM, check_data_kind
 from toklab.training.objectives import NextTokenLoss, Objective
+from toklab.training.parallel import distribute, full_model, gradient_sync, local_value
 
 log = logging.getLogger(__name__)
 
@@ -366,9 +368,18 @@ def train(
             )
         model.load_state_dict(initial.state_dict())
         del initial
+    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
+    sharded = config.parallelism == "fsdp"
+    network = distribute(
+        model,
+        parallelism=config.parallelism,
+        activation_checkpointing=config.activation_checkpointing,
+        world=world,
+        device=device,
+        bf16=use_bf16,
+    )
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_multiplier(s, config))
-    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
     inputs = None
     if rank == 0:  # every file is read once, by one rank, and the digests sent to the others
         inputs = {"train": data_digests(train_prefix, config.data)}
@@ -388,7 +399,10 @@ def train(
     step = 0
     logged: list[str] = []  # metrics records so far, one JSON object per line
     if resumable(paths, fingerprint, config.max_steps):
-        step = load_state(paths.checkpoint, model, optimizer, scheduler, map_location=device)
+        if sharded:
+            step = load_sharded_state(paths.checkpoint, model, optimizer, scheduler, world=world)
+        else:
+            step = load_state(paths.checkpoint, model, optimizer, scheduler, map_location=device)
         log.info("resumed from %s at step %d", paths.checkpoint, step)
         logged = logged_metrics(paths.checkpoint, paths.metrics, step)
         if rank == 0:
@@ -418,11 +432,6 @@ def train(
             },
         )
 
-    network = model
-    if world > 1:
-        network = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
     forward = torch.compile(network) if config.compile else network
 
     stop = {"signal": None}
@@ -457,16 +466,17 @@ def train(
                     dist.all_reduce(total)
                 total = total.clamp(min=1.0)
             for micro, batch in enumerate(batches):
-                sync = micro == accumulation - 1 or world == 1
-                context = network.no_sync() if (world > 1 and not sync) else nullcontext()
-                with context, autocast():
+                sync = micro == accumulation - 1
+                with gradient_sync(network, sync), autocast():
                     nats, weight = objective(forward, batch, device)
                     # unweighted: every micro-batch has micro_batch x seq_len targets; weighted:
-                    # each target of the global batch weighs the same (DDP averages the ranks)
+                    # each target of the global batch weighs the same (the ranks are averaged)
                     loss = nats / weight / accumulation if total is None else nats * world / total
                 loss.backward()
                 loss_sum += loss.detach()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+            grad_norm = local_value(
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+            )
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
@@ -519,22 +529,27 @@ def train(
             else:
                 preempted = stop["signal"] is not None
             targets = []
-            if rank == 0 and step in kept_steps:
+            if step in kept_steps:
                 targets.append(paths.kept(step))
-            if rank == 0 and (preempted or step % config.checkpoint_interval == 0):
+            if preempted or step % config.checkpoint_interval == 0:
                 targets.append(paths.checkpoint)
             for directory in targets:
                 files = run_files(step)
-                save_state(directory, model, optimizer, scheduler, step, logged, files, fingerprint)
+                state = (directory, model, optimizer, scheduler, step, logged, files, fingerprint)
+                if sharded:  # every rank writes its shards
+                    save_sharded_state(*state, rank=rank, world=world)
+                elif rank == 0:
+                    save_state(*state)
             if preempted:
                 log.warning("signal received: checkpointed at step %d, exiting", step)
                 raise Preempted(EXIT_PREEMPTED)
+        # the final model: the run's directory is itself a complete checkpoint (no state.pt)
+        final = full_model(model, rank) if sharded else model
         if rank == 0:
-            # the final model: the run's directory is itself a complete checkpoint (no state.pt)
             files = run_files(step)
             files.write(paths.out_dir)
             fingerprints.write(paths.out_dir, fingerprint)
-            save_model(model, paths.out_dir)
+            save_model(final, paths.out_dir)
     finally:
         progress.close()
         if metrics is not None:
