@@ -9,7 +9,6 @@ metadata, so reruns give identical files.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from toklab.errors import DataError
 from toklab.io import atomic_write
 from toklab.pretokenization import utf8_char_offsets
 from toklab.sorting import distinct
-from toklab.tokenizers.byte_unicode import decode_bytes
+from toklab.tokenizers.tokenizer_files import vocabulary_pieces
 
 
 def _pyplot():
@@ -97,29 +96,13 @@ def plot_morphscore_fertility(rows: Sequence[Mapping[str, Any]], path: str | Pat
 
 
 def vocabulary_bytes(tokenizer_json: str | Path) -> set[bytes]:
-    """The byte strings of a byte-level tokenizer's ordinary tokens (special tokens left out).
+    """The byte strings of a tokenizer's ordinary tokens (special tokens left out).
 
-    WordPiece continuation tokens lose their prefix, so ByteSpan's word-initial and
-    continuation forms of the same bytes count once, as one BPE token would.
+    BPE, Unigram and WordPiece models alike (:func:`vocabulary_pieces`); WordPiece continuation
+    tokens lose their prefix, so ByteSpan's word-initial and continuation forms of the same
+    bytes count once, as one BPE token would.
     """
-    path = Path(tokenizer_json)
-    spec = json.loads(path.read_text(encoding="utf-8"))
-    model = spec["model"]
-    if model.get("type") not in ("BPE", "WordPiece"):
-        raise DataError(f"{path}: vocabulary overlap needs a BPE or WordPiece model")
-    special = {t["content"] for t in spec.get("added_tokens", [])}
-    prefix = model.get("continuing_subword_prefix") or ""
-    tokens = set()
-    for token in model["vocab"]:
-        if token in special:
-            continue
-        if prefix and token.startswith(prefix) and len(token) > len(prefix):
-            token = token[len(prefix) :]
-        try:
-            tokens.add(decode_bytes(token))
-        except KeyError:
-            raise DataError(f"{path}: token {token!r} is not a byte-level string") from None
-    return tokens
+    return {piece[0] for piece in vocabulary_pieces(tokenizer_json) if piece is not None}
 
 
 def overlap_matrix(vocabularies: Sequence[set[bytes]]) -> np.ndarray:
