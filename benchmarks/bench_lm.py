@@ -574,16 +574,16 @@ def section_train(args, device, configs, model_tps) -> None:
     print(f"\n== train: model step alone on random batches ({args.steps} steps after warm-up)")
     peak = device_peak(device)
     kernels = ["sdpa"]
-    if device.type == "cuda" and llama.flash_attn_varlen_func is not None:
+    if device.type == "cuda" and llama.varlen_kernel is not None:
         kernels.insert(0, "flash-attn")
     elif device.type == "cuda":
         print("flash-attn is not installed: measuring torch SDPA (its own flash kernel on GPU)")
-    flash = llama.flash_attn_varlen_func
+    flash = llama.varlen_kernel
     try:
         for preset, config in configs.items():
             flops = config.flops_per_token(args.seq_len)
             for kernel in kernels:
-                llama.flash_attn_varlen_func = flash if kernel == "flash-attn" else None
+                llama.varlen_kernel = flash if kernel == "flash-attn" else None
                 tps = train_throughput(
                     config, device, args.seq_len, args.batch, args.steps, args.warmup,
                     args.compile,
@@ -597,7 +597,7 @@ def section_train(args, device, configs, model_tps) -> None:
                     f"{tps:>10,.0f} tokens/s, {achieved / 1e9:,.1f} GFLOP/s, {mfu}"
                 )
     finally:
-        llama.flash_attn_varlen_func = flash
+        llama.varlen_kernel = flash
 
 
 def section_extract(args, device, configs) -> None:

@@ -6,7 +6,11 @@ Module and parameter names follow ``transformers``' ``LlamaForCausalLM``, so a c
 Attention takes the flash-attn kernel (variable-length, one sequence per document) when
 flash-attn is installed and the tensors are on CUDA in half precision; otherwise torch's
 ``scaled_dot_product_attention``, with a block-diagonal causal mask when documents are packed.
-RoPE positions restart at every document when ``document_ids`` are given.
+RoPE positions restart at every document when ``document_ids`` are given. The kernel is
+:data:`varlen_kernel`: a forward pass reads it once and computes the packed sequences once for
+all layers (:class:`Varlen`: cumulative lengths, the row length as the longest); the tests set
+a pure-torch kernel with flash-attn's signature (:mod:`toklab.models.flash_reference`) to run
+this path on CPU.
 
 **KV cache** (inference): ``forward(input_ids, cache=KVCache())`` stores every layer's keys and
 values; a later call with the same cache feeds only the new tokens, whose RoPE positions continue
@@ -29,6 +33,7 @@ a vocabulary it is not.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -214,13 +219,83 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return x * cos[:, None].to(x.dtype) + rotated * sin[:, None].to(x.dtype)
 
 
+class VarlenKernel(NamedTuple):
+    """A function with ``flash_attn.flash_attn_varlen_func``'s signature, and what it takes."""
+
+    function: Callable[..., torch.Tensor]
+    device_types: tuple[str, ...] = ("cuda",)
+    dtypes: tuple[torch.dtype, ...] = (torch.float16, torch.bfloat16)
+
+    def accepts(self, device: torch.device, dtype: torch.dtype) -> bool:
+        """Whether the kernel runs on tensors of ``dtype`` on ``device``."""
+        return device.type in self.device_types and dtype in self.dtypes
+
+
+#: The kernel of the packed-sequence path: flash-attn's when it is installed, else ``None``
+#: (SDPA everywhere). Read once per forward pass; swap it to run another kernel (the tests: the
+#: reference in :mod:`toklab.models.flash_reference`; the benchmark: ``None`` to time SDPA).
+varlen_kernel: VarlenKernel | None = (
+    VarlenKernel(flash_attn_varlen_func) if flash_attn_varlen_func is not None else None
+)
+
+
+class Varlen(NamedTuple):
+    """One forward pass's sequences for the varlen kernel, computed once, used by every layer.
+
+    ``cu_seqlens`` (int32) are the cumulative lengths of the documents of the flattened (B*T)
+    tokens, with a leading 0; ``max_seqlen`` is the row length T, a bound on every document's
+    length known without reading ``cu_seqlens`` back from the device.
+    """
+
+    function: Callable[..., torch.Tensor]
+    cu_seqlens: torch.Tensor
+    max_seqlen: int
+
+
+def varlen_batch(
+    document_ids: torch.Tensor | None,
+    shape: tuple[int, int],
+    device: torch.device,
+    dtype: torch.dtype,
+) -> Varlen | None:
+    """A (B, T) batch's sequences for :data:`varlen_kernel` (``None``: SDPA instead).
+
+    ``None`` when there is no kernel or it does not take ``dtype`` (that of the attention
+    inputs) on ``device``. One sequence per row, or per document (a contiguous run of ids
+    within a row) when ``document_ids`` are given: counting those reads one number back from
+    the device, once.
+    """
+    kernel = varlen_kernel
+    if kernel is None or not kernel.accepts(device, dtype):
+        return None
+    batch, length = shape
+    if document_ids is None:
+        cu_seqlens = torch.arange(0, batch * length + 1, length, device=device)
+    else:
+        starts = torch.nonzero(document_starts(document_ids).flatten()).flatten()
+        cu_seqlens = torch.cat([starts, starts.new_tensor([batch * length])])
+    return Varlen(kernel.function, cu_seqlens.int(), length)
+
+
+def document_starts(document_ids: torch.Tensor) -> torch.Tensor:
+    """(B, T) booleans: a document starts here (every row's first token, and every new id)."""
+    starts = torch.ones_like(document_ids, dtype=torch.bool)
+    starts[:, 1:] = document_ids[:, 1:] != document_ids[:, :-1]
+    return starts
+
+
 def attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, document_ids: torch.Tensor | None
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    document_ids: torch.Tensor | None,
+    varlen: Varlen | None = None,
 ) -> torch.Tensor:
     """Causal attention over (B, heads, T, d) tensors, within documents when given.
 
-    Fast path: flash-attn's varlen kernel (CUDA, fp16/bf16), one sequence per document.
-    Fallback: torch SDPA (which picks its own flash or memory-efficient kernel on GPU).
+    Fast path (``varlen`` given): the varlen kernel (flash-attn's on CUDA in fp16/bf16) on the
+    flattened tokens, one sequence per document. Fallback: torch SDPA (which picks its own
+    flash or memory-efficient kernel on GPU), with a block-diagonal causal mask for documents.
 
     Keys longer than the queries (a KV cache: ``k``/``v`` hold ``offset`` earlier positions and
     then the queries' own) take SDPA with the causal mask shifted by ``offset``: query ``i``
@@ -239,31 +314,15 @@ def attention(
             return F.scaled_dot_product_attention(q, k, v)
         causal = torch.ones(length, k.shape[2], dtype=torch.bool, device=q.device)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=causal.tril(diagonal=offset))
-    use_flash = (
-        flash_attn_varlen_func is not None
-        and q.is_cuda
-        and q.dtype in (torch.float16, torch.bfloat16)
-    )
-    if use_flash:
-        if document_ids is None:
-            document_ids = torch.zeros(batch, length, dtype=torch.long, device=q.device)
-        # Documents become sequences: cumulative lengths over the flattened (B*T) tokens.
-        flat = (
-            document_ids + torch.arange(batch, device=q.device)[:, None] * (length + 1)
-        ).flatten()
-        starts = torch.ones_like(flat, dtype=torch.bool)
-        starts[1:] = flat[1:] != flat[:-1]
-        boundaries = torch.nonzero(starts).flatten()
-        cu_seqlens = torch.cat([boundaries, boundaries.new_tensor([flat.numel()])]).int()
-        max_len = int((cu_seqlens[1:] - cu_seqlens[:-1]).max())
-        out = flash_attn_varlen_func(
+    if varlen is not None:  # documents are sequences of the flattened (B*T) tokens
+        out = varlen.function(
             q.transpose(1, 2).reshape(batch * length, heads, dim),
             k.transpose(1, 2).reshape(batch * length, k.shape[1], dim),
             v.transpose(1, 2).reshape(batch * length, v.shape[1], dim),
-            cu_seqlens,
-            cu_seqlens,
-            max_len,
-            max_len,
+            varlen.cu_seqlens,
+            varlen.cu_seqlens,
+            varlen.max_seqlen,
+            varlen.max_seqlen,
             causal=True,
         )
         return out.reshape(batch, length, heads, dim).transpose(1, 2)
@@ -338,6 +397,7 @@ class Attention(nn.Module):
         document_ids: torch.Tensor | None,
         cache: KVCache | None = None,
         layer: int = 0,
+        varlen: Varlen | None = None,
     ) -> torch.Tensor:
         batch, length, _ = x.shape
         d = self.config.head_dim
@@ -347,7 +407,7 @@ class Attention(nn.Module):
         q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         if cache is not None:
             k, v = cache.update(layer, k, v)
-        out = attention(q, k, v, document_ids)
+        out = attention(q, k, v, document_ids, varlen)
         return self.o_proj(out.transpose(1, 2).reshape(batch, length, -1))
 
 
@@ -382,8 +442,9 @@ class DecoderLayer(nn.Module):
         document_ids: torch.Tensor | None,
         cache: KVCache | None = None,
         layer: int = 0,
+        varlen: Varlen | None = None,
     ) -> torch.Tensor:
-        x = x + self.self_attn(self.input_layernorm(x), rope, document_ids, cache, layer)
+        x = x + self.self_attn(self.input_layernorm(x), rope, document_ids, cache, layer, varlen)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -417,6 +478,13 @@ class LlamaModel(nn.Module):
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, nn.Linear | nn.Embedding):
             nn.init.normal_(module.weight, std=self.config.initializer_range)
+
+    def _attention_dtype(self) -> torch.dtype:
+        """The dtype of the attention inputs: autocast's, or else the weights'."""
+        device = self.lm_head.weight.device.type
+        if torch.is_autocast_enabled(device):
+            return torch.get_autocast_dtype(device)
+        return self.lm_head.weight.dtype
 
     def forward(
         self,
@@ -455,9 +523,12 @@ class LlamaModel(nn.Module):
         else:
             positions = positions_within_documents(document_ids)
         rope = rope_tables(self.config, positions)
+        varlen = None
+        if start == 0:  # a prefill takes the path of a call without a cache
+            varlen = varlen_batch(document_ids, (batch, length), device, self._attention_dtype())
         x = self.model.embed_tokens(input_ids)
         for index, layer in enumerate(self.model.layers):
-            x = layer(x, rope, document_ids, cache, index)
+            x = layer(x, rope, document_ids, cache, index, varlen)
         return self.lm_head(self.model.norm(x))
 
 
@@ -465,9 +536,7 @@ def positions_within_documents(document_ids: torch.Tensor) -> torch.Tensor:
     """Position of every token within its document (documents are contiguous runs of ids)."""
     length = document_ids.shape[1]
     index = torch.arange(length, device=document_ids.device).expand_as(document_ids)
-    starts = torch.ones_like(document_ids, dtype=torch.bool)
-    starts[:, 1:] = document_ids[:, 1:] != document_ids[:, :-1]
-    start_index = torch.where(starts, index, torch.zeros_like(index))
+    start_index = torch.where(document_starts(document_ids), index, torch.zeros_like(index))
     return index - torch.cummax(start_index, dim=1).values
 
 
