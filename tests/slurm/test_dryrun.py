@@ -120,7 +120,8 @@ def test_table_target_pulls_in_the_gpu_jobs(tmp_path):
     assert resources["train_lm"]["gpu"] == "4"  # bytelm.gpus of the config
     assert resources["extract_predictions"]["gpu"] == "1"
     # four GPUs on one node: torchrun with one process per GPU, exec'd so signals reach it
-    assert "Shell command: exec torchrun --standalone --nnodes 1 --nproc-per-node 4 " in output
+    torchrun = "exec env TORCH_ELASTIC_SHUTDOWN_TIMEOUT=600 torchrun"
+    assert f"Shell command: {torchrun} --standalone --nnodes 1 --nproc-per-node 4 " in output
 
 
 def test_multi_node_training_starts_torchrun_on_each_node(tmp_path):
@@ -136,8 +137,13 @@ def test_multi_node_training_starts_torchrun_on_each_node(tmp_path):
     assert command, output[-3000:]
     assert command.group(1).startswith(
         "exec srun --nodes 2 --ntasks 2 --ntasks-per-node 1"
-        f" --cpus-per-task {2 * cpus_per_gpu} --gpus-per-node 2"
-        " --kill-on-bad-exit=1 torchrun --nnodes 2 --nproc-per-node 2 --rdzv-backend c10d"
+        f" --cpus-per-task {2 * cpus_per_gpu} --gpus-per-node 2 --kill-on-bad-exit=1"
+        " sh -c 'exec env TORCH_ELASTIC_SHUTDOWN_TIMEOUT=600 torchrun --nnodes 2"
+        " --nproc-per-node 2 --rdzv-backend c10d --rdzv-endpoint"
+    )
+    # each node's shell runs torchrun with the script and its arguments ("$@")
+    assert re.search(
+        r"""--rdzv-id "\$SLURM_JOB_ID" "\$@"' torchrun \S*train_lm\.py --train """, command.group(1)
     )
 
     output = run_snakemake(
