@@ -66,8 +66,9 @@ def training_gpus(config: dict) -> list[int]:
     gpus = []
     for block in config["corpora"].values():
         lm = block.get("lm")
-        if lm:
-            gpus += [lm.get("gpus", 0)] * len(lm["tokenizers"]) * len(lm["models"])
+        for model in (lm or {}).get("models", {}).values():
+            tokenizers = model.get("tokenizers", lm["tokenizers"])
+            gpus += [model.get("gpus", lm.get("gpus", 0))] * len(tokenizers)
         if block.get("bytelm"):
             gpus.append(block["bytelm"]["gpus"])
     return gpus
@@ -122,6 +123,28 @@ def test_table_target_pulls_in_the_gpu_jobs(tmp_path):
     # four GPUs on one node: torchrun with one process per GPU, exec'd so signals reach it
     torchrun = "exec env TORCH_ELASTIC_SHUTDOWN_TIMEOUT=600 torchrun"
     assert f"Shell command: {torchrun} --standalone --nnodes 1 --nproc-per-node 4 " in output
+
+
+def test_seven_b_models_train_sharded_on_32_nodes(tmp_path):
+    """T-Free's released 7B and its dense baseline: 32 nodes of 8 GPUs each, FSDP."""
+    tfree = EXPERIMENTS["tfree_fineweb"]
+    targets = [
+        f"results/models/lm/finewebedu/finewebedu/{tokenizer}/{model}/model.safetensors"
+        for tokenizer, model in (("tfree-32000-m10-k2", "tfree-7B"), ("bpe-64000", "dense-7B"))
+    ]
+    output = dry_run(tmp_path, *targets, config=tfree)
+    trainings = [r for rule, r in job_resources(output) if rule == "train_lm"]
+    assert len(trainings) == 2
+    for resources in trainings:
+        assert (resources["gpu"], resources["nodes"]) == ("256", "32")
+        assert (resources["mpi"], resources["tasks_per_node"]) == ("srun", "8")
+    commands = re.findall(r"^Shell command: (exec srun .*)$", output, re.M)
+    assert len(commands) == 2
+    for command in commands:
+        assert command.startswith("exec srun --nodes 32 --ntasks 32 --ntasks-per-node 1")
+        assert "torchrun --nnodes 32 --nproc-per-node 8" in command
+        assert "--set 'parallelism=\"fsdp\"'" in command
+        assert "--set activation_checkpointing=true" in command
 
 
 def test_multi_node_training_starts_torchrun_on_each_node(tmp_path):

@@ -221,3 +221,14 @@ def test_bad_training_input(corpora, tmp_path):
 
 
 assert trainer_module.EXIT_PREEMPTED == 75
+
+
+def test_grad_clip_zero_clips_nothing(corpora, tmp_path):
+    """T-Free's 7B does not clip: grad_clip 0 trains as a cap no gradient reaches."""
+    train_prefix, _ = corpora
+    for name, cap in (("none", "0"), ("huge", "1e9")):
+        train(config("max_steps=3", f"optim.grad_clip={cap}"), train_prefix, tmp_path / name,
+              presets_path=PRESETS)  # fmt: skip
+    assert losses(tmp_path / "none") == losses(tmp_path / "huge")
+    none, huge = (tmp_path / n / "model.safetensors" for n in ("none", "huge"))
+    assert none.read_bytes() == huge.read_bytes()

@@ -56,6 +56,38 @@ def set_key(path: str, value):
         ),
         (set_key("bytespan.variants", ["seeding101"]), "bytespan: unknown variant 'seeding101'"),
         (set_key("bytelm.preset", "huge"), "bytelm.preset 'huge' is not a preset"),
+        (
+            set_key(
+                "lm.models",
+                {
+                    "tiny": {
+                        "preset": "tiny",
+                        "training": {"batch_size": 48, "micro_batch_size": 2},
+                        "gpus": 8,
+                        "nodes": 3,
+                    }
+                },
+            ),
+            "lm.models.tiny: 8 GPUs cannot be split evenly over 3 nodes",
+        ),
+        (
+            set_key(
+                "lm.models",
+                {
+                    "tiny": {
+                        "preset": "tiny",
+                        "training": {"batch_size": 16, "micro_batch_size": 2},
+                        "gpus": 4,
+                        "nodes": 4,
+                    }
+                },
+            ),
+            "lm.models.tiny: 4 GPUs on 4 nodes is 1 per node",
+        ),
+        (
+            set_key("lm.models", {"tiny": {"preset": "tiny", "tokenizers": ["bpe-500"]}}),
+            "lm.models.tiny.tokenizers names 'bpe-500', which tokenized.tokenizers does not list",
+        ),
         (set_key("bytelm.training", {"max_stepz": 3}), "bytelm.training: "),
         (set_key("bytelm.training", {"max_steps": "many"}), "bytelm.training: "),
         (

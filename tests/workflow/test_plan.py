@@ -103,8 +103,8 @@ EXPERIMENTS = {
         "addition": (0, ["train", "validation"], 0),
     },
     "tfree_fineweb": {
-        # 1 BPE and 6 T-Free hashers (the v ablation); the MorphScore figure
-        "finewebedu": (7, ["dictionary", "tok_train", "tok_eval", "validation", "lm_train"], 1),
+        # 1 BPE and 7 T-Free hashers (the v ablation, the 7B's); the MorphScore figure
+        "finewebedu": (8, ["dictionary", "tok_train", "tok_eval", "validation", "lm_train"], 1),
         # Mistral, XLM-R and one hasher; five languages, each its own source
         "wikipedia5": (3, ["english", "german", "russian", "vietnamese", "arabic"], 0),
     },
@@ -325,6 +325,24 @@ def test_pretrained_and_byte_level_params():
     assert fineweb.tokenizers.training_command("finewebedu", "bytes") == (
         "byte-level --special-token '<|endoftext|>' --special-token '<|padding|>'"
     )
+
+
+def test_per_model_tokenizers_gpus_and_nodes():
+    """T-Free's 7B and the dense 7B: their own tokenizers, 256 GPUs on 32 nodes."""
+    plan = Plan(load_config("tfree_fineweb"))
+    runs = plan.lm.runs("finewebedu")
+    assert runs == [
+        ("finewebedu", "tfree-8000-m10", "tfree-1B"),
+        ("finewebedu", "bpe-64000", "tfree-1B"),
+        ("finewebedu", "bpe-64000", "dense-7B"),
+        ("finewebedu", "tfree-32000-m10-k2", "tfree-7B"),
+    ]
+    params = plan.lm.params("finewebedu", "finewebedu", "tfree-32000-m10-k2", "tfree-7B")
+    assert (params["gpus"], params["nodes"], params["mpi"], params["tasks_per_node"]) == (
+        256, 32, "srun", 8,
+    )  # fmt: skip
+    one_node = plan.lm.params("finewebedu", "finewebedu", "bpe-64000", "tfree-1B")
+    assert (one_node["nodes"], one_node["mpi"], one_node["tasks_per_node"]) == (1, None, None)
 
 
 def test_demo_language_models(demo):

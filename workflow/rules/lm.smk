@@ -17,7 +17,9 @@ rule train_lm:
     threads: 4
     resources:
         gpu=from_plan(plan.lm.params, item="gpus"),
-        nodes=1,
+        nodes=from_plan(plan.lm.params, item="nodes"),
+        mpi=from_plan(plan.lm.params, item="mpi"),
+        tasks_per_node=from_plan(plan.lm.params, item="tasks_per_node"),
         mem_mb=32000,
         runtime=2880,
     params:

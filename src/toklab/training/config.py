@@ -86,7 +86,7 @@ class OptimConfig:
     betas: tuple[float, float] = bounded((0.9, 0.95), Range(0, 1, high_included=False))
     eps: float = bounded(1e-8, POSITIVE)
     weight_decay: float = bounded(0.01, NON_NEGATIVE)
-    grad_clip: float = bounded(1.0, POSITIVE)
+    grad_clip: float = bounded(1.0, NON_NEGATIVE)  # the gradient norm cap; 0: no clipping
     schedule: str = "cosine"  # cosine | wsd | constant
     warmup_steps: int = bounded(100, NON_NEGATIVE)
     decay_steps: int = bounded(0, NON_NEGATIVE)  # wsd: length of the final decay phase

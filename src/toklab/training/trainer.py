@@ -475,7 +475,10 @@ def train(
                 loss.backward()
                 loss_sum += loss.detach()
             grad_norm = local_value(
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+                # the norm is logged either way; grad_clip 0 caps nothing (scaling by 1.0)
+                torch.nn.utils.clip_grad_norm_(
+                    model.parameters(), config.optim.grad_clip or math.inf
+                )
             )
             optimizer.step()
             scheduler.step()

@@ -24,6 +24,7 @@ from toklab.models.presets import read_presets
 from toklab.tokenizers.tokenizer_files import special_token_roles
 from toklab.workflow.config import Block
 from toklab.workflow.families import BYTE_LEVEL, FAMILIES
+from toklab.workflow.launch import train_launcher
 from toklab.workflow.plan import Plan
 from toklab.workflow.tokenizers import BYTE_TOKENIZER
 
@@ -143,6 +144,21 @@ def check_batch(name: str, key: str, training: Block, gpus: int) -> None:
         )
 
 
+def check_nodes(name: str, key: str, gpus: int, nodes: int) -> None:
+    """A job of several nodes has their launch line: GPUs split evenly, at least 2 per node."""
+    if nodes == 1:
+        return
+    try:
+        train_launcher(gpus, nodes, threads=1, mpi="srun")
+    except ConfigError as err:
+        raise ConfigError(f"corpus '{name}': {key}: {err}") from None
+    if gpus // nodes < 2:
+        raise ConfigError(
+            f"corpus '{name}': {key}: {gpus} GPUs on {nodes} nodes is 1 per node; SLURM's "
+            "executor plugin needs more than 1 task per node for a job of several nodes"
+        )
+
+
 def check_bytelm(name: str, corpus: Block, presets: Path | None) -> None:
     """The byte LM's preset and training fields, and the byte-level tokenizer it trains with.
 
@@ -204,13 +220,16 @@ def check_lm(plan: Plan, name: str, corpus: Block, presets: Path | None) -> None
                 f"corpus '{name}': lm.{key} '{lm[key]}' is not one of tokenized.subsets"
             )
     listed = set(plan.tokenized.tokenized_tokenizers(name))
-    for reference in lm["tokenizers"]:
-        _check_tokenization_name(plan, name, "lm.tokenizers", reference)
-        if plan.config.resolve_tokenizer(name, reference) not in listed:
-            raise ConfigError(
-                f"corpus '{name}': lm.tokenizers names '{reference}', which "
-                "tokenized.tokenizers does not list"
-            )
+    lists = {"lm.tokenizers": lm["tokenizers"]}
+    lists |= {f"lm.models.{m}.tokenizers": s.get("tokenizers", []) for m, s in lm["models"].items()}
+    for key, references in lists.items():
+        for reference in references:
+            _check_tokenization_name(plan, name, key, reference)
+            if plan.config.resolve_tokenizer(name, reference) not in listed:
+                raise ConfigError(
+                    f"corpus '{name}': {key} names '{reference}', which "
+                    "tokenized.tokenizers does not list"
+                )
     for model, spec in lm["models"].items():
         check_training(name, f"lm.models.{model}", spec["preset"], spec["training"], presets)
 
@@ -242,6 +261,7 @@ def check_lm_jobs(plan: Plan, name: str, presets: Path | None = None) -> None:
         plan.lm.params(name, *run)
         job = plan.lm.job(name, *run)
         check_batch(name, job.key, job.training, job.gpus)
+        check_nodes(name, job.key, job.gpus, job.nodes)
         data = job.training.get("data")
         if names.is_tfree(run[1]) and data is not None:
             raise ConfigError(

@@ -31,7 +31,9 @@ class LmJob:
     training: Block
     train_subset: str
     valid_subset: str
+    #: GPUs of the whole job, over its nodes
     gpus: int
+    nodes: int = 1
 
     @property
     def chunks(self) -> bool:
@@ -65,9 +67,18 @@ class LmPlan:
             return []
         return [
             (*self.config.resolve_tokenizer(corpus, reference), model)
-            for reference in block["tokenizers"]
-            for model in block["models"]
+            for reference in self.tokenizer_references(corpus)
+            for model, spec in block["models"].items()
+            if reference in spec.get("tokenizers", block["tokenizers"])
         ]
+
+    def tokenizer_references(self, corpus: str) -> list[str]:
+        """Every tokenization the ``lm`` block trains on: ``lm.tokenizers``, then the models'."""
+        block = self.config.corpus(corpus).get("lm") or {}
+        references = [*block.get("tokenizers", [])]
+        for spec in block.get("models", {}).values():
+            references += spec.get("tokenizers", [])
+        return list(dict.fromkeys(references))
 
     def token_runs(self, corpus: str) -> list[LmRun]:
         """The runs of :meth:`lm_runs` whose LMs read token ids: every one but T-Free's."""
@@ -92,7 +103,8 @@ class LmPlan:
                     training=spec["training"],
                     train_subset=lm["train_subset"],
                     valid_subset=lm["valid_subset"],
-                    gpus=lm["gpus"],
+                    gpus=spec.get("gpus", lm["gpus"]),
+                    nodes=spec.get("nodes", lm["nodes"]),
                 )
             )
         if run == self.cues.bytelm_run(corpus):
@@ -247,8 +259,14 @@ class LmPlan:
         data = self.training_inputs(corpus, *run)
         if not job.chunks:
             data = {key: layout.prefix(data[f"{key}_bin"]) for key in ("train", "valid")}
+        several = job.nodes > 1
         return {
             "gpus": job.gpus,
+            "nodes": job.nodes,
+            # a job of several nodes runs its command on the first, which calls srun itself;
+            # SLURM's executor plugin wants its tasks per node (> 1) then (docs/slurm.md)
+            "mpi": "srun" if several else None,
+            "tasks_per_node": job.gpus // job.nodes if several else None,
             "eval_gpus": min(job.gpus, 1),
             # T-Free's word arrays come with its hasher's settings instead of a tokenizer.json
             "tokenizer_option": "--tfree" if names.is_tfree(tokenization) else "--tokenizer",
