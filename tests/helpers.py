@@ -40,6 +40,7 @@ def _train_rank(rank: int, world: int, port: int, args: tuple) -> None:
     import torch
 
     from toklab.training.config import load_train_config
+    from toklab.training.lm_kinds import lm_kind
     from toklab.training.trainer import train
 
     os.environ.update(
@@ -52,25 +53,35 @@ def _train_rank(rank: int, world: int, port: int, args: tuple) -> None:
         }
     )
     torch.set_num_threads(1)
-    train_prefix, out_dir, overrides, valid_prefix = args
+    train_prefix, out_dir, overrides, valid_prefix, tokenizer = args
     train(
         load_train_config([], overrides),
         train_prefix,
         out_dir,
         valid_prefix=valid_prefix,
         presets_path=REPO / "resources" / "model_presets.yaml",
+        lm=lm_kind(tokenizer) if tokenizer is not None else None,
     )
 
 
 def run_ranks(
-    world: int, train_prefix: Any, out_dir: Any, overrides: list[str], valid_prefix: Any = None
+    world: int,
+    train_prefix: Any,
+    out_dir: Any,
+    overrides: list[str],
+    valid_prefix: Any = None,
+    tokenizer: Any = None,
 ) -> None:
-    """Train on ``world`` gloo processes (spawned, as torchrun's ranks on one CPU node)."""
+    """Train on ``world`` gloo processes (spawned, as torchrun's ranks on one CPU node).
+
+    ``tokenizer``: the file that chooses the kind of LM (a T-Free hasher's ``tfree.json``);
+    default a byte LM.
+    """
     import torch.multiprocessing as mp
 
     mp.start_processes(
         _train_rank,
-        args=(world, _free_port(), (train_prefix, out_dir, overrides, valid_prefix)),
+        args=(world, _free_port(), (train_prefix, out_dir, overrides, valid_prefix, tokenizer)),
         nprocs=world,
         join=True,
         start_method="spawn",

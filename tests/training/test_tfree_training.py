@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from tests.conftest import REPO
-from tests.helpers import TINY_MODEL, byte_corpus
+from tests.helpers import TINY_MODEL, byte_corpus, run_ranks
 from toklab.data.demo import DEMO_LANGUAGES, generate_documents
 from toklab.datasets.tfree_examples import tokenize_word_examples
 from toklab.datasets.tfree_memmap import write_aligned_memory_map, write_memory_map
@@ -75,27 +75,26 @@ def aligned_arrays(tmp_path_factory):
     return tfree_arrays(tmp_path_factory.mktemp("tfree_aligned"), "aligned")
 
 
+SETTINGS = [
+    *(f"model.{k}={v}" for k, v in TINY_MODEL.items()),
+    "seq_len=32",
+    "batch_size=8",
+    "micro_batch_size=4",
+    "max_steps=12",
+    "log_interval=1",
+    "eval_interval=6",
+    "eval_windows=8",
+    "checkpoint_interval=4",
+    "optim.lr=1e-2",
+    "optim.warmup_steps=2",
+    "document_masking=true",
+    "multi_label.pos_weight=10",
+    "multi_label.loss_scale=10",
+]
+
+
 def config(*extra):
-    return load_train_config(
-        [],
-        [
-            *(f"model.{k}={v}" for k, v in TINY_MODEL.items()),
-            "seq_len=32",
-            "batch_size=8",
-            "micro_batch_size=4",
-            "max_steps=12",
-            "log_interval=1",
-            "eval_interval=6",
-            "eval_windows=8",
-            "checkpoint_interval=4",
-            "optim.lr=1e-2",
-            "optim.warmup_steps=2",
-            "document_masking=true",
-            "multi_label.pos_weight=10",
-            "multi_label.loss_scale=10",
-            *extra,
-        ],
-    )
+    return load_train_config([], [*SETTINGS, *extra])
 
 
 def records(out_dir):
@@ -233,6 +232,22 @@ def test_micro_batches_do_not_change_the_tfree_loss(word_arrays, tmp_path):
     run(tmp_path / "b", settings, train_prefix, None, "max_steps=3", "micro_batch_size=2")
     a, b = records(tmp_path / "a"), records(tmp_path / "b")
     assert [r["loss"] for r in a] == pytest.approx([r["loss"] for r in b], rel=1e-5)
+
+
+def test_tfree_lm_trains_sharded_with_activation_checkpointing(word_arrays, tmp_path):
+    """The 7B's settings on the T-Free model: FSDP over two ranks equals one process."""
+    settings, train_prefix, _valid_prefix = word_arrays
+    run(tmp_path / "one", settings, train_prefix, None, "max_steps=3", "micro_batch_size=2")
+    sharded = [
+        "max_steps=3",
+        "micro_batch_size=2",
+        "parallelism=fsdp",
+        "activation_checkpointing=true",
+    ]
+    run_ranks(2, train_prefix, tmp_path / "two", [*SETTINGS, *sharded], tokenizer=settings)
+    one, two = records(tmp_path / "one"), records(tmp_path / "two")
+    assert [r["loss"] for r in two] == pytest.approx([r["loss"] for r in one], rel=1e-4)
+    assert load_model(tmp_path / "two").config.tfree == {"m": 4, "k": 1, "entire_words": False}
 
 
 def test_validation_loss_uses_the_validation_words(word_arrays):
