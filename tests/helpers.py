@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from tests.conftest import REPO, byte_corpus
@@ -40,6 +43,7 @@ def _train_rank(rank: int, world: int, port: int, args: tuple) -> None:
     import torch
 
     from toklab.training.config import load_train_config
+    from toklab.training.data import WindowSampler
     from toklab.training.lm_kinds import lm_kind
     from toklab.training.trainer import train
 
@@ -53,15 +57,19 @@ def _train_rank(rank: int, world: int, port: int, args: tuple) -> None:
         }
     )
     torch.set_num_threads(1)
-    train_prefix, out_dir, overrides, valid_prefix, tokenizer = args
-    train(
-        load_train_config([], overrides),
-        train_prefix,
-        out_dir,
-        valid_prefix=valid_prefix,
-        presets_path=REPO / "resources" / "model_presets.yaml",
-        lm=lm_kind(tokenizer) if tokenizer is not None else None,
-    )
+    train_prefix, out_dir, overrides, valid_prefix, tokenizer, signalled = args
+    preempt = nullcontext()
+    if signalled is not None and signalled[0] == rank:  # (rank, its sampler call) gets SIGUSR1
+        preempt = signal_at_batch(WindowSampler, signalled[1], signal.SIGUSR1)
+    with preempt:
+        train(
+            load_train_config([], overrides),
+            train_prefix,
+            out_dir,
+            valid_prefix=valid_prefix,
+            presets_path=REPO / "resources" / "model_presets.yaml",
+            lm=lm_kind(tokenizer) if tokenizer is not None else None,
+        )
 
 
 def run_ranks(
@@ -71,18 +79,55 @@ def run_ranks(
     overrides: list[str],
     valid_prefix: Any = None,
     tokenizer: Any = None,
+    signalled: tuple[int, int] | None = None,
 ) -> None:
     """Train on ``world`` gloo processes (spawned, as torchrun's ranks on one CPU node).
 
     ``tokenizer``: the file that chooses the kind of LM (a T-Free hasher's ``tfree.json``);
-    default a byte LM.
+    default a byte LM. ``signalled``: ``(rank, call)``: that rank gets SIGUSR1 at its sampler's
+    ``call``-th batch, as SLURM's preemption signal (:func:`signal_at_batch`).
     """
     import torch.multiprocessing as mp
 
     mp.start_processes(
         _train_rank,
-        args=(world, _free_port(), (train_prefix, out_dir, overrides, valid_prefix, tokenizer)),
+        args=(
+            world,
+            _free_port(),
+            (train_prefix, out_dir, overrides, valid_prefix, tokenizer, signalled),
+        ),
         nprocs=world,
         join=True,
         start_method="spawn",
     )
+
+
+@contextmanager
+def signal_at_batch(
+    sampler_class: type,
+    call: int,
+    signum: int = signal.SIGTERM,
+    before: Callable[[], None] | None = None,
+) -> Iterator[None]:
+    """Within the block, ``sampler_class.batch`` raises ``signum`` at its ``call``-th call.
+
+    The signal comes just before that call's batch is made (after ``before()``, if given), so
+    the trainer finishes the step it is in, checkpoints and exits; the patch is undone on exit.
+    """
+    import pytest
+
+    original = sampler_class.batch
+    calls = 0
+
+    def batch_then_signal(self, first, size):
+        nonlocal calls
+        calls += 1
+        if calls == call:
+            if before is not None:
+                before()
+            signal.raise_signal(signum)
+        return original(self, first, size)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sampler_class, "batch", batch_then_signal)
+        yield

@@ -17,7 +17,7 @@ from toklab.errors import ConfigError, DataError
 from toklab.models.llama import load_checkpoint
 from toklab.training.config import load_train_config
 from toklab.training.parallel import distribute, transformer_blocks
-from toklab.training.trainer import train
+from toklab.training.trainer import EXIT_PREEMPTED, train
 
 PRESETS = REPO / "resources" / "model_presets.yaml"
 
@@ -54,7 +54,7 @@ def weights(out_dir):
 
 
 def test_fsdp_matches_one_process_and_resumes_exactly(corpora, tmp_path):
-    """Two FSDP ranks train the model one process trains; 4 + 2 steps equal 6 steps exactly."""
+    """Two FSDP ranks train the model one process trains; preempted and resumed, exactly."""
     train_prefix, valid_prefix = corpora
     single = tmp_path / "single"
     torch.set_num_threads(1)
@@ -80,7 +80,12 @@ def test_fsdp_matches_one_process_and_resumes_exactly(corpora, tmp_path):
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
 
-    run_ranks(2, train_prefix, resumed, [*fsdp, "max_steps=4"], valid_prefix)
+    # SLURM's signal reaches rank 1 in step 4 (2 micro-batches per step and rank): both ranks
+    # finish the step, write their shards and exit 75; the rerun resumes from them
+    with pytest.raises(ProcessExitedException) as preempted:
+        run_ranks(2, train_prefix, resumed, [*fsdp, "max_steps=6"], valid_prefix, signalled=(1, 7))
+    assert preempted.value.exit_code == EXIT_PREEMPTED
+    assert torch.load(resumed / "checkpoint" / "state.pt", weights_only=True)["step"] == 4
     shards = sorted(p.name for p in (resumed / "checkpoint" / "shards").iterdir())
     assert shards == [".metadata", "__0_0.distcp", "__1_0.distcp"]
     run_ranks(2, train_prefix, resumed, [*fsdp, "max_steps=6"], valid_prefix)
