@@ -8,13 +8,14 @@ import json
 import pytest
 import torch
 from torch.multiprocessing import ProcessExitedException
-from torch.multiprocessing.spawn import ProcessRaisedException
 
 from tests.conftest import REPO
 from tests.helpers import TINY_MODEL, byte_corpus, run_ranks
 from toklab.data.demo import DEMO_LANGUAGES, generate_documents
 from toklab.errors import ConfigError, DataError
+from toklab.models.causal_lm import build_model, model_spec
 from toklab.models.llama import load_checkpoint
+from toklab.training.checkpoint import load_sharded_state, load_state
 from toklab.training.config import load_train_config
 from toklab.training.parallel import distribute, transformer_blocks
 from toklab.training.trainer import EXIT_PREEMPTED, train
@@ -58,15 +59,16 @@ def test_fsdp_matches_one_process_and_resumes_exactly(corpora, tmp_path):
     train_prefix, valid_prefix = corpora
     single = tmp_path / "single"
     torch.set_num_threads(1)
+    tied = "model.tie_word_embeddings=true"  # one parameter in two places, consolidated as one
     train(
-        load_train_config([], settings("max_steps=6")),
+        load_train_config([], settings("max_steps=6", tied)),
         train_prefix,
         single,
         valid_prefix=valid_prefix,
         presets_path=PRESETS,
     )
     # gradient accumulation (2 micro-batches per rank), activation checkpointing
-    fsdp = settings("parallelism=fsdp", "activation_checkpointing=true")
+    fsdp = settings("parallelism=fsdp", "activation_checkpointing=true", tied)
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     run_ranks(2, train_prefix, straight, [*fsdp, "max_steps=6"], valid_prefix)
     reference = metrics(single)
@@ -77,6 +79,8 @@ def test_fsdp_matches_one_process_and_resumes_exactly(corpora, tmp_path):
             assert record["val_loss"] == pytest.approx(expected["val_loss"], rel=1e-4)
     a, b = weights(single), weights(straight)
     assert a.keys() == b.keys()  # consolidated: the usual model, names unchanged
+    tied_model = load_checkpoint(straight)
+    assert tied_model.lm_head.weight is tied_model.model.embed_tokens.weight
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
 
@@ -98,15 +102,16 @@ def test_fsdp_matches_one_process_and_resumes_exactly(corpora, tmp_path):
             straight / "checkpoint" / name
         ).read_bytes()
 
-    # a sharded checkpoint resumes only as a sharded run of as many ranks
-    with pytest.raises(DataError, match="a sharded checkpoint of 2 ranks"):
-        train(
-            load_train_config([], settings("max_steps=8")),
-            train_prefix,
-            resumed,
-            valid_prefix=valid_prefix,
-            presets_path=PRESETS,
-        )
+    # parallelism is in the fingerprint: a DDP rerun sets the sharded run aside
+    train(
+        load_train_config([], settings("max_steps=2", tied)),
+        train_prefix,
+        resumed,
+        valid_prefix=valid_prefix,
+        presets_path=PRESETS,
+    )
+    assert (resumed / "stale" / "checkpoint" / "shards").is_dir()
+    assert [r["step"] for r in metrics(resumed)] == [1, 2]
 
 
 def test_fsdp_needs_several_processes(corpora, tmp_path):
@@ -121,12 +126,24 @@ def test_fsdp_needs_several_processes(corpora, tmp_path):
     assert not (tmp_path / "out" / "checkpoint").exists()
 
 
-def test_ddp_checkpoint_is_not_resumed_sharded(corpora, tmp_path):
+def test_sharded_states_are_not_read_as_the_other_kind(corpora, tmp_path):
+    """Behind the fingerprint, which sets a switch of parallelism aside, a last check each."""
     train_prefix, _ = corpora
     out = tmp_path / "out"
-    train(load_train_config([], settings("max_steps=2")), train_prefix, out, presets_path=PRESETS)
-    with pytest.raises((ProcessRaisedException, ProcessExitedException), match="not a sharded"):
-        run_ranks(2, train_prefix, out, settings("max_steps=4", "parallelism=fsdp"))
+    config = load_train_config([], settings("max_steps=2"))
+    train(config, train_prefix, out, presets_path=PRESETS)
+    model = build_model(model_spec("tiny", PRESETS, 257, TINY_MODEL))
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    with pytest.raises(DataError, match="not a sharded checkpoint"):
+        load_sharded_state(out / "checkpoint", model, optimizer, scheduler, world=2)
+    (out / "checkpoint" / "shards").mkdir()
+    torch.save({**torch.load(out / "checkpoint" / "state.pt"), "world_size": 2},
+               out / "checkpoint" / "state.pt")  # fmt: skip
+    with pytest.raises(DataError, match="a sharded checkpoint of 2 ranks"):
+        load_state(out / "checkpoint", model, optimizer, scheduler, torch.device("cpu"))
+    with pytest.raises(DataError, match="of 2 ranks cannot resume on 4"):
+        load_sharded_state(out / "checkpoint", model, optimizer, scheduler, world=4)
 
 
 def test_activation_checkpointing_changes_no_number(corpora, tmp_path):

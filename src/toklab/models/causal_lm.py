@@ -106,6 +106,10 @@ class TransformersCausalLM(nn.Module):
             )
         return self.hf(input_ids=input_ids, use_cache=False).logits
 
+    def tie_weights(self) -> None:
+        """Tie what the wrapped model's config ties (its embedding and head)."""
+        self.hf.tie_weights()
+
 
 def build_model(spec: ModelSpec) -> nn.Module:
     """A freshly initialised model (seed the torch generator first for reproducible weights)."""

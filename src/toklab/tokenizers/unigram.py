@@ -48,7 +48,7 @@ from toklab.tokenizers.tokenizer_files import write_transformers_configs
 log = logging.getLogger(__name__)
 
 #: Decimals kept of every score: coarse enough that the trainer's float noise almost never
-#: crosses a rounding boundary, fine enough to change no segmentation but exact near-ties.
+#: crosses a rounding boundary; a near-tie of two segmentations within it may fall either way.
 SCORE_DECIMALS = 4
 #: The trainer's step between the scores of the characters it adds without a trained score.
 PENALTY_STEP = 1e-4

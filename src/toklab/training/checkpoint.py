@@ -240,8 +240,10 @@ LOGGING_FIELDS = (
 )
 #: Training fields that change only how the work is split, hence only the order of float sums
 #: (as the number of GPUs does, which is not in the fingerprint either): the same batch and the
-#: same gradient, computed in micro-batches or compiled kernels.
-EXECUTION_FIELDS = ("micro_batch_size", "compile", "parallelism", "activation_checkpointing")
+#: same gradient, computed in micro-batches, compiled kernels or recomputed activations.
+#: ``parallelism`` is in the fingerprint: FSDP computes in bf16 on GPUs (not only under
+#: autocast) and writes its state in shards, so a switch is another run.
+EXECUTION_FIELDS = ("micro_batch_size", "compile", "activation_checkpointing")
 
 
 def run_fingerprint(
@@ -400,36 +402,55 @@ def save_sharded_state(
 
     plain = full_model(model, rank)
     staging = directory.with_name(f".{directory.name}.tmp")
-    with contextlib.ExitStack() as stack:
-        tmp = (
-            stack.enter_context(atomic_directory(directory, staging=staging)) if rank == 0 else None
-        )
-        dist.barrier()  # the staging directory exists, empty, before any rank writes to it
-        model_state, optimizer_state = get_state_dict(model, optimizer)
-        dcp.save(
-            {"model": model_state, "optimizer": optimizer_state}, checkpoint_id=staging / SHARDS_DIR
-        )
-        if tmp is not None:
-            save_model(plain, tmp)
-            if files is not None:
-                files.write(tmp)
-            if fingerprint is not None:
-                fingerprints.write(tmp, fingerprint)
-            (tmp / METRICS_FILE).write_text(
-                "".join(line + "\n" for line in logged), encoding="utf-8"
+    try:
+        with contextlib.ExitStack() as stack:
+            tmp = (
+                stack.enter_context(atomic_directory(directory, staging=staging))
+                if rank == 0
+                else None
             )
-            torch.save(
-                {
-                    "step": step,
-                    "optimizer": {},  # in shards/
-                    "scheduler": scheduler.state_dict(),
-                    "rng": rng_state(),
-                    "world_size": world,
-                },
-                tmp / STATE_FILE,
-                pickle_module=_CANONICAL_PICKLE,
+            dist.barrier()  # the staging directory exists, empty, before any rank writes to it
+            model_state, optimizer_state = get_state_dict(model, optimizer)
+            dcp.save(
+                {"model": model_state, "optimizer": optimizer_state},
+                checkpoint_id=staging / SHARDS_DIR,
             )
-    dist.barrier()  # no rank goes on before the checkpoint is in place
+            if tmp is not None:
+                save_model(plain, tmp)
+                if files is not None:
+                    files.write(tmp)
+                if fingerprint is not None:
+                    fingerprints.write(tmp, fingerprint)
+                (tmp / METRICS_FILE).write_text(
+                    "".join(line + "\n" for line in logged), encoding="utf-8"
+                )
+                torch.save(
+                    {
+                        "step": step,
+                        "optimizer": {},  # in shards/
+                        "scheduler": scheduler.state_dict(),
+                        "rng": rng_state(),
+                        "world_size": world,
+                    },
+                    tmp / STATE_FILE,
+                    pickle_module=_CANONICAL_PICKLE,
+                )
+    except BaseException:
+        all_ranks_agree(False)  # the others learn it instead of waiting for this rank forever
+        raise
+    if not all_ranks_agree(True):  # no rank goes on before the checkpoint is in place
+        raise DataError(f"{directory}: another rank failed to write its part of the checkpoint")
+
+
+def all_ranks_agree(ok: bool) -> bool:
+    """Whether ``ok`` holds on every rank; collective (a barrier that carries a verdict)."""
+    import torch.distributed as dist
+
+    nccl = dist.get_backend() == "nccl"
+    device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
+    flag = torch.tensor([int(ok)], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag.item())
 
 
 def load_sharded_state(

@@ -112,6 +112,22 @@ def local_value(value: torch.Tensor) -> torch.Tensor:
     return full_tensor() if full_tensor is not None else value
 
 
+def load_full_weights(
+    model: nn.Module, weights: dict[str, torch.Tensor] | None, device: torch.device
+) -> None:
+    """Rank 0's full ``weights`` into every rank's shards of ``model``; collective.
+
+    The other ranks built ``model`` on the meta device: its shards are allocated on ``device``
+    first, then filled from rank 0 tensor by tensor.
+    """
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+    if any(parameter.is_meta for parameter in model.parameters()):
+        model.to_empty(device=device)
+    options = StateDictOptions(full_state_dict=True, broadcast_from_rank0=True)
+    set_model_state_dict(model, weights or {}, options=options)
+
+
 def full_model(model: nn.Module, rank: int) -> nn.Module | None:
     """A sharded model consolidated on rank 0, as an ordinary model (None on the other ranks).
 
@@ -127,4 +143,5 @@ def full_model(model: nn.Module, rank: int) -> nn.Module | None:
     with torch.device("meta"):
         plain = build_model(spec_of(model))
     plain.load_state_dict(state, assign=True)
+    plain.tie_weights()  # assign=True put two copies where the model shares one parameter
     return plain

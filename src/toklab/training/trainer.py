@@ -40,6 +40,7 @@ import os
 import random
 import signal
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,14 @@ from toklab.training.data import (
 )
 from toklab.training.lm_kinds import LMKind, TokenLM, check_data_kind
 from toklab.training.objectives import NextTokenLoss, Objective
-from toklab.training.parallel import distribute, full_model, gradient_sync, local_value
+from toklab.training.parallel import (
+    check_parallelism,
+    distribute,
+    full_model,
+    gradient_sync,
+    load_full_weights,
+    local_value,
+)
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +135,19 @@ def resumable(paths: RunPaths, fingerprint: dict[str, Any], max_steps: int) -> b
     if world > 1:
         dist.barrier()
     return resume
+
+
+def clip_gradients(model: torch.nn.Module, max_norm: float) -> torch.Tensor:
+    """Scale the gradients to a total norm of at most ``max_norm`` (0: leave them); their norm.
+
+    The norm stays a tensor (reading it would wait for the device every step); a sharded run's
+    is gathered from its DTensor.
+    """
+    parameters = [p for p in model.parameters() if p.grad is not None]
+    norm = torch.nn.utils.get_total_norm([p.grad for p in parameters])
+    if max_norm > 0:
+        torch.nn.utils.clip_grads_with_norm_(parameters, max_norm, norm)
+    return local_value(norm)
 
 
 def lr_multiplier(step: int, config: TrainConfig) -> float:
@@ -355,21 +376,37 @@ def train(
 
     # The same initial weights on every rank; Python's and numpy's generators are seeded too, so
     # the RNG states a checkpoint stores are themselves reproducible.
+    # A sharded run builds the model on rank 0 only (the others on the meta device, no memory)
+    # and sends each rank its shards: a node holds one full copy, not one per GPU.
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     np.random.seed(config.seed)
-    model = build_model(spec).to(device)
-    if config.init_from:
-        initial = load_model(config.init_from)
-        if spec_of(initial) != spec_of(model):
-            raise DataError(
-                f"{config.init_from}: its model ({spec_of(initial)}) is not the one this run "
-                f"builds ({spec_of(model)}): another preset or tokenizer?"
-            )
-        model.load_state_dict(initial.state_dict())
-        del initial
-    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
     sharded = config.parallelism == "fsdp"
+    check_parallelism(config.parallelism, world)
+    full_copy = not sharded or rank == 0
+    with nullcontext() if full_copy else torch.device("meta"):
+        model = build_model(spec)
+    problem = None
+    if full_copy:
+        model = model.to(device)
+        if config.init_from:
+            initial = load_model(config.init_from)
+            if spec_of(initial) != spec_of(model):
+                problem = (
+                    f"{config.init_from}: its model ({spec_of(initial)}) is not the one this run "
+                    f"builds ({spec_of(model)}): another preset or tokenizer?"
+                )
+            else:
+                model.load_state_dict(initial.state_dict())
+            del initial
+    if sharded:  # every rank stops, not only rank 0
+        shared = [problem]
+        dist.broadcast_object_list(shared, src=0)
+        problem = shared[0]
+    if problem is not None:
+        raise DataError(problem)
+    weights = model.state_dict() if sharded and rank == 0 else None
+    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
     network = distribute(
         model,
         parallelism=config.parallelism,
@@ -378,6 +415,9 @@ def train(
         device=device,
         bf16=use_bf16,
     )
+    if sharded:
+        load_full_weights(model, weights, device)
+        del weights
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_multiplier(s, config))
     inputs = None
@@ -474,12 +514,7 @@ def train(
                     loss = nats / weight / accumulation if total is None else nats * world / total
                 loss.backward()
                 loss_sum += loss.detach()
-            grad_norm = local_value(
-                # the norm is logged either way; grad_clip 0 caps nothing (scaling by 1.0)
-                torch.nn.utils.clip_grad_norm_(
-                    model.parameters(), config.optim.grad_clip or math.inf
-                )
-            )
+            grad_norm = clip_gradients(model, config.optim.grad_clip)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)

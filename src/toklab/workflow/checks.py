@@ -262,6 +262,11 @@ def check_lm_jobs(plan: Plan, name: str, presets: Path | None = None) -> None:
         job = plan.lm.job(name, *run)
         check_batch(name, job.key, job.training, job.gpus)
         check_nodes(name, job.key, job.gpus, job.nodes)
+        if job.training.get("parallelism") == "fsdp" and job.gpus < 2:
+            raise ConfigError(
+                f"corpus '{name}': {job.key}.training.parallelism is fsdp, which shards the "
+                f"model over several GPUs, but the job has {job.gpus}"
+            )
         data = job.training.get("data")
         if names.is_tfree(run[1]) and data is not None:
             raise ConfigError(

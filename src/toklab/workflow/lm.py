@@ -81,7 +81,7 @@ class LmPlan:
         return list(dict.fromkeys(references))
 
     def token_runs(self, corpus: str) -> list[LmRun]:
-        """The runs of :meth:`lm_runs` whose LMs read token ids: every one but T-Free's."""
+        """The runs of :meth:`runs` whose LMs read token ids: every one but T-Free's."""
         return [run for run in self.runs(corpus) if not names.is_tfree(run[1])]
 
     def trained_runs(self, corpus: str) -> list[LmRun]:
@@ -137,8 +137,8 @@ class LmPlan:
             directory = layout.lm_path(layout.LM_DIR, corpus, *run)
             raise ConfigError(
                 f"corpus '{corpus}': bytelm and lm.models.{model} both train {directory}/ with "
-                "different settings (preset, training, subsets, gpus); rename the byte LM or "
-                "make them identical"
+                "different settings (preset, training, subsets, gpus, nodes: a byte LM runs on "
+                "one node); rename the byte LM or make them identical"
             )
         return jobs[0]
 
