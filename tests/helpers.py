@@ -22,6 +22,20 @@ TINY_MODEL = {
     "num_hidden_layers": 2,
     "max_position_embeddings": 64,
 }
+#: A short run of that model (12 steps of 8 windows of 32 tokens) that trainer tests share.
+TINY_RUN = [
+    *(f"model.{k}={v}" for k, v in TINY_MODEL.items()),
+    "seq_len=32",
+    "batch_size=8",
+    "micro_batch_size=4",
+    "max_steps=12",
+    "log_interval=1",
+    "eval_interval=6",
+    "eval_windows=8",
+    "checkpoint_interval=4",
+    "optim.lr=1e-2",
+    "optim.warmup_steps=2",
+]
 
 
 def script_module(name: str) -> Any:

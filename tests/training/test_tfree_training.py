@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from tests.conftest import REPO
-from tests.helpers import TINY_MODEL, byte_corpus, run_ranks
+from tests.helpers import TINY_MODEL, TINY_RUN, byte_corpus, run_ranks
 from toklab.data.demo import DEMO_LANGUAGES, generate_documents
 from toklab.datasets.tfree_examples import tokenize_word_examples
 from toklab.datasets.tfree_memmap import write_aligned_memory_map, write_memory_map
@@ -76,17 +76,7 @@ def aligned_arrays(tmp_path_factory):
 
 
 SETTINGS = [
-    *(f"model.{k}={v}" for k, v in TINY_MODEL.items()),
-    "seq_len=32",
-    "batch_size=8",
-    "micro_batch_size=4",
-    "max_steps=12",
-    "log_interval=1",
-    "eval_interval=6",
-    "eval_windows=8",
-    "checkpoint_interval=4",
-    "optim.lr=1e-2",
-    "optim.warmup_steps=2",
+    *TINY_RUN,
     "document_masking=true",
     "multi_label.pos_weight=10",
     "multi_label.loss_scale=10",

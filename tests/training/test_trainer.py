@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.conftest import REPO
-from tests.helpers import TINY_MODEL, byte_corpus, run_ranks
+from tests.helpers import TINY_MODEL, TINY_RUN, byte_corpus, run_ranks
 from toklab.data.demo import DEMO_LANGUAGES, generate_documents
 from toklab.data.packed_stream import PackedStream
 from toklab.errors import ConfigError, DataError
@@ -33,24 +33,7 @@ def corpora(tmp_path_factory):
 
 
 def config(*extra):
-    model = [f"model.{k}={v}" for k, v in TINY_MODEL.items()]
-    return load_train_config(
-        [],
-        [
-            *model,
-            "seq_len=32",
-            "batch_size=8",
-            "micro_batch_size=4",
-            "max_steps=12",
-            "log_interval=1",
-            "eval_interval=6",
-            "eval_windows=8",
-            "checkpoint_interval=4",
-            "optim.lr=1e-2",
-            "optim.warmup_steps=2",
-            *extra,
-        ],
-    )
+    return load_train_config([], [*TINY_RUN, *extra])
 
 
 def losses(out_dir):

@@ -329,22 +329,32 @@ def save_state(
     """
     staging = directory.with_name(f".{directory.name}.tmp")
     with atomic_directory(directory, staging=staging) as tmp:
-        save_model(model, tmp)
-        if files is not None:
-            files.write(tmp)
-        if fingerprint is not None:
-            fingerprints.write(tmp, fingerprint)
-        (tmp / METRICS_FILE).write_text("".join(line + "\n" for line in logged), encoding="utf-8")
-        torch.save(
-            {
-                "step": step,
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "rng": rng_state(),
-            },
-            tmp / STATE_FILE,
-            pickle_module=_CANONICAL_PICKLE,
-        )
+        state = {"step": step, "optimizer": optimizer.state_dict()}
+        _write_checkpoint(tmp, model, scheduler, state, logged, files, fingerprint)
+
+
+def _write_checkpoint(
+    tmp: Path,
+    model: nn.Module,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    state: dict[str, Any],
+    logged: list[str],
+    files: RunFiles | None,
+    fingerprint: dict[str, Any] | None,
+) -> None:
+    """Write a checkpoint directory's files into ``tmp``.
+
+    The model, the run's files and fingerprint, its metrics so far, and ``state.pt``: ``state``,
+    then the scheduler's and every RNG state.
+    """
+    save_model(model, tmp)
+    if files is not None:
+        files.write(tmp)
+    if fingerprint is not None:
+        fingerprints.write(tmp, fingerprint)
+    (tmp / METRICS_FILE).write_text("".join(line + "\n" for line in logged), encoding="utf-8")
+    state = {**state, "scheduler": scheduler.state_dict(), "rng": rng_state()}
+    torch.save(state, tmp / STATE_FILE, pickle_module=_CANONICAL_PICKLE)
 
 
 def load_state(
@@ -385,22 +395,21 @@ def save_sharded_state(
     files: RunFiles | None,
     fingerprint: dict[str, Any] | None,
     *,
+    consolidated: nn.Module | None,
     rank: int,
     world: int,
 ) -> None:
     """:func:`save_state` of a sharded run; collective: every rank calls it.
 
     Rank 0 builds the directory in its staging place; every rank writes its shards of the
-    model and optimizer into ``shards/``; rank 0 adds the consolidated model and the other
-    files and swaps the directory in, so it appears complete or not at all.
+    model and optimizer into ``shards/``; rank 0 adds ``consolidated`` (the model gathered by
+    :func:`toklab.training.parallel.full_model`, None on the other ranks) and the other files
+    and swaps the directory in, so it appears complete or not at all.
     """
     import torch.distributed as dist
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_state_dict
 
-    from toklab.training.parallel import full_model
-
-    plain = full_model(model, rank)
     staging = directory.with_name(f".{directory.name}.tmp")
     try:
         with contextlib.ExitStack() as stack:
@@ -416,25 +425,8 @@ def save_sharded_state(
                 checkpoint_id=staging / SHARDS_DIR,
             )
             if tmp is not None:
-                save_model(plain, tmp)
-                if files is not None:
-                    files.write(tmp)
-                if fingerprint is not None:
-                    fingerprints.write(tmp, fingerprint)
-                (tmp / METRICS_FILE).write_text(
-                    "".join(line + "\n" for line in logged), encoding="utf-8"
-                )
-                torch.save(
-                    {
-                        "step": step,
-                        "optimizer": {},  # in shards/
-                        "scheduler": scheduler.state_dict(),
-                        "rng": rng_state(),
-                        "world_size": world,
-                    },
-                    tmp / STATE_FILE,
-                    pickle_module=_CANONICAL_PICKLE,
-                )
+                state = {"step": step, "optimizer": {}, "world_size": world}  # optimizer: shards/
+                _write_checkpoint(tmp, consolidated, scheduler, state, logged, files, fingerprint)
     except BaseException:
         all_ranks_agree(False)  # the others learn it instead of waiting for this rank forever
         raise

@@ -66,9 +66,9 @@ def distribute(
 
     Call it before building the optimizer: FSDP replaces the parameters by sharded ones.
     DDP returns a wrapper (the model itself is still the one to save); FSDP shards ``model``
-    in place and returns it.
+    in place and returns it. The caller has checked ``parallelism`` for ``world``
+    (:func:`check_parallelism`) before it built the model.
     """
-    check_parallelism(parallelism, world)
     if activation_checkpointing:
         from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import (
             apply_activation_checkpointing,

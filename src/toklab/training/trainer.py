@@ -571,11 +571,13 @@ def train(
                 targets.append(paths.kept(step))
             if preempted or step % config.checkpoint_interval == 0:
                 targets.append(paths.checkpoint)
+            # a sharded model is gathered once per step, however many directories it goes to
+            consolidated = full_model(model, rank) if sharded and targets else None
             for directory in targets:
                 files = run_files(step)
                 state = (directory, model, optimizer, scheduler, step, logged, files, fingerprint)
                 if sharded:  # every rank writes its shards
-                    save_sharded_state(*state, rank=rank, world=world)
+                    save_sharded_state(*state, consolidated=consolidated, rank=rank, world=world)
                 elif rank == 0:
                     save_state(*state)
             if preempted:

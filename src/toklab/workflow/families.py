@@ -123,6 +123,11 @@ class ByteLevelSubwordFamily(Family):
         """The byte corpus of its training subset."""
         return layout.byte_corpus_files(corpus_name, self.training_subset(corpus), "train")
 
+    def corpus_prefix(self, corpus_name: str, corpus: Block) -> str:
+        """``--corpus-prefix`` of its trainer: that byte corpus's prefix, quoted."""
+        subset = self.training_subset(corpus)
+        return shell.quote(layout.path(layout.BYTE_CORPUS, corpus=corpus_name, subset=subset))
+
 
 class BpeFamily(ByteLevelSubwordFamily):
     """Byte-level BPE: toklab's exact trainer (``bpe-V``) and tokenizers' (``hfbpe-V``)."""
@@ -137,9 +142,9 @@ class BpeFamily(ByteLevelSubwordFamily):
 
     def command(self, corpus_name: str, corpus: Block, name: names.Grammar) -> str:
         """``bpe`` with the corpus, vocabulary size, specials, minimum frequency and backend."""
-        prefix = layout.prefix(self.inputs(corpus_name, corpus, name)["train_bin"])
         return (
-            f"bpe --corpus-prefix {shell.quote(prefix)} --vocab-size {name.vocab_size}"
+            f"bpe --corpus-prefix {self.corpus_prefix(corpus_name, corpus)}"
+            f" --vocab-size {name.vocab_size}"
             f" {_specials(corpus, self.block)}"
             f" --min-frequency {corpus[self.block]['min_frequency']} --backend {name.backend}"
         )
@@ -154,9 +159,9 @@ class UnigramFamily(ByteLevelSubwordFamily):
 
     def command(self, corpus_name: str, corpus: Block, name: names.Grammar) -> str:
         """``unigram`` with the corpus, the vocabulary size and the special tokens."""
-        prefix = layout.prefix(self.inputs(corpus_name, corpus, name)["train_bin"])
         return (
-            f"unigram --corpus-prefix {shell.quote(prefix)} --vocab-size {name.vocab_size}"
+            f"unigram --corpus-prefix {self.corpus_prefix(corpus_name, corpus)}"
+            f" --vocab-size {name.vocab_size}"
             f" {_specials(corpus, self.block)}"
         )
 
@@ -308,14 +313,18 @@ class TfreeFamily(Family):
                     f"{key}.k: {k} is greater than its m {m} (allowed: an integer in [0, m])"
                 )
 
-    def inputs(self, corpus_name: str, corpus: Block, name: names.Grammar) -> dict[str, str]:
-        """The word counts of the dictionary subset, which its dictionary is cut from."""
+    def word_counts(self, corpus_name: str, corpus: Block) -> str:
+        """The word counts of the dictionary subset, which every hasher's dictionary is cut from."""
         subset = self.training_subset(corpus)
-        return {"counts": layout.path(layout.TFREE_WORD_COUNTS, corpus=corpus_name, subset=subset)}
+        return layout.path(layout.TFREE_WORD_COUNTS, corpus=corpus_name, subset=subset)
+
+    def inputs(self, corpus_name: str, corpus: Block, name: names.Grammar) -> dict[str, str]:
+        """The word counts (:meth:`word_counts`)."""
+        return {"counts": self.word_counts(corpus_name, corpus)}
 
     def command(self, corpus_name: str, corpus: Block, name: names.Grammar) -> str:
         """``tokenizer`` (of ``tfree.py``) with the hasher's settings and the dictionary size."""
-        counts = self.inputs(corpus_name, corpus, name)["counts"]
+        counts = self.word_counts(corpus_name, corpus)
         words = "--entire-words" if name.entire_words else "--no-entire-words"
         return (
             f"tokenizer --counts {shell.quote(counts)} --v {name.v} --m {name.m} --k {name.k}"

@@ -61,8 +61,7 @@ class TfreePlan:
 
     def word_counts(self, corpus: str) -> str:
         """The word counts of the dictionary subset."""
-        subset = self.block(corpus)["dictionary"]["subset"]
-        return layout.path(layout.TFREE_WORD_COUNTS, corpus=corpus, subset=subset)
+        return TFREE.word_counts(corpus, self.config.corpus(corpus))
 
     def word_count_inputs(self, corpus: str, subset: str) -> dict[str, str]:
         """The byte corpus whose words are counted (the dictionary subset only)."""
