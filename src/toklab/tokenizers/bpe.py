@@ -12,42 +12,26 @@ Training semantics (CS336 assignment 1, reproduced exactly):
   wins (``max(pairs, key=lambda p: (count[p], p))`` on bytes). Hugging Face's trainer breaks ties
   the other way, so its merge lists differ; ``backend="hf"`` trains with it anyway (Delphi).
 
-Speed: pre-tokens are counted once, in parallel (:mod:`toklab.tokenizers.pretoken_counts`), and
-the merge loop works on the distinct pre-tokens with incremental pair counts. Only the words that
-contain the merged pair are touched; the best pair comes from a heap with lazy invalidation whose
-key orders ties by bytes, descending.
+Speed: pre-tokens are scanned and counted once, in parallel and compiled
+(:mod:`toklab.tokenizers.pretoken_counts`), and the compiled merge loop
+(:mod:`toklab.tokenizers.merge_loop`) works on the distinct pre-tokens with incremental pair
+counts, touching only the words that hold the merged pair.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import warnings
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from tqdm import tqdm
-
 from toklab.errors import ConfigError, DataError
+from toklab.tokenizers.pretoken_scan import PretokenCounts
 
 log = logging.getLogger(__name__)
 
 Vocab = dict[int, bytes]
 Merges = list[tuple[bytes, bytes]]
-
-#: Maps each byte b to 255 - b, so that byte strings sort in reverse (see ``descending_key``).
-_INVERT = bytes(range(255, -1, -1))
-
-
-def descending_key(token: bytes) -> str:
-    """A string whose ascending order is the descending order of ``token`` among byte strings.
-
-    Each byte is inverted and a terminator above every inverted byte is appended, so a string
-    also sorts before its own prefixes, as it must in descending order.
-    """
-    return token.translate(_INVERT).decode("latin-1") + "\u0100"
 
 
 def check_vocab_size(vocab_size: int, special_tokens: Sequence[str]) -> None:
@@ -72,35 +56,33 @@ def unique_special_tokens(special_tokens: Iterable[str] | None) -> list[str]:
 
 
 def train_bpe_from_counts(
-    counts: Mapping[str, int],
+    counts: Mapping[str, int] | PretokenCounts,
     vocab_size: int,
     special_tokens: Sequence[str] = (),
     *,
     min_frequency: int = 0,
 ) -> tuple[Vocab, Merges]:
     """Run BPE merges over pre-token counts; return the vocabulary and merges (see module doc)."""
+    from toklab.tokenizers.merge_loop import merge
+
     special_tokens = unique_special_tokens(special_tokens)
     check_vocab_size(vocab_size, special_tokens)
     vocab: Vocab = {i: bytes([i]) for i in range(256)}
     for token in special_tokens:
         vocab[len(vocab)] = token.encode("utf-8")
     num_merges = vocab_size - len(vocab)
-
-    words: list[list[int]] = []
-    word_counts: list[int] = []
-    for token, count in counts.items():
-        data = token.encode("utf-8")
-        if len(data) > 1:
-            words.append(list(data))
-            word_counts.append(count)
-    keys = [descending_key(token) for token in vocab.values()]
-
-    def new_token(a: int, b: int) -> int:
+    if not isinstance(counts, PretokenCounts):
+        counts = PretokenCounts.from_strings(counts)
+    ids, offsets, word_counts = counts.longer_than(1)
+    merges, left = merge(
+        list(vocab.values()),
+        (ids, offsets),
+        word_counts,
+        vocab_size,
+        threshold=max(min_frequency, 1),
+    )
+    for a, b, _ in merges:
         vocab[len(vocab)] = vocab[a] + vocab[b]
-        keys.append(descending_key(vocab[len(vocab) - 1]))
-        return len(vocab) - 1
-
-    pairs, left = run_merges(words, word_counts, keys, vocab_size, new_token, max(min_frequency, 1))
     if len(vocab) < vocab_size:
         reason = (
             f"no pair occurs {min_frequency} times or more (min_frequency)"
@@ -108,98 +90,11 @@ def train_bpe_from_counts(
             else "every pre-token is a single token"
         )
         warnings.warn(
-            f"BPE stopped after {len(pairs)} of {num_merges} merges: {reason}; the vocabulary "
+            f"BPE stopped after {len(merges)} of {num_merges} merges: {reason}; the vocabulary "
             f"has {len(vocab)} entries instead of {vocab_size}",
             stacklevel=2,
         )
-    return vocab, [(vocab[a], vocab[b]) for a, b in pairs]
-
-
-def run_merges(
-    words: list[list[int]],
-    word_counts: list[int],
-    keys: list[str],
-    target_size: int,
-    new_token: Callable[[int, int], int],
-    threshold: int = 1,
-) -> tuple[list[tuple[int, int]], int]:
-    """Merge the most frequent adjacent pair of ids until ``len(keys)`` reaches ``target_size``.
-
-    ``words`` (id sequences, each standing for ``word_counts`` occurrences) are rewritten in
-    place. Ties between equally frequent pairs go to the smaller ``(keys[a], keys[b])``;
-    ``new_token(a, b)`` returns the id of the merged token, appending its key to ``keys`` when it
-    is new (an existing id may be returned, and then the vocabulary does not grow). Pairs counted
-    fewer than ``threshold`` times are never merged. Returns the merged pairs in order and the
-    count of the best pair left when merging stopped early (0 if no pair was left).
-    """
-    pair_counts: dict[tuple[int, int], int] = defaultdict(int)
-    where: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for index, (word, count) in enumerate(zip(words, word_counts, strict=True)):
-        for pair in itertools.pairwise(word):
-            pair_counts[pair] += count
-            where[pair].append(index)
-    heap = [(-count, keys[a], keys[b], (a, b)) for (a, b), count in pair_counts.items()]
-    heapq.heapify(heap)
-
-    merges: list[tuple[int, int]] = []
-    progress = tqdm(total=target_size - len(keys), desc="merges", unit=" tokens", leave=False)
-    while len(keys) < target_size:
-        best = None
-        while heap:
-            negative_count, _, _, pair = heapq.heappop(heap)
-            if pair_counts.get(pair) == -negative_count:
-                best = pair
-                break
-        if best is None or pair_counts[best] < threshold:
-            progress.close()
-            return merges, pair_counts[best] if best is not None else 0
-        a, b = best
-        size = len(keys)
-        new_id = new_token(a, b)
-        merges.append(best)
-        progress.update(len(keys) - size)
-
-        delta: dict[tuple[int, int], int] = defaultdict(int)
-        for index in set(where.pop(best)):
-            word = words[index]
-            merged = _apply_merge(word, a, b, new_id)
-            if merged is None:
-                continue  # a stale entry: an earlier merge removed the pair from this word
-            count = word_counts[index]
-            for pair in itertools.pairwise(word):
-                delta[pair] -= count
-            for pair in itertools.pairwise(merged):
-                delta[pair] += count
-                if new_id in pair:
-                    where[pair].append(index)
-            words[index] = merged
-        for pair, change in delta.items():
-            if change:
-                count = pair_counts[pair] + change
-                if count > 0:
-                    pair_counts[pair] = count
-                    heapq.heappush(heap, (-count, keys[pair[0]], keys[pair[1]], pair))
-                else:
-                    del pair_counts[pair]
-        pair_counts.pop(best, None)
-    progress.close()
-    return merges, 0
-
-
-def _apply_merge(word: list[int], a: int, b: int, new_id: int) -> list[int] | None:
-    """``word`` with every non-overlapping (a, b), left to right, replaced; None if none is."""
-    merged: list[int] = []
-    i, n = 0, len(word)
-    found = False
-    while i < n:
-        if i + 1 < n and word[i] == a and word[i + 1] == b:
-            merged.append(new_id)
-            i += 2
-            found = True
-        else:
-            merged.append(word[i])
-            i += 1
-    return merged if found else None
+    return vocab, [(vocab[a], vocab[b]) for a, b, _ in merges]
 
 
 def train_bpe(
@@ -243,7 +138,7 @@ def _train(count, source, vocab_size, special_tokens, min_frequency, num_workers
     special_tokens = unique_special_tokens(special_tokens)
     check_vocab_size(vocab_size, special_tokens)
     counts = count(source, special_tokens, num_workers=num_workers)
-    if not counts:
+    if not len(counts):
         raise DataError(f"{source}: no text to train on (empty, or only special tokens)")
     return train_bpe_from_counts(counts, vocab_size, special_tokens, min_frequency=min_frequency)
 

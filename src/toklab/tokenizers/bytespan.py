@@ -317,12 +317,12 @@ def seeded_vocabulary(
     The top span types fill ``int(proportion * V)`` entries (with the initial tokens). The
     corpus is then re-encoded pre-token by pre-token: each span whose type is in the vocabulary
     is one unit, other spans fall apart into bytes; BPE merges (never across pre-tokens, ties as
-    in :func:`toklab.tokenizers.bpe.run_merges`) add tokens until the vocabulary has V entries.
+    in :mod:`toklab.tokenizers.merge_loop`) add tokens until the vocabulary has V entries.
     A merge that spells an existing token reuses it. ``proportion=0`` is BPE with WordPiece
     inference. With ``extra``, BPE goes on for up to ``extra`` more tokens past V (candidates
     for BPE inference); the first V entries do not change.
     """
-    from toklab.tokenizers.bpe import descending_key, run_merges
+    from toklab.tokenizers.merge_loop import merge
 
     if not 0.0 <= proportion <= 1.0:
         raise ConfigError(f"the seeding proportion must be in [0, 1], got {proportion}")
@@ -339,21 +339,22 @@ def seeded_vocabulary(
             vocab.append(token)
     index = {token: i for i, token in enumerate(vocab)}
     words, word_counts = span_words(is_start, data, pretok, index)
-    keys = [descending_key(bytes([start]) + body) for start, body in vocab]
-
-    def new_token(a: int, b: int) -> int:
-        token = (vocab[a][0], vocab[a][1] + vocab[b][1])
-        if token not in index:
-            index[token] = len(vocab)
-            vocab.append(token)
-            keys.append(descending_key(bytes([token[0]]) + token[1]))
-        return index[token]
-
     target = vocab_size - len(specials)
     # one-unit pre-tokens hold no pair: leaving them out changes nothing but the time
     pairs = [(w, c) for w, c in zip(words, word_counts, strict=True) if len(w) > 1]
-    words, word_counts = [w for w, _ in pairs], [c for _, c in pairs]
-    run_merges(words, word_counts, keys, target + max(extra, 0), new_token)
+    # a token's key is its start flag and body: ties go to the greater key, as in BPE, and a
+    # merge that spells an existing token (the same flag and body) reuses it
+    merges, _ = merge(
+        [bytes([start]) + body for start, body in vocab],
+        [w for w, _ in pairs],
+        [c for _, c in pairs],
+        target + max(extra, 0),
+        skip=1,
+        reuse=True,
+    )
+    for a, b, new in merges:
+        if new == len(vocab):
+            vocab.append((vocab[a][0], vocab[a][1] + vocab[b][1]))
     if len(vocab) < target:
         raise DataError(
             f"BPE on the spans ran out of pairs at {len(vocab) + len(specials)} tokens; "

@@ -1,8 +1,10 @@
 """Parallel, streaming counts of GPT-2 pre-tokens, the input of BPE training.
 
 The text is split at special tokens (which are never counted), then pre-tokenized with the GPT-2
-pattern. Work is cut into chunks that workers read themselves, so memory holds a few chunks and
-the table of distinct pre-tokens, never the corpus:
+pattern by the compiled scanner of :mod:`toklab.tokenizers.pretoken_scan`. Work is cut into
+chunks that worker threads read, check (valid UTF-8), scan and count without the GIL; their
+counts join one table in chunk order. Memory holds a few chunks and the table of distinct
+pre-tokens, never the corpus:
 
 * a text file is cut at *safe* offsets: the start of a special token, or a newline directly
   after an ASCII letter, digit or punctuation character. At such an offset every GPT-2 pattern
@@ -14,13 +16,14 @@ the table of distinct pre-tokens, never the corpus:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
-import multiprocessing
 import os
 import re
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections import Counter, deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +33,12 @@ from tqdm import tqdm
 from toklab.data.sources import invalid_utf8_error
 from toklab.errors import DataError
 from toklab.pretokenization import GPT2_REGEX
+from toklab.tokenizers.pretoken_scan import (
+    PretokenCounts,
+    character_classes,
+    count_pretokens,
+    empty_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +67,36 @@ def _decode(data: bytes, path: str | Path, offset: int) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise invalid_utf8_error(path, offset, err) from None
+
+
+def _special_bytes_pattern(special_tokens: Sequence[str]) -> re.Pattern[bytes] | None:
+    """:func:`special_splitter` on bytes (UTF-8 keeps its matches)."""
+    if not special_tokens:
+        return None
+    ordered = sorted(set(special_tokens), key=lambda s: (-len(s), s))
+    return re.compile(b"|".join(re.escape(s.encode("utf-8")) for s in ordered))
+
+
+def _segments(data: bytes, starts: list[int], ends: list[int], special) -> tuple:
+    """The ranges ``[starts[i], ends[i])`` of ``data`` cut around special tokens, as arrays."""
+    seg_starts, seg_ends = [], []
+    for a, b in zip(starts, ends, strict=True):
+        if special is not None:
+            for match in special.finditer(data, a, b):
+                seg_starts.append(a)
+                seg_ends.append(match.start())
+                a = match.end()
+        seg_starts.append(a)
+        seg_ends.append(b)
+    return np.asarray(seg_starts, dtype=np.int64), np.asarray(seg_ends, dtype=np.int64)
+
+
+def _count_bytes(data: bytes, starts: list[int], ends: list[int], special) -> PretokenCounts:
+    """Counts of the pre-tokens of the ranges ``data[start:end]``, special tokens cut out."""
+    seg_starts, seg_ends = _segments(data, starts, ends, special)
+    array = np.frombuffer(data, dtype=np.uint8)
+    table = count_pretokens(empty_table(), array, seg_starts, seg_ends, character_classes())
+    return PretokenCounts.from_table(table)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,14 +147,12 @@ def file_chunks(
     return list(itertools.pairwise(bounds))
 
 
-def _count_file_range(task: tuple[str, int, int, tuple[str, ...]]) -> Counter[str]:
-    path, start, end, special_tokens = task
+def _count_file_range(path: Path, start: int, end: int, special) -> PretokenCounts:
     with open(path, "rb") as handle:
         handle.seek(start)
-        text = _decode(handle.read(end - start), path, start)
-    counts: Counter[str] = Counter()
-    count_text(text, special_splitter(special_tokens), counts)
-    return counts
+        data = handle.read(end - start)
+    _decode(data, path, start)
+    return _count_bytes(data, [0], [len(data)], special)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,65 +166,56 @@ def corpus_chunks(offsets: np.ndarray, chunk_bytes: int) -> list[tuple[int, int]
     return [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a]
 
 
-def _count_corpus_range(task: tuple[str, int, int, tuple[str, ...]]) -> Counter[str]:
-    from toklab.data.byte_corpus import ByteCorpus
-
-    prefix, first, last, special_tokens = task
-    corpus = ByteCorpus(prefix)
+def _count_corpus_range(corpus, first: int, last: int, special) -> PretokenCounts:
     base = int(corpus.offsets[first])
     data = corpus.bytes[base : int(corpus.offsets[last])].tobytes()
-    splitter = special_splitter(special_tokens)
-    counts: Counter[str] = Counter()
-    for doc in range(first, last):
-        a, b = int(corpus.offsets[doc]) - base, int(corpus.offsets[doc + 1]) - base
-        count_text(_decode(data[a:b], corpus.paths["bin"], base + a), splitter, counts)
-    return counts
+    bounds = (corpus.offsets[first : last + 1] - base).tolist()
+    starts, ends = bounds[:-1], bounds[1:]
+    try:
+        data.decode("utf-8")
+        split = any(0x80 <= data[a] < 0xC0 for a, b in zip(starts, ends, strict=True) if b > a)
+    except UnicodeDecodeError:
+        split = True
+    if split:  # find the document whose bytes are not UTF-8 on their own, for the message
+        for a, b in zip(starts, ends, strict=True):
+            _decode(data[a:b], corpus.paths["bin"], base + a)
+    return _count_bytes(data, starts, ends, special)
 
 
 # ---------------------------------------------------------------------------------------------
 # Driver
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-
-
-def _run(worker, tasks: list, num_workers: int, total_bytes: int, sizes: list[int]) -> Counter[str]:
-    counts: Counter[str] = Counter()
+def _run(jobs: list, num_workers: int, total_bytes: int, sizes: list[int]) -> PretokenCounts:
+    """Run the counting ``jobs`` (callables) on threads; join their counts in order."""
+    table = empty_table()
     progress = tqdm(total=total_bytes, unit="B", unit_scale=True, desc="pre-tokenize", leave=False)
-    results: Iterator[tuple[int, Counter[str]]]
-    if num_workers <= 1 or len(tasks) <= 1:
-        results = ((size, worker(task)) for size, task in zip(sizes, tasks, strict=True))
-        pool = None
-    else:
-        pool = _pool_context().Pool(min(num_workers, len(tasks)))
-        sized = pool.imap_unordered(
-            _sized_call, [(worker, s, t) for s, t in zip(sizes, tasks, strict=True)]
-        )
-        results = iter(sized)
-    try:
-        for size, chunk_counts in results:
-            if counts:
-                counts.update(chunk_counts)
-            else:
-                counts = chunk_counts
-            progress.update(size)
-    finally:
-        progress.close()
-        if pool is not None:
-            pool.terminate()
-            pool.join()
-    return counts
+    character_classes()  # built once, before the threads need it
+    with ThreadPoolExecutor(max(num_workers, 1)) as pool:
+        pending: deque = deque()
+        try:
+            for job, size in zip(jobs, sizes, strict=True):
+                pending.append((pool.submit(job), size))
+                if len(pending) > 2 * num_workers:  # a few chunks in memory, never the corpus
+                    table = _join(table, pending.popleft(), progress)
+            while pending:
+                table = _join(table, pending.popleft(), progress)
+        finally:
+            for future, _ in pending:
+                future.cancel()
+            progress.close()
+    return PretokenCounts.from_table(table)
 
 
-def _sized_call(args):
-    worker, size, task = args
-    return size, worker(task)
+def _join(table: tuple, job: tuple, progress: tqdm) -> tuple:
+    future, size = job
+    table = future.result().add_to(table)
+    progress.update(size)
+    return table
 
 
 def default_workers() -> int:
-    """Worker processes to use by default: the CPUs this process may run on."""
+    """Worker threads to use by default: the CPUs this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -199,7 +227,7 @@ def count_file_pretokens(
     special_tokens: Sequence[str] = (),
     num_workers: int | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-) -> Counter[str]:
+) -> PretokenCounts:
     """Counts of GPT-2 pre-tokens in a UTF-8 text file, special tokens removed."""
     path = Path(path)
     if not path.is_file():
@@ -208,8 +236,9 @@ def count_file_pretokens(
     workers = default_workers() if num_workers is None else num_workers
     chunk_bytes = min(chunk_bytes, max(size // max(workers, 1) + 1, 1 << 20))
     ranges = file_chunks(path, special_tokens, chunk_bytes)
-    tasks = [(str(path), a, b, tuple(special_tokens)) for a, b in ranges]
-    return _run(_count_file_range, tasks, workers, size, [b - a for a, b in ranges])
+    special = _special_bytes_pattern(special_tokens)
+    jobs = [functools.partial(_count_file_range, path, a, b, special) for a, b in ranges]
+    return _run(jobs, workers, size, [b - a for a, b in ranges])
 
 
 def count_corpus_pretokens(
@@ -217,7 +246,7 @@ def count_corpus_pretokens(
     special_tokens: Sequence[str] = (),
     num_workers: int | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-) -> Counter[str]:
+) -> PretokenCounts:
     """Counts of GPT-2 pre-tokens over the documents of a byte corpus, each on its own."""
     from toklab.data.byte_corpus import ByteCorpus
 
@@ -225,6 +254,7 @@ def count_corpus_pretokens(
     workers = default_workers() if num_workers is None else num_workers
     chunk_bytes = min(chunk_bytes, max(corpus.num_bytes // max(workers, 1) + 1, 1 << 20))
     ranges = corpus_chunks(corpus.offsets, chunk_bytes)
-    tasks = [(str(prefix), a, b, tuple(special_tokens)) for a, b in ranges]
+    special = _special_bytes_pattern(special_tokens)
+    jobs = [functools.partial(_count_corpus_range, corpus, a, b, special) for a, b in ranges]
     sizes = [int(corpus.offsets[b] - corpus.offsets[a]) for a, b in ranges]
-    return _run(_count_corpus_range, tasks, workers, corpus.num_bytes, sizes)
+    return _run(jobs, workers, corpus.num_bytes, sizes)
