@@ -184,6 +184,17 @@ def test_invalid_utf8_in_a_byte_corpus_names_the_bin_and_offset(tmp_path):
         train_bpe_on_corpus(tmp_path / "corpus", 300, num_workers=1)
 
 
+def test_a_character_split_between_documents_is_invalid_utf8(tmp_path):
+    """Each document must be UTF-8 on its own, even where the chunk's bytes decode as a whole."""
+    shard = tmp_path / "shard.parquet"
+    pq.write_table(pa.table({"id": ["0", "1"], "text": ["caf\u00e9", "x"]}), shard)
+    write_byte_corpus([shard], tmp_path / "corpus")
+    offsets = np.array([0, 4, 6], dtype="<i8")  # the first document ends inside "é" (2 bytes)
+    (tmp_path / "corpus.idx").write_bytes(offsets.tobytes())
+    with pytest.raises(DataError, match=r"corpus.bin: invalid UTF-8 at byte offset 3$"):
+        train_bpe_on_corpus(tmp_path / "corpus", 300, num_workers=1)
+
+
 def test_chunk_cuts_are_safe_offsets(tmp_path):
     from toklab.tokenizers.pretoken_counts import file_chunks
 

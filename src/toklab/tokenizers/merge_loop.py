@@ -146,35 +146,37 @@ def _before(c1, p1, c2, p2, pairs, pool, key_start, key_len):
 
 
 @njit(cache=True, nogil=True)
-def _sift_up(counts, pids, i, pairs, pool, key_start, key_len):
-    count, pid = counts[i], pids[i]
+def _sift_up(heap, i, pairs, pool, key_start, key_len):
+    count, pid = heap[i, 0], heap[i, 1]
     while i > 0:
         parent = (i - 1) >> 1
-        if not _before(count, pid, counts[parent], pids[parent], pairs, pool, key_start, key_len):
+        if not _before(
+            count, pid, heap[parent, 0], heap[parent, 1], pairs, pool, key_start, key_len
+        ):
             break
-        counts[i], pids[i] = counts[parent], pids[parent]
+        heap[i, 0], heap[i, 1] = heap[parent, 0], heap[parent, 1]
         i = parent
-    counts[i], pids[i] = count, pid
+    heap[i, 0], heap[i, 1] = count, pid
 
 
 @njit(cache=True, nogil=True)
-def _sift_down(counts, pids, i, size, pairs, pool, key_start, key_len):
-    count, pid = counts[i], pids[i]
+def _sift_down(heap, i, size, pairs, pool, key_start, key_len):
+    count, pid = heap[i, 0], heap[i, 1]
     while True:
         child = 2 * i + 1
         if child >= size:
             break
         right = child + 1
         if right < size and _before(
-            counts[right], pids[right], counts[child], pids[child],
+            heap[right, 0], heap[right, 1], heap[child, 0], heap[child, 1],
             pairs, pool, key_start, key_len,
         ):  # fmt: skip
             child = right
-        if not _before(counts[child], pids[child], count, pid, pairs, pool, key_start, key_len):
+        if not _before(heap[child, 0], heap[child, 1], count, pid, pairs, pool, key_start, key_len):
             break
-        counts[i], pids[i] = counts[child], pids[child]
+        heap[i, 0], heap[i, 1] = heap[child, 0], heap[child, 1]
         i = child
-    counts[i], pids[i] = count, pid
+    heap[i, 0], heap[i, 1] = count, pid
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,11 +280,12 @@ def _merge_loop(
                 pairs[pid, _HEAD] = entry
     position_pid = position_pid[:0]  # free
 
-    heap_count = pairs[:n_pairs, _N].copy()
-    heap_pid = np.arange(n_pairs).astype(np.int64)
+    heap = np.empty((max(2 * n_pairs, 1 << 12), 2), dtype=np.int64)  # rows: count, pair
+    heap[:n_pairs, 0] = pairs[:n_pairs, _N]
+    heap[:n_pairs, 1] = np.arange(n_pairs)
     heap_size = n_pairs
     for i in range(heap_size // 2 - 1, -1, -1):
-        _sift_down(heap_count, heap_pid, i, heap_size, pairs, pool, key_start, key_len)
+        _sift_down(heap, i, heap_size, pairs, pool, key_start, key_len)
 
     token_slots = np.full(1, _EMPTY, dtype=np.int64)
     if reuse:
@@ -299,11 +302,11 @@ def _merge_loop(
     while n_tokens < target:
         best = _EMPTY
         while heap_size > 0:
-            count, pid = heap_count[0], heap_pid[0]
+            count, pid = heap[0, 0], heap[0, 1]
             heap_size -= 1
             if heap_size > 0:
-                heap_count[0], heap_pid[0] = heap_count[heap_size], heap_pid[heap_size]
-                _sift_down(heap_count, heap_pid, 0, heap_size, pairs, pool, key_start, key_len)
+                heap[0, 0], heap[0, 1] = heap[heap_size, 0], heap[heap_size, 1]
+                _sift_down(heap, 0, heap_size, pairs, pool, key_start, key_len)
             if pairs[pid, _N] == count:
                 best = pid
                 break
@@ -404,15 +407,14 @@ def _merge_loop(
                 j += 1
             words[w, _LENGTH] = j - s
         pairs[best, _HEAD] = _EMPTY
-        heap_count = _grown(heap_count, heap_size + n_touched)
-        heap_pid = _grown(heap_pid, heap_size + n_touched)
+        heap = _grown_rows(heap, heap_size + n_touched)
         for t in range(n_touched):
             pid = touched[t]
             if pairs[pid, _CHANGE] != 0:
                 pairs[pid, _N] += pairs[pid, _CHANGE]
                 if pairs[pid, _N] > 0:
-                    heap_count[heap_size], heap_pid[heap_size] = pairs[pid, _N], pid
-                    _sift_up(heap_count, heap_pid, heap_size, pairs, pool, key_start, key_len)
+                    heap[heap_size, 0], heap[heap_size, 1] = pairs[pid, _N], pid
+                    _sift_up(heap, heap_size, pairs, pool, key_start, key_len)
                     heap_size += 1
         pairs[best, _N] = 0
     return merge_a[:n_merges], merge_b[:n_merges], merge_new[:n_merges], n_tokens, best_left

@@ -47,12 +47,15 @@ _WINDOW_BYTES = 2**20
 _SAFE_NEWLINE = re.compile(rb"[\x21-\x7e]\n")
 
 
+def _longest_first(special_tokens: Sequence[str]) -> list[str]:
+    return sorted(set(special_tokens), key=lambda s: (-len(s), s))
+
+
 def special_splitter(special_tokens: Sequence[str]) -> regex.Pattern[str] | None:
     """A pattern matching any special token, longest first (so overlapping specials resolve)."""
     if not special_tokens:
         return None
-    ordered = sorted(set(special_tokens), key=lambda s: (-len(s), s))
-    return regex.compile("|".join(regex.escape(s) for s in ordered))
+    return regex.compile("|".join(regex.escape(s) for s in _longest_first(special_tokens)))
 
 
 def count_text(text: str, splitter: regex.Pattern[str] | None, counts: Counter[str]) -> None:
@@ -63,6 +66,7 @@ def count_text(text: str, splitter: regex.Pattern[str] | None, counts: Counter[s
 
 
 def _decode(data: bytes, path: str | Path, offset: int) -> str:
+    """``data`` decoded; invalid UTF-8 is a :class:`DataError` naming the file and offset."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -73,7 +77,7 @@ def _special_bytes_pattern(special_tokens: Sequence[str]) -> re.Pattern[bytes] |
     """:func:`special_splitter` on bytes (UTF-8 keeps its matches)."""
     if not special_tokens:
         return None
-    ordered = sorted(set(special_tokens), key=lambda s: (-len(s), s))
+    ordered = _longest_first(special_tokens)
     return re.compile(b"|".join(re.escape(s.encode("utf-8")) for s in ordered))
 
 
