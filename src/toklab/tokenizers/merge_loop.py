@@ -240,7 +240,7 @@ def _merge_loop(
 
     # first pass: the pairs, their counts, and how many words hold each
     n_words = len(words)
-    position_pid = np.empty(len(ids), dtype=np.int64)
+    position_pid = np.empty(len(ids), dtype=np.int32)
     for w in range(n_words):
         s, n = words[w, _START], words[w, _LENGTH]
         if n_pairs + n > len(pairs):
