@@ -1,9 +1,9 @@
 #!/usr/bin/env python
-"""Corpus tokenization throughput and memory: toklab's ``tokenize_corpus`` next to two peers.
+"""Corpus tokenization throughput and memory: toklab's ``tokenize_corpus`` next to its peers.
 
-Four ways to turn the same documents into token ids with the same tokenizer and the same
-number of threads (``RAYON_NUM_THREADS``), timed in one run, in interleaved rounds, best time
-per method:
+Four ways (five with tiktoken) to turn the same documents into token ids with the same
+tokenizer and the same number of threads (``RAYON_NUM_THREADS``), timed in one run, in
+interleaved rounds, best time per method:
 
 1. the ceiling: ``Tokenizer.encode_batch_fast`` over the documents in batches of
    ``--batch-documents`` (already decoded, in memory), ``[e.ids for e in ...]`` per batch; each
@@ -20,7 +20,13 @@ per method:
    ``encode`` per document (StochasTok calls tiktoken's ``encode_ordinary``; here the same
    tokenizer's ``encode(text, add_special_tokens=False)``) plus EOT, columns ``ids`` and
    ``len``, on ``--stochastok-procs`` processes, then its ``write_tokenized_data_as_memmap``:
-   1024 contiguous shards, ``np.concatenate`` of each into a uint16 ``np.memmap``.
+   1024 contiguous shards, ``np.concatenate`` of each into a uint16 ``np.memmap``;
+5. tiktoken (a second peer for the ceiling, when it is installed): ``encode_ordinary_batch``
+   over the same batches with ``num_threads`` = the CPUs available, on a ``tiktoken.Encoding``
+   built offline from the tokenizer's own vocabulary (GPT-2's ``vocab.json`` and
+   ``merges.txt`` for ``--tokenizer gpt2``: the ranks are the ids, the merges must come in rank
+   order) and the GPT-2 pattern. It has no word cache, so it is built once, before timing;
+   its ids are checked to equal toklab's on the benchmark text before anything is timed.
 
 The ``datasets.Dataset`` the peers read is built before timing (their scripts load one with
 ``load_dataset``); toklab's byte corpus is written before timing too. All methods read from
@@ -59,8 +65,14 @@ import threading
 import time
 from itertools import chain, pairwise
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # optional (tiktoken) or imported late, after RAYON_NUM_THREADS is set
+    import tiktoken
+
+    from toklab.datasets.token_array import TokenArray
 
 REPO = Path(__file__).resolve().parents[1]
 GPT2 = REPO.parent / "shared" / "data" / "cs336"
@@ -295,6 +307,21 @@ def throughput(args: argparse.Namespace, tokenizer_path: Path, prefix: Path) -> 
         ("Delphi's method (transformers, deque)", delphi),
         ("StochasTok's method (Dataset.map)", stochastok),
     ]
+    encoding = tiktoken_encoding(tokenizer_path)
+    if encoding is not None:
+        cpus = len(os.sched_getaffinity(0))
+        toklab()  # once before timing: tiktoken's ids must be toklab's
+        check_same_ids(encoding, texts, TokenArray.open(out / "toklab"), cpus)
+        print(f"  tiktoken runs on {cpus} threads (the CPUs available)\n")
+
+        def tiktoken_peer() -> None:
+            tokens = 0
+            for first in range(0, len(texts), args.batch_documents):
+                batch = texts[first : first + args.batch_documents]
+                tokens += sum(map(len, encoding.encode_ordinary_batch(batch, num_threads=cpus)))
+            counts["tiktoken"] = tokens
+
+        methods.append(("tiktoken encode_ordinary_batch", tiktoken_peer))
     best = {name: float("inf") for name, _ in methods}
     for _ in range(args.rounds):  # interleaved, so load changes hit every method alike
         for name, run in methods:
@@ -306,15 +333,15 @@ def throughput(args: argparse.Namespace, tokenizer_path: Path, prefix: Path) -> 
     array = TokenArray.open(out / "toklab")
     stochastok_ids = np.fromfile(out / "stochastok" / "train.bin", dtype=np.uint16)
     expected = np.insert(array.tokens, array.offsets[1:], eot)
-    same = counts["ceiling"] == counts["toklab"] == counts["delphi"] - len(
-        texts
+    same = counts["ceiling"] == counts["toklab"] == counts["delphi"] - len(texts) == counts.get(
+        "tiktoken", counts["toklab"]
     ) and np.array_equal(stochastok_ids, expected)
     print(
         f"  {'method (best of ' + str(args.rounds) + ')':40} {'time':>9} {'throughput':>12} "
         f"{'/ ceiling':>10}"
     )
     rate = {name: megabytes / best[name] for name, _ in methods}
-    ceiling_rate, toklab_rate, delphi_rate, stochastok_rate = rate.values()
+    ceiling_rate, toklab_rate, delphi_rate, stochastok_rate = list(rate.values())[:4]
     for name, _ in methods:
         print(
             f"  {name:40} {best[name]:7.2f} s {rate[name]:7.2f} MB/s {rate[name] / ceiling_rate:9.2f}x"
@@ -334,6 +361,10 @@ def throughput(args: argparse.Namespace, tokenizer_path: Path, prefix: Path) -> 
     ]
     for label, value, ok in verdicts:
         print(f"  {label:34} {value:6.2f}   {'PASS' if ok else 'FAIL'}")
+    if encoding is not None:
+        tiktoken_rate = rate[methods[4][0]]
+        print(f"  {'toklab / tiktoken':34} {toklab_rate / tiktoken_rate:6.2f}")
+        print(f"  {'tiktoken / ceiling':34} {tiktoken_rate / ceiling_rate:6.2f}")
     breakdown(args, tokenizer, corpus, best[methods[1][0]], out / "toklab")
 
 
@@ -391,6 +422,54 @@ def stochastok_tokenize(dataset, tokenizer, eot: int, procs: int, out: Path) -> 
     array.flush()
     del array
     return length
+
+
+def tiktoken_encoding(tokenizer_path: Path) -> tiktoken.Encoding | None:
+    """A ``tiktoken.Encoding`` with the ids of the byte-level BPE at ``tokenizer_path``, or None.
+
+    The mergeable ranks are the model's ids (its tokens in bytes); tiktoken merges the pair
+    whose merged token has the lowest rank, so the merges must create tokens in rank order
+    (true of GPT-2's files and of ``tokenizers``' trainer). With ``--tokenizer gpt2`` these are
+    GPT-2's ``vocab.json`` and ``merges.txt`` (``make_tokenizer`` loads them unchanged), and the
+    one special token is ``<|endoftext|>`` = 50256. None, with a line saying why, when tiktoken
+    is not installed or the vocabulary does not fit.
+    """
+    try:
+        import tiktoken
+    except ImportError:
+        print("  tiktoken is not installed: its peer is skipped")
+        return None
+    from toklab.pretokenization import GPT2_PATTERN
+    from toklab.tokenizers.byte_unicode import decode_bytes
+
+    config = json.loads(tokenizer_path.read_text(encoding="utf-8"))
+    special = {t["content"]: t["id"] for t in config["added_tokens"] if t["special"]}
+    vocab = config["model"]["vocab"]
+    ranks = {decode_bytes(token): index for token, index in vocab.items() if token not in special}
+    merges = [m.split(" ") if isinstance(m, str) else m for m in config["model"]["merges"]]
+    merged = [vocab[a + b] for a, b in merges]
+    if any(a >= b for a, b in pairwise(merged)):
+        print("  tiktoken: the merges do not create tokens in id order; its peer is skipped")
+        return None
+    return tiktoken.Encoding(
+        name=tokenizer_path.parent.name,
+        pat_str=GPT2_PATTERN,
+        mergeable_ranks=ranks,
+        special_tokens=special,
+    )
+
+
+def check_same_ids(
+    encoding: tiktoken.Encoding, texts: list[str], array: TokenArray, threads: int
+) -> None:
+    """Stop the benchmark unless tiktoken's ids are toklab's (``array``) for every document."""
+    ids = encoding.encode_ordinary_batch(texts, num_threads=threads)
+    for index, (document, first, last) in enumerate(
+        zip(ids, array.offsets[:-1], array.offsets[1:], strict=True)
+    ):
+        if not np.array_equal(np.asarray(document), array.tokens[first:last]):
+            sys.exit(f"tiktoken's ids differ from toklab's in document {index}: {texts[index]!r}")
+    print(f"  tiktoken's ids are toklab's on all {len(texts)} documents")
 
 
 # -- where toklab's time goes --------------------------------------------------------------

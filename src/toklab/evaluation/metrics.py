@@ -6,7 +6,11 @@ attributed to exactly the word it came from (``Encoding.word_ids``); nothing is 
 word by word. Tokenizers whose pre-tokenizer is GPT-2's (every toklab tokenizer) encode plain
 text; any other tokenizer is given the regex words as pre-tokenized input. (The two agree
 except on characters too recent for the Unicode tables of ``tokenizers``' regex engine, which
-may class them differently from the ``regex`` module.) ByteSpan's analysis instead
+may class them differently from the ``regex`` module.) A byte-level BPE skips the word ids and
+the decoding: its ``encode_batch_fast`` ids, each token's bytes and a compiled scan give the
+same counts and the reversibility check (:mod:`toklab.evaluation.byte_level_words`), while
+the next batch encodes on another thread; a document whose tokens do not spell it exactly
+goes the word-ids way. ByteSpan's analysis instead
 tokenized each word on its own and re-added a prefix space to words that had none, inflating
 every count a little; its ``total_tokens`` held the byte count and its ``num_unk`` was always 0
 (it compared ids with the unk *string*). Here:
@@ -28,14 +32,22 @@ every count a little; its ``total_tokens`` held the byte count and its ``num_unk
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, islice
 
 import numpy as np
 
+from toklab.evaluation.byte_level_words import (
+    TOTALS,
+    byte_level_bpe,
+    character_classes,
+    count_words,
+    token_byte_table,
+    word_buffer,
+)
 from toklab.pretokenization import pretokenize
 
 #: Rényi order used by Zouhar et al. (2023) and ByteSpan.
@@ -96,6 +108,21 @@ class WordStats:
         if unk_id is not None:
             self.num_unk += len(np.unique(word_ids[ids == unk_id]))
 
+    def add_counts(
+        self, words: int, split_words: int, tokens: int, num_bytes: int, documents: int
+    ) -> None:
+        """Add text already counted: its words, split words, tokens, bytes and documents.
+
+        Its ``documents`` all decode to themselves (the byte-level count vouches for that); its
+        ids go to :attr:`token_counts` directly.
+        """
+        self.total_words += words
+        self.total_split_words += split_words
+        self.total_tokens += tokens
+        self.total_bytes += num_bytes
+        self.documents += documents
+        self.reversible_documents += documents
+
     def summary(self, alpha: float = RENYI_ALPHA) -> dict[str, float | int]:
         """The metrics of the module docstring, as a flat dict."""
         unique = int((self.token_counts > 0).sum())
@@ -125,13 +152,8 @@ def unk_token_id(tokenizer) -> int | None:
 
 
 def _batches(items: Iterable, size: int) -> Iterator[list]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
         yield batch
 
 
@@ -143,7 +165,8 @@ def word_statistics(
 ) -> dict[str, WordStats]:
     """Per-label :class:`WordStats` of ``(label, text)`` documents (label: e.g. the language).
 
-    Memory is bounded by one batch of documents and one count per vocabulary id per label.
+    Memory is bounded by three batches of documents (one counted while the next is encoded and
+    the one after is read) and two counts per vocabulary id per label.
     ``progress``, if given, is called with the number of bytes of each finished batch.
     """
     # A special token's text inside a document is text (``<|endoftext|>`` written in a web
@@ -161,60 +184,190 @@ def _word_statistics(tokenizer, documents, batch_size: int, progress) -> dict[st
     unk_id = unk_token_id(tokenizer)
     own_words = splits_gpt2_words(tokenizer)
     stats: dict[str, WordStats] = {}
-    for batch in _batches(documents, batch_size):
-        texts = [text for _, text in batch]
-        if own_words:  # the tokenizer's pre-tokens are the words: encode plain text (2x faster)
-            encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
-            word_counts = None
-        else:
-            words = [pretokenize(text) for text in texts]
-            encodings = tokenizer.encode_batch(
-                words, is_pretokenized=True, add_special_tokens=False
-            )
-            word_counts = [len(w) for w in words]
-        decoded = tokenizer.decode_batch([e.ids for e in encodings], skip_special_tokens=False)
-        # one bincount per label and batch: word indices are offset to be unique in the batch
-        grouped: dict[str, list] = {}
-        for i, ((label, text), encoding) in enumerate(zip(batch, encodings, strict=True)):
+    byte_level = None
+    if own_words and byte_level_bpe(tokenizer):  # words and reversibility from the ids alone
+        byte_level = _ByteLevelCount(tokenizer, stats)
+    batches = _batches(documents, batch_size)
+    if byte_level is None:
+        pairs = ((batch, None) for batch in batches)
+    else:
+        pairs = _encoded_ahead(tokenizer, batches)
+    for batch, encodings in pairs:
+        labels = [label for label, _ in batch]
+        for label in dict.fromkeys(labels):  # in order of first appearance
             if label not in stats:
                 stats[label] = WordStats(vocab_size)
-            if decoded[i] == text:
-                stats[label].reversible_documents += 1
-            elif stats[label].first_irreversible is None:
-                stats[label].first_irreversible = text
-            word_ids = _word_indices(encoding)
-            if word_counts is not None:
-                num_words = word_counts[i]
-            else:  # word ids run 0, 1, ... and every word yields at least one token
-                num_words = int(word_ids[-1]) + 1 if len(word_ids) else 0
-            parts = grouped.setdefault(label, [[], [], 0, 0, 0])
-            parts[0].append(encoding.ids)
-            parts[1].append(word_ids + parts[2])
-            parts[2] += num_words
-            parts[3] += len(text.encode("utf-8"))
-            parts[4] += 1
-        for label, (ids, word_ids, num_words, num_bytes, docs) in grouped.items():
-            stats[label].add(
-                np.fromiter(chain.from_iterable(ids), dtype=np.int64),
-                np.concatenate(word_ids),
-                num_words,
-                num_bytes,
-                docs,
-                unk_id,
-            )
+        encoded = [text.encode("utf-8") for _, text in batch]
+        rest = batch
+        if byte_level is not None:
+            rest = byte_level.add(batch, labels, encoded, encodings)
+        if rest:  # every document, or those the byte-level count could not vouch for
+            _count_by_word_ids(tokenizer, rest, own_words, unk_id, stats)
         if progress is not None:
-            progress(sum(parts[3] for parts in grouped.values()))
+            progress(sum(map(len, encoded)))
+    if byte_level is not None:
+        byte_level.finish()
     return stats
+
+
+def _encoded_ahead(tokenizer, batches: Iterable[list]) -> Iterator[tuple[list, list]]:
+    """Each batch with its ``encode_batch_fast`` encodings; the next batch encodes meanwhile.
+
+    The encoder releases the GIL (and :func:`count_words` too), so one thread encodes batch
+    k + 1 while the caller counts batch k: the counting fills the encoder's idle moments
+    instead of waiting for them.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for batch in batches:
+            texts = [text for _, text in batch]
+            future = pool.submit(tokenizer.encode_batch_fast, texts, add_special_tokens=False)
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = (batch, future)
+        if pending is not None:
+            yield pending[0], pending[1].result()
+
+
+class _ByteLevelCount:
+    """Running :func:`count_words` totals and id counts per label, for a byte-level BPE.
+
+    The id counts are int32 (half the cache misses of int64) and move into the labels'
+    :class:`WordStats` before they could overflow, and at the end (:meth:`finish`).
+    """
+
+    #: Tokens counted in int32 before the counts move on (no count can then pass int32's max).
+    MAX_UNMOVED = int(np.iinfo(np.int32).max)
+
+    def __init__(self, tokenizer, stats: dict[str, WordStats]) -> None:
+        self.stats = stats
+        self.token_words, self.token_table = token_byte_table(tokenizer)
+        self.classes = character_classes()
+        self.rows: dict[str, int] = {}  # label -> row of totals and counts
+        self.totals = np.zeros((0, len(TOTALS)), dtype=np.int64)
+        self.counts = np.zeros((0, len(self.token_table)), dtype=np.int32)
+        self.unmoved = 0  # tokens counted in self.counts
+
+    def add(
+        self,
+        batch: list[tuple[str, str]],
+        labels: list[str],
+        encoded: list[bytes],
+        encodings: list,
+    ) -> list[tuple[str, str]]:
+        """Count ``batch`` (its labels, UTF-8 texts, ``encode_batch_fast`` ids); return the rest.
+
+        The rest are the documents whose tokens do not spell them exactly (they may not decode
+        to themselves): the caller counts them from word ids.
+        """
+        ids = [e.ids for e in encodings]
+        token_bounds = _bounds(map(len, ids))
+        if self.unmoved + token_bounds[-1] > self.MAX_UNMOVED:
+            self._move_counts()
+        self.unmoved += int(token_bounds[-1])
+        for label in dict.fromkeys(labels):
+            self.rows.setdefault(label, len(self.rows))
+        if len(self.rows) > len(self.totals):
+            new = len(self.rows) - len(self.totals)
+            self.totals = np.concatenate([self.totals, np.zeros((new, len(TOTALS)), np.int64)])
+            self.counts = np.concatenate(
+                [self.counts, np.zeros((new, self.counts.shape[1]), np.int32)]
+            )
+        done = count_words(
+            word_buffer(encoded),
+            _bounds(map(len, encoded)),
+            np.fromiter(chain.from_iterable(ids), dtype=np.int32, count=int(token_bounds[-1])),
+            token_bounds,
+            np.fromiter(map(self.rows.__getitem__, labels), dtype=np.int64, count=len(labels)),
+            self.token_words,
+            self.token_table,
+            self.classes,
+            self.totals,
+            self.counts,
+        )
+        return [batch[i] for i in np.flatnonzero(~done)]
+
+    def _move_counts(self) -> None:
+        for label, row in self.rows.items():
+            self.stats[label].token_counts += self.counts[row]
+        self.counts[:] = 0
+        self.unmoved = 0
+
+    def finish(self) -> None:
+        """Add the totals and counts so far to the labels' :class:`WordStats`."""
+        self._move_counts()
+        for label, row in self.rows.items():
+            self.stats[label].add_counts(*(int(n) for n in self.totals[row]))
+        self.totals[:] = 0
+
+
+def _bounds(lengths: Iterable[int]) -> np.ndarray:
+    """Offsets 0, l0, l0 + l1, ... of consecutive pieces of the given lengths."""
+    lengths = np.fromiter(lengths, dtype=np.int64)
+    bounds = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    return bounds
+
+
+def _count_by_word_ids(
+    tokenizer,
+    batch: list[tuple[str, str]],
+    own_words: bool,
+    unk_id: int | None,
+    stats: dict[str, WordStats],
+) -> None:
+    """Count ``batch`` from ``encode_batch``'s word ids, and decode it for reversibility."""
+    vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
+    texts = [text for _, text in batch]
+    if own_words:  # the tokenizer's pre-tokens are the words: encode plain text (2x faster)
+        encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
+        word_counts = None
+    else:
+        words = [pretokenize(text) for text in texts]
+        encodings = tokenizer.encode_batch(words, is_pretokenized=True, add_special_tokens=False)
+        word_counts = [len(w) for w in words]
+    decoded = tokenizer.decode_batch([e.ids for e in encodings], skip_special_tokens=False)
+    # one bincount per label and batch: word indices are offset to be unique in the batch
+    grouped: dict[str, list] = {}
+    for i, ((label, text), encoding) in enumerate(zip(batch, encodings, strict=True)):
+        if label not in stats:
+            stats[label] = WordStats(vocab_size)
+        if decoded[i] == text:
+            stats[label].reversible_documents += 1
+        elif stats[label].first_irreversible is None:
+            stats[label].first_irreversible = text
+        word_ids = _word_indices(encoding)
+        if word_counts is not None:
+            num_words = word_counts[i]
+        else:  # word ids run 0, 1, ... and every word yields at least one token
+            num_words = int(word_ids[-1]) + 1 if len(word_ids) else 0
+        parts = grouped.setdefault(label, [[], [], 0, 0, 0])
+        parts[0].append(encoding.ids)
+        parts[1].append(word_ids + parts[2])
+        parts[2] += num_words
+        parts[3] += len(text.encode("utf-8"))
+        parts[4] += 1
+    for label, (ids, word_ids, num_words, num_bytes, docs) in grouped.items():
+        stats[label].add(
+            np.fromiter(chain.from_iterable(ids), dtype=np.int64),
+            np.concatenate(word_ids),
+            num_words,
+            num_bytes,
+            docs,
+            unk_id,
+        )
 
 
 def splits_gpt2_words(tokenizer) -> bool:
     """Whether the tokenizer's own pre-tokens are GPT-2 regex pre-tokens (ByteLevel, use_regex)."""
-    pre_tokenizer = json.loads(tokenizer.to_str()).get("pre_tokenizer") or {}
+    from tokenizers import pre_tokenizers
+
+    pre_tokenizer = tokenizer.pre_tokenizer
     return (
-        pre_tokenizer.get("type") == "ByteLevel"
-        and pre_tokenizer.get("use_regex", True)
-        and not pre_tokenizer.get("add_prefix_space", False)
-        and json.loads(tokenizer.to_str()).get("normalizer") is None
+        isinstance(pre_tokenizer, pre_tokenizers.ByteLevel)
+        and pre_tokenizer.use_regex
+        and not pre_tokenizer.add_prefix_space
+        and tokenizer.normalizer is None
     )
 
 

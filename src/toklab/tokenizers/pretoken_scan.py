@@ -26,6 +26,7 @@ import numpy as np
 import regex
 from numba import njit
 
+#: The character classes of the GPT-2 pattern: other (``[^\s\p{L}\p{N}]``), letter, number, space.
 OTHER, LETTER, NUMBER, SPACE = 0, 1, 2, 3
 _EMPTY = -1
 
@@ -45,7 +46,7 @@ def character_classes() -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _code_point(data, p):
+def code_point(data, p):
     """The code point starting at byte ``p`` and its length in bytes (valid UTF-8 assumed)."""
     b0 = np.int64(data[p])
     if b0 < 0x80:
@@ -68,12 +69,12 @@ def _code_point(data, p):
 
 @njit(cache=True, nogil=True, inline="always")
 def _class_at(data, p, classes):
-    point, width = _code_point(data, p)
+    point, width = code_point(data, p)
     return classes[point], width
 
 
 @njit(cache=True, nogil=True)
-def _contraction(data, p, end):
+def contraction_length(data, p, end):
     """The length of a contraction at ``p`` (``'s`` ... ``'re``), or 0."""
     if data[p] != 0x27 or p + 1 >= end:
         return 0
@@ -90,7 +91,7 @@ def _contraction(data, p, end):
 @njit(cache=True, nogil=True, inline="always")
 def _pretoken_end(data, p, end, classes):
     """The end of the GPT-2 pre-token that starts at ``p`` (its segment ends at ``end``)."""
-    q = p + _contraction(data, p, end)
+    q = p + contraction_length(data, p, end)
     if q > p:
         return q
     cls, width = _class_at(data, p, classes)
