@@ -159,73 +159,83 @@ def _same(a, a_start, b, b_start, length):
     return True
 
 
+# A table of counted byte strings is ``(slots, pool, rows, n_strings, pool_used)``: string ``t``
+# is ``pool[rows[t, 0]:rows[t, 0] + rows[t, 1]]``, counted ``rows[t, 2]`` times, the strings lie
+# one after another in ``pool``, and each slot row holds a string's index and hash (so that a
+# probe reads one row, and a hit one more row and the bytes: few cache misses per pre-token).
+_START, _LENGTH, _COUNT = 0, 1, 2
+
+
 @njit(cache=True, nogil=True)
-def _slots_for(pool, starts, lengths, n):
+def _slots_for(pool, rows, n):
     size = 1 << 12
     while size < 4 * (n + 1):
         size *= 2
-    slots = np.full(size, _EMPTY, dtype=np.int64)
+    slots = np.full((size, 2), _EMPTY, dtype=np.int64)
     mask = size - 1
     for t in range(n):
-        slot = np.int64(_hash(pool, starts[t], starts[t] + lengths[t])) & mask
-        while slots[slot] != _EMPTY:
+        h = np.int64(_hash(pool, rows[t, _START], rows[t, _START] + rows[t, _LENGTH]))
+        slot = h & mask
+        while slots[slot, 0] != _EMPTY:
             slot = (slot + 1) & mask
-        slots[slot] = t
+        slots[slot, 0] = t
+        slots[slot, 1] = h
     return slots
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _insert(slots, pool, starts, lengths, counts, n, used, source, a, b, weight):
+def _insert(slots, pool, rows, n, used, source, a, b, weight):
     """Count ``source[a:b]`` ``weight`` more times (the table has room); the new totals."""
     length = b - a
     mask = len(slots) - 1
-    slot = np.int64(_hash(source, a, b)) & mask
+    h = np.int64(_hash(source, a, b))
+    slot = h & mask
     while True:
-        t = slots[slot]
+        t = slots[slot, 0]
         if t == _EMPTY:
             break
-        if lengths[t] == length and _same(pool, starts[t], source, a, length):
-            counts[t] += weight
+        if (
+            slots[slot, 1] == h
+            and rows[t, _LENGTH] == length
+            and _same(pool, rows[t, _START], source, a, length)
+        ):
+            rows[t, _COUNT] += weight
             return n, used
         slot = (slot + 1) & mask
     pool[used : used + length] = source[a:b]
-    starts[n], lengths[n], counts[n] = used, length, weight
-    slots[slot] = n
+    rows[n, _START], rows[n, _LENGTH], rows[n, _COUNT] = used, length, weight
+    slots[slot, 0] = n
+    slots[slot, 1] = h
     return n + 1, used + length
 
 
 @njit(cache=True, nogil=True)
 def _with_room(table, length):
     """``table`` with room for one more string of ``length`` bytes."""
-    slots, pool, starts, lengths, counts, n, used = table
-    if n == len(starts):
-        starts = np.concatenate((starts, np.empty(n, dtype=np.int64)))
-        lengths = np.concatenate((lengths, np.empty(n, dtype=np.int64)))
-        counts = np.concatenate((counts, np.empty(n, dtype=np.int64)))
+    slots, pool, rows, n, used = table
+    if n == len(rows):
+        rows = np.concatenate((rows, np.empty((n, 3), dtype=np.int64)))
     if used + length > len(pool):
         pool = np.concatenate((pool, np.empty(max(len(pool), length), dtype=np.uint8)))
     if 2 * (n + 1) > len(slots):
-        slots = _slots_for(pool, starts, lengths, n)
-    return slots, pool, starts, lengths, counts, n, used
+        slots = _slots_for(pool, rows, n)
+    return slots, pool, rows, n, used
 
 
 @njit(cache=True, nogil=True)
 def count_into(table, source, token_starts, token_ends, weights):
     """Add the byte strings ``source[start:end]`` (each ``weights[i]`` times) to ``table``.
 
-    ``table`` is ``(slots, pool, starts, lengths, counts, n_strings, pool_used)``, as made by
-    :func:`empty_table`; the distinct strings lie one after another in ``pool``. Returns the
+    ``table`` is made by :func:`empty_table` (its layout is described above). Returns the
     updated table (its arrays grow as needed).
     """
-    slots, pool, starts, lengths, counts, n, used = table
+    slots, pool, rows, n, used = table
     for i in range(len(token_starts)):
         a, b = token_starts[i], token_ends[i]
-        if n == len(starts) or used + b - a > len(pool) or 2 * (n + 1) > len(slots):
-            slots, pool, starts, lengths, counts, n, used = _with_room(
-                (slots, pool, starts, lengths, counts, n, used), b - a
-            )
-        n, used = _insert(slots, pool, starts, lengths, counts, n, used, source, a, b, weights[i])
-    return slots, pool, starts, lengths, counts, n, used
+        if n == len(rows) or used + b - a > len(pool) or 2 * (n + 1) > len(slots):
+            slots, pool, rows, n, used = _with_room((slots, pool, rows, n, used), b - a)
+        n, used = _insert(slots, pool, rows, n, used, source, a, b, weights[i])
+    return slots, pool, rows, n, used
 
 
 @njit(cache=True, nogil=True)
@@ -234,29 +244,25 @@ def count_pretokens(table, data, segment_starts, segment_ends, classes):
 
     :func:`scan` and :func:`count_into` in one pass, with no array per pre-token.
     """
-    slots, pool, starts, lengths, counts, n, used = table
+    slots, pool, rows, n, used = table
     for k in range(len(segment_starts)):
         p, end = segment_starts[k], segment_ends[k]
         while p < end:
             q = _pretoken_end(data, p, end, classes)
-            if n == len(starts) or used + q - p > len(pool) or 2 * (n + 1) > len(slots):
-                slots, pool, starts, lengths, counts, n, used = _with_room(
-                    (slots, pool, starts, lengths, counts, n, used), q - p
-                )
-            n, used = _insert(slots, pool, starts, lengths, counts, n, used, data, p, q, 1)
+            if n == len(rows) or used + q - p > len(pool) or 2 * (n + 1) > len(slots):
+                slots, pool, rows, n, used = _with_room((slots, pool, rows, n, used), q - p)
+            n, used = _insert(slots, pool, rows, n, used, data, p, q, 1)
             p = q
-    return slots, pool, starts, lengths, counts, n, used
+    return slots, pool, rows, n, used
 
 
 def empty_table() -> tuple:
     """A table for :func:`count_into` holding no strings."""
     size = 1 << 12
     return (
-        np.full(2 * size, _EMPTY, dtype=np.int64),
+        np.full((4 * size, 2), _EMPTY, dtype=np.int64),
         np.empty(16 * size, dtype=np.uint8),
-        np.empty(size, dtype=np.int64),
-        np.empty(size, dtype=np.int64),
-        np.empty(size, dtype=np.int64),
+        np.empty((size, 3), dtype=np.int64),
         0,
         0,
     )
@@ -276,11 +282,11 @@ class PretokenCounts:
     @classmethod
     def from_table(cls, table: tuple) -> PretokenCounts:
         """The strings of a :func:`count_into` table, compacted."""
-        _, pool, starts, lengths, counts, n, used = table
+        _, pool, rows, n, used = table
         offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lengths[:n], out=offsets[1:])
-        assert offsets[-1] == used and (n == 0 or np.array_equal(starts[:n], offsets[:-1]))
-        return cls(pool[:used].copy(), offsets, counts[:n].copy())
+        np.cumsum(rows[:n, _LENGTH], out=offsets[1:])
+        assert offsets[-1] == used and np.array_equal(rows[:n, _START], offsets[:-1])
+        return cls(pool[:used].copy(), offsets, rows[:n, _COUNT].copy())
 
     @classmethod
     def from_strings(cls, counts: Mapping[str, int]) -> PretokenCounts:
