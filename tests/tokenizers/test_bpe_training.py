@@ -208,3 +208,12 @@ def test_chunk_cuts_are_safe_offsets(tmp_path):
             text[cut : cut + 1] == b"\n" and 0x21 <= text[cut - 1] <= 0x7E
         )
     assert np.all(np.diff(bounds) > 0)
+
+
+def test_of_two_bad_chunks_the_first_is_named(tmp_path):
+    data = bytearray(b"word.\n" * 600_000)  # 3.6 MB: chunks of about 1 MB on two threads
+    data[1_500_000] = 0xFF
+    data[2_500_000] = 0xFF
+    (tmp_path / "bad.txt").write_bytes(bytes(data))
+    with pytest.raises(DataError, match="invalid UTF-8 at byte offset 1500000"):
+        count_file_pretokens(tmp_path / "bad.txt", [], num_workers=2, chunk_bytes=1 << 20)

@@ -21,7 +21,8 @@ import itertools
 import logging
 import os
 import re
-from collections import Counter, deque
+import threading
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -95,12 +96,11 @@ def _segments(data: bytes, starts: list[int], ends: list[int], special) -> tuple
     return np.asarray(seg_starts, dtype=np.int64), np.asarray(seg_ends, dtype=np.int64)
 
 
-def _count_bytes(data: bytes, starts: list[int], ends: list[int], special) -> PretokenCounts:
-    """Counts of the pre-tokens of the ranges ``data[start:end]``, special tokens cut out."""
+def _count_bytes(table: tuple, data: bytes, starts: list[int], ends: list[int], special) -> tuple:
+    """``table`` with the pre-tokens of the ranges ``data[start:end]`` added, specials cut out."""
     seg_starts, seg_ends = _segments(data, starts, ends, special)
     array = np.frombuffer(data, dtype=np.uint8)
-    table = count_pretokens(empty_table(), array, seg_starts, seg_ends, character_classes())
-    return PretokenCounts.from_table(table)
+    return count_pretokens(table, array, seg_starts, seg_ends, character_classes())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,12 +151,12 @@ def file_chunks(
     return list(itertools.pairwise(bounds))
 
 
-def _count_file_range(path: Path, start: int, end: int, special) -> PretokenCounts:
+def _count_file_range(path: Path, start: int, end: int, special, table: tuple) -> tuple:
     with open(path, "rb") as handle:
         handle.seek(start)
         data = handle.read(end - start)
     _decode(data, path, start)
-    return _count_bytes(data, [0], [len(data)], special)
+    return _count_bytes(table, data, [0], [len(data)], special)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,7 +170,7 @@ def corpus_chunks(offsets: np.ndarray, chunk_bytes: int) -> list[tuple[int, int]
     return [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a]
 
 
-def _count_corpus_range(corpus, first: int, last: int, special) -> PretokenCounts:
+def _count_corpus_range(corpus, first: int, last: int, special, table: tuple) -> tuple:
     base = int(corpus.offsets[first])
     data = corpus.bytes[base : int(corpus.offsets[last])].tobytes()
     bounds = (corpus.offsets[first : last + 1] - base).tolist()
@@ -183,7 +183,7 @@ def _count_corpus_range(corpus, first: int, last: int, special) -> PretokenCount
     if split:  # find the document whose bytes are not UTF-8 on their own, for the message
         for a, b in zip(starts, ends, strict=True):
             _decode(data[a:b], corpus.paths["bin"], base + a)
-    return _count_bytes(data, starts, ends, special)
+    return _count_bytes(table, data, starts, ends, special)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,31 +191,45 @@ def _count_corpus_range(corpus, first: int, last: int, special) -> PretokenCount
 
 
 def _run(jobs: list, num_workers: int, total_bytes: int, sizes: list[int]) -> PretokenCounts:
-    """Run the counting ``jobs`` (callables) on threads; join their counts in order."""
-    table = empty_table()
+    """Run the counting ``jobs`` on threads, each thread into its own table; join the tables.
+
+    A job takes a table and returns it with its chunk counted. Thread ``k`` runs jobs ``k``,
+    ``k + workers``, ...; memory holds one chunk per thread. Of several bad chunks, the first
+    one's error is raised.
+    """
+    workers = max(1, min(num_workers, len(jobs)))
     progress = tqdm(total=total_bytes, unit="B", unit_scale=True, desc="pre-tokenize", leave=False)
+    lock = threading.Lock()
     character_classes()  # built once, before the threads need it
-    with ThreadPoolExecutor(max(num_workers, 1)) as pool:
-        pending: deque = deque()
-        try:
-            for job, size in zip(jobs, sizes, strict=True):
-                pending.append((pool.submit(job), size))
-                if len(pending) > 2 * num_workers:  # a few chunks in memory, never the corpus
-                    table = _join(table, pending.popleft(), progress)
-            while pending:
-                table = _join(table, pending.popleft(), progress)
-        finally:
-            for future, _ in pending:
-                future.cancel()
-            progress.close()
+    first_bad = [len(jobs)]  # chunks after a bad one need not be counted
+
+    def work(k: int) -> tuple[tuple, tuple[int, Exception] | None]:
+        table = empty_table()
+        for index in range(k, len(jobs), workers):
+            if index > first_bad[0]:
+                break
+            try:
+                table = jobs[index](table)
+            except Exception as err:
+                with lock:
+                    first_bad[0] = min(first_bad[0], index)
+                return table, (index, err)
+            with lock:
+                progress.update(sizes[index])
+        return table, None
+
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(work, range(workers)))
+    finally:
+        progress.close()
+    errors = sorted((error for _, error in results if error is not None), key=lambda e: e[0])
+    if errors:
+        raise errors[0][1]
+    table = results[0][0]
+    for other, _ in results[1:]:
+        table = PretokenCounts.from_table(other).add_to(table)
     return PretokenCounts.from_table(table)
-
-
-def _join(table: tuple, job: tuple, progress: tqdm) -> tuple:
-    future, size = job
-    table = future.result().add_to(table)
-    progress.update(size)
-    return table
 
 
 def default_workers() -> int:
