@@ -4,7 +4,7 @@
 Each trainer runs in a fresh subprocess, so its peak memory (max RSS of the process and its
 workers) is its own. Wall time is measured inside the subprocess around the training call
 (imports and numba's cached compilation excluded; reading the file and counting included).
-rustbpe (nanochat's trainer, ``pip install rustbpe``) gets the documents of the file (split at
+rustbpe (nanochat's trainer; ``pip install -e ".[bench]"``) gets the documents of the file (split at
 ``<|endoftext|>``, else at blank lines) with the GPT-2 split pattern and one vocabulary entry
 fewer (it has no special tokens), so all three make the same number of merges; its ties break
 differently, so times are compared, not merges. Cases:
