@@ -228,6 +228,22 @@ def _change(pid, value, step, pairs, touched, n_touched):
     return n_touched
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _move(
+    x, y, new_x, new_y, w, c, step, slots, n_pairs, pairs,
+    touched, n_touched, occ_word, occ_next, n_occ,
+):  # fmt: skip
+    """A merge site's neighbour: ``(x, y)`` hands word ``w``'s count ``c`` to ``(new_x, new_y)``.
+
+    The new pair lists ``w``. Returns the new totals of pairs, touched pairs and list entries.
+    """
+    pid, n_pairs = _pair(x, y, slots, n_pairs, pairs)
+    n_touched = _change(pid, -c, step, pairs, touched, n_touched)
+    pid, n_pairs = _pair(new_x, new_y, slots, n_pairs, pairs)
+    n_touched = _change(pid, c, step, pairs, touched, n_touched)
+    return n_pairs, n_touched, _note(pid, w, n_occ, occ_word, occ_next, pairs)
+
+
 @njit(cache=True, nogil=True)
 def _merge_loop(
     pool, pool_used, key_start, key_len, n_tokens, ids, words,
@@ -374,31 +390,17 @@ def _merge_loop(
                     # the neighbours of the new token: on the left from the rewritten word
                     if j > s:
                         left = ids[j - 1]
-                        pid, n_pairs = _pair(
-                            left, a, slots, n_pairs,
-                            pairs,
+                        n_pairs, n_touched, n_occ = _move(
+                            left, a, left, new, w, c, step, slots, n_pairs, pairs,
+                            touched, n_touched, occ_word, occ_next, n_occ,
                         )  # fmt: skip
-                        n_touched = _change(pid, -c, step, pairs, touched, n_touched)
-                        pid, n_pairs = _pair(
-                            left, new, slots, n_pairs,
-                            pairs,
-                        )  # fmt: skip
-                        n_touched = _change(pid, c, step, pairs, touched, n_touched)
-                        n_occ = _note(pid, w, n_occ, occ_word, occ_next, pairs)
                     n_touched = _change(best, -c, step, pairs, touched, n_touched)
                     if i + 2 < end:
                         right = ids[i + 2]
-                        pid, n_pairs = _pair(
-                            b, right, slots, n_pairs,
-                            pairs,
+                        n_pairs, n_touched, n_occ = _move(
+                            b, right, new, right, w, c, step, slots, n_pairs, pairs,
+                            touched, n_touched, occ_word, occ_next, n_occ,
                         )  # fmt: skip
-                        n_touched = _change(pid, -c, step, pairs, touched, n_touched)
-                        pid, n_pairs = _pair(
-                            new, right, slots, n_pairs,
-                            pairs,
-                        )  # fmt: skip
-                        n_touched = _change(pid, c, step, pairs, touched, n_touched)
-                        n_occ = _note(pid, w, n_occ, occ_word, occ_next, pairs)
                     ids[j] = new
                     i += 2
                 else:
