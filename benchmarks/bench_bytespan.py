@@ -1,37 +1,45 @@
 #!/usr/bin/env python
-"""ByteSpan training speed per constraint and variant, next to toklab's BPE on the same bytes/V.
+"""ByteSpan training time and peak memory per constraint and variant, next to toklab's BPE.
 
-The corpus is tinyshakespeare (repeated to --megabytes) as a byte corpus, its documents
-alternately labelled with two pseudo-languages (for the balanced variant); the cue is a smoothed
-random walk written to a predictions zarr (timings depend on the bytes and span counts, not on
+The corpus is tinyshakespeare repeated to --megabytes (or, with ``--corpus demo``, toklab's demo
+generator: two synthetic languages with many distinct words) as a byte corpus, its documents
+alternately labelled with two pseudo-languages (for the balanced variant); the cue is smoothed
+random noise written to a predictions zarr (timings depend on the bytes and span counts, not on
 the model that made the cues). Every ByteSpan row is the library's whole path from the files
 (``train_bytespan``: the zarr read in chunks, spans, vocabulary, BPE merges where the variant
-or the inference needs them), without saving; the global rows' numba pass is compiled (or
-loaded from numba's cache) once before timing.
+or the inference needs them), without saving.
+
+Each row runs in a fresh subprocess, so its peak memory (``VmHWM``: the most resident memory
+the process ever had, memory-mapped corpus pages included) is its own. The subprocess
+first trains on a tiny corpus (numba's cached machine code is loaded then), then times the
+real run. Targets, as ratios to BPE measured in the same run: peak memory <= 2x; time <= 1.5x
+for the seeding variants and <= 1x for the others.
 
     python benchmarks/bench_bytespan.py --megabytes 4 --vocab 4000
+    python benchmarks/bench_bytespan.py --megabytes 200 --vocab 32000 --rows seeding50
+    python benchmarks/bench_bytespan.py --megabytes 20 --vocab 8000 --repeat 3  # noisy host
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from toklab.data.byte_corpus import ByteCorpus, write_byte_corpus
-from toklab.tokenizers.bpe import train_bpe_on_corpus
-from toklab.tokenizers.bytespan_tokenizer import train_bytespan
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SPECIALS = ["<|endoftext|>"]
+MEMORY_TARGET = 2.0
+TIME_TARGETS = {"seeding": 1.5, "other": 1.0}
 
 
-def write_cues(path: Path, corpus: ByteCorpus, cue: np.ndarray) -> None:
+def write_cues(path: Path, corpus, cue: np.ndarray) -> None:
     """A predictions group in the extractor's format, every cue set to ``cue``."""
     import zarr
 
@@ -49,79 +57,202 @@ def write_cues(path: Path, corpus: ByteCorpus, cue: np.ndarray) -> None:
     )
 
 
+def documents(kind: str, megabytes: float) -> list[str]:
+    """The documents of the benchmark corpus."""
+    if kind == "demo":
+        from toklab.data.demo import DEMO_LANGUAGES, generate_documents
+
+        docs, total = [], 0
+        for document in generate_documents(DEMO_LANGUAGES, 0):
+            docs.append(document.text)
+            total += len(document.text.encode())
+            if total >= megabytes * 1e6:
+                return docs
+    text = (SHARED / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
+    return text.split("\n\n") * max(1, round(megabytes * 1e6 / len(text.encode())))
+
+
+def write_inputs(directory: Path, docs: list[str]) -> tuple[Path, Path, list[str]]:
+    """A byte corpus of ``docs``, its cues and its documents' languages, under ``directory``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from toklab.data.byte_corpus import ByteCorpus, write_byte_corpus
+
+    directory.mkdir(parents=True, exist_ok=True)
+    prefix = directory / "corpus"
+    shard = directory / "part-00000.parquet"
+    pq.write_table(pa.table({"id": [str(i) for i in range(len(docs))], "text": docs}), shard)
+    write_byte_corpus([shard], prefix)
+    corpus = ByteCorpus(prefix)
+    rng = np.random.default_rng(0)
+    cue = np.convolve(rng.normal(size=corpus.num_bytes), np.ones(3) / 3, mode="same")
+    write_cues(directory / "cues.zarr", corpus, cue.astype(np.float32))
+    languages = ["en", "xx"] * (len(docs) // 2) + ["en"] * (len(docs) % 2)
+    (directory / "languages.json").write_text(json.dumps(languages))
+    return prefix, directory / "cues.zarr", languages
+
+
+def train(directory: Path, row: dict, vocab_size: int) -> None:
+    """Train what ``row`` names on the inputs under ``directory`` (not saved)."""
+    prefix = directory / "corpus"
+    if row["trainer"] == "bpe":
+        from toklab.tokenizers.bpe import train_bpe_on_corpus
+
+        train_bpe_on_corpus(prefix, vocab_size, SPECIALS)
+        return
+    from toklab.tokenizers.bytespan_tokenizer import train_bytespan
+
+    train_bytespan(
+        prefix,
+        directory / "cues.zarr",
+        "surprisal",
+        row["constraint"],
+        vocab_size,
+        variant=row["variant"],
+        special_tokens=SPECIALS,
+        inference=row["inference"],
+        languages=json.loads((directory / "languages.json").read_text()),
+        **row.get("options", {}),
+    )
+
+
+def child(arguments: str) -> None:
+    """Warm up on the tiny corpus, time one row, print seconds and peak memory as JSON."""
+    job = json.loads(arguments)
+    row = job["row"]
+    warm = {**row, "options": {**row.get("options", {}), "min_frequency": 1}}
+    if row["trainer"] == "bpe":
+        warm.pop("options")
+    train(Path(job["tiny"]), warm, job["tiny_vocab"])
+    start = time.perf_counter()
+    train(Path(job["inputs"]), row, job["vocab"])
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_megabytes()}))
+
+
+def peak_megabytes() -> float:
+    """This process's peak resident memory in MB.
+
+    ``VmHWM`` where Linux has it: ``ru_maxrss`` survives ``exec``, so a subprocess would
+    report its parent's peak when that was higher.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(job: dict, repeat: int = 1) -> dict:
+    """Run one row in a fresh subprocess, ``repeat`` times: the least time, the largest peak.
+
+    A row that fails (e.g. too few frequent spans for V) gives ``{"error": last line}``.
+    """
+    results = []
+    for _ in range(repeat):
+        command = [sys.executable, __file__, "--child", json.dumps(job)]
+        output = subprocess.run(command, capture_output=True, text=True)
+        if output.returncode:
+            lines = output.stderr.strip().splitlines()
+            return {"error": lines[-1] if lines else f"exit status {output.returncode}"}
+        results.append(json.loads(output.stdout.strip().splitlines()[-1]))
+    return {
+        "seconds": min(r["seconds"] for r in results),
+        "peak_mb": max(r["peak_mb"] for r in results),
+    }
+
+
+def rows(min_frequency: int) -> list[dict]:
+    """Every constraint x variant (x inference where it adds work) the benchmark runs."""
+    found = [
+        {"constraint": "global", "variant": "frequency", "inference": "wordpiece",
+         "options": {"min_frequency": min_frequency}},
+        {"constraint": "global", "variant": "frequency", "inference": "wordpiece",
+         "options": {"min_frequency": 20}},
+        {"constraint": "global", "variant": "frequency", "inference": "bpe",
+         "options": {"min_frequency": min_frequency}},
+    ]  # fmt: skip
+    for constraint in ("monotonic", "combined"):
+        for variant in ("frequency", "balanced", "seeding50"):
+            found.append({"constraint": constraint, "variant": variant, "inference": "wordpiece"})
+        for variant in ("frequency", "balanced", "seeding50"):
+            found.append({"constraint": constraint, "variant": variant, "inference": "bpe"})
+    for row in found:
+        row["trainer"] = "bytespan"
+    return found
+
+
+def name(row: dict) -> str:
+    """The row's label."""
+    if row["trainer"] == "bpe":
+        return "toklab BPE"
+    label = f"bytespan {row['constraint']} {row['variant']}"
+    if "min_frequency" in row.get("options", {}):
+        label += f" (min_freq {row['options']['min_frequency']})"
+    return f"{label}, {row['inference']}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--megabytes", type=float, default=4.0)
     parser.add_argument("--vocab", type=int, default=4000)
     parser.add_argument("--min-frequency", type=int, default=5, help="global constraint")
+    parser.add_argument("--corpus", choices=("shakespeare", "demo"), default="shakespeare")
+    parser.add_argument("--rows", default="", help="only rows whose label contains this")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per row (the least time counts): noisy hosts"
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
 
-    text = (SHARED / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
-    docs = text.split("\n\n") * max(1, round(args.megabytes * 1e6 / len(text.encode())))
-    languages = ["en", "xx"] * (len(docs) // 2) + ["en"] * (len(docs) % 2)
     with tempfile.TemporaryDirectory() as tmp:
-        prefix = Path(tmp) / "corpus"
-        shard = Path(tmp) / "part-00000.parquet"
-        pq.write_table(pa.table({"id": [str(i) for i in range(len(docs))], "text": docs}), shard)
-        write_byte_corpus([shard], prefix)
-        corpus = ByteCorpus(prefix)
-        rng = np.random.default_rng(0)
-        cue = np.convolve(rng.normal(size=corpus.num_bytes), np.ones(3) / 3, mode="same")
-        write_cues(Path(tmp) / "cues.zarr", corpus, cue.astype(np.float32))
-        megabytes = corpus.num_bytes / 1e6
+        inputs = Path(tmp) / "inputs"
+        tiny = Path(tmp) / "tiny"
+        write_inputs(inputs, documents(args.corpus, args.megabytes))
+        write_inputs(tiny, documents("shakespeare", 0)[:400])
+        from toklab.data.byte_corpus import ByteCorpus
 
-        start = time.perf_counter()
-        train_bpe_on_corpus(prefix, args.vocab, SPECIALS)
-        bpe_seconds = time.perf_counter() - start
-        print(f"{megabytes:.1f} MB, vocab {args.vocab}, global min_frequency {args.min_frequency}")
-        print(f"  {'trainer':44} {'seconds':>8} {'MB/s':>7} {'vs BPE':>7}")
-
-        def report(name: str, seconds: float) -> None:
+        megabytes = ByteCorpus(inputs / "corpus").num_bytes / 1e6
+        job = {"inputs": str(inputs), "tiny": str(tiny), "vocab": args.vocab, "tiny_vocab": 1000}
+        bpe = measure({**job, "row": {"trainer": "bpe"}}, args.repeat)
+        if "error" in bpe:
+            raise SystemExit(f"toklab BPE failed: {bpe['error']}")
+        print(f"{megabytes:.1f} MB ({args.corpus}), vocab {args.vocab}")
+        print(
+            f"  {'trainer':50} {'seconds':>8} {'MB/s':>6} {'x BPE':>6} {'target':>6}"
+            f" {'peak MB':>8} {'x BPE':>6} {'target':>6}  verdict"
+        )
+        print(
+            f"  {'toklab BPE':50} {bpe['seconds']:8.2f} {megabytes / bpe['seconds']:6.2f}"
+            f" {'':6} {'':6} {bpe['peak_mb']:8.0f}",
+            flush=True,
+        )
+        failed = 0
+        for row in rows(args.min_frequency):
+            if args.rows not in name(row):
+                continue
+            result = measure({**job, "row": row}, args.repeat)
+            if "error" in result:
+                failed += 1
+                print(f"  {name(row):50} {result['error'][:60]}  FAIL", flush=True)
+                continue
+            time_ratio = result["seconds"] / bpe["seconds"]
+            memory_ratio = result["peak_mb"] / bpe["peak_mb"]
+            time_target = TIME_TARGETS["seeding" if "seeding" in row["variant"] else "other"]
+            ok = time_ratio <= time_target and memory_ratio <= MEMORY_TARGET
+            failed += not ok
             print(
-                f"  {name:44} {seconds:8.2f} {megabytes / seconds:7.2f} "
-                f"{seconds / bpe_seconds:6.2f}x",
+                f"  {name(row):50} {result['seconds']:8.2f} {megabytes / result['seconds']:6.2f}"
+                f" {time_ratio:5.2f}x {time_target:5.1f}x {result['peak_mb']:8.0f}"
+                f" {memory_ratio:5.2f}x {MEMORY_TARGET:5.1f}x  {'PASS' if ok else 'FAIL'}",
                 flush=True,
             )
-
-        report("toklab BPE", bpe_seconds)
-
-        def run(constraint: str, variant: str, inference: str, **options) -> float:
-            start = time.perf_counter()
-            train_bytespan(
-                prefix,
-                Path(tmp) / "cues.zarr",
-                "surprisal",
-                constraint,
-                args.vocab,
-                variant=variant,
-                special_tokens=SPECIALS,
-                inference=inference,
-                languages=languages,
-                **options,
-            )
-            return time.perf_counter() - start
-
-        start = time.perf_counter()
-        run("global", "frequency", "wordpiece", min_frequency=1, chunk_bytes=1 << 30)
-        print(
-            f"  (numba compile or cache load + a first global pass: "
-            f"{time.perf_counter() - start:.2f} s)"
-        )
-        rows = [
-            ("global", "frequency", "wordpiece", {"min_frequency": args.min_frequency}),
-            ("global", "frequency", "wordpiece", {"min_frequency": 20}),
-            ("global", "frequency", "bpe", {"min_frequency": args.min_frequency}),
-        ]
-        for constraint in ("monotonic", "combined"):
-            for variant in ("frequency", "balanced", "seeding50"):
-                rows.append((constraint, variant, "wordpiece", {}))
-            rows.append((constraint, "frequency", "bpe", {}))
-            rows.append((constraint, "seeding50", "bpe", {}))
-        for constraint, variant, inference, options in rows:
-            name = f"bytespan {constraint} {variant}"
-            if "min_frequency" in options:
-                name += f" (min_freq {options['min_frequency']})"
-            report(f"{name}, {inference}", run(constraint, variant, inference, **options))
+        print(f"{failed} row(s) missed a target")
 
 
 if __name__ == "__main__":

@@ -72,16 +72,20 @@ texts = st.one_of(
 
 
 @settings(max_examples=150, deadline=None)
-@given(texts, st.data(), st.integers(1, 3), st.integers(1, 12))
-def test_incremental_pass_matches_brute_force(text, draw, min_frequency, target):
+@given(texts, st.data(), st.integers(1, 3), st.integers(1, 12), st.sampled_from([1, 4, 16]))
+def test_incremental_pass_matches_brute_force(text, draw, min_frequency, target, table_size):
     n = len(text.encode())
     # few distinct cue values, so that ties (visited in position order) are common
     cue = draw.draw(st.lists(st.integers(0, 6), min_size=n, max_size=n))
     data, pretok, values = arrays(text, cue)
     vocab, unique, steps = reference(values, pretok, data, min_frequency, target)
-    status, done, positions, lengths, _, _, counted, _ = _run_pass(
-        values, pretok, data, min_frequency, target, record_every=1
+    # waves of a few positions and a small type table: many waves, dead types dropped often
+    wave = draw.draw(st.integers(1, n))
+    status, done, positions, lengths, thresholds, _, counted, _ = _run_pass(
+        values, pretok, data, min_frequency, target, 1, wave=wave, table_size=table_size
     )
+    ordered = np.sort(values, kind="stable")
+    assert thresholds.tolist() == (ordered[:steps].tolist() if steps else [-np.inf])
     got = [
         (bool(pretok[p]), data[p : p + length].tobytes())
         for p, length in zip(positions.tolist(), lengths.tolist(), strict=True)
@@ -110,6 +114,29 @@ def test_segmentation_after_k_bytes_is_the_batch_one(text, draw):
     if steps == n or (steps > 0 and ordered[steps - 1] < ordered[steps]):
         threshold = np.inf if steps == n else ordered[steps]
         assert starts.tolist() == global_starts(values, pretok, data, threshold).tolist()
+
+
+def test_thresholds_keep_the_sign_of_zero():
+    data, pretok, values = arrays("ab ab ab", [0.0, -0.0, 1.0, -0.0, 0.0, 2.0, -1.0, -0.0])
+    *_, thresholds, _, _, _ = _run_pass(values, pretok, data, 1, 10**6, 1, wave=3)
+    order = np.argsort(values, kind="stable")
+    assert np.signbit(thresholds).tolist() == np.signbit(values[order]).tolist()
+    assert thresholds.tolist() == values[order].tolist()
+
+
+def test_readers_give_what_arrays_give():
+    data, pretok, cue = corpus()
+    n = len(data)
+
+    def reader(array):
+        return lambda start, stop: array[start:stop].copy()
+
+    base = len(initial_tokens()) + 1
+    arrays_result = global_vocabularies(cue, pretok, data, [base + 8], [], 2, record_every=50)
+    readers_result = global_vocabularies(
+        reader(cue), reader(pretok), reader(data), [base + 8], [], 2, record_every=50, n=n
+    )
+    assert arrays_result == readers_result
 
 
 def test_long_pretokens_use_prefix_hashes():

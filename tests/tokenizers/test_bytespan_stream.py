@@ -13,7 +13,13 @@ from tests.helpers import byte_corpus
 from toklab.errors import DataError
 from toklab.pretokenization import pretoken_start_flags
 from toklab.tokenizers import bytespan as bs
-from toklab.tokenizers.bytespan_stream import chunk_bounds, stream_spans, streamed_percentile
+from toklab.tokenizers.bytespan_stream import (
+    block_reader,
+    chunk_bounds,
+    stream_spans,
+    stream_words,
+    streamed_percentile,
+)
 
 texts = st.text(alphabet=st.sampled_from(list("ab  c\n.,é🙂")), min_size=1, max_size=80)
 
@@ -26,8 +32,8 @@ def array_reader(values):
 
 
 @settings(max_examples=100, deadline=None)
-@given(texts, st.data(), st.integers(1, 30), st.booleans())
-def test_chunked_spans_equal_whole_array_spans(text, draw, chunk_bytes, combined):
+@given(texts, st.data(), st.integers(1, 30), st.booleans(), st.integers(1, 3))
+def test_chunked_spans_equal_whole_array_spans(text, draw, chunk_bytes, combined, workers):
     data = np.frombuffer(text.encode(), dtype=np.uint8)
     pretok = pretoken_start_flags(text)
     n = len(data)
@@ -40,10 +46,12 @@ def test_chunked_spans_equal_whole_array_spans(text, draw, chunk_bytes, combined
     bounds = chunk_bounds(pretok, chunk_bytes)
     assert bounds[0] == 0 and bounds[-1] == n and all(pretok[b] for b in bounds[1:-1])
     assert all(b - a >= chunk_bytes for a, b in itertools.pairwise(bounds[:-1]))
-    spans, starts = stream_spans(
-        array_reader(cue), bounds, data, pretok, threshold, keep_starts=True
+    streamed = stream_spans(
+        array_reader(cue), bounds, data, pretok, threshold, keep_starts=True, workers=workers
     )
-    assert starts.tolist() == whole_starts.tolist()
+    spans = streamed.spans
+    assert streamed.start_flags(n).tolist() == whole_starts.tolist()
+    assert streamed.unique == len(whole.tokens)
     assert spans.tokens == whole.tokens
     assert spans.counts.tolist() == whole.counts.tolist()
     assert spans.first.tolist() == whole.first.tolist()
@@ -56,11 +64,81 @@ def test_span_counter_merges_many_chunks_like_one():
     pretok = pretoken_start_flags(text)
     cue = rng.random(len(data)).astype(np.float32)
     whole = bs.count_spans(bs.monotonic_starts(cue, pretok, data), data, pretok)
-    spans, starts = stream_spans(
+    streamed = stream_spans(
         array_reader(cue), chunk_bounds(pretok, 7), data, pretok, keep_starts=False
     )
-    assert starts is None
+    spans = streamed.spans
+    assert streamed.starts is None
     assert (spans.tokens, spans.counts.tolist()) == (whole.tokens, whole.counts.tolist())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(texts, min_size=1, max_size=6), st.data(), st.integers(1, 30), st.booleans())
+def test_chunked_language_counts_equal_each_languages_spans(docs, draw, chunk_bytes, combined):
+    data = np.frombuffer("".join(docs).encode(), dtype=np.uint8)
+    pretok = np.concatenate([pretoken_start_flags(d) for d in docs])
+    offsets = np.concatenate([[0], np.cumsum([len(d.encode()) for d in docs])])
+    languages = draw.draw(st.lists(st.sampled_from(["en", "fr", "x"]), min_size=len(docs)))
+    languages = languages[: len(docs)]
+    n = len(data)
+    cue = np.asarray(draw.draw(st.lists(st.integers(0, 5), min_size=n, max_size=n)), np.float32)
+    threshold = float(np.percentile(cue, 30)) if combined else None
+    starts = bs.monotonic_starts(cue, pretok, data, threshold)
+    streamed = stream_spans(
+        array_reader(cue),
+        chunk_bounds(pretok, chunk_bytes),
+        data,
+        pretok,
+        threshold,
+        languages=(offsets, languages),
+    )
+    span_starts = np.flatnonzero(starts)
+    language = np.asarray(languages)[np.searchsorted(offsets, span_starts, side="right") - 1]
+    for name in sorted(set(languages)):
+        mask = np.zeros(n, dtype=bool)
+        mask[span_starts[language == name]] = True
+        ends = np.append(span_starts[1:], n)[language == name]
+        whole = bs._count_ranges(span_starts[language == name], ends, data, pretok)
+        if name not in streamed.by_language:
+            assert not len(whole)
+            continue
+        got = streamed.by_language[name]
+        assert got.tokens == whole.tokens
+        assert got.counts.tolist() == whole.counts.tolist()
+        assert got.first.tolist() == whole.first.tolist()
+    assert streamed.unique == len(bs.count_spans(starts, data, pretok))
+
+
+@settings(max_examples=100, deadline=None)
+@given(texts, st.data(), st.integers(1, 30), st.integers(1, 3))
+def test_chunked_span_words_equal_the_loop(text, draw, chunk_bytes, workers):
+    data = np.frombuffer(text.encode(), dtype=np.uint8)
+    pretok = pretoken_start_flags(text)
+    n = len(data)
+    cue = np.asarray(draw.draw(st.lists(st.integers(0, 5), min_size=n, max_size=n)), np.float32)
+    bounds = chunk_bounds(pretok, chunk_bytes)
+    streamed = stream_spans(array_reader(cue), bounds, data, pretok, keep_starts=True)
+    chosen = draw.draw(st.lists(st.sampled_from(streamed.spans.tokens), unique=True))
+    vocab = bs.initial_tokens() + [t for t in chosen if t not in set(bs.initial_tokens())]
+    words = stream_words(streamed.starts, bounds, data, pretok, vocab, workers=workers)
+    starts = bs.monotonic_starts(cue, pretok, data)
+    index = {t: i for i, t in enumerate(vocab)}
+    assert words.as_lists() == reference_words(starts, data, pretok, index)
+
+
+@given(st.integers(1, 50), st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60))))
+def test_block_reader_reads_what_the_reader_does(block, ranges):
+    values = np.arange(57, dtype=np.float32)
+    calls = []
+
+    def read(start, stop):
+        calls.append((start, stop))
+        return values[start:stop].copy()
+
+    blocks = block_reader(read, block)
+    for start, stop in ranges:
+        assert blocks(start, stop).tolist() == values[start:stop].tolist()
+    assert all(a % block == 0 and b - a == block for a, b in calls if b > a)
 
 
 def test_chunk_bounds_skip_long_pretokens():

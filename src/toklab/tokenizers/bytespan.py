@@ -26,9 +26,12 @@ prefix lies outside the byte-level alphabet, so decoding round-trips text exactl
 original used ``##``, which collides with byte-level strings of ``#`` characters and was left
 in decoded text), or with merge-rank BPE inference (:mod:`toklab.tokenizers.bytespan_merges`).
 
-The monotonic and combined constraints never need the whole cue: they read it in chunks
-(:mod:`toklab.tokenizers.bytespan_stream`). The global constraint, which needs the global order
-of the cue, is :mod:`toklab.tokenizers.bytespan_global`; training from files is
+The functions here work on whole arrays and are the references for the streamed forms. The
+monotonic and combined constraints never need the whole corpus: they read it in chunks and work
+on counted span types and counted span words (pre-tokens as sequences of span units), the way
+BPE works on counted pre-tokens (:mod:`toklab.tokenizers.bytespan_stream`, with the compiled
+counts of :mod:`toklab.tokenizers.bytespan_counts`). The global constraint, which needs the
+global order of the cue, is :mod:`toklab.tokenizers.bytespan_global`; training from files is
 :mod:`toklab.tokenizers.bytespan_tokenizer`.
 """
 
@@ -36,13 +39,19 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from toklab.errors import ConfigError, DataError
 from toklab.tokenizers.byte_unicode import bytes_to_unicode, encode_bytes
+
+if TYPE_CHECKING:
+    from toklab.tokenizers.bytespan_counts import SpanWords
+    from toklab.tokenizers.pretoken_scan import PretokenCounts
 
 SPACE = 0x20
 CONSTRAINTS = ("global", "monotonic", "combined")
@@ -111,15 +120,68 @@ def global_starts(
 
 @dataclass
 class SpanCounts:
-    """Distinct span types with their counts, in order of count (desc) then first occurrence."""
+    """Distinct span types with their counts, in order of count (desc) then first occurrence.
 
-    tokens: list[Token]
+    Type ``i`` is ``keys[offsets[i]:offsets[i + 1]]``: one byte, 1 if it starts a pre-token,
+    then its bytes; it occurs ``counts[i]`` times, first at corpus position ``first[i]``.
+    Tokens are decoded when asked for, so a corpus with millions of types holds them as bytes.
+    """
+
+    keys: np.ndarray
+    offsets: np.ndarray
     counts: np.ndarray
     first: np.ndarray
 
+    @classmethod
+    def from_tokens(
+        cls, tokens: Sequence[Token], counts: np.ndarray, first: np.ndarray
+    ) -> SpanCounts:
+        """Span counts of ``tokens`` (already in order) and their counts and first positions."""
+        keys = [bytes([start]) + body for start, body in tokens]
+        offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+        np.cumsum([len(k) for k in keys], out=offsets[1:])
+        data = np.frombuffer(b"".join(keys), dtype=np.uint8).copy()
+        return cls(data, offsets, np.asarray(counts, np.int64), np.asarray(first, np.int64))
+
+    @classmethod
+    def ordered(
+        cls,
+        keys: np.ndarray,
+        offsets: np.ndarray,
+        counts: np.ndarray,
+        first: np.ndarray,
+        skip: int = 0,
+    ) -> SpanCounts:
+        """Keys ordered by count (desc), then first position; ``skip`` leading bytes dropped."""
+        from toklab.tokenizers.bytespan_counts import gather
+
+        order = np.lexsort((first, -np.asarray(counts)))
+        data, new_offsets = gather(keys, offsets[:-1][order], np.diff(offsets)[order], skip)
+        return cls(data, new_offsets, counts[order], first[order])
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def __getitem__(self, i: int) -> Token:
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+        return bool(self.keys[a]), self.keys[a + 1 : b].tobytes()
+
+    def __iter__(self) -> Iterator[Token]:
+        data = self.keys.tobytes()
+        for a, b in itertools.pairwise(self.offsets.tolist()):
+            yield bool(data[a]), data[a + 1 : b]
+
+    @property
+    def tokens(self) -> list[Token]:
+        """Every type, in order."""
+        return list(self)
+
 
 def count_spans(is_start: np.ndarray, data: np.ndarray, pretok: np.ndarray) -> SpanCounts:
-    """Count span types, vectorised: spans of each length are compared as fixed-size rows."""
+    """Count span types, vectorised: spans of each length are compared as fixed-size rows.
+
+    The reference for the compiled counts of :mod:`toklab.tokenizers.bytespan_counts`.
+    """
     starts = np.flatnonzero(is_start)
     return _count_ranges(starts, np.append(starts[1:], len(is_start)), data, pretok)
 
@@ -127,20 +189,9 @@ def count_spans(is_start: np.ndarray, data: np.ndarray, pretok: np.ndarray) -> S
 def _count_ranges(
     starts: np.ndarray, ends: np.ndarray, data: np.ndarray, pretok: np.ndarray
 ) -> SpanCounts:
-    return _ordered(_length_groups(starts, ends, data, pretok))
-
-
-# One group per span length: the distinct (starts-a-pre-token, bytes) rows as np.void keys,
-# their counts and first positions.
-_Group = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-def _length_groups(
-    starts: np.ndarray, ends: np.ndarray, data: np.ndarray, pretok: np.ndarray, offset: int = 0
-) -> dict[int, _Group]:
-    """Distinct span types by length; positions are shifted by ``offset``."""
     lengths = ends - starts
-    groups: dict[int, _Group] = {}
+    tokens: list[Token] = []
+    counts, firsts = [], []
     for length in np.unique(lengths).tolist():
         group = starts[lengths == length]
         rows = np.empty((len(group), length + 1), dtype=np.uint8)
@@ -148,56 +199,13 @@ def _length_groups(
         rows[:, 1:] = data[group[:, None] + np.arange(length)]
         keys = np.ascontiguousarray(rows).view(np.dtype((np.void, length + 1))).ravel()
         unique, first, count = np.unique(keys, return_index=True, return_counts=True)
-        groups[length] = (unique, count, group[first] + offset)
-    return groups
-
-
-def _merge_groups(parts: Sequence[_Group]) -> _Group:
-    """One group from several of the same length: counts add up, first positions are minima."""
-    if len(parts) == 1:
-        return parts[0]
-    keys = np.concatenate([p[0] for p in parts])
-    unique, inverse = np.unique(keys, return_inverse=True)
-    counts = np.zeros(len(unique), dtype=np.int64)
-    np.add.at(counts, inverse, np.concatenate([p[1] for p in parts]))
-    first = np.full(len(unique), np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first, inverse, np.concatenate([p[2] for p in parts]))
-    return unique, counts, first
-
-
-def _ordered(groups: dict[int, _Group]) -> SpanCounts:
-    """All groups as span counts, by count (descending), then first occurrence."""
-    tokens: list[Token] = []
-    for keys, _, _ in groups.values():
-        tokens += [(bool(key[0]), bytes(key[1:])) for key in (k.tobytes() for k in keys)]
-    counts = [g[1] for g in groups.values()]
-    firsts = [g[2] for g in groups.values()]
+        tokens += [(bool(key[0]), bytes(key[1:])) for key in (k.tobytes() for k in unique)]
+        counts.append(count)
+        firsts.append(group[first])
     all_counts = np.concatenate(counts).astype(np.int64) if counts else np.zeros(0, np.int64)
     all_first = np.concatenate(firsts).astype(np.int64) if firsts else np.zeros(0, np.int64)
     order = np.lexsort((all_first, -all_counts))
-    return SpanCounts([tokens[i] for i in order], all_counts[order], all_first[order])
-
-
-class SpanCounter:
-    """Span counts over a corpus given chunk by chunk (spans must not straddle chunks)."""
-
-    def __init__(self) -> None:
-        self._parts: dict[int, list[_Group]] = {}
-
-    def add(self, is_start: np.ndarray, data: np.ndarray, pretok: np.ndarray, offset: int) -> None:
-        """Count the spans of one chunk, which starts at corpus position ``offset``."""
-        starts = np.flatnonzero(is_start)
-        ends = np.append(starts[1:], len(is_start))
-        for length, group in _length_groups(starts, ends, data, pretok, offset).items():
-            parts = self._parts.setdefault(length, [])
-            parts.append(group)
-            # merge once the newer parts outgrow the oldest: each type is merged O(log) times
-            if sum(len(p[0]) for p in parts[1:]) >= len(parts[0][0]):
-                self._parts[length] = [_merge_groups(parts)]
-
-    def result(self) -> SpanCounts:
-        """The counts of every chunk added, ordered as :func:`count_spans` orders them."""
-        return _ordered({k: _merge_groups(v) for k, v in sorted(self._parts.items())})
+    return SpanCounts.from_tokens([tokens[i] for i in order], all_counts[order], all_first[order])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,18 +243,24 @@ def frequency_vocabulary(
     special_tokens = with_unk(special_tokens)
     base = initial_tokens()
     room = check_room(vocab_size, special_tokens)
-    known = set(base)
-    chosen = [
-        t
-        for t, c in zip(spans.tokens, spans.counts, strict=True)
-        if c >= max(min_frequency, 1) and t not in known
-    ]
+    chosen = list(itertools.islice(ranked_types(spans, set(base), max(min_frequency, 1)), room))
     if len(chosen) < room:
         raise DataError(
             f"only {len(chosen)} span types occur {max(min_frequency, 1)} times or more; "
             f"vocab_size {vocab_size} needs {room}"
         )
-    return base + chosen[:room]
+    return base + chosen
+
+
+def ranked_types(
+    spans: SpanCounts, known: set[Token], min_frequency: int = 1, start: int = 0
+) -> Iterator[Token]:
+    """The span types from rank ``start`` on that are not ``known`` and occur often enough."""
+    stop = int(np.searchsorted(-spans.counts, -min_frequency, side="right"))
+    for i in range(start, stop):
+        token = spans[i]
+        if token not in known:
+            yield token
 
 
 def balanced_vocabulary(
@@ -264,33 +278,72 @@ def balanced_vocabulary(
     Each language's span types are counted over its own documents and sorted by count (ties:
     first occurrence); the vocabulary then takes the next unseen type of each language in turn,
     languages in sorted order, until it has V entries (with ``extra``: up to ``extra`` more, as
-    candidates for BPE inference).
+    candidates for BPE inference). :func:`balanced_from_counts` does the taking turns.
     """
+    from toklab.tokenizers.bytespan_counts import SpanTypeCounter
+
+    names, language = language_ids(doc_offsets, doc_languages)
+    check_room(vocab_size, with_unk(special_tokens))
+    counter = SpanTypeCounter(doc_offsets, language)
+    counter.add(np.asarray(is_start, dtype=bool), data, pretok, 0)
+    by_language = split_languages(*counter.keys(), names)
+    return balanced_from_counts(by_language, vocab_size, special_tokens, extra)
+
+
+def language_ids(
+    doc_offsets: np.ndarray, doc_languages: Sequence[str]
+) -> tuple[list[str], np.ndarray]:
+    """The distinct languages (sorted) and each document's index among them, checked."""
     if len(doc_languages) != len(doc_offsets) - 1:
         raise DataError(
             f"{len(doc_languages)} document languages for {len(doc_offsets) - 1} documents"
         )
+    names = sorted(set(doc_languages))
+    if len(names) > 1 << 16:
+        raise DataError(f"{len(names)} languages: at most {1 << 16} are supported")
+    ids = {name: i for i, name in enumerate(names)}
+    return names, np.fromiter((ids[x] for x in doc_languages), np.int64, len(doc_languages))
+
+
+def split_languages(
+    table: PretokenCounts, first: np.ndarray, names: Sequence[str]
+) -> dict[str, SpanCounts]:
+    """Per-language span counts from keys that start with two bytes of language id."""
+    from toklab.tokenizers.bytespan_counts import gather
+
+    starts = table.offsets[:-1]
+    language = table.data[starts].astype(np.int64) << 8 | table.data[starts + 1]
+    result = {}
+    for i, name in enumerate(names):
+        (selected,) = np.nonzero(language == i)
+        if len(selected):
+            lengths = table.offsets[selected + 1] - starts[selected]
+            keys, offsets = gather(table.data, starts[selected], lengths, 0)
+            result[name] = SpanCounts.ordered(
+                keys, offsets, table.counts[selected], first[selected], skip=2
+            )
+    return result
+
+
+def balanced_from_counts(
+    by_language: dict[str, SpanCounts],
+    vocab_size: int,
+    special_tokens: Sequence[str],
+    extra: int = 0,
+) -> list[Token]:
+    """The balanced vocabulary (see :func:`balanced_vocabulary`) from per-language counts."""
     room = check_room(vocab_size, with_unk(special_tokens))
-    starts = np.flatnonzero(is_start)
-    ends = np.append(starts[1:], len(is_start))
-    span_language = np.asarray(doc_languages)[
-        np.searchsorted(doc_offsets, starts, side="right") - 1
-    ]
-    queues = {
-        language: _count_ranges(starts[mask], ends[mask], data, pretok).tokens
-        for language in sorted(set(doc_languages))
-        if (mask := span_language == language).any()
-    }
+    queues = {language: by_language[language] for language in sorted(by_language)}
     vocab = initial_tokens()
     known = set(vocab)
     positions = dict.fromkeys(queues, 0)
-    wanted = room + max(extra, 0)
-    while len(vocab) - len(initial_tokens()) < wanted:
+    wanted = len(vocab) + room + max(extra, 0)
+    while len(vocab) < wanted:
         progressed = False
         for language, tokens in queues.items():
             while positions[language] < len(tokens) and tokens[positions[language]] in known:
                 positions[language] += 1
-            if positions[language] < len(tokens) and len(vocab) - len(initial_tokens()) < wanted:
+            if positions[language] < len(tokens) and len(vocab) < wanted:
                 token = tokens[positions[language]]
                 known.add(token)
                 vocab.append(token)
@@ -321,33 +374,53 @@ def seeded_vocabulary(
     A merge that spells an existing token reuses it. ``proportion=0`` is BPE with WordPiece
     inference. With ``extra``, BPE goes on for up to ``extra`` more tokens past V (candidates
     for BPE inference); the first V entries do not change.
-    """
-    from toklab.tokenizers.merge_loop import merge
 
+    :func:`seed_tokens` and :func:`bpe_on_spans` are the two halves, for a corpus streamed in
+    between (:func:`toklab.tokenizers.bytespan_stream.stream_words`).
+    """
+    from toklab.tokenizers.bytespan_counts import WordCounter, WordVocabulary
+
+    vocab = seed_tokens(spans, vocab_size, special_tokens, proportion)
+    bits = np.packbits(np.asarray(is_start, dtype=bool), bitorder="little")
+    counter = WordCounter(bits, WordVocabulary(vocab))
+    counter.add(np.asarray(data), np.asarray(pretok), 0)
+    return bpe_on_spans(vocab, counter.result(), vocab_size, special_tokens, extra)
+
+
+def seed_tokens(
+    spans: SpanCounts, vocab_size: int, special_tokens: Sequence[str], proportion: float
+) -> list[Token]:
+    """The initial tokens and the top span types that seed ``int(proportion * V)`` entries."""
     if not 0.0 <= proportion <= 1.0:
         raise ConfigError(f"the seeding proportion must be in [0, 1], got {proportion}")
     specials = with_unk(special_tokens)
     vocab = initial_tokens()
     check_room(vocab_size, specials)
     from_spans = max(int(proportion * vocab_size) - len(vocab) - len(specials), 0)
-    known = set(vocab)
-    for token in spans.tokens:
-        if len(vocab) - len(initial_tokens()) >= from_spans:
-            break
-        if token not in known:
-            known.add(token)
-            vocab.append(token)
-    index = {token: i for i, token in enumerate(vocab)}
-    words, word_counts = span_words(is_start, data, pretok, index)
+    return vocab + list(itertools.islice(ranked_types(spans, set(vocab)), from_spans))
+
+
+def bpe_on_spans(
+    vocab: list[Token],
+    words: SpanWords,
+    vocab_size: int,
+    special_tokens: Sequence[str],
+    extra: int = 0,
+) -> list[Token]:
+    """``vocab`` (the seed) grown by BPE on the span ``words`` to V (+ ``extra``) entries."""
+    from toklab.tokenizers.merge_loop import merge
+
+    specials = with_unk(special_tokens)
+    vocab = list(vocab)
     target = vocab_size - len(specials)
     # one-unit pre-tokens hold no pair: leaving them out changes nothing but the time
-    pairs = [(w, c) for w, c in zip(words, word_counts, strict=True) if len(w) > 1]
+    pairs = words.longer_than_one()
     # a token's key is its start flag and body: ties go to the greater key, as in BPE, and a
     # merge that spells an existing token (the same flag and body) reuses it
     merges, _ = merge(
         [bytes([start]) + body for start, body in vocab],
-        [w for w, _ in pairs],
-        [c for _, c in pairs],
+        (pairs.ids, pairs.offsets),
+        pairs.counts,
         target + max(extra, 0),
         skip=1,
         reuse=True,
@@ -370,86 +443,16 @@ def span_words(
 
     A span whose type is in ``index`` is one unit; any other span falls apart into its bytes
     (the first a word-initial byte if the span starts a pre-token, the others continuation
-    bytes). Vectorised: spans are looked up by length as fixed-size rows, and pre-tokens are
-    compared as rows of ids of the same length.
+    bytes). ``index`` numbers its tokens 0, 1, ... and holds every byte in both forms. The
+    whole-array form of :class:`~toklab.tokenizers.bytespan_counts.WordCounter`.
     """
-    n = len(is_start)
-    if n == 0:
-        return [], []
-    starts = np.flatnonzero(is_start)
-    ends = np.append(starts[1:], n)
-    span_ids = _lookup_spans(starts, ends, data, pretok, index)
-    initial_ids = np.array([index[(True, bytes([b]))] for b in range(256)], dtype=np.int64)
-    continuation_ids = np.array([index[(False, bytes([b]))] for b in range(256)], dtype=np.int64)
-    word_initial = np.asarray(is_start, dtype=bool) & (np.asarray(pretok) != 0)
-    units = np.where(word_initial, initial_ids[data], continuation_ids[data])
-    known = span_ids >= 0
-    units[starts[known]] = span_ids[known]
-    # bytes inside a known span, after its first, are dropped
-    inside = np.bincount(starts[known] + 1, minlength=n + 1) - np.bincount(
-        ends[known], minlength=n + 1
-    )
-    keep = np.cumsum(inside[:n]) == 0
-    units, positions = units[keep], np.flatnonzero(keep)
-    word_start = np.asarray(pretok)[positions] != 0
-    word_start[0] = True
-    word_starts = np.flatnonzero(word_start)
-    word_lengths = np.diff(np.append(word_starts, len(units)))
-    found: list[tuple[int, list[int], int]] = []
-    bits = max(len(index), 2).bit_length()
-    for length in np.unique(word_lengths).tolist():
-        first = word_starts[word_lengths == length]
-        rows = units[first[:, None] + np.arange(length)]
-        _, where, counts = np.unique(_row_keys(rows, bits), return_index=True, return_counts=True)
-        found += zip(first[where].tolist(), rows[where].tolist(), counts.tolist(), strict=True)
-    found.sort()
-    return [w for _, w, _ in found], [c for _, _, c in found]
+    from toklab.tokenizers.bytespan_counts import WordCounter, WordVocabulary
 
-
-def _row_keys(rows: np.ndarray, bits: int) -> np.ndarray:
-    """One key per row, equal exactly when the rows are (integers when they fit in 64 bits)."""
-    width = rows.shape[1]
-    if width * bits <= 64:
-        keys = np.zeros(len(rows), dtype=np.uint64)
-        for column in range(width):
-            keys = (keys << np.uint64(bits)) | rows[:, column].astype(np.uint64)
-        return keys
-    rows = np.ascontiguousarray(rows)
-    return rows.view(np.dtype((np.void, rows.itemsize * width))).ravel()
-
-
-def _lookup_spans(
-    starts: np.ndarray,
-    ends: np.ndarray,
-    data: np.ndarray,
-    pretok: np.ndarray,
-    index: dict[Token, int],
-) -> np.ndarray:
-    """The id of each span's type in ``index``, or -1."""
-    ids = np.full(len(starts), -1, dtype=np.int64)
-    by_length: dict[int, list[tuple[bytes, int]]] = {}
-    for (start, body), token_id in index.items():
-        by_length.setdefault(len(body), []).append((bytes([start]) + body, token_id))
-    lengths = ends - starts
-    for length in np.unique(lengths).tolist():
-        if length not in by_length:
-            continue
-        selected = np.flatnonzero(lengths == length)
-        group = starts[selected]
-        rows = np.empty((len(group), length + 1), dtype=np.uint8)
-        rows[:, 0] = pretok[group] != 0
-        rows[:, 1:] = data[group[:, None] + np.arange(length)]
-        keys = _row_keys(rows, 8)
-        table = by_length[length]
-        known = _row_keys(
-            np.frombuffer(b"".join(k for k, _ in table), dtype=np.uint8).reshape(len(table), -1), 8
-        )
-        order = np.argsort(known)
-        known, known_ids = known[order], np.array([i for _, i in table], dtype=np.int64)[order]
-        position = np.minimum(np.searchsorted(known, keys), len(known) - 1)
-        match = known[position] == keys
-        ids[selected[match]] = known_ids[position[match]]
-    return ids
+    vocab = sorted(index, key=index.__getitem__)
+    bits = np.packbits(np.asarray(is_start, dtype=bool), bitorder="little")
+    counter = WordCounter(bits, WordVocabulary(vocab))
+    counter.add(np.asarray(data), np.asarray(pretok), 0)
+    return counter.result().as_lists()
 
 
 def trajectory_csv(trajectory: list[dict[str, float]]) -> str:

@@ -41,30 +41,45 @@ at every byte.
 
 **Types are hashed.** A span type is keyed by a 62-bit polynomial hash of its
 (starts-a-pre-token, bytes) sequence (two hashes modulo the prime 2^31 - 1 in different bases;
-spans longer than 24 bytes are hashed in O(1) from prefix hashes), together with its length.
+spans longer than 24 bytes are hashed in O(1) from prefix hashes, kept for the pre-tokens longer
+than that), together with its length.
 When a type enters the vocabulary, the span that made it enter is compared byte by byte with
 the type's representative (where it first occurred), whose bytes are the ones written: a
 collision between an entering type and another is an error. A collision among types that
 never enter (probability about n_types^2 / 2^63) would only merge their counts.
 
-**Speed.** The order of the bytes comes from one counting pass over the top 16 bits of the
-cues' order-preserving keys; each bucket is sorted when the pass reaches it, so a pass that
-stops early sorts little. Visiting a byte touches its neighbours' records and a few span types:
-random memory accesses, about 0.5 us per byte on a laptop-class CPU for a pass over every byte,
-near-linear in the corpus size; vocabularies usually fill well before that.
+**State.** Per byte there are its value and two bits: its pre-token-start flag and whether it
+is active (each 8 bytes are stored next to their 16 flag bits, so that a visit reads one cache
+line); runs are found by scanning the active bits from the byte visited, and an old span's type by hashing it again, so no per-byte links or type ids are
+kept. Span types with a zero count that never entered are dropped when the table is full (a
+type that comes back counts from zero, as it would have, and takes a new representative).
 
-**Memory**, for a corpus of ``n`` bytes: the cue (4n, as read), the visiting order (4n), one
-record per byte (run link, span type id, byte/flag bits: 12n) and, when a pre-token is longer
-than 24 bytes, prefix hashes (8n): about 28 bytes per corpus byte, plus the corpus bytes and
-pre-token flags (2n, memory-mapped), plus about 64 bytes per distinct span type seen (at most
-one new type per visited byte; far fewer in practice). Positions are int32 below 2^31 bytes
-and int64 above (then about 44 bytes per byte).
+**Order, in waves.** The bytes' order comes from the cues' order-preserving keys: one pass over
+the cue counts the top 16 bits, then each *wave* reads the cue again and keeps the positions
+(and low 16 bits) of the next few buckets, about ``n / 16`` positions in all, in position order
+within each bucket; a bucket is sorted on its low 16 bits when the pass reaches it. The next
+wave is read while one is visited, on another thread. A pass that stops early reads the cue
+only as many times as it needs waves. A bucket is never split, so a cue with more than
+``n / 16`` equal top-16-bit keys (e.g. a constant one) holds that bucket.
+
+**Memory**, for a corpus of ``n`` bytes: the bytes and their two flag bits, in groups of 8
+bytes with their flags (n * 5 / 4), two waves (6 bytes per position: n * 3 / 4), prefix
+hashes for the bytes of pre-tokens longer than 24 bytes (8 per byte; a small share of
+ordinary text), the span types alive or entered (about 50 bytes each) and the trajectory:
+about 2.5 bytes per corpus byte in all, against 28 when the whole cue, its order and per-byte
+records were kept. Positions are int32 below 2^31 bytes, else int64.
+
+**Speed.** Visiting a byte touches its neighbours' bytes and bits and a few span types: random
+memory accesses, near-linear in the bytes visited; each wave adds a pass over the cue (on the
+other thread).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numba
@@ -72,25 +87,40 @@ import numpy as np
 
 from toklab.errors import DataError
 from toklab.tokenizers.bytespan import SPACE, Token, check_room, initial_tokens, with_unk
+from toklab.tokenizers.bytespan_stream import (
+    CueReader,
+    Source,
+    as_reader,
+    cue_key,
+    key_value,
+    steady_heap,
+)
 
 #: The hashes are polynomials modulo the Mersenne prime 2^31 - 1, in two bases.
 MODULUS = 2**31 - 1
 BASES = (1_000_003_481, 1_442_695_027)
 #: Spans up to this long are hashed from their bytes; longer ones from prefix hashes.
 DIRECT_HASH = 24
+#: Bytes per read of the cue, the bytes and the flags (whole blocks of an extraction's zarr).
+READ_BYTES = 1 << 20
 
 _FILLED, _EXHAUSTED, _COLLISION, _STOPPED, _RUNNING = 0, 1, 2, 3, -1
-#: How many bytes ahead the pass touches a byte's record, to overlap memory latency.
+#: How many bytes ahead the pass touches a byte's group, to overlap memory latency.
 _AHEAD = 8
+#: The corpus is held in groups of 8 bytes, then their pre-token-start bits, then their
+#: active bits: what a byte's visit reads is one cache line, not three arrays' worth.
+_GROUP, _STARTS, _ACTIVE = 10, 8, 9
 
-# Per-byte record columns: run link, type id of the span starting here, info bits. The info
-# bits hold the byte value, whether it starts a pre-token and whether it is active.
-_LINK, _TYPE, _INFO = 0, 1, 2
-_PRETOK = 1 << 8
-_ACTIVE = 1 << 9
 # Type table columns: hash key, length (+ the entered bit), count, representative position.
 _KEY, _LEN, _COUNT, _REP = 0, 1, 2, 3
 _ENTERED = 1 << 40
+_LENGTH = _ENTERED - 1
+# The pass's counters, one int64 array carried from wave to wave.
+_NTYPES, _MASK, _UNIQUE, _NENTRIES, _NROWS, _STEP, _STATUS = 0, 1, 2, 3, 4, 5, 6
+_COLLISION_A, _COLLISION_B, _LAST_KEY, _LAST_POS, _TOUCHED = 7, 8, 9, 10, 11
+_COUNTERS = 12
+#: At most this many spans are new after one byte (the merged run, a space, the run after).
+_NEW_SPANS = 8
 
 
 @dataclass
@@ -107,66 +137,63 @@ class GlobalResult:
     steps: int = 0
 
 
-@numba.njit(cache=True)
-def _cue_key(bits, i):  # pragma: no cover - compiled
-    """An unsigned key of cue ``i`` (its float32 ``bits``) that sorts as the cue; -0.0 is 0.0."""
-    key = bits[i]
-    if key == np.uint32(0x80000000):
-        return np.uint32(0x80000000)
-    if key >> np.uint32(31):
-        return ~key
-    return key | np.uint32(0x80000000)
+# ---------------------------------------------------------------------------------------------
+# Bits, runs and spans
 
 
-@numba.njit(cache=True)
-def _bucket_positions(cue, order):  # pragma: no cover - compiled
-    """Fill ``order`` with the positions bucketed by the top 16 bits of their cue keys.
-
-    Positions stay ascending within a bucket; returns the 65,537 bucket boundaries. Buckets are
-    sorted on their low 16 bits only when the pass reaches them (:func:`_sort_bucket`).
-    """
-    bits = cue.view(np.uint32)
-    counts = np.zeros(65537, dtype=np.int64)
-    for i in range(len(cue)):
-        counts[(_cue_key(bits, i) >> np.uint32(16)) + 1] += 1
-    for b in range(65536):
-        counts[b + 1] += counts[b]
-    bounds = counts.copy()
-    for i in range(len(cue)):
-        b = _cue_key(bits, i) >> np.uint32(16)
-        order[counts[b]] = i
-        counts[b] += 1
-    return bounds
+@numba.njit(cache=True, nogil=True)
+def _byte(blob, i):  # pragma: no cover - compiled
+    """Byte ``i`` of the corpus."""
+    return blob[_GROUP * (i >> 3) + (i & 7)]
 
 
-@numba.njit(cache=True)
-def _sort_bucket(cue, order, a, b):  # pragma: no cover - compiled
-    """Sort ``order[a:b]`` (one bucket, ascending positions) by cue key, stably."""
-    if b - a < 2:
-        return
-    bits = cue.view(np.uint32)
-    low = np.empty(b - a, dtype=np.uint32)
-    for j in range(b - a):
-        low[j] = _cue_key(bits, order[a + j]) & np.uint32(0xFFFF)
-    permutation = np.argsort(low, kind="mergesort")
-    segment = order[a:b].copy()
-    for j in range(b - a):
-        order[a + j] = segment[permutation[j]]
+@numba.njit(cache=True, nogil=True)
+def _flag(blob, i, which):  # pragma: no cover - compiled
+    """Flag ``which`` (:data:`_STARTS` or :data:`_ACTIVE`) of byte ``i``."""
+    return (blob[_GROUP * (i >> 3) + which] >> (i & 7)) & 1
 
 
-@numba.njit(cache=True)
-def _longest_pretoken(pretok):  # pragma: no cover - compiled
-    """The length of the longest pre-token (the bytes between two starts)."""
-    longest = 0
-    last = 0
-    for i in range(1, len(pretok)):
-        if pretok[i]:
-            longest = max(longest, i - last)
-            last = i
-    return max(longest, len(pretok) - last)
+@numba.njit(cache=True, nogil=True)
+def _activate(blob, i):  # pragma: no cover - compiled
+    blob[_GROUP * (i >> 3) + _ACTIVE] |= np.uint8(1 << (i & 7))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
+def _run_start(blob, j):  # pragma: no cover - compiled
+    """The first byte of the run holding ``j``: active bytes join within a pre-token."""
+    if not _flag(blob, j, _ACTIVE):
+        return j
+    while j > 0 and not _flag(blob, j, _STARTS) and _flag(blob, j - 1, _ACTIVE):
+        j -= 1
+    return j
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_end(blob, j, n):  # pragma: no cover - compiled
+    """The last byte of the run holding ``j``."""
+    if not _flag(blob, j, _ACTIVE):
+        return j
+    while j + 1 < n and not _flag(blob, j + 1, _STARTS) and _flag(blob, j + 1, _ACTIVE):
+        j += 1
+    return j
+
+
+@numba.njit(cache=True, nogil=True)
+def _final_end(x, blob, n):  # pragma: no cover - compiled
+    """End (exclusive) of the span starting at run start ``x``: a lone space takes the next run."""
+    y = _run_end(blob, x, n)
+    if (
+        y == x
+        and _byte(blob, x) == SPACE
+        and x + 1 < n
+        and not _flag(blob, x + 1, _STARTS)
+        and not (_run_end(blob, x + 1, n) == x + 1 and _byte(blob, x + 1) == SPACE)
+    ):
+        return _run_end(blob, x + 1, n) + 1
+    return y + 1
+
+
+@numba.njit(cache=True, nogil=True)
 def _mod(x):  # pragma: no cover - compiled
     """``x`` modulo 2^31 - 1, for 0 <= x < 2^62."""
     x = (x & 0x7FFFFFFF) + (x >> 31)
@@ -174,271 +201,384 @@ def _mod(x):  # pragma: no cover - compiled
     return x - 0x7FFFFFFF if x >= 0x7FFFFFFF else x
 
 
-@numba.njit(cache=True)
-def _span_key(rec, prefix, powers, a, e, b1, b2):  # pragma: no cover - compiled
-    """The 62-bit hash of (starts-a-pre-token, bytes[a:e])."""
+@numba.njit(cache=True, nogil=True)
+def _span_key(
+    blob, long_start, long_base, prefix, powers, a, e, b1, b2
+):  # pragma: no cover - compiled
+    """The 62-bit hash of (starts-a-pre-token, bytes[a:e]).
+
+    Spans longer than DIRECT_HASH lie in a long pre-token, whose prefix hashes start at
+    ``prefix[long_base[k]]`` (``k`` the pre-token holding ``a``).
+    """
     length = e - a
-    symbol = 257 + (1 if rec[a, _INFO] & _PRETOK else 0)
+    symbol = 257 + _flag(blob, a, _STARTS)
     if length <= DIRECT_HASH:
         h1 = symbol
         h2 = symbol
         for j in range(a, e):
-            c = (rec[j, _INFO] & 0xFF) + 1
+            c = _byte(blob, j) + 1
             h1 = _mod(h1 * b1 + c)
             h2 = _mod(h2 * b2 + c)
     else:
-        h1 = (prefix[e] >> 32) + 0x7FFFFFFF - _mod((prefix[a] >> 32) * powers[length, 0])
-        h2 = (
-            (prefix[e] & 0x7FFFFFFF)
-            + 0x7FFFFFFF
-            - _mod((prefix[a] & 0x7FFFFFFF) * powers[length, 1])
-        )
+        k = np.searchsorted(long_start, a, side="right") - 1
+        pa = prefix[long_base[k] + a - long_start[k]]
+        pe = prefix[long_base[k] + e - long_start[k]]
+        h1 = (pe >> 32) + 0x7FFFFFFF - _mod((pa >> 32) * powers[length, 0])
+        h2 = (pe & 0x7FFFFFFF) + 0x7FFFFFFF - _mod((pa & 0x7FFFFFFF) * powers[length, 1])
         h1 = _mod(_mod(h1) + symbol * powers[length, 0])
         h2 = _mod(_mod(h2) + symbol * powers[length, 1])
     return (h1 << 31) | h2
 
 
-@numba.njit(cache=True)
-def _final_end(x, rec, n):  # pragma: no cover - compiled
-    """End (exclusive) of the span starting at run start ``x``: a lone space takes the next run."""
-    y = rec[x, _LINK]
-    if (
-        y == x
-        and (rec[x, _INFO] & 0xFF) == SPACE
-        and x + 1 < n
-        and not rec[x + 1, _INFO] & _PRETOK
-        and not (rec[x + 1, _LINK] == x + 1 and (rec[x + 1, _INFO] & 0xFF) == SPACE)
-    ):
-        return rec[x + 1, _LINK] + 1
-    return y + 1
-
-
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _slot(index, mask, types, key, length):  # pragma: no cover - compiled
     """The index slot of (key, length): the slot holding its type id, or the empty one."""
     s = (key ^ (key >> 29)) & mask
     while True:
         tid = index[s]
-        if tid < 0 or (types[tid, _KEY] == key and (types[tid, _LEN] & 0xFFFFFFFFFF) == length):
+        if tid < 0 or (types[tid, _KEY] == key and (types[tid, _LEN] & _LENGTH) == length):
             return s
         s = (s + 1) & mask
 
 
-@numba.njit(cache=True)
-def _same_type(rec, a, b, length):  # pragma: no cover - compiled
-    if (rec[a, _INFO] & _PRETOK) != (rec[b, _INFO] & _PRETOK):
+@numba.njit(cache=True, nogil=True)
+def _same_type(blob, a, b, length):  # pragma: no cover - compiled
+    if _flag(blob, a, _STARTS) != _flag(blob, b, _STARTS):
         return False
     j = 0
-    while j < length and (rec[a + j, _INFO] & 0xFF) == (rec[b + j, _INFO] & 0xFF):
+    while j < length and _byte(blob, a + j) == _byte(blob, b + j):
         j += 1
     return j == length
 
 
-@numba.njit(cache=True)
-def _is_initial(rec, a, length):  # pragma: no cover - compiled
+@numba.njit(cache=True, nogil=True)
+def _is_initial(blob, a, length):  # pragma: no cover - compiled
     """Whether span (a, length) is an initial token: a byte, or space + non-space word-initially."""
     if length == 1:
         return True
     return (
         length == 2
-        and (rec[a, _INFO] & _PRETOK) != 0
-        and (rec[a, _INFO] & 0xFF) == SPACE
-        and (rec[a + 1, _INFO] & 0xFF) != SPACE
+        and _flag(blob, a, _STARTS)
+        and _byte(blob, a) == SPACE
+        and _byte(blob, a + 1) != SPACE
     )
 
 
-@numba.njit(cache=True)
-def _global_pass(
-    cue,
-    order,
-    rec,
+# ---------------------------------------------------------------------------------------------
+# The type table
+
+
+@numba.njit(cache=True, nogil=True)
+def _with_room(types, index, counters):  # pragma: no cover - compiled
+    """The table with room for the new types of one byte: dead types dropped, or it grows.
+
+    A dead type has a zero count and never entered; dropping it forgets only its
+    representative position, which a type that comes back takes again.
+    """
+    ntypes = counters[_NTYPES]
+    if ntypes + _NEW_SPANS <= len(types) and 2 * (ntypes + _NEW_SPANS) <= len(index):
+        return types, index
+    live = 0
+    for tid in range(ntypes):
+        if types[tid, _COUNT] > 0 or types[tid, _LEN] & _ENTERED:
+            types[live] = types[tid]
+            live += 1
+    rows = len(types)
+    while 2 * (live + _NEW_SPANS) > rows:
+        rows *= 2
+    if rows > len(types):
+        grown = np.zeros((rows, 4), dtype=np.int64)
+        grown[:live] = types[:live]
+        types = grown
+    size = len(index)
+    while 2 * (live + _NEW_SPANS) > size:
+        size *= 2
+    index = -np.ones(size, dtype=np.int64)
+    mask = size - 1
+    for tid in range(live):
+        index[_slot(index, mask, types, types[tid, _KEY], types[tid, _LEN] & _LENGTH)] = tid
+    counters[_NTYPES] = live
+    counters[_MASK] = mask
+    return types, index
+
+
+# ---------------------------------------------------------------------------------------------
+# The pass
+
+
+# The compiled loops never rebind an array they index (numba then reloads and refcounts it on
+# every iteration, several times slower): each stops where the type table needs room, and an
+# outer loop grows the table and resumes it.
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_initial(blob, n, counts, first):  # pragma: no cover - compiled
+    """Count the initial spans (no byte active) by slot, with each slot's first position.
+
+    A slot is a byte in either form (256 + byte word-initially), or a space before a byte
+    (512 + the byte, + 256 word-initially).
+    """
+    x = 0
+    while x < n:
+        start = _flag(blob, x, _STARTS)
+        # a lone space joins the next byte, unless that starts a pre-token or is a space too
+        pair = (
+            _byte(blob, x) == SPACE
+            and x + 1 < n
+            and not _flag(blob, x + 1, _STARTS)
+            and _byte(blob, x + 1) != SPACE
+        )
+        slot = np.int64(_byte(blob, x + 1)) + 512 if pair else np.int64(_byte(blob, x))
+        slot += 256 if start else 0
+        if counts[slot] == 0:
+            first[slot] = x
+        counts[slot] += 1
+        x += 2 if pair else 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _start(
+    blob,
+    n,
+    long_start,
+    long_base,
     prefix,
-    data,
-    pretok,
+    powers,
+    types,
+    index,
+    counters,
     min_frequency,
     target,
-    record_every,
-    max_steps,
-    starts_out,
+    entry_pos,
+    entry_len,
     b1,
     b2,
 ):  # pragma: no cover - compiled
-    """The incremental pass (see the module doc). Returns entries, trajectory and status.
+    """Count the initial segmentation (no byte active); its types enter by first occurrence.
 
-    ``order`` (n positions) and ``rec`` (n x 3) are work arrays of the position dtype;
-    ``prefix`` holds n + 1 prefix hashes when a pre-token is longer than DIRECT_HASH, else 0.
+    Returns the type table and index (possibly grown).
     """
-    n = len(data)
-    for i in range(n):
-        rec[i, _INFO] = data[i] | (_PRETOK if pretok[i] else 0)
-        rec[i, _LINK] = i
-    longest = _longest_pretoken(pretok) + 1
-    if len(prefix):
-        h1 = 0
-        h2 = 0
-        prefix[0] = 0
-        for i in range(n):
-            h1 = _mod(h1 * b1 + data[i] + 1)
-            h2 = _mod(h2 * b2 + data[i] + 1)
-            prefix[i + 1] = (h1 << 32) | h2
-    powers = np.empty((longest + 1, 2), dtype=np.int64)
-    powers[0, 0] = 1
-    powers[0, 1] = 1
-    for j in range(1, longest + 1):
-        powers[j, 0] = _mod(powers[j - 1, 0] * b1)
-        powers[j, 1] = _mod(powers[j - 1, 1] * b2)
-    bounds = _bucket_positions(cue, order)
-    bucket = 0
-    sorted_upto = 0
-
-    # span types by id, and an open-addressing index from (key, length) to id
-    types = np.zeros((1024, 4), dtype=np.int64)
-    ntypes = 0
-    index = -np.ones(4096, dtype=np.int64)
-    mask = 4095
-    unique = 0
-
-    entry_pos = np.empty(target, dtype=np.int64)
-    entry_len = np.empty(target, dtype=np.int64)
-    nentries = 0
-    rows = (n if max_steps < 0 else max_steps) // record_every + 2
-    traj_threshold = np.empty(rows, dtype=np.float64)
-    traj_vocab = np.empty(rows, dtype=np.int64)
-    traj_unique = np.empty(rows, dtype=np.int64)
-    nrows = 0
-    new_spans = np.empty(8, dtype=np.int64)
-    collision = np.zeros(2, dtype=np.int64)
-
-    # The initial segmentation (no byte active): bytes, and a space before a byte of its
-    # pre-token. Its at most 1,024 types get ids from a table; they enter by first occurrence.
-    initial = -np.ones(1024, dtype=np.int64)
-    x = 0
-    while x < n:
-        e = _final_end(x, rec, n)
-        slot = np.int64(data[x + 1]) + 512 if e - x == 2 else np.int64(data[x])
-        slot += 256 if pretok[x] else 0
-        tid = initial[slot]
-        if tid < 0:
-            tid = ntypes
-            ntypes += 1
-            initial[slot] = tid
-            key = _span_key(rec, prefix, powers, x, e, b1, b2)
-            s = _slot(index, mask, types, key, e - x)
-            if index[s] >= 0:  # two initial types with one key
-                collision[0] = x
-                collision[1] = types[index[s], _REP]
-                break
-            index[s] = tid
-            types[tid, _KEY] = key
-            types[tid, _LEN] = e - x
-            types[tid, _REP] = x
-        rec[x, _TYPE] = tid
-        types[tid, _COUNT] += 1
-        x = e
-    unique = ntypes
+    # at most 1,024 initial types: a byte in either form, or a space before a byte
+    counts = np.zeros(1024, dtype=np.int64)
+    first = np.zeros(1024, dtype=np.int64)
+    _count_initial(blob, n, counts, first)
+    (slots,) = np.nonzero(counts)
+    slots = slots[np.argsort(first[slots])]
+    need = len(slots) + _NEW_SPANS
+    rows = len(types)
+    while rows < need:
+        rows *= 2
+    if rows > len(types):
+        types = np.zeros((rows, 4), dtype=np.int64)
+    size = len(index)
+    while size < 2 * need:
+        size *= 2
+    if size > len(index):
+        index = -np.ones(size, dtype=np.int64)
+    mask = size - 1
+    counters[_MASK] = mask
+    for tid in range(len(slots)):  # types by first occurrence
+        x = first[slots[tid]]
+        e = x + 2 if slots[tid] >= 512 else x + 1
+        key = _span_key(blob, long_start, long_base, prefix, powers, x, e, b1, b2)
+        s = _slot(index, mask, types, key, e - x)
+        if index[s] >= 0:  # two initial types with one key
+            counters[_COLLISION_A] = x
+            counters[_COLLISION_B] = types[index[s], _REP]
+            break
+        index[s] = tid
+        types[tid, _KEY] = key
+        types[tid, _LEN] = e - x
+        types[tid, _COUNT] = counts[slots[tid]]
+        types[tid, _REP] = x
+        counters[_NTYPES] += 1
+    ntypes = counters[_NTYPES]
+    counters[_UNIQUE] = ntypes
     by_position = np.argsort(types[:ntypes, _REP])
+    nentries = 0
     for j in range(ntypes):
         tid = by_position[j]
         length = types[tid, _LEN]
         if types[tid, _COUNT] >= min_frequency:
             types[tid, _LEN] |= _ENTERED
-            if not _is_initial(rec, types[tid, _REP], length) and nentries < target:
+            if not _is_initial(blob, types[tid, _REP], length) and nentries < target:
                 entry_pos[nentries] = types[tid, _REP]
                 entry_len[nentries] = length
                 nentries += 1
-
-    if collision[0] != collision[1]:
-        status = _COLLISION
+    counters[_NENTRIES] = nentries
+    if counters[_COLLISION_A] != counters[_COLLISION_B]:
+        counters[_STATUS] = _COLLISION
     else:
-        status = _FILLED if nentries >= target else _RUNNING
-    step = 0
-    touched = 0
+        counters[_STATUS] = _FILLED if nentries >= target else _RUNNING
+    return types, index
+
+
+@numba.njit(cache=True, nogil=True)
+def _sort_bucket(positions, low, a, b):  # pragma: no cover - compiled
+    """Sort ``positions[a:b]`` (one bucket, ascending positions) by low key bits, stably.
+
+    A radix sort (two passes of 8 bits; insertion for a few): a comparison sort per bucket
+    was a third of the pass.
+    """
+    m = b - a
+    if m < 2:
+        return
+    if m <= 32:
+        for k in range(a + 1, b):
+            key, position = low[k], positions[k]
+            j = k - 1
+            while j >= a and low[j] > key:
+                low[j + 1] = low[j]
+                positions[j + 1] = positions[j]
+                j -= 1
+            low[j + 1] = key
+            positions[j + 1] = position
+        return
+    keys = np.empty(m, dtype=low.dtype)
+    places = np.empty(m, dtype=positions.dtype)
+    counts = np.empty(257, dtype=np.int64)
+    for shift in (0, 8):
+        counts[:] = 0
+        for k in range(a, b):
+            counts[((low[k] >> shift) & 0xFF) + 1] += 1
+        if counts.max() == m:  # one digit for all: nothing moves
+            continue
+        for d in range(256):
+            counts[d + 1] += counts[d]
+        for k in range(a, b):
+            d = (low[k] >> shift) & 0xFF
+            keys[counts[d]] = low[k]
+            places[counts[d]] = positions[k]
+            counts[d] += 1
+        low[a:b] = keys
+        positions[a:b] = places
+
+
+@numba.njit(cache=True, nogil=True)
+def _visit_until_full(
+    positions,
+    low,
+    bucket_bounds,
+    first_bucket,
+    wave_step,
+    blob,
+    n,
+    long_start,
+    long_base,
+    prefix,
+    powers,
+    types,
+    index,
+    counters,
+    min_frequency,
+    target,
+    record_every,
+    max_steps,
+    entry_pos,
+    entry_len,
+    traj_key,
+    traj_pos,
+    traj_vocab,
+    traj_unique,
+    b1,
+    b2,
+    cursor,
+):  # pragma: no cover - compiled
+    """Visit the bytes of one wave in order (see the module doc), from the step reached.
+
+    ``positions``/``low`` hold the wave's positions and low key bits, bucket by bucket
+    (``bucket_bounds``; its first bucket is ``first_bucket``); ``wave_step`` is the step of
+    its first position; ``cursor`` holds the next bucket to sort and where sorted ones end.
+    Returns whether it stopped for room in the type table.
+    """
+    new_spans = np.empty(_NEW_SPANS, dtype=np.int64)
+    new_types = np.empty(_NEW_SPANS, dtype=np.int64)
+    step = counters[_STEP]
+    status = counters[_STATUS]
+    nentries = counters[_NENTRIES]
+    unique = counters[_UNIQUE]
+    nrows = counters[_NROWS]
+    touched = counters[_TOUCHED]
+    j = step - wave_step
+    bucket, sorted_upto = cursor[0], cursor[1]
+    full = False
     while status == _RUNNING:
         if step >= n or step == max_steps:
             status = _EXHAUSTED if step == n else _STOPPED
             break
-        while step >= sorted_upto:
-            _sort_bucket(cue, order, bounds[bucket], bounds[bucket + 1])
-            sorted_upto = bounds[bucket + 1]
+        if j >= len(positions):
+            break
+        ntypes = counters[_NTYPES]
+        if ntypes + _NEW_SPANS > len(types) or 2 * (ntypes + _NEW_SPANS) > len(index):
+            full = True
+            break
+        while j >= sorted_upto:
+            _sort_bucket(positions, low, bucket_bounds[bucket], bucket_bounds[bucket + 1])
+            sorted_upto = bucket_bounds[bucket + 1]
             bucket += 1
-        i = order[step]
-        if step + _AHEAD < sorted_upto:  # touch a later byte's record: it loads meanwhile
-            touched += rec[order[step + _AHEAD], _LINK]
+        i = positions[j]
+        key = ((first_bucket + bucket - 1) << 16) | low[j]
+        if j + _AHEAD < sorted_upto:  # touch a later byte's bits: they load meanwhile
+            touched += blob[_GROUP * (positions[j + _AHEAD] >> 3)]
+        j += 1
         step += 1
-        rec[i, _INFO] |= _ACTIVE
-        join_left = i > 0 and not rec[i, _INFO] & _PRETOK and (rec[i - 1, _INFO] & _ACTIVE) != 0
-        join_right = (
-            i + 1 < n and not rec[i + 1, _INFO] & _PRETOK and (rec[i + 1, _INFO] & _ACTIVE) != 0
-        )
+        join_left = i > 0 and not _flag(blob, i, _STARTS) and _flag(blob, i - 1, _ACTIVE)
+        join_right = i + 1 < n and not _flag(blob, i + 1, _STARTS) and _flag(blob, i + 1, _ACTIVE)
         if join_left or join_right:
-            left = rec[i - 1, _LINK] if join_left else i
-            right = rec[i + 1, _LINK] if join_right else i
+            mask = counters[_MASK]
+            left = _run_start(blob, i - 1) if join_left else i
+            right = _run_end(blob, i + 1, n) if join_right else i
             first = left
-            if (
-                left > 0
-                and not rec[left, _INFO] & _PRETOK
-                and rec[left - 1, _LINK] == left - 1
-                and (rec[left - 1, _INFO] & 0xFF) == SPACE
-            ):
-                first = left - 1
+            if left > 0 and not _flag(blob, left, _STARTS) and _byte(blob, left - 1) == SPACE:
+                first = left - 1  # a space before the run: it was absorbed, or will be
             # uncount the old spans of [first, stop)
             x = first
             while x <= right:
-                e = _final_end(x, rec, n)
-                tid = rec[x, _TYPE]
+                e = _final_end(x, blob, n)
+                key_x = _span_key(blob, long_start, long_base, prefix, powers, x, e, b1, b2)
+                tid = index[_slot(index, mask, types, key_x, e - x)]
                 types[tid, _COUNT] -= 1
                 if types[tid, _COUNT] == 0:
                     unique -= 1
                 x = e
             stop = x
-            rec[left, _LINK] = right
-            rec[right, _LINK] = left
+            _activate(blob, i)
             # count the new ones
             nnew = 0
             x = first
             while x < stop:
-                e = _final_end(x, rec, n)
-                key = _span_key(rec, prefix, powers, x, e, b1, b2)
-                s = _slot(index, mask, types, key, e - x)
+                e = _final_end(x, blob, n)
+                key_x = _span_key(blob, long_start, long_base, prefix, powers, x, e, b1, b2)
+                s = _slot(index, mask, types, key_x, e - x)
                 tid = index[s]
                 if tid < 0:
-                    if ntypes == len(types):
-                        types = np.concatenate((types, np.zeros_like(types)))
-                    if 2 * (ntypes + 1) > mask + 1:
-                        index = -np.ones(2 * (mask + 1), dtype=np.int64)
-                        mask = 2 * mask + 1
-                        for other in range(ntypes):
-                            length = types[other, _LEN] & 0xFFFFFFFFFF
-                            index[_slot(index, mask, types, types[other, _KEY], length)] = other
-                        s = _slot(index, mask, types, key, e - x)
-                    tid = ntypes
-                    ntypes += 1
+                    tid = counters[_NTYPES]
+                    counters[_NTYPES] += 1
                     index[s] = tid
-                    types[tid, _KEY] = key
+                    types[tid, _KEY] = key_x
                     types[tid, _LEN] = e - x
+                    types[tid, _COUNT] = 0
                     types[tid, _REP] = x
-                rec[x, _TYPE] = tid
                 types[tid, _COUNT] += 1
                 if types[tid, _COUNT] == 1:
                     unique += 1
-                if nnew == len(new_spans):
-                    new_spans = np.concatenate((new_spans, np.empty(nnew, dtype=np.int64)))
                 new_spans[nnew] = x
+                new_types[nnew] = tid
                 nnew += 1
                 x = e
             # types whose count reached min_frequency enter, new spans left to right
             for k in range(nnew):
                 x = new_spans[k]
-                tid = rec[x, _TYPE]
+                tid = new_types[k]
                 if types[tid, _COUNT] >= min_frequency and not types[tid, _LEN] & _ENTERED:
                     length = types[tid, _LEN]
                     types[tid, _LEN] |= _ENTERED
-                    if not _same_type(rec, x, types[tid, _REP], length):
-                        collision[0] = x
-                        collision[1] = types[tid, _REP]
+                    if not _same_type(blob, x, types[tid, _REP], length):
+                        counters[_COLLISION_A] = x
+                        counters[_COLLISION_B] = types[tid, _REP]
                         status = _COLLISION
                         break
-                    if not _is_initial(rec, x, length) and nentries < target:
+                    if not _is_initial(blob, x, length) and nentries < target:
                         entry_pos[nentries] = x
                         entry_len[nentries] = length
                         nentries += 1
@@ -446,91 +586,408 @@ def _global_pass(
                 break
             if nentries >= target:
                 status = _FILLED
+        else:
+            _activate(blob, i)
+        counters[_LAST_KEY] = key
+        counters[_LAST_POS] = i
         if step % record_every == 0:
-            traj_threshold[nrows] = cue[i]
+            traj_key[nrows] = key
+            traj_pos[nrows] = i
             traj_vocab[nrows] = nentries
             traj_unique[nrows] = unique
             nrows += 1
-    if step == 0 or step % record_every:  # the last state, unless just recorded
-        traj_threshold[nrows] = cue[order[step - 1]] if step else -np.inf
-        traj_vocab[nrows] = nentries
-        traj_unique[nrows] = unique
-        nrows += 1
+    counters[_STEP] = step
+    counters[_STATUS] = status
+    counters[_NENTRIES] = nentries
+    counters[_UNIQUE] = unique
+    counters[_NROWS] = nrows
+    counters[_TOUCHED] = touched
+    cursor[0], cursor[1] = bucket, sorted_upto
+    return full
 
-    if len(starts_out):
-        x = 0
-        while x < n:
-            starts_out[x] = True
-            x = _final_end(x, rec, n)
-    return (
-        status,
-        step,
-        entry_pos[:nentries],
-        entry_len[:nentries],
-        traj_threshold[:nrows],
-        traj_vocab[:nrows],
-        traj_unique[:nrows],
-        collision,
-        touched,
-    )
+
+@numba.njit(cache=True, nogil=True)
+def _visit(
+    positions,
+    low,
+    bucket_bounds,
+    first_bucket,
+    wave_step,
+    blob,
+    n,
+    long_start,
+    long_base,
+    prefix,
+    powers,
+    types,
+    index,
+    counters,
+    min_frequency,
+    target,
+    record_every,
+    max_steps,
+    entry_pos,
+    entry_len,
+    traj_key,
+    traj_pos,
+    traj_vocab,
+    traj_unique,
+    b1,
+    b2,
+):  # pragma: no cover - compiled
+    """Visit the bytes of one wave (:func:`_visit_until_full`), growing the type table.
+
+    Returns the type table and index (possibly grown).
+    """
+    cursor = np.zeros(2, dtype=np.int64)
+    while _visit_until_full(
+        positions,
+        low,
+        bucket_bounds,
+        first_bucket,
+        wave_step,
+        blob,
+        n,
+        long_start,
+        long_base,
+        prefix,
+        powers,
+        types,
+        index,
+        counters,
+        min_frequency,
+        target,
+        record_every,
+        max_steps,
+        entry_pos,
+        entry_len,
+        traj_key,
+        traj_pos,
+        traj_vocab,
+        traj_unique,
+        b1,
+        b2,
+        cursor,
+    ):
+        types, index = _with_room(types, index, counters)
+    return types, index
+
+
+@numba.njit(cache=True, nogil=True)
+def _final_starts(blob, n, out):  # pragma: no cover - compiled
+    """Mark the span starts of the current segmentation in ``out``."""
+    x = 0
+    while x < n:
+        out[x] = True
+        x = _final_end(x, blob, n)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the corpus: bits, long pre-tokens, waves
+
+
+@numba.njit(cache=True, nogil=True)
+def _long_pretokens(blob, n, shortest):  # pragma: no cover - compiled
+    """Starts and lengths of the pre-tokens longer than ``shortest`` (0 starts one too)."""
+    count = 0
+    last = 0
+    for i in range(1, n + 1):
+        if i == n or _flag(blob, i, _STARTS):
+            if i - last > shortest:
+                count += 1
+            last = i
+    found_start = np.empty(count, dtype=np.int64)
+    found_length = np.empty(count, dtype=np.int64)
+    count = 0
+    last = 0
+    for i in range(1, n + 1):
+        if i == n or _flag(blob, i, _STARTS):
+            if i - last > shortest:
+                found_start[count] = last
+                found_length[count] = i - last
+                count += 1
+            last = i
+    return found_start, found_length
+
+
+@numba.njit(cache=True, nogil=True)
+def _prefix_hashes(
+    blob, long_start, long_length, long_base, prefix, b1, b2
+):  # pragma: no cover - compiled
+    """Prefix hashes of each long pre-token, from 0 at its start."""
+    for k in range(len(long_start)):
+        h1 = 0
+        h2 = 0
+        base = long_base[k]
+        prefix[base] = 0
+        for j in range(long_length[k]):
+            c = _byte(blob, long_start[k] + j) + 1
+            h1 = _mod(h1 * b1 + c)
+            h2 = _mod(h2 * b2 + c)
+            prefix[base + j + 1] = (h1 << 32) | h2
+
+
+@numba.njit(cache=True, nogil=True)
+def _cue_histogram(cue, counts):  # pragma: no cover - compiled
+    """Add the top 16 key bits of ``cue`` to ``counts``; return (NaN count, -0.0 count)."""
+    bits = cue.view(np.uint32)
+    nans = 0
+    negative_zeros = 0
+    for i in range(len(cue)):
+        nans += cue[i] != cue[i]
+        negative_zeros += bits[i] == np.uint32(0x80000000)
+        counts[cue_key(bits, i) >> np.uint32(16)] += 1
+    return nans, negative_zeros
+
+
+@numba.njit(cache=True, nogil=True)
+def _collect(cue, offset, first_bucket, last_bucket, fill, positions, low):  # pragma: no cover
+    """Place the positions of ``cue`` whose bucket is in ``[first, last)`` at ``fill``."""
+    bits = cue.view(np.uint32)
+    for i in range(len(cue)):
+        key = cue_key(bits, i)
+        bucket = np.int64(key >> np.uint32(16))
+        if first_bucket <= bucket < last_bucket:
+            slot = fill[bucket - first_bucket]
+            fill[bucket - first_bucket] += 1
+            positions[slot] = offset + i
+            low[slot] = key & np.uint32(0xFFFF)
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_groups(blob, offset, data, pretok):  # pragma: no cover - compiled
+    """Put bytes and pre-token flags read at ``offset`` (a multiple of 8) into ``blob``."""
+    for j in range(len(data)):
+        i = offset + j
+        group = _GROUP * (i >> 3)
+        blob[group + (i & 7)] = data[j]
+        if pretok[j]:
+            blob[group + _STARTS] |= np.uint8(1 << (i & 7))
+
+
+@numba.njit(cache=True, nogil=True)
+def _bytes_at(blob, position, length):  # pragma: no cover - compiled
+    """Corpus bytes ``position .. position + length``."""
+    out = np.empty(length, dtype=np.uint8)
+    for j in range(length):
+        out[j] = _byte(blob, position + j)
+    return out
+
+
+def _corpus_groups(data: CueReader, pretok: CueReader, n: int) -> np.ndarray:
+    """The corpus bytes and pre-token flags in groups of :data:`_GROUP` (no byte active)."""
+    blob = np.zeros(_GROUP * ((n + 7) // 8), dtype=np.uint8)
+    for a, b in _blocks(n):  # READ_BYTES is a multiple of 8
+        _fill_groups(
+            blob,
+            a,
+            np.ascontiguousarray(data(a, b), dtype=np.uint8),
+            np.ascontiguousarray(pretok(a, b), dtype=np.uint8),
+        )
+    return blob
+
+
+def _blocks(n: int) -> list[tuple[int, int]]:
+    return [(a, min(a + READ_BYTES, n)) for a in range(0, n, READ_BYTES)]
 
 
 def _run_pass(
-    cue: np.ndarray,
-    pretok: np.ndarray,
-    data: np.ndarray,
+    cue: Source,
+    pretok: Source,
+    data: Source,
     min_frequency: int,
     target: int,
     record_every: int,
     max_steps: int = -1,
     starts_out: np.ndarray | None = None,
     bases: tuple[int, int] = BASES,
+    wave: int | None = None,
+    n: int | None = None,
+    with_tokens: bool = False,
+    table_size: int = 1024,
 ):
-    """Sort the bytes by cue and run the compiled pass over them (``bases``: for tests)."""
-    n = len(data)
-    if not len(cue) == len(pretok) == n:
-        raise DataError(f"cue ({len(cue)}), pre-token flags ({len(pretok)}) and bytes ({n}) differ")
-    cue = _read_only(np.ascontiguousarray(cue, dtype=np.float32))
-    if np.isnan(cue).any():
-        raise DataError(f"the cue has {int(np.isnan(cue).sum())} NaN values")
-    pretok = _read_only(np.ascontiguousarray(pretok, dtype=np.uint8))
-    dtype = np.int32 if n < 2**31 - 1 else np.int64
-    longest = int(_longest_pretoken(pretok)) if n else 0
-    # the large work arrays come from numpy, which asks for transparent huge pages
-    *result, _ = _global_pass(
-        cue,
-        np.empty(n, dtype=dtype),
-        np.zeros((n, 3), dtype=dtype),
-        np.empty(n + 1 if longest > DIRECT_HASH else 0, dtype=np.int64),
-        _read_only(np.ascontiguousarray(data, dtype=np.uint8)),
-        pretok,
-        max(int(min_frequency), 1),
-        int(target),
-        max(int(record_every), 1),
-        int(max_steps),
-        np.zeros(0, dtype=np.bool_) if starts_out is None else starts_out,
-        int(bases[0]),
-        int(bases[1]),
+    """Read the cue's order in waves and run the compiled pass over them (module doc).
+
+    ``cue``, ``pretok`` and ``data`` are arrays or ``read(start, stop)`` functions (then ``n``
+    gives the length); ``wave`` is the most positions per wave (default ``n // 16``, at least
+    65,536); ``bases`` (the hash bases) and ``table_size`` (the type table's first size, a
+    power of two) are for tests. Returns the status, the steps taken, the
+    entries' positions and lengths, the trajectory (thresholds, learned, unique) and the
+    positions of a collision; ``with_tokens``: also the entries as tokens.
+    """
+    if n is None:
+        n = len(data)  # type: ignore[arg-type]
+        if not len(cue) == len(pretok) == n:  # type: ignore[arg-type]
+            raise DataError(
+                f"cue ({len(cue)}), pre-token flags ({len(pretok)}) and bytes ({n}) differ"  # type: ignore[arg-type]
+            )
+    steady_heap()
+    read_cue = as_reader(cue)
+    high = np.zeros(1 << 16, dtype=np.int64)
+    nans, negative_zeros = 0, 0
+    for a, b in _blocks(n):
+        found = _cue_histogram(np.ascontiguousarray(read_cue(a, b), dtype=np.float32), high)
+        nans, negative_zeros = nans + found[0], negative_zeros + found[1]
+    if nans:
+        raise DataError(f"the cue has {nans} NaN values")
+    below = np.concatenate([[0], np.cumsum(high)])
+
+    blob = _corpus_groups(as_reader(data), as_reader(pretok), n)
+    long_start, long_length = _long_pretokens(blob, n, DIRECT_HASH)
+    long_base = np.zeros(len(long_start), dtype=np.int64)
+    np.cumsum(long_length[:-1] + 1, out=long_base[1:])
+    prefix = np.empty(int((long_length + 1).sum()), dtype=np.int64)
+    b1, b2 = int(bases[0]), int(bases[1])
+    _prefix_hashes(blob, long_start, long_length, long_base, prefix, b1, b2)
+    longest = int(long_length.max(initial=DIRECT_HASH)) + 1
+    powers = np.empty((longest + 1, 2), dtype=np.int64)
+    powers[0] = 1
+    for j in range(1, longest + 1):
+        powers[j] = (powers[j - 1] * np.array([b1, b2], dtype=np.int64)) % MODULUS
+
+    types = np.zeros((table_size, 4), dtype=np.int64)
+    index = -np.ones(4 * table_size, dtype=np.int64)
+    counters = np.zeros(_COUNTERS, dtype=np.int64)
+    counters[_MASK] = len(index) - 1
+    counters[_LAST_KEY] = -1
+    min_frequency, target = max(int(min_frequency), 1), int(target)
+    record_every = max(int(record_every), 1)
+    entry_pos = np.empty(target, dtype=np.int64)
+    entry_len = np.empty(target, dtype=np.int64)
+    rows = (n if max_steps < 0 else max_steps) // record_every + 2
+    traj_key = np.empty(rows, dtype=np.int64)
+    traj_pos = np.empty(rows, dtype=np.int64)
+    traj_vocab = np.empty(rows, dtype=np.int64)
+    traj_unique = np.empty(rows, dtype=np.int64)
+    corpus = (blob, n, long_start, long_base, prefix, powers)
+    types, index = _start(
+        *corpus, types, index, counters, min_frequency, target, entry_pos, entry_len, b1, b2
     )
-    return tuple(result)
+
+    wave = max(n // 16, 1 << 16) if wave is None else max(int(wave), 1)
+    dtype = np.int32 if n < 2**31 - 1 else np.int64
+    stop = threading.Event()
+
+    def collect(bucket: int) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The wave from ``bucket`` on: its buckets, bounds, positions and low key bits."""
+        while high[bucket] == 0:
+            bucket += 1
+        last = max(int(np.searchsorted(below, below[bucket] + wave, side="right")) - 1, bucket + 1)
+        bounds = below[bucket : last + 1] - below[bucket]
+        positions = np.empty(int(bounds[-1]), dtype=dtype)
+        low = np.empty(int(bounds[-1]), dtype=np.uint16)
+        fill = bounds[:-1].copy()
+        for a, b in _blocks(n):
+            if stop.is_set():
+                return None
+            cue_chunk = np.ascontiguousarray(read_cue(a, b), dtype=np.float32)
+            _collect(cue_chunk, a, bucket, last, fill, positions, low)
+        return bucket, last, bounds, positions, low
+
+    def running() -> bool:
+        step = counters[_STEP]
+        return counters[_STATUS] == _RUNNING and step < n and step != max_steps
+
+    # the next wave is read while this one is visited (the compiled visit releases the GIL)
+    with ThreadPoolExecutor(1) as reading:
+        ahead = reading.submit(collect, 0) if running() else None
+        while ahead is not None:
+            read = ahead.result()
+            assert read is not None
+            bucket, last, bounds, positions, low = read
+            more = int(below[last]) < n and (max_steps < 0 or int(below[last]) < max_steps)
+            ahead = reading.submit(collect, last) if more else None
+            types, index = _visit(
+                positions,
+                low,
+                bounds,
+                bucket,
+                int(below[bucket]),
+                *corpus,
+                types,
+                index,
+                counters,
+                min_frequency,
+                target,
+                record_every,
+                int(max_steps),
+                entry_pos,
+                entry_len,
+                traj_key,
+                traj_pos,
+                traj_vocab,
+                traj_unique,
+                b1,
+                b2,
+            )
+            del read, positions, low
+            if not running():
+                stop.set()
+                break
+    status, step = int(counters[_STATUS]), int(counters[_STEP])
+    if status == _RUNNING:  # every byte visited, or max_steps reached, at a wave's end
+        status = _EXHAUSTED if step == n else _STOPPED
+    nrows = int(counters[_NROWS])
+    if step == 0 or step % record_every:  # the last state, unless just recorded
+        traj_key[nrows] = counters[_LAST_KEY] if step else -1
+        traj_pos[nrows] = counters[_LAST_POS]
+        traj_vocab[nrows] = counters[_NENTRIES]
+        traj_unique[nrows] = counters[_UNIQUE]
+        nrows += 1
+    thresholds = _thresholds(traj_key[:nrows], traj_pos[:nrows], read_cue, negative_zeros > 0)
+    if starts_out is not None:
+        _final_starts(blob, n, starts_out)
+    nentries = int(counters[_NENTRIES])
+    collision = counters[[_COLLISION_A, _COLLISION_B]].copy()
+    result = (
+        status,
+        step,
+        entry_pos[:nentries],
+        entry_len[:nentries],
+        thresholds,
+        traj_vocab[:nrows],
+        traj_unique[:nrows],
+        collision,
+    )
+    if not with_tokens:
+        return result
+    tokens = [
+        (bool(_flag(blob, p, _STARTS)), _bytes_at(blob, p, length).tobytes())
+        for p, length in zip(
+            entry_pos[:nentries].tolist(), entry_len[:nentries].tolist(), strict=True
+        )
+    ]
+    return (*result, tokens)
 
 
-def _read_only(array: np.ndarray) -> np.ndarray:
-    """A read-only view: memory maps and in-memory arrays then share one compiled signature."""
-    view = array.view()
-    view.flags.writeable = False
-    return view
+def _thresholds(
+    keys: np.ndarray, positions: np.ndarray, read: CueReader, negative_zeros: bool
+) -> np.ndarray:
+    """The cue values of the recorded steps (-inf for none), from their keys.
+
+    A key maps -0.0 to 0.0, so where the cue has -0.0 the zeros are read again.
+    """
+    values = np.array(
+        [-np.inf if k < 0 else float(key_value(int(k))) for k in keys.tolist()], dtype=np.float64
+    )
+    if negative_zeros:
+        zeros = np.flatnonzero(values == 0)
+        for row in zeros[np.argsort(positions[zeros], kind="stable")].tolist():
+            p = int(positions[row])
+            values[row] = float(np.asarray(read(p, p + 1))[0])
+    return values
 
 
 def global_vocabularies(
-    cue: np.ndarray,
-    pretok: np.ndarray,
-    data: np.ndarray,
+    cue: Source,
+    pretok: Source,
+    data: Source,
     vocab_sizes: Sequence[int],
     special_tokens: Sequence[str],
     min_frequency: int = 20,
     record_every: int | None = None,
     extra: int = 0,
+    n: int | None = None,
 ) -> GlobalResult:
     """Nested vocabularies of every requested size from one incremental pass (module doc).
 
@@ -539,7 +996,8 @@ def global_vocabularies(
     (the cue of the byte just visited), ``vocab_size`` (initial + learned + special tokens)
     and ``unique_segments`` (distinct span types in the current segmentation). With ``extra``,
     the pass goes on for up to ``extra`` more learned types past the largest size, for
-    ``GlobalResult.candidates`` (BPE inference may need more candidates than V).
+    ``GlobalResult.candidates`` (BPE inference may need more candidates than V). The cue,
+    flags and bytes are arrays or ``read(start, stop)`` functions (then ``n`` is the length).
     """
     special_tokens = with_unk(special_tokens)
     base = initial_tokens()
@@ -548,11 +1006,11 @@ def global_vocabularies(
         raise DataError("no vocabulary size requested")
     check_room(sizes[0], special_tokens)
     room = sizes[-1] - len(base) - len(special_tokens)
-    n = len(data)
+    length = len(data) if n is None else n  # type: ignore[arg-type]
     if record_every is None:
-        record_every = max(1000, math.ceil(n / 10_000))
-    status, steps, positions, lengths, thresholds, learned, unique, collision = _run_pass(
-        cue, pretok, data, min_frequency, room + extra, record_every
+        record_every = max(1000, math.ceil(length / 10_000))
+    status, steps, _, _, thresholds, learned, unique, collision, tokens = _run_pass(
+        cue, pretok, data, min_frequency, room + extra, record_every, n=n, with_tokens=True
     )
     if status == _COLLISION:
         a, b = (int(p) for p in collision)
@@ -560,11 +1018,6 @@ def global_vocabularies(
             f"span hash collision between positions {a} and {b}: the global constraint cannot "
             f"tell their span types apart"
         )
-    data = np.asarray(data)
-    tokens = [
-        (bool(pretok[p]), data[p : p + length].tobytes())
-        for p, length in zip(positions.tolist(), lengths.tolist(), strict=True)
-    ]
     if len(tokens) < room:
         raise DataError(
             f"the global constraint found only {len(tokens) + len(base) + len(special_tokens)} "

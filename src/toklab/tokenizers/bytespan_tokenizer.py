@@ -1,13 +1,19 @@
 """Training a ByteSpan tokenizer from a byte corpus and its predictions zarr, and saving it.
 
-The monotonic and combined constraints stream the cue from the zarr in chunks that end at
-pre-token starts (:func:`~toklab.tokenizers.bytespan_stream.stream_spans`); the combined
-threshold is the exact percentile from two more passes. The global constraint needs the whole
-cue and the global order of its values (:mod:`~toklab.tokenizers.bytespan_global`).
+The monotonic and combined constraints stream the cue from the zarr and the corpus from its
+files in chunks that end at pre-token starts
+(:func:`~toklab.tokenizers.bytespan_stream.stream_spans`; ``chunk_bytes`` is capped at
+:data:`~toklab.tokenizers.bytespan_stream.MAX_CHUNK_BYTES`, so that memory stays small); the
+combined threshold is the exact percentile from two more passes, and the seeding variants count
+the corpus's span words in one more (:func:`~toklab.tokenizers.bytespan_stream.stream_words`).
+Memory holds counted span types and words, not per-byte arrays (but the span starts as bits,
+n / 8 bytes, between the seeding variants' two passes). The global constraint holds the corpus
+bytes and reads the cue's order in waves (:mod:`~toklab.tokenizers.bytespan_global`).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +21,15 @@ from pathlib import Path
 
 from toklab.errors import ConfigError, DataError
 from toklab.tokenizers import bytespan as bs
-from toklab.tokenizers.bytespan_stream import chunk_bounds, stream_spans, streamed_percentile
+from toklab.tokenizers.bytespan_stream import (
+    MAX_CHUNK_BYTES,
+    block_reader,
+    chunk_bounds,
+    file_reader,
+    stream_spans,
+    stream_words,
+    streamed_percentile,
+)
 
 INFERENCES = ("wordpiece", "bpe")
 
@@ -85,75 +99,82 @@ def train_bytespan(
     cues = Predictions(predictions, corpus_prefix)
     if len(cues) != corpus.num_bytes:
         raise DataError(f"{predictions}: {len(cues)} cue values for {corpus.num_bytes} bytes")
-    data, pretok = corpus.bytes, corpus.pretoken_start
+    pretok = corpus.pretoken_start
 
     # candidates(extra): the WordPiece vocabulary (extra=0), or it and up to `extra` more types
     trajectory: list[dict[str, float]] = []
     if constraint == "global":
         from toklab.tokenizers.bytespan_global import global_vocabularies
 
-        values = cues.cue(cue)
+        read = block_reader(cues.reader(cue), cues.arrays[cue].chunks[0])
 
         def candidates(extra: int) -> list[bs.Token]:
             result = global_vocabularies(
-                values, pretok, data, [vocab_size], special_tokens, min_frequency, extra=extra
+                read,
+                file_reader(corpus.paths["pretok"]),
+                file_reader(corpus.paths["bin"]),
+                [vocab_size],
+                special_tokens,
+                min_frequency,
+                extra=extra,
+                n=corpus.num_bytes,
             )
             trajectory[:] = result.trajectory
             return result.candidates
 
     else:
-        read = cues.reader(cue)
-        bounds = chunk_bounds(pretok, chunk_bytes)
+        read = block_reader(cues.reader(cue), cues.arrays[cue].chunks[0])
+        bounds = chunk_bounds(pretok, min(chunk_bytes, MAX_CHUNK_BYTES))
         threshold = (
             streamed_percentile(read, bounds, percentile) if constraint == "combined" else None
         )
-        spans, starts = stream_spans(
-            read, bounds, data, pretok, threshold, keep_starts=variant != "frequency"
+        streamed = stream_spans(
+            read,
+            bounds,
+            file_reader(corpus.paths["bin"]),
+            file_reader(corpus.paths["pretok"]),
+            threshold,
+            keep_starts=proportion is not None,
+            languages=(corpus.offsets, languages) if variant == "balanced" else None,
         )
         trajectory.append(
             {
                 "threshold": math.nan if threshold is None else threshold,
                 "vocab_size": vocab_size,
-                "unique_segments": len(spans.tokens),
+                "unique_segments": streamed.unique,
             }
         )
         if variant == "frequency":
+            spans = streamed.spans
+            assert spans is not None
             wordpiece = bs.frequency_vocabulary(spans, vocab_size, special_tokens)
-            known = set(wordpiece)
-            ranked = wordpiece + [t for t in spans.tokens if t not in known]
 
             def candidates(extra: int) -> list[bs.Token]:
-                return ranked[: len(wordpiece) + extra]
+                more = bs.ranked_types(spans, set(wordpiece))
+                return wordpiece + list(itertools.islice(more, extra))
 
         elif variant == "balanced":
-            assert languages is not None
+            by_language = streamed.by_language
+            assert by_language is not None
 
             def candidates(extra: int) -> list[bs.Token]:
-                return bs.balanced_vocabulary(
-                    starts,
-                    data,
-                    pretok,
-                    corpus.offsets,
-                    languages,
-                    vocab_size,
-                    special_tokens,
-                    extra=extra,
-                )
+                return bs.balanced_from_counts(by_language, vocab_size, special_tokens, extra)
 
         else:
-            assert proportion is not None
+            assert proportion is not None and streamed.spans is not None
+            assert streamed.starts is not None
+            seed = bs.seed_tokens(streamed.spans, vocab_size, special_tokens, proportion)
+            words = stream_words(
+                streamed.starts,
+                bounds,
+                file_reader(corpus.paths["bin"]),
+                file_reader(corpus.paths["pretok"]),
+                seed,
+            ).longer_than_one()  # the others hold no pair
+            del streamed
 
             def candidates(extra: int) -> list[bs.Token]:
-                return bs.seeded_vocabulary(
-                    starts,
-                    data,
-                    pretok,
-                    spans,
-                    vocab_size,
-                    special_tokens,
-                    proportion,
-                    extra=extra,
-                )
+                return bs.bpe_on_spans(seed, words, vocab_size, special_tokens, extra)
 
     if inference == "wordpiece":
         wordpiece = candidates(0)
