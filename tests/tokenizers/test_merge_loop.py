@@ -71,6 +71,15 @@ def test_bytespan_rules_match_brute_force(words, data, merges):
     assert got == brute_force(keys, words, counts, target, skip=1, reuse=True)
 
 
+def test_a_merged_pair_that_forms_again_is_merged_in_its_words():
+    """Reuse can re-form a merged pair in a word that held it: the word must be listed again."""
+    keys = [b"\x01a", b"\x00a", b"\x00b", b"\x00ab"]
+    words, target = [[0, 1, 3, 0, 0, 3]], 7
+    got = merge(keys, words, [1], target, skip=1, reuse=True)
+    assert got == brute_force(keys, words, [1], target, skip=1, reuse=True)
+    assert got[0][-1] == (5, 5, 6)
+
+
 def test_array_input_equals_lists():
     words = [[0, 1, 0, 1], [1, 1, 1], [0, 1]]
     import numpy as np

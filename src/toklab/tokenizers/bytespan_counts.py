@@ -80,14 +80,22 @@ def chunk_span_starts(cue, pretok, data, threshold, combined, out):  # pragma: n
 
 
 @njit(cache=True, nogil=True)
-def _probe(slots, pool, starts, lengths, source, a, b):  # pragma: no cover - compiled
-    """The slot of ``source[a:b]`` in a table: the one holding its id, or the empty one."""
+def _probe(slots, pool, rows, source, a, b):  # pragma: no cover - compiled
+    """The slot of ``source[a:b]`` in a table, and the string's hash.
+
+    The slot holds the string's id, or is the empty one where it would go.
+    """
     mask = len(slots) - 1
-    slot = np.int64(_hash(source, a, b)) & mask
+    h = np.int64(_hash(source, a, b))
+    slot = h & mask
     while True:
-        t = slots[slot]
-        if t == _EMPTY or (lengths[t] == b - a and _same(pool, starts[t], source, a, b - a)):
-            return slot
+        t = slots[slot, 0]
+        if t == _EMPTY or (
+            slots[slot, 1] == h
+            and rows[t, 1] == b - a
+            and _same(pool, rows[t, 0], source, a, b - a)
+        ):
+            return slot, h
         slot = (slot + 1) & mask
 
 
@@ -114,9 +122,7 @@ def _room(array, size):  # pragma: no cover - compiled
 def _count_spans_until_full(
     slots,
     pool,
-    starts,
-    lengths,
-    counts,
+    rows,
     count,
     used,
     first,
@@ -150,7 +156,7 @@ def _count_spans_until_full(
             s = e
             continue
         size = prefix + 1 + e - s
-        full = count == len(starts) or count == len(first) or 2 * (count + 1) > len(slots)
+        full = count == len(rows) or count == len(first) or 2 * (count + 1) > len(slots)
         if full or size > len(key) or used + size > len(pool):
             break
         if prefix:
@@ -161,17 +167,14 @@ def _count_spans_until_full(
         key[prefix] = 1 if pretok[s] else 0
         for j in range(e - s):
             key[prefix + 1 + j] = data[s + j]
-        slot = _probe(slots, pool, starts, lengths, key, 0, size)
-        t = slots[slot]
+        slot, h = _probe(slots, pool, rows, key, 0, size)
+        t = slots[slot, 0]
         if t >= 0:
-            counts[t] += 1
+            rows[t, 2] += 1
         else:
-            for j in range(size):
-                pool[used + j] = key[j]
-            starts[count] = used
-            lengths[count] = size
-            counts[count] = 1
-            slots[slot] = count
+            pool[used : used + size] = key[:size]
+            rows[count, 0], rows[count, 1], rows[count, 2] = used, size, 1
+            slots[slot, 0], slots[slot, 1] = count, h
             first[count] = offset + s
             count += 1
             used += size
@@ -214,13 +217,11 @@ def count_chunk_spans(
     n = len(data)
     s = 0
     while True:
-        slots, pool, starts, lengths, counts, count, used = table
+        slots, pool, rows, count, used = table
         count, used, s = _count_spans_until_full(
             slots,
             pool,
-            starts,
-            lengths,
-            counts,
+            rows,
             count,
             used,
             first,
@@ -235,7 +236,7 @@ def count_chunk_spans(
             short_counts,
             short_first,
         )
-        table = (slots, pool, starts, lengths, counts, count, used)
+        table = (slots, pool, rows, count, used)
         if s == n:
             return table, first, key
         e = s + 1
@@ -252,9 +253,7 @@ def count_chunk_spans(
 def _count_words_until_full(
     slots,
     pool,
-    starts,
-    lengths,
-    counts,
+    rows,
     count,
     used,
     first,
@@ -264,9 +263,7 @@ def _count_words_until_full(
     offset,
     vocab_slots,
     vocab_pool,
-    vocab_starts,
-    vocab_lengths,
-    vocab_ids,
+    vocab_rows,
     initial_ids,
     continuation_ids,
     pair_ids,
@@ -283,7 +280,7 @@ def _count_words_until_full(
         stop = w + 1
         while stop < n and not pretok[stop]:
             stop += 1
-        full = count == len(starts) or count == len(first) or 2 * (count + 1) > len(slots)
+        full = count == len(rows) or count == len(first) or 2 * (count + 1) > len(slots)
         if full or used + 4 * (stop - w) > len(pool) or len(units) < stop - w:
             break
         if len(key) < 1 + stop - w:
@@ -307,10 +304,9 @@ def _count_words_until_full(
                 key[0] = 1 if pretok[s] else 0
                 for j in range(e - s):
                     key[1 + j] = data[s + j]
-                t = vocab_slots[
-                    _probe(vocab_slots, vocab_pool, vocab_starts, vocab_lengths, key, 0, 1 + e - s)
-                ]
-                unit = vocab_ids[t] if t >= 0 else -1
+                slot, _ = _probe(vocab_slots, vocab_pool, vocab_rows, key, 0, 1 + e - s)
+                t = vocab_slots[slot, 0]
+                unit = vocab_rows[t, 2] if t >= 0 else -1
             if unit >= 0:
                 units[size] = unit
                 size += 1
@@ -322,17 +318,14 @@ def _count_words_until_full(
                     size += 1
             s = e
         source = units.view(np.uint8)
-        slot = _probe(slots, pool, starts, lengths, source, 0, 4 * size)
-        t = slots[slot]
+        slot, h = _probe(slots, pool, rows, source, 0, 4 * size)
+        t = slots[slot, 0]
         if t >= 0:
-            counts[t] += 1
+            rows[t, 2] += 1
         else:
-            for j in range(4 * size):
-                pool[used + j] = source[j]
-            starts[count] = used
-            lengths[count] = 4 * size
-            counts[count] = 1
-            slots[slot] = count
+            pool[used : used + 4 * size] = source[: 4 * size]
+            rows[count, 0], rows[count, 1], rows[count, 2] = used, 4 * size, 1
+            slots[slot, 0], slots[slot, 1] = count, h
             first[count] = offset + w
             count += 1
             used += 4 * size
@@ -363,17 +356,15 @@ def count_chunk_words(
     its unit ids as int32 bytes; ``first`` gets the position of each new word. Returns the
     table, ``first`` and the scratch ``units`` and ``key`` (each possibly grown).
     """
-    vocab_slots, vocab_pool, vocab_starts, vocab_lengths, vocab_ids, _, _ = vocab
+    vocab_slots, vocab_pool, vocab_rows, _, _ = vocab
     n = len(data)
     w = 0
     while True:
-        slots, pool, starts, lengths, counts, count, used = table
+        slots, pool, rows, count, used = table
         count, used, w = _count_words_until_full(
             slots,
             pool,
-            starts,
-            lengths,
-            counts,
+            rows,
             count,
             used,
             first,
@@ -383,9 +374,7 @@ def count_chunk_words(
             offset,
             vocab_slots,
             vocab_pool,
-            vocab_starts,
-            vocab_lengths,
-            vocab_ids,
+            vocab_rows,
             initial_ids,
             continuation_ids,
             pair_ids,
@@ -393,7 +382,7 @@ def count_chunk_words(
             key,
             w,
         )
-        table = (slots, pool, starts, lengths, counts, count, used)
+        table = (slots, pool, rows, count, used)
         if w == n:
             return table, first, units, key
         stop = w + 1
@@ -409,28 +398,25 @@ def count_chunk_words(
 
 @njit(cache=True, nogil=True)
 def _merge_until_full(
-    slots, pool, starts, lengths, counts, count, used, first, other, other_first, k
+    slots, pool, rows, count, used, first, other, other_first, k
 ):  # pragma: no cover - compiled
     """Add the keys of ``other`` from ``k`` on; stop where one more might not fit."""
-    _, other_pool, other_starts, other_lengths, other_counts, other_n, _ = other
+    _, other_pool, other_rows, other_n, _ = other
     while k < other_n:
-        a, size = other_starts[k], other_lengths[k]
-        full = count == len(starts) or 2 * (count + 1) > len(slots) or used + size > len(pool)
+        a, size = other_rows[k, 0], other_rows[k, 1]
+        full = count == len(rows) or 2 * (count + 1) > len(slots) or used + size > len(pool)
         if full or (len(other_first) and count == len(first)):
             break
-        slot = _probe(slots, pool, starts, lengths, other_pool, a, a + size)
-        t = slots[slot]
+        slot, h = _probe(slots, pool, rows, other_pool, a, a + size)
+        t = slots[slot, 0]
         if t >= 0:
-            counts[t] += other_counts[k]
+            rows[t, 2] += other_rows[k, 2]
             if len(other_first) and other_first[k] < first[t]:
                 first[t] = other_first[k]
         else:
-            for j in range(size):
-                pool[used + j] = other_pool[a + j]
-            starts[count] = used
-            lengths[count] = size
-            counts[count] = other_counts[k]
-            slots[slot] = count
+            pool[used : used + size] = other_pool[a : a + size]
+            rows[count, 0], rows[count, 1], rows[count, 2] = used, size, other_rows[k, 2]
+            slots[slot, 0], slots[slot, 1] = count, h
             if len(other_first):
                 first[count] = other_first[k]
             count += 1
@@ -446,17 +432,17 @@ def merge_tables(table, first, other, other_first):  # pragma: no cover - compil
     With a non-empty ``other_first``, first positions merge too (the earlier one stays).
     Returns the table and ``first``.
     """
-    other_n = other[5]
+    other_n = other[3]
     k = 0
     while True:
-        slots, pool, starts, lengths, counts, count, used = table
+        slots, pool, rows, count, used = table
         count, used, k = _merge_until_full(
-            slots, pool, starts, lengths, counts, count, used, first, other, other_first, k
+            slots, pool, rows, count, used, first, other, other_first, k
         )
-        table = (slots, pool, starts, lengths, counts, count, used)
+        table = (slots, pool, rows, count, used)
         if k == other_n:
             return table, first
-        table = _with_room(table, other[3][k])
+        table = _with_room(table, other[2][k, 1])
         if len(other_first):
             first = _room(first, count + 1)
 
@@ -614,11 +600,11 @@ class WordCounter:
 
         The counter is emptied: its table is the largest thing the seeding variants hold.
         """
-        _, pool, starts, lengths, counts, n, _ = self.table
+        _, pool, rows, n, _ = self.table
         order = np.argsort(self.first[:n], kind="stable")
         self.table, self.first = empty_table(), self.first[:0]
-        ids, offsets = gather(pool, starts[:n][order], lengths[:n][order], 0)
-        return SpanWords(ids.view(np.int32), offsets // 4, counts[:n][order])
+        ids, offsets = gather(pool, rows[:n, 0][order], rows[:n, 1][order], 0)
+        return SpanWords(ids.view(np.int32), offsets // 4, rows[:n, 2][order])
 
 
 @dataclass(frozen=True)

@@ -410,7 +410,7 @@ def distinct_types(table: PretokenCounts) -> int:
     """The number of distinct span types among keys prefixed with two bytes of language."""
     starts = table.offsets[:-1] + 2
     ones = np.ones(len(starts), dtype=np.int64)
-    return int(count_into(empty_table(), table.data, starts, table.offsets[1:], ones)[5])
+    return int(count_into(empty_table(), table.data, starts, table.offsets[1:], ones)[3])
 
 
 def stream_words(

@@ -408,7 +408,10 @@ def _merge_loop(
                     i += 1
                 j += 1
             words[w, _LENGTH] = j - s
+        # the merged pair's list is spent; with ``reuse`` the pair may form again later, and its
+        # words must then be listed afresh (``_note`` skips a word equal to the last one listed)
         pairs[best, _HEAD] = _EMPTY
+        pairs[best, _LAST] = _EMPTY
         heap = _grown_rows(heap, heap_size + n_touched)
         for t in range(n_touched):
             pid = touched[t]
