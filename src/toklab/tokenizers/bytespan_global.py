@@ -48,11 +48,10 @@ the type's representative (where it first occurred), whose bytes are the ones wr
 collision between an entering type and another is an error. A collision among types that
 never enter (probability about n_types^2 / 2^63) would only merge their counts.
 
-**State.** Per byte there are its value and two bits: its pre-token-start flag and whether it
-is active (each 8 bytes are stored next to their 16 flag bits, so that a visit reads one cache
-line); runs are found by scanning the active bits from the byte visited, and an old span's type by hashing it again, so no per-byte links or type ids are
-kept. Span types with a zero count that never entered are dropped when the table is full (a
-type that comes back counts from zero, as it would have, and takes a new representative).
+**State.** Per byte its value and two bits, laid out as :mod:`toklab.tokenizers.bytespan_global_corpus`
+describes (no per-byte links or type ids). Span types with a zero count that never entered are
+dropped when the table is full (a type that comes back counts from zero, as it would have, and
+takes a new representative).
 
 **Order, in waves.** The bytes' order comes from the cues' order-preserving keys: one pass over
 the cue counts the top 16 bits, then each *wave* reads the cue again and keeps the positions
@@ -87,29 +86,41 @@ import numpy as np
 
 from toklab.errors import DataError
 from toklab.tokenizers.bytespan import SPACE, Token, check_room, initial_tokens, with_unk
+from toklab.tokenizers.bytespan_global_corpus import (
+    ACTIVE,
+    BASES,
+    DIRECT_HASH,
+    GROUP,
+    MODULUS,
+    STARTS,
+    activate,
+    blocks,
+    byte_at,
+    bytes_at,
+    collect_wave,
+    corpus_groups,
+    cue_histogram,
+    flag,
+    is_initial,
+    long_pretokens,
+    prefix_hashes,
+    run_end,
+    run_start,
+    same_span,
+    span_end,
+    span_key,
+)
 from toklab.tokenizers.bytespan_stream import (
     CueReader,
     Source,
     as_reader,
-    cue_key,
     key_value,
     steady_heap,
 )
 
-#: The hashes are polynomials modulo the Mersenne prime 2^31 - 1, in two bases.
-MODULUS = 2**31 - 1
-BASES = (1_000_003_481, 1_442_695_027)
-#: Spans up to this long are hashed from their bytes; longer ones from prefix hashes.
-DIRECT_HASH = 24
-#: Bytes per read of the cue, the bytes and the flags (whole blocks of an extraction's zarr).
-READ_BYTES = 1 << 20
-
 _FILLED, _EXHAUSTED, _COLLISION, _STOPPED, _RUNNING = 0, 1, 2, 3, -1
 #: How many bytes ahead the pass touches a byte's group, to overlap memory latency.
 _AHEAD = 8
-#: The corpus is held in groups of 8 bytes, then their pre-token-start bits, then their
-#: active bits: what a byte's visit reads is one cache line, not three arrays' worth.
-_GROUP, _STARTS, _ACTIVE = 10, 8, 9
 
 # Type table columns: hash key, length (+ the entered bit), count, representative position.
 _KEY, _LEN, _COUNT, _REP = 0, 1, 2, 3
@@ -137,99 +148,6 @@ class GlobalResult:
     steps: int = 0
 
 
-# ---------------------------------------------------------------------------------------------
-# Bits, runs and spans
-
-
-@numba.njit(cache=True, nogil=True)
-def _byte(blob, i):  # pragma: no cover - compiled
-    """Byte ``i`` of the corpus."""
-    return blob[_GROUP * (i >> 3) + (i & 7)]
-
-
-@numba.njit(cache=True, nogil=True)
-def _flag(blob, i, which):  # pragma: no cover - compiled
-    """Flag ``which`` (:data:`_STARTS` or :data:`_ACTIVE`) of byte ``i``."""
-    return (blob[_GROUP * (i >> 3) + which] >> (i & 7)) & 1
-
-
-@numba.njit(cache=True, nogil=True)
-def _activate(blob, i):  # pragma: no cover - compiled
-    blob[_GROUP * (i >> 3) + _ACTIVE] |= np.uint8(1 << (i & 7))
-
-
-@numba.njit(cache=True, nogil=True)
-def _run_start(blob, j):  # pragma: no cover - compiled
-    """The first byte of the run holding ``j``: active bytes join within a pre-token."""
-    if not _flag(blob, j, _ACTIVE):
-        return j
-    while j > 0 and not _flag(blob, j, _STARTS) and _flag(blob, j - 1, _ACTIVE):
-        j -= 1
-    return j
-
-
-@numba.njit(cache=True, nogil=True)
-def _run_end(blob, j, n):  # pragma: no cover - compiled
-    """The last byte of the run holding ``j``."""
-    if not _flag(blob, j, _ACTIVE):
-        return j
-    while j + 1 < n and not _flag(blob, j + 1, _STARTS) and _flag(blob, j + 1, _ACTIVE):
-        j += 1
-    return j
-
-
-@numba.njit(cache=True, nogil=True)
-def _final_end(x, blob, n):  # pragma: no cover - compiled
-    """End (exclusive) of the span starting at run start ``x``: a lone space takes the next run."""
-    y = _run_end(blob, x, n)
-    if (
-        y == x
-        and _byte(blob, x) == SPACE
-        and x + 1 < n
-        and not _flag(blob, x + 1, _STARTS)
-        and not (_run_end(blob, x + 1, n) == x + 1 and _byte(blob, x + 1) == SPACE)
-    ):
-        return _run_end(blob, x + 1, n) + 1
-    return y + 1
-
-
-@numba.njit(cache=True, nogil=True)
-def _mod(x):  # pragma: no cover - compiled
-    """``x`` modulo 2^31 - 1, for 0 <= x < 2^62."""
-    x = (x & 0x7FFFFFFF) + (x >> 31)
-    x = (x & 0x7FFFFFFF) + (x >> 31)
-    return x - 0x7FFFFFFF if x >= 0x7FFFFFFF else x
-
-
-@numba.njit(cache=True, nogil=True)
-def _span_key(
-    blob, long_start, long_base, prefix, powers, a, e, b1, b2
-):  # pragma: no cover - compiled
-    """The 62-bit hash of (starts-a-pre-token, bytes[a:e]).
-
-    Spans longer than DIRECT_HASH lie in a long pre-token, whose prefix hashes start at
-    ``prefix[long_base[k]]`` (``k`` the pre-token holding ``a``).
-    """
-    length = e - a
-    symbol = 257 + _flag(blob, a, _STARTS)
-    if length <= DIRECT_HASH:
-        h1 = symbol
-        h2 = symbol
-        for j in range(a, e):
-            c = _byte(blob, j) + 1
-            h1 = _mod(h1 * b1 + c)
-            h2 = _mod(h2 * b2 + c)
-    else:
-        k = np.searchsorted(long_start, a, side="right") - 1
-        pa = prefix[long_base[k] + a - long_start[k]]
-        pe = prefix[long_base[k] + e - long_start[k]]
-        h1 = (pe >> 32) + 0x7FFFFFFF - _mod((pa >> 32) * powers[length, 0])
-        h2 = (pe & 0x7FFFFFFF) + 0x7FFFFFFF - _mod((pa & 0x7FFFFFFF) * powers[length, 1])
-        h1 = _mod(_mod(h1) + symbol * powers[length, 0])
-        h2 = _mod(_mod(h2) + symbol * powers[length, 1])
-    return (h1 << 31) | h2
-
-
 @numba.njit(cache=True, nogil=True)
 def _slot(index, mask, types, key, length):  # pragma: no cover - compiled
     """The index slot of (key, length): the slot holding its type id, or the empty one."""
@@ -239,29 +157,6 @@ def _slot(index, mask, types, key, length):  # pragma: no cover - compiled
         if tid < 0 or (types[tid, _KEY] == key and (types[tid, _LEN] & _LENGTH) == length):
             return s
         s = (s + 1) & mask
-
-
-@numba.njit(cache=True, nogil=True)
-def _same_type(blob, a, b, length):  # pragma: no cover - compiled
-    if _flag(blob, a, _STARTS) != _flag(blob, b, _STARTS):
-        return False
-    j = 0
-    while j < length and _byte(blob, a + j) == _byte(blob, b + j):
-        j += 1
-    return j == length
-
-
-@numba.njit(cache=True, nogil=True)
-def _is_initial(blob, a, length):  # pragma: no cover - compiled
-    """Whether span (a, length) is an initial token: a byte, or space + non-space word-initially."""
-    if length == 1:
-        return True
-    return (
-        length == 2
-        and _flag(blob, a, _STARTS)
-        and _byte(blob, a) == SPACE
-        and _byte(blob, a + 1) != SPACE
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,15 +215,15 @@ def _count_initial(blob, n, counts, first):  # pragma: no cover - compiled
     """
     x = 0
     while x < n:
-        start = _flag(blob, x, _STARTS)
+        start = flag(blob, x, STARTS)
         # a lone space joins the next byte, unless that starts a pre-token or is a space too
         pair = (
-            _byte(blob, x) == SPACE
+            byte_at(blob, x) == SPACE
             and x + 1 < n
-            and not _flag(blob, x + 1, _STARTS)
-            and _byte(blob, x + 1) != SPACE
+            and not flag(blob, x + 1, STARTS)
+            and byte_at(blob, x + 1) != SPACE
         )
-        slot = np.int64(_byte(blob, x + 1)) + 512 if pair else np.int64(_byte(blob, x))
+        slot = np.int64(byte_at(blob, x + 1)) + 512 if pair else np.int64(byte_at(blob, x))
         slot += 256 if start else 0
         if counts[slot] == 0:
             first[slot] = x
@@ -380,7 +275,7 @@ def _start(
     for tid in range(len(slots)):  # types by first occurrence
         x = first[slots[tid]]
         e = x + 2 if slots[tid] >= 512 else x + 1
-        key = _span_key(blob, long_start, long_base, prefix, powers, x, e, b1, b2)
+        key = span_key(blob, long_start, long_base, prefix, powers, x, e, b1, b2)
         s = _slot(index, mask, types, key, e - x)
         if index[s] >= 0:  # two initial types with one key
             counters[_COLLISION_A] = x
@@ -401,7 +296,7 @@ def _start(
         length = types[tid, _LEN]
         if types[tid, _COUNT] >= min_frequency:
             types[tid, _LEN] |= _ENTERED
-            if not _is_initial(blob, types[tid, _REP], length) and nentries < target:
+            if not is_initial(blob, types[tid, _REP], length) and nentries < target:
                 entry_pos[nentries] = types[tid, _REP]
                 entry_len[nentries] = length
                 nentries += 1
@@ -519,36 +414,36 @@ def _visit_until_full(
         i = positions[j]
         key = ((first_bucket + bucket - 1) << 16) | low[j]
         if j + _AHEAD < sorted_upto:  # touch a later byte's bits: they load meanwhile
-            touched += blob[_GROUP * (positions[j + _AHEAD] >> 3)]
+            touched += blob[GROUP * (positions[j + _AHEAD] >> 3)]
         j += 1
         step += 1
-        join_left = i > 0 and not _flag(blob, i, _STARTS) and _flag(blob, i - 1, _ACTIVE)
-        join_right = i + 1 < n and not _flag(blob, i + 1, _STARTS) and _flag(blob, i + 1, _ACTIVE)
+        join_left = i > 0 and not flag(blob, i, STARTS) and flag(blob, i - 1, ACTIVE)
+        join_right = i + 1 < n and not flag(blob, i + 1, STARTS) and flag(blob, i + 1, ACTIVE)
         if join_left or join_right:
             mask = counters[_MASK]
-            left = _run_start(blob, i - 1) if join_left else i
-            right = _run_end(blob, i + 1, n) if join_right else i
+            left = run_start(blob, i - 1) if join_left else i
+            right = run_end(blob, i + 1, n) if join_right else i
             first = left
-            if left > 0 and not _flag(blob, left, _STARTS) and _byte(blob, left - 1) == SPACE:
+            if left > 0 and not flag(blob, left, STARTS) and byte_at(blob, left - 1) == SPACE:
                 first = left - 1  # a space before the run: it was absorbed, or will be
             # uncount the old spans of [first, stop)
             x = first
             while x <= right:
-                e = _final_end(x, blob, n)
-                key_x = _span_key(blob, long_start, long_base, prefix, powers, x, e, b1, b2)
+                e = span_end(x, blob, n)
+                key_x = span_key(blob, long_start, long_base, prefix, powers, x, e, b1, b2)
                 tid = index[_slot(index, mask, types, key_x, e - x)]
                 types[tid, _COUNT] -= 1
                 if types[tid, _COUNT] == 0:
                     unique -= 1
                 x = e
             stop = x
-            _activate(blob, i)
+            activate(blob, i)
             # count the new ones
             nnew = 0
             x = first
             while x < stop:
-                e = _final_end(x, blob, n)
-                key_x = _span_key(blob, long_start, long_base, prefix, powers, x, e, b1, b2)
+                e = span_end(x, blob, n)
+                key_x = span_key(blob, long_start, long_base, prefix, powers, x, e, b1, b2)
                 s = _slot(index, mask, types, key_x, e - x)
                 tid = index[s]
                 if tid < 0:
@@ -573,12 +468,12 @@ def _visit_until_full(
                 if types[tid, _COUNT] >= min_frequency and not types[tid, _LEN] & _ENTERED:
                     length = types[tid, _LEN]
                     types[tid, _LEN] |= _ENTERED
-                    if not _same_type(blob, x, types[tid, _REP], length):
+                    if not same_span(blob, x, types[tid, _REP], length):
                         counters[_COLLISION_A] = x
                         counters[_COLLISION_B] = types[tid, _REP]
                         status = _COLLISION
                         break
-                    if not _is_initial(blob, x, length) and nentries < target:
+                    if not is_initial(blob, x, length) and nentries < target:
                         entry_pos[nentries] = x
                         entry_len[nentries] = length
                         nentries += 1
@@ -587,7 +482,7 @@ def _visit_until_full(
             if nentries >= target:
                 status = _FILLED
         else:
-            _activate(blob, i)
+            activate(blob, i)
         counters[_LAST_KEY] = key
         counters[_LAST_POS] = i
         if step % record_every == 0:
@@ -679,116 +574,7 @@ def _final_starts(blob, n, out):  # pragma: no cover - compiled
     x = 0
     while x < n:
         out[x] = True
-        x = _final_end(x, blob, n)
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading the corpus: bits, long pre-tokens, waves
-
-
-@numba.njit(cache=True, nogil=True)
-def _long_pretokens(blob, n, shortest):  # pragma: no cover - compiled
-    """Starts and lengths of the pre-tokens longer than ``shortest`` (0 starts one too)."""
-    count = 0
-    last = 0
-    for i in range(1, n + 1):
-        if i == n or _flag(blob, i, _STARTS):
-            if i - last > shortest:
-                count += 1
-            last = i
-    found_start = np.empty(count, dtype=np.int64)
-    found_length = np.empty(count, dtype=np.int64)
-    count = 0
-    last = 0
-    for i in range(1, n + 1):
-        if i == n or _flag(blob, i, _STARTS):
-            if i - last > shortest:
-                found_start[count] = last
-                found_length[count] = i - last
-                count += 1
-            last = i
-    return found_start, found_length
-
-
-@numba.njit(cache=True, nogil=True)
-def _prefix_hashes(
-    blob, long_start, long_length, long_base, prefix, b1, b2
-):  # pragma: no cover - compiled
-    """Prefix hashes of each long pre-token, from 0 at its start."""
-    for k in range(len(long_start)):
-        h1 = 0
-        h2 = 0
-        base = long_base[k]
-        prefix[base] = 0
-        for j in range(long_length[k]):
-            c = _byte(blob, long_start[k] + j) + 1
-            h1 = _mod(h1 * b1 + c)
-            h2 = _mod(h2 * b2 + c)
-            prefix[base + j + 1] = (h1 << 32) | h2
-
-
-@numba.njit(cache=True, nogil=True)
-def _cue_histogram(cue, counts):  # pragma: no cover - compiled
-    """Add the top 16 key bits of ``cue`` to ``counts``; return (NaN count, -0.0 count)."""
-    bits = cue.view(np.uint32)
-    nans = 0
-    negative_zeros = 0
-    for i in range(len(cue)):
-        nans += cue[i] != cue[i]
-        negative_zeros += bits[i] == np.uint32(0x80000000)
-        counts[cue_key(bits, i) >> np.uint32(16)] += 1
-    return nans, negative_zeros
-
-
-@numba.njit(cache=True, nogil=True)
-def _collect(cue, offset, first_bucket, last_bucket, fill, positions, low):  # pragma: no cover
-    """Place the positions of ``cue`` whose bucket is in ``[first, last)`` at ``fill``."""
-    bits = cue.view(np.uint32)
-    for i in range(len(cue)):
-        key = cue_key(bits, i)
-        bucket = np.int64(key >> np.uint32(16))
-        if first_bucket <= bucket < last_bucket:
-            slot = fill[bucket - first_bucket]
-            fill[bucket - first_bucket] += 1
-            positions[slot] = offset + i
-            low[slot] = key & np.uint32(0xFFFF)
-
-
-@numba.njit(cache=True, nogil=True)
-def _fill_groups(blob, offset, data, pretok):  # pragma: no cover - compiled
-    """Put bytes and pre-token flags read at ``offset`` (a multiple of 8) into ``blob``."""
-    for j in range(len(data)):
-        i = offset + j
-        group = _GROUP * (i >> 3)
-        blob[group + (i & 7)] = data[j]
-        if pretok[j]:
-            blob[group + _STARTS] |= np.uint8(1 << (i & 7))
-
-
-@numba.njit(cache=True, nogil=True)
-def _bytes_at(blob, position, length):  # pragma: no cover - compiled
-    """Corpus bytes ``position .. position + length``."""
-    out = np.empty(length, dtype=np.uint8)
-    for j in range(length):
-        out[j] = _byte(blob, position + j)
-    return out
-
-
-def _corpus_groups(data: CueReader, pretok: CueReader, n: int) -> np.ndarray:
-    """The corpus bytes and pre-token flags in groups of :data:`_GROUP` (no byte active)."""
-    blob = np.zeros(_GROUP * ((n + 7) // 8), dtype=np.uint8)
-    for a, b in _blocks(n):  # READ_BYTES is a multiple of 8
-        _fill_groups(
-            blob,
-            a,
-            np.ascontiguousarray(data(a, b), dtype=np.uint8),
-            np.ascontiguousarray(pretok(a, b), dtype=np.uint8),
-        )
-    return blob
-
-
-def _blocks(n: int) -> list[tuple[int, int]]:
-    return [(a, min(a + READ_BYTES, n)) for a in range(0, n, READ_BYTES)]
+        x = span_end(x, blob, n)
 
 
 def _run_pass(
@@ -825,20 +611,20 @@ def _run_pass(
     read_cue = as_reader(cue)
     high = np.zeros(1 << 16, dtype=np.int64)
     nans, negative_zeros = 0, 0
-    for a, b in _blocks(n):
-        found = _cue_histogram(np.ascontiguousarray(read_cue(a, b), dtype=np.float32), high)
+    for a, b in blocks(n):
+        found = cue_histogram(np.ascontiguousarray(read_cue(a, b), dtype=np.float32), high)
         nans, negative_zeros = nans + found[0], negative_zeros + found[1]
     if nans:
         raise DataError(f"the cue has {nans} NaN values")
     below = np.concatenate([[0], np.cumsum(high)])
 
-    blob = _corpus_groups(as_reader(data), as_reader(pretok), n)
-    long_start, long_length = _long_pretokens(blob, n, DIRECT_HASH)
+    blob = corpus_groups(as_reader(data), as_reader(pretok), n)
+    long_start, long_length = long_pretokens(blob, n, DIRECT_HASH)
     long_base = np.zeros(len(long_start), dtype=np.int64)
     np.cumsum(long_length[:-1] + 1, out=long_base[1:])
     prefix = np.empty(int((long_length + 1).sum()), dtype=np.int64)
     b1, b2 = int(bases[0]), int(bases[1])
-    _prefix_hashes(blob, long_start, long_length, long_base, prefix, b1, b2)
+    prefix_hashes(blob, long_start, long_length, long_base, prefix, b1, b2)
     longest = int(long_length.max(initial=DIRECT_HASH)) + 1
     powers = np.empty((longest + 1, 2), dtype=np.int64)
     powers[0] = 1
@@ -877,11 +663,11 @@ def _run_pass(
         positions = np.empty(int(bounds[-1]), dtype=dtype)
         low = np.empty(int(bounds[-1]), dtype=np.uint16)
         fill = bounds[:-1].copy()
-        for a, b in _blocks(n):
+        for a, b in blocks(n):
             if stop.is_set():
                 return None
             cue_chunk = np.ascontiguousarray(read_cue(a, b), dtype=np.float32)
-            _collect(cue_chunk, a, bucket, last, fill, positions, low)
+            collect_wave(cue_chunk, a, bucket, last, fill, positions, low)
         return bucket, last, bounds, positions, low
 
     def running() -> bool:
@@ -952,7 +738,7 @@ def _run_pass(
     if not with_tokens:
         return result
     tokens = [
-        (bool(_flag(blob, p, _STARTS)), _bytes_at(blob, p, length).tobytes())
+        (bool(flag(blob, p, STARTS)), bytes_at(blob, p, length).tobytes())
         for p, length in zip(
             entry_pos[:nentries].tolist(), entry_len[:nentries].tolist(), strict=True
         )
