@@ -26,9 +26,9 @@ import logging
 import math
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from toklab import fingerprint as fingerprints
@@ -36,8 +36,13 @@ from toklab.data.byte_corpus import ByteCorpus
 from toklab.data.packed_stream import PackedStream
 from toklab.errors import DataError
 from toklab.io import replace_directory, sha256_file
-from toklab.models.causal_lm import load_model
 from toklab.sorting import distinct
+
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported where the model runs: the readers (Predictions, used by every ByteSpan
+# training job) would otherwise carry about 230 MB of torch in memory for nothing
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +57,6 @@ def window_of_target(target: np.ndarray, context: int, stride: int) -> np.ndarra
     return np.maximum(later, 0)
 
 
-@torch.no_grad()
 def cues_for_targets(
     model: torch.nn.Module,
     stream: PackedStream,
@@ -64,6 +68,17 @@ def cues_for_targets(
     device: torch.device,
 ) -> dict[str, np.ndarray]:
     """The cues of the given (sorted) stream positions."""
+    import torch
+
+    with torch.no_grad():
+        return _cues_for_targets(
+            model, stream, targets, context, stride, batch_size, eos_id, device
+        )
+
+
+def _cues_for_targets(model, stream, targets, context, stride, batch_size, eos_id, device):
+    import torch
+
     windows = window_of_target(targets, context, stride)
     out = {cue: np.empty(len(targets), dtype=np.float32) for cue in CUES}
     unique = distinct(windows)
@@ -103,6 +118,10 @@ def extract_predictions(
     """Write the cue arrays of a byte corpus to a zarr group at ``output`` (resumable)."""
     if not 0 < stride <= context:
         raise DataError(f"stride {stride} must be in 1..context ({context})")
+    import torch
+
+    from toklab.models.causal_lm import load_model
+
     torch_device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = load_model(checkpoint, map_location=torch_device).eval()
     if model.config.vocab_size <= max(eos_id, 255):
