@@ -3,9 +3,12 @@
 
 The corpus is tinyshakespeare repeated to --megabytes (or, with ``--corpus demo``, toklab's demo
 generator: two synthetic languages with many distinct words) as a byte corpus, its documents
-alternately labelled with two pseudo-languages (for the balanced variant); the cue is smoothed
-random noise written to a predictions zarr (timings depend on the bytes and span counts, not on
-the model that made the cues). Every ByteSpan row is the library's whole path from the files
+alternately labelled with two pseudo-languages (for the balanced variant); the cue is a byte
+bigram model's surprisal, -log P(byte | previous byte) with add-one smoothing, fitted on the
+corpus itself (``--cue noise``: smoothed random noise instead), written to a predictions zarr.
+Timings depend on the bytes and the spans the cue shapes, not on the model that made it; like an
+LM's, a bigram cue cuts a word's occurrences alike, where noise cuts each one differently (far
+more distinct span types and words than any trained model gives). Every ByteSpan row is the library's whole path from the files
 (``train_bytespan``: the zarr read in chunks, spans, vocabulary, BPE merges where the variant
 or the inference needs them), without saving.
 
@@ -72,7 +75,32 @@ def documents(kind: str, megabytes: float) -> list[str]:
     return text.split("\n\n") * max(1, round(megabytes * 1e6 / len(text.encode())))
 
 
-def write_inputs(directory: Path, docs: list[str]) -> tuple[Path, Path, list[str]]:
+def bigram_surprisal(data: np.ndarray, doc_starts: np.ndarray) -> np.ndarray:
+    """-log P(byte | previous byte) per byte, add-one smoothed, the model fitted on ``data``.
+
+    A document's first byte is conditioned on a context of its own (row 256).
+    """
+    block = 1 << 24
+    counts = np.ones(257 * 256, dtype=np.int64)
+    contexts = []
+    for a in range(0, len(data), block):
+        chunk = data[a : a + block].astype(np.int64)
+        previous = np.empty_like(chunk)
+        previous[0] = data[a - 1] if a else 256
+        previous[1:] = chunk[:-1]
+        starts = doc_starts[(doc_starts >= a) & (doc_starts < a + len(chunk))] - a
+        previous[starts] = 256
+        code = previous * 256 + chunk
+        counts += np.bincount(code, minlength=len(counts))
+        contexts.append(code)
+    table = counts.reshape(257, 256)
+    surprisal = -np.log(table / table.sum(axis=1, keepdims=True)).astype(np.float32).ravel()
+    return np.concatenate([surprisal[code] for code in contexts])
+
+
+def write_inputs(
+    directory: Path, docs: list[str], cue_kind: str = "bigram"
+) -> tuple[Path, Path, list[str]]:
     """A byte corpus of ``docs``, its cues and its documents' languages, under ``directory``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -85,8 +113,11 @@ def write_inputs(directory: Path, docs: list[str]) -> tuple[Path, Path, list[str
     pq.write_table(pa.table({"id": [str(i) for i in range(len(docs))], "text": docs}), shard)
     write_byte_corpus([shard], prefix)
     corpus = ByteCorpus(prefix)
-    rng = np.random.default_rng(0)
-    cue = np.convolve(rng.normal(size=corpus.num_bytes), np.ones(3) / 3, mode="same")
+    if cue_kind == "bigram":
+        cue = bigram_surprisal(np.asarray(corpus.bytes), corpus.offsets[:-1])
+    else:
+        rng = np.random.default_rng(0)
+        cue = np.convolve(rng.normal(size=corpus.num_bytes), np.ones(3) / 3, mode="same")
     write_cues(directory / "cues.zarr", corpus, cue.astype(np.float32))
     languages = ["en", "xx"] * (len(docs) // 2) + ["en"] * (len(docs) % 2)
     (directory / "languages.json").write_text(json.dumps(languages))
@@ -200,6 +231,7 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, default=4000)
     parser.add_argument("--min-frequency", type=int, default=5, help="global constraint")
     parser.add_argument("--corpus", choices=("shakespeare", "demo"), default="shakespeare")
+    parser.add_argument("--cue", choices=("bigram", "noise"), default="bigram")
     parser.add_argument("--rows", default="", help="only rows whose label contains this")
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs per row (the least time counts): noisy hosts"
@@ -213,7 +245,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Path(tmp) / "inputs"
         tiny = Path(tmp) / "tiny"
-        write_inputs(inputs, documents(args.corpus, args.megabytes))
+        write_inputs(inputs, documents(args.corpus, args.megabytes), args.cue)
         write_inputs(tiny, documents("shakespeare", 0)[:400])
         from toklab.data.byte_corpus import ByteCorpus
 
@@ -222,7 +254,7 @@ def main() -> None:
         bpe = measure({**job, "row": {"trainer": "bpe"}}, args.repeat)
         if "error" in bpe:
             raise SystemExit(f"toklab BPE failed: {bpe['error']}")
-        print(f"{megabytes:.1f} MB ({args.corpus}), vocab {args.vocab}")
+        print(f"{megabytes:.1f} MB ({args.corpus}, {args.cue} cue), vocab {args.vocab}")
         print(
             f"  {'trainer':50} {'seconds':>8} {'MB/s':>6} {'x BPE':>6} {'target':>6}"
             f" {'peak MB':>8} {'x BPE':>6} {'target':>6}  verdict"
