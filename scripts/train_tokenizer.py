@@ -226,10 +226,10 @@ def unigram(
 )
 @click.option(
     "--chunk-bytes",
-    default=64 << 20,
+    default=1 << 20,
     show_default=True,
     help="monotonic/combined: cue values read from the zarr at a time (chunks end at "
-    "pre-token starts).",
+    "pre-token starts; at most 1 MiB, the zarr chunk of an extraction).",
 )
 @click.option("--out-dir", required=True, type=click.Path(path_type=Path))
 @one_line_errors

@@ -80,7 +80,7 @@ def train_bytespan(
     languages: Sequence[str] | None = None,
     special_tokens: Sequence[str] = (),
     inference: str = "wordpiece",
-    chunk_bytes: int = 64 << 20,
+    chunk_bytes: int = MAX_CHUNK_BYTES,
 ) -> ByteSpanTokenizer:
     """Train one ByteSpan tokenizer (see :mod:`toklab.tokenizers.bytespan` for the methods)."""
     from toklab.cues import Predictions
