@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from itertools import chain, pairwise
@@ -163,6 +164,30 @@ def document_batches(corpus: ByteCorpus, batch: int) -> Iterator[tuple[list[str]
             yield [data[a:b].decode("utf-8") for a, b in pairwise(bounds)], len(data)
 
 
+def encoded_batches(
+    tokenizer: Any, batches: Iterator[tuple[list[str], int]]
+) -> Iterator[tuple[list[list[int]], int]]:
+    """Each batch's ids (and its bytes), the next batch encoded while this one is written.
+
+    ``encode_batch_fast`` releases the GIL while Rust encodes, so a thread encodes batch
+    ``k + 1`` while the caller turns batch ``k``'s ids into an array and writes it: the
+    conversion, which needs the GIL, no longer leaves the encoder's cores idle.
+    """
+
+    def encode(texts: list[str]) -> list[list[int]]:
+        return [e.ids for e in tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
+
+    with ThreadPoolExecutor(1) as encoder:
+        ahead: tuple[Future, int] | None = None
+        for texts, num_bytes in batches:
+            job = encoder.submit(encode, texts)
+            if ahead is not None:
+                yield ahead[0].result(), ahead[1]
+            ahead = (job, num_bytes)
+        if ahead is not None:
+            yield ahead[0].result(), ahead[1]
+
+
 def open_corpus(corpus_prefix: str | Path) -> ByteCorpus:
     """The byte corpus at ``corpus_prefix``; an error when it has no documents."""
     corpus = ByteCorpus(corpus_prefix)
@@ -208,8 +233,7 @@ def tokenize_corpus(
         tqdm(total=corpus.num_bytes, desc=f"tokenize {Path(out_prefix).name}", unit="B",
              unit_scale=True) as progress,
     ):  # fmt: skip
-        for texts, num_bytes in document_batches(corpus, batch_documents):
-            ids = [e.ids for e in tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
+        for ids, num_bytes in encoded_batches(tokenizer, document_batches(corpus, batch_documents)):
             counts = np.fromiter(map(len, ids), dtype=INDEX_DTYPE, count=len(ids))
             flat = flat_ids(ids, writer, int(counts.sum()))
             writer.write(flat, np.concatenate([[0], np.cumsum(counts)]))
