@@ -123,6 +123,12 @@ def walked_config() -> dict:
     corpus = config["corpora"]["demo"]
     corpus["source"]["limit"] = {"rows": 10**9, "bytes": 10**12}
     corpus["lm"]["reference"] = {"bits_per_byte": 1.0, "source": "a paper"}
+    corpus["scale"] = {
+        "documents": 1000,
+        "bytes": 10**6,
+        "bytes_per_token": {"bpe-1000": 4.0},
+        "source": "a dataset card",
+    }
     next(iter(corpus["lm"]["models"].values())).update(gpus=0, nodes=1)
     return validate_config(config, SCHEMA)
 

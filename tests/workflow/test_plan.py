@@ -85,7 +85,7 @@ EXPERIMENTS = {
         # 3 BPE; ByteSpan: 3 sizes x 2 inferences x (global + 2 constraints x 3 variants)
         "finewebedu": (
             3 + 3 * 2 * (1 + 2 * 3) + 1,  # and the byte-level tokenizer
-            ["lm_train", "tok_train", "tok_eval", "validation"],
+            ["bytelm_train", "tok_train", "tok_eval", "validation", "lm_train"],
             3,
         )
     },

@@ -13,4 +13,5 @@ nothing here imports Snakemake, so every function is unit-tested directly.
   default targets.
 - :mod:`schema`, :mod:`checks`: the config against its schema, then its cross-references.
 - :mod:`launch`, :mod:`shell`: training launchers and quoted shell options.
+- :mod:`scale`: each LM's planned tokens and epochs over its training subset (no rule reads it).
 """

@@ -6,7 +6,8 @@ express: the data layout of every corpus, every subset, corpus and tokenizer a b
 ranges that depend on other fields (vocabulary sizes and the special tokens, strides and
 contexts, T-Free's m and k), the blocks a family needs, the byte LM's byte-level tokenizer,
 every LM's preset and training fields, the tokenizers and subsets of tokenized datasets and
-their exports, and the data of every LM training job. Each problem is one
+their exports, the data of every LM training job, and the tokenizations a corpus's
+``scale`` block declares bytes per token for. Each problem is one
 :class:`~toklab.errors.ConfigError`, one line naming the corpus, the key and the value (and
 for a number, the allowed range).
 """
@@ -289,6 +290,30 @@ def check_lm_jobs(plan: Plan, name: str, presets: Path | None = None) -> None:
                 )
 
 
+def check_scale(plan: Plan, name: str, corpus: Block) -> None:
+    """``scale.bytes_per_token`` names tokenizations the corpus's LMs train on.
+
+    A key may also be the tokenizer of a listed StochasTok or BPE-dropout variant (whose
+    value the variant takes), or the byte-level tokenizer of the byte LM.
+    """
+    declared = (corpus.get("scale") or {}).get("bytes_per_token") or {}
+    trained = set(plan.lm.tokenizer_references(name))
+    for reference in list(trained):
+        other, _, tokenization = reference.rpartition("/")
+        parsed = names.TokenizationName.parse(tokenization)
+        if parsed.method is not None:
+            trained.add(f"{other}/{parsed.tokenizer}" if other else parsed.tokenizer)
+    if corpus.get("bytelm"):
+        trained.add(BYTE_TOKENIZER)
+    for reference in declared:
+        if reference not in trained:
+            known = ", ".join(sorted(trained)) or "none"
+            raise ConfigError(
+                f"corpus '{name}': scale.bytes_per_token names '{reference}', which no LM of "
+                f"the corpus trains on (its LMs' tokenizations: {known})"
+            )
+
+
 def check_foreign_tokenizers(plan: Plan, name: str, corpus: Block) -> None:
     """Foreign tokenizers name a configured corpus and one of its tokenizers."""
     for spec in (corpus.get("evaluation") or {}).get("foreign_tokenizers", []):
@@ -477,5 +502,6 @@ def check_config(
         check_lm_jobs(plan, name, presets)
         check_stochastok(plan, name, corpus)
         check_tfree(plan, name, corpus, presets)
+        check_scale(plan, name, corpus)
     check_morphscore_urls(plan)
     return plan
