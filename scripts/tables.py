@@ -83,6 +83,49 @@ def lm(entries: tuple[tuple[Path, Path], ...], reference: float | None, output: 
     log.info("%s: %d rows", output, n)
 
 
+@cli.command()
+@click.option("--claims", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--table",
+    "evidence_tables",
+    multiple=True,
+    type=(str, click.Path(path_type=Path)),
+    metavar="NAME CSV",
+    help="One of the corpus's tables the claims read (repeat).",
+)
+@click.option(
+    "--curve",
+    "curves",
+    multiple=True,
+    type=(str, click.Path(path_type=Path)),
+    metavar="LABEL METRICS_JSONL",
+    help="One LM's learning curve (repeat).",
+)
+@click.option(
+    "--scale", required=True, type=click.Choice(["demo", "miniature", "paper"]), help="run_scale."
+)
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def findings(
+    claims: Path,
+    evidence_tables: tuple[tuple[str, Path], ...],
+    curves: tuple[tuple[str, Path], ...],
+    scale: str,
+    output: Path,
+) -> None:
+    """The reproduction scorecard: every claim of CLAIMS against the corpus's tables."""
+    from toklab.evaluation import findings as scorecard
+
+    rows = scorecard.findings_rows(
+        scorecard.read_claims(claims),
+        scorecard.evidence_from_files(evidence_tables, curves),
+        scale,
+    )
+    n = tables.write_csv(output, list(scorecard.FINDINGS_COLUMNS), rows)
+    held = sum(row["holds"] == scorecard.YES for row in rows)
+    log.info("%s: %d claims, %d hold", output, n, held)
+
+
 def task_table_command(name: str, table: tables.TaskTable) -> click.Command:
     """The ``name`` command of ``tables.TASK_TABLES``: its ``--entry`` results as one table."""
 

@@ -44,13 +44,14 @@ def test_demo_final_targets(demo):
     everything = demo.final_targets()
     # the demo corpus's, then the addition corpus's: the manifest and 8 byte-corpus files, its
     # BPE's 3 files, 3 x 2 x 3 token arrays, 3 LMs and their results, the LM table and its 2
-    # figures, 3 addition results, their table and its figure
+    # figures, 3 addition results, their table and its figure, and the findings table
     split = everything.index("results/data/addition/manifest.json")
     targets, addition = everything[:split], everything[split:]
-    assert len(addition) == 1 + 2 * 4 + 3 + 3 * 2 * 3 + 3 * 2 + 3 + 3 + 2
-    assert addition[-2:] == [
+    assert len(addition) == 1 + 2 * 4 + 3 + 3 * 2 * 3 + 3 * 2 + 3 + 3 + 2 + 1
+    assert addition[-3:] == [
         "results/tables/stochastok_addition_addition.csv",
         "results/plots/stochastok_addition_addition.png",
+        "results/tables/findings_addition.csv",
     ]
     # 67 before tokenized datasets; then the byte-level tokenizer's two files, 3 x 2 token
     # arrays of 3 files, delphi, nanogpt and cs336 (2 each), tfree (2 subsets x 6 files), three
@@ -60,7 +61,7 @@ def test_demo_final_targets(demo):
     # adds its hasher's two files, its 2 word arrays of 4 files, its LM and result, the word
     # counts and its two tables. The Unigram tokenizer adds its two files.
     expected = 67 + 2 + 2 + 3 * 2 * 3 + 2 + 2 + 2 + 2 * 6 + 3 * 2 + 3 + 3 * 2 * 3 + 2 + 4 + 6
-    expected += 2 + 2 * 4 + 2 + 3
+    expected += 2 + 2 * 4 + 2 + 3 + 1  # and the findings table
     assert len(targets) == len(set(targets)) == expected
     assert targets[0] == "results/data/demo/manifest.json"
     assert "results/data/demo/bytes/validation.pretok" in targets
@@ -69,14 +70,36 @@ def test_demo_final_targets(demo):
     assert "results/tokenizers/demo/bytespan-surprisal-global-frequency-1500/stats.csv" in targets
     assert "results/models/lm/demo/demo/bytes/bytelm/model.safetensors" in targets
     assert "results/predictions/demo/bytelm.zarr" in targets
-    assert targets[-6:] == [
+    assert targets[-7:] == [
         "results/tables/tokenizer_stats_demo.csv",
         "results/tables/compression_demo.csv",
         "results/tables/bpe_training_demo.csv",
         "results/plots/morphscore_fertility_demo.png",
         "results/plots/vocab_overlap_demo.png",
         "results/plots/surprisal_example_demo.png",
+        "results/tables/findings_demo.csv",
     ]
+
+
+def test_findings_read_the_tables_and_curves_the_config_builds(demo):
+    assert demo.findings.tables("addition") == [
+        ("lm", "results/tables/lm_addition.csv"),
+        ("stochastok_addition", "results/tables/stochastok_addition_addition.csv"),
+    ]
+    assert [name for name, _ in demo.findings.tables("demo")] == [
+        "tokenizer_stats", "compression", "lm", "stochastok_langgame", "stochastok_benchmarks",
+        "tfree_fertility", "tfree_params",
+    ]  # fmt: skip
+    curves = demo.findings.curves("addition")
+    assert curves[0] == (
+        "bpe-320 (tiny)",
+        "results/models/lm/addition/addition/bpe-320/tiny/metrics.jsonl",
+    )
+    inputs = demo.findings.inputs("demo")
+    assert inputs["claims"].endswith("resources/paper_findings.yaml")
+    options = demo.findings.options("addition")
+    assert options.startswith("--table lm results/tables/lm_addition.csv --table ")
+    assert "--curve 'bpe-320 (tiny)' " in options and options.endswith("--scale demo")
 
 
 #: Per experiment: {corpus: (tokenizers, byte subsets, plots)}, derived from the configs by hand.
@@ -128,6 +151,12 @@ def test_experiment_targets(experiment):
     targets = plan.final_targets()
     assert len(targets) == len(set(targets))
     assert all(t.startswith("results/") for t in targets)
+    assert plan.config.run_scale == "paper"
+    assert all(
+        "--scale paper" in plan.findings.options(c)
+        for c in plan.corpora
+        if plan.findings.targets(c)
+    )
 
 
 def test_cs336_compression_table_applies_the_other_corpus_tokenizer():

@@ -349,6 +349,31 @@ def test_demo_language_models(demo_run):
         assert (demo_run / f"results/plots/{name}_demo.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_demo_findings(demo_run):
+    import csv
+
+    from toklab.evaluation import findings
+
+    testable = {}
+    for corpus in ("demo", "addition"):
+        path = demo_run / f"results/tables/findings_{corpus}.csv"
+        with path.open(encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            rows = list(reader)
+        assert reader.fieldnames == list(findings.FINDINGS_COLUMNS)
+        assert [r["claim_id"] for r in rows] == list(findings.CLAIMS)
+        assert {r["scale"] for r in rows} == {"demo"}
+        testable[corpus] = {r["claim_id"] for r in rows if r["holds"] != findings.UNTESTABLE}
+    assert testable["addition"] == {
+        "stochastok_addition_base", "stochastok_addition_robust", "delphi_loss_checkpoints"
+    }  # fmt: skip
+    assert {
+        "bytespan_morphscore", "bytespan_lm_parity", "stochastok_langgame",
+        "stochastok_benchmarks", "tfree_fertility", "tfree_parameters", "tfree_duplicates",
+        "tfree_next_word", "delphi_loss_checkpoints",
+    } == testable["demo"]  # fmt: skip
+
+
 def test_demo_stochastok(demo_run):
     import csv
 

@@ -221,3 +221,28 @@ rule tfree_params_table:
     shell:
         "python {params.script:q} params-table --presets {input.presets:q} {params.options}"
         " --output {output:q} 2> {log:q}"
+
+
+rule findings_table:
+    input:
+        unpack(from_plan(plan.findings.inputs)),
+    output:
+        report(
+            layout.table("findings"),
+            caption="../report/findings.rst",
+            category="Findings",
+        ),
+    log:
+        layout.log("table", table="findings"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        script=script("tables.py"),
+        options=from_plan(plan.findings.options),
+    shell:
+        "python {params.script:q} findings --claims {input.claims:q} {params.options}"
+        " --output {output:q} 2> {log:q}"

@@ -22,6 +22,8 @@ class WorkflowConfig:
 
     def __init__(self, config: dict[str, Any], repository: str | os.PathLike | None = None) -> None:
         self.corpora: dict[str, Block] = config["corpora"]
+        #: the scale the findings tables report (demo, miniature or paper)
+        self.run_scale: str = config.get("run_scale", "paper")
         #: the repository, whose resources/ a config may name (Snakemake may run elsewhere)
         self.repository = repository
 

@@ -12,6 +12,7 @@ only the stages it reads, so their dependencies run one way (each reads the conf
     lm          LMs and the LM table       ← cues, tokenized, tfree
     tasks       StochasTok's tasks         ← tokenized, lm
     evaluation  statistics, tables, plots  ← data, tokenizers
+    findings    the findings table         ← lm, tasks, tfree, evaluation
 
 Their methods take plain names (corpus, subset, tokenizer), never Snakemake objects, and raise
 :class:`~toklab.errors.ConfigError` for anything the config does not configure;
@@ -27,6 +28,7 @@ from toklab.workflow.config import WorkflowConfig
 from toklab.workflow.cues import CuesPlan
 from toklab.workflow.data import DataPlan
 from toklab.workflow.evaluation import EvaluationPlan
+from toklab.workflow.findings import FindingsPlan
 from toklab.workflow.lm import LmPlan
 from toklab.workflow.tasks import TasksPlan
 from toklab.workflow.tfree import TfreePlan
@@ -48,6 +50,9 @@ class Plan:
         self.lm = LmPlan(self.config, self.cues, self.tokenized, self.tfree)
         self.tasks = TasksPlan(self.config, self.tokenized, self.lm)
         self.evaluation = EvaluationPlan(self.config, self.data, self.tokenizers)
+        self.findings = FindingsPlan(
+            self.config, self.lm, (self.lm, self.tasks, self.tfree, self.evaluation)
+        )
 
     def final_targets(self) -> list[str]:
         """The default target: every stage landed so far, for every configured corpus.
@@ -63,6 +68,7 @@ class Plan:
             self.tasks,
             self.tfree,
             self.evaluation,
+            self.findings,
         )
         targets = [
             target
