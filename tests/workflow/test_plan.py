@@ -121,6 +121,12 @@ EXPERIMENTS = {
         "openwebtext": (1, ["validation", "train"], 1),
     },
     "delphi_stories": {"stories": (2, ["train", "validation"], 2)},
+    "miniature": {
+        # 1 BPE, 1 Unigram, 3 ByteSpan (global frequency, monotonic frequency and seeding75),
+        # the byte-level tokenizer and one T-Free hasher
+        "miniature": (7, ["lm_train", "tok_train", "tok_eval", "validation"], 3),
+        "additionmini": (1, ["train", "validation"], 0),
+    },
     "stochastok_openwebtext": {
         "openwebtext": (1, ["validation", "train"], 0),
         "addition": (0, ["train", "validation"], 0),
@@ -151,12 +157,10 @@ def test_experiment_targets(experiment):
     targets = plan.final_targets()
     assert len(targets) == len(set(targets))
     assert all(t.startswith("results/") for t in targets)
-    assert plan.config.run_scale == "paper"
-    assert all(
-        "--scale paper" in plan.findings.options(c)
-        for c in plan.corpora
-        if plan.findings.targets(c)
-    )
+    scale = "miniature" if experiment == "miniature" else "paper"
+    assert plan.config.run_scale == scale
+    for corpus in plan.corpora:
+        assert plan.findings.options(corpus).endswith(f"--scale {scale}")
 
 
 def test_cs336_compression_table_applies_the_other_corpus_tokenizer():
