@@ -80,9 +80,10 @@ rule train_bytespan:
         tokenizer=names.ByteSpanName.wildcard(),
     conda:
         "../envs/cpu.yaml"
-    threads: 1
+    # one thread reads the cue, the others count spans (the global pass: one, and a reader)
+    threads: 4
     resources:
-        mem_mb=32000,
+        mem_mb=4000,
         runtime=720,
     params:
         script=script("train_tokenizer.py"),
