@@ -120,7 +120,7 @@ def test_addition_claims_read_the_last_step_of_the_held_out_split():
     ]
     base = f.stochastok_addition_base(evidence(stochastok_addition=rows))
     assert base.holds == YES
-    assert "own 0.45 (n=400); chars 0 (n=400)" in base.value
+    assert "own 0.45 (n=400); stochastok 0.05, chars 0 (mean 0.025)" in base.value
     robust = f.stochastok_addition_robust(evidence(stochastok_addition=rows))
     assert robust.holds == YES
     assert "bpe-320-stochastok1: lowest 0.93 (chars); bpe-320: lowest 0 (chars)" in robust.value
