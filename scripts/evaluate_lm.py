@@ -41,6 +41,12 @@ path_option = click.Path(path_type=Path)
 @click.option("--next-word-per-document", default=8, show_default=True)
 @click.option("--next-word-new-tokens", default=24, show_default=True, help="Token models.")
 @click.option(
+    "--next-word-frequent",
+    default=0,
+    show_default=True,
+    help="Targets only among the N most frequent words (0: all).",
+)
+@click.option(
     "--context", default=2048, show_default=True, help="Window length (capped by the model)."
 )
 @click.option("--stride", default=512, show_default=True, help="Window stride.")
@@ -60,6 +66,7 @@ def main(
     next_word_items: int,
     next_word_per_document: int,
     next_word_new_tokens: int,
+    next_word_frequent: int,
     context: int,
     stride: int,
     batch_size: int,
@@ -82,7 +89,7 @@ def main(
     if text_prefix is not None:
         next_word = NextWordSettings(
             text_prefix, next_word_context, next_word_items, next_word_per_document,
-            next_word_new_tokens,
+            next_word_new_tokens, next_word_frequent,
         )  # fmt: skip
     device = "cuda" if torch.cuda.is_available() else "cpu"
     result = evaluate_language_model(

@@ -58,6 +58,18 @@ def test_items_are_letter_words_after_a_full_context():
         next_word_items(TEXTS, context_words=0, max_items=4)
 
 
+def test_items_among_the_most_frequent_words():
+    """frequent_words N: only the N most frequent letter words are targets (ties: seen first)."""
+    items = next_word_items(TEXTS, context_words=4, max_items=100, per_document=100,
+                            frequent_words=2)  # fmt: skip
+    # "the" (4 times) and "sat" (twice; "on" too, but seen later) of the first document
+    assert [item.target for item in items] == ["the", "the", "sat", "the"]
+    everything = next_word_items(TEXTS, context_words=4, max_items=100, per_document=100)
+    assert [i for i in everything if i.target in ("the", "sat")] == items
+    with pytest.raises(ConfigError, match="frequent_words"):
+        next_word_items(TEXTS, context_words=4, max_items=4, frequent_words=-1)
+
+
 def test_the_guess_is_the_item_after_the_context():
     context = ("the", "black")
     assert next_item(context, " cat sat") == "cat"

@@ -82,6 +82,8 @@ class NextWordSettings:
     max_items: int = 500
     per_document: int = 8
     max_new_tokens: int = 24
+    #: Targets only among the N most frequent letter words (0: every word).
+    frequent_words: int = 0
 
     def items(self) -> list[NextWordItem]:
         """The items of the byte corpus's documents."""
@@ -94,6 +96,7 @@ class NextWordSettings:
             context_words=self.context_words,
             max_items=self.max_items,
             per_document=self.per_document,
+            frequent_words=self.frequent_words,
         )
 
 

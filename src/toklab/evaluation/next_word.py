@@ -11,7 +11,10 @@ document, and its context is exactly those ``context_words`` words; a context th
 ``<|no_ws|>`` (which tells T-Free that no space follows, and a token model nothing) is left
 out, as are documents the word split refuses (NUL characters). At most ``per_document``
 targets are taken from a document, evenly spread over its eligible positions, documents in
-order, until ``max_items``: every model is scored on the same items.
+order, until ``max_items``: every model is scored on the same items. With ``frequent_words``
+N > 0, a target must also be one of the N most frequent letter words of the documents (ties:
+the word seen first): a tiny model on a language of many word forms can register those, where
+it names almost no word of the whole text.
 
 **Guesses.** Both kinds of model must produce the target as the next item of the word split. A
 token model reads the context's text (:func:`~toklab.tokenizers.tfree.join_words` of the
@@ -31,6 +34,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,23 +63,38 @@ class NextWordItem:
 
 
 def next_word_items(
-    documents: Iterable[str], *, context_words: int, max_items: int, per_document: int = 8
+    documents: Iterable[str],
+    *,
+    context_words: int,
+    max_items: int,
+    per_document: int = 8,
+    frequent_words: int = 0,
 ) -> list[NextWordItem]:
     """The evaluation's items, in document order (see the module doc)."""
     for name, value in (("context_words", context_words), ("max_items", max_items),
                         ("per_document", per_document)):  # fmt: skip
         if value < 1:
             raise ConfigError(f"next-word {name} must be at least 1, got {value}")
-    items: list[NextWordItem] = []
+    if frequent_words < 0:
+        raise ConfigError(f"next-word frequent_words must be 0 (all) or more, got {frequent_words}")
+    split = []
     for text in documents:
         try:
-            words = split_words(text)
+            split.append(split_words(text))
         except DataError:  # NUL or lone surrogates: no model's item
             continue
+    allowed = None
+    if frequent_words:
+        counts = Counter(w for words in split for w in words if LETTERS.fullmatch(w))
+        allowed = {w for w, _ in counts.most_common(frequent_words)}
+    items: list[NextWordItem] = []
+    for words in split:
         eligible = [
             i
             for i in range(context_words, len(words))
-            if LETTERS.fullmatch(words[i]) and words[i - 1] != NO_WHITESPACE_TOKEN
+            if LETTERS.fullmatch(words[i])
+            and words[i - 1] != NO_WHITESPACE_TOKEN
+            and (allowed is None or words[i] in allowed)
         ]
         if not eligible:
             continue

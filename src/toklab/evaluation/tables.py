@@ -92,7 +92,7 @@ LM_COLUMNS: dict[str, str] = {
     "train_loss": "last logged training loss, nats per token (T-Free: its scaled BCE per word)",
     "wall_s": "wall-clock seconds of the training job (Snakemake benchmark)",
     "tokens_per_s": "train_tokens_seen / wall_s",
-    "next_word_accuracy": "share of the validation text's letter words the model names exactly (greedy) from the words before them: comparable across every model, T-Free's included",
+    "next_word_accuracy": "share of the validation text's letter words (with lm.evaluation.next_word.frequent_words N: of those among its N most frequent) the model names exactly (greedy) from the words before them: comparable across every model, T-Free's included",
     "next_word_stderr": "its binomial standard error, sqrt(a (1 - a) / items)",
     "next_word_items": "words scored for next_word_accuracy (the same for every row)",
     "next_word_oov": "T-Free: share of those words in neither its dictionary nor their context (no guess can be right); empty for token models",

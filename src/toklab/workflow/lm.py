@@ -324,6 +324,7 @@ class LmPlan:
                     ("items", "items"),
                     ("per-document", "per_document"),
                     ("new-tokens", "max_new_tokens"),
+                    ("frequent", "frequent_words"),
                 )
             ]
         return {key: value for key, value in block.items() if key != "next_word"} | {
