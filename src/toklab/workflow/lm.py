@@ -326,6 +326,7 @@ class LmPlan:
                     ("new-tokens", "max_new_tokens"),
                     ("frequent", "frequent_words"),
                 )
+                if key != "frequent_words" or next_word[key]
             ]
         return {key: value for key, value in block.items() if key != "next_word"} | {
             "options": " ".join(options)
