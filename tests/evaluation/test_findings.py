@@ -161,6 +161,15 @@ def test_tfree_claims():
     assert outcome.holds == YES and "de: T-Free 1.18; bpe-64000 1.9" in outcome.value
     fertility[3]["fertility"] = 2.0
     assert f.tfree_fertility(evidence(tfree_fertility=fertility)).holds == NO
+    # another corpus's tokenizers and pretrained ones are subword tokenizers too
+    other = [
+        {"language": "en", "tokenizer": "wiki/pretrained-mistral", "fertility": 1.397},
+        {"language": "en", "tokenizer": "tfree-32000-m10-k2", "fertility": 1.163},
+        {"language": "en", "tokenizer": "bytes", "fertility": 5.0},
+    ]
+    assert f.tfree_fertility(evidence(tfree_fertility=other)).value == (
+        "en: T-Free 1.16; wiki/pretrained-mistral 1.4"
+    )
 
     params = [
         {"preset": "1B", "v": 8192, "dense_vocab_size": 32000, "embedding_head_reduction": 0.74},
@@ -170,7 +179,8 @@ def test_tfree_claims():
     assert outcome.holds == YES and outcome.value == "1B v=8192: -87.5% against 64,000"
 
     stats = [stats_row("bpe-500", "bpe", 500, "all", "", duplicates=0.1),
-             stats_row("bpe-64000", "bpe", 64000, "all", "", duplicates=0.35)]  # fmt: skip
+             stats_row("bpe-64000", "bpe", 64000, "all", "", duplicates=0.35),
+             stats_row("pretrained-gpt2", "pretrained-gpt2", 50257, "all", "", duplicates=0.3)]  # fmt: skip
     outcome = f.tfree_duplicates(evidence(tokenizer_stats=stats, tfree_fertility=fertility))
     assert outcome.holds == YES and outcome.value == "bpe-64000 35.0%; T-Free 0.0%"
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -344,8 +345,16 @@ def stochastok_benchmarks(evidence: Evidence) -> Outcome:
     )
 
 
-def _subword(family: str) -> bool:
-    return family.split("-")[0] in ("bpe", "hfbpe", "unigram") or family.startswith("pretrained")
+def _subword(name: str) -> bool:
+    """Whether a tokenizer (or family) name, another corpus's included, is a subword one."""
+    name = name.rsplit("/", 1)[-1]
+    return name.split("-")[0] in ("bpe", "hfbpe", "unigram", "pretrained")
+
+
+def _size(name: str) -> int:
+    """A tokenizer name's vocabulary size (0 without one)."""
+    found = re.search(r"-([0-9]+)$", name)
+    return int(found.group(1)) if found else 0
 
 
 def tfree_fertility(evidence: Evidence) -> Outcome:
@@ -356,10 +365,8 @@ def tfree_fertility(evidence: Evidence) -> Outcome:
         by_language[row["language"]][row["tokenizer"]] = float(row["fertility"])
     parts, holds = [], []
     for language, values in sorted(by_language.items()):
-        tfree = {t: v for t, v in values.items() if t.startswith("tfree")}
-        subword = {
-            t: v for t, v in values.items() if _subword(t.rsplit("-", 1)[0]) or t.startswith("bpe")
-        }
+        tfree = {t: v for t, v in values.items() if t.rsplit("/", 1)[-1].startswith("tfree")}
+        subword = {t: v for t, v in values.items() if _subword(t) and method_of(t) is None}
         if not tfree or not subword:
             continue
         best = min(subword, key=subword.__getitem__)
@@ -411,7 +418,7 @@ def tfree_duplicates(evidence: Evidence) -> Outcome:
     ]
     if not shares:
         return untestable("no subword tokenizer statistics with duplicate tokens")
-    largest = max(shares, key=lambda t: int(t.rsplit("-", 1)[-1]) if t[-1].isdigit() else 0)
+    largest = max(shares, key=_size)
     value = f"{largest} {shares[largest]:.1%}" + (f"; T-Free {max(tfree):.1%}" if tfree else "")
     holds = shares[largest] > 0 and (not tfree or max(tfree) == 0)
     return Outcome(
