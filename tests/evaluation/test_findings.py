@@ -199,6 +199,9 @@ def test_next_word_accuracy_of_tfree_against_the_token_model_of_the_same_blocks(
     assert f.tfree_next_word(evidence(lm=rows)).holds == NO
     zeros = [{**r, "next_word_accuracy": "0", "next_word_stderr": "0"} for r in rows[:2]]
     assert f.tfree_next_word(evidence(lm=zeros)).holds == NOISE
+    # 2 words of 500 each: not told apart from none
+    few = [{**r, "next_word_accuracy": "0.004", "next_word_stderr": "0.0028"} for r in rows[:2]]
+    assert f.tfree_next_word(evidence(lm=few)).holds == NOISE
 
 
 def test_cs336_bytes_per_token_against_the_quoted_values():

@@ -443,12 +443,12 @@ def tfree_next_word(evidence: Evidence) -> Outcome:
     se_a, se_b = float(t["next_word_stderr"] or 0), float(k["next_word_stderr"] or 0)
     stderr = math.hypot(se_a, se_b)
     holds = NO if a - b < -2 * stderr else YES  # comparable: not worse beyond the noise
-    if a == b == 0:
+    if a <= 2 * se_a and b <= 2 * se_b:  # neither is told apart from naming no word at all
         return Outcome(
-            f"T-Free 0; {k['tokenizer']} 0",
-            f"{t['next_word_items']} words",
+            f"T-Free {fmt(a)}; {k['tokenizer']} {fmt(b)}",
+            f"±{fmt(se_a, 2)} and ±{fmt(se_b, 2)} ({t['next_word_items']} words)",
             NOISE,
-            "neither model names a single word: no signal at this scale",
+            "neither model names words beyond the noise: no signal at this scale",
         )
     return Outcome(
         f"T-Free {fmt(a)}; {k['tokenizer']} {fmt(b)}",
