@@ -96,11 +96,15 @@ def test_experiment_dag_with_slurm_resources(tmp_path, experiment):
     for rule, count in expected_counts(config).items():
         assert counts.get(rule, 0) == count, (rule, counts)
 
+    # the CPU miniature (run_scale miniature) asks no GPU anywhere, even on SLURM
+    cpu_only = config.get("run_scale") == "miniature"
     for rule, resources in jobs:
         # every job is submitted with an account, a partition, a time limit and memory
         assert {"slurm_account", "slurm_partition", "runtime", "mem_mb"} <= resources.keys()
         assert resources["slurm_account"] == PLACEHOLDER
-        if rule in gpu_rules():
+        if cpu_only:
+            assert int(resources.get("gpu", 0)) == 0, (rule, resources)
+        elif rule in gpu_rules():
             assert int(resources["gpu"]) >= 1, (rule, resources)
             assert resources["slurm_partition"] == f"{PLACEHOLDER}_GPU"
             assert int(resources["cpus_per_gpu"]) >= 1

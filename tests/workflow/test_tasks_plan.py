@@ -112,13 +112,13 @@ def test_addition_jobs_of_the_demo(demo):
     runs = tasks.addition_runs("addition")
     assert runs == [
         ("addition", "bpe-320", "tiny"),
-        ("addition", "bpe-320-stochastok1", "tiny"),
-        ("addition", "bpe-320-chars", "tiny"),
+        ("addition", "bpe-320-stochastok1", "tiny-short"),
+        ("addition", "bpe-320-chars", "tiny-short"),
     ]
     inputs = tasks.addition_eval_inputs("addition", *runs[2])
     assert (
         inputs["model"]
-        == "results/models/lm/addition/addition/bpe-320-chars/tiny/model.safetensors"
+        == "results/models/lm/addition/addition/bpe-320-chars/tiny-short/model.safetensors"
     )
     assert inputs["tokenizer"] == "results/tokenizers/addition/bpe-320/tokenizer.json"
     assert inputs["split_validation_bin"] == "results/data/addition/bytes/validation.bin"
@@ -127,7 +127,7 @@ def test_addition_jobs_of_the_demo(demo):
         "--split train results/data/addition/bytes/train "
         "--split validation results/data/addition/bytes/validation"
     )
-    assert (params["samples"], params["max_new_tokens"], params["stochastok_p"]) == (40, 6, 1.0)
+    assert (params["samples"], params["max_new_tokens"], params["stochastok_p"]) == (200, 6, 1.0)
     assert tasks.addition_table_options("addition").startswith(
         "--entry addition bpe-320 tiny results/eval/addition/addition/addition/bpe-320/tiny.json"
     )
