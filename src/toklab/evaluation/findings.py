@@ -98,6 +98,15 @@ def proportion_stderr(p: float, n: float) -> float:
     return math.sqrt(max(p * (1 - p), 0.0) / n) if n > 0 else math.inf
 
 
+def every(
+    parts: Sequence[str], holds: Sequence[bool], uncertainty: str, detail: str, *, missing: str
+) -> Outcome:
+    """``yes`` when every comparison holds, else ``no``; untestable (``missing``) without any."""
+    if not holds:
+        return untestable(missing)
+    return Outcome("; ".join(parts), uncertainty, YES if all(holds) else NO, detail)
+
+
 def verdict(difference: float, stderr: float) -> str:
     """``yes`` / ``no`` when ``difference`` (positive: the paper's direction) exceeds 2 stderr."""
     if difference > 2 * stderr:
@@ -199,13 +208,12 @@ def bytespan_lm_parity(evidence: Evidence, tolerance: float = 0.05) -> Outcome:
         holds.append(spread <= tolerance)
         listed = ", ".join(f"{t} {fmt(v)}" for t, v in sorted(values.items()))
         parts.append(f"{model}: {listed} (spread {spread:.1%})")
-    if not holds:
-        return untestable("fewer than two subword tokenizers' LMs of one model with bits per byte")
-    return Outcome(
-        "; ".join(parts),
+    return every(
+        parts,
+        holds,
         "point values (one seed per tokenizer; no spread across seeds measured)",
-        YES if all(holds) else NO,
         f"holds when every model's spread is at most {tolerance:.0%}",
+        missing="fewer than two subword tokenizers' LMs of one model with bits per byte",
     )
 
 
@@ -373,13 +381,12 @@ def tfree_fertility(evidence: Evidence) -> Outcome:
         t_value = min(tfree.values())
         holds.append(t_value < subword[best])
         parts.append(f"{language}: T-Free {fmt(t_value)}; {best} {fmt(subword[best])}")
-    if not holds:
-        return untestable("no T-Free fertility next to a subword tokenizer's")
-    return Outcome(
-        "; ".join(parts),
+    return every(
+        parts,
+        holds,
         "point values over the whole evaluation text",
-        YES if all(holds) else NO,
         "T-Free against the subword tokenizer of lowest fertility, in every language",
+        missing="no T-Free fertility next to a subword tokenizer's",
     )
 
 
@@ -478,11 +485,12 @@ def cs336_bytes_per_token(evidence: Evidence, tolerance: float = 0.05) -> Outcom
         value = float(row["bytes_per_token"])
         holds.append(abs(value - quoted[size]) / quoted[size] <= tolerance)
         parts.append(f"{row['tokenizer']} {value:.3f} (quoted {quoted[size]})")
-    return Outcome(
-        "; ".join(parts),
+    return every(
+        parts,
+        holds,
         f"point values over {rows[0]['total_bytes']} bytes",
-        YES if all(holds) else NO,
         f"holds within {tolerance:.0%} of the quoted values",
+        missing="no 10K or 32K BPE row",
     )
 
 
@@ -504,13 +512,12 @@ def delphi_loss_size(evidence: Evidence) -> Outcome:
         parts.append(
             f"{tokenizer}: " + ", ".join(f"{m} ({p:,}) {fmt(loss)}" for p, loss, m in models)
         )
-    if not holds:
-        return untestable("no tokenizer with LMs of two or more sizes (a suite)")
-    return Outcome(
-        "; ".join(parts),
+    return every(
+        parts,
+        holds,
         "point values (one seed per size)",
-        YES if all(holds) else NO,
         "holds when the loss falls at every larger size",
+        missing="no tokenizer with LMs of two or more sizes (a suite)",
     )
 
 
@@ -528,13 +535,12 @@ def delphi_loss_checkpoints(evidence: Evidence) -> Outcome:
             f"{label}: {fmt(first)} at step {first_step} -> {fmt(last)} at {last_step_} "
             f"({falling} of {len(losses) - 1} evaluations lower than the one before)"
         )
-    if not holds:
-        return untestable("no learning curve with two or more validation losses")
-    return Outcome(
-        "; ".join(parts),
+    return every(
+        parts,
+        holds,
         "point values (each on the fixed validation batches)",
-        YES if all(holds) else NO,
         "holds when every run ends below its first evaluation",
+        missing="no learning curve with two or more validation losses",
     )
 
 
