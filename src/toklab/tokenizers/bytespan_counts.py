@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from toklab.tokenizers.merge_loop import grown
+
 # the table's internals are reused as they are: one hash table of byte strings for the project
 from toklab.tokenizers.pretoken_scan import (
     PretokenCounts,
@@ -97,16 +99,6 @@ def _probe(slots, pool, rows, source, a, b):  # pragma: no cover - compiled
         ):
             return slot, h
         slot = (slot + 1) & mask
-
-
-@njit(cache=True, nogil=True)
-def _room(array, size):  # pragma: no cover - compiled
-    """``array`` if it holds ``size`` items, else a copy with at least twice the room."""
-    if size <= len(array):
-        return array
-    bigger = np.empty(max(size, 2 * len(array)), dtype=array.dtype)
-    bigger[: len(array)] = array
-    return bigger
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,7 +238,7 @@ def count_chunk_spans(
         if len(key) < size:
             key = np.empty(2 * size, dtype=np.uint8)
         table = _with_room(table, size)
-        first = _room(first, count + 1)
+        first = grown(first, count + 1)
 
 
 @njit(cache=True, nogil=True)
@@ -393,7 +385,7 @@ def count_chunk_words(
         if len(key) < 1 + stop - w:
             key = np.empty(2 * (1 + stop - w), dtype=np.uint8)
         table = _with_room(table, 4 * (stop - w))
-        first = _room(first, count + 1)
+        first = grown(first, count + 1)
 
 
 @njit(cache=True, nogil=True)
@@ -444,7 +436,7 @@ def merge_tables(table, first, other, other_first):  # pragma: no cover - compil
             return table, first
         table = _with_room(table, other[2][k, 1])
         if len(other_first):
-            first = _room(first, count + 1)
+            first = grown(first, count + 1)
 
 
 @njit(cache=True, nogil=True)

@@ -44,7 +44,7 @@ _FIELDS = 8
 
 
 @njit(cache=True, nogil=True)
-def _grown(array, size):
+def grown(array, size):  # pragma: no cover - compiled
     """``array`` itself if it holds ``size`` items, else a copy with at least twice the room."""
     if size <= len(array):
         return array
@@ -334,7 +334,7 @@ def _merge_loop(
 
         a, b = pairs[best, _A], pairs[best, _B]
         length = key_len[a] + key_len[b] - skip
-        pool = _grown(pool, pool_used + length)
+        pool = grown(pool, pool_used + length)
         pool[pool_used : pool_used + key_len[a]] = pool[key_start[a] : key_start[a] + key_len[a]]
         pool[pool_used + key_len[a] : pool_used + length] = pool[
             key_start[b] + skip : key_start[b] + key_len[b]
@@ -356,9 +356,9 @@ def _merge_loop(
                     token_slots = _rehashed_tokens(
                         pool, key_start, key_len, n_tokens, len(key_start)
                     )
-        merge_a = _grown(merge_a, n_merges + 1)
-        merge_b = _grown(merge_b, n_merges + 1)
-        merge_new = _grown(merge_new, n_merges + 1)
+        merge_a = grown(merge_a, n_merges + 1)
+        merge_b = grown(merge_b, n_merges + 1)
+        merge_new = grown(merge_new, n_merges + 1)
         merge_a[n_merges], merge_b[n_merges], merge_new[n_merges] = a, b, new
         step = n_merges
         n_merges += 1
@@ -380,10 +380,10 @@ def _merge_loop(
             if 2 * (n_pairs + n) > len(slots):
                 slots = _rehashed_pairs(pairs, n_pairs + n)
             if n_occ + n > len(occ_word):
-                occ_word = _grown(occ_word, 2 * (n_occ + n))
-                occ_next = _grown(occ_next, 2 * (n_occ + n))
+                occ_word = grown(occ_word, 2 * (n_occ + n))
+                occ_next = grown(occ_next, 2 * (n_occ + n))
             if n_touched + 3 * n > len(touched):
-                touched = _grown(touched, n_touched + 3 * n)
+                touched = grown(touched, n_touched + 3 * n)
             i = j = s
             while i < end:
                 if i + 1 < end and ids[i] == a and ids[i + 1] == b:
