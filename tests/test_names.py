@@ -28,6 +28,7 @@ def bytespan_names(draw) -> ByteSpanName:
         inference=draw(st.sampled_from(["wordpiece", "bpe"])),
         vocab_size=draw(st.integers(770, 10**6)),
         percentile=draw(st.integers(0, 100)) if constraint == "combined" else None,
+        source=draw(st.sampled_from(list(names.BYTESPAN_CUE_SOURCES))),
     )
 
 
@@ -57,6 +58,10 @@ def test_format_parse_round_trip(name):
         (
             "bytespan-entropy-monotonic-seeding75-bpeinf-64000",
             ByteSpanName("entropy", "monotonic", "seeding75", "bpe", 64000),
+        ),
+        (
+            "bytespan-ngram-surprisal-global-frequency-1000",
+            ByteSpanName("surprisal", "global", "frequency", "wordpiece", 1000, source="ngram"),
         ),
     ],
 )

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -138,9 +139,6 @@ def extract_predictions(
     stream = PackedStream(corpus_prefix, eos_id)
     model_hash = sha256_file(Path(checkpoint) / "model.safetensors")
     corpus_hash = corpus.bin_sha256
-    output = Path(output)
-    n = corpus.num_bytes
-    chunks = max(1, math.ceil(n / chunk_bytes))
     expected = {
         "format": FORMAT,
         "model_sha256": model_hash,
@@ -151,8 +149,32 @@ def extract_predictions(
         "chunk_bytes": chunk_bytes,
     }
 
+    def compute(first: int, last: int) -> dict[str, np.ndarray]:
+        targets = stream.token_positions(first, last)
+        return cues_for_targets(
+            model, stream, targets, context, stride, batch_size, eos_id, torch_device
+        )
+
+    return write_predictions(output, expected, corpus, chunk_bytes, compute)
+
+
+def write_predictions(
+    output: str | Path,
+    expected: dict,
+    corpus: ByteCorpus,
+    chunk_bytes: int,
+    compute: Callable[[int, int], dict[str, np.ndarray]],
+) -> Path:
+    """Write the cues ``compute(first, last)`` gives for each chunk of ``corpus`` (resumable).
+
+    ``expected`` is the group's fingerprint (its ``format`` and what made the cues); a partial
+    group with the same fingerprint is resumed chunk by chunk, another one is started over.
+    """
     # Work happens in OUTPUT.partial, renamed to OUTPUT when complete: a failed job (whose
     # declared output Snakemake deletes) leaves the partial group to resume from.
+    output = Path(output)
+    n = corpus.num_bytes
+    chunks = max(1, math.ceil(n / chunk_bytes))
     partial = output.with_name(output.name + ".partial")
     group = _open_or_create(partial, expected, n, chunk_bytes, corpus)
     done = set(group.attrs.get("chunks_done", []))
@@ -162,10 +184,7 @@ def extract_predictions(
             if chunk in done:
                 progress.update(last - first)
                 continue
-            targets = stream.token_positions(first, last)
-            cues = cues_for_targets(
-                model, stream, targets, context, stride, batch_size, eos_id, torch_device
-            )
+            cues = compute(first, last)
             for cue in CUES:
                 group[cue][first:last] = cues[cue]
             done.add(chunk)

@@ -15,7 +15,8 @@ tested against it, so the grammar exists once.
 - ByteSpan: ``bytespan-{cue}-{constraint}-{variant}-{V}`` with WordPiece inference and
   ``bytespan-{cue}-{constraint}-{variant}-bpeinf-{V}`` with BPE-merge inference, where the
   constraint is ``global``, ``monotonic`` or ``combined-p{percentile}`` and the variant is
-  ``frequency``, ``balanced`` or ``seeding{P}`` (P in 0..100).
+  ``frequency``, ``balanced`` or ``seeding{P}`` (P in 0..100); the cue is the byte LM's
+  (``surprisal``) or, prefixed with ``ngram-``, the byte n-gram model's (``ngram-surprisal``).
 
 A token array is named by its *tokenization*: a tokenizer's name, or one of its variants
 (:class:`TokenizationName`): ``{tokenizer}-stochastok{p}`` (StochasTok-expanded),
@@ -140,6 +141,19 @@ class UnigramName(Grammar):
 # ByteSpan
 
 BYTESPAN_CUES = ("entropy", "surprisal", "space_nll", "eos_nll")
+#: Where a ByteSpan cue comes from, by its prefix in names and configs: the byte LM (none) or
+#: the byte n-gram model (``ngram-``), each the corpus block of that name.
+BYTESPAN_CUE_SOURCES = {"bytelm": "", "ngram": "ngram-"}
+
+
+def bytespan_cue(cue: str) -> tuple[str, str]:
+    """``(source, cue)`` of a configured cue: ``ngram-surprisal`` is ``("ngram", "surprisal")``."""
+    for source, prefix in reversed(BYTESPAN_CUE_SOURCES.items()):
+        if prefix and cue.startswith(prefix):
+            return source, cue.removeprefix(prefix)
+    return "bytelm", cue
+
+
 BYTESPAN_CONSTRAINTS = ("global", "monotonic", "combined")
 #: A variant: frequency, balanced, or seeding with a percentage 0..100 of V from spans.
 BYTESPAN_VARIANT = r"frequency|balanced|seeding(?:[0-9]|[1-9][0-9]|100)"
@@ -165,7 +179,7 @@ def bytespan_seeding(variant: str, constraint: str) -> float | None:
 
 @dataclass(frozen=True)
 class ByteSpanName(Grammar):
-    """``bytespan-{cue}-{constraint}-{variant}[-bpeinf]-{V}``."""
+    """``bytespan-[ngram-]{cue}-{constraint}-{variant}[-bpeinf]-{V}``."""
 
     cue: str
     constraint: str  # global | monotonic | combined
@@ -173,10 +187,12 @@ class ByteSpanName(Grammar):
     inference: str  # wordpiece | bpe
     vocab_size: int
     percentile: int | None = None  # the combined constraint's threshold
+    source: str = "bytelm"  # bytelm | ngram: the model whose cue it is
 
     FAMILY: ClassVar[str] = "ByteSpan"
     PATTERN: ClassVar[str] = (
-        rf"bytespan-(?P<cue>{'|'.join(BYTESPAN_CUES)})"
+        r"bytespan-(?P<source>ngram-)?"
+        rf"(?P<cue>{'|'.join(BYTESPAN_CUES)})"
         r"-(?P<constraint>global|monotonic|combined-p(?:[0-9]|[1-9][0-9]|100))"
         rf"-(?P<variant>{BYTESPAN_VARIANT})"
         r"(?P<inference>-bpeinf)?-(?P<vocab>[0-9]+)"
@@ -185,6 +201,8 @@ class ByteSpanName(Grammar):
     def __post_init__(self) -> None:
         if self.cue not in BYTESPAN_CUES:
             raise ConfigError(f"unknown ByteSpan cue '{self.cue}'")
+        if self.source not in BYTESPAN_CUE_SOURCES:
+            raise ConfigError(f"unknown ByteSpan cue source '{self.source}'")
         if self.constraint not in BYTESPAN_CONSTRAINTS:
             raise ConfigError(f"unknown ByteSpan constraint '{self.constraint}'")
         if (self.percentile is not None) != (self.constraint == "combined"):
@@ -203,6 +221,7 @@ class ByteSpanName(Grammar):
             inference="bpe" if groups["inference"] else "wordpiece",
             vocab_size=int(groups["vocab"]),
             percentile=int(percentile) if percentile else None,
+            source="ngram" if groups["source"] else "bytelm",
         )
 
     @property
@@ -211,10 +230,11 @@ class ByteSpanName(Grammar):
         return f"combined-p{self.percentile}" if self.constraint == "combined" else self.constraint
 
     def format(self) -> str:
-        """``bytespan-{cue}-{constraint}-{variant}[-bpeinf]-{V}``."""
+        """``bytespan-[ngram-]{cue}-{constraint}-{variant}[-bpeinf]-{V}``."""
         suffix = BYTESPAN_INFERENCE_SUFFIX[self.inference]
         return (
-            f"bytespan-{self.cue}-{self.constraint_name}-{self.variant}{suffix}-{self.vocab_size}"
+            f"bytespan-{BYTESPAN_CUE_SOURCES[self.source]}{self.cue}-{self.constraint_name}"
+            f"-{self.variant}{suffix}-{self.vocab_size}"
         )
 
 

@@ -95,6 +95,16 @@ def set_key(path: str, value):
             "corpus 'demo': the 'bytespan' block needs a 'bytelm' block",
         ),
         (
+            lambda corpus: corpus.pop("ngram"),
+            "corpus 'demo': the 'bytespan' block needs a 'ngram' block",
+        ),
+        (
+            set_key("ngram.predict_subset", "lm_train"),
+            "ByteSpan trains on the subset its cues predict, one for both sources "
+            "(bytelm.predict_subset 'tok_train', ngram.predict_subset 'lm_train')",
+        ),
+        (set_key("ngram.train_subset", "nowhere"), "ngram.train_subset 'nowhere' is not one of"),
+        (
             lambda corpus: corpus.pop("byte_level"),
             "corpus 'demo': bytelm trains on the byte-level tokenizer 'bytes'; add a byte_level:",
         ),

@@ -20,11 +20,17 @@ DEMO_TRAINED = [
     "hfbpe-500",
     "hfbpe-1000",
     "unigram-1000",
-    *(f"bytespan-surprisal-global-frequency-{v}" for v in (1000, 1500)),
     *(
-        f"bytespan-surprisal-{c}-{variant}-{v}"
-        for c in ("monotonic", "combined-p30")
-        for variant in ("frequency", "seeding75", "balanced")
+        f"bytespan-{cue}-{setting}-{v}"
+        for cue in ("surprisal", "ngram-surprisal")
+        for setting in (
+            "global-frequency",
+            *(
+                f"{c}-{variant}"
+                for c in ("monotonic", "combined-p30")
+                for variant in ("frequency", "seeding75", "balanced")
+            ),
+        )
         for v in (1000, 1500)
     ),
 ]
@@ -53,14 +59,15 @@ def test_demo_final_targets(demo):
         "results/plots/stochastok_addition_addition.png",
         "results/tables/findings_addition.csv",
     ]
-    # 67 before tokenized datasets; then the byte-level tokenizer's two files, 3 x 2 token
+    # 96 before tokenized datasets (28 ByteSpan tokenizers of two files, on the byte LM's and
+    # the n-gram model's cues, and both predictions); then the byte-level tokenizer's two files, 3 x 2 token
     # arrays of 3 files, delphi, nanogpt and cs336 (2 each), tfree (2 subsets x 6 files), three
     # LMs with their results, the LM table and its two figures; then bpe-1000's three variant
     # tokenizations (2 subsets x 3 files) and the LM on its StochasTok arrays; LangGame's two
     # results, table and figure; the benchmarks of the 4 LMs, their table and figure. T-Free
     # adds its hasher's two files, its 2 word arrays of 4 files, its LM and result, the word
     # counts and its two tables. The Unigram tokenizer adds its two files.
-    expected = 67 + 2 + 2 + 3 * 2 * 3 + 2 + 2 + 2 + 2 * 6 + 3 * 2 + 3 + 3 * 2 * 3 + 2 + 4 + 6
+    expected = 96 + 2 + 2 + 3 * 2 * 3 + 2 + 2 + 2 + 2 * 6 + 3 * 2 + 3 + 3 * 2 * 3 + 2 + 4 + 6
     expected += 2 + 2 * 4 + 2 + 3 + 1  # and the findings table
     assert len(targets) == len(set(targets)) == expected
     assert targets[0] == "results/data/demo/manifest.json"
@@ -70,6 +77,10 @@ def test_demo_final_targets(demo):
     assert "results/tokenizers/demo/bytespan-surprisal-global-frequency-1500/stats.csv" in targets
     assert "results/models/lm/demo/demo/bytes/bytelm/model.safetensors" in targets
     assert "results/predictions/demo/bytelm.zarr" in targets
+    assert "results/predictions/demo/ngram/predictions.zarr" in targets
+    assert "results/tokenizers/demo/bytespan-ngram-surprisal-global-frequency-1000/stats.csv" in (
+        targets
+    )
     assert targets[-7:] == [
         "results/tables/tokenizer_stats_demo.csv",
         "results/tables/compression_demo.csv",
@@ -463,6 +474,30 @@ def test_demo_tfree_language_model(demo, demo_config):
     assert "--hasher tfree-1024-m4 --preset tiny" in demo.tfree.params_options("demo")
 
 
+def test_ngram_cues_plan_and_bytespan_inputs(demo):
+    assert demo.cues.ngram_inputs("demo") == {
+        **{f"train_{s}": f"results/data/demo/bytes/lm_train.{s}" for s in ("bin", "idx", "pretok")},
+        "train_meta_json": "results/data/demo/bytes/lm_train.meta.json",
+        **{
+            f"corpus_{s}": f"results/data/demo/bytes/tok_train.{s}"
+            for s in ("bin", "idx", "pretok")
+        },
+        "corpus_meta_json": "results/data/demo/bytes/tok_train.meta.json",
+    }
+    assert demo.cues.ngram_params("demo") == {"order": 5, "discount": 0.75}
+    inputs = demo.tokenizers.training_inputs(
+        "demo", "bytespan-ngram-surprisal-monotonic-frequency-1000"
+    )
+    assert inputs["predictions"] == "results/predictions/demo/ngram/predictions.zarr"
+    assert inputs["corpus_bin"] == "results/data/demo/bytes/tok_train.bin"
+    command = demo.tokenizers.training_command(
+        "demo", "bytespan-ngram-surprisal-monotonic-frequency-1000"
+    )
+    assert (
+        "--predictions results/predictions/demo/ngram/predictions.zarr --cue surprisal" in command
+    )
+
+
 def test_byte_lm_is_a_run_of_the_one_lm_rule(demo):
     byte_lm = ("demo", "bytes", "bytelm")
     assert demo.cues.bytelm_run("demo") == byte_lm
@@ -480,6 +515,7 @@ def test_byte_lm_is_a_run_of_the_one_lm_rule(demo):
     assert demo.cues.targets("demo") == [
         "results/models/lm/demo/demo/bytes/bytelm/model.safetensors",
         "results/predictions/demo/bytelm.zarr",
+        "results/predictions/demo/ngram/predictions.zarr",
     ]
 
 

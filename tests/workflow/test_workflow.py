@@ -197,9 +197,9 @@ def test_demo_bytespan_tokenizers(demo_run):
     text = ByteCorpus(demo_run / "results/data/demo/bytes/tok_eval").document_text(1)
     names = [f"{c}-frequency" for c in ("global", "monotonic", "combined-p30")]
     names += [f"{c}-{v}" for c in ("monotonic", "combined-p30") for v in ("seeding75", "balanced")]
-    for name in names:
+    for name in [f"{cue}-{name}" for cue in ("surprisal", "ngram-surprisal") for name in names]:
         for size in (1000, 1500):
-            directory = demo_run / f"results/tokenizers/demo/bytespan-surprisal-{name}-{size}"
+            directory = demo_run / f"results/tokenizers/demo/bytespan-{name}-{size}"
             tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
             assert tokenizer.get_vocab_size() == size
             encoding = tokenizer.encode(text)

@@ -61,6 +61,9 @@ def _subset_references(corpus: Block) -> dict[str, str]:
     if corpus.get("bytelm"):
         for key in ("train_subset", "valid_subset", "predict_subset"):
             references[f"bytelm.{key}"] = corpus["bytelm"][key]
+    if corpus.get("ngram"):
+        for key in ("train_subset", "predict_subset"):
+            references[f"ngram.{key}"] = corpus["ngram"][key]
     if corpus.get("evaluation"):
         references["evaluation.subset"] = corpus["evaluation"]["subset"]
     tokenized = corpus.get("tokenized") or {}
@@ -90,7 +93,7 @@ def check_families(name: str, corpus: Block) -> None:
     for family in FAMILIES:
         if not family.configured(corpus):
             continue
-        for required in family.requires():
+        for required in family.requires(corpus):
             if not corpus.get(required):
                 raise ConfigError(
                     f"corpus '{name}': the '{family.block}' block needs a '{required}' block"

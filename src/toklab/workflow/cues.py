@@ -1,8 +1,10 @@
-"""The cues stage's plan: the byte LM of a corpus and the predictions extracted with it.
+"""The cues stage's plan: per-byte predictions of a byte LM or a byte n-gram model.
 
 The byte LM is trained by the LM stage as the LM of the byte-level tokenizer
 (:mod:`toklab.workflow.lm`); this stage extracts its per-byte predictions (the cues ByteSpan
-segments by). Rules: ``workflow/rules/cues.smk``; script: ``extract_predictions.py``.
+segments by), or counts a byte n-gram model and writes its predictions in the same format
+(:mod:`toklab.ngram_cues`, no GPU). Rules: ``workflow/rules/cues.smk``; scripts:
+``extract_predictions.py``, ``ngram_cues.py``.
 """
 
 from __future__ import annotations
@@ -51,12 +53,35 @@ class CuesPlan:
         lm = self.bytelm(corpus, model)
         return {"gpus": min(lm["gpus"], 1), **lm["extraction"]}
 
+    def ngram(self, corpus: str) -> Block:
+        """The corpus's byte n-gram block."""
+        block = self.config.corpus(corpus).get("ngram")
+        if not block:
+            raise ConfigError(f"no byte n-gram model is configured for corpus '{corpus}'")
+        return block
+
+    def ngram_inputs(self, corpus: str) -> dict[str, str]:
+        """The byte corpora the n-gram model counts (``train_*``) and predicts (``corpus_*``)."""
+        block = self.ngram(corpus)
+        return {
+            **layout.byte_corpus_files(corpus, block["train_subset"], "train"),
+            **layout.byte_corpus_files(corpus, block["predict_subset"], "corpus"),
+        }
+
+    def ngram_params(self, corpus: str) -> dict[str, Any]:
+        """The n-gram model's order and discount."""
+        block = self.ngram(corpus)
+        return {"order": block["order"], "discount": block["discount"]}
+
     def targets(self, corpus: str) -> list[str]:
-        """The byte LM's final weights and its predictions zarr, if the corpus has one."""
+        """The byte LM's final weights and predictions zarr, the n-gram model's, where set."""
+        targets = []
         run = self.bytelm_run(corpus)
-        if run is None:
-            return []
-        return [
-            layout.lm_file(corpus, *run, "model.safetensors"),
-            layout.path(layout.PREDICTIONS, corpus=corpus, model=run[2]),
-        ]
+        if run is not None:
+            targets += [
+                layout.lm_file(corpus, *run, "model.safetensors"),
+                layout.path(layout.PREDICTIONS, corpus=corpus, model=run[2]),
+            ]
+        if self.config.corpus(corpus).get("ngram"):
+            targets.append(layout.path(layout.NGRAM_PREDICTIONS, corpus=corpus))
+        return targets

@@ -90,6 +90,8 @@ class DataPlan:
         if block.get("bytelm"):
             lm = block["bytelm"]
             used += [lm["train_subset"], lm["valid_subset"], lm["predict_subset"]]
+        if block.get("ngram"):
+            used += [block["ngram"]["train_subset"], block["ngram"]["predict_subset"]]
         if block.get("tokenized"):
             used += block["tokenized"]["subsets"]
         tasks = block.get("stochastok") or {}

@@ -60,8 +60,8 @@ class Family:
         """The subset the family's tokenizers are trained on."""
         raise NotImplementedError
 
-    def requires(self) -> tuple[str, ...]:
-        """Other corpus blocks the family needs."""
+    def requires(self, corpus: Block) -> tuple[str, ...]:
+        """Other blocks of ``corpus`` the family needs."""
         return ()
 
     def subset_references(self, corpus: Block) -> dict[str, str]:
@@ -167,14 +167,18 @@ class UnigramFamily(ByteLevelSubwordFamily):
 
 
 class ByteSpanFamily(Family):
-    """ByteSpan tokenizers from the byte LM's cues on its prediction subset."""
+    """ByteSpan tokenizers from the cues of the byte LM or the byte n-gram model.
+
+    Both sources predict the same subset (their ``predict_subset``), where the tokenizers train.
+    """
 
     def settings(self, block: Block) -> list[names.Grammar]:
         """Cues x constraints x variants x inferences x sizes (variants: not for global)."""
         percentile = block["percentile"]
         return [
             names.ByteSpanName(
-                cue=cue,
+                source=names.bytespan_cue(cue)[0],
+                cue=names.bytespan_cue(cue)[1],
                 constraint=constraint,
                 variant=variant,
                 inference=inference,
@@ -190,12 +194,28 @@ class ByteSpanFamily(Family):
         ]
 
     def training_subset(self, corpus: Block) -> str:
-        """The byte LM's prediction subset, where its cues are."""
-        return corpus["bytelm"]["predict_subset"]
+        """The cue sources' prediction subset, where the cues are."""
+        return corpus[self.requires(corpus)[0]]["predict_subset"]
 
-    def requires(self) -> tuple[str, ...]:
-        """The byte LM whose cues the tokenizers segment by."""
-        return ("bytelm",)
+    def requires(self, corpus: Block) -> tuple[str, ...]:
+        """The byte LM and/or the byte n-gram model whose cues the tokenizers segment by."""
+        sources = (names.bytespan_cue(cue)[0] for cue in corpus[self.block]["cues"])
+        return tuple(dict.fromkeys(sources))
+
+    def check(self, name: str, corpus: Block) -> None:
+        """The vocabulary sizes, and one prediction subset for both cue sources."""
+        super().check(name, corpus)
+        subsets = {
+            source: corpus[source]["predict_subset"]
+            for source in self.requires(corpus)
+            if corpus.get(source)  # a missing one: check_families names it
+        }
+        if len(set(subsets.values())) > 1:
+            found = ", ".join(f"{source}.predict_subset '{s}'" for source, s in subsets.items())
+            raise ConfigError(
+                f"corpus '{name}': ByteSpan trains on the subset its cues predict, one for "
+                f"both sources ({found})"
+            )
 
     def min_vocab(self, block: Block) -> tuple[int, str]:
         """Its initial tokens, the special tokens and the unknown token.
@@ -211,12 +231,18 @@ class ByteSpanFamily(Family):
         return initial + len(specials), why
 
     def inputs(self, corpus_name: str, corpus: Block, name: names.Grammar) -> dict[str, str]:
-        """The manifest, the byte LM's predictions zarr and the byte corpus it belongs to."""
-        lm = corpus["bytelm"]
+        """The manifest, the cue source's predictions zarr and the byte corpus it belongs to."""
+        if name.source == "ngram":
+            predictions = layout.path(layout.NGRAM_PREDICTIONS, corpus=corpus_name)
+        else:
+            model = corpus["bytelm"]["name"]
+            predictions = layout.path(layout.PREDICTIONS, corpus=corpus_name, model=model)
         return {
             "manifest": layout.path(layout.MANIFEST, corpus=corpus_name),
-            "predictions": layout.path(layout.PREDICTIONS, corpus=corpus_name, model=lm["name"]),
-            **layout.byte_corpus_files(corpus_name, lm["predict_subset"], "corpus"),
+            "predictions": predictions,
+            **layout.byte_corpus_files(
+                corpus_name, corpus[name.source]["predict_subset"], "corpus"
+            ),
         }
 
     def command(self, corpus_name: str, corpus: Block, name: names.Grammar) -> str:

@@ -45,6 +45,8 @@ MORPHOLOGY = "results/data/{corpus}/morphology/{language}.csv"
 # The byte LM's predictions (the byte LM itself is the LM of the byte-level tokenizer, LM_DIR)
 
 PREDICTIONS = "results/predictions/{corpus}/{model}.zarr"
+#: The byte n-gram model's predictions (toklab.ngram_cues), the same zarr format.
+NGRAM_PREDICTIONS = "results/predictions/{corpus}/ngram/predictions.zarr"
 
 # ---------------------------------------------------------------------------------------------
 # Tokenizers and their evaluation
@@ -125,6 +127,7 @@ LOGS = {
     "byte_corpus": "logs/data/byte_corpus/{corpus}/{subset}.log",
     "demo_morphology": "logs/data/demo_morphology/{corpus}/{language}.log",
     "extract_predictions": "logs/predictions/{corpus}/{model}.log",
+    "ngram_cues": "logs/predictions/{corpus}/ngram.log",
     "train_tokenizer": "logs/tokenizers/{corpus}/{tokenizer}.log",
     "download_morphscore": "logs/evaluation/download_morphscore/{morphscore_language}.log",
     "tokenizer_stats": "logs/evaluation/{corpus}/{tokenizer_corpus}/{tokenizer}.log",
@@ -156,6 +159,7 @@ LOGS = {
 }
 TOKENIZER_BENCHMARK = "results/benchmarks/tokenizers/{corpus}/{tokenizer}.tsv"
 PREDICTIONS_BENCHMARK = "results/benchmarks/predictions/{corpus}/{model}.tsv"
+NGRAM_PREDICTIONS_BENCHMARK = "results/benchmarks/predictions/{corpus}/ngram.tsv"
 
 
 def path(template: str, **fields: object) -> str:
