@@ -189,10 +189,19 @@ def _distribution(
     totals: np.ndarray,
     types: np.ndarray,
     context_offsets: np.ndarray,
-    p: np.ndarray,
-) -> None:
-    """The next-symbol distribution after ``context`` (most recent symbol first), into ``p``."""
-    p[:] = 1.0 / SYMBOLS
+    seen: np.ndarray,
+    q: np.ndarray,
+) -> float:
+    """The next-symbol distribution after ``context`` (most recent symbol first): ``scale * q``.
+
+    Each order scales the lower orders' distribution by its ``gamma`` and adds its own
+    discounted counts; the scaling is kept as one factor, so an order costs its seen symbols
+    only. ``q`` holds 1/257 for the symbols never counted (``seen`` lists the others, which are
+    reset here): no order changes those.
+    """
+    for w in seen:
+        q[w] = 1.0 / SYMBOLS
+    scale = 1.0
     key = np.uint64(0)
     for k in range(1, order + 1):
         if k > 1:  # the context of order k: one older symbol
@@ -202,12 +211,13 @@ def _distribution(
         if c == hi or contexts[c] != key:
             continue  # an unseen context leaves the lower order's distribution as it is
         total = totals[c]
-        gamma = discount * types[c] / total
-        for w in range(SYMBOLS):
-            p[w] *= gamma
+        scale *= discount * types[c] / total
         for g in range(first[c], first[c] + types[c]):
             # every count is at least 1 > discount: max(count - D, 0) is count - D
-            p[np.int64(grams[g] & np.uint64(SYMBOLS_MASK))] += (counts[g] - discount) / total
+            q[np.int64(grams[g] & np.uint64(SYMBOLS_MASK))] += (counts[g] - discount) / (
+                total * scale
+            )
+    return scale
 
 
 @numba.njit(cache=True, parallel=True)
@@ -224,33 +234,38 @@ def _cues(
     totals: np.ndarray,
     types: np.ndarray,
     context_offsets: np.ndarray,
+    seen: np.ndarray,
     out: np.ndarray,
 ) -> None:
     """The cues of bytes ``first_byte + i`` (documents starting at ``starts[i]``) into ``out``.
 
-    ``out[i]`` gets (entropy, surprisal, -log P(space), -log P(EOS)), float32 in nats.
+    ``out[i]`` gets (entropy, surprisal, -log P(space), -log P(EOS)), float32 in nats. The
+    symbols never counted share one probability: the entropy takes one log for all of them.
     """
     n = len(starts)
+    unseen = SYMBOLS - len(seen)
     blocks = (n + 1023) // 1024
     for b in numba.prange(blocks):
-        p = np.empty(SYMBOLS, dtype=np.float64)
+        q = np.full(SYMBOLS, 1.0 / SYMBOLS)
         context = np.empty(max(order - 1, 1), dtype=np.int64)
         for i in range(b * 1024, min(n, (b + 1) * 1024)):
             position = first_byte + i
             for j in range(order - 1):
                 back = position - 1 - j
                 context[j] = EOS if back < starts[i] else data[back]
-            _distribution(
+            scale = _distribution(
                 context, order, discount, grams, counts, contexts, first, totals, types,
-                context_offsets, p,
+                context_offsets, seen, q,
             )  # fmt: skip
-            entropy = 0.0
-            for w in range(SYMBOLS):
-                entropy -= p[w] * np.log(p[w])
+            rest = scale / SYMBOLS
+            entropy = -unseen * rest * np.log(rest) if unseen else 0.0
+            for w in seen:
+                probability = q[w] * scale
+                entropy -= probability * np.log(probability)
             out[i, 0] = entropy
-            out[i, 1] = -np.log(p[data[position]])
-            out[i, 2] = -np.log(p[SPACE_BYTE])
-            out[i, 3] = -np.log(p[EOS])
+            out[i, 1] = -np.log(q[data[position]] * scale)
+            out[i, 2] = -np.log(q[SPACE_BYTE] * scale)
+            out[i, 3] = -np.log(q[EOS] * scale)
 
 
 def ngram_cues(
@@ -263,7 +278,8 @@ def ngram_cues(
     out = np.empty((last - first, len(CUES)), dtype=np.float32)
     _cues(
         corpus.bytes, starts, first, counts.order, discount, counts.grams, counts.counts,
-        counts.contexts, counts.first, counts.totals, counts.types, counts.context_offsets, out,
+        counts.contexts, counts.first, counts.totals, counts.types, counts.context_offsets,
+        counts.grams[: counts.gram_offsets[1]].astype(np.int64), out,
     )  # fmt: skip
     return {cue: out[:, column] for column, cue in enumerate(CUES)}
 
