@@ -11,3 +11,7 @@ class ConfigError(ToklabError):
 
 class DataError(ToklabError):
     """Input data is missing, empty, corrupt, or too small for what was asked of it."""
+
+
+class HubError(ToklabError):
+    """The Hugging Face Hub is unreachable, or refused a request (token, rights, repo)."""

@@ -6,10 +6,10 @@ express: the data layout of every corpus, every subset, corpus and tokenizer a b
 ranges that depend on other fields (vocabulary sizes and the special tokens, strides and
 contexts, T-Free's m and k), the blocks a family needs, the byte LM's byte-level tokenizer,
 every LM's preset and training fields, the tokenizers and subsets of tokenized datasets and
-their exports, the data of every LM training job, and the tokenizations a corpus's
-``scale`` block declares bytes per token for. Each problem is one
-:class:`~toklab.errors.ConfigError`, one line naming the corpus, the key and the value (and
-for a number, the allowed range).
+their exports, the data of every LM training job, the tokenizations a corpus's ``scale``
+block declares bytes per token for, and the Hub repo ids of the publish targets. Each problem
+is one :class:`~toklab.errors.ConfigError`, one line naming the corpus, the key and the value
+(and for a number, the allowed range).
 """
 
 from __future__ import annotations
@@ -482,6 +482,30 @@ def check_morphscore_urls(plan: Plan) -> None:
         raise ConfigError(f"corpora name different MorphScore urls: {sorted(urls)}")
 
 
+def check_publish(plan: Plan) -> None:
+    """With a ``publish`` block: every target's repo id is valid on the Hub, and its own.
+
+    A suite publishes to its LM's repo (as branches) and is not another repo.
+    """
+    if not plan.config.publish:
+        return
+    from toklab.publishing.hub import check_repo_id
+
+    owners: dict[tuple[str, str], str] = {}
+    for corpus in plan.corpora:
+        for marker, repo_type, repo_id in plan.publishing.repos(corpus):
+            try:
+                check_repo_id(repo_id)
+            except ConfigError as err:
+                raise ConfigError(f"publish: {marker}: {err}") from None
+            other = owners.setdefault((repo_type, repo_id), marker)
+            if other != marker:
+                raise ConfigError(
+                    f"publish: {other} and {marker} would both publish to the {repo_type} repo "
+                    f"{repo_id}; rename a corpus, tokenizer or model"
+                )
+
+
 def check_config(
     config: dict[str, Any], presets: Path | None = None, repository: Path | None = None
 ) -> Plan:
@@ -507,4 +531,5 @@ def check_config(
         check_tfree(plan, name, corpus, presets)
         check_scale(plan, name, corpus)
     check_morphscore_urls(plan)
+    check_publish(plan)
     return plan

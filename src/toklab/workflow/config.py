@@ -24,6 +24,8 @@ class WorkflowConfig:
         self.corpora: dict[str, Block] = config["corpora"]
         #: the scale the findings tables report (demo, miniature or paper)
         self.run_scale: str = config.get("run_scale", "paper")
+        #: where the publish targets go on the Hugging Face Hub (None: nothing is published)
+        self.publish: Block | None = config.get("publish")
         #: the repository, whose resources/ a config may name (Snakemake may run elsewhere)
         self.repository = repository
 

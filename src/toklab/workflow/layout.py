@@ -113,6 +113,17 @@ LANGGAME_MODEL = "results/models/langgame/{corpus}/{tokenizer_corpus}/{tokenizat
 LANGGAME_EVAL = "results/eval/langgame/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.json"
 
 # ---------------------------------------------------------------------------------------------
+# Publishing to the Hugging Face Hub (optional targets, never in the default run): one marker
+# per published target, the record of what was sent (repo, revisions, commits, digests)
+
+PUBLISHED_TOKENIZER = "results/published/tokenizers/{corpus}/{tokenizer}.json"
+PUBLISHED_DELPHI = "results/published/delphi/{corpus}/{tokenizer_corpus}/{tokenization}.json"
+PUBLISHED_NANOGPT = "results/published/nanogpt/{corpus}/{tokenizer_corpus}/{tokenization}.json"
+PUBLISHED_LM = "results/published/lm/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.json"
+#: An LM's kept checkpoints, one branch each of the LM's repo (published after the LM itself)
+PUBLISHED_SUITE = "results/published/suites/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.json"
+
+# ---------------------------------------------------------------------------------------------
 # Tables and plots: results/tables/{table}_{corpus}.csv, results/plots/{plot}_{corpus}.png
 
 TABLE = "results/tables/{table}_{corpus}.csv"
@@ -154,6 +165,11 @@ LOGS = {
     "tokenize_characters": "logs/stochastok/characters/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}.log",
     "train_lm": "logs/lm/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
     "evaluate_lm": "logs/eval/lm/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
+    "publish_tokenizer": "logs/published/tokenizers/{corpus}/{tokenizer}.log",
+    "publish_delphi": "logs/published/delphi/{corpus}/{tokenizer_corpus}/{tokenization}.log",
+    "publish_nanogpt": "logs/published/nanogpt/{corpus}/{tokenizer_corpus}/{tokenization}.log",
+    "publish_lm": "logs/published/lm/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
+    "publish_suite": "logs/published/suites/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
     "table": "logs/tables/{table}_{corpus}.log",
     "plot": "logs/plots/{plot}_{corpus}.log",
 }

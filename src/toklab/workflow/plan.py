@@ -13,6 +13,9 @@ only the stages it reads, so their dependencies run one way (each reads the conf
     tasks       StochasTok's tasks         ← tokenized, lm
     evaluation  statistics, tables, plots  ← data, tokenizers
     findings    the findings table         ← lm, tasks, tfree, evaluation
+    publishing  repos of the publish targets ← tokenizers, tokenized, lm, tasks
+
+The publish targets (the Hub) are asked for by name, never part of :meth:`Plan.final_targets`.
 
 Their methods take plain names (corpus, subset, tokenizer), never Snakemake objects, and raise
 :class:`~toklab.errors.ConfigError` for anything the config does not configure;
@@ -30,6 +33,7 @@ from toklab.workflow.data import DataPlan
 from toklab.workflow.evaluation import EvaluationPlan
 from toklab.workflow.findings import FindingsPlan
 from toklab.workflow.lm import LmPlan
+from toklab.workflow.publishing import PublishingPlan
 from toklab.workflow.tasks import TasksPlan
 from toklab.workflow.tfree import TfreePlan
 from toklab.workflow.tokenized import TokenizedPlan
@@ -53,11 +57,15 @@ class Plan:
         self.findings = FindingsPlan(
             self.config, self.lm, (self.lm, self.tasks, self.tfree, self.evaluation)
         )
+        self.publishing = PublishingPlan(
+            self.config, self.tokenizers, self.tokenized, self.lm, self.tasks
+        )
 
     def final_targets(self) -> list[str]:
         """The default target: every stage landed so far, for every configured corpus.
 
-        Each file once: a byte LM that the ``lm`` block also trains is one of its runs.
+        Each file once: a byte LM that the ``lm`` block also trains is one of its runs. Nothing
+        is published to the Hub (``publishing``'s targets are asked for by name).
         """
         stages = (
             self.data,
