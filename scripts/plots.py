@@ -127,6 +127,25 @@ def lm_curves(runs: tuple[tuple[str, Path, Path], ...], output: Path) -> None:
     plots.plot_lm_curves(curves, output)
 
 
+@cli.command("lm-logprobs")
+@click.option(
+    "--run",
+    "runs",
+    multiple=True,
+    required=True,
+    type=(str, click.Path(exists=True, path_type=Path)),
+    metavar="LABEL LOGPROBS_DIR",
+    help="A run: its label and its lm_logprobs.py directory (repeat).",
+)
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def lm_logprobs(runs: tuple[tuple[str, Path], ...], output: Path) -> None:
+    """Per-token loss of the first documents along each run's kept checkpoints."""
+    from toklab.evaluation.lm_logprobs import read_logprobs
+
+    plots.plot_logprobs([(label, read_logprobs(directory)) for label, directory in runs], output)
+
+
 #: The figures drawn from one table alone, by command: the plotting function (rows of the
 #: ``--table`` CSV and the ``--output`` PNG) and the command's help.
 TABLE_PLOTS: dict[str, tuple[Callable[[list[dict[str, str]], Path], None], str]] = {

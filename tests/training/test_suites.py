@@ -22,6 +22,7 @@ from toklab.data.demo import DEMO_LANGUAGES, generate_documents
 from toklab.datasets.delphi import export_delphi
 from toklab.datasets.token_array import TokenArray, tokenize_corpus
 from toklab.errors import ConfigError, DataError
+from toklab.evaluation.lm_logprobs import read_logprobs, write_logprobs
 from toklab.models.causal_lm import build_model, load_model, model_spec, save_model
 from toklab.tokenizers.base import save_directory
 from toklab.tokenizers.byte_level import byte_level_tokenizer
@@ -143,6 +144,28 @@ def test_delphi_run_keeps_a_checkpoint_suite_that_transformers_loads(data, tmp_p
         assert tokenizer.decode(tokenizer.encode("héllo", add_special_tokens=False)) == "héllo"
     final = json.loads((tmp_path / "training_state.json").read_text())
     assert final["epoch"] == 2 and not (tmp_path / "state.pt").exists()
+
+    # Delphi's next-token logprobs of every kept checkpoint: each document scored alone by the
+    # loaded model (no padding beside it) is the reference for the batched, padded scoring
+    logprobs = write_logprobs(
+        tmp_path, data["validation_array"], tmp_path / "logprobs", documents=3, max_tokens=20,
+        batch_size=2,
+    )  # fmt: skip
+    written = read_logprobs(logprobs)
+    assert sorted(written) == sorted({1, 2, 4, *range(5, steps, 5), steps})
+    array = TokenArray.open(data["validation_array"])
+    for step in (4, steps):
+        model = load_model(tmp_path if step == steps else tmp_path / "checkpoints" / f"step-{step}")
+        rows = written[step]
+        assert list(np.unique(rows["document"])) == [0, 1, 2]
+        for index in range(3):
+            ids = torch.from_numpy(array.document(index)[:20].astype(np.int64))[None]
+            with torch.no_grad():
+                expected = torch.log_softmax(model(ids[:, :-1]), -1).gather(2, ids[:, 1:, None])
+            mine = rows["document"] == index
+            assert list(rows["position"][mine]) == list(range(1, 20))
+            assert list(rows["token"][mine]) == ids[0, 1:].tolist()
+            np.testing.assert_allclose(rows["logprob"][mine], expected[0, :, 0], atol=1e-5)
 
 
 def test_delphi_run_resumes_exactly_mid_epoch(data, tmp_path, signal_at_batch):

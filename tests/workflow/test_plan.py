@@ -50,10 +50,13 @@ def test_demo_final_targets(demo):
     everything = demo.final_targets()
     # the demo corpus's, then the addition corpus's: the manifest and 8 byte-corpus files, its
     # BPE's 3 files, 3 x 2 x 3 token arrays, 3 LMs and their results, the LM table and its 2
-    # figures, 3 addition results, their table and its figure, and the findings table
+    # figures, the logprobs of the 3 LMs (each keeps checkpoints) and their figure, 3 addition
+    # results, their table and its figure, and the findings table
     split = everything.index("results/data/addition/manifest.json")
     targets, addition = everything[:split], everything[split:]
-    assert len(addition) == 1 + 2 * 4 + 3 + 3 * 2 * 3 + 3 * 2 + 3 + 3 + 2 + 1
+    assert len(addition) == 1 + 2 * 4 + 3 + 3 * 2 * 3 + 3 * 2 + 3 + 3 + 3 + 1 + 2 + 1
+    assert "results/eval/logprobs/addition/addition/bpe-320-chars/tiny-short" in addition
+    assert "results/plots/lm_logprobs_addition.png" in addition
     assert addition[-3:] == [
         "results/tables/stochastok_addition_addition.csv",
         "results/plots/stochastok_addition_addition.png",

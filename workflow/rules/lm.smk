@@ -64,3 +64,30 @@ rule evaluate_lm:
         " --label corpus {wildcards.corpus} --label tokenizer_corpus {wildcards.tokenizer_corpus}"
         " --label tokenizer {wildcards.tokenization} --label model {wildcards.model}"
         " --output {output:q} 2> {log:q}"
+
+
+# Delphi's training dynamics: next-token log-probabilities of the first validation documents by
+# the final model and every kept checkpoint (lm.evaluation.logprobs).
+rule lm_logprobs:
+    input:
+        unpack(from_plan(plan.lm.logprobs_inputs)),
+    output:
+        directory(layout.LM_LOGPROBS),
+    log:
+        layout.log("lm_logprobs"),
+    conda:
+        "../envs/torch-gpu.yaml"
+    threads: 4
+    resources:
+        gpu=from_plan(plan.lm.params, item="eval_gpus"),
+        mem_mb=16000,
+        runtime=720,
+    params:
+        script=script("lm_logprobs.py"),
+        model_dir=directory_of("model"),
+        valid=prefix_of("valid_bin"),
+        settings=from_plan(plan.lm.logprobs_params),
+    shell:
+        "python {params.script:q} --model-dir {params.model_dir:q} --valid {params.valid:q}"
+        " --documents {params.settings[documents]} --max-tokens {params.settings[max_tokens]}"
+        " --batch-size {params.settings[batch_size]} --output {output:q} 2> {log:q}"

@@ -198,3 +198,27 @@ rule plot_stochastok_benchmarks:
     shell:
         "python {params.script:q} stochastok-benchmarks --table {input:q} --output {output:q}"
         " 2> {log:q}"
+
+
+rule plot_lm_logprobs:
+    input:
+        from_plan(plan.lm.logprobs_plot_inputs),
+    output:
+        report(
+            layout.plot("lm_logprobs"),
+            caption="../report/lm_logprobs.rst",
+            category="Plots",
+        ),
+    log:
+        layout.log("plot", plot="lm_logprobs"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        script=script("plots.py"),
+        runs=from_plan(plan.lm.logprobs_plot_options),
+    shell:
+        "python {params.script:q} lm-logprobs {params.runs} --output {output:q} 2> {log:q}"

@@ -275,6 +275,43 @@ def plot_lm_curves(
             "Validation curves (per-token loss over each tokenizer's bytes per token)")  # fmt: skip
 
 
+def plot_logprobs(
+    runs: Sequence[tuple[str, Mapping[int, Mapping[str, np.ndarray]]]],
+    path: str | Path,
+    documents: int = 3,
+) -> None:
+    """Per-token loss of a few documents along a run's checkpoints: a panel per run and document.
+
+    ``runs``: ``(label, {step: logprobs columns})`` (:func:`toklab.evaluation.lm_logprobs.
+    read_logprobs`). Each panel's rows are the checkpoints by step, its columns the document's
+    predicted positions, the colour the loss ``-log p`` of the token there (nats), on one scale.
+    """
+    plt = _pyplot()
+    if not runs:
+        raise DataError("no logprobs to plot")
+    panels = []
+    for label, steps in runs:
+        first = steps[min(steps)]
+        for document in distinct(first["document"])[:documents]:
+            rows = []
+            for step in sorted(steps):
+                mine = steps[step]["document"] == document
+                rows.append(-steps[step]["logprob"][mine])
+            panels.append((f"{label}, document {document}", sorted(steps), np.stack(rows)))
+    top = max(float(np.percentile(grid, 99)) for _, _, grid in panels)
+    figure, axes = plt.subplots(len(panels), 1, figsize=(8, 1.2 + 0.9 * len(panels)), squeeze=False)
+    for ax, (title, steps, grid) in zip(axes[:, 0], panels, strict=True):
+        image = ax.imshow(grid, aspect="auto", cmap="magma_r", vmin=0, vmax=top,
+                          interpolation="nearest")  # fmt: skip
+        ax.set_yticks(range(len(steps)), [str(step) for step in steps], fontsize=6)
+        ax.set_title(title, fontsize=8)
+        ax.set_ylabel("step", fontsize=7)
+    axes[-1, 0].set_xlabel("position of the predicted token")
+    figure.colorbar(image, ax=axes[:, 0], label="loss, nats (-log p)")
+    figure.suptitle("Per-token loss along the kept checkpoints")
+    save_png(figure, path)
+
+
 def plot_langgame(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
     """LangGame normalized accuracy against fine-tuning step, per pretraining tokenization."""
     plt = _pyplot()

@@ -91,6 +91,8 @@ TFREE_WORD_COUNTS = "results/tfree/{corpus}/{subset}.word_counts.tsv"
 LM_DIR = "results/models/lm/{corpus}/{tokenizer_corpus}/{tokenization}/{model}"
 LM_FILES = ("model.safetensors", "config.json", "metrics.jsonl")
 LM_EVAL = "results/eval/lm/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.json"
+#: Next-token log-probabilities of a run's final model and kept checkpoints, one parquet each.
+LM_LOGPROBS = "results/eval/logprobs/{corpus}/{tokenizer_corpus}/{tokenization}/{model}"
 LM_BENCHMARK = "results/benchmarks/lm/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.tsv"
 
 # ---------------------------------------------------------------------------------------------
@@ -165,6 +167,7 @@ LOGS = {
     "tokenize_characters": "logs/stochastok/characters/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}.log",
     "train_lm": "logs/lm/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
     "evaluate_lm": "logs/eval/lm/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
+    "lm_logprobs": "logs/eval/logprobs/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
     "publish_tokenizer": "logs/published/tokenizers/{corpus}/{tokenizer}.log",
     "publish_delphi": "logs/published/delphi/{corpus}/{tokenizer_corpus}/{tokenization}.log",
     "publish_nanogpt": "logs/published/nanogpt/{corpus}/{tokenizer_corpus}/{tokenization}.log",

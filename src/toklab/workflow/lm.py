@@ -378,16 +378,80 @@ class LmPlan:
             raise ConfigError(f"corpus '{corpus}' trains no LMs")
         return shell.entries(self.curve_runs(corpus), option="--run")
 
+    def logprobs_runs(self, corpus: str) -> list[LmRun]:
+        """The token LMs of the LM table that keep checkpoints, when logprobs are on.
+
+        Delphi's training dynamics (``lm.evaluation.logprobs``): T-Free's multi-label head has
+        no next-token distribution.
+        """
+        lm = self.config.corpus(corpus).get("lm")
+        if not lm or not lm["evaluation"]["logprobs"]["documents"]:
+            return []
+        return [
+            run
+            for run in self.token_runs(corpus)
+            if any(
+                self.job(corpus, *run).training.get(key)
+                for key in ("keep_checkpoints", "extra_checkpoint_steps")
+            )
+        ]
+
+    def logprobs_inputs(
+        self, corpus: str, tokenizer_corpus: str, tokenization: str, model: str
+    ) -> dict[str, str]:
+        """The trained LM (its kept checkpoints are in its directory) and the validation ids."""
+        run = (tokenizer_corpus, tokenization, model)
+        if run not in self.logprobs_runs(corpus):
+            raise ConfigError(
+                f"corpus '{corpus}': no logprobs for {tokenizer_corpus}/{tokenization}/{model} "
+                "(a token LM of lm.models that keeps checkpoints, with "
+                "lm.evaluation.logprobs.documents > 0)"
+            )
+        arrays = self._token_arrays(corpus, run, self.job(corpus, *run))
+        return {
+            **{name.split(".")[0]: layout.lm_file(corpus, *run, name) for name in layout.LM_FILES},
+            **{key: path for key, path in arrays.items() if key.startswith("valid_")},
+        }
+
+    def logprobs_params(self, corpus: str) -> Block:
+        """Documents, tokens per document and batch size of the logprobs."""
+        return self.config.block(corpus, "lm")["evaluation"]["logprobs"]
+
+    def logprobs_plot_inputs(self, corpus: str) -> list[str]:
+        """The logprobs directory of every run that has one."""
+        return [
+            layout.lm_path(layout.LM_LOGPROBS, corpus, *run) for run in self.logprobs_runs(corpus)
+        ]
+
+    def logprobs_plot_options(self, corpus: str) -> str:
+        """``--run LABEL DIRECTORY`` options of the per-token loss view."""
+        runs = self.logprobs_runs(corpus)
+        if not runs:
+            raise ConfigError(f"corpus '{corpus}' has no logprobs (lm.evaluation.logprobs)")
+        return shell.entries(
+            [
+                (
+                    f"{name} ({model})" if c == corpus else f"{c}/{name} ({model})",
+                    layout.lm_path(layout.LM_LOGPROBS, corpus, c, name, model),
+                )
+                for c, name, model in runs
+            ],
+            option="--run",
+        )
+
     def targets(self, corpus: str) -> list[str]:
-        """Every run's weights and result, the LM table and its two figures."""
+        """Every run's weights and result, the LM table and its two figures, and the logprobs."""
         runs = self.runs(corpus)
         if not runs:
             return []
         # the figures need a token LM (T-Free's LMs have no bits per byte)
         figures = ("lm_bits_per_byte", "lm_curves") if self.curve_runs(corpus) else ()
+        logprobs = self.logprobs_plot_inputs(corpus)
         return [
             *(layout.lm_file(corpus, *run, "model.safetensors") for run in runs),
             *(result for result, _ in self.results(corpus)),
             layout.table("lm", corpus),
             *(layout.plot(name, corpus) for name in figures),
+            *logprobs,
+            *([layout.plot("lm_logprobs", corpus)] if logprobs else []),
         ]
