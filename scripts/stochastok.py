@@ -208,6 +208,14 @@ def evaluate_addition(
 )  # fmt: skip
 @click.option("--limit", default=1000, show_default=True, help="Items per benchmark.")
 @click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--backend", default="toklab", show_default=True, type=click.Choice(["toklab", "lm_eval"]),
+    help="toklab's scorer, or lm-evaluation-harness on the same items (pip install 'toklab[lmeval]').",
+)  # fmt: skip
+@click.option(
+    "--task-templates", type=path_option, help="lm_eval: the toklab_*.yaml task templates."
+)
+@click.option("--batch-size", default=8, show_default=True, help="lm_eval: requests per batch.")
 @click.option("--output", required=True, type=path_option)
 @one_line_errors
 def evaluate_benchmarks(
@@ -217,31 +225,53 @@ def evaluate_benchmarks(
     data_files: tuple[tuple[str, Path], ...],
     limit: int,
     seed: int,
+    backend: str,
+    task_templates: Path | None,
+    batch_size: int,
     output: Path,
 ) -> None:
     """Multiple-choice accuracy of every kept checkpoint of a run on standard benchmarks."""
+    from toklab.errors import ConfigError
+    from toklab.io import write_json
+
+    files = dict(data_files)
+    checkpoints = checkpoint_steps(model_dir)
+    if backend == "lm_eval":
+        from toklab.evaluation.lm_eval_backend import evaluate_benchmarks as by_lm_eval
+
+        if task_templates is None:
+            raise ConfigError("--backend lm_eval needs --task-templates")
+        rows = by_lm_eval(
+            checkpoints, names, templates=task_templates, limit=limit, seed=seed,
+            data_files=files, batch_size=batch_size,
+        )  # fmt: skip
+    else:
+        rows = toklab_benchmark_rows(checkpoints, tokenizer_path, names, files, limit, seed)
+    write_json(output, {"model_dir": str(model_dir), "backend": backend, "rows": rows})
+
+
+def toklab_benchmark_rows(checkpoints, tokenizer_path, names, files, limit, seed) -> list[dict]:
+    """One row per (step, benchmark) of every checkpoint, by toklab's own scorer."""
     from tqdm import tqdm
 
     from toklab.evaluation.downstream import load_items, score_items
-    from toklab.io import write_json
     from toklab.models.causal_lm import check_vocabulary, load_model
     from toklab.tokenizers.tokenizer_files import load_tokenizer, special_token_ids
 
     tokenizer = load_tokenizer(tokenizer_path)
-    files = dict(data_files)
     items = {
         name: load_items(name, limit=limit, seed=seed, data_files=files.get(name)) for name in names
     }
     eos = special_token_ids(tokenizer_path).get("eos")
     rows = []
-    for step, directory in tqdm(checkpoint_steps(model_dir), desc="checkpoints"):
+    for step, directory in tqdm(checkpoints, desc="checkpoints"):
         model = load_model(directory).eval()
         check_vocabulary(model, tokenizer.get_vocab_size(with_added_tokens=True), directory)
         for name, chosen in items.items():
             result = score_items(model, tokenizer, chosen, eos)
             rows.append({"step": step, "benchmark": name, **result})
             log.info("step %d %s: accuracy %.3f", step, name, result["accuracy"])
-    write_json(output, {"model_dir": str(model_dir), "rows": rows})
+    return rows
 
 
 @cli.command("langgame-questions")

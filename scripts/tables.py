@@ -126,6 +126,25 @@ def findings(
     log.info("%s: %d claims, %d hold", output, n, held)
 
 
+@cli.command("lm-eval")
+@click.option(
+    "--entry",
+    "entries",
+    multiple=True,
+    required=True,
+    type=(str, str, str, click.Path(path_type=Path)),
+    metavar="TOKENIZER_CORPUS TOKENIZATION MODEL RESULTS_JSON",
+    help="One LM's lm-eval results (scripts/lmeval.py; repeat).",
+)
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def lm_eval(entries: tuple[tuple[str, str, str, Path], ...], output: Path) -> None:
+    """lm-evaluation-harness results: a row per LM, task and metric."""
+    rows = tables.lm_eval_rows(entries)
+    n = tables.write_csv(output, list(tables.LM_EVAL_COLUMNS), rows)
+    log.info("%s: %d rows", output, n)
+
+
 def task_table_command(name: str, table: tables.TaskTable) -> click.Command:
     """The ``name`` command of ``tables.TASK_TABLES``: its ``--entry`` results as one table."""
 

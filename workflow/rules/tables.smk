@@ -173,6 +173,30 @@ rule stochastok_benchmarks_table:
         " 2> {log:q}"
 
 
+rule lm_eval_table:
+    input:
+        from_plan(plan.tasks.lm_eval_table_inputs),
+    output:
+        report(
+            layout.table("lm_eval"),
+            caption="../report/lm_eval.rst",
+            category="Tables",
+        ),
+    log:
+        layout.log("table", table="lm_eval"),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        script=script("tables.py"),
+        entries=from_plan(plan.tasks.lm_eval_table_options),
+    shell:
+        "python {params.script:q} lm-eval {params.entries} --output {output:q} 2> {log:q}"
+
+
 rule tfree_fertility_table:
     input:
         unpack(from_plan(plan.tfree.fertility_inputs)),

@@ -1,6 +1,7 @@
 # Tasks stage: StochasTok's tasks. LangGame questions on a subset's words and the examples of
 # each tokenization, LMs fine-tuned on them and their accuracy; multi-digit addition scored on
-# every kept checkpoint; the standard multiple-choice benchmarks (downstream) of chosen LMs.
+# every kept checkpoint; the standard multiple-choice benchmarks (downstream) of chosen LMs, by
+# toklab's scorer or lm-evaluation-harness; and lm-eval tasks by name on a corpus's LMs.
 
 
 rule langgame_questions:
@@ -150,4 +151,28 @@ rule evaluate_benchmarks:
         "python {params.script:q} evaluate-benchmarks --model-dir {params.model_dir:q}"
         " --tokenizer {input.tokenizer:q} {params.settings[benchmarks]}"
         " --limit {params.settings[limit]} --seed {params.settings[seed]}"
-        " --output {output:q} 2> {log:q}"
+        " {params.settings[backend]} --output {output:q} 2> {log:q}"
+
+
+# lm-evaluation-harness tasks by name on one LM of the corpus (its lm_eval block)
+rule lm_eval:
+    input:
+        unpack(from_plan(plan.tasks.lm_eval_inputs)),
+    output:
+        layout.LMEVAL_RESULTS,
+    log:
+        layout.log("lm_eval"),
+    conda:
+        "../envs/torch-gpu.yaml"
+    threads: 2
+    resources:
+        gpu=from_plan(plan.lm.params, item="eval_gpus"),
+        mem_mb=16000,
+        runtime=720,
+    params:
+        script=script("lmeval.py"),
+        model_dir=directory_of("model"),
+        settings=from_plan(plan.tasks.lm_eval_params),
+    shell:
+        "python {params.script:q} --model-dir {params.model_dir:q}"
+        " {params.settings[options]} --output {output:q} 2> {log:q}"

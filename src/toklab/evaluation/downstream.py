@@ -381,6 +381,48 @@ def _first_line(err: Exception) -> str:
     return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
 
 
+def load_rows(
+    name: str,
+    *,
+    limit: int | None = 1000,
+    seed: int = 0,
+    data_files: str | Path | Sequence[str | Path] | None = None,
+    cache_dir: str | Path | None = None,
+    configs: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of :func:`load_items`' sample, in the dataset's own layout (each one checked).
+
+    The same rows in the same order as the items, for a scorer that formats them itself (the
+    lm-evaluation-harness backend, :mod:`toklab.evaluation.lm_eval_backend`).
+    """
+    spec = _benchmark(name)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ConfigError(f"benchmark '{name}': limit must be a positive integer, got {limit!r}")
+    if data_files is not None:
+        dataset = _open_local(name, data_files, cache_dir)
+        source = "data_files"
+    else:
+        chosen = spec.configs if configs is None else tuple(configs)
+        if not chosen:
+            raise ConfigError(f"benchmark '{name}': configs is empty")
+        dataset = _open_hub(name, spec, chosen, cache_dir)
+        source = spec.path
+    rows = len(dataset)
+    if rows == 0:
+        raise DataError(f"benchmark '{name}': {source} has no rows")
+    order = np.random.default_rng(seed).permutation(rows)
+    picked = np.sort(order if limit is None else order[:limit])
+    sample = []
+    for index in picked.tolist():
+        row = dict(dataset[index])
+        try:
+            spec.convert(row)
+        except DataError as err:
+            raise DataError(f"benchmark '{name}': {source} row {index}: {err}") from None
+        sample.append(row)
+    return sample
+
+
 def load_items(
     name: str,
     *,
@@ -401,30 +443,11 @@ def load_items(
     smaller ``limit`` picks a subset of a larger one. StochasTok evaluated 1,000 per benchmark.
     ``configs`` is ignored with ``data_files``; ``cache_dir`` goes to ``load_dataset``.
     """
-    spec = _benchmark(name)
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ConfigError(f"benchmark '{name}': limit must be a positive integer, got {limit!r}")
-    if data_files is not None:
-        dataset = _open_local(name, data_files, cache_dir)
-        source = "data_files"
-    else:
-        chosen = spec.configs if configs is None else tuple(configs)
-        if not chosen:
-            raise ConfigError(f"benchmark '{name}': configs is empty")
-        dataset = _open_hub(name, spec, chosen, cache_dir)
-        source = spec.path
-    rows = len(dataset)
-    if rows == 0:
-        raise DataError(f"benchmark '{name}': {source} has no rows")
-    order = np.random.default_rng(seed).permutation(rows)
-    picked = np.sort(order if limit is None else order[:limit])
-    items = []
-    for index in picked.tolist():
-        try:
-            items.append(spec.convert(dataset[index]))
-        except DataError as err:
-            raise DataError(f"benchmark '{name}': {source} row {index}: {err}") from None
-    return items
+    rows = load_rows(
+        name, limit=limit, seed=seed, data_files=data_files, cache_dir=cache_dir, configs=configs
+    )
+    convert = _benchmark(name).convert
+    return [convert(row) for row in rows]
 
 
 def _encode(tokenizer: Any, text: str) -> list[int]:

@@ -299,11 +299,16 @@ def plot_logprobs(
                 rows.append(-steps[step]["logprob"][mine])
             panels.append((f"{label}, document {document}", sorted(steps), np.stack(rows)))
     top = max(float(np.percentile(grid, 99)) for _, _, grid in panels)
-    figure, axes = plt.subplots(len(panels), 1, figsize=(8, 1.2 + 0.9 * len(panels)), squeeze=False)
+    figure, axes = plt.subplots(
+        len(panels), 1, figsize=(8, 1.0 + 1.3 * len(panels)), squeeze=False, layout="constrained"
+    )
     for ax, (title, steps, grid) in zip(axes[:, 0], panels, strict=True):
+        # columns at the predicted positions 1..n, rows at the checkpoints in step order
+        extent = (0.5, grid.shape[1] + 0.5, len(steps) - 0.5, -0.5)
         image = ax.imshow(grid, aspect="auto", cmap="magma_r", vmin=0, vmax=top,
-                          interpolation="nearest")  # fmt: skip
+                          interpolation="nearest", extent=extent)  # fmt: skip
         ax.set_yticks(range(len(steps)), [str(step) for step in steps], fontsize=6)
+        ax.tick_params(axis="x", labelsize=6)
         ax.set_title(title, fontsize=8)
         ax.set_ylabel("step", fontsize=7)
     axes[-1, 0].set_xlabel("position of the predicted token")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from toklab.errors import DataError
+from toklab.evaluation.lm_eval_backend import result_rows
 from toklab.io import atomic_write, read_json
 from toklab.tokenizers.tokenizer_files import load_tokenizer
 
@@ -315,6 +316,30 @@ BENCHMARK_COLUMNS: dict[str, str] = {
     "accuracy": "share where the right option has the highest log-likelihood",
     "normalized_accuracy": "mean over items of (k * right - 1) / (k - 1), k its options: 0 at chance",
 }
+
+
+#: The lm-evaluation-harness table, one row per (LM, task, metric) of a corpus's lm_eval block.
+LM_EVAL_COLUMNS: dict[str, str] = {
+    "tokenizer_corpus": "the corpus of the LM's tokenizer",
+    "tokenization": "what the LM was trained on: the tokenizer's ids or a variant",
+    "model": "the LM (a model of the corpus's lm block)",
+    "task": "the lm-eval task or group (toklab_{benchmark}: toklab's benchmarks in toklab's formats)",
+    "metric": "lm-eval's metric: acc, acc_norm, exact_match, ...",
+    "filter": "lm-eval's answer filter (none unless the task post-processes answers)",
+    "value": "the metric's value",
+    "stderr": "lm-eval's standard error of the value (empty where it gives none)",
+    "n": "documents evaluated (after lm_eval.limit; 0 for a group, which aggregates its tasks)",
+    "num_fewshot": "few-shot examples in each prompt (empty for a group)",
+}
+
+
+def lm_eval_rows(entries: Iterable[tuple[str, str, str, str | Path]]) -> list[dict[str, Any]]:
+    """Rows of the lm_eval table from ``(tokenizer corpus, tokenization, model, results JSON)``."""
+    return [
+        {"tokenizer_corpus": tokenizer_corpus, "tokenization": tokenization, "model": model, **row}
+        for tokenizer_corpus, tokenization, model, results in entries
+        for row in result_rows(read_json(results))
+    ]
 
 
 def task_rows(

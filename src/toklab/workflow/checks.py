@@ -471,6 +471,20 @@ def check_stochastok(plan: Plan, name: str, corpus: Block) -> None:
         plan.tasks.addition_runs(name)
 
 
+def check_lm_eval(plan: Plan, name: str, corpus: Block) -> None:
+    """The lm_eval block names LMs the lm block trains (not T-Free's) and toklab tasks it has.
+
+    Other task names are lm-eval's to know: its job refuses an unknown one before it runs.
+    """
+    block = corpus.get("lm_eval")
+    if not block:
+        return
+    for run in block.get("runs") or []:
+        _check_tokenization_name(plan, name, "lm_eval.runs", run["tokenizer"])
+    plan.tasks.lm_eval_runs(name)
+    plan.tasks.lm_eval_toklab_tasks(name)
+
+
 def check_morphscore_urls(plan: Plan) -> None:
     """Every corpus that downloads MorphScore's gold files names the same address."""
     urls = {
@@ -528,6 +542,7 @@ def check_config(
         check_lm(plan, name, corpus, presets)
         check_lm_jobs(plan, name, presets)
         check_stochastok(plan, name, corpus)
+        check_lm_eval(plan, name, corpus)
         check_tfree(plan, name, corpus, presets)
         check_scale(plan, name, corpus)
     check_morphscore_urls(plan)

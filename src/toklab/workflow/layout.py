@@ -104,6 +104,10 @@ ADDITION_EVAL = "results/eval/addition/{corpus}/{tokenizer_corpus}/{tokenization
 #: Standard multiple-choice benchmarks (HellaSwag, ARC, WinoGrande, MMLU, BLiMP) of one LM's
 #: kept checkpoints and final model
 BENCHMARKS_EVAL = "results/eval/benchmarks/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.json"
+#: lm-evaluation-harness: lm-eval's results (JSON) of one LM on the corpus's lm_eval tasks
+LMEVAL_RESULTS = "results/eval/lm_eval/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.json"
+#: toklab's benchmarks as lm-eval task templates (toklab_{benchmark}.yaml), a repository resource
+LMEVAL_TASKS = "resources/lm_eval_tasks"
 #: LangGame: questions from the corpus's words, JSONL ({prompt, options, answer, kind} lines)
 LANGGAME_QUESTIONS = "results/tasks/{corpus}/langgame/{task_split}.jsonl"
 #: ... as fine-tuning examples of a tokenizer (a token array and PREFIX.answers.bin)
@@ -163,6 +167,7 @@ LOGS = {
     "finetune_langgame": "logs/langgame/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
     "evaluate_langgame": "logs/eval/langgame/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
     "evaluate_benchmarks": "logs/eval/benchmarks/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
+    "lm_eval": "logs/eval/lm_eval/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
     "evaluate_addition": "logs/eval/addition/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
     "tokenize_characters": "logs/stochastok/characters/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}.log",
     "train_lm": "logs/lm/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",

@@ -10,24 +10,36 @@ A corpus's ``stochastok`` block asks for them (rules in ``workflow/rules/tasks.s
 - ``benchmarks``: each chosen LM of the ``lm`` block (default: all), at each kept checkpoint
   and its final step, on HellaSwag, ARC, WinoGrande, MMLU and BLiMP by log-likelihood
   (:mod:`toklab.evaluation.downstream`): ``results/tables/stochastok_benchmarks_{corpus}.csv``.
+  With ``backend: lm_eval`` lm-evaluation-harness scores the same items
+  (:mod:`toklab.evaluation.lm_eval_backend`, through toklab's task templates).
 - ``addition``: every LM of the ``lm`` block (trained on the problems of an ``addition``
   source, with and without StochasTok) is evaluated at each kept checkpoint and its final step
   by generation, its questions tokenized four ways (:mod:`toklab.evaluation.addition`):
   ``results/tables/stochastok_addition_{corpus}.csv``.
+
+A corpus's ``lm_eval`` block (beside ``stochastok``) runs lm-evaluation-harness tasks by name on
+its LMs: lm-eval's results per LM and ``results/tables/lm_eval_{corpus}.csv``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from toklab import names
 from toklab.errors import ConfigError
+from toklab.evaluation.downstream import BENCHMARKS
 from toklab.training.config import TrainConfig
 from toklab.workflow import layout, shell
 from toklab.workflow.config import Block, WorkflowConfig
 from toklab.workflow.cues import LmRun
 from toklab.workflow.lm import LmPlan
 from toklab.workflow.tokenized import TokenizedPlan
+
+#: toklab's benchmarks as lm-eval tasks: ``toklab_{benchmark}.yaml`` in ``layout.LMEVAL_TASKS``,
+#: each including the settings they share (toklab.evaluation.lm_eval_backend)
+LMEVAL_TASK_PREFIX = "toklab_"
+LMEVAL_SHARED_TEMPLATE = "_template_yaml"
 
 
 class TasksPlan:
@@ -122,7 +134,10 @@ class TasksPlan:
 
     def _chosen_runs(self, corpus: str, task: str) -> list[LmRun]:
         """The block's ``runs``, or every token LM of the lm block (T-Free's score no texts)."""
-        block = self.block(corpus, task)
+        return self._runs_of(corpus, self.block(corpus, task), f"stochastok.{task}")
+
+    def _runs_of(self, corpus: str, block: Block, key: str) -> list[LmRun]:
+        """The ``runs`` of the block at ``key``, or every token LM of the corpus's lm block."""
         trained = self.lm.runs(corpus)
         if block.get("runs") is None:
             runs = self.lm.token_runs(corpus)
@@ -134,16 +149,16 @@ class TasksPlan:
         for run in runs:
             if run not in trained:
                 raise ConfigError(
-                    f"corpus '{corpus}': stochastok.{task} names '{run[0]}/{run[1]}' model "
+                    f"corpus '{corpus}': {key} names '{run[0]}/{run[1]}' model "
                     f"'{run[2]}', which the lm block does not train"
                 )
             if names.is_tfree(run[1]):
                 raise ConfigError(
-                    f"corpus '{corpus}': stochastok.{task} names the T-Free LM '{run[1]}' "
+                    f"corpus '{corpus}': {key} names the T-Free LM '{run[1]}' "
                     f"model '{run[2]}', which has no likelihood of a text to score options by"
                 )
         if not runs:
-            raise ConfigError(f"corpus '{corpus}': stochastok.{task} has no LMs to evaluate")
+            raise ConfigError(f"corpus '{corpus}': {key} has no LMs to evaluate")
         return runs
 
     def benchmark_eval_inputs(
@@ -156,15 +171,19 @@ class TasksPlan:
                 f"corpus '{corpus}' evaluates no LM '{model}' of '{tokenizer_corpus}/"
                 f"{tokenization}' on the benchmarks"
             )
+        block = self.block(corpus, "benchmarks")
         files = self._benchmark_files(corpus)
-        return {
+        inputs = {
             "tokenizer": self.tokenized.tokenizer_json(tokenizer_corpus, tokenization),
             **{name.split(".")[0]: layout.lm_file(corpus, *run, name) for name in layout.LM_FILES},
             **{f"data_{name}": path for name, path in files.items()},
         }
+        if block["backend"] == "lm_eval":
+            inputs.update(self._task_templates(block["names"]))
+        return inputs
 
     def benchmark_eval_params(self, corpus: str) -> dict[str, Any]:
-        """``--benchmark NAME [FILE]`` options, the sample size and seed."""
+        """``--benchmark NAME [FILE]`` options, the sample size and seed, the backend's options."""
         block = self.block(corpus, "benchmarks")
         files = self._benchmark_files(corpus)
         options = " ".join(
@@ -176,7 +195,26 @@ class TasksPlan:
             )
             for name in block["names"]
         )
-        return {"benchmarks": options, "limit": block["limit"], "seed": block["seed"]}
+        backend = f"--backend {block['backend']}"
+        if block["backend"] == "lm_eval":
+            templates = self.config.resource(layout.LMEVAL_TASKS)
+            backend += (
+                f" --task-templates {shell.quote(templates)} --batch-size {block['batch_size']}"
+            )
+        return {
+            "benchmarks": options,
+            "limit": block["limit"],
+            "seed": block["seed"],
+            "backend": backend,
+        }
+
+    def _task_templates(self, benchmarks: Sequence[str]) -> dict[str, str]:
+        """The lm-eval task templates of toklab's ``benchmarks`` (and the file they share)."""
+        directory = self.config.resource(layout.LMEVAL_TASKS)
+        files = {"template_shared": f"{directory}/{LMEVAL_SHARED_TEMPLATE}"}
+        for benchmark in benchmarks:
+            files[f"template_{benchmark}"] = f"{directory}/{LMEVAL_TASK_PREFIX}{benchmark}.yaml"
+        return files
 
     def _benchmark_files(self, corpus: str) -> dict[str, str]:
         """The local files that replace the hub's benchmarks (``resources/`` the repository's)."""
@@ -197,6 +235,77 @@ class TasksPlan:
     def benchmark_table_options(self, corpus: str) -> str:
         """``--entry TOKENIZER_CORPUS TOKENIZATION MODEL RESULT`` options."""
         return shell.entries((*run, result) for run, result in self.benchmark_results(corpus))
+
+    # -----------------------------------------------------------------------------------------
+    # lm-evaluation-harness tasks by name (the corpus's lm_eval block)
+
+    def has_lm_eval(self, corpus: str) -> bool:
+        """Whether the corpus configures an ``lm_eval`` block."""
+        return bool(self.config.corpus(corpus).get("lm_eval"))
+
+    def lm_eval_runs(self, corpus: str) -> list[LmRun]:
+        """The LMs lm-eval evaluates: the block's ``runs``, or every token LM of the corpus."""
+        return self._runs_of(corpus, self.config.block(corpus, "lm_eval"), "lm_eval")
+
+    def lm_eval_toklab_tasks(self, corpus: str) -> list[str]:
+        """The block's tasks that are toklab's benchmarks (``toklab_{benchmark}``)."""
+        tasks = self.config.block(corpus, "lm_eval")["tasks"]
+        own = [task for task in tasks if task.startswith(LMEVAL_TASK_PREFIX)]
+        unknown = [t for t in own if t.removeprefix(LMEVAL_TASK_PREFIX) not in BENCHMARKS]
+        if unknown:
+            known = ", ".join(f"{LMEVAL_TASK_PREFIX}{name}" for name in BENCHMARKS)
+            raise ConfigError(
+                f"corpus '{corpus}': lm_eval.tasks names {', '.join(unknown)}, which is not one "
+                f"of toklab's benchmark tasks ({known})"
+            )
+        return own
+
+    def lm_eval_inputs(
+        self, corpus: str, tokenizer_corpus: str, tokenization: str, model: str
+    ) -> dict[str, str]:
+        """The trained LM (its directory holds the tokenizer) and toklab's task templates used."""
+        run = (tokenizer_corpus, tokenization, model)
+        if run not in self.lm_eval_runs(corpus):
+            raise ConfigError(
+                f"corpus '{corpus}' evaluates no LM '{model}' of '{tokenizer_corpus}/"
+                f"{tokenization}' with lm-eval"
+            )
+        inputs = {
+            name.split(".")[0]: layout.lm_file(corpus, *run, name) for name in layout.LM_FILES
+        }
+        own = self.lm_eval_toklab_tasks(corpus)
+        if own:
+            inputs.update(self._task_templates([t.removeprefix(LMEVAL_TASK_PREFIX) for t in own]))
+        return inputs
+
+    def lm_eval_params(self, corpus: str) -> dict[str, Any]:
+        """The script's options: ``--task`` per task, the templates, batch size, seed, limits."""
+        block = self.config.block(corpus, "lm_eval")
+        options = [
+            shell.repeated("--task", block["tasks"]),
+            f"--task-templates {shell.quote(self.config.resource(layout.LMEVAL_TASKS))}",
+            f"--batch-size {block['batch_size']} --seed {block['seed']}",
+        ]
+        if block["limit"] is not None:
+            options.append(f"--limit {block['limit']}")
+        if block["num_fewshot"] is not None:
+            options.append(f"--num-fewshot {block['num_fewshot']}")
+        return {"options": " ".join(options)}
+
+    def lm_eval_results(self, corpus: str) -> list[tuple[LmRun, str]]:
+        """Every evaluated run and its results JSON."""
+        return [
+            (run, layout.lm_path(layout.LMEVAL_RESULTS, corpus, *run))
+            for run in self.lm_eval_runs(corpus)
+        ]
+
+    def lm_eval_table_inputs(self, corpus: str) -> list[str]:
+        """Every results JSON of the lm_eval table."""
+        return [result for _, result in self.lm_eval_results(corpus)]
+
+    def lm_eval_table_options(self, corpus: str) -> str:
+        """``--entry TOKENIZER_CORPUS TOKENIZATION MODEL RESULTS`` options."""
+        return shell.entries((*run, result) for run, result in self.lm_eval_results(corpus))
 
     # -----------------------------------------------------------------------------------------
     # LangGame
@@ -347,7 +456,7 @@ class TasksPlan:
     # -----------------------------------------------------------------------------------------
 
     def targets(self, corpus: str) -> list[str]:
-        """Every evaluation and table the corpus's ``stochastok`` block asks for."""
+        """Every evaluation and table the corpus's ``stochastok`` and ``lm_eval`` blocks ask for."""
         targets = []
         if self.has(corpus, "langgame"):
             targets += self.langgame_table_inputs(corpus)
@@ -367,4 +476,7 @@ class TasksPlan:
                 layout.table("stochastok_addition", corpus),
                 layout.plot("stochastok_addition", corpus),
             ]
+        if self.has_lm_eval(corpus):
+            targets += self.lm_eval_table_inputs(corpus)
+            targets.append(layout.table("lm_eval", corpus))
         return targets
