@@ -45,7 +45,7 @@ def main(
     seed: int,
     output: Path,
 ) -> None:
-    """lm-eval's TASKS on MODEL_DIR: its results, one entry per task and metric."""
+    """MODEL_DIR on lm-eval tasks (--task, repeated): lm-eval's results as JSON."""
     setup_logging()
     from toklab.evaluation.lm_eval_backend import evaluate, result_rows, write_results
 

@@ -19,11 +19,13 @@ def is_measurement(relative: Path) -> bool:
 
     ``bpe_training_*.csv`` is made of measurements; ``lm_*.csv`` joins each LM's result JSON
     (under ``results/eval/``, compared like every other output) with its training job's wall
-    time and tokens per second.
+    time and tokens per second (``lm_eval_*.csv``, lm-evaluation-harness's scores, has none).
     """
     table = relative.parent == Path("results/tables")
     return "benchmarks" in relative.parts or (
-        table and relative.name.startswith(("bpe_training_", "lm_"))
+        table
+        and relative.name.startswith(("bpe_training_", "lm_"))
+        and not relative.name.startswith("lm_eval_")
     )
 
 

@@ -130,6 +130,7 @@ def walked_config() -> dict:
         "source": "a dataset card",
     }
     next(iter(corpus["lm"]["models"].values())).update(gpus=0, nodes=1)
+    corpus["lm_eval"] = {"tasks": ["toklab_arc_easy"], "limit": 10, "num_fewshot": 0}
     return validate_config(config, SCHEMA)
 
 

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from tests.workflow.conftest import PRESETS, load_config
+from tests.workflow.conftest import PRESETS, load_config, validated
 from toklab.errors import ConfigError
 from toklab.workflow.checks import check_config
 from toklab.workflow.plan import Plan
@@ -219,3 +219,139 @@ def test_bad_stochastok_blocks(change, message):
 def test_explicit_byte_subsets_gain_the_tasks_subsets():
     config = demo_with(lambda corpora: corpora["addition"].update(byte_subsets=[]))
     assert Plan(config).data.byte_subsets("addition") == ["train", "validation"]
+
+
+# ---------------------------------------------------------------------------------------------
+# lm-evaluation-harness: the lm_eval block, and the benchmarks' lm_eval backend
+
+
+def with_lm_eval(demo_config, **block) -> Plan:
+    """The demo with an lm_eval block (validated: the schema fills its defaults)."""
+    config = copy.deepcopy(demo_config)
+    config["corpora"]["demo"]["lm_eval"] = block
+    return check_config(validated(config), presets=PRESETS)
+
+
+def test_the_demo_runs_no_lm_eval_by_default(demo):
+    assert not demo.tasks.has_lm_eval("demo")
+    assert not [t for t in demo.final_targets() if "lm_eval" in t]
+    assert demo.tasks.benchmark_eval_params("demo")["backend"] == "--backend toklab"
+    inputs = demo.tasks.benchmark_eval_inputs("demo", "demo", "bpe-1000", "tiny")
+    assert not [key for key in inputs if key.startswith("template_")]
+    with pytest.raises(ConfigError, match="corpus 'demo' has no 'lm_eval' block"):
+        demo.tasks.lm_eval_runs("demo")
+
+
+def test_lm_eval_jobs_of_the_demo(demo_config):
+    plan = with_lm_eval(demo_config, tasks=["toklab_arc_easy", "hellaswag", "toklab_blimp"])
+    tasks = plan.tasks
+    tfree = ("demo", "tfree-1024-m4", "tiny")
+    # every LM of the lm block but T-Free's: lm-eval ranks options by a text's likelihood
+    assert tasks.lm_eval_runs("demo") == [r for r in plan.lm.runs("demo") if r != tfree]
+    assert tasks.lm_eval_toklab_tasks("demo") == ["toklab_arc_easy", "toklab_blimp"]
+    inputs = tasks.lm_eval_inputs("demo", "demo", "bpe-1000-stochastok0.1", "tiny")
+    model_dir = "results/models/lm/demo/demo/bpe-1000-stochastok0.1/tiny"
+    assert inputs == {
+        "model": f"{model_dir}/model.safetensors",  # its directory holds the tokenizer's files
+        "config": f"{model_dir}/config.json",
+        "metrics": f"{model_dir}/metrics.jsonl",
+        "template_shared": "resources/lm_eval_tasks/_template_yaml",
+        "template_arc_easy": "resources/lm_eval_tasks/toklab_arc_easy.yaml",
+        "template_blimp": "resources/lm_eval_tasks/toklab_blimp.yaml",
+    }
+    assert tasks.lm_eval_params("demo") == {
+        "options": "--task toklab_arc_easy --task hellaswag --task toklab_blimp"
+        " --task-templates resources/lm_eval_tasks --batch-size 8 --seed 0"
+    }
+    result = "results/eval/lm_eval/demo/demo/bytes/tiny.json"
+    assert (("demo", "bytes", "tiny"), result) in tasks.lm_eval_results("demo")
+    assert f"--entry demo bytes tiny {result}" in tasks.lm_eval_table_options("demo")
+    assert tasks.lm_eval_table_inputs("demo") == [r for _, r in tasks.lm_eval_results("demo")]
+    targets = [t for t in plan.final_targets() if "lm_eval" in t]
+    assert targets == [*tasks.lm_eval_table_inputs("demo"), "results/tables/lm_eval_demo.csv"]
+    with pytest.raises(ConfigError, match="evaluates no LM 'tiny' of 'demo/tfree-1024-m4' with"):
+        tasks.lm_eval_inputs("demo", *tfree)
+
+    chosen = with_lm_eval(
+        demo_config, tasks=["arc_easy"], limit=20, num_fewshot=5, batch_size=2, seed=3,
+        runs=[{"tokenizer": "bytes", "model": "tiny"}],
+    )  # fmt: skip
+    assert chosen.tasks.lm_eval_runs("demo") == [("demo", "bytes", "tiny")]
+    assert chosen.tasks.lm_eval_params("demo")["options"] == (
+        "--task arc_easy --task-templates resources/lm_eval_tasks --batch-size 2 --seed 3"
+        " --limit 20 --num-fewshot 5"
+    )
+    assert "template_shared" not in chosen.tasks.lm_eval_inputs("demo", "demo", "bytes", "tiny")
+
+
+def test_benchmarks_with_the_lm_eval_backend(demo_config):
+    config = copy.deepcopy(demo_config)
+    config["corpora"]["demo"]["stochastok"]["benchmarks"].update(backend="lm_eval", batch_size=4)
+    plan = Plan(config, repository="/repo")
+    params = plan.tasks.benchmark_eval_params("demo")
+    templates = params["backend"].split()[3]
+    assert params["backend"] == f"--backend lm_eval --task-templates {templates} --batch-size 4"
+    assert templates.endswith("repo/resources/lm_eval_tasks")  # the repository's, from anywhere
+    inputs = plan.tasks.benchmark_eval_inputs("demo", "demo", "bpe-1000", "tiny")
+    assert inputs["template_winogrande"] == f"{templates}/toklab_winogrande.yaml"
+    assert inputs["template_shared"] == f"{templates}/_template_yaml"
+    assert inputs["data_winogrande"].endswith("repo/resources/benchmarks/winogrande.jsonl")
+    # the same runs, outputs and table as with toklab's scorer
+    assert plan.tasks.benchmark_runs("demo") == Plan(demo_config).tasks.benchmark_runs("demo")
+
+
+def set_lm_eval(**block):
+    def change(corpora):
+        corpora["demo"]["lm_eval"] = block
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            set_lm_eval(tasks=["toklab_arc_esay"]),
+            "lm_eval.tasks names toklab_arc_esay, which is not one of toklab's benchmark tasks "
+            "(toklab_hellaswag, toklab_arc_easy",
+        ),
+        (
+            set_lm_eval(tasks=["arc_easy"], runs=[{"tokenizer": "tfree-1024-m4", "model": "tiny"}]),
+            "lm_eval names the T-Free LM 'tfree-1024-m4' model 'tiny', which has no likelihood",
+        ),
+        (
+            set_lm_eval(tasks=["arc_easy"], runs=[{"tokenizer": "hfbpe-500", "model": "tiny"}]),
+            "lm_eval names 'demo/hfbpe-500' model 'tiny', which the lm block does not train",
+        ),
+        (
+            set_lm_eval(
+                tasks=["arc_easy"], runs=[{"tokenizer": "bpe-1000-stochastok2", "model": "tiny"}]
+            ),
+            "corpus 'demo': lm_eval.runs: ",
+        ),
+        (
+            lambda corpora: corpora["addition"].update(lm_eval={"tasks": ["arc_easy"], "runs": []}),
+            "corpus 'addition': lm_eval has no LMs to evaluate",
+        ),
+    ],
+)
+def test_bad_lm_eval_blocks(change, message):
+    with pytest.raises(ConfigError) as error:
+        check_config(demo_with(change), presets=PRESETS)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_lm_eval_keys_are_validated_by_the_schema(demo_config):
+    config = copy.deepcopy(demo_config)
+    config["corpora"]["demo"]["lm_eval"] = {"tasks": []}
+    with pytest.raises(ConfigError, match=r"lm_eval\.tasks: \[\] should be non-empty"):
+        validated(config)
+    config["corpora"]["demo"]["lm_eval"] = {"tasks": ["arc_easy"], "backend": "x"}
+    with pytest.raises(ConfigError, match="Additional properties are not allowed"):
+        validated(config)
+    config = copy.deepcopy(demo_config)
+    config["corpora"]["demo"]["stochastok"]["benchmarks"]["backend"] = "harness"
+    with pytest.raises(
+        ConfigError, match=r"stochastok\.benchmarks\.backend: 'harness' is not one of"
+    ):
+        validated(config)

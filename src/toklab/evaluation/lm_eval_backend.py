@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 INSTALL = "pip install 'toklab[lmeval]'"
 #: toklab's benchmark tasks are named ``toklab_{benchmark}`` (their templates' file stems).
 TASK_PREFIX = "toklab_"
+#: The settings every template includes, beside them (not a task: no ``.yaml`` suffix).
+SHARED_TEMPLATE = "_template_yaml"
 #: The result fields that change from run to run of the same evaluation (times, host, software
 #: environment, git state): left out of the written results.
 VOLATILE_FIELDS = (
@@ -316,9 +318,8 @@ def evaluate(
     and the few-shot sampler. ``device`` defaults to CUDA when there is one. The checkpoint and
     the task names are checked before the model is loaded. With ``log_samples``, ``samples``
     holds every document's requests and log-likelihoods. ``cache_dir`` is where ``datasets``
-    caches toklab's tasks' files. Volatile fields (times, host, git and
-    environment) are left out and the temporary task directory is named
-    :data:`TASKS_PLACEHOLDER`.
+    caches toklab's tasks' files. Volatile fields (times, host, git and environment) are left
+    out and the temporary task directory is named :data:`TASKS_PLACEHOLDER`.
     """
     lm_eval = require_lm_eval()
     from lm_eval.tasks import TaskManager

@@ -29,17 +29,13 @@ from typing import Any
 from toklab import names
 from toklab.errors import ConfigError
 from toklab.evaluation.downstream import BENCHMARKS
+from toklab.evaluation.lm_eval_backend import SHARED_TEMPLATE, TASK_PREFIX, task_name
 from toklab.training.config import TrainConfig
 from toklab.workflow import layout, shell
 from toklab.workflow.config import Block, WorkflowConfig
 from toklab.workflow.cues import LmRun
 from toklab.workflow.lm import LmPlan
 from toklab.workflow.tokenized import TokenizedPlan
-
-#: toklab's benchmarks as lm-eval tasks: ``toklab_{benchmark}.yaml`` in ``layout.LMEVAL_TASKS``,
-#: each including the settings they share (toklab.evaluation.lm_eval_backend)
-LMEVAL_TASK_PREFIX = "toklab_"
-LMEVAL_SHARED_TEMPLATE = "_template_yaml"
 
 
 class TasksPlan:
@@ -211,9 +207,9 @@ class TasksPlan:
     def _task_templates(self, benchmarks: Sequence[str]) -> dict[str, str]:
         """The lm-eval task templates of toklab's ``benchmarks`` (and the file they share)."""
         directory = self.config.resource(layout.LMEVAL_TASKS)
-        files = {"template_shared": f"{directory}/{LMEVAL_SHARED_TEMPLATE}"}
+        files = {"template_shared": f"{directory}/{SHARED_TEMPLATE}"}
         for benchmark in benchmarks:
-            files[f"template_{benchmark}"] = f"{directory}/{LMEVAL_TASK_PREFIX}{benchmark}.yaml"
+            files[f"template_{benchmark}"] = f"{directory}/{task_name(benchmark)}.yaml"
         return files
 
     def _benchmark_files(self, corpus: str) -> dict[str, str]:
@@ -250,10 +246,10 @@ class TasksPlan:
     def lm_eval_toklab_tasks(self, corpus: str) -> list[str]:
         """The block's tasks that are toklab's benchmarks (``toklab_{benchmark}``)."""
         tasks = self.config.block(corpus, "lm_eval")["tasks"]
-        own = [task for task in tasks if task.startswith(LMEVAL_TASK_PREFIX)]
-        unknown = [t for t in own if t.removeprefix(LMEVAL_TASK_PREFIX) not in BENCHMARKS]
+        own = [task for task in tasks if task.startswith(TASK_PREFIX)]
+        unknown = [t for t in own if t.removeprefix(TASK_PREFIX) not in BENCHMARKS]
         if unknown:
-            known = ", ".join(f"{LMEVAL_TASK_PREFIX}{name}" for name in BENCHMARKS)
+            known = ", ".join(task_name(name) for name in BENCHMARKS)
             raise ConfigError(
                 f"corpus '{corpus}': lm_eval.tasks names {', '.join(unknown)}, which is not one "
                 f"of toklab's benchmark tasks ({known})"
@@ -275,7 +271,7 @@ class TasksPlan:
         }
         own = self.lm_eval_toklab_tasks(corpus)
         if own:
-            inputs.update(self._task_templates([t.removeprefix(LMEVAL_TASK_PREFIX) for t in own]))
+            inputs.update(self._task_templates([t.removeprefix(TASK_PREFIX) for t in own]))
         return inputs
 
     def lm_eval_params(self, corpus: str) -> dict[str, Any]:
