@@ -237,7 +237,7 @@ def test_demo_tables(demo_run):
     assert columns == list(tables.TOKENIZER_STATS_COLUMNS)
     families = {r["family"] for r in rows}
     assert {"bpe", "hfbpe", "unigram", "bytespan-surprisal-monotonic-frequency"} <= families
-    assert len(rows) == 20 * 3  # 19 trained tokenizers and bytes x (2 languages + all)
+    assert len(rows) == 34 * 3  # 33 trained tokenizers and bytes x (2 languages + all)
     assert all(float(r["reversibility"]) == 1.0 for r in rows)  # every tokenizer gives text back
     for row in rows:
         assert float(row["fertility"]) >= 1
@@ -251,7 +251,7 @@ def test_demo_tables(demo_run):
     assert all(float(r["bytes_per_token"]) > 1 for r in rows if r["tokenizer"] != "bytes")
     assert {float(r["bytes_per_token"]) for r in rows if r["tokenizer"] == "bytes"} == {1.0}
     columns, rows = read("bpe_training_demo.csv")
-    assert columns == list(tables.TRAINING_COLUMNS) and len(rows) == 19  # trained ones only
+    assert columns == list(tables.TRAINING_COLUMNS) and len(rows) == 33  # trained ones only
     assert all(float(r["wall_s"]) > 0 and float(r["max_rss_mb"]) > 0 for r in rows)
 
 
