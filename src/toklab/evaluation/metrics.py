@@ -210,30 +210,23 @@ def _word_statistics(tokenizer, documents, batch_size: int, progress) -> dict[st
     return stats
 
 
-def _encoded_ahead(tokenizer, batches: Iterable[list]) -> Iterator[tuple[list, tuple]]:
-    """Each batch with its ``encode_batch_fast`` ids; the next batch encodes meanwhile.
+def _encoded_ahead(tokenizer, batches: Iterable[list]) -> Iterator[tuple[list, list]]:
+    """Each batch with its ``encode_batch_fast`` encodings; the next batch encodes meanwhile.
 
-    The ids come as one int32 array and the token bounds of the documents
-    (:func:`_ids_of`). The encoder releases the GIL (and :func:`count_words` too), so one
-    thread encodes batch k + 1 and turns its encodings into arrays while the caller counts
-    batch k: the counting fills the encoder's idle moments instead of waiting for them.
+    The encoder releases the GIL (and :func:`count_words` too), so one thread encodes batch
+    k + 1 while the caller counts batch k: the counting fills the encoder's idle moments
+    instead of waiting for them.
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = None
         for batch in batches:
-            future = pool.submit(_ids_of, tokenizer, [text for _, text in batch])
+            texts = [text for _, text in batch]
+            future = pool.submit(tokenizer.encode_batch_fast, texts, add_special_tokens=False)
             if pending is not None:
                 yield pending[0], pending[1].result()
             pending = (batch, future)
         if pending is not None:
             yield pending[0], pending[1].result()
-
-
-def _ids_of(tokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The ids of ``texts`` (``encode_batch_fast``) one after another, and each one's bounds."""
-    ids = [e.ids for e in tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
-    bounds = _bounds(map(len, ids))
-    return np.fromiter(chain.from_iterable(ids), dtype=np.int32, count=int(bounds[-1])), bounds
 
 
 class _ByteLevelCount:
@@ -260,14 +253,15 @@ class _ByteLevelCount:
         batch: list[tuple[str, str]],
         labels: list[str],
         encoded: list[bytes],
-        encodings: tuple[np.ndarray, np.ndarray],
+        encodings: list,
     ) -> list[tuple[str, str]]:
-        """Count ``batch`` (its labels, UTF-8 texts, and :func:`_ids_of`); return the rest.
+        """Count ``batch`` (its labels, UTF-8 texts, ``encode_batch_fast`` ids); return the rest.
 
         The rest are the documents whose tokens do not spell them exactly (they may not decode
         to themselves): the caller counts them from word ids.
         """
-        ids, token_bounds = encodings
+        ids = [e.ids for e in encodings]
+        token_bounds = _bounds(map(len, ids))
         if self.unmoved + token_bounds[-1] > self.MAX_UNMOVED:
             self._move_counts()
         self.unmoved += int(token_bounds[-1])
@@ -282,7 +276,7 @@ class _ByteLevelCount:
         done = count_words(
             word_buffer(encoded),
             _bounds(map(len, encoded)),
-            ids,
+            np.fromiter(chain.from_iterable(ids), dtype=np.int32, count=int(token_bounds[-1])),
             token_bounds,
             np.fromiter(map(self.rows.__getitem__, labels), dtype=np.int64, count=len(labels)),
             self.token_words,
