@@ -38,13 +38,17 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from toklab.errors import ConfigError, DataError
-from toklab.evaluation.multiple_choice import continuation_scores
+
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported where a model scores (continuation_scores): the planning layer reads
+# BENCHMARKS from here and must not load torch into every Snakemake process
 
 log = logging.getLogger(__name__)
 
@@ -495,6 +499,8 @@ def _option_scores(
             room = max(1, context_length - max(map(len, conts)))
             if len(prompt) > room:
                 prompt, truncated = prompt[-room:], True
+        from toklab.evaluation.multiple_choice import continuation_scores
+
         found = continuation_scores(model, prompt, conts, context_length=context_length)
         for i, score in zip(members, found, strict=True):
             scores[i] = score
