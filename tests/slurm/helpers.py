@@ -77,6 +77,11 @@ def slice_config(directory: Path, **training: object) -> Path:
     return path
 
 
+def _default_interrupt() -> None:
+    """In the child, before it runs: SIGINT back to its default action."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class SnakemakeRun:
     """A Snakemake process in the background, its output in a file."""
@@ -101,6 +106,9 @@ class SnakemakeRun:
                 env=tool_env(),
                 cwd=workdir,
                 start_new_session=True,
+                # Ctrl-C as in a terminal even when pytest runs where SIGINT is ignored (a
+                # background job of a non-interactive shell): the child would inherit that
+                preexec_fn=_default_interrupt,
             )
         return cls(workdir, process, output)
 
