@@ -109,6 +109,7 @@ def write_logprobs(
             f"{model_dir}: a T-Free model has no next-token distribution (multi-label head)"
         )
     chosen = validation_documents(valid_prefix, documents, max_tokens)
+    largest_id = int(np.max([ids.max() for _, ids in chosen]))
     torch_device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     output = Path(output)
     partial = output.with_name(output.name + ".partial")
@@ -123,7 +124,7 @@ def write_logprobs(
     )
     for step, directory in tqdm(models, desc="checkpoints"):
         model = load_model(directory, map_location=torch_device).eval()
-        if int(np.max([ids.max() for _, ids in chosen])) >= model.config.vocab_size:
+        if largest_id >= model.config.vocab_size:
             raise DataError(
                 f"{valid_prefix}: token ids reach beyond {directory}'s vocabulary of "
                 f"{model.config.vocab_size}: a mismatched tokenizer"
