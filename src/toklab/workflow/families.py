@@ -177,15 +177,15 @@ class ByteSpanFamily(Family):
         percentile = block["percentile"]
         return [
             names.ByteSpanName(
-                source=names.bytespan_cue(cue)[0],
-                cue=names.bytespan_cue(cue)[1],
+                source=source,
+                cue=cue,
                 constraint=constraint,
                 variant=variant,
                 inference=inference,
                 vocab_size=vocab,
                 percentile=percentile if constraint == "combined" else None,
             )
-            for cue in block["cues"]
+            for source, cue in map(names.bytespan_cue, block["cues"])
             for constraint in block["constraints"]
             for variant in block["variants"]
             if constraint != "global" or variant == "frequency"  # seeding: monotonic, combined
