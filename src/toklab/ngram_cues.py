@@ -54,7 +54,7 @@ SYMBOLS_MASK = (1 << BITS) - 1
 MAX_ORDER = 64 // BITS
 #: NLTK's default discount, the original's.
 DISCOUNT = 0.75
-#: Documents counted per batch: bounds the keys held at once (order keys per byte).
+#: Documents counted per batch: bounds the keys held at once (one key per byte).
 COUNT_BATCH_BYTES = 1 << 24
 
 
@@ -102,21 +102,24 @@ class NgramCounts:
 
 
 @numba.njit(cache=True, nogil=True)
-def _keys(data: np.ndarray, offsets: np.ndarray, first_doc: int, last_doc: int, k: int):
-    """The order-``k`` keys of documents ``first_doc:last_doc`` (every byte and the final EOS)."""
-    n = offsets[last_doc] - offsets[first_doc] + (last_doc - first_doc)
-    keys = np.empty(n, dtype=np.uint64)
+def _widen(
+    keys: np.ndarray, data: np.ndarray, offsets: np.ndarray, first_doc: int, last_doc: int, k: int
+):
+    """Order-``(k - 1)`` keys of documents ``first_doc:last_doc`` into order-``k`` keys, in place.
+
+    ``keys`` holds one key per byte and final EOS of each document in turn (zeros before order
+    1): the order-``k`` key is the order-``(k - 1)`` key with the symbol ``k - 1`` places
+    before the predicted one or-ed in above it, so each order costs one symbol a key.
+    """
+    shift = np.uint64(BITS * (k - 1))
     out = 0
     for d in range(first_doc, last_doc):
         start, end = offsets[d], offsets[d + 1]
         for i in range(start, end + 1):
-            key = np.uint64(EOS if i == end else data[i])
-            for j in range(1, k):
-                symbol = EOS if i - j < start else data[i - j]
-                key |= np.uint64(symbol) << np.uint64(BITS * j)
-            keys[out] = key
+            back = i - (k - 1)
+            symbol = EOS if back < start or back == end else data[back]
+            keys[out] |= np.uint64(symbol) << shift
             out += 1
-    return keys
 
 
 def _count(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -147,13 +150,14 @@ def count_ngrams(corpus: ByteCorpus, order: int) -> NgramCounts:
         last = min(max(last - 1, first + 1), len(offsets) - 1)
         batches.append((first, last))
         first = last
-    grams, counts = [], []
-    for k in range(1, order + 1):
-        total = (np.empty(0, np.uint64), np.empty(0, np.int64))
-        for first, last in batches:
-            total = _merge(total, _count(_keys(data, offsets, first, last, k)))
-        grams.append(total[0])
-        counts.append(total[1])
+    merged = [(np.empty(0, np.uint64), np.empty(0, np.int64))] * order
+    for first, last in batches:  # one key per byte and final EOS, widened one order at a time
+        keys = np.zeros(offsets[last] - offsets[first] + (last - first), dtype=np.uint64)
+        for k in range(1, order + 1):
+            _widen(keys, data, offsets, first, last, k)
+            merged[k - 1] = _merge(merged[k - 1], _count(keys))
+    grams = [k_grams for k_grams, _ in merged]
+    counts = [k_counts for _, k_counts in merged]
     contexts, firsts, totals, types = [], [], [], []
     base = 0
     for k_grams, k_counts in zip(grams, counts, strict=True):
