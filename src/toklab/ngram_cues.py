@@ -93,6 +93,14 @@ class NgramCounts:
         """Symbols counted (bytes and one EOS per document)."""
         return int(self.counts[: self.gram_offsets[1]].sum())
 
+    @property
+    def table(self) -> tuple[np.ndarray, ...]:
+        """The arrays a distribution is read from, in :func:`_distribution`'s order: one tuple."""
+        return (
+            self.grams, self.counts, self.contexts, self.first, self.totals, self.types,
+            self.context_offsets,
+        )  # fmt: skip
+
     def fingerprint(self) -> str:
         """SHA-256 of the counts: what the predictions were computed from."""
         digest = hashlib.sha256(json.dumps({"order": self.order}).encode())
@@ -186,13 +194,7 @@ def _distribution(
     context: np.ndarray,
     order: int,
     discount: float,
-    grams: np.ndarray,
-    counts: np.ndarray,
-    contexts: np.ndarray,
-    first: np.ndarray,
-    totals: np.ndarray,
-    types: np.ndarray,
-    context_offsets: np.ndarray,
+    table: tuple,
     seen: np.ndarray,
     q: np.ndarray,
 ) -> float:
@@ -201,8 +203,9 @@ def _distribution(
     Each order scales the lower orders' distribution by its ``gamma`` and adds its own
     discounted counts; the scaling is kept as one factor, so an order costs its seen symbols
     only. ``q`` holds 1/257 for the symbols never counted (``seen`` lists the others, which are
-    reset here): no order changes those.
+    reset here): no order changes those. ``table`` is :attr:`NgramCounts.table`.
     """
+    grams, counts, contexts, first, totals, types, context_offsets = table
     for w in seen:
         q[w] = 1.0 / SYMBOLS
     scale = 1.0
@@ -231,13 +234,7 @@ def _cues(
     first_byte: int,
     order: int,
     discount: float,
-    grams: np.ndarray,
-    counts: np.ndarray,
-    contexts: np.ndarray,
-    first: np.ndarray,
-    totals: np.ndarray,
-    types: np.ndarray,
-    context_offsets: np.ndarray,
+    table: tuple,
     seen: np.ndarray,
     out: np.ndarray,
 ) -> None:
@@ -257,10 +254,7 @@ def _cues(
             for j in range(order - 1):
                 back = position - 1 - j
                 context[j] = EOS if back < starts[i] else data[back]
-            scale = _distribution(
-                context, order, discount, grams, counts, contexts, first, totals, types,
-                context_offsets, seen, q,
-            )  # fmt: skip
+            scale = _distribution(context, order, discount, table, seen, q)
             rest = scale / SYMBOLS
             entropy = -unseen * rest * np.log(rest) if unseen else 0.0
             for w in seen:
@@ -280,11 +274,8 @@ def ngram_cues(
     positions = np.arange(first, last, dtype=np.int64)
     starts = offsets[np.searchsorted(offsets, positions, "right") - 1]
     out = np.empty((last - first, len(CUES)), dtype=np.float32)
-    _cues(
-        corpus.bytes, starts, first, counts.order, discount, counts.grams, counts.counts,
-        counts.contexts, counts.first, counts.totals, counts.types, counts.context_offsets,
-        counts.grams[: counts.gram_offsets[1]].astype(np.int64), out,
-    )  # fmt: skip
+    seen = counts.grams[: counts.gram_offsets[1]].astype(np.int64)
+    _cues(corpus.bytes, starts, first, counts.order, discount, counts.table, seen, out)
     return {cue: out[:, column] for column, cue in enumerate(CUES)}
 
 
