@@ -237,7 +237,7 @@ def evaluate_benchmarks(
     files = dict(data_files)
     checkpoints = checkpoint_steps(model_dir)
     if backend == "lm_eval":
-        from toklab.evaluation.lm_eval_backend import evaluate_benchmarks as by_lm_eval
+        from toklab.evaluation.lm_harness import evaluate_benchmarks as by_lm_eval
 
         if task_templates is None:
             raise ConfigError("--backend lm_eval needs --task-templates")

@@ -126,7 +126,7 @@ def findings(
     log.info("%s: %d claims, %d hold", output, n, held)
 
 
-@cli.command("lm-eval")
+@cli.command("lm-harness")
 @click.option(
     "--entry",
     "entries",
@@ -134,14 +134,14 @@ def findings(
     required=True,
     type=(str, str, str, click.Path(path_type=Path)),
     metavar="TOKENIZER_CORPUS TOKENIZATION MODEL RESULTS_JSON",
-    help="One LM's lm-eval results (scripts/lmeval.py; repeat).",
+    help="One LM's lm-eval results (scripts/lm_harness.py; repeat).",
 )
 @click.option("--output", required=True, type=click.Path(path_type=Path))
 @one_line_errors
-def lm_eval(entries: tuple[tuple[str, str, str, Path], ...], output: Path) -> None:
+def lm_harness(entries: tuple[tuple[str, str, str, Path], ...], output: Path) -> None:
     """lm-evaluation-harness results: a row per LM, task and metric."""
-    rows = tables.lm_eval_rows(entries)
-    n = tables.write_csv(output, list(tables.LM_EVAL_COLUMNS), rows)
+    rows = tables.lm_harness_rows(entries)
+    n = tables.write_csv(output, list(tables.LM_HARNESS_COLUMNS), rows)
     log.info("%s: %d rows", output, n)
 
 

@@ -80,7 +80,7 @@ def test_every_table_is_documented(repo):
         tables.LANGGAME_COLUMNS,
         tables.ADDITION_COLUMNS,
         tables.BENCHMARK_COLUMNS,
-        tables.LM_EVAL_COLUMNS,
+        tables.LM_HARNESS_COLUMNS,
         tfree_tables.FERTILITY_COLUMNS,
         tfree_tables.PARAMS_COLUMNS,
     ):

@@ -249,7 +249,7 @@ def test_lm_eval_jobs_of_the_demo(demo_config):
     # every LM of the lm block but T-Free's: lm-eval ranks options by a text's likelihood
     assert tasks.lm_eval_runs("demo") == [r for r in plan.lm.runs("demo") if r != tfree]
     assert tasks.lm_eval_toklab_tasks("demo") == ["toklab_arc_easy", "toklab_blimp"]
-    inputs = tasks.lm_eval_inputs("demo", "demo", "bpe-1000-stochastok0.1", "tiny")
+    inputs = tasks.lm_harness_inputs("demo", "demo", "bpe-1000-stochastok0.1", "tiny")
     model_dir = "results/models/lm/demo/demo/bpe-1000-stochastok0.1/tiny"
     assert inputs == {
         "model": f"{model_dir}/model.safetensors",  # its directory holds the tokenizer's files
@@ -259,29 +259,29 @@ def test_lm_eval_jobs_of_the_demo(demo_config):
         "template_arc_easy": "resources/lm_eval_tasks/toklab_arc_easy.yaml",
         "template_blimp": "resources/lm_eval_tasks/toklab_blimp.yaml",
     }
-    assert tasks.lm_eval_params("demo") == {
+    assert tasks.lm_harness_params("demo") == {
         "options": "--task toklab_arc_easy --task hellaswag --task toklab_blimp"
         " --task-templates resources/lm_eval_tasks --batch-size 8 --seed 0"
     }
     result = "results/eval/lm_eval/demo/demo/bytes/tiny.json"
     assert (("demo", "bytes", "tiny"), result) in tasks.lm_eval_results("demo")
-    assert f"--entry demo bytes tiny {result}" in tasks.lm_eval_table_options("demo")
-    assert tasks.lm_eval_table_inputs("demo") == [r for _, r in tasks.lm_eval_results("demo")]
+    assert f"--entry demo bytes tiny {result}" in tasks.lm_harness_table_options("demo")
+    assert tasks.lm_harness_table_inputs("demo") == [r for _, r in tasks.lm_eval_results("demo")]
     targets = [t for t in plan.final_targets() if "lm_eval" in t]
-    assert targets == [*tasks.lm_eval_table_inputs("demo"), "results/tables/lm_eval_demo.csv"]
+    assert targets == [*tasks.lm_harness_table_inputs("demo"), "results/tables/lm_eval_demo.csv"]
     with pytest.raises(ConfigError, match="evaluates no LM 'tiny' of 'demo/tfree-1024-m4' with"):
-        tasks.lm_eval_inputs("demo", *tfree)
+        tasks.lm_harness_inputs("demo", *tfree)
 
     chosen = with_lm_eval(
         demo_config, tasks=["arc_easy"], limit=20, num_fewshot=5, batch_size=2, seed=3,
         runs=[{"tokenizer": "bytes", "model": "tiny"}],
     )  # fmt: skip
     assert chosen.tasks.lm_eval_runs("demo") == [("demo", "bytes", "tiny")]
-    assert chosen.tasks.lm_eval_params("demo")["options"] == (
+    assert chosen.tasks.lm_harness_params("demo")["options"] == (
         "--task arc_easy --task-templates resources/lm_eval_tasks --batch-size 2 --seed 3"
         " --limit 20 --num-fewshot 5"
     )
-    assert "template_shared" not in chosen.tasks.lm_eval_inputs("demo", "demo", "bytes", "tiny")
+    assert "template_shared" not in chosen.tasks.lm_harness_inputs("demo", "demo", "bytes", "tiny")
 
 
 def test_benchmarks_with_the_lm_eval_backend(demo_config):

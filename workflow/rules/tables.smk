@@ -173,13 +173,13 @@ rule stochastok_benchmarks_table:
         " 2> {log:q}"
 
 
-rule lm_eval_table:
+rule lm_harness_table:
     input:
-        from_plan(plan.tasks.lm_eval_table_inputs),
+        from_plan(plan.tasks.lm_harness_table_inputs),
     output:
         report(
             layout.table("lm_eval"),
-            caption="../report/lm_eval.rst",
+            caption="../report/lm_harness.rst",
             category="Tables",
         ),
     log:
@@ -192,9 +192,9 @@ rule lm_eval_table:
         runtime=10,
     params:
         script=script("tables.py"),
-        entries=from_plan(plan.tasks.lm_eval_table_options),
+        entries=from_plan(plan.tasks.lm_harness_table_options),
     shell:
-        "python {params.script:q} lm-eval {params.entries} --output {output:q} 2> {log:q}"
+        "python {params.script:q} lm-harness {params.entries} --output {output:q} 2> {log:q}"
 
 
 rule tfree_fertility_table:

@@ -155,13 +155,13 @@ rule evaluate_benchmarks:
 
 
 # lm-evaluation-harness tasks by name on one LM of the corpus (its lm_eval block)
-rule lm_eval:
+rule lm_harness:
     input:
-        unpack(from_plan(plan.tasks.lm_eval_inputs)),
+        unpack(from_plan(plan.tasks.lm_harness_inputs)),
     output:
         layout.LMEVAL_RESULTS,
     log:
-        layout.log("lm_eval"),
+        layout.log("lm_harness"),
     conda:
         "../envs/torch-gpu.yaml"
     threads: 2
@@ -170,9 +170,9 @@ rule lm_eval:
         mem_mb=16000,
         runtime=720,
     params:
-        script=script("lmeval.py"),
+        script=script("lm_harness.py"),
         model_dir=directory_of("model"),
-        settings=from_plan(plan.tasks.lm_eval_params),
+        settings=from_plan(plan.tasks.lm_harness_params),
     shell:
         "python {params.script:q} --model-dir {params.model_dir:q}"
         " {params.settings[options]} --output {output:q} 2> {log:q}"

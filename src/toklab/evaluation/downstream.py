@@ -397,7 +397,7 @@ def load_rows(
     """The rows of :func:`load_items`' sample, in the dataset's own layout (each one checked).
 
     The same rows in the same order as the items, for a scorer that formats them itself (the
-    lm-evaluation-harness backend, :mod:`toklab.evaluation.lm_eval_backend`).
+    lm-evaluation-harness backend, :mod:`toklab.evaluation.lm_harness`).
     """
     spec = _benchmark(name)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):

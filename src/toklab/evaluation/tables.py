@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from toklab.errors import DataError
-from toklab.evaluation.lm_eval_backend import result_rows
+from toklab.evaluation.lm_harness import result_rows
 from toklab.io import atomic_write, read_json
 from toklab.tokenizers.tokenizer_files import load_tokenizer
 
@@ -319,7 +319,7 @@ BENCHMARK_COLUMNS: dict[str, str] = {
 
 
 #: The lm-evaluation-harness table, one row per (LM, task, metric) of a corpus's lm_eval block.
-LM_EVAL_COLUMNS: dict[str, str] = {
+LM_HARNESS_COLUMNS: dict[str, str] = {
     "tokenizer_corpus": "the corpus of the LM's tokenizer",
     "tokenization": "what the LM was trained on: the tokenizer's ids or a variant",
     "model": "the LM (a model of the corpus's lm block)",
@@ -333,8 +333,8 @@ LM_EVAL_COLUMNS: dict[str, str] = {
 }
 
 
-def lm_eval_rows(entries: Iterable[tuple[str, str, str, str | Path]]) -> list[dict[str, Any]]:
-    """Rows of the lm_eval table from ``(tokenizer corpus, tokenization, model, results JSON)``."""
+def lm_harness_rows(entries: Iterable[tuple[str, str, str, str | Path]]) -> list[dict[str, Any]]:
+    """Rows of the harness table from ``(tokenizer corpus, tokenization, model, results JSON)``."""
     return [
         {"tokenizer_corpus": tokenizer_corpus, "tokenization": tokenization, "model": model, **row}
         for tokenizer_corpus, tokenization, model, results in entries

@@ -167,7 +167,7 @@ LOGS = {
     "finetune_langgame": "logs/langgame/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
     "evaluate_langgame": "logs/eval/langgame/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
     "evaluate_benchmarks": "logs/eval/benchmarks/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
-    "lm_eval": "logs/eval/lm_eval/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
+    "lm_harness": "logs/eval/lm_eval/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
     "evaluate_addition": "logs/eval/addition/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",
     "tokenize_characters": "logs/stochastok/characters/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}.log",
     "train_lm": "logs/lm/{corpus}/{tokenizer_corpus}/{tokenization}/{model}.log",

@@ -11,7 +11,7 @@ A corpus's ``stochastok`` block asks for them (rules in ``workflow/rules/tasks.s
   and its final step, on HellaSwag, ARC, WinoGrande, MMLU and BLiMP by log-likelihood
   (:mod:`toklab.evaluation.downstream`): ``results/tables/stochastok_benchmarks_{corpus}.csv``.
   With ``backend: lm_eval`` lm-evaluation-harness scores the same items
-  (:mod:`toklab.evaluation.lm_eval_backend`, through toklab's task templates).
+  (:mod:`toklab.evaluation.lm_harness`, through toklab's task templates).
 - ``addition``: every LM of the ``lm`` block (trained on the problems of an ``addition``
   source, with and without StochasTok) is evaluated at each kept checkpoint and its final step
   by generation, its questions tokenized four ways (:mod:`toklab.evaluation.addition`):
@@ -29,7 +29,7 @@ from typing import Any
 from toklab import names
 from toklab.errors import ConfigError
 from toklab.evaluation.downstream import BENCHMARKS
-from toklab.evaluation.lm_eval_backend import SHARED_TEMPLATE, TASK_PREFIX, task_name
+from toklab.evaluation.lm_harness import SHARED_TEMPLATE, TASK_PREFIX, task_name
 from toklab.training.config import TrainConfig
 from toklab.workflow import layout, shell
 from toklab.workflow.config import Block, WorkflowConfig
@@ -256,7 +256,7 @@ class TasksPlan:
             )
         return own
 
-    def lm_eval_inputs(
+    def lm_harness_inputs(
         self, corpus: str, tokenizer_corpus: str, tokenization: str, model: str
     ) -> dict[str, str]:
         """The trained LM (its directory holds the tokenizer) and toklab's task templates used."""
@@ -274,7 +274,7 @@ class TasksPlan:
             inputs.update(self._task_templates([t.removeprefix(TASK_PREFIX) for t in own]))
         return inputs
 
-    def lm_eval_params(self, corpus: str) -> dict[str, Any]:
+    def lm_harness_params(self, corpus: str) -> dict[str, Any]:
         """The script's options: ``--task`` per task, the templates, batch size, seed, limits."""
         block = self.config.block(corpus, "lm_eval")
         options = [
@@ -295,11 +295,11 @@ class TasksPlan:
             for run in self.lm_eval_runs(corpus)
         ]
 
-    def lm_eval_table_inputs(self, corpus: str) -> list[str]:
-        """Every results JSON of the lm_eval table."""
+    def lm_harness_table_inputs(self, corpus: str) -> list[str]:
+        """Every results JSON of the lm-evaluation-harness table."""
         return [result for _, result in self.lm_eval_results(corpus)]
 
-    def lm_eval_table_options(self, corpus: str) -> str:
+    def lm_harness_table_options(self, corpus: str) -> str:
         """``--entry TOKENIZER_CORPUS TOKENIZATION MODEL RESULTS`` options."""
         return shell.entries((*run, result) for run, result in self.lm_eval_results(corpus))
 
@@ -473,6 +473,6 @@ class TasksPlan:
                 layout.plot("stochastok_addition", corpus),
             ]
         if self.has_lm_eval(corpus):
-            targets += self.lm_eval_table_inputs(corpus)
+            targets += self.lm_harness_table_inputs(corpus)
             targets.append(layout.table("lm_eval", corpus))
         return targets

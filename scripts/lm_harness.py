@@ -17,7 +17,7 @@ import click
 
 from toklab.cli import one_line_errors, setup_logging
 
-log = logging.getLogger("lmeval")
+log = logging.getLogger("lm_harness")
 path_option = click.Path(path_type=Path)
 
 
@@ -47,7 +47,7 @@ def main(
 ) -> None:
     """MODEL_DIR on lm-eval tasks (--task, repeated): lm-eval's results as JSON."""
     setup_logging()
-    from toklab.evaluation.lm_eval_backend import evaluate, result_rows, write_results
+    from toklab.evaluation.lm_harness import evaluate, result_rows, write_results
 
     results = evaluate(
         model_dir,

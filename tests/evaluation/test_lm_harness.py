@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from tests.conftest import REPO
 from tests.helpers import script_module
 from toklab.errors import ConfigError, DataError
-from toklab.evaluation import lm_eval_backend as backend
+from toklab.evaluation import lm_harness as backend
 from toklab.evaluation import tables
 from toklab.evaluation.downstream import BENCHMARKS, load_items, option_scores, score_items
 from toklab.io import write_json
@@ -148,11 +148,11 @@ def test_results_json_is_deterministic_portable_and_tabulated(
     csv = tmp_path / "lm_eval_demo.csv"
     result = CliRunner().invoke(
         script_module("tables.py").cli,
-        ["lm-eval", "--entry", "demo", "bpe-400", "tiny", str(tmp_path / "a.json"), "--output", str(csv)],
+        ["lm-harness", "--entry", "demo", "bpe-400", "tiny", str(tmp_path / "a.json"), "--output", str(csv)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     lines = csv.read_text().splitlines()
-    assert lines[0] == ",".join(tables.LM_EVAL_COLUMNS)
+    assert lines[0] == ",".join(tables.LM_HARNESS_COLUMNS)
     assert lines[1].startswith("demo,bpe-400,tiny,toklab_arc_easy,acc,none,") and len(lines) == 3
 
 
@@ -288,8 +288,8 @@ def test_benchmark_script_gives_the_same_rows_with_either_backend(harness, lm_di
     assert not missing.exists()
 
 
-def test_lmeval_script_writes_results_or_one_line_errors(harness, lm_dir, tmp_path):
-    main = script_module("lmeval.py").main
+def test_lm_harness_script_writes_results_or_one_line_errors(harness, lm_dir, tmp_path):
+    main = script_module("lm_harness.py").main
     output = tmp_path / "results.json"
     common = ["--model-dir", str(lm_dir), "--task-templates", str(TEMPLATES), "--device", "cpu"]
     result = CliRunner().invoke(
