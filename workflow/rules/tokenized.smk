@@ -5,6 +5,7 @@
 # expands the tokenizer's array with its split table; {tokenizer}-bpedropout{p} and
 # {tokenizer}-chars re-encode the byte corpus. Each rule's tokenization wildcard matches its own
 # variant's names only (tokenize's matches every other name), so one rule makes each array.
+# A corpus of token ids imports its subsets instead (rule import_tokens).
 # A T-Free hasher splits subsets into word arrays, and the chunks of the T-Free exports into
 # aligned word arrays (the original's samples), which T-Free LMs train on (rule train_lm).
 
@@ -34,6 +35,37 @@ rule tokenize:
         " --tokenizer {input.tokenizer:q} --corpus-prefix {params.corpus:q}"
         " --output-prefix {params.output:q}"
         " --batch-documents {params.settings[batch_documents]} 2> {log:q}"
+
+
+# A corpus of token ids (source hf_tokens) has no text to tokenize: its subsets are imported
+# from the published dataset as its tokenizer's arrays, at the same paths. import_tokens's
+# corpus constraint matches only such corpora, where it takes precedence over tokenize.
+ruleorder: import_tokens > tokenize
+
+
+rule import_tokens:
+    input:
+        unpack(from_plan(plan.tokenized.import_inputs)),
+    output:
+        **layout.files_of(layout.TOKEN_ARRAY, layout.TOKEN_ARRAY_SUFFIXES),
+    log:
+        layout.log("import_tokens"),
+    wildcard_constraints:
+        corpus=plan.tokenized.imported_corpus_pattern(),
+        tokenization=names.TokenizationName.own_pattern(),
+    conda:
+        "../envs/cpu.yaml"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=720,
+    params:
+        script=script("import_tokens.py"),
+        output=prefix_of("bin"),
+        options=from_plan(plan.tokenized.import_options),
+    shell:
+        "RAYON_NUM_THREADS={threads} python {params.script:q} {params.options}"
+        " --tokenizer {input.tokenizer:q} --output-prefix {params.output:q} 2> {log:q}"
 
 
 rule export_delphi:

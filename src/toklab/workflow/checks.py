@@ -7,7 +7,8 @@ ranges that depend on other fields (vocabulary sizes and the special tokens, str
 contexts, T-Free's m and k), the blocks a family needs, the byte LM's byte-level tokenizer,
 every LM's preset and training fields, the tokenizers and subsets of tokenized datasets and
 their exports, the data of every LM training job, the tokenizations a corpus's ``scale``
-block declares bytes per token for, and the Hub repo ids of the publish targets. Each problem
+block declares bytes per token for, what a corpus of token ids (source ``hf_tokens``) may
+ask of its ids, and the Hub repo ids of the publish targets. Each problem
 is one :class:`~toklab.errors.ConfigError`, one line naming the corpus, the key and the value
 (and for a number, the allowed range).
 """
@@ -23,7 +24,7 @@ from toklab.data.corpus import CorpusSpec
 from toklab.errors import ConfigError
 from toklab.models.presets import read_presets
 from toklab.tokenizers.tokenizer_files import special_token_roles
-from toklab.workflow.config import Block
+from toklab.workflow.config import TOKEN_SOURCE, Block
 from toklab.workflow.families import BYTE_LEVEL, FAMILIES
 from toklab.workflow.launch import train_launcher
 from toklab.workflow.plan import Plan
@@ -217,9 +218,8 @@ def check_lm(plan: Plan, name: str, corpus: Block, presets: Path | None) -> None
     lm = corpus.get("lm")
     if not lm:
         return
-    tokenized = corpus.get("tokenized") or {}
     for key in ("train_subset", "valid_subset"):
-        if lm[key] not in tokenized.get("subsets", []):
+        if lm[key] not in plan.tokenized.tokenized_subsets(name):
             raise ConfigError(
                 f"corpus '{name}': lm.{key} '{lm[key]}' is not one of tokenized.subsets"
             )
@@ -485,6 +485,89 @@ def check_lm_eval(plan: Plan, name: str, corpus: Block) -> None:
     plan.tasks.lm_eval_toklab_tasks(name)
 
 
+#: The blocks a corpus of token ids (source hf_tokens) may have: none that reads text.
+TOKEN_CORPUS_KEYS = ("source", "subsets", "pretrained", "byte_level", "tokenized", "lm",
+                     "stochastok", "lm_eval")  # fmt: skip
+
+
+def check_split_keys(name: str, corpus: Block) -> None:
+    """Only the subsets of a corpus of token ids name a dataset split."""
+    if corpus["source"].get("type") == TOKEN_SOURCE:
+        return
+    for subset, spec in corpus["subsets"].items():
+        if (spec or {}).get("split") is not None:
+            raise ConfigError(
+                f"corpus '{name}': subset '{subset}' sets split, which only the subsets of an "
+                "hf_tokens source (a dataset of token ids) read"
+            )
+
+
+def check_token_corpus(plan: Plan, name: str, corpus: Block) -> None:
+    """A corpus of token ids: no block that reads text, subsets that are distinct splits.
+
+    Its tokenizer is a configured one with a token vocabulary; its token arrays are the
+    imported ones and their StochasTok expansions (the other variants re-encode text), its
+    exports those of token ids, and its LMs are evaluated without the text's next words.
+    """
+    source = plan.config.token_source(name)
+    if source is None:
+        return
+    where = f"corpus '{name}': its source is hf_tokens (token ids, no text)"
+    for key, value in corpus.items():
+        # shard (the schema fills it) sizes the parquet shards of text, which it has none of
+        if key not in (*TOKEN_CORPUS_KEYS, "shard") and value is not None:
+            raise ConfigError(
+                f"{where}, but it has a '{key}' block, which needs text (allowed: "
+                f"{', '.join(TOKEN_CORPUS_KEYS)})"
+            )
+    splits: dict[str, str] = {}
+    for subset, spec in corpus["subsets"].items():
+        spec = spec or {}
+        for key in ("bytes", "source"):
+            if spec.get(key) is not None:
+                raise ConfigError(
+                    f"{where}; subset '{subset}' sets {key} (allowed: split, and documents to "
+                    "keep the first of its split)"
+                )
+        split = spec.get("split", subset)
+        if split in splits:
+            raise ConfigError(
+                f"{where}; subsets '{splits[split]}' and '{subset}' both read split '{split}' "
+                "(subsets are disjoint)"
+            )
+        splits[split] = subset
+    _check_tokenizer_reference(plan, name, "source.tokenizer", source["tokenizer"])
+    imported = plan.tokenized.imported_tokenizer(name)
+    if names.is_tfree(imported[1]):
+        raise ConfigError(
+            f"{where}; source.tokenizer '{source['tokenizer']}' is a T-Free hasher, which has no "
+            "token ids"
+        )
+    tokenized = corpus.get("tokenized") or {}
+    for reference in tokenized.get("tokenizers", []):
+        other, tokenization = plan.config.resolve_tokenizer(name, reference)
+        parsed = names.TokenizationName.parse(tokenization)
+        if (other, parsed.tokenizer) != imported or parsed.method not in (None, "stochastok"):
+            raise ConfigError(
+                f"{where}; tokenized.tokenizers names '{reference}', but its arrays are the "
+                f"ids of '{source['tokenizer']}' and their StochasTok expansions "
+                "(<tokenizer>-stochastok<p>); the others re-encode text"
+            )
+    if "tfree" in tokenized.get("exports", {}):
+        raise ConfigError(f"{where}, but tokenized.exports has tfree, T-Free's byte stores of text")
+    lm = corpus.get("lm")
+    if lm and lm["evaluation"]["next_word"]["items"]:
+        raise ConfigError(
+            f"{where}; lm.evaluation.next_word reads the validation subset's text: set "
+            "lm.evaluation.next_word.items: 0"
+        )
+    tasks = corpus.get("stochastok") or {}
+    if tasks.get("langgame") and "subset" in tasks["langgame"]["words"]:
+        raise ConfigError(
+            f"{where}; stochastok.langgame.words.subset takes words from a subset's text"
+        )
+
+
 def check_morphscore_urls(plan: Plan) -> None:
     """Every corpus that downloads MorphScore's gold files names the same address."""
     urls = {
@@ -531,12 +614,15 @@ def check_config(
     """
     plan = Plan(config, repository)
     for name, corpus in plan.corpora.items():
-        CorpusSpec.from_config(name, plan.data.corpus_script_config(name))
+        check_split_keys(name, corpus)
+        if plan.config.token_source(name) is None:  # a corpus of token ids has no data stage
+            CorpusSpec.from_config(name, plan.data.corpus_script_config(name))
         check_ranges(name, corpus)
         check_subsets(name, corpus)
         check_families(name, corpus)
         check_bytelm(name, corpus, presets)
     for name, corpus in plan.corpora.items():
+        check_token_corpus(plan, name, corpus)
         check_foreign_tokenizers(plan, name, corpus)
         check_tokenized(plan, name, corpus)
         check_lm(plan, name, corpus, presets)

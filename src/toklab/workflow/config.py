@@ -13,6 +13,10 @@ from typing import Any
 
 from toklab.errors import ConfigError
 
+#: The source type of a corpus of token ids (:mod:`toklab.datasets.hub_tokens`): no text, so
+#: no shards or byte corpora; its subsets are the dataset's splits, imported as token arrays.
+TOKEN_SOURCE = "hf_tokens"
+
 #: A block of the config (a corpus, its ``bpe:``, ``lm:``, ...), as the schema fills it.
 Block = dict[str, Any]
 
@@ -61,6 +65,11 @@ class WorkflowConfig:
         for subset in block["subsets"].values():
             if subset.get("source"):
                 yield subset["source"]
+
+    def token_source(self, corpus: str) -> Block | None:
+        """The corpus's ``hf_tokens`` source (a dataset of token ids, no text), or None."""
+        source = self.corpus(corpus)["source"]
+        return source if source.get("type") == TOKEN_SOURCE else None
 
     def resolve_tokenizer(self, corpus: str, reference: str) -> tuple[str, str]:
         """``(tokenizer corpus, name)`` of a reference: ``name`` (the corpus's) or ``corpus/name``."""

@@ -78,8 +78,13 @@ class DataPlan:
         raise ConfigError(f"no configured source downloads a file named '{filename}'")
 
     def byte_subsets(self, corpus: str) -> list[str]:
-        """Subsets converted to byte corpora: those configured (default all) and those used."""
+        """Subsets converted to byte corpora: those configured (default all) and those used.
+
+        None for a corpus of token ids (``hf_tokens``), which has no text.
+        """
         block = self.config.corpus(corpus)
+        if self.config.token_source(corpus):
+            return []
         listed = block["subsets"] if block.get("byte_subsets") is None else block["byte_subsets"]
         used = [
             subset
@@ -116,7 +121,12 @@ class DataPlan:
         return self.config.corpus(corpus)["source"]
 
     def targets(self, corpus: str) -> list[str]:
-        """Manifest, byte corpora and (for a demo source) gold morphology of a corpus."""
+        """Manifest, byte corpora and (for a demo source) gold morphology of a corpus.
+
+        A corpus of token ids has none: its data are token arrays (the tokenized stage's).
+        """
+        if self.config.token_source(corpus):
+            return []
         targets = [layout.path(layout.MANIFEST, corpus=corpus)]
         targets += [
             path

@@ -149,6 +149,7 @@ LOGS = {
     "download_morphscore": "logs/evaluation/download_morphscore/{morphscore_language}.log",
     "tokenizer_stats": "logs/evaluation/{corpus}/{tokenizer_corpus}/{tokenizer}.log",
     "tokenize": "logs/tokenized/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}.log",
+    "import_tokens": "logs/tokenized/import/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}.log",
     "tokenize_words": "logs/tokenized/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}.log",
     "tokenize_aligned_words": (
         "logs/tokenized/{corpus}/{tokenizer_corpus}/{tokenization}/{subset}.aligned.log"

@@ -2,15 +2,21 @@
 
 A token array holds a subset's ids by a *tokenization*: a tokenizer's own ids, or a variant of
 them (StochasTok's expansion, BPE-dropout, characters; :class:`toklab.names.TokenizationName`).
-Exports (Delphi, CS336, nanoGPT, T-Free's byte stores) are written from them. Rules:
-``workflow/rules/tokenized.smk``; scripts: ``tokenized.py``, ``stochastok.py``.
+Exports (Delphi, CS336, nanoGPT, T-Free's byte stores) are written from them. A corpus of token
+ids (source ``hf_tokens``) has no text: its subsets are imported from the published dataset as
+the arrays of its tokenizer (:mod:`toklab.datasets.hub_tokens`), which StochasTok may expand
+and the exports and LMs read as any other. Rules: ``workflow/rules/tokenized.smk``; scripts:
+``tokenized.py``, ``stochastok.py``, ``import_tokens.py``.
 """
 
 from __future__ import annotations
 
+import json
+import re
+
 from toklab import names
 from toklab.errors import ConfigError
-from toklab.workflow import layout
+from toklab.workflow import layout, shell
 from toklab.workflow.config import Block, WorkflowConfig
 from toklab.workflow.families import family_of
 from toklab.workflow.tokenizers import BYTE_TOKENIZER, TokenizersPlan
@@ -32,11 +38,93 @@ class TokenizedPlan:
         return self.config.block(corpus, "tokenized")
 
     def tokenized_tokenizers(self, corpus: str, subset: str | None = None) -> list[tuple[str, str]]:
-        """``(tokenizer corpus, name)`` of every tokenizer that tokenizes the corpus's subsets."""
+        """``(tokenizer corpus, name)`` of every tokenizer that tokenizes the corpus's subsets.
+
+        A corpus of token ids has its imported tokenizer's arrays of every subset first.
+        """
+        imported = self.imported_tokenizer(corpus)
+        pairs = [imported] if imported else []
         block = self.config.corpus(corpus).get("tokenized")
         if not block or (subset is not None and subset not in block["subsets"]):
-            return []
-        return [self.config.resolve_tokenizer(corpus, ref) for ref in block["tokenizers"]]
+            return pairs
+        listed = [self.config.resolve_tokenizer(corpus, ref) for ref in block["tokenizers"]]
+        return list(dict.fromkeys([*pairs, *listed]))
+
+    def tokenized_subsets(self, corpus: str) -> list[str]:
+        """The subsets with token arrays: ``tokenized.subsets``, and every imported one."""
+        block = self.config.corpus(corpus).get("tokenized") or {}
+        imported = (
+            list(self.config.corpus(corpus)["subsets"]) if self.imported_tokenizer(corpus) else []
+        )
+        return list(dict.fromkeys([*imported, *block.get("subsets", [])]))
+
+    # -----------------------------------------------------------------------------------------
+    # A corpus of token ids (source hf_tokens): its subsets are imported, not tokenized
+
+    def imported_tokenizer(self, corpus: str) -> tuple[str, str] | None:
+        """``(tokenizer corpus, name)`` whose ids a corpus of token ids holds; None for text."""
+        source = self.config.token_source(corpus)
+        return self.config.resolve_tokenizer(corpus, source["tokenizer"]) if source else None
+
+    def imported_corpora(self) -> list[str]:
+        """The corpora of token ids."""
+        return [corpus for corpus in self.config.corpora if self.config.token_source(corpus)]
+
+    def imported_corpus_pattern(self) -> str:
+        """The import rule's ``corpus`` constraint: a corpus of token ids (none: no match)."""
+        corpora = self.imported_corpora()
+        return "|".join(re.escape(corpus) for corpus in corpora) if corpora else "(?!)"
+
+    def import_split(self, corpus: str, subset: str) -> str:
+        """The dataset split a subset of a corpus of token ids imports (default: its name)."""
+        if not self.config.token_source(corpus):
+            raise ConfigError(f"corpus '{corpus}' is not a corpus of token ids (source hf_tokens)")
+        subsets = self.config.corpus(corpus)["subsets"]
+        if subset not in subsets:
+            raise ConfigError(
+                f"corpus '{corpus}' has no subset '{subset}' (has {', '.join(subsets)})"
+            )
+        return (subsets[subset] or {}).get("split", subset)
+
+    def import_inputs(
+        self, corpus: str, subset: str, tokenizer_corpus: str, tokenization: str
+    ) -> dict[str, str]:
+        """The tokenizer whose vocabulary an imported subset's ids are checked against."""
+        self.import_split(corpus, subset)
+        imported = self.imported_tokenizer(corpus)
+        if (tokenizer_corpus, tokenization) != imported:
+            raise ConfigError(
+                f"corpus '{corpus}' holds ids of '{imported[0]}/{imported[1]}', not of "
+                f"'{tokenizer_corpus}/{tokenization}' (a corpus of token ids has no text to "
+                "tokenize)"
+            )
+        return {"tokenizer": layout.tokenizer_file(tokenizer_corpus, tokenization)}
+
+    def import_options(self, corpus: str, subset: str) -> str:
+        """``import_tokens.py``'s options for one subset: the dataset, split, layout, ..."""
+        source = self.config.token_source(corpus)
+        split = self.import_split(corpus, subset)
+        options = {
+            "--dataset": source["dataset"],
+            "--split": split,
+            "--column": source["column"],
+            "--layout": source.get("layout", "documents"),
+            "--name": source.get("name"),
+            "--revision": source.get("revision"),
+            "--data-dir": source.get("data_dir"),
+            "--data-files": (
+                json.dumps(source["data_files"]) if source.get("data_files") is not None else None
+            ),
+            "--eos-token": source.get("eos_token"),
+            "--bos-token": source.get("bos_token"),
+            "--max-documents": (self.config.corpus(corpus)["subsets"][subset] or {}).get(
+                "documents"
+            ),
+        }
+        rendered = [shell.repeated(k, [v]) for k, v in options.items() if v is not None]
+        if source.get("trailing_eos"):
+            rendered.append("--trailing-eos")
+        return " ".join(rendered)
 
     def token_array_tokenizers(self, corpus: str, subset: str) -> list[tuple[str, str]]:
         """``(tokenizer corpus, name)`` of every token array of one of the corpus's subsets.
@@ -181,16 +269,26 @@ class TokenizedPlan:
         return layout.byte_corpus_files(corpus, subset, "corpus")
 
     def targets(self, corpus: str) -> list[str]:
-        """Every token array and export the corpus's ``tokenized`` block asks for."""
+        """Every token array and export the corpus's ``tokenized`` block asks for.
+
+        A corpus of token ids has its imported arrays of every subset, block or not.
+        """
+        imported = self.imported_tokenizer(corpus)
+        targets = [
+            path
+            for subset in (self.config.corpus(corpus)["subsets"] if imported else [])
+            for path in layout.token_array_files(corpus, subset, *imported).values()
+        ]
         block = self.config.corpus(corpus).get("tokenized")
         if not block:
-            return []
-        targets = [
+            return targets
+        targets += [
             path
             for subset in block["subsets"]
             for c, name in self.tokenized_tokenizers(corpus)
             for path in layout.token_array_files(corpus, subset, c, name).values()
         ]
+        targets = list(dict.fromkeys(targets))
         exports = block["exports"]
         fields = {"corpus": corpus}
         for export, template in (("delphi", layout.DELPHI_EXPORT), ("cs336", layout.CS336_EXPORT)):
