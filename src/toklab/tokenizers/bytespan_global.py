@@ -69,8 +69,12 @@ about 2.5 bytes per corpus byte in all, against 28 when the whole cue, its order
 records were kept. Positions are int32 below 2^31 bytes, else int64.
 
 **Speed.** Visiting a byte touches its neighbours' bytes and bits and a few span types: random
-memory accesses, near-linear in the bytes visited; each wave adds a pass over the cue (on the
-other thread).
+memory accesses, near-linear in the bytes visited. The group of the byte visited 16 steps later
+is prefetched, so its cache miss overlaps the visits in between; the helpers a visit calls
+(runs, spans, hashes, the type table's slots) are :func:`toklab.compiled.leaf` functions,
+which do not count references to the arrays they are passed (those atomic operations were a
+quarter of the pass). The histogram and the first wave are read on the other thread while this
+one lays the corpus out in groups, and each wave adds a pass over the cue there.
 """
 
 from __future__ import annotations
@@ -84,6 +88,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from toklab.compiled import leaf, prefetch
 from toklab.errors import DataError
 from toklab.tokenizers.bytespan import SPACE, Token, check_room, initial_tokens, with_unk
 from toklab.tokenizers.bytespan_global_corpus import (
@@ -102,7 +107,6 @@ from toklab.tokenizers.bytespan_global_corpus import (
     cue_histogram,
     flag,
     is_initial,
-    long_pretokens,
     prefix_hashes,
     run_end,
     run_start,
@@ -119,8 +123,8 @@ from toklab.tokenizers.bytespan_stream import (
 )
 
 _FILLED, _EXHAUSTED, _COLLISION, _STOPPED, _RUNNING = 0, 1, 2, 3, -1
-#: How many bytes ahead the pass touches a byte's group, to overlap memory latency.
-_AHEAD = 8
+#: How many bytes ahead the pass prefetches a byte's group, to overlap memory latency.
+_AHEAD = 16
 
 # Type table columns: hash key, length (+ the entered bit), count, representative position.
 _KEY, _LEN, _COUNT, _REP = 0, 1, 2, 3
@@ -128,8 +132,8 @@ _ENTERED = 1 << 40
 _LENGTH = _ENTERED - 1
 # The pass's counters, one int64 array carried from wave to wave.
 _NTYPES, _MASK, _UNIQUE, _NENTRIES, _NROWS, _STEP, _STATUS = 0, 1, 2, 3, 4, 5, 6
-_COLLISION_A, _COLLISION_B, _LAST_KEY, _LAST_POS, _TOUCHED = 7, 8, 9, 10, 11
-_COUNTERS = 12
+_COLLISION_A, _COLLISION_B, _LAST_KEY, _LAST_POS = 7, 8, 9, 10
+_COUNTERS = 11
 #: At most this many spans are new after one byte (the merged run, a space, the run after).
 _NEW_SPANS = 8
 
@@ -148,7 +152,7 @@ class GlobalResult:
     steps: int = 0
 
 
-@numba.njit(cache=True, nogil=True)
+@leaf
 def _slot(index, mask, types, key, length):  # pragma: no cover - compiled
     """The index slot of (key, length): the slot holding its type id, or the empty one."""
     s = (key ^ (key >> 29)) & mask
@@ -393,7 +397,6 @@ def _visit_until_full(
     nentries = counters[_NENTRIES]
     unique = counters[_UNIQUE]
     nrows = counters[_NROWS]
-    touched = counters[_TOUCHED]
     j = step - wave_step
     bucket, sorted_upto = cursor[0], cursor[1]
     full = False
@@ -413,8 +416,8 @@ def _visit_until_full(
             bucket += 1
         i = positions[j]
         key = ((first_bucket + bucket - 1) << 16) | low[j]
-        if j + _AHEAD < sorted_upto:  # touch a later byte's bits: they load meanwhile
-            touched += blob[GROUP * (positions[j + _AHEAD] >> 3)]
+        if j + _AHEAD < sorted_upto:  # a later byte's group loads meanwhile
+            prefetch(blob, GROUP * (positions[j + _AHEAD] >> 3))
         j += 1
         step += 1
         join_left = i > 0 and not flag(blob, i, STARTS) and flag(blob, i - 1, ACTIVE)
@@ -496,7 +499,6 @@ def _visit_until_full(
     counters[_NENTRIES] = nentries
     counters[_UNIQUE] = unique
     counters[_NROWS] = nrows
-    counters[_TOUCHED] = touched
     cursor[0], cursor[1] = bucket, sorted_upto
     return full
 
@@ -609,50 +611,22 @@ def _run_pass(
             )
     steady_heap()
     read_cue = as_reader(cue)
-    high = np.zeros(1 << 16, dtype=np.int64)
-    nans, negative_zeros = 0, 0
-    for a, b in blocks(n):
-        found = cue_histogram(np.ascontiguousarray(read_cue(a, b), dtype=np.float32), high)
-        nans, negative_zeros = nans + found[0], negative_zeros + found[1]
-    if nans:
-        raise DataError(f"the cue has {nans} NaN values")
-    below = np.concatenate([[0], np.cumsum(high)])
-
-    blob = corpus_groups(as_reader(data), as_reader(pretok), n)
-    long_start, long_length = long_pretokens(blob, n, DIRECT_HASH)
-    long_base = np.zeros(len(long_start), dtype=np.int64)
-    np.cumsum(long_length[:-1] + 1, out=long_base[1:])
-    prefix = np.empty(int((long_length + 1).sum()), dtype=np.int64)
-    b1, b2 = int(bases[0]), int(bases[1])
-    prefix_hashes(blob, long_start, long_length, long_base, prefix, b1, b2)
-    longest = int(long_length.max(initial=DIRECT_HASH)) + 1
-    powers = np.empty((longest + 1, 2), dtype=np.int64)
-    powers[0] = 1
-    for j in range(1, longest + 1):
-        powers[j] = (powers[j - 1] * np.array([b1, b2], dtype=np.int64)) % MODULUS
-
-    types = np.zeros((table_size, 4), dtype=np.int64)
-    index = -np.ones(4 * table_size, dtype=np.int64)
-    counters = np.zeros(_COUNTERS, dtype=np.int64)
-    counters[_MASK] = len(index) - 1
-    counters[_LAST_KEY] = -1
-    min_frequency, target = max(int(min_frequency), 1), int(target)
-    record_every = max(int(record_every), 1)
-    entry_pos = np.empty(target, dtype=np.int64)
-    entry_len = np.empty(target, dtype=np.int64)
-    rows = (n if max_steps < 0 else max_steps) // record_every + 2
-    traj_key = np.empty(rows, dtype=np.int64)
-    traj_pos = np.empty(rows, dtype=np.int64)
-    traj_vocab = np.empty(rows, dtype=np.int64)
-    traj_unique = np.empty(rows, dtype=np.int64)
-    corpus = (blob, n, long_start, long_base, prefix, powers)
-    types, index = _start(
-        *corpus, types, index, counters, min_frequency, target, entry_pos, entry_len, b1, b2
-    )
-
     wave = max(n // 16, 1 << 16) if wave is None else max(int(wave), 1)
     dtype = np.int32 if n < 2**31 - 1 else np.int64
+    high = np.zeros(1 << 16, dtype=np.int64)
+    below = np.zeros(len(high) + 1, dtype=np.int64)
     stop = threading.Event()
+
+    def histogram() -> int:
+        """Count the cue's top 16 key bits into ``high`` and ``below``; the number of -0.0."""
+        nans, negative_zeros = 0, 0
+        for a, b in blocks(n):  # whole, even when the pass stops early: a NaN is always found
+            found = cue_histogram(np.ascontiguousarray(read_cue(a, b), dtype=np.float32), high)
+            nans, negative_zeros = nans + found[0], negative_zeros + found[1]
+        if nans:
+            raise DataError(f"the cue has {nans} NaN values")
+        np.cumsum(high, out=below[1:])
+        return negative_zeros
 
     def collect(bucket: int) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray] | None:
         """The wave from ``bucket`` on: its buckets, bounds, positions and low key bits."""
@@ -670,16 +644,60 @@ def _run_pass(
             collect_wave(cue_chunk, a, bucket, last, fill, positions, low)
         return bucket, last, bounds, positions, low
 
-    def running() -> bool:
-        step = counters[_STEP]
-        return counters[_STATUS] == _RUNNING and step < n and step != max_steps
+    def first_wave() -> tuple[int, tuple | None]:
+        """The histogram, then the first wave: read while the corpus is laid out."""
+        negative_zeros = histogram()
+        return negative_zeros, None if stop.is_set() else collect(0)
 
-    # the next wave is read while this one is visited (the compiled visit releases the GIL)
+    # the cue is read on another thread while this one lays out the corpus, and each next
+    # wave while one is visited (the compiled functions release the GIL)
     with ThreadPoolExecutor(1) as reading:
-        ahead = reading.submit(collect, 0) if running() else None
-        while ahead is not None:
-            read = ahead.result()
-            assert read is not None
+        ahead = reading.submit(first_wave)
+        try:
+            blob, long_start, long_length = corpus_groups(
+                as_reader(data), as_reader(pretok), n, DIRECT_HASH
+            )
+        except BaseException:
+            stop.set()
+            raise
+        long_base = np.zeros(len(long_start), dtype=np.int64)
+        np.cumsum(long_length[:-1] + 1, out=long_base[1:])
+        prefix = np.empty(int((long_length + 1).sum()), dtype=np.int64)
+        b1, b2 = int(bases[0]), int(bases[1])
+        prefix_hashes(blob, long_start, long_length, long_base, prefix, b1, b2)
+        longest = int(long_length.max(initial=DIRECT_HASH)) + 1
+        powers = np.empty((longest + 1, 2), dtype=np.int64)
+        powers[0] = 1
+        for j in range(1, longest + 1):
+            powers[j] = (powers[j - 1] * np.array([b1, b2], dtype=np.int64)) % MODULUS
+
+        types = np.zeros((table_size, 4), dtype=np.int64)
+        index = -np.ones(4 * table_size, dtype=np.int64)
+        counters = np.zeros(_COUNTERS, dtype=np.int64)
+        counters[_MASK] = len(index) - 1
+        counters[_LAST_KEY] = -1
+        min_frequency, target = max(int(min_frequency), 1), int(target)
+        record_every = max(int(record_every), 1)
+        entry_pos = np.empty(target, dtype=np.int64)
+        entry_len = np.empty(target, dtype=np.int64)
+        rows = (n if max_steps < 0 else max_steps) // record_every + 2
+        traj_key = np.empty(rows, dtype=np.int64)
+        traj_pos = np.empty(rows, dtype=np.int64)
+        traj_vocab = np.empty(rows, dtype=np.int64)
+        traj_unique = np.empty(rows, dtype=np.int64)
+        corpus = (blob, n, long_start, long_base, prefix, powers)
+        types, index = _start(
+            *corpus, types, index, counters, min_frequency, target, entry_pos, entry_len, b1, b2
+        )
+
+        def running() -> bool:
+            step = counters[_STEP]
+            return counters[_STATUS] == _RUNNING and step < n and step != max_steps
+
+        if not running():
+            stop.set()
+        negative_zeros, read = ahead.result()  # a NaN in the cue raises here
+        while read is not None:
             bucket, last, bounds, positions, low = read
             more = int(below[last]) < n and (max_steps < 0 or int(below[last]) < max_steps)
             ahead = reading.submit(collect, last) if more else None
@@ -710,6 +728,7 @@ def _run_pass(
             if not running():
                 stop.set()
                 break
+            read = ahead.result() if ahead is not None else None
     status, step = int(counters[_STATUS]), int(counters[_STEP])
     if status == _RUNNING:  # every byte visited, or max_steps reached, at a wave's end
         status = _EXHAUSTED if step == n else _STOPPED

@@ -6,7 +6,7 @@ visit reads one cache line. Runs are found by scanning the active bits from the 
 (:func:`run_start`, :func:`run_end`, :func:`span_end`), and a span's type by hashing it again
 (:func:`span_key`), so no per-byte links or type ids are kept. Spans longer than
 :data:`DIRECT_HASH` bytes are hashed in O(1) from the prefix hashes of the long pre-tokens that
-hold them (:func:`long_pretokens`, :func:`prefix_hashes`). The cue is read in blocks of
+hold them (found by :func:`corpus_groups`, hashed by :func:`prefix_hashes`). The cue is read in blocks of
 :data:`READ_BYTES` (:func:`blocks`), its order by buckets of its top 16 key bits
 (:func:`cue_histogram`, :func:`collect_wave`). :mod:`toklab.tokenizers.bytespan_global` holds
 the pass itself.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from toklab.compiled import leaf
 from toklab.tokenizers.bytespan import SPACE
 from toklab.tokenizers.bytespan_stream import CueReader, cue_key
 
@@ -36,25 +37,25 @@ GROUP, STARTS, ACTIVE = 10, 8, 9
 # Bits, runs and spans
 
 
-@numba.njit(cache=True, nogil=True)
+@leaf
 def byte_at(blob, i):  # pragma: no cover - compiled
     """Byte ``i`` of the corpus."""
     return blob[GROUP * (i >> 3) + (i & 7)]
 
 
-@numba.njit(cache=True, nogil=True)
+@leaf
 def flag(blob, i, which):  # pragma: no cover - compiled
     """Flag ``which`` (:data:`STARTS` or :data:`ACTIVE`) of byte ``i``."""
     return (blob[GROUP * (i >> 3) + which] >> (i & 7)) & 1
 
 
-@numba.njit(cache=True, nogil=True)
+@leaf
 def activate(blob, i):  # pragma: no cover - compiled
     """Mark byte ``i`` active."""
     blob[GROUP * (i >> 3) + ACTIVE] |= np.uint8(1 << (i & 7))
 
 
-@numba.njit(cache=True, nogil=True)
+@leaf
 def run_start(blob, j):  # pragma: no cover - compiled
     """The first byte of the run holding ``j``: active bytes join within a pre-token."""
     if not flag(blob, j, ACTIVE):
@@ -64,7 +65,7 @@ def run_start(blob, j):  # pragma: no cover - compiled
     return j
 
 
-@numba.njit(cache=True, nogil=True)
+@leaf
 def run_end(blob, j, n):  # pragma: no cover - compiled
     """The last byte of the run holding ``j``."""
     if not flag(blob, j, ACTIVE):
@@ -74,7 +75,7 @@ def run_end(blob, j, n):  # pragma: no cover - compiled
     return j
 
 
-@numba.njit(cache=True, nogil=True)
+@leaf
 def span_end(x, blob, n):  # pragma: no cover - compiled
     """End (exclusive) of the span starting at run start ``x``: a lone space takes the next run."""
     y = run_end(blob, x, n)
@@ -89,7 +90,7 @@ def span_end(x, blob, n):  # pragma: no cover - compiled
     return y + 1
 
 
-@numba.njit(cache=True, nogil=True)
+@leaf
 def mod_prime(x):  # pragma: no cover - compiled
     """``x`` modulo 2^31 - 1, for 0 <= x < 2^62."""
     x = (x & 0x7FFFFFFF) + (x >> 31)
@@ -97,7 +98,7 @@ def mod_prime(x):  # pragma: no cover - compiled
     return x - 0x7FFFFFFF if x >= 0x7FFFFFFF else x
 
 
-@numba.njit(cache=True, nogil=True)
+@leaf
 def span_key(
     blob, long_start, long_base, prefix, powers, a, e, b1, b2
 ):  # pragma: no cover - compiled
@@ -126,7 +127,7 @@ def span_key(
     return (h1 << 31) | h2
 
 
-@numba.njit(cache=True, nogil=True)
+@leaf
 def same_span(blob, a, b, length):  # pragma: no cover - compiled
     """Whether the spans of ``length`` bytes at ``a`` and ``b`` are one type (flag and bytes)."""
     if flag(blob, a, STARTS) != flag(blob, b, STARTS):
@@ -137,7 +138,7 @@ def same_span(blob, a, b, length):  # pragma: no cover - compiled
     return j == length
 
 
-@numba.njit(cache=True, nogil=True)
+@leaf
 def is_initial(blob, a, length):  # pragma: no cover - compiled
     """Whether span (a, length) is an initial token: a byte, or space + non-space word-initially."""
     if length == 1:
@@ -152,30 +153,6 @@ def is_initial(blob, a, length):  # pragma: no cover - compiled
 
 # ---------------------------------------------------------------------------------------------
 # Reading the corpus: bits, long pre-tokens, waves
-
-
-@numba.njit(cache=True, nogil=True)
-def long_pretokens(blob, n, shortest):  # pragma: no cover - compiled
-    """Starts and lengths of the pre-tokens longer than ``shortest`` (0 starts one too)."""
-    count = 0
-    last = 0
-    for i in range(1, n + 1):
-        if i == n or flag(blob, i, STARTS):
-            if i - last > shortest:
-                count += 1
-            last = i
-    found_start = np.empty(count, dtype=np.int64)
-    found_length = np.empty(count, dtype=np.int64)
-    count = 0
-    last = 0
-    for i in range(1, n + 1):
-        if i == n or flag(blob, i, STARTS):
-            if i - last > shortest:
-                found_start[count] = last
-                found_length[count] = i - last
-                count += 1
-            last = i
-    return found_start, found_length
 
 
 @numba.njit(cache=True, nogil=True)
@@ -222,15 +199,47 @@ def collect_wave(cue, offset, first_bucket, last_bucket, fill, positions, low): 
             low[slot] = key & np.uint32(0xFFFF)
 
 
+#: The lowest and highest set bit of a byte (0 for none).
+_LOWEST_BIT = np.array([(b & -b).bit_length() - 1 if b else 0 for b in range(256)], np.int64)
+_HIGHEST_BIT = np.array([b.bit_length() - 1 if b else 0 for b in range(256)], np.int64)
+
+
 @numba.njit(cache=True, nogil=True)
-def _fill_groups(blob, offset, data, pretok):  # pragma: no cover - compiled
-    """Put bytes and pre-token flags read at ``offset`` (a multiple of 8) into ``blob``."""
-    for j in range(len(data)):
+def _fill_groups(
+    blob, offset, data, pretok, shortest, state, long_start, long_length
+):  # pragma: no cover - compiled
+    """Put bytes and pre-token flags read at ``offset`` (a multiple of 8) into ``blob``.
+
+    Also notes the pre-tokens longer than ``shortest`` (at least 8) that end in these bytes:
+    ``state`` carries the start of the current pre-token and the number noted from one read
+    to the next. Flags are set a group at a time; only a group's first and last pre-token
+    starts are looked at, since two starts in one group are fewer than 8 bytes apart.
+    """
+    last, count = state[0], state[1]
+    m = len(data)
+    for j in range(0, m, 8):
         i = offset + j
         group = GROUP * (i >> 3)
-        blob[group + (i & 7)] = data[j]
-        if pretok[j]:
-            blob[group + STARTS] |= np.uint8(1 << (i & 7))
+        bits = 0
+        if j + 8 <= m:  # a whole group (a fixed loop: unrolled)
+            for k in range(8):
+                blob[group + k] = data[j + k]
+                bits |= np.int64(pretok[j + k] != 0) << k
+        else:
+            for k in range(m - j):
+                blob[group + k] = data[j + k]
+                bits |= np.int64(pretok[j + k] != 0) << k
+        blob[group + STARTS] = np.uint8(bits)
+        if i == 0:
+            bits &= 0xFE  # byte 0 starts the first pre-token whatever its flag
+        if bits:
+            first = i + _LOWEST_BIT[bits]
+            if first - last > shortest:
+                long_start[count] = last
+                long_length[count] = first - last
+                count += 1
+            last = i + _HIGHEST_BIT[bits]
+    state[0], state[1] = last, count
 
 
 @numba.njit(cache=True, nogil=True)
@@ -242,17 +251,39 @@ def bytes_at(blob, position, length):  # pragma: no cover - compiled
     return out
 
 
-def corpus_groups(data: CueReader, pretok: CueReader, n: int) -> np.ndarray:
-    """The corpus bytes and pre-token flags in groups of :data:`GROUP` (no byte active)."""
+def corpus_groups(
+    data: CueReader, pretok: CueReader, n: int, shortest: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The corpus bytes and pre-token flags in groups of :data:`GROUP` (no byte active).
+
+    Also the starts and lengths of the pre-tokens longer than ``shortest`` (byte 0 starts one).
+    """
+    assert shortest >= 8, "two pre-token starts of one group are fewer than 8 bytes apart"
     blob = np.zeros(GROUP * ((n + 7) // 8), dtype=np.uint8)
+    state = np.zeros(2, dtype=np.int64)
+    long_start = np.empty(1024, dtype=np.int64)
+    long_length = np.empty(1024, dtype=np.int64)
     for a, b in blocks(n):  # READ_BYTES is a multiple of 8
+        need = int(state[1]) + (b - a) // (shortest + 1) + 2
+        if need > len(long_start):
+            size = max(need, 2 * len(long_start))
+            long_start = np.concatenate([long_start, np.empty(size - len(long_start), np.int64)])
+            long_length = np.concatenate([long_length, np.empty(size - len(long_length), np.int64)])
         _fill_groups(
             blob,
             a,
             np.ascontiguousarray(data(a, b), dtype=np.uint8),
             np.ascontiguousarray(pretok(a, b), dtype=np.uint8),
+            shortest,
+            state,
+            long_start,
+            long_length,
         )
-    return blob
+    last, count = int(state[0]), int(state[1])
+    if n - last > shortest:  # the last pre-token
+        long_start[count], long_length[count] = last, n - last
+        count += 1
+    return blob, long_start[:count].copy(), long_length[:count].copy()
 
 
 def blocks(n: int) -> list[tuple[int, int]]:
