@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from toklab.compiled import leaf
 from toklab.tokenizers.merge_loop import grown
 
 # the table's internals are reused as they are: one hash table of byte strings for the project
@@ -81,7 +82,7 @@ def chunk_span_starts(cue, pretok, data, threshold, combined, out):  # pragma: n
 # Tables
 
 
-@njit(cache=True, nogil=True)
+@leaf
 def _probe(slots, pool, rows, source, a, b):  # pragma: no cover - compiled
     """The slot of ``source[a:b]`` in a table, and the string's hash.
 
@@ -164,7 +165,8 @@ def _count_spans_until_full(
         if t >= 0:
             rows[t, 2] += 1
         else:
-            pool[used : used + size] = key[:size]
+            for j in range(size):  # no slices: their views count references
+                pool[used + j] = key[j]
             rows[count, 0], rows[count, 1], rows[count, 2] = used, size, 1
             slots[slot, 0], slots[slot, 1] = count, h
             first[count] = offset + s
@@ -174,7 +176,7 @@ def _count_spans_until_full(
     return count, used, s
 
 
-@njit(cache=True, nogil=True)
+@leaf
 def _short_slot(data, pretok, s, e):  # pragma: no cover - compiled
     """The slot of span ``[s, e)`` of one or two bytes among :data:`SHORT_SLOTS` counters."""
     start = 1 if pretok[s] else 0
@@ -268,6 +270,7 @@ def _count_words_until_full(
     Returns the new number of keys, the pool bytes used and where it stopped.
     """
     n = len(data)
+    source = units.view(np.uint8)  # a view made once: one per word counts its references
     while w < n:
         stop = w + 1
         while stop < n and not pretok[stop]:
@@ -309,13 +312,13 @@ def _count_words_until_full(
                     units[size] = continuation_ids[data[j]]
                     size += 1
             s = e
-        source = units.view(np.uint8)
         slot, h = _probe(slots, pool, rows, source, 0, 4 * size)
         t = slots[slot, 0]
         if t >= 0:
             rows[t, 2] += 1
         else:
-            pool[used : used + 4 * size] = source[: 4 * size]
+            for j in range(4 * size):  # no slices: their views count references
+                pool[used + j] = source[j]
             rows[count, 0], rows[count, 1], rows[count, 2] = used, 4 * size, 1
             slots[slot, 0], slots[slot, 1] = count, h
             first[count] = offset + w

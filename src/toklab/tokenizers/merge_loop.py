@@ -27,6 +27,8 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
+from toklab.compiled import leaf
+
 log = logging.getLogger(__name__)
 
 _GOLDEN = np.uint64(11400714819323198485)
@@ -63,7 +65,7 @@ def _grown_rows(array, rows):
     return bigger
 
 
-@njit(cache=True, nogil=True)
+@leaf
 def _pair_slot(slots, pairs, key):
     """The slot of ``key`` in the pair table, or the empty slot where it would go."""
     mask = len(slots) - 1
@@ -87,7 +89,7 @@ def _rehashed_pairs(pairs, count):
     return slots
 
 
-@njit(cache=True, nogil=True)
+@leaf
 def _bytes_hash(pool, start, length):
     """FNV-1a over ``pool[start:start + length]``."""
     h = np.uint64(14695981039346656037)
@@ -96,7 +98,7 @@ def _bytes_hash(pool, start, length):
     return h
 
 
-@njit(cache=True, nogil=True)
+@leaf
 def _compare(pool, start_a, len_a, start_b, len_b):
     """-1, 0 or 1 as the byte string ``a`` is below, equal to or above ``b``."""
     for i in range(min(len_a, len_b)):
@@ -108,7 +110,7 @@ def _compare(pool, start_a, len_a, start_b, len_b):
     return -1 if len_a < len_b else 1
 
 
-@njit(cache=True, nogil=True)
+@leaf
 def _key_slot(slots, pool, key_start, key_len, start, length):
     """The slot of the token whose key is ``pool[start:start+length]``, or an empty slot."""
     mask = len(slots) - 1
@@ -127,7 +129,7 @@ def _key_slot(slots, pool, key_start, key_len, start, length):
 # The heap: pair ids by (count, key of a, key of b), greatest first
 
 
-@njit(cache=True, nogil=True)
+@leaf
 def _before(c1, p1, c2, p2, pairs, pool, key_start, key_len):
     """Whether heap entry ``(c1, p1)`` pops before ``(c2, p2)``."""
     if c1 != c2:
@@ -145,7 +147,7 @@ def _before(c1, p1, c2, p2, pairs, pool, key_start, key_len):
     return False
 
 
-@njit(cache=True, nogil=True)
+@leaf
 def _sift_up(heap, i, pairs, pool, key_start, key_len):
     count, pid = heap[i, 0], heap[i, 1]
     while i > 0:
@@ -159,7 +161,7 @@ def _sift_up(heap, i, pairs, pool, key_start, key_len):
     heap[i, 0], heap[i, 1] = count, pid
 
 
-@njit(cache=True, nogil=True)
+@leaf
 def _sift_down(heap, i, size, pairs, pool, key_start, key_len):
     count, pid = heap[i, 0], heap[i, 1]
     while True:
@@ -183,7 +185,7 @@ def _sift_down(heap, i, size, pairs, pool, key_start, key_len):
 # Pairs: id, count, the words holding them, and this step's change of count
 
 
-@njit(cache=True, nogil=True, inline="always")
+@leaf
 def _pair(a, b, slots, n_pairs, pairs):
     """The id of pair ``(a, b)``, created if new (the arrays have room); and the pair total."""
     key = (np.int64(a) << 32) | np.int64(b)
@@ -204,7 +206,7 @@ def _pair(a, b, slots, n_pairs, pairs):
     return pid, n_pairs + 1
 
 
-@njit(cache=True, nogil=True, inline="always")
+@leaf
 def _note(pid, w, n_occ, occ_word, occ_next, pairs):
     """Add word ``w`` to the words holding ``pid`` (unless just added); the entry total."""
     if pairs[pid, _LAST] == w:
@@ -216,7 +218,7 @@ def _note(pid, w, n_occ, occ_word, occ_next, pairs):
     return n_occ + 1
 
 
-@njit(cache=True, nogil=True, inline="always")
+@leaf
 def _change(pid, value, step, pairs, touched, n_touched):
     """Add ``value`` to this step's change of ``pid``'s count; the number of pairs touched."""
     if pairs[pid, _STEP_OF] != step:
@@ -228,7 +230,7 @@ def _change(pid, value, step, pairs, touched, n_touched):
     return n_touched
 
 
-@njit(cache=True, nogil=True, inline="always")
+@leaf
 def _move(
     x, y, new_x, new_y, w, c, step, slots, n_pairs, pairs,
     touched, n_touched, occ_word, occ_next, n_occ,

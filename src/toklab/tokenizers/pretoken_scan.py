@@ -26,6 +26,8 @@ import numpy as np
 import regex
 from numba import njit
 
+from toklab.compiled import leaf
+
 #: The character classes of the GPT-2 pattern: other (``[^\s\p{L}\p{N}]``), letter, number, space.
 OTHER, LETTER, NUMBER, SPACE = 0, 1, 2, 3
 _EMPTY = -1
@@ -45,7 +47,7 @@ def character_classes() -> np.ndarray:
     return classes
 
 
-@njit(cache=True, nogil=True, inline="always")
+@leaf
 def code_point(data, p):
     """The code point starting at byte ``p`` and its length in bytes (valid UTF-8 assumed)."""
     b0 = np.int64(data[p])
@@ -67,13 +69,13 @@ def code_point(data, p):
     ), 4
 
 
-@njit(cache=True, nogil=True, inline="always")
+@leaf
 def _class_at(data, p, classes):
     point, width = code_point(data, p)
     return classes[point], width
 
 
-@njit(cache=True, nogil=True)
+@leaf
 def contraction_length(data, p, end):
     """The length of a contraction at ``p`` (``'s`` ... ``'re``), or 0."""
     if data[p] != 0x27 or p + 1 >= end:
@@ -88,7 +90,7 @@ def contraction_length(data, p, end):
     return 0
 
 
-@njit(cache=True, nogil=True, inline="always")
+@leaf
 def _pretoken_end(data, p, end, classes):
     """The end of the GPT-2 pre-token that starts at ``p`` (its segment ends at ``end``)."""
     q = p + contraction_length(data, p, end)
@@ -143,7 +145,7 @@ def scan(data, segment_starts, segment_ends, classes):
 # Counting distinct byte strings
 
 
-@njit(cache=True, nogil=True, inline="always")
+@leaf
 def _hash(data, start, end):
     h = np.uint64(14695981039346656037)
     for i in range(start, end):
@@ -151,7 +153,7 @@ def _hash(data, start, end):
     return h ^ (h >> np.uint64(29))
 
 
-@njit(cache=True, nogil=True)
+@leaf
 def _same(a, a_start, b, b_start, length):
     for i in range(length):  # noqa: SIM110 (numba compiles no generators)
         if a[a_start + i] != b[b_start + i]:
@@ -183,7 +185,7 @@ def _slots_for(pool, rows, n):
     return slots
 
 
-@njit(cache=True, nogil=True, inline="always")
+@leaf
 def _insert(slots, pool, rows, n, used, source, a, b, weight):
     """Count ``source[a:b]`` ``weight`` more times (the table has room); the new totals."""
     length = b - a
@@ -202,7 +204,8 @@ def _insert(slots, pool, rows, n, used, source, a, b, weight):
             rows[t, _COUNT] += weight
             return n, used
         slot = (slot + 1) & mask
-    pool[used : used + length] = source[a:b]
+    for j in range(length):  # no slices: a leaf allocates no array views
+        pool[used + j] = source[a + j]
     rows[n, _START], rows[n, _LENGTH], rows[n, _COUNT] = used, length, weight
     slots[slot, 0] = n
     slots[slot, 1] = h
