@@ -28,6 +28,7 @@ from functools import cache
 import numba
 import numpy as np
 
+from toklab.compiled import leaf
 from toklab.tokenizers.byte_unicode import unicode_to_bytes
 from toklab.tokenizers.pretoken_scan import (
     LETTER,
@@ -141,7 +142,7 @@ def word_buffer(pieces: list[bytes]) -> np.ndarray:
     return buffer
 
 
-@numba.njit(cache=True, inline="always")
+@leaf
 def _word_kind(data: np.ndarray, i: int, end: int, classes: np.ndarray) -> tuple[int, int]:
     """How the GPT-2 pre-token at byte ``i`` goes on: ``(kind, fixed_end)``.
 
@@ -161,7 +162,7 @@ def _word_kind(data: np.ndarray, i: int, end: int, classes: np.ndarray) -> tuple
     return classes[c], end
 
 
-@numba.njit(cache=True, inline="always")
+@leaf
 def _goes_on(data: np.ndarray, i: int, end: int, classes: np.ndarray, kind: int) -> bool:
     """Whether a pre-token of ``kind`` that reached byte ``i`` (< its end) includes byte ``i``."""
     if kind == CONTRACTION or data[i] & 0xC0 == 0x80:  # fixed end, or inside a character
@@ -177,7 +178,7 @@ def _goes_on(data: np.ndarray, i: int, end: int, classes: np.ndarray, kind: int)
     return classes[c] == SPACE  # the run's last space goes with what follows
 
 
-@numba.njit(cache=True, inline="always")
+@leaf
 def _eight_bytes(words: np.ndarray, i: int) -> np.uint64:
     """The 8 bytes of ``words`` (uint64) from byte ``i`` on, as one word in memory order."""
     q, r = i >> 3, np.uint64(8 * (i & 7))
@@ -186,13 +187,13 @@ def _eight_bytes(words: np.ndarray, i: int) -> np.uint64:
     return (words[q] >> r) | ((words[q + 1] << np.uint64(1)) << (np.uint64(63) - r))
 
 
-@numba.njit(cache=True, inline="always")
+@leaf
 def _low_bytes(count: int) -> np.uint64:
     """A mask of the lowest ``count`` (1 to 8) bytes of a word."""
     return np.uint64(0xFFFFFFFFFFFFFFFF) >> np.uint64(64 - 8 * count)
 
 
-@numba.njit(cache=True, inline="always")
+@leaf
 def _spelled(
     text: np.ndarray,
     start: int,
@@ -224,7 +225,7 @@ def _spelled(
     return position == end and differences == 0
 
 
-@numba.njit(cache=True, inline="always")
+@leaf
 def _look_up(
     ids: np.ndarray, token_table: np.ndarray, rows: np.ndarray, lengths: np.ndarray
 ) -> None:
