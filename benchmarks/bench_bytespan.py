@@ -53,7 +53,10 @@ def write_cues(path: Path, corpus, cue: np.ndarray) -> None:
 
     group = zarr.open_group(str(path), mode="w")
     for name in CUES:
-        array = group.create_array(name, shape=cue.shape, chunks=(1 << 20,), dtype="float32")
+        # stored as toklab's extractor stores cues: uncompressed (toklab.cues)
+        array = group.create_array(
+            name, shape=cue.shape, chunks=(1 << 20,), dtype="float32", compressors=None
+        )
         array[:] = cue
     offsets = group.create_array("doc_offsets", shape=corpus.offsets.shape, dtype="int64")
     offsets[:] = corpus.offsets

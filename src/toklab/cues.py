@@ -218,8 +218,12 @@ def _open_or_create(output: Path, expected: dict, n: int, chunk_bytes: int, corp
         shutil.rmtree(output)
     group = zarr.open_group(str(output), mode="w")
     chunk = max(1, min(chunk_bytes, n))
+    # uncompressed: an LM's cues shrink by under a tenth with zstd, and ByteSpan reads them
+    # several times (the global constraint once per wave), where decoding was most of a read
     for cue in CUES:
-        group.create_array(cue, shape=(n,), chunks=(chunk,), dtype="float32", fill_value=np.nan)
+        group.create_array(
+            cue, shape=(n,), chunks=(chunk,), dtype="float32", fill_value=np.nan, compressors=None
+        )
     offsets = group.create_array("doc_offsets", shape=corpus.offsets.shape, dtype="int64")
     offsets[:] = corpus.offsets
     flags = group.create_array("pretoken_start", shape=(n,), chunks=(chunk,), dtype="uint8")
