@@ -628,14 +628,27 @@ def _run_pass(
         np.cumsum(high, out=below[1:])
         return negative_zeros
 
-    def collect(bucket: int) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray] | None:
-        """The wave from ``bucket`` on: its buckets, bounds, positions and low key bits."""
+    # two buffers of positions and low key bits, for the wave visited and the wave read
+    buffers: list[tuple[np.ndarray, np.ndarray]] = [
+        (np.empty(0, dtype=dtype), np.empty(0, dtype=np.uint16)) for _ in range(2)
+    ]
+
+    def collect(
+        bucket: int, buffer: int
+    ) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The wave from ``bucket`` on: its buckets, bounds, positions and low key bits.
+
+        They are read into ``buffers[buffer]`` (grown when the wave is larger), so a pass
+        allocates, and faults in, its wave memory once rather than per wave.
+        """
         while high[bucket] == 0:
             bucket += 1
         last = max(int(np.searchsorted(below, below[bucket] + wave, side="right")) - 1, bucket + 1)
         bounds = below[bucket : last + 1] - below[bucket]
-        positions = np.empty(int(bounds[-1]), dtype=dtype)
-        low = np.empty(int(bounds[-1]), dtype=np.uint16)
+        size = int(bounds[-1])
+        if len(buffers[buffer][0]) < size:
+            buffers[buffer] = (np.empty(size, dtype=dtype), np.empty(size, dtype=np.uint16))
+        positions, low = buffers[buffer][0][:size], buffers[buffer][1][:size]
         fill = bounds[:-1].copy()
         for a, b in blocks(n):
             if stop.is_set():
@@ -647,7 +660,7 @@ def _run_pass(
     def first_wave() -> tuple[int, tuple | None]:
         """The histogram, then the first wave: read while the corpus is laid out."""
         negative_zeros = histogram()
-        return negative_zeros, None if stop.is_set() else collect(0)
+        return negative_zeros, None if stop.is_set() else collect(0, 0)
 
     # the cue is read on another thread while this one lays out the corpus, and each next
     # wave while one is visited (the compiled functions release the GIL)
@@ -697,10 +710,12 @@ def _run_pass(
         if not running():
             stop.set()
         negative_zeros, read = ahead.result()  # a NaN in the cue raises here
+        buffer = 0
         while read is not None:
             bucket, last, bounds, positions, low = read
             more = int(below[last]) < n and (max_steps < 0 or int(below[last]) < max_steps)
-            ahead = reading.submit(collect, last) if more else None
+            buffer = 1 - buffer  # the other buffer: the last wave's, visited
+            ahead = reading.submit(collect, last, buffer) if more else None
             types, index = _visit(
                 positions,
                 low,
