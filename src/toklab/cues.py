@@ -26,6 +26,7 @@ import logging
 import math
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,7 @@ from toklab.sorting import distinct
 
 if TYPE_CHECKING:
     import torch
+    import zarr
 
 # torch is imported where the model runs: the readers (Predictions, used by every ByteSpan
 # training job) would otherwise carry about 230 MB of torch in memory for nothing
@@ -293,13 +295,22 @@ class Predictions:
         """One cue array (float32, one value per corpus byte)."""
         return self.read(name, 0, len(self))
 
-    def read(self, name: str, start: int, stop: int) -> np.ndarray:
-        """Values ``start:stop`` of one cue (float32): read a large group chunk by chunk."""
+    def read(self, name: str, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Values ``start:stop`` of one cue (float32): read a large group chunk by chunk.
+
+        With ``out`` (float32, at least ``stop - start`` long) they are decoded into its start,
+        which is returned: no new array, for passes that read the cue many times.
+        """
         if name not in CUES:
             raise DataError(f"unknown cue '{name}' (one of {', '.join(CUES)})")
         array = self.arrays[name]
+        stop = min(stop, len(self))
         try:
-            values = array[start:stop]
+            if out is None:
+                values = array[start:stop]
+            else:
+                values = out[: max(stop - start, 0)]
+                _read_into(array, start, stop, values)
         except Exception as err:
             raise self._unreadable(name, start, stop, err) from None
         if np.isnan(values).any():
@@ -332,11 +343,39 @@ class Predictions:
             f"{self.path}: cannot read array '{name}' (bytes {start}..{stop}): {one_line(err)}"
         )
 
-    def reader(self, name: str):
+    def reader(self, name: str) -> CueArrayReader:
         """``read`` for one cue, as a function of (start, stop); an unknown cue fails now."""
         if name not in CUES:
             raise DataError(f"unknown cue '{name}' (one of {', '.join(CUES)})")
-        return lambda start, stop: self.read(name, start, stop)
+        return CueArrayReader(self, name)
+
+
+@dataclass(frozen=True)
+class CueArrayReader:
+    """One cue of a group: ``reader(start, stop)`` reads values, ``reader.into(...)`` into a buffer."""
+
+    predictions: Predictions
+    name: str
+
+    def __call__(self, start: int, stop: int) -> np.ndarray:
+        """Values ``start:stop``, a new array."""
+        return self.predictions.read(self.name, start, stop)
+
+    def into(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        """Values ``start:stop`` decoded into ``out``; the part of ``out`` they fill."""
+        return self.predictions.read(self.name, start, stop, out)
+
+
+def _read_into(array: zarr.Array, start: int, stop: int, out: np.ndarray) -> None:
+    """``out[:] = array[start:stop]``, decoded straight into ``out`` where zarr can."""
+    try:
+        from zarr.core.buffer import default_buffer_prototype
+
+        buffer = default_buffer_prototype().nd_buffer.from_numpy_array(out)
+    except (ImportError, AttributeError, TypeError):  # another zarr: through a new array
+        out[:] = array[start:stop]
+        return
+    array.get_basic_selection(slice(start, stop), out=buffer)
 
 
 def one_line(err: BaseException) -> str:

@@ -141,6 +141,37 @@ def test_block_reader_reads_what_the_reader_does(block, ranges):
     assert all(a % block == 0 and b - a == block for a, b in calls if b > a)
 
 
+class _IntoReader:
+    """A reader that decodes into the caller's buffer, as a predictions group's does."""
+
+    def __init__(self, values):
+        self.values = values
+        self.calls = []
+
+    def __call__(self, start, stop):
+        return self.values[start:stop].copy()
+
+    def into(self, start, stop, out):
+        self.calls.append((start, stop))
+        part = self.values[start:stop]
+        out[: len(part)] = part
+        return out[: len(part)]
+
+
+@given(st.integers(1, 50), st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60))))
+def test_block_reader_reuses_two_buffers_and_reads_right(block, ranges):
+    values = np.arange(57, dtype=np.float32)
+    read = _IntoReader(values)
+    blocks = block_reader(read, block)
+    for start, stop in ranges:  # reads spanning many blocks evict and reuse buffers mid-read
+        assert blocks(start, stop).tolist() == values[start:stop].tolist()
+        out = np.full(64, -1, dtype=np.float32)
+        assert blocks.into(start, stop, out).tolist() == values[start:stop].tolist()
+    buffers = {id(buffer) for _, buffer in blocks.kept.values()} | set(map(id, blocks.spare))
+    assert len(buffers) <= 2
+    assert all(a % block == 0 and b - a == block for a, b in read.calls)
+
+
 def test_chunk_bounds_skip_long_pretokens():
     text = "a" * 50 + " b" * 5
     bounds = chunk_bounds(pretoken_start_flags(text), 10)

@@ -97,6 +97,7 @@ from toklab.tokenizers.bytespan_global_corpus import (
     DIRECT_HASH,
     GROUP,
     MODULUS,
+    READ_BYTES,
     STARTS,
     activate,
     blocks,
@@ -617,11 +618,21 @@ def _run_pass(
     below = np.zeros(len(high) + 1, dtype=np.int64)
     stop = threading.Event()
 
+    # the reading thread's block of the cue: decoded into, where the reader can (its ``into``)
+    read_into = getattr(read_cue, "into", None)
+    block = np.empty(READ_BYTES if read_into else 0, dtype=np.float32)
+
+    def cue_block(a: int, b: int) -> np.ndarray:
+        """The cue's values ``a:b`` (float32, contiguous)."""
+        if read_into is not None:
+            return read_into(a, b, block)
+        return np.ascontiguousarray(read_cue(a, b), dtype=np.float32)
+
     def histogram() -> int:
         """Count the cue's top 16 key bits into ``high`` and ``below``; the number of -0.0."""
         nans, negative_zeros = 0, 0
         for a, b in blocks(n):  # whole, even when the pass stops early: a NaN is always found
-            found = cue_histogram(np.ascontiguousarray(read_cue(a, b), dtype=np.float32), high)
+            found = cue_histogram(cue_block(a, b), high)
             nans, negative_zeros = nans + found[0], negative_zeros + found[1]
         if nans:
             raise DataError(f"the cue has {nans} NaN values")
@@ -653,8 +664,7 @@ def _run_pass(
         for a, b in blocks(n):
             if stop.is_set():
                 return None
-            cue_chunk = np.ascontiguousarray(read_cue(a, b), dtype=np.float32)
-            collect_wave(cue_chunk, a, bucket, last, fill, positions, low)
+            collect_wave(cue_block(a, b), a, bucket, last, fill, positions, low)
         return bucket, last, bounds, positions, low
 
     def first_wave() -> tuple[int, tuple | None]:

@@ -221,29 +221,71 @@ def as_reader(source: Source) -> CueReader:
     return lambda start, stop: np.array(source[start:stop])
 
 
-def block_reader(read: CueReader, block: int) -> CueReader:
+def block_reader(read: CueReader, block: int) -> BlockReader:
     """``read`` in whole aligned blocks (a zarr array's chunks), the last two kept.
 
     Chunks end at pre-token starts, so nearly every chunk straddles two zarr chunks, and a read
     of it decodes both: each zarr chunk would be decoded twice per pass. Here it is decoded
     once, and reads are served from the blocks kept (two blocks of memory).
     """
-    kept: dict[int, np.ndarray] = {}
+    return BlockReader(read, block)
 
-    def read_blocks(start: int, stop: int) -> np.ndarray:
+
+class BlockReader:
+    """:func:`block_reader`'s reader: ``reader(start, stop)`` and ``reader.into(start, stop, out)``.
+
+    Where ``read`` decodes into a buffer (its ``into``, as a predictions group's cue reader
+    does), the two blocks are two buffers kept for good, and :meth:`into` copies into the
+    caller's: a pass over the cue then allocates nothing per block (with glibc's mmap threshold
+    fixed by :func:`steady_heap`, each new block was an mmap and a page fault per 4 KiB).
+    """
+
+    def __init__(self, read: CueReader, block: int) -> None:
+        self.read = read
+        self.block = block
+        self.read_into = getattr(read, "into", None)
+        self.kept: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}  # block: values, buffer
+        self.spare: list[np.ndarray] = []  # the buffers of evicted blocks
+        self.lock = threading.Lock()  # readers on several threads: a buffer is reused on eviction
+
+    def _values(self, k: int) -> np.ndarray:
+        """The values of block ``k`` (shorter at the end of the array)."""
+        if k not in self.kept:
+            while len(self.kept) >= 2:
+                _, buffer = self.kept.pop(min(self.kept))
+                if buffer is not None:
+                    self.spare.append(buffer)
+            start, stop = k * self.block, (k + 1) * self.block
+            if self.read_into is None:
+                self.kept[k] = (self.read(start, stop), None)
+            else:
+                buffer = self.spare.pop() if self.spare else np.empty(self.block, np.float32)
+                self.kept[k] = (self.read_into(start, stop, buffer), buffer)
+        return self.kept[k][0]
+
+    def _parts(self, start: int, stop: int) -> Iterator[np.ndarray]:
+        """The values of ``start:stop`` block by block: each valid until the next is read."""
+        for k in range(start // self.block, (stop - 1) // self.block + 1):
+            values = self._values(k)
+            a, b = max(start - k * self.block, 0), min(stop - k * self.block, self.block)
+            yield values[a:b]
+
+    def __call__(self, start: int, stop: int) -> np.ndarray:
+        """Values ``start:stop``, a new array."""
         if stop <= start:
-            return read(start, stop)
-        parts = []
-        for k in range(start // block, (stop - 1) // block + 1):
-            if k not in kept:
-                while len(kept) >= 2:
-                    del kept[min(kept)]
-                kept[k] = read(k * block, (k + 1) * block)
-            a, b = max(start - k * block, 0), min(stop - k * block, block)
-            parts.append(kept[k][a:b])
-        return parts[0].copy() if len(parts) == 1 else np.concatenate(parts)
+            return self.read(start, stop)
+        with self.lock:
+            parts = [part.copy() for part in self._parts(start, stop)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    return read_blocks
+    def into(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        """Values ``start:stop`` copied into ``out``; the part of ``out`` they fill."""
+        filled = 0
+        with self.lock:
+            for part in self._parts(start, stop) if stop > start else []:
+                out[filled : filled + len(part)] = part
+                filled += len(part)
+        return out[:filled]
 
 
 def file_reader(path: str | Path, dtype: np.dtype | type = np.uint8) -> CueReader:
