@@ -207,10 +207,12 @@ def _expand_document(
         # the original token whose pieces hold position r, and r's offset among them
         position = 0
         step = top
-        while step:
-            if position + step <= n and tree[position + step] <= r:
-                position += step
-                r -= tree[position]
+        while step:  # without branches on the counts (each step's is a coin flip)
+            ahead = min(position + step, n)
+            count = tree[ahead]
+            take = (position + step <= n) & (count <= r)
+            position = ahead if take else position
+            r = r - count if take else r
             step >>= 1
         node = position
         for _ in range(r):
