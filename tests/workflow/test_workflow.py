@@ -413,8 +413,10 @@ def test_demo_stochastok(demo_run):
         if r["training_tokenization"] == "bpe-320" and r["step"] == "2000"
         and r["split"] == "validation"
     }  # fmt: skip
-    # the base LM learned addition in its own tokenization, and fails on StochasTok questions
-    assert final["deterministic"] >= 0.05 > final["stochastok"]
+    # the base LM learned addition in its own tokenization (0.72 here, masked to each problem),
+    # and fails on StochasTok questions (0.055)
+    assert final["deterministic"] >= 0.3
+    assert final["stochastok"] < final["deterministic"] / 4
     with (demo_run / "results/tables/stochastok_benchmarks_demo.csv").open(encoding="utf-8") as f:
         reader = csv.DictReader(f)
         benchmarks = list(reader)
