@@ -484,7 +484,8 @@ def test_schema_violation_is_reported(tmp_path):
     result = run_snakemake("-n", "--configfile", str(config), workdir=tmp_path, check=False)
     assert result.returncode != 0
     assert (
-        "'ftp' is not one of ['hf', 'local', 'demo', 'addition', 'hf_tokens']" in result.stdout + result.stderr
+        "'ftp' is not one of ['hf', 'local', 'demo', 'addition', 'hf_tokens']"
+        in result.stdout + result.stderr
     )
 
 
