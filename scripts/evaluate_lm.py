@@ -47,6 +47,13 @@ path_option = click.Path(path_type=Path)
     help="Targets only among the N most frequent words (0: all).",
 )
 @click.option(
+    "--next-word-choices",
+    default=0,
+    show_default=True,
+    help="Candidates of the choice measure, the target's among them (0: off).",
+)
+@click.option("--next-word-seed", default=0, show_default=True, help="Seeds the distractors.")
+@click.option(
     "--context", default=2048, show_default=True, help="Window length (capped by the model)."
 )
 @click.option("--stride", default=512, show_default=True, help="Window stride.")
@@ -67,6 +74,8 @@ def main(
     next_word_per_document: int,
     next_word_new_tokens: int,
     next_word_frequent: int,
+    next_word_choices: int,
+    next_word_seed: int,
     context: int,
     stride: int,
     batch_size: int,
@@ -89,7 +98,7 @@ def main(
     if text_prefix is not None:
         next_word = NextWordSettings(
             text_prefix, next_word_context, next_word_items, next_word_per_document,
-            next_word_new_tokens, next_word_frequent,
+            next_word_new_tokens, next_word_frequent, next_word_choices, next_word_seed,
         )  # fmt: skip
     device = "cuda" if torch.cuda.is_available() else "cpu"
     result = evaluate_language_model(
@@ -101,11 +110,12 @@ def main(
         json.dump(result, handle, indent=2, sort_keys=True)
         handle.write("\n")
     log.info(
-        "%s: %.4f bits per byte, validation loss %.4f, next-word accuracy %s",
+        "%s: %.4f bits per byte, validation loss %.4f, next-word accuracy %s, choice %s",
         model_dir,
         result["bits_per_byte"],
         result["val_loss"],
         result.get("next_word_accuracy"),
+        result.get("next_word_choice_accuracy"),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -22,10 +23,13 @@ from toklab.evaluation.language_models import (
 from toklab.evaluation.next_word import (
     LETTERS,
     NextWordItem,
+    choice_credit,
     next_item,
     next_word_accuracy,
     next_word_items,
+    tfree_choice_scores,
     tfree_guesses,
+    token_choice_scores,
     token_guesses,
 )
 from toklab.models.causal_lm import save_model
@@ -276,3 +280,123 @@ def test_tfree_guesses_feed_each_context_as_its_words_bags():
     bags = np.split(inputs.ids.numpy(), np.cumsum(sizes)[:-1])
     for bag, word in zip(bags, [w for item in items for w in item.context], strict=True):
         assert sorted(bag.tolist()) == sorted(hasher.word_rows(word).ravel().tolist())
+
+
+#: Words with prefixes among them ("ev" begins "evler"), drawn with unequal frequencies.
+CHOICE_WORDS = ["ev", "evler", "kedi", "kediler", "su", "yol", "dag", "gol", "kus", "ada"]
+
+
+def choice_texts(documents: int = 20, length: int = 40) -> list[str]:
+    rng = np.random.default_rng(7)
+    weights = np.arange(len(CHOICE_WORDS), 0, -1) ** 2.0
+    return [" ".join(rng.choice(CHOICE_WORDS, length, p=weights / weights.sum()))
+            for _ in range(documents)]  # fmt: skip
+
+
+def test_distractors_are_other_words_of_the_text_drawn_by_frequency():
+    texts = choice_texts()
+    counts = Counter(w for t in texts for w in t.split())
+    items = next_word_items(texts, context_words=3, max_items=200, per_document=10, choices=4)
+    assert len(items) == 200
+    for item in items:
+        assert len(item.distractors) == 3 and len(set(item.candidates)) == 4
+        for word in item.distractors:
+            # never the target, a beginning of it, or a word it begins
+            assert not word.startswith(item.target) and not item.target.startswith(word)
+        assert item.counts == tuple(counts[w] for w in item.candidates)
+    # the same items and distractors for every model; another seed draws others
+    again = next_word_items(texts, context_words=3, max_items=200, per_document=10, choices=4)
+    assert again == items
+    other = next_word_items(texts, context_words=3, max_items=200, per_document=10, choices=4,
+                            seed=1)  # fmt: skip
+    assert [i.target for i in other] == [i.target for i in items] and other != items
+    # by frequency: the most frequent word is drawn far more often than the rarest
+    drawn = Counter(w for item in items for w in item.distractors)
+    assert drawn["ev"] > 3 * drawn["ada"]
+    # without choices, no distractors: the exact measure's items are unchanged
+    plain = next_word_items(texts, context_words=3, max_items=200, per_document=10)
+    assert [(i.context, i.target) for i in plain] == [(i.context, i.target) for i in items]
+    assert all(not i.distractors for i in plain)
+
+
+def test_distractors_among_the_frequent_words_and_too_few_words():
+    texts = choice_texts()
+    top = {w for w, _ in Counter(w for t in texts for w in t.split()).most_common(5)}
+    items = next_word_items(texts, context_words=3, max_items=50, frequent_words=5, choices=3)
+    assert all(set(item.candidates) <= top for item in items)
+    with pytest.raises(DataError, match="too few words unrelated to"):
+        next_word_items(texts, context_words=3, max_items=50, frequent_words=5, choices=6)
+    with pytest.raises(ConfigError, match="choices must be 0"):
+        next_word_items(texts, context_words=3, max_items=5, choices=1)
+
+
+def test_choice_credit_shares_ties_at_the_top():
+    assert choice_credit([3.0, 1.0, 2.0]) == 1.0
+    assert choice_credit([1.0, 3.0, 2.0]) == 0.0
+    assert choice_credit([3.0, 3.0, 1.0, 3.0]) == pytest.approx(1 / 3)
+
+
+def test_the_choice_measure_and_its_context_free_bar():
+    items = [
+        NextWordItem(("a",), "cat", ("dog", "mat"), (5, 9, 1)),  # the bar picks dog: 0
+        NextWordItem(("b",), "dog", ("cat", "mat"), (9, 5, 1)),  # the bar picks dog: 1
+        NextWordItem(("c",), "mat", ("cat", "log"), (5, 5, 5)),  # a three-way tie: 1/3
+    ]
+    scores = [[0.0, -1.0, -2.0], [-3.0, -1.0, -2.0], [-1.0, -1.0, -5.0]]
+    result = next_word_accuracy(items, lambda batch: ["cat"] * 3, lambda batch: scores)
+    assert result["next_word_choice_accuracy"] == pytest.approx(1.5 / 3)
+    assert result["next_word_choice_unigram"] == pytest.approx((0 + 1 + 1 / 3) / 3)
+    assert result["next_word_choices"] == 3 and result["next_word_accuracy"] == pytest.approx(1 / 3)
+    assert [e["choice"] for e in result["next_word_examples"]] == ["cat", "cat", "mat"]
+    # items without distractors leave the choice measure out
+    plain = [NextWordItem(i.context, i.target) for i in items]
+    assert "next_word_choice_accuracy" not in next_word_accuracy(
+        plain, lambda batch: ["cat"] * 3, lambda batch: scores
+    )
+
+
+def test_token_choice_scores_are_each_candidates_log_probability():
+    """Against a forward pass of each full text alone: no padding, the candidate after a space."""
+    tokenizer = byte_level_tokenizer().hf_tokenizer
+    torch.manual_seed(0)
+    model = LlamaModel(ModelConfig(vocab_size=257, **TINY_MODEL)).eval()
+    items = [NextWordItem(("the", "black"), "cat", ("kediler", "su")),
+             NextWordItem(("one", "more", ","), "dog", ("ev",))]  # fmt: skip
+    scores = token_choice_scores(model, tokenizer, items, progress=False)
+    for item, row in zip(items, scores, strict=True):
+        prompt = join_words(item.context).encode()
+        for word, score in zip(item.candidates, row, strict=True):
+            ids = torch.tensor([list(prompt + b" " + word.encode())])
+            with torch.no_grad():
+                logprobs = torch.log_softmax(model(ids[:, :-1]).float(), dim=-1)[0]
+            expected = sum(
+                float(logprobs[i - 1, ids[0, i]]) for i in range(len(prompt), ids.shape[1])
+            )
+            assert score == pytest.approx(expected, abs=1e-4)
+
+
+def test_tfree_choice_scores_are_the_dictionarys_scores_of_the_candidates():
+    hasher = TrigramHasher(4096, 4)
+    dictionary = WordDictionary.from_counts({"cat": 5, "dog": 4, "mat": 3, "log": 1}, hasher)
+    items = [NextWordItem(("a",), "cat", ("dog", "mat")), NextWordItem(("b",), "log", ("cat",)),
+             NextWordItem(("c",), "mat", ("log", "dog"))]  # fmt: skip
+    lit = ["cat", "cat", "dog"]  # the word each row's logits point at
+    scores = tfree_choice_scores(PatternLM(dictionary, list(lit)), hasher, items, batch_size=2,
+                                 progress=False)  # fmt: skip
+    reference = dictionary.scores(torch.stack([PatternLM(dictionary, [w])(torch.zeros(1, 1))[0, -1]
+                                               for w in lit]))  # fmt: skip
+    for row, item in enumerate(items):
+        expected = [float(reference[row, dictionary.index(w)]) for w in item.candidates]
+        assert scores[row] == pytest.approx(expected, rel=1e-5)
+    assert [choice_credit(s) for s in scores] == [1.0, 0.0, 0.0]
+
+
+def test_tfree_model_evaluation_with_choices(tfree_run):
+    root, settings, dictionary, corpus = tfree_run
+    result = evaluate_language_model(
+        root / "model", root / "words", lm_kind(settings, dictionary), context=16, stride=4,
+        batch_size=4,
+        next_word=NextWordSettings(corpus, context_words=8, max_items=20, choices=3),
+    )  # fmt: skip
+    assert result["next_word_choices"] == 3 and 0 <= result["next_word_choice_accuracy"] <= 1
+    assert 0 <= result["next_word_choice_unigram"] <= 1

@@ -387,3 +387,11 @@ def test_allowed_range_in_words(schema, words):
     from toklab.workflow.schema import allowed_range
 
     assert allowed_range(schema) == words
+
+
+def test_one_next_word_choice_is_refused():
+    config = raw()
+    config["corpora"]["demo"]["lm"]["evaluation"]["next_word"]["choices"] = 1
+    assert one_line_error(config).startswith(
+        "corpus 'demo': lm.evaluation.next_word.choices: 1 is no choice (allowed: 0 "
+    )

@@ -322,6 +322,8 @@ def test_demo_language_models(demo_run):
         assert int(row["train_steps"]) == 150 and float(row["tokens_per_s"]) > 0
         assert int(row["next_word_items"]) == 100
         assert 0.0 <= float(row["next_word_accuracy"]) <= 1.0
+        assert int(row["next_word_choices"]) == 10
+        assert 0.0 <= float(row["next_word_choice_accuracy"]) <= 1.0
         if name == "tfree-1024-m4":  # T-Free: no bits per byte, its own loss
             assert row["bits_per_byte"] == "" and row["objective"] == "multi_label"
             assert 0.0 <= float(row["next_word_oov"]) <= 1.0
@@ -330,6 +332,10 @@ def test_demo_language_models(demo_run):
         bpb = float(row["bits_per_byte"])
         assert math.isfinite(bpb) and 0 < bpb < 8  # below a uniform distribution over bytes
         assert row["objective"] == "cross_entropy" and row["next_word_oov"] == ""
+    # the same choices for every LM; the tiny LMs read their context past the context-free bar
+    assert len({r["next_word_choice_unigram"] for r in rows.values()}) == 1
+    bar = float(rows["bpe-1000"]["next_word_choice_unigram"])
+    assert max(float(r["next_word_choice_accuracy"]) for r in rows.values()) > bar
     assert float(rows["bytes"]["tokens_per_byte"]) == 1.0
     assert float(rows["bpe-1000"]["tokens_per_byte"]) < 0.5
     # T-Free's model and tables

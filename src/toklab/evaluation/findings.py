@@ -437,33 +437,56 @@ def tfree_duplicates(evidence: Evidence) -> Outcome:
 
 
 def tfree_next_word(evidence: Evidence) -> Outcome:
-    """Next-word accuracy of the T-Free LM against the token LMs of the same model."""
-    rows = [r for r in evidence.table("lm") if r.get("next_word_accuracy", "") != ""]
+    """Next-word accuracy of the T-Free LM against the token LMs of the same model.
+
+    The choice measure (``next_word_choice_accuracy``, against its context-free bar) where the
+    LM table has it for both kinds, otherwise exact next words.
+    """
+    lm = evidence.table("lm")
+    choice = "next_word_choice_accuracy"
+    metric = choice if _next_word_pair(lm, choice) else "next_word_accuracy"
+    pair = _next_word_pair(lm, metric)
+    if pair is None:
+        return untestable("needs next-word accuracy of a T-Free LM and of a token LM")
+    t, k = pair
+    stderr_column = metric.replace("accuracy", "stderr")
+    a, b = float(t[metric]), float(k[metric])
+    se_a, se_b = float(t[stderr_column] or 0), float(k[stderr_column] or 0)
+    value = f"T-Free {fmt(a)}; {k['tokenizer']} {fmt(b)}"
+    if metric == choice:
+        bar = float(t["next_word_choice_unigram"])
+        value += f" (of {t['next_word_choices']} candidates; context-free bar {fmt(bar)})"
+    else:
+        bar = 0.0
+    uncertainty = f"±{fmt(se_a, 2)} and ±{fmt(se_b, 2)} ({t['next_word_items']} words)"
+    if a - bar <= 2 * se_a and b - bar <= 2 * se_b:  # neither is told apart from the bar
+        reason = (
+            "neither model beats the context-free bar beyond the noise"
+            if metric == choice
+            else "neither model names words beyond the noise"
+        )
+        return Outcome(value, uncertainty, NOISE, f"{reason}: no signal at this scale")
+    holds = NO if a - b < -2 * math.hypot(se_a, se_b) else YES  # not worse beyond the noise
+    measure = "choice among candidates" if metric == choice else "exact next words"
+    return Outcome(
+        value,
+        uncertainty,
+        holds,
+        f"{measure}; comparable unless T-Free is worse by more than twice the stderr; the "
+        "token LM with the same non-embedding parameters when there is one",
+    )
+
+
+def _next_word_pair(lm: Table, metric: str) -> tuple[dict[str, str], dict[str, str]] | None:
+    """The best T-Free row and the best token row of the same blocks on ``metric``, or None."""
+    rows = [r for r in lm if r.get(metric, "") not in ("", "nan")]
     tfree = [r for r in rows if r["family"] == "tfree"]
     tokens = [r for r in rows if r["family"] not in ("tfree", "bytes")]
     if not tfree or not tokens:
-        return untestable("needs next-word accuracy of a T-Free LM and of a token LM")
-    t = max(tfree, key=lambda r: float(r["next_word_accuracy"]))
+        return None
+    t = max(tfree, key=lambda r: float(r[metric]))
     same = [r for r in tokens if r["non_embedding_parameters"] == t["non_embedding_parameters"]]
-    k = max(same or tokens, key=lambda r: float(r["next_word_accuracy"]))
-    a, b = float(t["next_word_accuracy"]), float(k["next_word_accuracy"])
-    se_a, se_b = float(t["next_word_stderr"] or 0), float(k["next_word_stderr"] or 0)
-    stderr = math.hypot(se_a, se_b)
-    holds = NO if a - b < -2 * stderr else YES  # comparable: not worse beyond the noise
-    if a <= 2 * se_a and b <= 2 * se_b:  # neither is told apart from naming no word at all
-        return Outcome(
-            f"T-Free {fmt(a)}; {k['tokenizer']} {fmt(b)}",
-            f"±{fmt(se_a, 2)} and ±{fmt(se_b, 2)} ({t['next_word_items']} words)",
-            NOISE,
-            "neither model names words beyond the noise: no signal at this scale",
-        )
-    return Outcome(
-        f"T-Free {fmt(a)}; {k['tokenizer']} {fmt(b)}",
-        f"±{fmt(se_a, 2)} and ±{fmt(se_b, 2)} ({t['next_word_items']} words)",
-        holds,
-        "comparable unless T-Free is worse by more than twice the stderr; the token LM with "
-        "the same non-embedding parameters when there is one",
-    )
+    return t, max(same or tokens, key=lambda r: float(r[metric]))
 
 
 def cs336_bytes_per_token(evidence: Evidence, tolerance: float = 0.05) -> Outcome:

@@ -31,7 +31,9 @@ from toklab.evaluation.next_word import (
     NextWordItem,
     next_word_accuracy,
     next_word_items,
+    tfree_choice_scores,
     tfree_guesses,
+    token_choice_scores,
     token_guesses,
 )
 from toklab.io import read_json
@@ -84,6 +86,10 @@ class NextWordSettings:
     max_new_tokens: int = 24
     #: Targets only among the N most frequent letter words (0: every word).
     frequent_words: int = 0
+    #: Candidates of the choice measure, the target's among them (0: off).
+    choices: int = 0
+    #: Seeds the draw of the choice measure's distractors.
+    seed: int = 0
 
     def items(self) -> list[NextWordItem]:
         """The items of the byte corpus's documents."""
@@ -97,6 +103,8 @@ class NextWordSettings:
             max_items=self.max_items,
             per_document=self.per_document,
             frequent_words=self.frequent_words,
+            choices=self.choices,
+            seed=self.seed,
         )
 
 
@@ -173,6 +181,7 @@ class TokenEvaluation:
                 model, tokenizer, items, max_new_tokens=settings.max_new_tokens,
                 eos_id=self.kind.eos_id,
             ),
+            lambda items: token_choice_scores(model, tokenizer, items),
         )  # fmt: skip
 
 
@@ -245,6 +254,9 @@ class WordEvaluation:
             items,
             lambda batch: tfree_guesses(
                 model, dictionary, batch, batch_size=batch_size, device=device
+            ),
+            lambda batch: tfree_choice_scores(
+                model, dictionary.hasher, batch, batch_size=batch_size, device=device
             ),
         )
         outside = [item.target not in dictionary and item.target not in item.context

@@ -27,6 +27,18 @@ reads the context's words (its last ``max_position_embeddings``) and its guess i
 scores highest on its logits at the last position among its dictionary and the context's words
 (the original's ``more_words``; each row from its own logits and words); a word in neither
 cannot be guessed, which is part of what T-Free's decoding costs (``next_word_oov``).
+
+**Choices.** Exact next words are beyond a tiny model on languages of many word forms, so with
+``choices`` k > 1 every item also carries k - 1 distractors, and each model picks the likeliest
+of the k candidates: a token model by the summed log-probability of the candidate's text after
+the context's (as :mod:`~toklab.evaluation.multiple_choice` scores options), a T-Free model by
+its decoding score at the last position. Distractors are drawn, seeded, from the letter-word
+occurrences of the same documents (of the N most frequent with ``frequent_words``), distinct,
+and never the target, a prefix of it or an extension of it (a token model's summed
+log-probability of a word's prefix is at least the word's). A tie at the best score earns
+1 / (words tied). Since candidates follow the text's word frequencies, chance is not 1 / k:
+``next_word_choice_unigram`` is what a model that knows only each candidate's count in the text
+scores (the same credit rule), the bar a model must pass to show it reads its context.
 """
 
 from __future__ import annotations
@@ -35,8 +47,8 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -56,10 +68,18 @@ EXAMPLES = 20
 
 @dataclass(frozen=True)
 class NextWordItem:
-    """One target word and the words before it."""
+    """One target word, the words before it and, for the choice measure, its distractors."""
 
     context: tuple[str, ...]
     target: str
+    distractors: tuple[str, ...] = ()
+    #: Occurrences in the text of the target, then of each distractor.
+    counts: tuple[int, ...] = ()
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """The target, then the distractors."""
+        return (self.target, *self.distractors)
 
 
 def next_word_items(
@@ -69,24 +89,32 @@ def next_word_items(
     max_items: int,
     per_document: int = 8,
     frequent_words: int = 0,
+    choices: int = 0,
+    seed: int = 0,
 ) -> list[NextWordItem]:
-    """The evaluation's items, in document order (see the module doc)."""
+    """The evaluation's items, in document order (see the module doc).
+
+    With ``choices`` k > 1 each item has k - 1 distractors drawn with ``seed``.
+    """
     for name, value in (("context_words", context_words), ("max_items", max_items),
                         ("per_document", per_document)):  # fmt: skip
         if value < 1:
             raise ConfigError(f"next-word {name} must be at least 1, got {value}")
     if frequent_words < 0:
         raise ConfigError(f"next-word frequent_words must be 0 (all) or more, got {frequent_words}")
+    if choices < 0 or choices == 1:
+        raise ConfigError(f"next-word choices must be 0 (off) or at least 2, got {choices}")
     split = []
     for text in documents:
         try:
             split.append(split_words(text))
         except DataError:  # NUL or lone surrogates: no model's item
             continue
+    counts = Counter(w for words in split for w in words if LETTERS.fullmatch(w))
     allowed = None
     if frequent_words:
-        counts = Counter(w for words in split for w in words if LETTERS.fullmatch(w))
         allowed = {w for w, _ in counts.most_common(frequent_words)}
+        counts = Counter({w: c for w, c in counts.items() if w in allowed})  # first-seen order
     items: list[NextWordItem] = []
     for words in split:
         eligible = [
@@ -104,7 +132,54 @@ def next_word_items(
             items.append(NextWordItem(tuple(words[i - context_words : i]), words[i]))
         if len(items) >= max_items:
             break
-    return items
+    return with_distractors(items, counts, choices, seed) if choices else items
+
+
+def related(a: str, b: str) -> bool:
+    """Whether one word is the other or begins it."""
+    return a.startswith(b) or b.startswith(a)
+
+
+def with_distractors(
+    items: Sequence[NextWordItem], counts: Counter, choices: int, seed: int
+) -> list[NextWordItem]:
+    """``items`` with ``choices - 1`` distractors each, drawn by occurrence from ``counts``.
+
+    Words are drawn in proportion to their counts (in the words' first-seen order, so the draw
+    depends only on the text and ``seed``) and kept when distinct and not :func:`related` to
+    the target; a :class:`~toklab.errors.DataError` when the text has too few such words.
+    """
+    words = list(counts)
+    cumulative = np.cumsum(np.fromiter(counts.values(), dtype=np.float64, count=len(words)))
+    rng = np.random.default_rng(seed)
+    out = []
+    for item in items:
+        chosen: dict[str, None] = {}
+        for _ in range(64):
+            draws = np.searchsorted(cumulative, rng.random(4 * choices) * cumulative[-1], "right")
+            for k in draws.tolist():
+                word = words[k]
+                if word not in chosen and not related(word, item.target):
+                    chosen[word] = None
+                    if len(chosen) == choices - 1:
+                        break
+            if len(chosen) == choices - 1:
+                break
+        else:
+            raise DataError(
+                f"next-word choices {choices}: the text has too few words unrelated to "
+                f"{item.target!r} to draw {choices - 1} distractors"
+            )
+        distractors = tuple(chosen)
+        out.append(replace(item, distractors=distractors,
+                           counts=tuple(counts[w] for w in (item.target, *distractors))))  # fmt: skip
+    return out
+
+
+def choice_credit(scores: Sequence[float]) -> float:
+    """1 / (candidates tied at the best score) when the first (the target) is among them."""
+    best = max(scores)
+    return 1.0 / sum(s == best for s in scores) if scores[0] == best else 0.0
 
 
 def next_item(context: Sequence[str], continuation: str) -> str:
@@ -145,6 +220,53 @@ def token_guesses(
     return guesses
 
 
+def token_choice_scores(
+    model: torch.nn.Module, tokenizer, items: Sequence[NextWordItem], *, progress: bool = True
+) -> list[list[float]]:
+    """A token model's summed log-probability of each candidate's text after the context's.
+
+    The context's ids keep their last ones that fit the model's positions with the longest
+    candidate; each item's candidates are scored in one batch.
+    """
+    from toklab.evaluation.multiple_choice import continuation_scores
+    from toklab.generation import context_length_of
+
+    limit = context_length_of(model)
+    scores = []
+    for item in tqdm(items, desc="next word choices", disable=not progress):
+        text = join_words(item.context)
+        options = [
+            tokenizer.encode(join_words((*item.context, word))[len(text) :],
+                             add_special_tokens=False).ids
+            for word in item.candidates
+        ]  # fmt: skip
+        prompt = tokenizer.encode(text, add_special_tokens=False).ids
+        if limit is not None:
+            prompt = prompt[-max(limit - max(map(len, options)), 1) :]
+        scores.append(continuation_scores(model, prompt, options, context_length=limit))
+    return scores
+
+
+def _tfree_last_logits(
+    model: torch.nn.Module, hasher, items: Sequence[NextWordItem], batch_size: int, device,
+    progress: bool,
+) -> Iterator[tuple[Sequence[NextWordItem], torch.Tensor]]:  # fmt: skip
+    """Batches of items with the model's logits ``(B, v)`` at their contexts' last word.
+
+    Contexts longer than the model's positions keep their last ``max_position_embeddings``
+    words.
+    """
+    from toklab.datasets.tfree_words import word_bags
+    from toklab.generation import context_length_of
+
+    limit = context_length_of(model)
+    for first in tqdm(range(0, len(items), batch_size), desc="next word", disable=not progress):
+        batch = items[first : first + batch_size]
+        contexts = [item.context[-limit:] if limit else item.context for item in batch]
+        with torch.no_grad():
+            yield batch, model(word_bags(contexts, hasher, device))[:, -1, :]
+
+
 def tfree_guesses(
     model: torch.nn.Module,
     dictionary,
@@ -156,35 +278,63 @@ def tfree_guesses(
 ) -> list[str]:
     """A T-Free model's next word for every item: the best word of its dictionary and context.
 
-    Contexts longer than the model's positions keep their last ``max_position_embeddings``
-    words; each row is decoded from its own logits among the dictionary and its own context's
-    words.
+    Each row is decoded from its own logits among the dictionary and its own context's words.
     """
-    from toklab.datasets.tfree_words import word_bags
-    from toklab.generation import context_length_of
-
-    limit = context_length_of(model)
     guesses: list[str] = []
-    batches = range(0, len(items), batch_size)
-    for first in tqdm(batches, desc="next word", disable=not progress):
-        batch = items[first : first + batch_size]
-        contexts = [item.context[-limit:] if limit else item.context for item in batch]
-        with torch.no_grad():
-            logits = model(word_bags(contexts, dictionary.hasher, device))[:, -1, :]
+    for batch, logits in _tfree_last_logits(model, dictionary.hasher, items, batch_size,
+                                            device, progress):  # fmt: skip
         for row, item in enumerate(batch):
             words = dictionary.add_words(item.context)  # the original's more_words
             guesses.extend(words.decode(logits[row : row + 1]))
     return guesses
 
 
+def tfree_choice_scores(
+    model: torch.nn.Module,
+    hasher,
+    items: Sequence[NextWordItem],
+    *,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> list[list[float]]:
+    """A T-Free model's decoding score (:meth:`WordDictionary.scores`) of each candidate.
+
+    A word's score depends only on its own pattern, so one dictionary of every item's
+    candidates serves all rows.
+    """
+    from toklab.tokenizers.tfree_dictionary import WordDictionary
+
+    words = WordDictionary(dict.fromkeys(w for item in items for w in item.candidates), hasher)
+    scores: list[list[float]] = []
+    for batch, logits in _tfree_last_logits(model, hasher, items, batch_size, device, progress):
+        table = words.scores(logits).cpu()
+        for row, item in enumerate(batch):
+            columns = [words.index(w) for w in item.candidates]
+            scores.append(table[row, columns].tolist())
+    return scores
+
+
+def _proportion(values: Sequence[float]) -> tuple[float, float]:
+    """The mean of per-item credits and its binomial standard error."""
+    mean = float(np.mean(values))
+    return mean, float(np.sqrt(mean * (1 - mean) / len(values)))
+
+
 def next_word_accuracy(
-    items: Sequence[NextWordItem], guess: Callable[[Sequence[NextWordItem]], list[str]]
+    items: Sequence[NextWordItem],
+    guess: Callable[[Sequence[NextWordItem]], list[str]],
+    choose: Callable[[Sequence[NextWordItem]], list[list[float]]] | None = None,
 ) -> dict[str, Any]:
     """``next_word_accuracy`` (share of exact guesses), the item count and a few examples.
 
-    Documents without a letter word after a full context (addition problems) give no items:
-    then the accuracy is NaN (an empty cell), with a warning.
+    When the items have distractors and ``choose`` scores their candidates, also the choice
+    measure: ``next_word_choice_accuracy`` (mean :func:`choice_credit`), its stderr, the
+    number of candidates and ``next_word_choice_unigram``, the context-free bar. Documents
+    without a letter word after a full context (addition problems) give no items: then every
+    value is NaN (empty cells), with a warning.
     """
+    choices = len(items[0].candidates) if items and items[0].distractors else 0
     if not items:
         log.warning("no next-word items: the documents have no word after a full context")
         return {
@@ -193,13 +343,18 @@ def next_word_accuracy(
             "next_word_items": 0,
             "next_word_context_words": None,
             "next_word_examples": [],
+            "next_word_choice_accuracy": math.nan,
+            "next_word_choice_stderr": math.nan,
+            "next_word_choices": 0,
+            "next_word_choice_unigram": math.nan,
         }
     guesses = guess(items)
-    correct = [g == item.target for g, item in zip(guesses, items, strict=True)]
-    accuracy = float(np.mean(correct))
-    return {
+    accuracy, stderr = _proportion(
+        [g == item.target for g, item in zip(guesses, items, strict=True)]
+    )
+    result = {
         "next_word_accuracy": accuracy,
-        "next_word_stderr": float(np.sqrt(accuracy * (1 - accuracy) / len(items))),
+        "next_word_stderr": stderr,
         "next_word_items": len(items),
         "next_word_context_words": len(items[0].context),
         "next_word_examples": [
@@ -207,3 +362,15 @@ def next_word_accuracy(
             for item, g in zip(items[:EXAMPLES], guesses, strict=False)
         ],
     }
+    if choices and choose is not None:
+        scores = choose(items)
+        credit, credit_stderr = _proportion([choice_credit(s) for s in scores])
+        result |= {
+            "next_word_choice_accuracy": credit,
+            "next_word_choice_stderr": credit_stderr,
+            "next_word_choices": choices,
+            "next_word_choice_unigram": float(np.mean([choice_credit(i.counts) for i in items])),
+        }
+        for example, item, row in zip(result["next_word_examples"], items, scores, strict=False):
+            example["choice"] = item.candidates[int(np.argmax(row))]
+    return result

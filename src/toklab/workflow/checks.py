@@ -35,7 +35,7 @@ from toklab.workflow.tokenizers import BYTE_TOKENIZER
 
 
 def check_ranges(name: str, corpus: Block) -> None:
-    """Numbers whose range depends on other fields: vocabularies, strides, T-Free's m and k."""
+    """Numbers whose range depends on other fields (vocabularies, strides, T-Free's m and k) or has a gap."""
     for family in FAMILIES:
         if family.configured(corpus):
             family.check(name, corpus)
@@ -47,6 +47,12 @@ def check_ranges(name: str, corpus: Block) -> None:
                 f"corpus '{name}': {key}.stride: {block['stride']} is greater than "
                 f"{key}.context {block['context']} (allowed: an integer in [1, context])"
             )
+    evaluation = (corpus.get("lm") or {}).get("evaluation")
+    if evaluation and evaluation["next_word"]["choices"] == 1:
+        raise ConfigError(
+            f"corpus '{name}': lm.evaluation.next_word.choices: 1 is no choice (allowed: 0 to "
+            "turn the choice measure off, or an integer of at least 2)"
+        )
 
 
 # ---------------------------------------------------------------------------------------------

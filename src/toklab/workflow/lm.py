@@ -325,8 +325,10 @@ class LmPlan:
                     ("per-document", "per_document"),
                     ("new-tokens", "max_new_tokens"),
                     ("frequent", "frequent_words"),
+                    ("choices", "choices"),
+                    ("seed", "seed"),
                 )
-                if key != "frequent_words" or next_word[key]
+                if key not in ("frequent_words", "choices", "seed") or next_word[key]
             ]
         return {key: value for key, value in block.items() if key != "next_word"} | {
             "options": " ".join(options)
