@@ -6,8 +6,9 @@ import importlib.util
 import os
 import signal
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import REPO, byte_corpus
@@ -145,3 +146,18 @@ def signal_at_batch(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sampler_class, "batch", batch_then_signal)
         yield
+
+
+def byte_level_bpe(
+    directory: Path, merges: Sequence[tuple[bytes, bytes]], specials: Sequence[str]
+) -> Path:
+    """A real byte-level BPE of the 256 bytes, ``merges`` and ``specials``: its tokenizer.json."""
+    from toklab.tokenizers.tokenizer_files import save_tokenizer_files
+
+    vocab = {i: bytes([i]) for i in range(256)}
+    for a, b in merges:
+        vocab[len(vocab)] = a + b
+    for token in specials:
+        vocab[len(vocab)] = token.encode("utf-8")
+    save_tokenizer_files(directory, vocab, list(merges), list(specials))
+    return directory / "tokenizer.json"

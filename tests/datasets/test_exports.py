@@ -12,13 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import byte_corpus
+from tests.helpers import byte_level_bpe
 from toklab.datasets import delphi
 from toklab.datasets.cs336 import export_cs336
 from toklab.datasets.delphi import delphi_samples, export_delphi, sample_count
 from toklab.datasets.nanogpt import TerminatedStream, export_nanogpt
 from toklab.datasets.token_array import TokenArray, tokenize_corpus
 from toklab.errors import ConfigError, DataError
-from toklab.tokenizers.tokenizer_files import save_tokenizer_files
 
 SPECIALS = ["<bos>", "<eos>", "<|endoftext|>"]
 TEXTS = [
@@ -37,15 +37,8 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def tokenizer_json(tmp_path_factory) -> Path:
-    vocab = {i: bytes([i]) for i in range(256)}
     merges = [(b"t", b"h"), (b"th", b"e"), (b" ", b"the"), (b"e", b"r"), (b" ", b"a")]
-    for a, b in merges:
-        vocab[len(vocab)] = a + b
-    for token in SPECIALS:
-        vocab[len(vocab)] = token.encode("utf-8")
-    directory = tmp_path_factory.mktemp("tokenizer")
-    save_tokenizer_files(directory, vocab, merges, SPECIALS)
-    return directory / "tokenizer.json"
+    return byte_level_bpe(tmp_path_factory.mktemp("tokenizer"), merges, SPECIALS)
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import byte_corpus, run_script
+from tests.helpers import byte_level_bpe
 from toklab.datasets import hub_tokens
 from toklab.datasets.delphi import export_delphi
 from toklab.datasets.hub_tokens import TokenSource, import_token_dataset
 from toklab.datasets.token_array import TokenArray, token_array_paths, tokenize_corpus
 from toklab.errors import ConfigError, DataError
-from toklab.tokenizers.tokenizer_files import save_tokenizer_files
 
 SPECIALS = ["<bos>", "<eos>"]
 TEXTS = [
@@ -35,15 +35,8 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def tokenizer_json(tmp_path_factory) -> Path:
-    vocab = {i: bytes([i]) for i in range(256)}
     merges = [(b"t", b"h"), (b"th", b"e"), (b" ", b"the"), (b"e", b"r")]
-    for a, b in merges:
-        vocab[len(vocab)] = a + b
-    for token in SPECIALS:
-        vocab[len(vocab)] = token.encode("utf-8")
-    directory = tmp_path_factory.mktemp("tokenizer")
-    save_tokenizer_files(directory, vocab, merges, SPECIALS)
-    return directory / "tokenizer.json"
+    return byte_level_bpe(tmp_path_factory.mktemp("tokenizer"), merges, SPECIALS)
 
 
 @pytest.fixture(scope="module")
@@ -216,6 +209,12 @@ def test_tokens_the_tokenizer_lacks(stochastok_dataset, tmp_path, tokenizer_json
         import_token_dataset(source, tokenizer_json, tmp_path / "t")
     with pytest.raises(ConfigError, match="unknown layout 'chunks'"):
         TokenSource("x", "ids", layout="chunks")
+    # a tokenizer without an EOS role: the error says how to name one
+    (tmp_path / "plain").mkdir()
+    plain = byte_level_bpe(tmp_path / "plain", [], [])
+    source = TokenSource(str(stochastok_dataset), "ids", trailing_eos=True)
+    with pytest.raises(DataError, match=r"has no EOS token \(name it with eos_token\)$"):
+        import_token_dataset(source, plain, tmp_path / "t")
 
 
 def test_unreachable_hub_is_one_line(monkeypatch, tmp_path, tokenizer_json):

@@ -44,7 +44,7 @@ from tqdm import tqdm
 
 from toklab.errors import ConfigError, DataError
 from toklab.io import sha256_file
-from toklab.tokenizers.tokenizer_files import load_tokenizer, special_token_ids
+from toklab.tokenizers.tokenizer_files import load_tokenizer, require_special_token
 
 log = logging.getLogger(__name__)
 
@@ -307,13 +307,7 @@ def _special_id(tokenizer: Any, tokenizer_path: Path, role: str, token: str | No
         if token_id is None:
             raise ConfigError(f"{tokenizer_path}: {role}_token {token!r} is not a token of it")
         return token_id
-    ids = special_token_ids(tokenizer_path)
-    if role not in ids:
-        raise DataError(
-            f"{tokenizer_path}: the tokenizer has no {role.upper()} token; name it with "
-            f"{role}_token"
-        )
-    return ids[role]
+    return require_special_token(tokenizer_path, role, f"name it with {role}_token")
 
 
 def import_token_dataset(

@@ -211,13 +211,16 @@ def special_token_ids(tokenizer_path: str | Path) -> dict[str, int]:
     return ids
 
 
-def require_special_token(tokenizer_path: str | Path, role: str) -> int:
-    """The id of the tokenizer's ``role`` token (``bos``, ``eos``, ...); an error if it has none."""
+def require_special_token(tokenizer_path: str | Path, role: str, hint: str = "") -> int:
+    """The id of the tokenizer's ``role`` token (``bos``, ``eos``, ...); an error if it has none.
+
+    ``hint`` ends the error's message (what the user can do), instead of the roles found.
+    """
     ids = special_token_ids(tokenizer_path)
     if role not in ids:
+        found = f"special tokens with roles: {', '.join(sorted(ids)) or 'none'}"
         raise DataError(
-            f"{tokenizer_path}: the tokenizer has no {role.upper()} token "
-            f"(special tokens with roles: {', '.join(sorted(ids)) or 'none'})"
+            f"{tokenizer_path}: the tokenizer has no {role.upper()} token ({hint or found})"
         )
     return ids[role]
 
