@@ -48,7 +48,7 @@ path_option = click.Path(path_type=Path)
 )
 @click.option(
     "--next-word-choices",
-    default=0,
+    default=10,
     show_default=True,
     help="Candidates of the choice measure, the target's among them (0: off).",
 )

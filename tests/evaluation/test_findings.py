@@ -204,23 +204,27 @@ def test_next_word_accuracy_of_tfree_against_the_token_model_of_the_same_blocks(
     assert f.tfree_next_word(evidence(lm=few)).holds == NOISE
 
 
-def test_next_word_choices_are_preferred_and_judged_against_their_context_free_bar():
-    def row(tokenizer, family, choice, blocks=50):
+def test_next_word_choices_are_preferred_and_judged_against_their_controls():
+    def row(tokenizer, family, choice, control, blocks=50):
         return lm_row(tokenizer, family, "", next_word_accuracy="0", next_word_stderr="0",
                       next_word_items=500, non_embedding_parameters=blocks,
                       next_word_choice_accuracy=str(choice), next_word_choice_stderr="0.02",
-                      next_word_choices="10", next_word_choice_unigram="0.3")  # fmt: skip
+                      next_word_choices="10",
+                      next_word_choice_control=str(control))  # fmt: skip
 
-    rows = [row("tfree-1024", "tfree", 0.45), row("bpe-1000", "bpe", 0.47)]
+    rows = [row("tfree-1024", "tfree", 0.45, 0.2), row("bpe-1000", "bpe", 0.47, 0.25)]
     outcome = f.tfree_next_word(evidence(lm=rows))
     assert outcome.holds == YES
-    assert outcome.value == "T-Free 0.45; bpe-1000 0.47 (of 10 candidates; context-free bar 0.3)"
+    assert outcome.value == (
+        "T-Free 0.45; bpe-1000 0.47 (of 10 candidates; after other contexts 0.2 and 0.25)"
+    )
     assert "choice among candidates" in outcome.detail
-    assert f.tfree_next_word(evidence(lm=[row("tfree-1024", "tfree", 0.35), rows[1]])).holds == NO
-    # both at the bar (exact next words all zero too): no signal
-    at_bar = [row("tfree-1024", "tfree", 0.32), row("bpe-1000", "bpe", 0.31)]
-    outcome = f.tfree_next_word(evidence(lm=at_bar))
-    assert outcome.holds == NOISE and "context-free bar" in outcome.detail
+    worse = [row("tfree-1024", "tfree", 0.35, 0.2), rows[1]]
+    assert f.tfree_next_word(evidence(lm=worse)).holds == NO
+    # each model about as good after another item's context: no signal, whatever the levels
+    blind = [row("tfree-1024", "tfree", 0.32, 0.31), row("bpe-1000", "bpe", 0.41, 0.40)]
+    outcome = f.tfree_next_word(evidence(lm=blind))
+    assert outcome.holds == NOISE and "than with another" in outcome.detail
     # a token row without the choice measure: exact next words decide
     rows[1]["next_word_choice_accuracy"] = ""
     assert "of 10 candidates" not in f.tfree_next_word(evidence(lm=rows)).value

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.helpers import TINY_MODEL, byte_corpus
+from tests.helpers import TINY_MODEL, byte_corpus, byte_level_bpe
 from toklab.datasets.tfree_words import tokenize_words
 from toklab.errors import ConfigError, DataError
 from toklab.evaluation.language_models import (
@@ -23,6 +23,7 @@ from toklab.evaluation.language_models import (
 from toklab.evaluation.next_word import (
     LETTERS,
     NextWordItem,
+    boundary_ids,
     choice_credit,
     next_item,
     next_word_accuracy,
@@ -37,6 +38,7 @@ from toklab.models.llama import LlamaModel, ModelConfig
 from toklab.tokenizers.byte_level import byte_level_tokenizer
 from toklab.tokenizers.tfree import TrigramHasher, join_words, save_settings, split_words
 from toklab.tokenizers.tfree_dictionary import WordDictionary
+from toklab.tokenizers.tokenizer_files import load_tokenizer
 from toklab.training.lm_kinds import lm_kind
 
 TEXTS = [
@@ -295,7 +297,6 @@ def choice_texts(documents: int = 20, length: int = 40) -> list[str]:
 
 def test_distractors_are_other_words_of_the_text_drawn_by_frequency():
     texts = choice_texts()
-    counts = Counter(w for t in texts for w in t.split())
     items = next_word_items(texts, context_words=3, max_items=200, per_document=10, choices=4)
     assert len(items) == 200
     for item in items:
@@ -303,7 +304,6 @@ def test_distractors_are_other_words_of_the_text_drawn_by_frequency():
         for word in item.distractors:
             # never the target, a beginning of it, or a word it begins
             assert not word.startswith(item.target) and not item.target.startswith(word)
-        assert item.counts == tuple(counts[w] for w in item.candidates)
     # the same items and distractors for every model; another seed draws others
     again = next_word_items(texts, context_words=3, max_items=200, per_document=10, choices=4)
     assert again == items
@@ -324,10 +324,22 @@ def test_distractors_among_the_frequent_words_and_too_few_words():
     top = {w for w, _ in Counter(w for t in texts for w in t.split()).most_common(5)}
     items = next_word_items(texts, context_words=3, max_items=50, frequent_words=5, choices=3)
     assert all(set(item.candidates) <= top for item in items)
-    with pytest.raises(DataError, match="too few words unrelated to"):
+    # "ev" begins "evler": 3 unrelated words among the 5 for 4 distractors
+    with pytest.raises(DataError, match="fewer than 4 words unrelated to"):
+        next_word_items(texts, context_words=3, max_items=50, frequent_words=5, choices=5)
+    with pytest.raises(ConfigError, match="choices 6 need at least as many words"):
         next_word_items(texts, context_words=3, max_items=50, frequent_words=5, choices=6)
     with pytest.raises(ConfigError, match="choices must be 0"):
         next_word_items(texts, context_words=3, max_items=5, choices=1)
+
+
+def test_rare_unrelated_words_fill_the_distractors():
+    """Nearly all of the text is words related to the target: the few others are found."""
+    text = " ".join(["ev", "evler"] * 200 + ["kus", "ada"])
+    items = next_word_items([text], context_words=2, max_items=20, per_document=20, choices=3)
+    for item in items:
+        if item.target in ("ev", "evler"):
+            assert set(item.distractors) == {"kus", "ada"}
 
 
 def test_choice_credit_shares_ties_at_the_top():
@@ -336,43 +348,108 @@ def test_choice_credit_shares_ties_at_the_top():
     assert choice_credit([3.0, 3.0, 1.0, 3.0]) == pytest.approx(1 / 3)
 
 
-def test_the_choice_measure_and_its_context_free_bar():
-    items = [
-        NextWordItem(("a",), "cat", ("dog", "mat"), (5, 9, 1)),  # the bar picks dog: 0
-        NextWordItem(("b",), "dog", ("cat", "mat"), (9, 5, 1)),  # the bar picks dog: 1
-        NextWordItem(("c",), "mat", ("cat", "log"), (5, 5, 5)),  # a three-way tie: 1/3
-    ]
-    scores = [[0.0, -1.0, -2.0], [-3.0, -1.0, -2.0], [-1.0, -1.0, -5.0]]
-    result = next_word_accuracy(items, lambda batch: ["cat"] * 3, lambda batch: scores)
-    assert result["next_word_choice_accuracy"] == pytest.approx(1.5 / 3)
-    assert result["next_word_choice_unigram"] == pytest.approx((0 + 1 + 1 / 3) / 3)
-    assert result["next_word_choices"] == 3 and result["next_word_accuracy"] == pytest.approx(1 / 3)
-    assert [e["choice"] for e in result["next_word_examples"]] == ["cat", "cat", "mat"]
+def test_the_choice_measure_and_its_control():
+    items = [NextWordItem((c,), t, d) for c, t, d in
+             (("a", "cat", ("dog", "mat")), ("b", "dog", ("cat", "mat")),
+              ("c", "mat", ("cat", "log")), ("d", "log", ("mat", "cat")))]  # fmt: skip
+    right = {"a": [0.0, -1.0, -2.0], "b": [-3.0, -1.0, -2.0], "c": [-1.0, -1.0, -5.0],
+             "d": [0.0, 1.0, 2.0]}  # fmt: skip
+    seen = []
+
+    def choose(batch):
+        seen.append([(i.context, i.target) for i in batch])
+        # with its own context a row scores as in ``right``; after another, the target first
+        return [right[i.context[0]] if (i.context, i.target) in own else [1.0, 0.0, 0.0]
+                for i in batch]  # fmt: skip
+
+    own = {(i.context, i.target) for i in items}
+    result = next_word_accuracy(items, lambda batch: ["cat"] * 4, choose)
+    assert result["next_word_choice_accuracy"] == pytest.approx((1 + 0 + 0.5 + 0) / 4)
+    assert result["next_word_choice_control"] == 1.0
+    assert result["next_word_choices"] == 3 and result["next_word_accuracy"] == pytest.approx(1 / 4)
+    assert [e["choice"] for e in result["next_word_examples"]] == ["cat", "cat", "mat", "cat"]
+    # the control: item i after item (i + 2) mod 4's context, the same candidates
+    assert seen[1] == [(("c",), "cat"), (("d",), "dog"), (("a",), "mat"), (("b",), "log")]
     # items without distractors leave the choice measure out
     plain = [NextWordItem(i.context, i.target) for i in items]
     assert "next_word_choice_accuracy" not in next_word_accuracy(
-        plain, lambda batch: ["cat"] * 3, lambda batch: scores
+        plain, lambda batch: ["cat"] * 4, choose
     )
 
 
-def test_token_choice_scores_are_each_candidates_log_probability():
-    """Against a forward pass of each full text alone: no padding, the candidate after a space."""
+def _reference_word_score(model, ids: list[int], start: int, boundary: list[int]) -> float:
+    """log P(ids[start:] | ids[:start]) + log P(a boundary id after them), one full forward."""
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model(torch.tensor([ids])).float(), dim=-1)[0]
+    tokens = sum(float(logprobs[j - 1, ids[j]]) for j in range(start, len(ids)))
+    return tokens + float(torch.logsumexp(logprobs[-1, boundary], dim=0))
+
+
+def test_token_choice_scores_score_running_text_then_a_word_boundary(tmp_path):
+    """Against one forward pass per candidate: the candidates encoded with their context.
+
+    The context ends in two spaces: on its own they encode as one token, but in running text
+    the second space goes with the next word, which is how the model saw such text.
+    """
+    path = byte_level_bpe(tmp_path, [(b" ", b" "), (b" ", b"d"), (b"o", b"g")], [])
+    tokenizer = load_tokenizer(path)
+    boundary = boundary_ids(path)
+    torch.manual_seed(0)
+    model = LlamaModel(ModelConfig(vocab_size=tokenizer.get_vocab_size(), **TINY_MODEL)).eval()
+    words = split_words("the cat  dog")
+    item = NextWordItem(tuple(words[:-1]), "dog", ("kedi", "su", "dag"))
+    (scores,) = token_choice_scores(model, tokenizer, [item], boundary, progress=False)
+    encoded = [tokenizer.encode(join_words((*item.context, w))).ids for w in item.candidates]
+    context_alone = tokenizer.encode(join_words(item.context)).ids
+    assert encoded[0][: len(context_alone)] != context_alone  # the case this test is about
+    shared = next(j for j in range(len(encoded[0])) if len({e[j] for e in encoded}) > 1)
+    expected = [_reference_word_score(model, ids, shared, boundary.tolist()) for ids in encoded]
+    assert scores == pytest.approx(expected, abs=1e-4)
+    # the boundary: specials and pieces starting with a non-letter, never a letter
+    pieces = [tokenizer.id_to_token(int(i)) for i in boundary]
+    assert "Ġ" in pieces and "," in pieces and "d" not in pieces and "og" not in pieces
+
+
+def test_token_choice_scores_fit_the_models_positions():
     tokenizer = byte_level_tokenizer().hf_tokenizer
     torch.manual_seed(0)
-    model = LlamaModel(ModelConfig(vocab_size=257, **TINY_MODEL)).eval()
-    items = [NextWordItem(("the", "black"), "cat", ("kediler", "su")),
-             NextWordItem(("one", "more", ","), "dog", ("ev",))]  # fmt: skip
-    scores = token_choice_scores(model, tokenizer, items, progress=False)
-    for item, row in zip(items, scores, strict=True):
-        prompt = join_words(item.context).encode()
-        for word, score in zip(item.candidates, row, strict=True):
-            ids = torch.tensor([list(prompt + b" " + word.encode())])
-            with torch.no_grad():
-                logprobs = torch.log_softmax(model(ids[:, :-1]).float(), dim=-1)[0]
-            expected = sum(
-                float(logprobs[i - 1, ids[0, i]]) for i in range(len(prompt), ids.shape[1])
-            )
-            assert score == pytest.approx(expected, abs=1e-4)
+    config = dict(TINY_MODEL, max_position_embeddings=24)
+    model = LlamaModel(ModelConfig(vocab_size=257, **config)).eval()
+    item = NextWordItem(
+        tuple(["one", "two", "three", "four", "five", "six", "seven"]), "cat", ("kediler",)
+    )
+    (scores,) = token_choice_scores(model, tokenizer, [item], np.arange(32, 65), progress=False)
+    # the shared ids (the context and the space) keep their last ones that leave room for the
+    # longest candidate ("kediler": 7 bytes)
+    prompt = list(join_words(item.context).encode() + b" ")[-(24 - 7) :]
+    expected = [_reference_word_score(model, prompt + list(w.encode()), len(prompt),
+                                      list(range(32, 65))) for w in item.candidates]  # fmt: skip
+    assert scores == pytest.approx(expected, abs=1e-4)
+
+
+class ContextFreeLM(nn.Module):
+    """A token 'model' whose next-token distribution ignores its input: a fixed unigram."""
+
+    def __init__(self, vocab: int) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.randn(vocab, generator=torch.Generator().manual_seed(0)))
+
+    def forward(self, ids):
+        return self.bias.expand(*ids.shape, -1)
+
+
+def test_a_model_that_ignores_its_context_scores_its_control_exactly():
+    texts = choice_texts(documents=10)
+    items = next_word_items(texts, context_words=4, max_items=60, per_document=6, choices=5)
+    tokenizer = byte_level_tokenizer().hf_tokenizer
+    model = ContextFreeLM(257)
+    result = next_word_accuracy(
+        items, lambda batch: [""] * len(batch),
+        lambda batch: token_choice_scores(model, tokenizer, batch, np.arange(32, 65),
+                                          progress=False),
+    )  # fmt: skip
+    assert result["next_word_choice_accuracy"] == result["next_word_choice_control"]
+    assert 0 < result["next_word_choice_accuracy"] < 1
 
 
 def test_tfree_choice_scores_are_the_dictionarys_scores_of_the_candidates():
@@ -399,4 +476,4 @@ def test_tfree_model_evaluation_with_choices(tfree_run):
         next_word=NextWordSettings(corpus, context_words=8, max_items=20, choices=3),
     )  # fmt: skip
     assert result["next_word_choices"] == 3 and 0 <= result["next_word_choice_accuracy"] <= 1
-    assert 0 <= result["next_word_choice_unigram"] <= 1
+    assert 0 <= result["next_word_choice_control"] <= 1

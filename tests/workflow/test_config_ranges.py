@@ -395,3 +395,5 @@ def test_one_next_word_choice_is_refused():
     assert one_line_error(config).startswith(
         "corpus 'demo': lm.evaluation.next_word.choices: 1 is no choice (allowed: 0 "
     )
+    config["corpora"]["demo"]["lm"]["evaluation"]["next_word"].update(choices=10, frequent_words=5)
+    assert one_line_error(config).endswith("need at least as many words, but frequent_words is 5")

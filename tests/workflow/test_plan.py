@@ -460,7 +460,7 @@ def test_demo_tfree_language_model(demo, demo_config):
     assert evaluation["text_bin"] == "results/data/demo/bytes/validation.bin"
     options = demo.lm.eval_params(*run)["options"]
     assert "--tfree results/tokenizers/demo/tfree-1024-m4/tfree.json" in options
-    assert "--dictionary" in options and "--next-word-items 100" in options
+    assert "--dictionary" in options and "--next-word-items 300" in options
     assert "--next-word-choices 10" in options and "--next-word-seed" not in options
     # no bits-per-byte figure or learning curve for it; no StochasTok task either
     assert all("tfree" not in label for label, *_ in demo.lm.curve_runs("demo"))

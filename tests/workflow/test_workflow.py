@@ -320,7 +320,7 @@ def test_demo_language_models(demo_run):
     }
     for name, row in rows.items():
         assert int(row["train_steps"]) == 150 and float(row["tokens_per_s"]) > 0
-        assert int(row["next_word_items"]) == 100
+        assert int(row["next_word_items"]) == 300
         assert 0.0 <= float(row["next_word_accuracy"]) <= 1.0
         assert int(row["next_word_choices"]) == 10
         assert 0.0 <= float(row["next_word_choice_accuracy"]) <= 1.0
@@ -332,10 +332,10 @@ def test_demo_language_models(demo_run):
         bpb = float(row["bits_per_byte"])
         assert math.isfinite(bpb) and 0 < bpb < 8  # below a uniform distribution over bytes
         assert row["objective"] == "cross_entropy" and row["next_word_oov"] == ""
-    # the same choices for every LM; the tiny LMs read their context past the context-free bar
-    assert len({r["next_word_choice_unigram"] for r in rows.values()}) == 1
-    bar = float(rows["bpe-1000"]["next_word_choice_unigram"])
-    assert max(float(r["next_word_choice_accuracy"]) for r in rows.values()) > bar
+    # the tiny LMs choose next words better after their own context than after another's
+    gains = [float(r["next_word_choice_accuracy"]) - float(r["next_word_choice_control"])
+             for r in rows.values()]  # fmt: skip
+    assert max(gains) > 0.05
     assert float(rows["bytes"]["tokens_per_byte"]) == 1.0
     assert float(rows["bpe-1000"]["tokens_per_byte"]) < 0.5
     # T-Free's model and tables

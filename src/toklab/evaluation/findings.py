@@ -439,8 +439,8 @@ def tfree_duplicates(evidence: Evidence) -> Outcome:
 def tfree_next_word(evidence: Evidence) -> Outcome:
     """Next-word accuracy of the T-Free LM against the token LMs of the same model.
 
-    The choice measure (``next_word_choice_accuracy``, against its context-free bar) where the
-    LM table has it for both kinds, otherwise exact next words.
+    The choice measure (``next_word_choice_accuracy``; each model against its own score after
+    other items' contexts) where the LM table has it for both kinds, otherwise exact next words.
     """
     lm = evidence.table("lm")
     choice = "next_word_choice_accuracy"
@@ -453,15 +453,17 @@ def tfree_next_word(evidence: Evidence) -> Outcome:
     a, b = float(t[metric]), float(k[metric])
     se_a, se_b = float(t[stderr_column] or 0), float(k[stderr_column] or 0)
     value = f"T-Free {fmt(a)}; {k['tokenizer']} {fmt(b)}"
+    bar_a = bar_b = 0.0
     if metric == choice:
-        bar = float(t["next_word_choice_unigram"])
-        value += f" (of {t['next_word_choices']} candidates; context-free bar {fmt(bar)})"
-    else:
-        bar = 0.0
+        bar_a, bar_b = float(t["next_word_choice_control"]), float(k["next_word_choice_control"])
+        value += (
+            f" (of {t['next_word_choices']} candidates; after other contexts {fmt(bar_a)} and "
+            f"{fmt(bar_b)})"
+        )
     uncertainty = f"±{fmt(se_a, 2)} and ±{fmt(se_b, 2)} ({t['next_word_items']} words)"
-    if a - bar <= 2 * se_a and b - bar <= 2 * se_b:  # neither is told apart from the bar
+    if a - bar_a <= 2 * se_a and b - bar_b <= 2 * se_b:  # neither is told apart from its bar
         reason = (
-            "neither model beats the context-free bar beyond the noise"
+            "neither model does better with the right context than with another beyond the noise"
             if metric == choice
             else "neither model names words beyond the noise"
         )

@@ -29,6 +29,7 @@ from toklab.errors import ConfigError, DataError
 from toklab.evaluation.bits_per_byte import score_array
 from toklab.evaluation.next_word import (
     NextWordItem,
+    boundary_ids,
     next_word_accuracy,
     next_word_items,
     tfree_choice_scores,
@@ -175,13 +176,14 @@ class TokenEvaluation:
         from toklab.tokenizers.tokenizer_files import load_tokenizer
 
         tokenizer = load_tokenizer(self.kind.tokenizer_file)
+        boundary = boundary_ids(self.kind.tokenizer_file)
         return next_word_accuracy(
             settings.items(),
             lambda items: token_guesses(
                 model, tokenizer, items, max_new_tokens=settings.max_new_tokens,
                 eos_id=self.kind.eos_id,
             ),
-            lambda items: token_choice_scores(model, tokenizer, items),
+            lambda items: token_choice_scores(model, tokenizer, items, boundary),
         )  # fmt: skip
 
 

@@ -30,15 +30,21 @@ cannot be guessed, which is part of what T-Free's decoding costs (``next_word_oo
 
 **Choices.** Exact next words are beyond a tiny model on languages of many word forms, so with
 ``choices`` k > 1 every item also carries k - 1 distractors, and each model picks the likeliest
-of the k candidates: a token model by the summed log-probability of the candidate's text after
-the context's (as :mod:`~toklab.evaluation.multiple_choice` scores options), a T-Free model by
-its decoding score at the last position. Distractors are drawn, seeded, from the letter-word
-occurrences of the same documents (of the N most frequent with ``frequent_words``), distinct,
-and never the target, a prefix of it or an extension of it (a token model's summed
-log-probability of a word's prefix is at least the word's). A tie at the best score earns
-1 / (words tied). Since candidates follow the text's word frequencies, chance is not 1 / k:
-``next_word_choice_unigram`` is what a model that knows only each candidate's count in the text
-scores (the same credit rule), the bar a model must pass to show it reads its context.
+of the k candidates as the next *word*: a token model by the log-probability of the candidate's
+tokens after the context's (the context and the candidate encoded together, as in running
+text: the ids all candidates share are the prompt) plus that of a word boundary after them (the
+total probability of the tokens that cannot continue a word: specials, and those beginning with
+a non-letter), so a short word is not favoured for being a prefix of longer ones; a T-Free
+model by its decoding score at the last position, which is a whole word's already. Distractors
+are drawn, seeded, by occurrence from the letter words of the same documents (of the N most
+frequent with ``frequent_words``), distinct and never the target, a prefix of it or an
+extension of it. A tie at the best score earns 1 / (words tied).
+
+Candidates follow the text's word frequencies, so a model that knows word frequencies and
+nothing of the context does better or worse than 1 / k, depending on the text. The *control*
+(``next_word_choice_control``) scores the same candidates after another item's context (item
+``i`` gets the context of item ``(i + n // 2) mod n``): a model that ignores its context scores
+exactly its own accuracy there, so the difference is what reading the right context is worth.
 """
 
 from __future__ import annotations
@@ -73,8 +79,6 @@ class NextWordItem:
     context: tuple[str, ...]
     target: str
     distractors: tuple[str, ...] = ()
-    #: Occurrences in the text of the target, then of each distractor.
-    counts: tuple[int, ...] = ()
 
     @property
     def candidates(self) -> tuple[str, ...]:
@@ -104,6 +108,11 @@ def next_word_items(
         raise ConfigError(f"next-word frequent_words must be 0 (all) or more, got {frequent_words}")
     if choices < 0 or choices == 1:
         raise ConfigError(f"next-word choices must be 0 (off) or at least 2, got {choices}")
+    if 0 < frequent_words < choices:
+        raise ConfigError(
+            f"next-word choices {choices} need at least as many words: frequent_words is "
+            f"{frequent_words}"
+        )
     split = []
     for text in documents:
         try:
@@ -147,33 +156,41 @@ def with_distractors(
 
     Words are drawn in proportion to their counts (in the words' first-seen order, so the draw
     depends only on the text and ``seed``) and kept when distinct and not :func:`related` to
-    the target; a :class:`~toklab.errors.DataError` when the text has too few such words.
+    the target. Where a few rounds of draws leave an item short (the text's mass is mostly
+    on words related to it), the most frequent remaining words fill it; a
+    :class:`~toklab.errors.DataError` when the text has too few unrelated words at all.
     """
     words = list(counts)
+    by_count = sorted(words, key=counts.__getitem__, reverse=True)  # stable: first seen first
     cumulative = np.cumsum(np.fromiter(counts.values(), dtype=np.float64, count=len(words)))
     rng = np.random.default_rng(seed)
+    need = choices - 1
     out = []
     for item in items:
         chosen: dict[str, None] = {}
-        for _ in range(64):
+        for _ in range(8):
             draws = np.searchsorted(cumulative, rng.random(4 * choices) * cumulative[-1], "right")
-            for k in draws.tolist():
-                word = words[k]
-                if word not in chosen and not related(word, item.target):
+            for word in (words[k] for k in draws.tolist()):
+                if len(chosen) < need and word not in chosen and not related(word, item.target):
                     chosen[word] = None
-                    if len(chosen) == choices - 1:
-                        break
-            if len(chosen) == choices - 1:
+            if len(chosen) == need:
                 break
-        else:
+        for word in by_count if len(chosen) < need else ():
+            if len(chosen) < need and word not in chosen and not related(word, item.target):
+                chosen[word] = None
+        if len(chosen) < need:
             raise DataError(
-                f"next-word choices {choices}: the text has too few words unrelated to "
-                f"{item.target!r} to draw {choices - 1} distractors"
+                f"next-word choices {choices}: the text has fewer than {need} words unrelated "
+                f"to {item.target!r} to draw distractors from"
             )
-        distractors = tuple(chosen)
-        out.append(replace(item, distractors=distractors,
-                           counts=tuple(counts[w] for w in (item.target, *distractors))))  # fmt: skip
+        out.append(replace(item, distractors=tuple(chosen)))
     return out
+
+
+def controls(items: Sequence[NextWordItem]) -> list[NextWordItem]:
+    """The control's items: item ``i``'s candidates after item ``(i + n // 2) mod n``'s context."""
+    n = len(items)
+    return [replace(item, context=items[(i + n // 2) % n].context) for i, item in enumerate(items)]
 
 
 def choice_credit(scores: Sequence[float]) -> float:
@@ -220,30 +237,90 @@ def token_guesses(
     return guesses
 
 
-def token_choice_scores(
-    model: torch.nn.Module, tokenizer, items: Sequence[NextWordItem], *, progress: bool = True
-) -> list[list[float]]:
-    """A token model's summed log-probability of each candidate's text after the context's.
+def boundary_ids(tokenizer_file) -> np.ndarray:
+    """The ids that cannot continue a word: specials, and pieces starting with a non-letter.
 
-    The context's ids keep their last ones that fit the model's positions with the longest
-    candidate; each item's candidates are scored in one batch.
+    A piece starts a new item of the word split when its first byte is ASCII and not a letter
+    (whitespace, digits, punctuation), or it is SentencePiece's ``▁`` or a WordPiece piece
+    without ``##``. Pieces starting with a byte of a multi-byte character count as letters
+    (most are), so a boundary's probability is slightly underestimated after words followed
+    by non-ASCII punctuation.
     """
-    from toklab.evaluation.multiple_choice import continuation_scores
+    from toklab.tokenizers.tokenizer_files import vocabulary_pieces
+
+    pieces = vocabulary_pieces(tokenizer_file)
+    wordpiece = any(piece is not None and piece[1] for piece in pieces)
+    ids = []
+    for token_id, piece in enumerate(pieces):
+        if piece is None:
+            ids.append(token_id)
+            continue
+        data, continuation = piece
+        if wordpiece:
+            starts = not continuation
+        else:
+            first = data[:1]
+            starts = data.startswith("\u2581".encode()) or (
+                first != b"" and first[0] < 0x80 and not first.isalpha()
+            )
+        if starts:
+            ids.append(token_id)
+    return np.asarray(ids, dtype=np.int64)
+
+
+@torch.no_grad()
+def _word_scores(
+    model: torch.nn.Module, prompt: list[int], options: list[list[int]], boundary: torch.Tensor
+) -> list[float]:
+    """The log-probability of each option's ids, then of a boundary id, after ``prompt``."""
+    lengths = [len(prompt) + len(o) for o in options]
+    device = next(model.parameters()).device
+    ids = torch.zeros(len(options), max(lengths), dtype=torch.long)
+    for row, option in enumerate(options):
+        ids[row, : lengths[row]] = torch.tensor([*prompt, *option])
+    output = model(ids.to(device))
+    logprobs = torch.log_softmax(getattr(output, "logits", output).float(), dim=-1).cpu()
+    scores = []
+    for row in range(len(options)):
+        start, end = len(prompt), lengths[row]  # logits at j predict id j + 1
+        tokens = logprobs[row, torch.arange(start - 1, end - 1), ids[row, start:end]].sum()
+        scores.append(float(tokens + torch.logsumexp(logprobs[row, end - 1, boundary], dim=0)))
+    return scores
+
+
+def token_choice_scores(
+    model: torch.nn.Module,
+    tokenizer,
+    items: Sequence[NextWordItem],
+    boundary: np.ndarray,
+    *,
+    progress: bool = True,
+) -> list[list[float]]:
+    """A token model's log-probability of each candidate as the next word (module doc).
+
+    Each candidate is encoded with its context as running text; the ids every candidate
+    shares are the prompt (its last ids, where the model's positions need the room), the
+    rest are scored, then a word boundary after them: one of ``boundary``'s ids.
+    """
     from toklab.generation import context_length_of
 
     limit = context_length_of(model)
+    ends = torch.as_tensor(boundary, dtype=torch.long)
     scores = []
     for item in tqdm(items, desc="next word choices", disable=not progress):
-        text = join_words(item.context)
-        options = [
-            tokenizer.encode(join_words((*item.context, word))[len(text) :],
-                             add_special_tokens=False).ids
+        encoded = [
+            tokenizer.encode(join_words((*item.context, word)), add_special_tokens=False).ids
             for word in item.candidates
-        ]  # fmt: skip
-        prompt = tokenizer.encode(text, add_special_tokens=False).ids
+        ]
+        shared = 0
+        while all(len(e) > shared + 1 and e[shared] == encoded[0][shared] for e in encoded):
+            shared += 1
+        if shared == 0:
+            raise DataError(f"next word: no context ids before the candidates of {item.target!r}")
+        prompt, options = encoded[0][:shared], [e[shared:] for e in encoded]
         if limit is not None:
             prompt = prompt[-max(limit - max(map(len, options)), 1) :]
-        scores.append(continuation_scores(model, prompt, options, context_length=limit))
+        scores.append(_word_scores(model, prompt, options, ends))
     return scores
 
 
@@ -317,8 +394,10 @@ def tfree_choice_scores(
 
 def _proportion(values: Sequence[float]) -> tuple[float, float]:
     """The mean of per-item credits and its binomial standard error."""
+    from toklab.evaluation.findings import proportion_stderr
+
     mean = float(np.mean(values))
-    return mean, float(np.sqrt(mean * (1 - mean) / len(values)))
+    return mean, proportion_stderr(mean, len(values))
 
 
 def next_word_accuracy(
@@ -330,9 +409,9 @@ def next_word_accuracy(
 
     When the items have distractors and ``choose`` scores their candidates, also the choice
     measure: ``next_word_choice_accuracy`` (mean :func:`choice_credit`), its stderr, the
-    number of candidates and ``next_word_choice_unigram``, the context-free bar. Documents
-    without a letter word after a full context (addition problems) give no items: then every
-    value is NaN (empty cells), with a warning.
+    number of candidates and ``next_word_choice_control``, the same after other items'
+    contexts (:func:`controls`). Documents without a letter word after a full context
+    (addition problems) give no items: then every value is NaN (empty cells), with a warning.
     """
     choices = len(items[0].candidates) if items and items[0].distractors else 0
     if not items:
@@ -346,7 +425,7 @@ def next_word_accuracy(
             "next_word_choice_accuracy": math.nan,
             "next_word_choice_stderr": math.nan,
             "next_word_choices": 0,
-            "next_word_choice_unigram": math.nan,
+            "next_word_choice_control": math.nan,
         }
     guesses = guess(items)
     accuracy, stderr = _proportion(
@@ -369,7 +448,9 @@ def next_word_accuracy(
             "next_word_choice_accuracy": credit,
             "next_word_choice_stderr": credit_stderr,
             "next_word_choices": choices,
-            "next_word_choice_unigram": float(np.mean([choice_credit(i.counts) for i in items])),
+            "next_word_choice_control": _proportion(
+                [choice_credit(s) for s in choose(controls(items))]
+            )[0],
         }
         for example, item, row in zip(result["next_word_examples"], items, scores, strict=False):
             example["choice"] = item.candidates[int(np.argmax(row))]

@@ -97,10 +97,10 @@ LM_COLUMNS: dict[str, str] = {
     "next_word_stderr": "its binomial standard error, sqrt(a (1 - a) / items)",
     "next_word_items": "words scored for next_word_accuracy (the same for every row)",
     "next_word_oov": "T-Free: share of those words in neither its dictionary nor their context (no guess can be right); empty for token models",
-    "next_word_choice_accuracy": "share of the same words the model ranks first among next_word_choices candidates (the word and distractors drawn by frequency from the same text; a tie at the top earns 1 / tied): token models by the candidate's summed log-probability, T-Free by its decoding score",
+    "next_word_choice_accuracy": "share of the same words the model ranks first among next_word_choices candidates as the next word (the word and distractors drawn by frequency from the same text; a tie at the top earns 1 / tied): token models by the candidate's log-probability followed by a word boundary, T-Free by its decoding score",
     "next_word_choice_stderr": "its binomial standard error",
     "next_word_choices": "candidates per word, the right one among them (0: the choice measure is off)",
-    "next_word_choice_unigram": "what a model knowing only each candidate's count in the text scores on the same choices: the bar a model passes by reading its context",
+    "next_word_choice_control": "the same model on the same candidates, each after another item's context: what it scores without the right context (exactly next_word_choice_accuracy for a model that ignores its context)",
     "objective": "cross_entropy (next token, nats) or multi_label (T-Free's scaled BCE): the unit of val_loss and train_loss",
     "context": "window length of the bits-per-byte evaluation",
     "stride": "stride of its sliding windows",
@@ -279,7 +279,7 @@ def lm_rows(
                 "next_word_choice_accuracy": result.get("next_word_choice_accuracy", math.nan),
                 "next_word_choice_stderr": result.get("next_word_choice_stderr", math.nan),
                 "next_word_choices": result.get("next_word_choices", 0),
-                "next_word_choice_unigram": result.get("next_word_choice_unigram", math.nan),
+                "next_word_choice_control": result.get("next_word_choice_control", math.nan),
                 "objective": result.get("objective", "cross_entropy"),
             }
         )

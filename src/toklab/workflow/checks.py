@@ -47,11 +47,17 @@ def check_ranges(name: str, corpus: Block) -> None:
                 f"corpus '{name}': {key}.stride: {block['stride']} is greater than "
                 f"{key}.context {block['context']} (allowed: an integer in [1, context])"
             )
-    evaluation = (corpus.get("lm") or {}).get("evaluation")
-    if evaluation and evaluation["next_word"]["choices"] == 1:
+    next_word = ((corpus.get("lm") or {}).get("evaluation") or {}).get("next_word")
+    if next_word and next_word["choices"] == 1:
         raise ConfigError(
             f"corpus '{name}': lm.evaluation.next_word.choices: 1 is no choice (allowed: 0 to "
             "turn the choice measure off, or an integer of at least 2)"
+        )
+    if next_word and 0 < next_word["frequent_words"] < next_word["choices"]:
+        raise ConfigError(
+            f"corpus '{name}': lm.evaluation.next_word.choices: {next_word['choices']} "
+            f"candidates need at least as many words, but frequent_words is "
+            f"{next_word['frequent_words']}"
         )
 
 

@@ -328,7 +328,7 @@ class LmPlan:
                     ("choices", "choices"),
                     ("seed", "seed"),
                 )
-                if key not in ("frequent_words", "choices", "seed") or next_word[key]
+                if key not in ("frequent_words", "seed") or next_word[key]
             ]
         return {key: value for key, value in block.items() if key != "next_word"} | {
             "options": " ".join(options)
