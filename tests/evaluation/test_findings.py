@@ -276,3 +276,20 @@ def test_the_table_has_every_claim_at_the_run_scale(tmp_path):
     assert {row["scale"] for row in rows} == {"demo"}
     assert {row["holds"] for row in rows} == {YES, UNTESTABLE}
     assert all(set(row) == set(f.FINDINGS_COLUMNS) for row in rows)
+
+
+def test_the_committed_miniature_tables_are_current():
+    """docs/miniature holds the miniature's tables in today's columns and claims."""
+    from toklab.evaluation import tables
+
+    folder = Path(__file__).resolve().parents[2] / "docs" / "miniature"
+    for corpus in ("miniature", "additionmini"):
+        with (folder / f"findings_{corpus}.csv").open(encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+        assert reader.fieldnames == list(f.FINDINGS_COLUMNS)
+        assert [r["claim_id"] for r in rows] == list(f.CLAIMS)
+        assert {r["scale"] for r in rows} == {"miniature"}
+    for corpus in ("miniature", "additionmini"):
+        with (folder / f"lm_{corpus}.csv").open(encoding="utf-8") as handle:
+            assert csv.DictReader(handle).fieldnames == list(tables.LM_COLUMNS)
