@@ -29,8 +29,13 @@ def continuation_scores(
     continuations: Sequence[Sequence[int]],
     *,
     context_length: int | None = None,
+    boundary: torch.Tensor | None = None,
 ) -> list[float]:
-    """Summed log-probability (nats) of each continuation after ``prompt``, in one batch."""
+    """Summed log-probability (nats) of each continuation after ``prompt``, in one batch.
+
+    With ``boundary`` (ids), each score also adds the log of the total probability of those
+    ids right after its continuation (the next-word choice's word boundary).
+    """
     sequences = [[*prompt, *c] for c in continuations]
     if any(not c for c in continuations) or not prompt:
         raise DataError("multiple choice needs a non-empty prompt and non-empty options")
@@ -45,13 +50,18 @@ def continuation_scores(
     for row, sequence in enumerate(sequences):
         ids[row, : len(sequence)] = torch.tensor(sequence)
     ids = ids.to(device)
-    output = model(ids[:, :-1])
+    output = model(ids if boundary is not None else ids[:, :-1])  # the last logits: a boundary's
     logits = getattr(output, "logits", output).float()
-    logprobs = F.log_softmax(logits, dim=-1).gather(2, ids[:, 1:, None])[..., 0].cpu()
+    every = F.log_softmax(logits, dim=-1)
+    logprobs = every[:, : longest - 1].gather(2, ids[:, 1:, None])[..., 0].cpu()
     scores = []
     for row, continuation in enumerate(continuations):
         start = len(prompt) - 1  # the prediction of the continuation's first token
-        scores.append(float(logprobs[row, start : start + len(continuation)].sum()))
+        score = float(logprobs[row, start : start + len(continuation)].sum())
+        if boundary is not None:
+            after = every[row, start + len(continuation), boundary.to(device)]
+            score += float(torch.logsumexp(after, dim=0))
+        scores.append(score)
     return scores
 
 

@@ -62,6 +62,7 @@ import torch
 from tqdm import tqdm
 
 from toklab.errors import ConfigError, DataError
+from toklab.evaluation.findings import proportion_stderr
 from toklab.tokenizers.tfree import NO_WHITESPACE_TOKEN, join_words, split_words
 
 log = logging.getLogger(__name__)
@@ -268,26 +269,6 @@ def boundary_ids(tokenizer_file) -> np.ndarray:
     return np.asarray(ids, dtype=np.int64)
 
 
-@torch.no_grad()
-def _word_scores(
-    model: torch.nn.Module, prompt: list[int], options: list[list[int]], boundary: torch.Tensor
-) -> list[float]:
-    """The log-probability of each option's ids, then of a boundary id, after ``prompt``."""
-    lengths = [len(prompt) + len(o) for o in options]
-    device = next(model.parameters()).device
-    ids = torch.zeros(len(options), max(lengths), dtype=torch.long)
-    for row, option in enumerate(options):
-        ids[row, : lengths[row]] = torch.tensor([*prompt, *option])
-    output = model(ids.to(device))
-    logprobs = torch.log_softmax(getattr(output, "logits", output).float(), dim=-1).cpu()
-    scores = []
-    for row in range(len(options)):
-        start, end = len(prompt), lengths[row]  # logits at j predict id j + 1
-        tokens = logprobs[row, torch.arange(start - 1, end - 1), ids[row, start:end]].sum()
-        scores.append(float(tokens + torch.logsumexp(logprobs[row, end - 1, boundary], dim=0)))
-    return scores
-
-
 def token_choice_scores(
     model: torch.nn.Module,
     tokenizer,
@@ -302,6 +283,7 @@ def token_choice_scores(
     shares are the prompt (its last ids, where the model's positions need the room), the
     rest are scored, then a word boundary after them: one of ``boundary``'s ids.
     """
+    from toklab.evaluation.multiple_choice import continuation_scores
     from toklab.generation import context_length_of
 
     limit = context_length_of(model)
@@ -320,7 +302,9 @@ def token_choice_scores(
         prompt, options = encoded[0][:shared], [e[shared:] for e in encoded]
         if limit is not None:
             prompt = prompt[-max(limit - max(map(len, options)), 1) :]
-        scores.append(_word_scores(model, prompt, options, ends))
+        scores.append(
+            continuation_scores(model, prompt, options, context_length=limit, boundary=ends)
+        )
     return scores
 
 
@@ -394,8 +378,6 @@ def tfree_choice_scores(
 
 def _proportion(values: Sequence[float]) -> tuple[float, float]:
     """The mean of per-item credits and its binomial standard error."""
-    from toklab.evaluation.findings import proportion_stderr
-
     mean = float(np.mean(values))
     return mean, proportion_stderr(mean, len(values))
 
