@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ from tests.helpers import byte_corpus
 from toklab.errors import DataError
 from toklab.pretokenization import pretoken_start_flags
 from toklab.tokenizers import bytespan as bs
+from toklab.tokenizers import bytespan_counts
+from toklab.tokenizers.bytespan_counts import set_bits
 from toklab.tokenizers.bytespan_stream import (
     block_reader,
     chunk_bounds,
@@ -29,6 +32,21 @@ def array_reader(values):
         return values[start:stop].copy()
 
     return read
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.booleans(), max_size=100), st.lists(st.integers(0, 100), max_size=8))
+def test_chunked_bits_equal_packbits(flags, cuts):
+    """Whole bytes from each chunk in any order, then the shared edges: np.packbits's bits."""
+    flags = np.array(flags, dtype=np.bool_)
+    bounds = sorted({0, len(flags), *(c for c in cuts if c < len(flags))})
+    bits = np.zeros((len(flags) + 7) // 8, dtype=np.uint8)
+    chunks = list(itertools.pairwise(bounds))
+    for a, b in reversed(chunks):
+        set_bits(bits, a, flags[a:b], True)
+    for a, b in chunks:
+        set_bits(bits, a, flags[a:b], False)
+    assert bits.tolist() == np.packbits(flags, bitorder="little").tolist()
 
 
 @settings(max_examples=100, deadline=None)
@@ -110,8 +128,9 @@ def test_chunked_language_counts_equal_each_languages_spans(docs, draw, chunk_by
 
 
 @settings(max_examples=100, deadline=None)
-@given(texts, st.data(), st.integers(1, 30), st.integers(1, 3))
-def test_chunked_span_words_equal_the_loop(text, draw, chunk_bytes, workers):
+@given(texts, st.data(), st.integers(1, 30), st.integers(1, 3), st.sampled_from([0, 1, 14]))
+def test_chunked_span_words_equal_the_loop(text, draw, chunk_bytes, workers, cache_bits):
+    """Also with word caches of one and two slots, where different words keep colliding."""
     data = np.frombuffer(text.encode(), dtype=np.uint8)
     pretok = pretoken_start_flags(text)
     n = len(data)
@@ -120,7 +139,8 @@ def test_chunked_span_words_equal_the_loop(text, draw, chunk_bytes, workers):
     streamed = stream_spans(array_reader(cue), bounds, data, pretok, keep_starts=True)
     chosen = draw.draw(st.lists(st.sampled_from(streamed.spans.tokens), unique=True))
     vocab = bs.initial_tokens() + [t for t in chosen if t not in set(bs.initial_tokens())]
-    words = stream_words(streamed.starts, bounds, data, pretok, vocab, workers=workers)
+    with patch.object(bytespan_counts, "_CACHE_BITS", cache_bits):
+        words = stream_words(streamed.starts, bounds, data, pretok, vocab, workers=workers)
     starts = bs.monotonic_starts(cue, pretok, data)
     index = {t: i for i, t in enumerate(vocab)}
     assert words.as_lists() == reference_words(starts, data, pretok, index)

@@ -264,13 +264,21 @@ def _count_words_until_full(
     units,
     key,
     w,
+    cache_length,
+    cache_mask,
+    cache_id,
+    cache_bytes,
 ):  # pragma: no cover - compiled
     """Count words from chunk position ``w`` (a word start) on; stop where one might not fit.
 
-    Returns the new number of keys, the pool bytes used and where it stopped.
+    A word of at most :data:`CACHED_WORD` bytes is first looked up in a direct-mapped cache
+    of recent words (bytes and span starts, a bit a byte): a hit counts its id at once, without
+    mapping spans to units and hashing those. Returns the new number of keys, the pool bytes
+    used and where it stopped.
     """
     n = len(data)
     source = units.view(np.uint8)  # a view made once: one per word counts its references
+    cache_slots = len(cache_length)  # a power of two
     while w < n:
         stop = w + 1
         while stop < n and not pretok[stop]:
@@ -280,6 +288,25 @@ def _count_words_until_full(
             break
         if len(key) < 1 + stop - w:
             break
+        length = stop - w
+        c = -1
+        mask = np.uint64(0)
+        if length <= CACHED_WORD:
+            mixed = np.uint64(length)
+            for j in range(length):
+                p = offset + w + j
+                mask |= np.uint64((bits[p >> 3] >> (p & 7)) & 1) << np.uint64(j)
+                mixed = (mixed ^ np.uint64(data[w + j])) * np.uint64(0x100000001B3)
+            mixed = (mixed ^ mask) * np.uint64(0x9E3779B97F4A7C15)
+            c = np.int64(mixed >> np.uint64(40)) & (cache_slots - 1)
+            if cache_length[c] == length and cache_mask[c] == mask:
+                j = 0
+                while j < length and cache_bytes[c, j] == data[w + j]:
+                    j += 1
+                if j == length:
+                    rows[cache_id[c], 2] += 1
+                    w = stop
+                    continue
         size = 0
         s = w
         while s < stop:
@@ -322,8 +349,13 @@ def _count_words_until_full(
             rows[count, 0], rows[count, 1], rows[count, 2] = used, 4 * size, 1
             slots[slot, 0], slots[slot, 1] = count, h
             first[count] = offset + w
+            t = count
             count += 1
             used += 4 * size
+        if c >= 0:
+            cache_length[c], cache_mask[c], cache_id[c] = length, mask, t
+            for j in range(length):
+                cache_bytes[c, j] = data[w + j]
         w = stop
     return count, used, w
 
@@ -342,16 +374,20 @@ def count_chunk_words(
     pair_ids,
     units,
     key,
+    cache,
 ):  # pragma: no cover - compiled
     """Count the span words of one chunk (corpus position ``offset``) into ``table``.
 
     Span starts are read from ``bits`` (corpus positions); ``vocab`` is a table of span keys
     whose counts are their unit ids (``pair_ids``: those of the two-byte keys, by
     :func:`_short_slot` less 512, else -1). A word is a pre-token (the chunk starts one); its key is
-    its unit ids as int32 bytes; ``first`` gets the position of each new word. Returns the
-    table, ``first`` and the scratch ``units`` and ``key`` (each possibly grown).
+    its unit ids as int32 bytes; ``first`` gets the position of each new word. ``cache`` is
+    the word cache of :func:`_count_words_until_full` (:func:`word_cache`), which holds ids
+    of ``table``. Returns the table, ``first`` and the scratch ``units`` and ``key`` (each
+    possibly grown).
     """
     vocab_slots, vocab_pool, vocab_rows, _, _ = vocab
+    cache_length, cache_mask, cache_id, cache_bytes = cache
     n = len(data)
     w = 0
     while True:
@@ -376,6 +412,10 @@ def count_chunk_words(
             units,
             key,
             w,
+            cache_length,
+            cache_mask,
+            cache_id,
+            cache_bytes,
         )
         table = (slots, pool, rows, count, used)
         if w == n:
@@ -443,9 +483,28 @@ def merge_tables(table, first, other, other_first):  # pragma: no cover - compil
 
 
 @njit(cache=True, nogil=True)
-def set_bits(bits, offset, flags):  # pragma: no cover - compiled
-    """Set bit ``offset + i`` of ``bits`` (bit ``p & 7`` of byte ``p >> 3``) where ``flags[i]``."""
-    for i in range(len(flags)):
+def set_bits(bits, offset, flags, whole):  # pragma: no cover - compiled
+    """Set bit ``offset + i`` of ``bits`` (bit ``p & 7`` of byte ``p >> 3``) where ``flags[i]``.
+
+    With ``whole``, only the bytes that ``flags`` covers entirely, each written as one byte
+    (threads may fill the chunks of one bit array at once: no two chunks share such a byte);
+    else only the bits in the bytes it shares with the chunks either side, or-ed in.
+    """
+    n = len(flags)
+    head = min((-offset) & 7, n)  # flags before the first whole byte
+    tail = head + (n - head) // 8 * 8  # flags from here on are in the last, partial byte
+    if whole:
+        for i in range(head, tail, 8):
+            byte = np.uint8(0)
+            for j in range(8):
+                byte |= np.uint8(flags[i + j]) << np.uint8(j)
+            bits[(offset + i) >> 3] = byte
+        return
+    for i in range(head):
+        if flags[i]:
+            p = offset + i
+            bits[p >> 3] |= np.uint8(1 << (p & 7))
+    for i in range(tail, n):
         if flags[i]:
             p = offset + i
             bits[p >> 3] |= np.uint8(1 << (p & 7))
@@ -457,6 +516,22 @@ def set_bits(bits, offset, flags):  # pragma: no cover - compiled
 
 #: Counters for the spans of one or two bytes: (flag, byte), then (flag, byte, byte).
 SHORT_SLOTS = 512 + 2 * 65536
+
+#: The longest word the word cache holds (its span starts are the bits of a uint64), and the
+#: cache's size: 2 ** 14 words of 24 bytes, 0.75 MB a counter (at most 2 ** 24).
+CACHED_WORD = 24
+_CACHE_BITS = 14
+
+
+def word_cache() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """An empty word cache for :func:`count_chunk_words`: lengths, starts, ids and bytes."""
+    slots = 1 << _CACHE_BITS
+    return (
+        np.zeros(slots, dtype=np.int64),
+        np.zeros(slots, dtype=np.uint64),
+        np.zeros(slots, dtype=np.int64),
+        np.zeros((slots, CACHED_WORD), dtype=np.uint8),
+    )
 
 
 class SpanTypeCounter:
@@ -568,6 +643,7 @@ class WordCounter:
         self.first = np.empty(1 << 12, dtype=np.int64)
         self.units = np.empty(256, dtype=np.int32)
         self.key = np.empty(256, dtype=np.uint8)
+        self.cache = word_cache()
 
     def add(self, data: np.ndarray, pretok: np.ndarray, offset: int) -> None:
         """Count the words of one chunk, which starts at corpus position ``offset``."""
@@ -584,6 +660,7 @@ class WordCounter:
             self.vocab.pairs,
             self.units,
             self.key,
+            self.cache,
         )
 
     def merge(self, other: WordCounter) -> None:

@@ -50,6 +50,10 @@ C = TypeVar("C")
 #: flags, starts), whatever the corpus size. 1 MiB is the zarr chunk of an extraction.
 MAX_CHUNK_BYTES = 1 << 20
 
+#: glibc's mmap threshold while ByteSpan streams (:func:`steady_heap`): above zarr's 4 MiB
+#: chunks of an extraction's cue.
+MMAP_THRESHOLD = 16 << 20
+
 
 def chunk_bounds(pretok: np.ndarray, chunk_bytes: int) -> np.ndarray:
     """Chunk boundaries (0, ..., n): each one the first pre-token start at or after a multiple.
@@ -131,19 +135,15 @@ def order_statistics(read: CueReader, bounds: np.ndarray, ranks: Sequence[int]) 
     if sample is not None and len(sample):
         guess = int(sample[min(ranks[0] * len(sample) // max(n, 1), len(sample) - 1)]) >> 16
     first_bucket = max(guess - _GUESS, 0)
-    high = np.zeros(1 << 16, dtype=np.int64)
-    low = np.zeros((min(guess + _GUESS + 1, 1 << 16) - first_bucket, 1 << 16), dtype=np.int64)
-    for _ in _pipeline(bounds, [read], _key_counter(high, first_bucket, low), 1, "percentile"):
-        pass
+    rows = min(guess + _GUESS + 1, 1 << 16) - first_bucket
+    high, low = _histogram_pass(read, bounds, first_bucket, rows, "percentile")
     below = np.concatenate([[0], np.cumsum(high)])
     buckets = {r: int(np.searchsorted(below, r, side="right")) - 1 for r in ranks}
     last_bucket = first_bucket + len(low)
     missed = sorted({b for b in buckets.values() if not first_bucket <= b < last_bucket})
     extra = np.zeros((len(missed), 1 << 16), dtype=np.int64)
-    for bucket, row in zip(missed, extra, strict=True):  # the first chunk misled the guess
-        ignored = np.zeros(1 << 16, dtype=np.int64)
-        for _ in _pipeline(bounds, [read], _key_counter(ignored, bucket, row[None]), 1):
-            pass
+    for k, bucket in enumerate(missed):  # the first chunk misled the guess
+        extra[k] = _histogram_pass(read, bounds, bucket, 1)[1][0]
     values = []
     for rank in ranks:
         bucket = buckets[rank]
@@ -162,15 +162,28 @@ def cue_keys(cue: np.ndarray) -> np.ndarray:
     return np.where(bits >> 31, ~bits, bits | np.uint32(0x80000000)).astype(np.uint32)
 
 
-def _key_counter(
-    high: np.ndarray, first_bucket: int, low: np.ndarray
-) -> Callable[[int, int, np.ndarray], None]:
-    """A chunk's work for :func:`_pipeline`: count its keys into the histograms."""
+def _histogram_pass(
+    read: CueReader, bounds: np.ndarray, first_bucket: int, rows: int, desc: str = "spans"
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_histograms` of the whole cue (``rows`` rows of low bits): ``(high, low)``.
+
+    Each thread counts into histograms of its own (512 KiB a row), added at the end.
+    """
+
+    def histograms() -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(1 << 16, dtype=np.int64), np.zeros((rows, 1 << 16), dtype=np.int64)
+
+    counters = _PerThread(histograms)
 
     def count(a: int, b: int, cue: np.ndarray) -> None:
+        high, low = counters.get()
         _histograms(np.ascontiguousarray(cue, dtype=np.float32), high, first_bucket, low)
 
-    return count
+    for _ in _pipeline(bounds, [read], count, desc=desc):
+        pass
+    if not counters.all:
+        return histograms()
+    return sum(high for high, _ in counters.all), sum(low for _, low in counters.all)
 
 
 def streamed_percentile(read: CueReader, bounds: np.ndarray, percentile: float) -> float:
@@ -218,7 +231,29 @@ def as_reader(source: Source) -> CueReader:
     """``read(start, stop)`` for an array (sliced, copied) or a reader (itself)."""
     if callable(source):
         return source
-    return lambda start, stop: np.array(source[start:stop])
+    return ArrayReader(source)
+
+
+@dataclass(frozen=True)
+class ArrayReader:
+    """:func:`as_reader` of an array: ``reader(start, stop)``, ``reader.into(start, stop, out)``."""
+
+    values: np.ndarray
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The values' type (of the buffers :meth:`into` fills)."""
+        return self.values.dtype
+
+    def __call__(self, start: int, stop: int) -> np.ndarray:
+        """Values ``start:stop``, a new array."""
+        return np.array(self.values[start:stop])
+
+    def into(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        """Values ``start:stop`` copied into ``out``; the part of ``out`` they fill."""
+        part = self.values[start:stop]
+        out[: len(part)] = part
+        return out[: len(part)]
 
 
 def block_reader(read: CueReader, block: int) -> BlockReader:
@@ -234,11 +269,14 @@ def block_reader(read: CueReader, block: int) -> BlockReader:
 class BlockReader:
     """:func:`block_reader`'s reader: ``reader(start, stop)`` and ``reader.into(start, stop, out)``.
 
+    Values are float32 (a cue's), whatever ``read`` returns.
+
     Where ``read`` decodes into a buffer (its ``into``, as a predictions group's cue reader
     does), the two blocks are two buffers kept for good, and :meth:`into` copies into the
-    caller's: a pass over the cue then allocates nothing per block (with glibc's mmap threshold
-    fixed by :func:`steady_heap`, each new block was an mmap and a page fault per 4 KiB).
+    caller's: a pass over the cue then allocates nothing per block of its own.
     """
+
+    dtype = np.dtype(np.float32)
 
     def __init__(self, read: CueReader, block: int) -> None:
         self.read = read
@@ -288,33 +326,56 @@ class BlockReader:
         return out[:filled]
 
 
-def file_reader(path: str | Path, dtype: np.dtype | type = np.uint8) -> CueReader:
+def file_reader(path: str | Path, dtype: np.dtype | type = np.uint8) -> FileReader:
     """``read(start, stop)`` of a raw array file (one the corpus memory-maps).
 
     The file is read, not mapped: pages read once do not stay in the process, where a mapped
     corpus would end up resident in full.
     """
-    itemsize = np.dtype(dtype).itemsize
-    return lambda start, stop: np.fromfile(
-        path, dtype=dtype, count=stop - start, offset=start * itemsize
-    )
+    return FileReader(Path(path), np.dtype(dtype))
+
+
+@dataclass(frozen=True)
+class FileReader:
+    """:func:`file_reader`'s reader: ``reader(start, stop)``, ``reader.into(start, stop, out)``."""
+
+    path: Path
+    dtype: np.dtype
+
+    def __call__(self, start: int, stop: int) -> np.ndarray:
+        """Values ``start:stop``, a new array (shorter at the end of the file)."""
+        return np.fromfile(
+            self.path, dtype=self.dtype, count=stop - start, offset=start * self.dtype.itemsize
+        )
+
+    def into(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        """Values ``start:stop`` read into ``out``; the part of ``out`` they fill."""
+        view = out[: stop - start]
+        with open(self.path, "rb") as handle:
+            handle.seek(start * self.dtype.itemsize)
+            filled = handle.readinto(memoryview(view).cast("B"))
+        return view[: filled // self.dtype.itemsize]
 
 
 def steady_heap() -> None:
-    """Fix glibc's mmap threshold at its initial 128 KiB, so freed large buffers leave the heap.
+    """Fix glibc's mmap threshold at :data:`MMAP_THRESHOLD`, so that the heap stays flat.
 
-    Why: glibc raises the threshold to the size of every mmapped block freed, after which the
-    buffers that chunks are read and decoded into (zarr decodes 4 MiB chunks, on its own
-    threads) are carved from the heaps, which fragment and grow with the corpus (100 MB more
-    resident memory after 40 MB of cue). A fixed threshold keeps them mmapped and returned on
-    free. Nothing happens where the C library has no ``mallopt``.
+    Why: glibc raises the threshold to the size of every mmapped block freed, so that
+    buffers of ever more sizes are carved from the heaps, which fragment and grew with the
+    corpus (100 MB more resident memory after 40 MB of cue, when each chunk had buffers of its
+    own). A fixed threshold stops that. At glibc's initial 128 KiB, every buffer of a few MiB
+    (zarr's decoded chunks, the merge loop's arrays) was a new mapping and a page fault per
+    4 KiB: reading a cue took four times as long. Above the 4 MiB chunks zarr decodes they
+    are reused from the heap instead; with :func:`_pipeline`'s own buffers reused, resident
+    memory stays flat (the same, within 10 MB, after each of five passes over 200 MB).
+    Nothing happens where the C library has no ``mallopt``.
     """
     import ctypes
     import ctypes.util
 
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        libc.mallopt(-3, 128 << 10)  # M_MMAP_THRESHOLD
+        libc.mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD
     except (OSError, AttributeError, TypeError):
         pass
 
@@ -332,6 +393,11 @@ def _pipeline(
     ``workers`` threads (default: the CPUs available) run ``work``, whose compiled counting
     releases the GIL; a few chunks are in flight, never the corpus. With one worker, ``work``
     runs on one chunk at a time, in order.
+
+    A reader with ``into`` and ``dtype`` reads into buffers of the longest chunk that are
+    reused once ``work`` returns (so ``work`` must not keep its arrays): a pass allocates a few
+    buffers, not one a chunk: buffers allocated per chunk fragmented the heap (see
+    :func:`steady_heap`), or, mmapped, cost a page fault per 4 KiB each time.
     """
     from tqdm import tqdm
 
@@ -339,12 +405,36 @@ def _pipeline(
 
     steady_heap()
     workers = max(default_workers() if workers is None else workers, 1)
+    longest = int(np.diff(bounds).max(initial=0))
+    pooled = [hasattr(read, "into") and hasattr(read, "dtype") for read in readers]
+    spare: list[list[np.ndarray]] = [[] for _ in readers]
+    spare_lock = threading.Lock()
 
-    def load(a: int, b: int) -> tuple[np.ndarray, ...]:
-        return tuple(read(a, b) for read in readers)
+    def load(a: int, b: int) -> tuple[list[np.ndarray | None], list[np.ndarray]]:
+        buffers: list[np.ndarray | None] = []
+        arrays = []
+        for read, pool, into_buffer in zip(readers, spare, pooled, strict=True):
+            if not into_buffer:
+                buffers.append(None)
+                arrays.append(read(a, b))
+                continue
+            with spare_lock:
+                buffer = pool.pop() if pool else None
+            if buffer is None:
+                buffer = np.empty(longest, dtype=read.dtype)  # type: ignore[attr-defined]
+            buffers.append(buffer)
+            arrays.append(read.into(a, b, buffer))  # type: ignore[attr-defined]
+        return buffers, arrays
 
     def run(a: int, b: int, loaded: Future) -> T:
-        return work(a, b, *loaded.result())
+        buffers, arrays = loaded.result()
+        try:
+            return work(a, b, *arrays)
+        finally:
+            with spare_lock:
+                for pool, buffer in zip(spare, buffers, strict=True):
+                    if buffer is not None:
+                        pool.append(buffer)
 
     with (
         ThreadPoolExecutor(1) as reading,
@@ -396,21 +486,25 @@ def stream_spans(
     combined = threshold is not None
     level = np.float32(threshold if combined else 0.0)
     counters = _PerThread(lambda: SpanTypeCounter(doc_offsets, doc_language))
+    flags = _PerThread(lambda: np.empty(int(np.diff(bounds).max(initial=0)), dtype=np.bool_))
+    starts = np.zeros((n + 7) // 8 if keep_starts else 0, dtype=np.uint8)
+    shared_bytes = threading.Lock()  # the bytes of ``starts`` that two chunks share
 
-    def count(a: int, b: int, cue: np.ndarray, data: np.ndarray, pretok: np.ndarray) -> np.ndarray:
+    def count(a: int, b: int, cue: np.ndarray, data: np.ndarray, pretok: np.ndarray) -> None:
         data = np.ascontiguousarray(data, dtype=np.uint8)
         pretok = np.ascontiguousarray(pretok, dtype=np.uint8)
         cue = np.ascontiguousarray(cue, dtype=np.float32)
-        is_start = np.empty(b - a, dtype=np.bool_)
+        is_start = flags.get()[: b - a]
         chunk_span_starts(cue, pretok, data, level, combined, is_start)
         counters.get().add(is_start, data, pretok, a)
-        return is_start
-
-    starts = np.zeros((n + 7) // 8 if keep_starts else 0, dtype=np.uint8)
-    readers = [read, as_reader(data), as_reader(pretok)]
-    for a, _, is_start in _pipeline(bounds, readers, count, workers):
         if keep_starts:
-            set_bits(starts, a, is_start)
+            set_bits(starts, a, is_start, True)
+            with shared_bytes:
+                set_bits(starts, a, is_start, False)
+
+    readers = [read, as_reader(data), as_reader(pretok)]
+    for _ in _pipeline(bounds, readers, count, workers):
+        pass
     counter = counters.merged() or SpanTypeCounter(doc_offsets, doc_language)
     table, first = counter.keys()
     if languages is None:
