@@ -91,8 +91,17 @@ def test_span_counter_merges_many_chunks_like_one():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(texts, min_size=1, max_size=6), st.data(), st.integers(1, 30), st.booleans())
-def test_chunked_language_counts_equal_each_languages_spans(docs, draw, chunk_bytes, combined):
+@given(
+    st.lists(texts, min_size=1, max_size=6),
+    st.data(),
+    st.integers(1, 30),
+    st.booleans(),
+    st.sampled_from([1, 8]),
+)
+def test_chunked_language_counts_equal_each_languages_spans(
+    docs, draw, chunk_bytes, combined, short_languages
+):
+    """Short spans counted by slot per language, or (more languages than slots) hashed."""
     data = np.frombuffer("".join(docs).encode(), dtype=np.uint8)
     pretok = np.concatenate([pretoken_start_flags(d) for d in docs])
     offsets = np.concatenate([[0], np.cumsum([len(d.encode()) for d in docs])])
@@ -102,14 +111,15 @@ def test_chunked_language_counts_equal_each_languages_spans(docs, draw, chunk_by
     cue = np.asarray(draw.draw(st.lists(st.integers(0, 5), min_size=n, max_size=n)), np.float32)
     threshold = float(np.percentile(cue, 30)) if combined else None
     starts = bs.monotonic_starts(cue, pretok, data, threshold)
-    streamed = stream_spans(
-        array_reader(cue),
-        chunk_bounds(pretok, chunk_bytes),
-        data,
-        pretok,
-        threshold,
-        languages=(offsets, languages),
-    )
+    with patch.object(bytespan_counts, "SHORT_LANGUAGES", short_languages):
+        streamed = stream_spans(
+            array_reader(cue),
+            chunk_bounds(pretok, chunk_bytes),
+            data,
+            pretok,
+            threshold,
+            languages=(offsets, languages),
+        )
     span_starts = np.flatnonzero(starts)
     language = np.asarray(languages)[np.searchsorted(offsets, span_starts, side="right") - 1]
     for name in sorted(set(languages)):

@@ -88,3 +88,25 @@ def test_array_input_equals_lists():
     offsets = np.array([0, 4, 7, 9])
     keys = [b"a", b"b"]
     assert merge(keys, (ids, offsets), [3, 2, 1], 6) == merge(keys, words, [3, 2, 1], 6)
+
+
+def test_rehashing_lists_only_the_pairs_made():
+    """Rows past the pairs made hold whatever the memory held (here: a pair still to come).
+
+    Rehashing once listed them too, so that a later lookup of that pair found a row that was
+    never made, and merges depended on what an earlier loop had left in freed memory.
+    """
+    import numpy as np
+
+    from toklab.tokenizers.merge_loop import _EMPTY, _FIELDS, _KEY, _pair, _rehashed_pairs
+
+    pairs = np.zeros((8, _FIELDS), dtype=np.int64)
+    pairs[:, _KEY] = (np.int64(3) << 32) | 4  # stale rows: pair (3, 4)
+    slots = np.full(1 << 4, _EMPTY, dtype=np.int64)
+    made = 0
+    for a, b in [(1, 2), (2, 3)]:
+        _, made = _pair(a, b, slots, made, pairs)
+    slots = _rehashed_pairs(pairs, made, 8)
+    pid, made = _pair(3, 4, slots, made, pairs)
+    assert (pid, made) == (2, 3)
+    assert sorted(slots[slots != _EMPTY].tolist()) == [0, 1, 2]

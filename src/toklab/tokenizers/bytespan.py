@@ -167,9 +167,16 @@ class SpanCounts:
         return bool(self.keys[a]), self.keys[a + 1 : b].tobytes()
 
     def __iter__(self) -> Iterator[Token]:
-        data = self.keys.tobytes()
-        for a, b in itertools.pairwise(self.offsets.tolist()):
-            yield bool(data[a]), data[a + 1 : b]
+        return self.between(0, len(self))
+
+    def between(self, start: int, stop: int) -> Iterator[Token]:
+        """Types ``start:stop``, decoded a block at a time (not a Python int per type at once)."""
+        for a in range(start, stop, 4096):
+            b = min(a + 4096, stop)
+            low = int(self.offsets[a])
+            data = self.keys[low : self.offsets[b]].tobytes()
+            for x, y in itertools.pairwise((self.offsets[a : b + 1] - low).tolist()):
+                yield bool(data[x]), data[x + 1 : y]
 
     @property
     def tokens(self) -> list[Token]:
@@ -257,8 +264,7 @@ def ranked_types(
 ) -> Iterator[Token]:
     """The span types from rank ``start`` on that are not ``known`` and occur often enough."""
     stop = int(np.searchsorted(-spans.counts, -min_frequency, side="right"))
-    for i in range(start, stop):
-        token = spans[i]
+    for token in spans.between(start, stop):
         if token not in known:
             yield token
 
@@ -333,23 +339,18 @@ def balanced_from_counts(
 ) -> list[Token]:
     """The balanced vocabulary (see :func:`balanced_vocabulary`) from per-language counts."""
     room = check_room(vocab_size, with_unk(special_tokens))
-    queues = {language: by_language[language] for language in sorted(by_language)}
+    queues = [iter(by_language[language]) for language in sorted(by_language)]
     vocab = initial_tokens()
     known = set(vocab)
-    positions = dict.fromkeys(queues, 0)
     wanted = len(vocab) + room + max(extra, 0)
-    while len(vocab) < wanted:
-        progressed = False
-        for language, tokens in queues.items():
-            while positions[language] < len(tokens) and tokens[positions[language]] in known:
-                positions[language] += 1
-            if positions[language] < len(tokens) and len(vocab) < wanted:
-                token = tokens[positions[language]]
+    while queues and len(vocab) < wanted:
+        for queue in list(queues):  # a turn: each language's next type not yet taken
+            token = next((token for token in queue if token not in known), None)
+            if token is None:
+                queues.remove(queue)
+            elif len(vocab) < wanted:
                 known.add(token)
                 vocab.append(token)
-                progressed = True
-        if not progressed:
-            break
     if len(vocab) - len(initial_tokens()) < room:
         raise DataError(f"the languages' span types fill only {len(vocab)} of {vocab_size}")
     return vocab

@@ -141,8 +141,13 @@ def _count_spans_until_full(
         e = s + 1
         while e < n and not is_start[e]:
             e += 1
+        if prefix:
+            while doc_offsets[doc + 1] <= offset + s:
+                doc += 1
         if e - s <= 2 and len(short_counts):
             slot = _short_slot(data, pretok, s, e)
+            if prefix:
+                slot += doc_language[doc] * SHORT_SLOTS
             if short_counts[slot] == 0:
                 short_first[slot] = offset + s
             short_counts[slot] += 1
@@ -153,8 +158,6 @@ def _count_spans_until_full(
         if full or size > len(key) or used + size > len(pool):
             break
         if prefix:
-            while doc_offsets[doc + 1] <= offset + s:
-                doc += 1
             key[0] = doc_language[doc] >> 8
             key[1] = doc_language[doc] & 0xFF
         key[prefix] = 1 if pretok[s] else 0
@@ -203,9 +206,9 @@ def count_chunk_spans(
 
     A key is the span's flag byte and bytes, after two bytes of its document's language when
     ``doc_language`` is not empty. ``first`` gets the corpus position of each new key. With
-    non-empty ``short_counts`` (and no languages), spans of one or two bytes are counted
-    there instead, by slot (:func:`_short_slot`), with first positions in ``short_first``: the
-    most common spans then need no hashing. Returns the table, ``first`` and the scratch
+    non-empty ``short_counts``, spans of one or two bytes are counted there instead, by slot
+    (:func:`_short_slot`, plus :data:`SHORT_SLOTS` times the language), with first positions
+    in ``short_first``: the most common spans then need no hashing. Returns the table, ``first`` and the scratch
     ``key`` (each possibly grown).
     """
     n = len(data)
@@ -517,6 +520,10 @@ def set_bits(bits, offset, flags, whole):  # pragma: no cover - compiled
 #: Counters for the spans of one or two bytes: (flag, byte), then (flag, byte, byte).
 SHORT_SLOTS = 512 + 2 * 65536
 
+#: The most languages whose short spans get counters (2 MiB a language and counter); spans
+#: of corpora in more languages are all hashed.
+SHORT_LANGUAGES = 8
+
 #: The longest word the word cache holds (its span starts are the bits of a uint64), and the
 #: cache's size: 2 ** 14 words of 24 bytes, 0.75 MB a counter (at most 2 ** 24).
 CACHED_WORD = 24
@@ -554,7 +561,8 @@ class SpanTypeCounter:
         self.doc_language = np.ascontiguousarray(
             np.zeros(0, np.int64) if doc_language is None else doc_language, dtype=np.int64
         )
-        short = 0 if doc_language is not None else SHORT_SLOTS
+        languages = int(self.doc_language.max(initial=0)) + 1
+        short = SHORT_SLOTS * languages if languages <= SHORT_LANGUAGES else 0
         self.short_counts = np.zeros(short, dtype=np.int64)
         self.short_first = np.zeros(short, dtype=np.int64)
 
@@ -590,15 +598,21 @@ class SpanTypeCounter:
         (short,) = np.nonzero(self.short_counts)
         if not len(short):
             return counts, first.copy()
-        pair = short >= 512
-        code = np.where(pair, short - 512, short)
-        lengths = np.where(pair, 3, 2)
+        prefix = 2 if len(self.doc_language) else 0
+        language, slot = np.divmod(short, SHORT_SLOTS)
+        pair = slot >= 512
+        code = np.where(pair, slot - 512, slot)
+        lengths = prefix + np.where(pair, 3, 2)
         offsets = np.zeros(len(short) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         keys = np.empty(int(offsets[-1]), dtype=np.uint8)
-        keys[offsets[:-1]] = np.where(pair, code >> 16, code >> 8)
-        keys[offsets[:-1] + 1] = np.where(pair, code >> 8, code) & 0xFF
-        keys[offsets[:-1][pair] + 2] = code[pair] & 0xFF
+        at = offsets[:-1]
+        if prefix:
+            keys[at] = language >> 8
+            keys[at + 1] = language & 0xFF
+        keys[at + prefix] = np.where(pair, code >> 16, code >> 8)
+        keys[at + prefix + 1] = np.where(pair, code >> 8, code) & 0xFF
+        keys[at[pair] + prefix + 2] = code[pair] & 0xFF
         merged = PretokenCounts(
             np.concatenate([counts.data, keys]),
             np.concatenate([counts.offsets, offsets[1:] + counts.offsets[-1]]),

@@ -78,10 +78,14 @@ def _pair_slot(slots, pairs, key):
 
 
 @njit(cache=True, nogil=True)
-def _rehashed_pairs(pairs, count):
-    """A pair table with room for twice ``count`` pairs, filled with pair ids 0..count-1."""
+def _rehashed_pairs(pairs, count, room):
+    """A pair table with room for twice ``room`` pairs, filled with pair ids 0..count-1.
+
+    Only the ``count`` pairs made so far: the rows past them are not written yet (a fresh or
+    grown array's memory, which may hold an earlier loop's pairs).
+    """
     size = 1 << 16
-    while size < 4 * count:
+    while size < 4 * room:
         size *= 2
     slots = np.full(size, _EMPTY, dtype=np.int64)
     for pid in range(count):
@@ -265,7 +269,7 @@ def _merge_loop(
             need = 2 * (n_pairs + n)
             pairs = _grown_rows(pairs, need)
         if 2 * (n_pairs + n) > len(slots):
-            slots = _rehashed_pairs(pairs, n_pairs + n)
+            slots = _rehashed_pairs(pairs, n_pairs, n_pairs + n)
         for i in range(s, s + n - 1):
             pid, n_pairs = _pair(
                 ids[i], ids[i + 1], slots, n_pairs, pairs
@@ -380,7 +384,7 @@ def _merge_loop(
                 need = 2 * (n_pairs + n)
                 pairs = _grown_rows(pairs, need)
             if 2 * (n_pairs + n) > len(slots):
-                slots = _rehashed_pairs(pairs, n_pairs + n)
+                slots = _rehashed_pairs(pairs, n_pairs, n_pairs + n)
             if n_occ + n > len(occ_word):
                 occ_word = grown(occ_word, 2 * (n_occ + n))
                 occ_next = grown(occ_next, 2 * (n_occ + n))
