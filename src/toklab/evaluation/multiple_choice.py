@@ -54,12 +54,13 @@ def continuation_scores(
     logits = getattr(output, "logits", output).float()
     every = F.log_softmax(logits, dim=-1)
     logprobs = every[:, : longest - 1].gather(2, ids[:, 1:, None])[..., 0].cpu()
+    ends = None if boundary is None else boundary.to(device)
     scores = []
     for row, continuation in enumerate(continuations):
         start = len(prompt) - 1  # the prediction of the continuation's first token
         score = float(logprobs[row, start : start + len(continuation)].sum())
-        if boundary is not None:
-            after = every[row, start + len(continuation), boundary.to(device)]
+        if ends is not None:
+            after = every[row, start + len(continuation), ends]
             score += float(torch.logsumexp(after, dim=0))
         scores.append(score)
     return scores

@@ -171,14 +171,10 @@ def with_distractors(
         chosen: dict[str, None] = {}
         for _ in range(8):
             draws = np.searchsorted(cumulative, rng.random(4 * choices) * cumulative[-1], "right")
-            for word in (words[k] for k in draws.tolist()):
-                if len(chosen) < need and word not in chosen and not related(word, item.target):
-                    chosen[word] = None
+            _take(chosen, (words[k] for k in draws.tolist()), need, item.target)
             if len(chosen) == need:
                 break
-        for word in by_count if len(chosen) < need else ():
-            if len(chosen) < need and word not in chosen and not related(word, item.target):
-                chosen[word] = None
+        _take(chosen, by_count, need, item.target)
         if len(chosen) < need:
             raise DataError(
                 f"next-word choices {choices}: the text has fewer than {need} words unrelated "
@@ -186,6 +182,15 @@ def with_distractors(
             )
         out.append(replace(item, distractors=tuple(chosen)))
     return out
+
+
+def _take(chosen: dict[str, None], words: Iterable[str], need: int, target: str) -> None:
+    """Add ``words`` not yet chosen and not :func:`related` to ``target``, up to ``need``."""
+    for word in words:
+        if len(chosen) == need:
+            return
+        if word not in chosen and not related(word, target):
+            chosen[word] = None
 
 
 def controls(items: Sequence[NextWordItem]) -> list[NextWordItem]:

@@ -503,14 +503,11 @@ def set_bits(bits, offset, flags, whole):  # pragma: no cover - compiled
                 byte |= np.uint8(flags[i + j]) << np.uint8(j)
             bits[(offset + i) >> 3] = byte
         return
-    for i in range(head):
-        if flags[i]:
-            p = offset + i
-            bits[p >> 3] |= np.uint8(1 << (p & 7))
-    for i in range(tail, n):
-        if flags[i]:
-            p = offset + i
-            bits[p >> 3] |= np.uint8(1 << (p & 7))
+    for a, b in ((0, head), (tail, n)):
+        for i in range(a, b):
+            if flags[i]:
+                p = offset + i
+                bits[p >> 3] |= np.uint8(1 << (p & 7))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -45,24 +45,23 @@ class MergeBuilder:
         self.ids: dict[bytes, int] = {t: i for i, t in enumerate(self.tokens)}
         self.merges: list[tuple[int, int]] = []
         self.ranks: dict[tuple[int, int], int] = {}
-        self.made: list[int] = []  # the token each merge makes, by rank
         #: candidates not yet added, by rank: preferred intermediates
         self.pending = pending or {}
         self._pulled: list[tuple[bytes, int]] = []  # taken from pending, for rollbacks
 
     def encode(self, data: bytes) -> list[int]:
         """Merge-rank BPE of ``data`` as Hugging Face runs it: lowest rank first, then leftmost."""
-        rank_of = self.ranks.get
         parts = list(data)
         while len(parts) > 1:
             best, where = None, -1
             for j in range(len(parts) - 1):
-                rank = rank_of((parts[j], parts[j + 1]))
+                rank = self.ranks.get((parts[j], parts[j + 1]))
                 if rank is not None and (best is None or rank < best):
                     best, where = rank, j
             if best is None:
                 break
-            parts[where : where + 2] = [self.made[best]]
+            a, b = self.merges[best]
+            parts[where : where + 2] = [self.ids[self.tokens[a] + self.tokens[b]]]
         return parts
 
     def add(self, token: bytes) -> None:
@@ -90,7 +89,6 @@ class MergeBuilder:
                 self._pulled.append((token, self.pending.pop(token)))
         self.ranks[(a, b)] = len(self.merges)
         self.merges.append((a, b))
-        self.made.append(self.ids[token])
 
     def _choose(self, parts: list[int]) -> int:
         """The adjacent pair to turn into a token first (see the module doc)."""
@@ -123,7 +121,6 @@ class MergeBuilder:
             del self.ranks[pair]
         del self.tokens[tokens:]
         del self.merges[merges:]
-        del self.made[merges:]
 
 
 def bpe_inference_vocabulary(

@@ -136,7 +136,7 @@ def order_statistics(read: CueReader, bounds: np.ndarray, ranks: Sequence[int]) 
         guess = int(sample[min(ranks[0] * len(sample) // max(n, 1), len(sample) - 1)]) >> 16
     first_bucket = max(guess - _GUESS, 0)
     rows = min(guess + _GUESS + 1, 1 << 16) - first_bucket
-    high, low = _histogram_pass(read, bounds, first_bucket, rows, "percentile")
+    high, low = _histogram_pass(read, bounds, first_bucket, rows)
     below = np.concatenate([[0], np.cumsum(high)])
     buckets = {r: int(np.searchsorted(below, r, side="right")) - 1 for r in ranks}
     last_bucket = first_bucket + len(low)
@@ -163,7 +163,7 @@ def cue_keys(cue: np.ndarray) -> np.ndarray:
 
 
 def _histogram_pass(
-    read: CueReader, bounds: np.ndarray, first_bucket: int, rows: int, desc: str = "spans"
+    read: CueReader, bounds: np.ndarray, first_bucket: int, rows: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_histograms` of the whole cue (``rows`` rows of low bits): ``(high, low)``.
 
@@ -179,7 +179,7 @@ def _histogram_pass(
         high, low = counters.get()
         _histograms(np.ascontiguousarray(cue, dtype=np.float32), high, first_bucket, low)
 
-    for _ in _pipeline(bounds, [read], count, desc=desc):
+    for _ in _pipeline(bounds, [read], count, desc="percentile"):
         pass
     if not counters.all:
         return histograms()
