@@ -19,6 +19,8 @@ from toklab.tokenizers.bytespan import (
     trajectory_csv,
 )
 from toklab.tokenizers.bytespan_global import _run_pass, global_vocabularies
+from toklab.tokenizers.bytespan_global_corpus import collect_wave, cue_histogram
+from toklab.tokenizers.bytespan_stream import cue_keys
 
 
 def reference(cue, pretok, data, min_frequency, target):
@@ -232,3 +234,31 @@ def test_nan_cues_are_rejected():
     cue[3] = np.nan
     with pytest.raises(DataError, match="NaN"):
         global_vocabularies(cue, pretok, data, [len(initial_tokens()) + 5], [])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 3 * 4096 + 13), st.data())
+def test_cue_histogram_and_waves_match_numpy(n, draw):
+    """The cue's buckets and a wave's positions, over several stretches, against numpy."""
+    rng = np.random.default_rng(n)
+    values = rng.normal(scale=draw.draw(st.sampled_from([1e-3, 1.0, 1e3])), size=n)
+    cue = values.astype(np.float32)
+    cue[rng.random(n) < 0.05] = -0.0
+    cue[rng.random(n) < 0.05] = 0.0
+    keys = cue_keys(cue)
+    counts = np.zeros(1 << 16, dtype=np.int64)
+    assert cue_histogram(cue, counts) == (0, int(np.sum(cue.view(np.uint32) == 0x80000000)))
+    assert np.array_equal(counts, np.bincount(keys >> 16, minlength=1 << 16))
+    first = draw.draw(st.integers(0, (1 << 16) - 1))
+    last = draw.draw(st.integers(first + 1, 1 << 16))
+    offset = draw.draw(st.integers(0, 10**9))
+    below = np.concatenate([[0], np.cumsum(counts)])
+    size = int(below[last] - below[first])
+    fill = below[first:last] - below[first]
+    positions, low = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.uint16)
+    collect_wave(cue, offset, first, last, fill, positions, low)
+    # the wave: its positions in bucket order, in position order within a bucket
+    inside = np.flatnonzero(((keys >> 16) >= first) & ((keys >> 16) < last))
+    inside = inside[np.argsort(keys[inside] >> 16, kind="stable")]
+    assert np.array_equal(positions, offset + inside)
+    assert np.array_equal(low, keys[inside] & 0xFFFF)

@@ -135,7 +135,8 @@ _LENGTH = _ENTERED - 1
 _NTYPES, _MASK, _UNIQUE, _NENTRIES, _NROWS, _STEP, _STATUS = 0, 1, 2, 3, 4, 5, 6
 _COLLISION_A, _COLLISION_B, _LAST_KEY, _LAST_POS = 7, 8, 9, 10
 _COUNTERS = 11
-#: At most this many spans are new after one byte (the merged run, a space, the run after).
+#: At most this many spans are new after one byte (the merged run, a space, the run after),
+#: or old (the runs before it and the byte itself, a space before them).
 _NEW_SPANS = 8
 
 
@@ -154,9 +155,15 @@ class GlobalResult:
 
 
 @leaf
+def _home(key, mask):  # pragma: no cover - compiled
+    """The index slot where the probe for ``key`` starts."""
+    return (key ^ (key >> 29)) & mask
+
+
+@leaf
 def _slot(index, mask, types, key, length):  # pragma: no cover - compiled
     """The index slot of (key, length): the slot holding its type id, or the empty one."""
-    s = (key ^ (key >> 29)) & mask
+    s = _home(key, mask)
     while True:
         tid = index[s]
         if tid < 0 or (types[tid, _KEY] == key and (types[tid, _LEN] & _LENGTH) == length):
@@ -393,6 +400,12 @@ def _visit_until_full(
     """
     new_spans = np.empty(_NEW_SPANS, dtype=np.int64)
     new_types = np.empty(_NEW_SPANS, dtype=np.int64)
+    new_keys = np.empty(_NEW_SPANS, dtype=np.int64)
+    new_lengths = np.empty(_NEW_SPANS, dtype=np.int64)
+    old_keys = np.empty(_NEW_SPANS, dtype=np.int64)
+    old_lengths = np.empty(_NEW_SPANS, dtype=np.int64)
+    old_types = np.empty(_NEW_SPANS, dtype=np.int64)
+    rows = types.reshape(-1)  # the type table as one array, for prefetching its rows
     step = counters[_STEP]
     status = counters[_STATUS]
     nentries = counters[_NENTRIES]
@@ -430,41 +443,54 @@ def _visit_until_full(
             first = left
             if left > 0 and not flag(blob, left, STARTS) and byte_at(blob, left - 1) == SPACE:
                 first = left - 1  # a space before the run: it was absorbed, or will be
-            # uncount the old spans of [first, stop)
+            # the old spans of [first, stop), then the new ones: all hashed before any is
+            # looked up, so that their slots and types load at once, not one after another
+            nold = 0
             x = first
             while x <= right:
                 e = span_end(x, blob, n)
-                key_x = span_key(blob, long_start, long_base, prefix, powers, x, e, b1, b2)
-                tid = index[_slot(index, mask, types, key_x, e - x)]
-                types[tid, _COUNT] -= 1
-                if types[tid, _COUNT] == 0:
-                    unique -= 1
+                old_keys[nold] = span_key(blob, long_start, long_base, prefix, powers, x, e, b1, b2)
+                old_lengths[nold] = e - x
+                nold += 1
                 x = e
             stop = x
             activate(blob, i)
-            # count the new ones
             nnew = 0
             x = first
             while x < stop:
                 e = span_end(x, blob, n)
-                key_x = span_key(blob, long_start, long_base, prefix, powers, x, e, b1, b2)
-                s = _slot(index, mask, types, key_x, e - x)
+                new_keys[nnew] = span_key(blob, long_start, long_base, prefix, powers, x, e, b1, b2)
+                new_lengths[nnew] = e - x
+                new_spans[nnew] = x
+                nnew += 1
+                x = e
+            for k in range(nold):
+                prefetch(index, _home(old_keys[k], mask))
+            for k in range(nnew):
+                prefetch(index, _home(new_keys[k], mask))
+            for k in range(nold):
+                old_types[k] = index[_slot(index, mask, types, old_keys[k], old_lengths[k])]
+                prefetch(rows, 4 * old_types[k] + _COUNT)
+            for k in range(nold):  # uncount the old spans
+                tid = old_types[k]
+                types[tid, _COUNT] -= 1
+                if types[tid, _COUNT] == 0:
+                    unique -= 1
+            for k in range(nnew):  # count the new ones
+                s = _slot(index, mask, types, new_keys[k], new_lengths[k])
                 tid = index[s]
                 if tid < 0:
                     tid = counters[_NTYPES]
                     counters[_NTYPES] += 1
                     index[s] = tid
-                    types[tid, _KEY] = key_x
-                    types[tid, _LEN] = e - x
+                    types[tid, _KEY] = new_keys[k]
+                    types[tid, _LEN] = new_lengths[k]
                     types[tid, _COUNT] = 0
-                    types[tid, _REP] = x
+                    types[tid, _REP] = new_spans[k]
                 types[tid, _COUNT] += 1
                 if types[tid, _COUNT] == 1:
                     unique += 1
-                new_spans[nnew] = x
-                new_types[nnew] = tid
-                nnew += 1
-                x = e
+                new_types[k] = tid
             # types whose count reached min_frequency enter, new spans left to right
             for k in range(nnew):
                 x = new_spans[k]

@@ -172,31 +172,68 @@ def prefix_hashes(
             prefix[base + j + 1] = (h1 << 32) | h2
 
 
+#: Cue values per stretch of a scan: its selections and bucket numbers stay in L1.
+_STRETCH = 4096
+
+
 @numba.njit(cache=True, nogil=True)
 def cue_histogram(cue, counts):  # pragma: no cover - compiled
-    """Add the top 16 key bits of ``cue`` to ``counts``; return (NaN count, -0.0 count)."""
+    """Add the top 16 key bits of ``cue`` to ``counts``; return (NaN count, -0.0 count).
+
+    A stretch's buckets are found in a loop the compiler vectorizes, then counted in two
+    halves of a local table (one count does not wait on the one before when they share a bucket).
+    """
     bits = cue.view(np.uint32)
     nans = 0
     negative_zeros = 0
-    for i in range(len(cue)):
-        nans += cue[i] != cue[i]
-        negative_zeros += bits[i] == np.uint32(0x80000000)
-        counts[cue_key(bits, i) >> np.uint32(16)] += 1
+    top = np.empty(_STRETCH, dtype=np.uint16)
+    local = np.zeros((2, len(counts)), dtype=np.uint32)  # a read is below 2^32 values
+    for a in range(0, len(cue), _STRETCH):
+        m = min(_STRETCH, len(cue) - a)
+        for i in range(m):
+            top[i] = cue_key(bits, a + i) >> np.uint32(16)
+            nans += cue[a + i] != cue[a + i]
+            negative_zeros += bits[a + i] == np.uint32(0x80000000)
+        half = m // 2
+        for i in range(half):
+            local[0, top[i]] += 1
+            local[1, top[half + i]] += 1
+        if m % 2:
+            local[0, top[m - 1]] += 1
+    for j in range(len(counts)):
+        counts[j] += local[0, j] + local[1, j]
     return nans, negative_zeros
 
 
 @numba.njit(cache=True, nogil=True)
 def collect_wave(cue, offset, first_bucket, last_bucket, fill, positions, low):  # pragma: no cover
-    """Place the positions of ``cue`` whose bucket is in ``[first, last)`` at ``fill``."""
+    """Place the positions of ``cue`` whose bucket is in ``[first, last)`` at ``fill``.
+
+    A wave holds a sixteenth of the cue or so: a stretch is first marked, a byte a value in a
+    loop the compiler vectorizes, and only its marked values are placed (eight marks are
+    skipped at once where none is set).
+    """
     bits = cue.view(np.uint32)
-    for i in range(len(cue)):
-        key = cue_key(bits, i)
-        bucket = np.int64(key >> np.uint32(16))
-        if first_bucket <= bucket < last_bucket:
-            slot = fill[bucket - first_bucket]
-            fill[bucket - first_bucket] += 1
-            positions[slot] = offset + i
-            low[slot] = key & np.uint32(0xFFFF)
+    lowest = np.uint64(first_bucket) << np.uint64(16)
+    width = np.uint64(last_bucket - first_bucket) << np.uint64(16)
+    marked = np.zeros(_STRETCH, dtype=np.uint8)
+    words = marked.view(np.uint64)
+    for a in range(0, len(cue), _STRETCH):
+        m = min(_STRETCH, len(cue) - a)
+        for i in range(m):
+            marked[i] = np.uint64(cue_key(bits, a + i)) - lowest < width
+        marked[m:] = 0
+        for w in range((m + 7) >> 3):
+            if words[w] == 0:
+                continue
+            for i in range(8 * w, 8 * w + 8):
+                if marked[i]:
+                    key = cue_key(bits, a + i)
+                    bucket = np.int64(key >> np.uint32(16)) - first_bucket
+                    slot = fill[bucket]
+                    fill[bucket] = slot + 1
+                    positions[slot] = offset + a + i
+                    low[slot] = key & np.uint32(0xFFFF)
 
 
 #: The lowest and highest set bit of a byte (0 for none).
