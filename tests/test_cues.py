@@ -202,6 +202,28 @@ def test_a_truncated_chunk_names_the_group_array_and_chunk(setup, tmp_path):
         cues.read("surprisal", 100, 200)
 
 
+def test_raw_chunk_reads_equal_zarr_reads(tmp_path):
+    """Toklab's uncompressed cues are read from their chunk files, any range as zarr reads it."""
+    import zarr
+
+    group = zarr.open_group(str(tmp_path / "g.zarr"), mode="w")
+    values = np.random.default_rng(0).normal(size=1000).astype(np.float32)
+    raw = group.create_array("raw", shape=(1000,), chunks=(64,), dtype="float32", compressors=None)
+    packed = group.create_array("packed", shape=(1000,), chunks=(64,), dtype="float32")
+    raw[:], packed[:] = values, values
+    assert predictions_module._raw_chunks(packed) is None  # compressed: through zarr
+    chunk_file = predictions_module._raw_chunks(raw)
+    assert chunk_file is not None and chunk_file(3) == tmp_path / "g.zarr" / "raw" / "c" / "3"
+    rng = np.random.default_rng(1)
+    for start, stop in [(0, 1000), (0, 64), (63, 65), (999, 1000), *rng.integers(0, 1001, (50, 2))]:
+        start, stop = sorted((int(start), int(stop)))
+        out = np.full(stop - start, np.nan, dtype=np.float32)
+        assert predictions_module._read_raw(chunk_file, 64, start, stop, out)
+        np.testing.assert_array_equal(out, values[start:stop])
+    (tmp_path / "g.zarr" / "raw" / "c" / "2").unlink()  # missing: zarr reads it (its fill value)
+    assert not predictions_module._read_raw(chunk_file, 64, 100, 200, np.empty(100, np.float32))
+
+
 def test_missing_arrays_and_a_wrong_format_are_named(setup, tmp_path):
     import shutil
 

@@ -280,6 +280,7 @@ class Predictions:
         if not attrs.get("complete"):
             raise DataError(f"{path}: extraction did not finish (rerun it to resume)")
         self.attrs = attrs
+        self._raw: dict[str, Callable[[int], Path] | None] = {}  # a cue's raw chunk files
         if corpus_prefix is not None:
             corpus = ByteCorpus(corpus_prefix)
             if corpus.bin_sha256 != attrs["corpus_sha256"]:
@@ -305,15 +306,18 @@ class Predictions:
             raise DataError(f"unknown cue '{name}' (one of {', '.join(CUES)})")
         array = self.arrays[name]
         stop = min(stop, len(self))
+        if name not in self._raw:
+            self._raw[name] = _raw_chunks(array)
         try:
             if out is None:
-                values = array[start:stop]
-            else:
-                values = out[: max(stop - start, 0)]
+                out = np.empty(max(stop - start, 0), dtype=np.float32)
+            values = out[: max(stop - start, 0)]
+            raw = self._raw[name]
+            if raw is None or not _read_raw(raw, array.chunks[0], start, stop, values):
                 _read_into(array, start, stop, values)
         except Exception as err:
             raise self._unreadable(name, start, stop, err) from None
-        if np.isnan(values).any():
+        if len(values) and np.isnan(values.min()):  # the min is NaN where any value is
             raise DataError(
                 f"{self.path}: cue '{name}' has missing values in bytes {start}..{stop}: the zarr "
                 f"group is corrupt"
@@ -364,6 +368,54 @@ class CueArrayReader:
     def into(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
         """Values ``start:stop`` decoded into ``out``; the part of ``out`` they fill."""
         return self.predictions.read(self.name, start, stop, out)
+
+
+def _raw_chunks(array: zarr.Array) -> Callable[[int], Path] | None:
+    """Each chunk's file of ``array``, where each holds the chunk's values as they lie in memory.
+
+    That is toklab's own layout for cues (float32, little-endian, uncompressed, one local file
+    a chunk); any other array (compressed, sharded, remote) is read through zarr.
+    """
+    from zarr.codecs import BytesCodec
+    from zarr.storage import LocalStore
+
+    codecs = getattr(array.metadata, "codecs", None)
+    if (
+        not isinstance(array.store, LocalStore)
+        or array.dtype != np.dtype("<f4")
+        or codecs is None
+        or len(codecs) != 1
+        or not isinstance(codecs[0], BytesCodec)
+        or codecs[0].endian is None
+        or codecs[0].endian.value != "little"
+    ):
+        return None
+    folder = Path(array.store.root) / array.path
+    return lambda index: folder / array.metadata.encode_chunk_key((index,))
+
+
+def _read_raw(
+    chunk_file: Callable[[int], Path], size: int, start: int, stop: int, out: np.ndarray
+) -> bool:
+    """Read values ``start:stop`` from raw chunk files (:func:`_raw_chunks`) into ``out``.
+
+    Returns False, having read part of it or none, where a chunk's file is missing or shorter
+    than its chunk: zarr then reads the range (a fill value, or the error naming the chunk).
+    Zarr's own read of such a chunk costs three times the file read, which a pass that reads
+    the cue once per wave (the global constraint) pays on every wave.
+    """
+    target = out.view(np.uint8)
+    for index in range(start // size, -(-stop // size)):
+        begin, end = max(start, index * size), min(stop, (index + 1) * size)
+        try:
+            with open(chunk_file(index), "rb") as file:
+                file.seek(4 * (begin - index * size))
+                got = file.readinto(target[4 * (begin - start) : 4 * (end - start)])
+        except FileNotFoundError:
+            return False
+        if got != 4 * (end - begin):
+            return False
+    return True
 
 
 def _read_into(array: zarr.Array, start: int, stop: int, out: np.ndarray) -> None:
