@@ -19,7 +19,7 @@ import numpy as np
 
 from toklab.compiled import leaf
 from toklab.tokenizers.bytespan import SPACE
-from toklab.tokenizers.bytespan_stream import CueReader, cue_key
+from toklab.tokenizers.bytespan_stream import STRETCH, CueReader, cue_key
 
 #: The hashes are polynomials modulo the Mersenne prime 2^31 - 1, in two bases.
 MODULUS = 2**31 - 1
@@ -172,10 +172,6 @@ def prefix_hashes(
             prefix[base + j + 1] = (h1 << 32) | h2
 
 
-#: Cue values per stretch of a scan: its selections and bucket numbers stay in L1.
-_STRETCH = 4096
-
-
 @numba.njit(cache=True, nogil=True)
 def cue_histogram(cue, counts):  # pragma: no cover - compiled
     """Add the top 16 key bits of ``cue`` to ``counts``; return (NaN count, -0.0 count).
@@ -186,10 +182,10 @@ def cue_histogram(cue, counts):  # pragma: no cover - compiled
     bits = cue.view(np.uint32)
     nans = 0
     negative_zeros = 0
-    top = np.empty(_STRETCH, dtype=np.uint16)
+    top = np.empty(STRETCH, dtype=np.uint16)
     local = np.zeros((2, len(counts)), dtype=np.uint32)  # a read is below 2^32 values
-    for a in range(0, len(cue), _STRETCH):
-        m = min(_STRETCH, len(cue) - a)
+    for a in range(0, len(cue), STRETCH):
+        m = min(STRETCH, len(cue) - a)
         for i in range(m):
             top[i] = cue_key(bits, a + i) >> np.uint32(16)
             nans += cue[a + i] != cue[a + i]
@@ -216,10 +212,10 @@ def collect_wave(cue, offset, first_bucket, last_bucket, fill, positions, low): 
     bits = cue.view(np.uint32)
     lowest = np.uint64(first_bucket) << np.uint64(16)
     width = np.uint64(last_bucket - first_bucket) << np.uint64(16)
-    marked = np.zeros(_STRETCH, dtype=np.uint8)
+    marked = np.zeros(STRETCH, dtype=np.uint8)
     words = marked.view(np.uint64)
-    for a in range(0, len(cue), _STRETCH):
-        m = min(_STRETCH, len(cue) - a)
+    for a in range(0, len(cue), STRETCH):
+        m = min(STRETCH, len(cue) - a)
         for i in range(m):
             marked[i] = np.uint64(cue_key(bits, a + i)) - lowest < width
         marked[m:] = 0

@@ -30,11 +30,16 @@ bytes encode to keeps exactly its real merge.
 
 from __future__ import annotations
 
+import itertools
+import sys
 from collections.abc import Callable, Iterable, Sequence
 
 from toklab.errors import DataError
 from toklab.tokenizers.bpe import check_vocab_size, unique_special_tokens
 from toklab.tokenizers.bytespan import Token
+
+#: The rank of a pair with no merge: above every real rank.
+_NO_MERGE = sys.maxsize
 
 
 class MergeBuilder:
@@ -50,18 +55,26 @@ class MergeBuilder:
         self._pulled: list[tuple[bytes, int]] = []  # taken from pending, for rollbacks
 
     def encode(self, data: bytes) -> list[int]:
-        """Merge-rank BPE of ``data`` as Hugging Face runs it: lowest rank first, then leftmost."""
+        """Merge-rank BPE of ``data`` as Hugging Face runs it: lowest rank first, then leftmost.
+
+        Each pair's rank is looked up once; a merge looks up only the two pairs it makes.
+        """
         parts = list(data)
-        while len(parts) > 1:
-            best, where = None, -1
-            for j in range(len(parts) - 1):
-                rank = self.ranks.get((parts[j], parts[j + 1]))
-                if rank is not None and (best is None or rank < best):
-                    best, where = rank, j
-            if best is None:
+        rank_of = self.ranks.get
+        ranks = [rank_of(pair, _NO_MERGE) for pair in itertools.pairwise(parts)]
+        while ranks:
+            best = min(ranks)
+            if best == _NO_MERGE:
                 break
+            j = ranks.index(best)  # the leftmost pair of that rank
             a, b = self.merges[best]
-            parts[where : where + 2] = [self.ids[self.tokens[a] + self.tokens[b]]]
+            new = self.ids[self.tokens[a] + self.tokens[b]]
+            parts[j : j + 2] = [new]
+            del ranks[j]
+            if j > 0:
+                ranks[j - 1] = rank_of((parts[j - 1], new), _NO_MERGE)
+            if j < len(ranks):
+                ranks[j] = rank_of((new, parts[j + 1]), _NO_MERGE)
         return parts
 
     def add(self, token: bytes) -> None:
