@@ -185,10 +185,18 @@ def test_a_truncated_chunk_names_the_group_array_and_chunk(setup, tmp_path):
         root / "model", prefix, tmp_path / "p.zarr", context=32, stride=8, chunk_bytes=128
     )
     good = Predictions(out).cue("surprisal")
+    # a float64 buffer is filled through zarr, which converts
+    wide = Predictions(out).read("surprisal", 100, 300, np.zeros(200))
+    np.testing.assert_array_equal(wide, good[100:300].astype(np.float64))
     chunk = out / "surprisal" / "c" / "1"
-    chunk.write_bytes(chunk.read_bytes()[:10])
-    cues = Predictions(out)  # opening reads no chunk
     message = f"{out}: cannot read array 'surprisal', chunk {chunk} (bytes 128..256): "
+    whole = chunk.read_bytes()
+    chunk.write_bytes(whole[:300])  # still holds bytes 128..150: short all the same
+    with pytest.raises(DataError) as raised:
+        Predictions(out).read("surprisal", 128, 150, np.empty(22, dtype=np.float32))
+    assert str(raised.value).startswith(message)
+    chunk.write_bytes(whole[:10])
+    cues = Predictions(out)  # opening reads no chunk
     for read in (lambda: cues.cue("surprisal"), lambda: cues.read("surprisal", 200, 300)):
         with pytest.raises(DataError) as raised:
             read()
@@ -222,6 +230,10 @@ def test_raw_chunk_reads_equal_zarr_reads(tmp_path):
         np.testing.assert_array_equal(out, values[start:stop])
     (tmp_path / "g.zarr" / "raw" / "c" / "2").unlink()  # missing: zarr reads it (its fill value)
     assert not predictions_module._read_raw(chunk_file, 64, 100, 200, np.empty(100, np.float32))
+    last = tmp_path / "g.zarr" / "raw" / "c" / "15"  # the last chunk is stored whole
+    assert last.stat().st_size == 4 * 64
+    last.write_bytes(last.read_bytes()[:100])  # holds 960..985, but is short: through zarr
+    assert not predictions_module._read_raw(chunk_file, 64, 960, 985, np.empty(25, np.float32))
 
 
 def test_missing_arrays_and_a_wrong_format_are_named(setup, tmp_path):

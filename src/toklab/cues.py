@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -313,7 +314,12 @@ class Predictions:
                 out = np.empty(max(stop - start, 0), dtype=np.float32)
             values = out[: max(stop - start, 0)]
             raw = self._raw[name]
-            if raw is None or not _read_raw(raw, array.chunks[0], start, stop, values):
+            if (
+                raw is None
+                or values.dtype != np.dtype("<f4")
+                or not values.flags.c_contiguous
+                or not _read_raw(raw, array.chunks[0], start, stop, values)
+            ):
                 _read_into(array, start, stop, values)
         except Exception as err:
             raise self._unreadable(name, start, stop, err) from None
@@ -399,16 +405,19 @@ def _read_raw(
 ) -> bool:
     """Read values ``start:stop`` from raw chunk files (:func:`_raw_chunks`) into ``out``.
 
-    Returns False, having read part of it or none, where a chunk's file is missing or shorter
-    than its chunk: zarr then reads the range (a fill value, or the error naming the chunk).
-    Zarr's own read of such a chunk costs three times the file read, which a pass that reads
-    the cue once per wave (the global constraint) pays on every wave.
+    ``out`` is contiguous little-endian float32. Returns False, having read part of it or none,
+    where a chunk's file is missing or not the size of a whole chunk (zarr writes the last one
+    whole too): zarr then reads the range (a fill value, or the error naming the chunk). Zarr's
+    own read of such a chunk costs three times the file read, which a pass that reads the cue
+    once per wave (the global constraint) pays on every wave.
     """
     target = out.view(np.uint8)
     for index in range(start // size, -(-stop // size)):
         begin, end = max(start, index * size), min(stop, (index + 1) * size)
         try:
             with open(chunk_file(index), "rb") as file:
+                if os.fstat(file.fileno()).st_size != 4 * size:
+                    return False
                 file.seek(4 * (begin - index * size))
                 got = file.readinto(target[4 * (begin - start) : 4 * (end - start)])
         except FileNotFoundError:

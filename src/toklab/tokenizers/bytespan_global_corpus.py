@@ -183,7 +183,7 @@ def cue_histogram(cue, counts):  # pragma: no cover - compiled
     nans = 0
     negative_zeros = 0
     top = np.empty(STRETCH, dtype=np.uint16)
-    local = np.zeros((2, len(counts)), dtype=np.uint32)  # a read is below 2^32 values
+    local = np.zeros((2, len(counts)), dtype=np.uint32)  # a read (READ_BYTES) fits in uint32
     for a in range(0, len(cue), STRETCH):
         m = min(STRETCH, len(cue) - a)
         for i in range(m):
@@ -197,7 +197,7 @@ def cue_histogram(cue, counts):  # pragma: no cover - compiled
         if m % 2:
             local[0, top[m - 1]] += 1
     for j in range(len(counts)):
-        counts[j] += local[0, j] + local[1, j]
+        counts[j] += np.int64(local[0, j]) + np.int64(local[1, j])
     return nans, negative_zeros
 
 
@@ -209,6 +209,8 @@ def collect_wave(cue, offset, first_bucket, last_bucket, fill, positions, low): 
     loop the compiler vectorizes, and only its marked values are placed (eight marks are
     skipped at once where none is set).
     """
+    if last_bucket <= first_bucket:
+        return
     bits = cue.view(np.uint32)
     lowest = np.uint64(first_bucket) << np.uint64(16)
     width = np.uint64(last_bucket - first_bucket) << np.uint64(16)
