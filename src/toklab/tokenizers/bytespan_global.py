@@ -56,8 +56,9 @@ takes a new representative).
 **Order, in waves.** The bytes' order comes from the cues' order-preserving keys: one pass over
 the cue counts the top 16 bits, then each *wave* reads the cue again and keeps the positions
 (and low 16 bits) of the next few buckets, about ``n / 16`` positions in all, in position order
-within each bucket; a bucket is sorted on its low 16 bits when the pass reaches it. The next
-wave is read while one is visited, on another thread. A pass that stops early reads the cue
+within each bucket; each bucket is sorted on its low 16 bits. The next wave is read while one is
+visited, on another thread, which then sorts its buckets until the visit asks for it; the pass
+sorts the rest when it reaches them. A pass that stops early reads the cue
 only as many times as it needs waves. A bucket is never split, so a cue with more than
 ``n / 16`` equal top-16-bit keys (e.g. a constant one) holds that bucket.
 
@@ -367,6 +368,13 @@ def _sort_bucket(positions, low, a, b):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _sort_buckets(positions, low, bucket_bounds, first, last):  # pragma: no cover - compiled
+    """Sort buckets ``first .. last - 1`` of a wave on their low key bits (:func:`_sort_bucket`)."""
+    for k in range(first, last):
+        _sort_bucket(positions, low, bucket_bounds[k], bucket_bounds[k + 1])
+
+
+@numba.njit(cache=True, nogil=True)
 def _visit_until_full(
     positions,
     low,
@@ -400,7 +408,8 @@ def _visit_until_full(
 
     ``positions``/``low`` hold the wave's positions and low key bits, bucket by bucket
     (``bucket_bounds``; its first bucket is ``first_bucket``); ``wave_step`` is the step of
-    its first position; ``cursor`` holds the next bucket to sort and where sorted ones end.
+    its first position; ``cursor`` holds the bucket after the one reached, where that ends, and
+    the first bucket the reading thread left unsorted (this loop sorts it and those after).
     Returns whether it stopped for room in the type table.
     """
     new_spans = np.empty(_NEW_SPANS, dtype=np.int64)
@@ -417,7 +426,8 @@ def _visit_until_full(
     unique = counters[_UNIQUE]
     nrows = counters[_NROWS]
     j = step - wave_step
-    bucket, sorted_upto = cursor[0], cursor[1]
+    bucket, bucket_end, unsorted = cursor[0], cursor[1], cursor[2]
+    presorted_end = bucket_bounds[unsorted]
     full = False
     while status == _RUNNING:
         if step >= n or step == max_steps:
@@ -429,13 +439,15 @@ def _visit_until_full(
         if ntypes + _NEW_SPANS > len(types) or 2 * (ntypes + _NEW_SPANS) > len(index):
             full = True
             break
-        while j >= sorted_upto:
-            _sort_bucket(positions, low, bucket_bounds[bucket], bucket_bounds[bucket + 1])
-            sorted_upto = bucket_bounds[bucket + 1]
+        while j >= bucket_end:
+            if bucket >= unsorted:
+                _sort_bucket(positions, low, bucket_bounds[bucket], bucket_bounds[bucket + 1])
+            bucket_end = bucket_bounds[bucket + 1]
             bucket += 1
         i = positions[j]
         key = ((first_bucket + bucket - 1) << 16) | low[j]
-        if j + _AHEAD < sorted_upto:  # a later byte's group loads meanwhile
+        ahead = j + _AHEAD
+        if ahead < bucket_end or ahead < presorted_end:  # a later byte's group loads meanwhile
             prefetch(blob, GROUP * (positions[j + _AHEAD] >> 3))
         j += 1
         step += 1
@@ -531,7 +543,7 @@ def _visit_until_full(
     counters[_NENTRIES] = nentries
     counters[_UNIQUE] = unique
     counters[_NROWS] = nrows
-    cursor[0], cursor[1] = bucket, sorted_upto
+    cursor[0], cursor[1] = bucket, bucket_end
     return full
 
 
@@ -540,6 +552,7 @@ def _visit(
     positions,
     low,
     bucket_bounds,
+    sorted_buckets,
     first_bucket,
     wave_step,
     blob,
@@ -566,9 +579,10 @@ def _visit(
 ):  # pragma: no cover - compiled
     """Visit the bytes of one wave (:func:`_visit_until_full`), growing the type table.
 
-    Returns the type table and index (possibly grown).
+    Its first ``sorted_buckets`` buckets are sorted already. Returns the type table and index
+    (possibly grown).
     """
-    cursor = np.zeros(2, dtype=np.int64)
+    cursor = np.array([0, 0, sorted_buckets], dtype=np.int64)
     while _visit_until_full(
         positions,
         low,
@@ -625,13 +639,15 @@ def _run_pass(
     n: int | None = None,
     with_tokens: bool = False,
     table_size: int = 1024,
+    reader_sorts: bool | None = None,
 ):
     """Read the cue's order in waves and run the compiled pass over them (module doc).
 
     ``cue``, ``pretok`` and ``data`` are arrays or ``read(start, stop)`` functions (then ``n``
     gives the length); ``wave`` is the most positions per wave (default ``n // 16``, at least
-    65,536); ``bases`` (the hash bases) and ``table_size`` (the type table's first size, a
-    power of two) are for tests. Returns the status, the steps taken, the
+    65,536); ``bases`` (the hash bases), ``table_size`` (the type table's first size, a
+    power of two) and ``reader_sorts`` (True: the reading thread sorts every bucket, False:
+    none; default: until the wave is wanted) are for tests. Returns the status, the steps taken, the
     entries' positions and lengths, the trajectory (thresholds, learned, unique) and the
     positions of a collision; ``with_tokens``: also the entries as tokens.
     """
@@ -648,6 +664,7 @@ def _run_pass(
     high = np.zeros(1 << 16, dtype=np.int64)
     below = np.zeros(len(high) + 1, dtype=np.int64)
     stop = threading.Event()
+    wanted = threading.Event()  # the visiting thread waits for the wave read
 
     # the reading thread's block of the cue: decoded into, where the reader can (its ``into``)
     read_into = getattr(read_cue, "into", None)
@@ -677,8 +694,8 @@ def _run_pass(
 
     def collect(
         bucket: int, buffer: int
-    ) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray] | None:
-        """The wave from ``bucket`` on: its buckets, bounds, positions and low key bits.
+    ) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, int] | None:
+        """The wave from ``bucket`` on: buckets, bounds, positions, low key bits, buckets sorted.
 
         They are read into ``buffers[buffer]`` (grown when the wave is larger), so a pass
         allocates, and faults in, its wave memory once rather than per wave.
@@ -696,7 +713,17 @@ def _run_pass(
             if stop.is_set():
                 return None
             collect_wave(cue_block(a, b), a, bucket, last, fill, positions, low)
-        return bucket, last, bounds, positions, low
+        # sort buckets here, not on the visiting thread, until it wants the wave (then it sorts
+        # the rest as it reaches them); a group of buckets at a time, of 64k positions or more
+        done = 0
+        while done < len(bounds) - 1 and (
+            reader_sorts or (reader_sorts is None and not wanted.is_set())
+        ):
+            upto = int(np.searchsorted(bounds, bounds[done] + (1 << 16), side="left"))
+            upto = min(max(upto, done + 1), len(bounds) - 1)
+            _sort_buckets(positions, low, bounds, done, upto)
+            done = upto
+        return bucket, last, bounds, positions, low, done
 
     def first_wave() -> tuple[int, tuple | None]:
         """The histogram, then the first wave: read while the corpus is laid out."""
@@ -750,10 +777,12 @@ def _run_pass(
 
         if not running():
             stop.set()
+        wanted.set()
         negative_zeros, read = ahead.result()  # a NaN in the cue raises here
+        wanted.clear()
         buffer = 0
         while read is not None:
-            bucket, last, bounds, positions, low = read
+            bucket, last, bounds, positions, low, sorted_buckets = read
             more = int(below[last]) < n and (max_steps < 0 or int(below[last]) < max_steps)
             buffer = 1 - buffer  # the other buffer: the last wave's, visited
             ahead = reading.submit(collect, last, buffer) if more else None
@@ -761,6 +790,7 @@ def _run_pass(
                 positions,
                 low,
                 bounds,
+                sorted_buckets,
                 bucket,
                 int(below[bucket]),
                 *corpus,
@@ -784,7 +814,9 @@ def _run_pass(
             if not running():
                 stop.set()
                 break
+            wanted.set()
             read = ahead.result() if ahead is not None else None
+            wanted.clear()
     status, step = int(counters[_STATUS]), int(counters[_STEP])
     if status == _RUNNING:  # every byte visited, or max_steps reached, at a wave's end
         status = _EXHAUSTED if step == n else _STOPPED
