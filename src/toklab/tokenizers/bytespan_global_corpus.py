@@ -19,7 +19,7 @@ import numpy as np
 
 from toklab.compiled import leaf
 from toklab.tokenizers.bytespan import SPACE
-from toklab.tokenizers.bytespan_stream import STRETCH, CueReader, cue_key
+from toklab.tokenizers.bytespan_stream import STRETCH, CueReader, cue_key, key_histograms
 
 #: The hashes are polynomials modulo the Mersenne prime 2^31 - 1, in two bases.
 MODULUS = 2**31 - 1
@@ -174,30 +174,14 @@ def prefix_hashes(
 
 @numba.njit(cache=True, nogil=True)
 def cue_histogram(cue, counts):  # pragma: no cover - compiled
-    """Add the top 16 key bits of ``cue`` to ``counts``; return (NaN count, -0.0 count).
-
-    A stretch's buckets are found in a loop the compiler vectorizes, then counted in two
-    halves of a local table (one count does not wait on the one before when they share a bucket).
-    """
+    """Add the top 16 key bits of ``cue`` to ``counts``; return (NaN count, -0.0 count)."""
     bits = cue.view(np.uint32)
     nans = 0
     negative_zeros = 0
-    top = np.empty(STRETCH, dtype=np.uint16)
-    local = np.zeros((2, len(counts)), dtype=np.uint32)  # a read (READ_BYTES) fits in uint32
-    for a in range(0, len(cue), STRETCH):
-        m = min(STRETCH, len(cue) - a)
-        for i in range(m):
-            top[i] = cue_key(bits, a + i) >> np.uint32(16)
-            nans += cue[a + i] != cue[a + i]
-            negative_zeros += bits[a + i] == np.uint32(0x80000000)
-        half = m // 2
-        for i in range(half):
-            local[0, top[i]] += 1
-            local[1, top[half + i]] += 1
-        if m % 2:
-            local[0, top[m - 1]] += 1
-    for j in range(len(counts)):
-        counts[j] += np.int64(local[0, j]) + np.int64(local[1, j])
+    for i in range(len(cue)):
+        nans += cue[i] != cue[i]
+        negative_zeros += bits[i] == np.uint32(0x80000000)
+    key_histograms(cue, counts, 0, np.zeros((0, len(counts)), dtype=np.int64))
     return nans, negative_zeros
 
 

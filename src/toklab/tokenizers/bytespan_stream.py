@@ -107,7 +107,7 @@ STRETCH = 4096
 
 
 @njit(cache=True, nogil=True)
-def _histograms(cue, high, first_bucket, low):  # pragma: no cover - compiled
+def key_histograms(cue, high, first_bucket, low):  # pragma: no cover - compiled
     """Count the cue's keys: top 16 bits into ``high``, low 16 bits into ``low``.
 
     ``low`` has a row per bucket from ``first_bucket`` on; keys of other buckets skip it.
@@ -175,7 +175,7 @@ def cue_keys(cue: np.ndarray) -> np.ndarray:
 def _histogram_pass(
     read: CueReader, bounds: np.ndarray, first_bucket: int, rows: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_histograms` of the whole cue (``rows`` rows of low bits): ``(high, low)``.
+    """:func:`key_histograms` of the whole cue (``rows`` rows of low bits): ``(high, low)``.
 
     Each thread counts into histograms of its own (512 KiB a row), added at the end.
     """
@@ -187,7 +187,7 @@ def _histogram_pass(
 
     def count(a: int, b: int, cue: np.ndarray) -> None:
         high, low = counters.get()
-        _histograms(np.ascontiguousarray(cue, dtype=np.float32), high, first_bucket, low)
+        key_histograms(np.ascontiguousarray(cue, dtype=np.float32), high, first_bucket, low)
 
     for _ in _pipeline(bounds, [read], count, desc="percentile"):
         pass
