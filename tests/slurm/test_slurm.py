@@ -45,8 +45,20 @@ TRAIN = PROFILE["set-resources"]["train_lm"]
 CPU_JOBS = {"prepare_corpus": 1, "byte_corpus": 2, "byte_level_tokenizer": 1, "tokenize": 2}
 #: The trainer's exit status after its preemption checkpoint (toklab.training.trainer).
 EXIT_PREEMPTED = 75
-#: Job states of a job that has not ended yet.
-ACTIVE = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED"}
+#: The states of a job that has ended (``scontrol show job``'s JobState). Anything else, base
+#: states (PENDING, RUNNING, ...) and flags shown in their place (COMPLETING, SIGNALING while
+#: the time limit's warning signal is delivered, ...), is a job that has not ended yet.
+ENDED = {
+    "BOOT_FAIL",
+    "CANCELLED",
+    "COMPLETED",
+    "DEADLINE",
+    "FAILED",
+    "NODE_FAIL",
+    "OUT_OF_MEMORY",
+    "PREEMPTED",
+    "TIMEOUT",
+}
 
 
 def scancel(*args: str) -> None:
@@ -67,7 +79,7 @@ def nth_train_job(run: SnakemakeRun, n: int, timeout: float = 180) -> str:
 def ended_state(job: str) -> str | None:
     """The job's final state once it has ended, else None."""
     state = job_field(job, "JobState")
-    return None if state in ACTIVE else state
+    return state if state in ENDED else None
 
 
 def trainer_pid(job: str) -> int:
@@ -86,6 +98,15 @@ def checkpoint_after(workdir, step: int) -> int | None:
     """The checkpoint's step once it is past ``step``."""
     current = checkpoint_step(workdir)
     return current if current is not None and current > step else None
+
+
+def trainer_log(workdir: Path) -> str:
+    """The start and the end of the trainer's log (a failed test's evidence)."""
+    path = workdir / TRAINER_LOG
+    if not path.exists():
+        return "(no trainer log)"
+    text = path.read_text(errors="replace")
+    return text if len(text) < 5000 else f"{text[:2500]}\n[...]\n{text[-2500:]}"
 
 
 def slurm_log(run: SnakemakeRun, job: str) -> str:
@@ -180,7 +201,8 @@ def test_cancelled_workflow_resumes_on_rerun(slurm_cluster, local_slice, snakema
     rerun = snakemake_runs(workdir, *slice_args(profile), label="rerun")
     rerun.finish(timeout=300)
     assert train_jobs(rerun) and resumed_step(workdir) >= reached
-    assert differing_files(local_slice, workdir) == []
+    # the resumed trainer's log says where it resumed (and whether it waited for the old one)
+    assert differing_files(local_slice, workdir) == [], trainer_log(workdir)
 
 
 def test_time_limit_signal_checkpoints_before_the_limit(
@@ -203,9 +225,7 @@ def test_time_limit_signal_checkpoints_before_the_limit(
     job = nth_train_job(run, 1)
     # SLURM's view of the job; Snakemake (no retries) fails the run at its next status query
     state = wait_until(lambda: ended_state(job), 240, "the end of the job", run)
-    trainer_log = workdir / TRAINER_LOG
-    trainer = trainer_log.read_text()[-2000:] if trainer_log.exists() else "(no trainer log)"
-    logs = f"{trainer}\n{slurm_log(run, job)[-3000:]}"
+    logs = f"{trainer_log(workdir)}\n{slurm_log(run, job)[-3000:]}"
     assert state == "FAILED", logs  # not TIMEOUT: it ended before the limit
     assert job_field(job, "TimeLimit") == "00:02:00"
     assert f"exit status {EXIT_PREEMPTED}" in slurm_log(run, job), logs

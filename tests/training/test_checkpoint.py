@@ -1,5 +1,12 @@
+import errno
+import fcntl
 import json
+import logging
+import os
 import random
+import socket
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -8,7 +15,14 @@ import torch
 from tests.helpers import TINY_MODEL
 from toklab.errors import DataError
 from toklab.models.llama import LlamaModel, ModelConfig
-from toklab.training.checkpoint import has_state, load_state, logged_metrics, save_state
+from toklab.training.checkpoint import (
+    RunPaths,
+    has_state,
+    load_state,
+    logged_metrics,
+    save_state,
+    writer_lock,
+)
 
 
 def parts(seed, **model):
@@ -118,3 +132,62 @@ def test_a_corrupt_state_file_is_refused(tmp_path, damage):
     path.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"not a checkpoint")
     with pytest.raises(DataError, match=r"state\.pt: not a safe toklab training state"):
         load_state(directory, *parts(1), torch.device("cpu"))
+
+
+def test_a_second_writer_of_a_run_waits_for_the_first(tmp_path, caplog):
+    """The writer lock: the second trainer logs the holder, waits, and goes on once it ends."""
+    paths = RunPaths(tmp_path / "run")
+    holding, released = threading.Event(), threading.Event()
+
+    def first_trainer():
+        with writer_lock(paths) as held:
+            assert held
+            holding.set()
+            time.sleep(0.3)
+            released.set()
+
+    first = threading.Thread(target=first_trainer)
+    first.start()
+    holding.wait(10)
+    with caplog.at_level(logging.INFO), writer_lock(paths, poll_s=0.02) as held:
+        assert held and released.is_set()
+        # the file it waited on was deleted by the first; it holds the one at the path now
+        assert paths.lock.read_text() == f"{os.getpid()}@{socket.gethostname()}\n"
+    first.join()
+    assert not paths.lock.exists()
+    assert "another trainer" in caplog.text and f"{os.getpid()}@" in caplog.text
+
+
+def test_a_writer_that_never_ends_is_named_after_the_wait(tmp_path):
+    paths = RunPaths(tmp_path / "run")
+    with (
+        writer_lock(paths),
+        pytest.raises(DataError) as error,
+        writer_lock(paths, wait_s=0.05, poll_s=0.01),
+    ):
+        pass
+    message = str(error.value)
+    assert "\n" not in message and str(paths.out_dir) in message
+    assert f"another trainer ({os.getpid()}@{socket.gethostname()}" in message
+
+
+def test_the_lock_of_an_ended_writer_is_free(tmp_path):
+    """A holder that exited (however: the kernel drops its locks) leaves only its file."""
+    paths = RunPaths(tmp_path / "run")
+    paths.lock.write_text("12345@elsewhere\n")
+    fd = os.open(paths.lock, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.close(fd)  # what a killed process's exit does
+    with writer_lock(paths, wait_s=0) as held:
+        assert held and paths.lock.read_text().startswith(f"{os.getpid()}@")
+    assert not paths.lock.exists()
+
+
+def test_a_filesystem_without_locks_runs_unguarded(tmp_path, monkeypatch, caplog):
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with caplog.at_level(logging.WARNING), writer_lock(RunPaths(tmp_path / "run")) as held:
+        assert not held
+    assert "the filesystem has no locks (No locks available)" in caplog.text

@@ -14,6 +14,7 @@ from toklab.data.demo import DEMO_LANGUAGES, generate_documents
 from toklab.data.packed_stream import PackedStream
 from toklab.errors import ConfigError, DataError
 from toklab.models.llama import load_checkpoint
+from toklab.training import checkpoint as checkpoint_module
 from toklab.training import trainer as trainer_module
 from toklab.training.config import load_train_config
 from toklab.training.data import WindowSampler
@@ -215,3 +216,16 @@ def test_grad_clip_zero_clips_nothing(corpora, tmp_path):
     assert losses(tmp_path / "none") == losses(tmp_path / "huge")
     none, huge = (tmp_path / n / "model.safetensors" for n in ("none", "huge"))
     assert none.read_bytes() == huge.read_bytes()
+
+
+def test_a_run_being_written_by_another_trainer_is_left_alone(corpora, tmp_path, monkeypatch):
+    """train() holds the run's writer lock: while another trainer holds it, it writes nothing."""
+    train_prefix, _ = corpora
+    out = tmp_path / "out"
+    monkeypatch.setattr(checkpoint_module, "WRITER_WAIT_S", 0.05)
+    with checkpoint_module.writer_lock(checkpoint_module.RunPaths(out)):
+        with pytest.raises(DataError, match=r"another trainer .* is still writing this run"):
+            train(config(), train_prefix, out, presets_path=PRESETS)
+        assert list(out.iterdir()) == []
+    train(config("max_steps=2"), train_prefix, out, presets_path=PRESETS)
+    assert (out / "model.safetensors").exists()

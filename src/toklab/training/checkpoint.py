@@ -27,14 +27,21 @@ one, never a mixture.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
+import logging
+import os
 import pickle
 import platform
 import random
 import re
 import shutil
+import socket
 import sys
+import time
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +57,8 @@ from toklab.models.causal_lm import ModelSpec, load_model, save_model, spec_of
 
 if TYPE_CHECKING:
     from toklab.training.config import TrainConfig
+
+log = logging.getLogger(__name__)
 
 STATE_FILE = "state.pt"
 #: A sharded run's model and optimizer state, one file per rank (torch.distributed.checkpoint).
@@ -139,6 +148,11 @@ class RunPaths:
         """Where the files of another run (other settings or inputs) are set aside."""
         return self.out_dir / "stale"
 
+    @property
+    def lock(self) -> Path:
+        """The lock of the run's one writer (:func:`writer_lock`), next to the directory."""
+        return self.out_dir.with_name(f".{self.out_dir.name}.lock")
+
     def kept_directories(self) -> list[Path]:
         """The directories of the suite, ``checkpoints/step-*``, in name order."""
         return sorted(self.suite.glob("step-*")) if self.suite.is_dir() else []
@@ -159,6 +173,107 @@ class RunPaths:
             if (directory / "model.safetensors").is_file() and state.is_file():
                 found[int(read_json(state)["step"])] = directory
         return sorted(found.items())
+
+
+#: How long a trainer waits for another one writing the same run before it gives up.
+WRITER_WAIT_S = 600.0
+#: errnos of a filesystem without advisory locks (say, Lustre mounted without ``flock``).
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS}
+
+
+@contextlib.contextmanager
+def writer_lock(
+    paths: RunPaths, *, wait_s: float | None = None, poll_s: float = 1.0
+) -> Iterator[bool]:
+    """Hold the run's writer lock while the block runs: one trainer writes a run at a time.
+
+    Two trainers of one directory would replace each other's checkpoints, and one could resume
+    from a model and a ``state.pt`` of different steps. That happens when a workflow is rerun
+    while a cancelled job's trainer still writes its preemption checkpoint (a node's process
+    tracking can lose a trainer whose parent has exited), or when the same run is started twice.
+
+    The lock is ``flock`` on :attr:`RunPaths.lock`, a file that names its holder (``pid@host``)
+    and is deleted when the block ends. A trainer that finds it taken logs who holds it and
+    waits up to ``wait_s`` seconds (default :data:`WRITER_WAIT_S`), then fails with one line
+    naming the holder. The kernel drops a lock when its holder exits, however it ends, so the
+    file a killed trainer leaves behind blocks nobody. Yields whether the lock is held: on a
+    filesystem without locks the block runs unguarded, with a warning.
+    """
+    paths.lock.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + (WRITER_WAIT_S if wait_s is None else wait_s)
+    waited = False
+    while True:
+        fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            held, waited = _acquire(fd, paths, deadline, poll_s, waited)
+        except BaseException:
+            os.close(fd)
+            raise
+        # The holder deletes the file before it lets go: a lock taken on a deleted file is
+        # nobody's, and the next try opens the file at the path now.
+        if held and not _is_current(fd, paths.lock):
+            os.close(fd)
+            continue
+        break
+    try:
+        if held:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode(), 0)
+        yield held
+    finally:
+        if held:
+            with contextlib.suppress(FileNotFoundError):
+                paths.lock.unlink()
+        os.close(fd)  # drops the lock
+
+
+def _is_current(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is the file at ``path`` (not one deleted since it was opened)."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
+def _acquire(
+    fd: int, paths: RunPaths, deadline: float, poll_s: float, waited: bool
+) -> tuple[bool, bool]:
+    """Lock ``fd`` by ``deadline`` (:func:`writer_lock`): (whether it is held, whether it waited).
+
+    Raises the one-line error naming the holder once the deadline passes.
+    """
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if waited:
+                log.info("%s: the other trainer has ended; going on", paths.out_dir)
+            return True, waited
+        except BlockingIOError:
+            pass
+        except OSError as err:
+            if err.errno not in _NO_LOCKS:
+                raise
+            log.warning(
+                "%s: the filesystem has no locks (%s), so a second trainer of this run would "
+                "go undetected",
+                paths.lock,
+                err.strerror,
+            )
+            return False, waited
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "a process"
+        if time.monotonic() >= deadline:
+            raise DataError(
+                f"{paths.out_dir}: another trainer ({holder}, per {paths.lock.name}) is still "
+                "writing this run; stop it or wait for it to end"
+            )
+        if not waited:
+            log.warning(
+                "%s: another trainer (%s) is writing this run; waiting for it to end",
+                paths.out_dir,
+                holder,
+            )
+            waited = True
+        time.sleep(poll_s)
 
 
 def rng_state() -> dict[str, Any]:

@@ -69,6 +69,7 @@ from toklab.training.checkpoint import (
     save_sharded_state,
     save_state,
     stale_reason,
+    writer_lock,
 )
 from toklab.training.config import TrainConfig, config_to_dict
 from toklab.training.data import (
@@ -339,12 +340,31 @@ def train(
     ``train_prefix``/``valid_prefix`` are token-array prefixes (``data: windows``), Delphi
     export directories (``data: chunks``), example arrays or T-Free word arrays, as ``lm``, the
     kind of LM (:mod:`toklab.training.lm_kinds`; default: a byte LM), trains on. The files of
-    its tokenizer's directory go into every checkpoint.
+    its tokenizer's directory go into every checkpoint. One trainer writes a directory at a
+    time (:func:`~toklab.training.checkpoint.writer_lock`, held by rank 0): a second one waits.
     """
     lm = lm or TokenLM()
     rank, world, device = _distributed()
     paths = RunPaths(Path(out_dir))
     paths.out_dir.mkdir(parents=True, exist_ok=True)
+    with writer_lock(paths) if rank == 0 else nullcontext():
+        if world > 1:
+            dist.barrier()  # the other ranks read the directory once rank 0 holds it
+        return _train(config, train_prefix, paths, valid_prefix, presets_path, lm, device)
+
+
+def _train(
+    config: TrainConfig,
+    train_prefix: str | Path,
+    paths: RunPaths,
+    valid_prefix: str | Path | None,
+    presets_path: str | Path,
+    lm: LMKind,
+    device: torch.device,
+) -> Path:
+    """The body of :func:`train`, run under the writer lock, on ``device``."""
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    world = dist.get_world_size() if dist.is_initialized() else 1
     if config.batch_size % (config.micro_batch_size * world):
         raise DataError(
             f"batch_size {config.batch_size} is not a multiple of micro_batch_size "
