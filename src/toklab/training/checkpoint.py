@@ -205,16 +205,44 @@ def writer_lock(
     while True:
         fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            held, waited = _acquire(fd, paths, deadline, poll_s, waited)
-        except BaseException:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "a process"
             os.close(fd)
-            raise
+            if time.monotonic() >= deadline:
+                raise DataError(
+                    f"{paths.out_dir}: another trainer ({holder}, per {paths.lock.name}) is "
+                    "still writing this run; stop it or wait for it to end"
+                ) from None
+            if not waited:
+                log.warning(
+                    "%s: another trainer (%s) is writing this run; waiting for it to end",
+                    paths.out_dir,
+                    holder,
+                )
+                waited = True
+            time.sleep(poll_s)
+            continue
+        except OSError as err:
+            if err.errno not in _NO_LOCKS:
+                os.close(fd)
+                raise
+            log.warning(
+                "%s: the filesystem has no locks (%s), so a second trainer of this run would "
+                "go undetected",
+                paths.lock,
+                err.strerror,
+            )
+            held = False
+            break
         # The holder deletes the file before it lets go: a lock taken on a deleted file is
         # nobody's, and the next try opens the file at the path now.
-        if held and not _is_current(fd, paths.lock):
-            os.close(fd)
-            continue
-        break
+        held = _is_current(fd, paths.lock)
+        if held:
+            break
+        os.close(fd)
+    if waited and held:
+        log.info("%s: the other trainer has ended; going on", paths.out_dir)
     try:
         if held:
             os.ftruncate(fd, 0)
@@ -233,47 +261,6 @@ def _is_current(fd: int, path: Path) -> bool:
         return os.path.samestat(os.fstat(fd), os.stat(path))
     except FileNotFoundError:
         return False
-
-
-def _acquire(
-    fd: int, paths: RunPaths, deadline: float, poll_s: float, waited: bool
-) -> tuple[bool, bool]:
-    """Lock ``fd`` by ``deadline`` (:func:`writer_lock`): (whether it is held, whether it waited).
-
-    Raises the one-line error naming the holder once the deadline passes.
-    """
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if waited:
-                log.info("%s: the other trainer has ended; going on", paths.out_dir)
-            return True, waited
-        except BlockingIOError:
-            pass
-        except OSError as err:
-            if err.errno not in _NO_LOCKS:
-                raise
-            log.warning(
-                "%s: the filesystem has no locks (%s), so a second trainer of this run would "
-                "go undetected",
-                paths.lock,
-                err.strerror,
-            )
-            return False, waited
-        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "a process"
-        if time.monotonic() >= deadline:
-            raise DataError(
-                f"{paths.out_dir}: another trainer ({holder}, per {paths.lock.name}) is still "
-                "writing this run; stop it or wait for it to end"
-            )
-        if not waited:
-            log.warning(
-                "%s: another trainer (%s) is writing this run; waiting for it to end",
-                paths.out_dir,
-                holder,
-            )
-            waited = True
-        time.sleep(poll_s)
 
 
 def rng_state() -> dict[str, Any]:

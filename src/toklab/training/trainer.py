@@ -350,7 +350,9 @@ def train(
     with writer_lock(paths) if rank == 0 else nullcontext():
         if world > 1:
             dist.barrier()  # the other ranks read the directory once rank 0 holds it
-        return _train(config, train_prefix, paths, valid_prefix, presets_path, lm, device)
+        return _train(
+            config, train_prefix, paths, valid_prefix, presets_path, lm, rank, world, device
+        )
 
 
 def _train(
@@ -360,11 +362,11 @@ def _train(
     valid_prefix: str | Path | None,
     presets_path: str | Path,
     lm: LMKind,
+    rank: int,
+    world: int,
     device: torch.device,
 ) -> Path:
-    """The body of :func:`train`, run under the writer lock, on ``device``."""
-    rank = dist.get_rank() if dist.is_initialized() else 0
-    world = dist.get_world_size() if dist.is_initialized() else 1
+    """The body of :func:`train`, under the writer lock (rank ``rank`` of ``world``)."""
     if config.batch_size % (config.micro_batch_size * world):
         raise DataError(
             f"batch_size {config.batch_size} is not a multiple of micro_batch_size "
