@@ -376,16 +376,29 @@ def seeded_vocabulary(
     inference. With ``extra``, BPE goes on for up to ``extra`` more tokens past V (candidates
     for BPE inference); the first V entries do not change.
 
-    :func:`seed_tokens` and :func:`bpe_on_spans` are the two halves, for a corpus streamed in
-    between (:func:`toklab.tokenizers.bytespan_stream.stream_words`).
+    :func:`seed_tokens` and :func:`bpe_on_spans` are the two halves, for a corpus streamed
+    once (:func:`toklab.tokenizers.bytespan_stream.stream_spans` counts its pre-tokens by span
+    starts, :func:`~toklab.tokenizers.bytespan_counts.count_span_words` makes the words).
     """
-    from toklab.tokenizers.bytespan_counts import WordCounter, WordVocabulary
+    from toklab.tokenizers.bytespan_counts import WordVocabulary, count_span_words
 
     vocab = seed_tokens(spans, vocab_size, special_tokens, proportion)
-    bits = np.packbits(np.asarray(is_start, dtype=bool), bitorder="little")
-    counter = WordCounter(bits, WordVocabulary(vocab))
-    counter.add(np.asarray(data), np.asarray(pretok), 0)
-    return bpe_on_spans(vocab, counter.result(), vocab_size, special_tokens, extra)
+    words = count_span_words([_pretoken_masks(is_start, data, pretok)], WordVocabulary(vocab))
+    return bpe_on_spans(vocab, words, vocab_size, special_tokens, extra)
+
+
+def _pretoken_masks(is_start: np.ndarray, data: np.ndarray, pretok: np.ndarray):
+    """The pre-tokens of a whole corpus counted by their span starts."""
+    from toklab.tokenizers.bytespan_counts import PretokenMasks
+
+    counter = PretokenMasks()
+    counter.add(
+        np.ascontiguousarray(is_start, dtype=np.bool_),
+        np.ascontiguousarray(data, dtype=np.uint8),
+        np.ascontiguousarray(pretok, dtype=np.uint8),
+        0,
+    )
+    return counter
 
 
 def seed_tokens(
@@ -445,15 +458,13 @@ def span_words(
     A span whose type is in ``index`` is one unit; any other span falls apart into its bytes
     (the first a word-initial byte if the span starts a pre-token, the others continuation
     bytes). ``index`` numbers its tokens 0, 1, ... and holds every byte in both forms. The
-    whole-array form of :class:`~toklab.tokenizers.bytespan_counts.WordCounter`.
+    whole-array form of :func:`~toklab.tokenizers.bytespan_counts.count_span_words`.
     """
-    from toklab.tokenizers.bytespan_counts import WordCounter, WordVocabulary
+    from toklab.tokenizers.bytespan_counts import WordVocabulary, count_span_words
 
     vocab = sorted(index, key=index.__getitem__)
-    bits = np.packbits(np.asarray(is_start, dtype=bool), bitorder="little")
-    counter = WordCounter(bits, WordVocabulary(vocab))
-    counter.add(np.asarray(data), np.asarray(pretok), 0)
-    return counter.result().as_lists()
+    counter = _pretoken_masks(is_start, data, pretok)
+    return count_span_words([counter], WordVocabulary(vocab)).as_lists()
 
 
 def trajectory_csv(trajectory: list[dict[str, float]]) -> str:

@@ -7,12 +7,17 @@ The monotonic and combined constraints cut a chunk of the corpus into spans
 * **span types** (:func:`count_chunk_spans`): each span's (starts-a-pre-token, bytes) key, and
   for the balanced variant the language of its document in front of it. Keys get ids in order
   of first occurrence when chunks are counted in corpus order, and the position of each first
-  occurrence is kept. The spans' starts can be kept too, as one bit per corpus byte;
-* **span words** (:func:`count_chunk_words`): each pre-token as a sequence of unit ids, one per
-  span whose type is in the vocabulary, else one per byte of the span (the first a word-initial
-  byte where the span starts the pre-token, the others continuation bytes); distinct words get
-  ids in order of first occurrence. These are the "words" of BPE on spans
-  (:func:`toklab.tokenizers.bytespan.seeded_vocabulary`), as pre-token counts are BPE's.
+  occurrence is kept;
+* **pre-tokens by their span starts** (:func:`count_chunk_masks`): each pre-token's bytes and
+  the bit mask of its span starts, counted with the first position of each. Once the seeding
+  variants know their vocabulary, each distinct one becomes a **span word**
+  (:func:`count_words`): the pre-token as a sequence of unit ids, one per span whose type is in
+  the vocabulary, else one per byte of the span (the first a word-initial byte where the span
+  starts the pre-token, the others continuation bytes). These are the "words" of BPE on spans
+  (:func:`toklab.tokenizers.bytespan.seeded_vocabulary`), as pre-token counts are BPE's. A
+  corpus has few distinct (pre-token, starts) beside its occurrences, so the words need no
+  second pass over the corpus, and a pre-token occurrence costs one lookup of its bytes in a
+  small table and one of (id, mask) in a table of integer rows.
 
 Memory holds the distinct keys with their counts, never the corpus. The tables are the
 open-addressing tables of byte strings of :mod:`toklab.tokenizers.pretoken_scan` (a word's key
@@ -31,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from toklab.compiled import leaf
+from toklab.compiled import leaf, prefetch
 from toklab.tokenizers.merge_loop import grown
 
 # the table's internals are reused as they are: one hash table of byte strings for the project
@@ -246,18 +251,215 @@ def count_chunk_spans(
         first = grown(first, count + 1)
 
 
+# ---------------------------------------------------------------------------------------------
+# Pre-tokens by their span starts: the seeding variants' words, counted in the span pass
+
+#: The longest pre-token whose span starts are kept as a bit mask (bit ``j``: its byte ``j``
+#: starts a span). A longer one is keyed by its bytes and then its starts as packed bits, with
+#: mask 0 (which no shorter pre-token has: a pre-token's first byte always starts a span).
+MASK_BYTES = 64
+
+# An entry of a mask table is a row (pre-token id, mask, count, first position), in slots of
+# an open-addressing table: a probe reads one row, which holds everything it needs.
+_PRETOKEN, _MASK, _TIMES, _FIRST = 0, 1, 2, 3
+
+
+@leaf
+def _mask_slot(pretoken, mask, slot_mask):  # pragma: no cover - compiled
+    """The home slot of (``pretoken``, ``mask``) in a mask table of ``slot_mask + 1`` slots."""
+    mixed = (np.uint64(pretoken) * np.uint64(0x9E3779B97F4A7C15)) ^ np.uint64(mask)
+    return np.int64((mixed * np.uint64(0xBF58476D1CE4E5B9)) >> np.uint64(24)) & slot_mask
+
+
 @njit(cache=True, nogil=True)
-def _count_words_until_full(
+def _masks_with_room(masks, n):  # pragma: no cover - compiled
+    """``masks`` itself if it has room for one more entry, else the entries in twice the slots."""
+    if 2 * (n + 1) <= len(masks):
+        return masks
+    bigger = np.full((2 * len(masks), 4), _EMPTY, dtype=np.int64)
+    slot_mask = len(bigger) - 1
+    for i in range(len(masks)):
+        if masks[i, _PRETOKEN] != _EMPTY:
+            slot = _mask_slot(masks[i, _PRETOKEN], masks[i, _MASK], slot_mask)
+            while bigger[slot, _PRETOKEN] != _EMPTY:
+                slot = (slot + 1) & slot_mask
+            for c in range(4):
+                bigger[slot, c] = masks[i, c]
+    return bigger
+
+
+#: How many pre-tokens the mask count looks ahead: each one's entry is prefetched when its
+#: bytes are read and counted this many pre-tokens later, so that the entry's cache miss (the
+#: table is far larger than a core's cache) overlaps the work on the ones in between.
+_MASK_AHEAD = 16
+
+
+@leaf
+def _count_mask(masks, n_masks, pretoken, mask, position):  # pragma: no cover - compiled
+    """Count (``pretoken``, ``mask``) once, first seen at ``position``; the new number of entries."""
+    slot_mask = len(masks) - 1
+    m = _mask_slot(pretoken, mask, slot_mask)
+    while True:
+        if masks[m, _PRETOKEN] == _EMPTY:
+            masks[m, _PRETOKEN], masks[m, _MASK] = pretoken, np.int64(mask)
+            masks[m, _TIMES], masks[m, _FIRST] = 1, position
+            return n_masks + 1
+        if masks[m, _PRETOKEN] == pretoken and masks[m, _MASK] == np.int64(mask):
+            masks[m, _TIMES] += 1
+            return n_masks
+        m = (m + 1) & slot_mask
+
+
+@njit(cache=True, nogil=True)
+def _count_masks_until_full(
+    slots, pool, rows, count, used, masks, n_masks, ahead, is_start, data, pretok, offset, key, w
+):  # pragma: no cover - compiled
+    """Count pre-tokens from chunk position ``w`` (a pre-token start) on; stop where one might not fit.
+
+    A pre-token's (id, mask, position) waits in the ring ``ahead`` (row 0 holds its length and
+    next row) until :data:`_MASK_AHEAD` more are read; at the chunk's end all are counted.
+    Returns the new numbers of pre-tokens, pool bytes used and entries, and where it stopped.
+    """
+    n = len(data)
+    flat = masks.reshape(-1)  # for prefetching
+    slot_mask = len(masks) - 1
+    while w < n:
+        stop = w + 1
+        while stop < n and not pretok[stop]:
+            stop += 1
+        length = stop - w
+        size = length if length <= MASK_BYTES else length + (length + 7) // 8
+        full = count == len(rows) or 2 * (count + 1) > len(slots)
+        full = full or 2 * (n_masks + _MASK_AHEAD + 1) > len(masks)
+        if full or used + size > len(pool) or size > len(key):
+            break
+        mask = np.uint64(0)
+        if length <= MASK_BYTES:
+            for j in range(length):
+                mask |= np.uint64(is_start[w + j]) << np.uint64(j)
+            slot, h = _probe(slots, pool, rows, data, w, stop)
+        else:  # the bytes, then the starts as packed bits (little bit order)
+            for j in range(length):
+                key[j] = data[w + j]
+            for j in range(length, size):
+                key[j] = 0
+            for j in range(length):
+                if is_start[w + j]:
+                    key[length + (j >> 3)] |= np.uint8(1 << (j & 7))
+            slot, h = _probe(slots, pool, rows, key, 0, size)
+        t = slots[slot, 0]
+        if t < 0:
+            if length <= MASK_BYTES:
+                for j in range(size):  # no slices: their views count references
+                    pool[used + j] = data[w + j]
+            else:
+                for j in range(size):
+                    pool[used + j] = key[j]
+            rows[count, 0], rows[count, 1], rows[count, 2] = used, size, 0
+            slots[slot, 0], slots[slot, 1] = count, h
+            t = count
+            count += 1
+            used += size
+        rows[t, 2] += 1
+        prefetch(flat, 4 * _mask_slot(t, mask, slot_mask))
+        waiting, next_row = ahead[0, 0], ahead[0, 1]
+        if waiting == _MASK_AHEAD:  # the ring is full: count its oldest, whose row is next
+            n_masks = _count_mask(
+                masks,
+                n_masks,
+                ahead[next_row, 0],
+                np.uint64(ahead[next_row, 1]),
+                ahead[next_row, 2],
+            )
+            waiting -= 1
+        ahead[next_row, 0], ahead[next_row, 1], ahead[next_row, 2] = t, np.int64(mask), offset + w
+        ahead[0, 0], ahead[0, 1] = waiting + 1, next_row % _MASK_AHEAD + 1
+        w = stop
+    return count, used, n_masks, w
+
+
+@njit(cache=True, nogil=True)
+def _count_waiting(masks, n_masks, ahead):  # pragma: no cover - compiled
+    """Count every pre-token waiting in the ring ``ahead``, oldest first; the new entry count."""
+    waiting, next_row = ahead[0, 0], ahead[0, 1]
+    for k in range(waiting):
+        row = (next_row - 1 - waiting + k) % _MASK_AHEAD + 1
+        n_masks = _count_mask(
+            masks, n_masks, ahead[row, 0], np.uint64(ahead[row, 1]), ahead[row, 2]
+        )
+    ahead[0, 0], ahead[0, 1] = 0, 1
+    return n_masks
+
+
+@njit(cache=True, nogil=True)
+def count_chunk_masks(
+    table, masks, n_masks, is_start, data, pretok, offset, key
+):  # pragma: no cover - compiled
+    """Count the pre-tokens of one chunk (corpus position ``offset``) by their span starts.
+
+    Each pre-token's bytes get an id in ``table`` (a table of byte strings); ``masks`` counts
+    each (id, span-start mask) and keeps its first corpus position. The chunk starts a
+    pre-token. Returns the table, ``masks``, its number of entries and the scratch ``key``
+    (each possibly grown).
+    """
+    n = len(data)
+    ahead = np.zeros((_MASK_AHEAD + 1, 3), dtype=np.int64)
+    ahead[0, 1] = 1
+    w = 0
+    while True:
+        slots, pool, rows, count, used = table
+        count, used, n_masks, w = _count_masks_until_full(
+            slots,
+            pool,
+            rows,
+            count,
+            used,
+            masks,
+            n_masks,
+            ahead,
+            is_start,
+            data,
+            pretok,
+            offset,
+            key,
+            w,
+        )
+        table = (slots, pool, rows, count, used)
+        if w == n:
+            return table, masks, _count_waiting(masks, n_masks, ahead), key
+        stop = w + 1
+        while stop < n and not pretok[stop]:
+            stop += 1
+        size = 2 * (stop - w)
+        if len(key) < size:
+            key = np.empty(2 * size, dtype=np.uint8)
+        table = _with_room(table, size)
+        masks = _masks_with_room(masks, n_masks + _MASK_AHEAD)
+
+
+@leaf
+def _pretoken_length(size, mask):  # pragma: no cover - compiled
+    """The bytes of a pre-token keyed in ``size`` bytes with ``mask`` (0: followed by its bits)."""
+    if mask != 0:
+        return size
+    length = size * 8 // 9
+    while length + (length + 7) // 8 < size:
+        length += 1
+    return length
+
+
+@njit(cache=True, nogil=True)
+def _words_until_full(
     slots,
     pool,
     rows,
     count,
     used,
     first,
-    bits,
-    data,
-    pretok,
-    offset,
+    pretokens,
+    pretoken_rows,
+    entries,
+    k,
     vocab_slots,
     vocab_pool,
     vocab_rows,
@@ -266,146 +468,102 @@ def _count_words_until_full(
     pair_ids,
     units,
     key,
-    w,
-    cache_length,
-    cache_mask,
-    cache_id,
-    cache_bytes,
 ):  # pragma: no cover - compiled
-    """Count words from chunk position ``w`` (a word start) on; stop where one might not fit.
-
-    A word of at most :data:`CACHED_WORD` bytes is first looked up in a direct-mapped cache
-    of recent words (bytes and span starts, a bit a byte): a hit counts its id at once, without
-    mapping spans to units and hashing those. Returns the new number of keys, the pool bytes
-    used and where it stopped.
-    """
-    n = len(data)
+    """Add the words of ``entries`` from ``k`` on; stop where one more might not fit."""
     source = units.view(np.uint8)  # a view made once: one per word counts its references
-    cache_slots = len(cache_length)  # a power of two
-    while w < n:
-        stop = w + 1
-        while stop < n and not pretok[stop]:
-            stop += 1
+    while k < len(entries):
+        t, mask = entries[k, _PRETOKEN], np.uint64(entries[k, _MASK])
+        a, size = pretoken_rows[t, 0], pretoken_rows[t, 1]
+        length = _pretoken_length(size, mask)
         full = count == len(rows) or count == len(first) or 2 * (count + 1) > len(slots)
-        if full or used + 4 * (stop - w) > len(pool) or len(units) < stop - w:
+        if full or used + 4 * length > len(pool) or len(units) < length or len(key) < 1 + length:
             break
-        if len(key) < 1 + stop - w:
-            break
-        length = stop - w
-        c = -1
-        mask = np.uint64(0)
-        if length <= CACHED_WORD:
-            mixed = np.uint64(length)
-            for j in range(length):
-                p = offset + w + j
-                mask |= np.uint64((bits[p >> 3] >> (p & 7)) & 1) << np.uint64(j)
-                mixed = (mixed ^ np.uint64(data[w + j])) * np.uint64(0x100000001B3)
-            mixed = (mixed ^ mask) * np.uint64(0x9E3779B97F4A7C15)
-            c = np.int64(mixed >> np.uint64(40)) & (cache_slots - 1)
-            if cache_length[c] == length and cache_mask[c] == mask:
-                j = 0
-                while j < length and cache_bytes[c, j] == data[w + j]:
-                    j += 1
-                if j == length:
-                    rows[cache_id[c], 2] += 1
-                    w = stop
-                    continue
-        size = 0
-        s = w
-        while s < stop:
+        bits = a + length  # where a long pre-token's packed starts begin
+        n_units = 0
+        s = 0
+        while s < length:
             e = s + 1
-            while e < stop and not (bits[(offset + e) >> 3] >> ((offset + e) & 7)) & 1:
-                e += 1
+            if mask != 0:
+                while e < length and not (mask >> np.uint64(e)) & np.uint64(1):
+                    e += 1
+            else:
+                while e < length and not (pretokens[bits + (e >> 3)] >> (e & 7)) & 1:
+                    e += 1
+            initial = s == 0
             if e - s == 1:  # a byte is always a token, in either form
-                units[size] = initial_ids[data[s]] if pretok[s] else continuation_ids[data[s]]
-                size += 1
+                b = pretokens[a + s]
+                units[n_units] = initial_ids[b] if initial else continuation_ids[b]
+                n_units += 1
                 s = e
                 continue
             if e - s == 2:  # two bytes: looked up directly
-                unit = pair_ids[
-                    (1 << 16 if pretok[s] else 0) | (np.int64(data[s]) << 8) | data[s + 1]
-                ]
+                code = (np.int64(pretokens[a + s]) << 8) | pretokens[a + s + 1]
+                unit = pair_ids[(1 << 16 if initial else 0) | code]
             else:
-                key[0] = 1 if pretok[s] else 0
+                key[0] = 1 if initial else 0
                 for j in range(e - s):
-                    key[1 + j] = data[s + j]
+                    key[1 + j] = pretokens[a + s + j]
                 slot, _ = _probe(vocab_slots, vocab_pool, vocab_rows, key, 0, 1 + e - s)
-                t = vocab_slots[slot, 0]
-                unit = vocab_rows[t, 2] if t >= 0 else -1
+                v = vocab_slots[slot, 0]
+                unit = vocab_rows[v, 2] if v >= 0 else -1
             if unit >= 0:
-                units[size] = unit
-                size += 1
+                units[n_units] = unit
+                n_units += 1
             else:
-                units[size] = initial_ids[data[s]] if pretok[s] else continuation_ids[data[s]]
-                size += 1
+                b = pretokens[a + s]
+                units[n_units] = initial_ids[b] if initial else continuation_ids[b]
+                n_units += 1
                 for j in range(s + 1, e):
-                    units[size] = continuation_ids[data[j]]
-                    size += 1
+                    units[n_units] = continuation_ids[pretokens[a + j]]
+                    n_units += 1
             s = e
-        slot, h = _probe(slots, pool, rows, source, 0, 4 * size)
-        t = slots[slot, 0]
-        if t >= 0:
-            rows[t, 2] += 1
+        slot, h = _probe(slots, pool, rows, source, 0, 4 * n_units)
+        w = slots[slot, 0]
+        if w >= 0:
+            rows[w, 2] += entries[k, _TIMES]
+            first[w] = min(first[w], entries[k, _FIRST])
         else:
-            for j in range(4 * size):  # no slices: their views count references
+            for j in range(4 * n_units):  # no slices: their views count references
                 pool[used + j] = source[j]
-            rows[count, 0], rows[count, 1], rows[count, 2] = used, 4 * size, 1
+            rows[count, 0], rows[count, 1], rows[count, 2] = used, 4 * n_units, entries[k, _TIMES]
             slots[slot, 0], slots[slot, 1] = count, h
-            first[count] = offset + w
-            t = count
+            first[count] = entries[k, _FIRST]
             count += 1
-            used += 4 * size
-        if c >= 0:
-            cache_length[c], cache_mask[c], cache_id[c] = length, mask, t
-            for j in range(length):
-                cache_bytes[c, j] = data[w + j]
-        w = stop
-    return count, used, w
+            used += 4 * n_units
+        k += 1
+    return count, used, k
 
 
 @njit(cache=True, nogil=True)
-def count_chunk_words(
-    table,
-    first,
-    bits,
-    data,
-    pretok,
-    offset,
-    vocab,
-    initial_ids,
-    continuation_ids,
-    pair_ids,
-    units,
-    key,
-    cache,
+def count_words(
+    table, first, pretokens, pretoken_rows, entries, vocab, initial_ids, continuation_ids, pair_ids
 ):  # pragma: no cover - compiled
-    """Count the span words of one chunk (corpus position ``offset``) into ``table``.
+    """Add the span words of counted pre-token ``entries`` (rows of a mask table) to ``table``.
 
-    Span starts are read from ``bits`` (corpus positions); ``vocab`` is a table of span keys
-    whose counts are their unit ids (``pair_ids``: those of the two-byte keys, by
-    :func:`_short_slot` less 512, else -1). A word is a pre-token (the chunk starts one); its key is
-    its unit ids as int32 bytes; ``first`` gets the position of each new word. ``cache`` is
-    the word cache of :func:`_count_words_until_full` (:func:`word_cache`), which holds ids
-    of ``table``. Returns the table, ``first`` and the scratch ``units`` and ``key`` (each
-    possibly grown).
+    A word is its pre-token's spans as unit ids: one per span whose type is in ``vocab`` (a
+    table of span keys whose counts are their unit ids; ``pair_ids`` holds those of the
+    two-byte keys, by :func:`_short_slot` less 512, else -1), else one per byte of the span
+    (the first a word-initial byte where the span starts the pre-token, the others
+    continuation bytes). Its key is its unit ids as int32 bytes; it is counted as often as its
+    entries, and ``first`` keeps its earliest position. Returns the table and ``first``.
     """
     vocab_slots, vocab_pool, vocab_rows, _, _ = vocab
-    cache_length, cache_mask, cache_id, cache_bytes = cache
-    n = len(data)
-    w = 0
+    units = np.empty(256, dtype=np.int32)
+    key = np.empty(256, dtype=np.uint8)
+    k = 0
     while True:
         slots, pool, rows, count, used = table
-        count, used, w = _count_words_until_full(
+        count, used, k = _words_until_full(
             slots,
             pool,
             rows,
             count,
             used,
             first,
-            bits,
-            data,
-            pretok,
-            offset,
+            pretokens,
+            pretoken_rows,
+            entries,
+            k,
             vocab_slots,
             vocab_pool,
             vocab_rows,
@@ -414,23 +572,15 @@ def count_chunk_words(
             pair_ids,
             units,
             key,
-            w,
-            cache_length,
-            cache_mask,
-            cache_id,
-            cache_bytes,
         )
         table = (slots, pool, rows, count, used)
-        if w == n:
-            return table, first, units, key
-        stop = w + 1
-        while stop < n and not pretok[stop]:
-            stop += 1
-        if len(units) < stop - w:
-            units = np.empty(2 * (stop - w), dtype=np.int32)
-        if len(key) < 1 + stop - w:
-            key = np.empty(2 * (1 + stop - w), dtype=np.uint8)
-        table = _with_room(table, 4 * (stop - w))
+        if k == len(entries):
+            return table, first
+        length = pretoken_rows[entries[k, _PRETOKEN], 1]
+        if len(units) < length:
+            units = np.empty(2 * length, dtype=np.int32)
+            key = np.empty(2 * length + 1, dtype=np.uint8)
+        table = _with_room(table, 4 * length)
         first = grown(first, count + 1)
 
 
@@ -485,31 +635,6 @@ def merge_tables(table, first, other, other_first):  # pragma: no cover - compil
             first = grown(first, count + 1)
 
 
-@njit(cache=True, nogil=True)
-def set_bits(bits, offset, flags, whole):  # pragma: no cover - compiled
-    """Set bit ``offset + i`` of ``bits`` (bit ``p & 7`` of byte ``p >> 3``) where ``flags[i]``.
-
-    With ``whole``, only the bytes that ``flags`` covers entirely, each written as one byte
-    (threads may fill the chunks of one bit array at once: no two chunks share such a byte);
-    else only the bits in the bytes it shares with the chunks either side, or-ed in.
-    """
-    n = len(flags)
-    head = min((-offset) & 7, n)  # flags before the first whole byte
-    tail = head + (n - head) // 8 * 8  # flags from here on are in the last, partial byte
-    if whole:
-        for i in range(head, tail, 8):
-            byte = np.uint8(0)
-            for j in range(8):
-                byte |= np.uint8(flags[i + j]) << np.uint8(j)
-            bits[(offset + i) >> 3] = byte
-        return
-    for a, b in ((0, head), (tail, n)):
-        for i in range(a, b):
-            if flags[i]:
-                p = offset + i
-                bits[p >> 3] |= np.uint8(1 << (p & 7))
-
-
 # ---------------------------------------------------------------------------------------------
 # Counters
 
@@ -520,22 +645,6 @@ SHORT_SLOTS = 512 + 2 * 65536
 #: The most languages whose short spans get counters (2 MiB a language and counter); spans
 #: of corpora in more languages are all hashed.
 SHORT_LANGUAGES = 8
-
-#: The longest word the word cache holds (its span starts are the bits of a uint64), and the
-#: cache's size: 2 ** 14 words of 24 bytes, 0.75 MB a counter (at most 2 ** 24).
-CACHED_WORD = 24
-_CACHE_BITS = 14
-
-
-def word_cache() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """An empty word cache for :func:`count_chunk_words`: lengths, starts, ids and bytes."""
-    slots = 1 << _CACHE_BITS
-    return (
-        np.zeros(slots, dtype=np.int64),
-        np.zeros(slots, dtype=np.uint64),
-        np.zeros(slots, dtype=np.int64),
-        np.zeros((slots, CACHED_WORD), dtype=np.uint8),
-    )
 
 
 class SpanTypeCounter:
@@ -640,54 +749,60 @@ class WordVocabulary:
                 self.pairs[(start << 16) | (body[0] << 8) | body[1]] = unit
 
 
-class WordCounter:
-    """Span words of chunks (see :func:`count_chunk_words`), with first positions.
+class PretokenMasks:
+    """Pre-tokens of chunks counted by their span starts (:func:`count_chunk_masks`).
 
-    Threads may count chunks at once, each into a counter of its own over one shared
-    :class:`WordVocabulary` and span starts (only read), merged at the end (:meth:`merge`).
+    The span pass counts them beside the span types, so that the seeding variants' words need
+    no second pass over the corpus: once the vocabulary is known, :func:`count_span_words`
+    makes each distinct (pre-token, span starts) into its word. Threads may count chunks at
+    once, each into a counter of its own.
     """
 
-    def __init__(self, starts: np.ndarray, vocab: WordVocabulary) -> None:
-        self.vocab = vocab
-        self.starts = starts
+    def __init__(self) -> None:
         self.table = empty_table()
-        self.first = np.empty(1 << 12, dtype=np.int64)
-        self.units = np.empty(256, dtype=np.int32)
+        self.masks = np.full((1 << 12, 4), _EMPTY, dtype=np.int64)
+        self.n_masks = 0
         self.key = np.empty(256, dtype=np.uint8)
-        self.cache = word_cache()
 
-    def add(self, data: np.ndarray, pretok: np.ndarray, offset: int) -> None:
-        """Count the words of one chunk, which starts at corpus position ``offset``."""
-        self.table, self.first, self.units, self.key = count_chunk_words(
-            self.table,
-            self.first,
-            self.starts,
-            data,
-            pretok,
-            offset,
-            self.vocab.table,
-            self.vocab.initial,
-            self.vocab.continuation,
-            self.vocab.pairs,
-            self.units,
-            self.key,
-            self.cache,
+    def add(self, is_start: np.ndarray, data: np.ndarray, pretok: np.ndarray, offset: int) -> None:
+        """Count the pre-tokens of one chunk, which starts at corpus position ``offset``."""
+        self.table, self.masks, self.n_masks, self.key = count_chunk_masks(
+            self.table, self.masks, self.n_masks, is_start, data, pretok, offset, self.key
         )
 
-    def merge(self, other: WordCounter) -> None:
-        """Add the counts of ``other`` (other chunks of the same corpus)."""
-        self.table, self.first = merge_tables(self.table, self.first, other.table, other.first)
+    def entries(self) -> np.ndarray:
+        """The counted (pre-token id, mask, count, first position) rows."""
+        return self.masks[self.masks[:, _PRETOKEN] != _EMPTY]
 
-    def result(self) -> SpanWords:
-        """The distinct words, in order of first occurrence, with their counts.
 
-        The counter is emptied: its table is the largest thing the seeding variants hold.
-        """
-        _, pool, rows, n, _ = self.table
-        order = np.argsort(self.first[:n], kind="stable")
-        self.table, self.first = empty_table(), self.first[:0]
-        ids, offsets = gather(pool, rows[:n, 0][order], rows[:n, 1][order], 0)
-        return SpanWords(ids.view(np.int32), offsets // 4, rows[:n, 2][order])
+def count_span_words(counters: Sequence[PretokenMasks], vocab: WordVocabulary) -> SpanWords:
+    """The span words over ``vocab`` of the pre-tokens ``counters`` hold, merged.
+
+    The words are in order of first occurrence, as counted pre-token by pre-token. Each
+    counter is emptied once its words are counted: its tables are the largest thing the
+    seeding variants hold, with the words'.
+    """
+    table, first = empty_table(), np.empty(1 << 12, dtype=np.int64)
+    for counter in counters:
+        _, pool, rows, _, _ = counter.table
+        entries = counter.entries()
+        counter.table, counter.masks, counter.n_masks = empty_table(), counter.masks[:0], 0
+        table, first = count_words(
+            table,
+            first,
+            pool,
+            rows,
+            entries,
+            vocab.table,
+            vocab.initial,
+            vocab.continuation,
+            vocab.pairs,
+        )
+        del entries, pool, rows
+    _, pool, rows, n, _ = table
+    order = np.argsort(first[:n], kind="stable")
+    ids, offsets = gather(pool, rows[:n, 0][order], rows[:n, 1][order], 0)
+    return SpanWords(ids.view(np.int32), offsets // 4, rows[:n, 2][order])
 
 
 @dataclass(frozen=True)

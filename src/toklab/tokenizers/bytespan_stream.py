@@ -4,17 +4,17 @@ The monotonic and combined constraints (:mod:`toklab.tokenizers.bytespan`) never
 corpus in memory: :func:`stream_spans` reads the cue, the bytes and the pre-token flags in
 chunks that end at pre-token starts (:func:`chunk_bounds`; no span crosses one) and counts the
 span types (per language for the balanced variant) in compiled code
-(:mod:`toklab.tokenizers.bytespan_counts`), keeping the span starts as one bit per byte where a
-second pass needs them; :func:`stream_words` is that second pass for the seeding variants: the
-corpus as counted span words, the input of BPE on spans. :func:`streamed_percentile` gives the
+(:mod:`toklab.tokenizers.bytespan_counts`); for the seeding variants the same pass counts each
+pre-token by its span starts, from which the span words, the input of BPE on spans, follow once
+the vocabulary is chosen (:func:`~toklab.tokenizers.bytespan_counts.count_span_words`), with no
+second pass over the corpus. :func:`streamed_percentile` gives the
 combined threshold exactly (equal to ``np.percentile``) from two passes of radix histograms
 (:func:`order_statistics`). A cue, like the bytes and flags, is read through a
 :data:`CueReader`, ``read(start, stop)``: one thread reads chunks in order while others count
 them (each into tables of its own, merged in corpus order).
 
 Memory: a few chunks of at most :data:`MAX_CHUNK_BYTES` bytes (cue, bytes, flags, starts: 7
-bytes a byte) and their tables, the tables of distinct span types and words, and the span
-starts (n / 8 bytes).
+bytes a byte) and the tables of distinct span types, pre-tokens by span starts, and words.
 """
 
 from __future__ import annotations
@@ -32,14 +32,11 @@ import numpy as np
 from numba import njit
 
 from toklab.errors import ConfigError, DataError
-from toklab.tokenizers.bytespan import SpanCounts, Token, language_ids, split_languages
+from toklab.tokenizers.bytespan import SpanCounts, language_ids, split_languages
 from toklab.tokenizers.bytespan_counts import (
+    PretokenMasks,
     SpanTypeCounter,
-    SpanWords,
-    WordCounter,
-    WordVocabulary,
     chunk_span_starts,
-    set_bits,
 )
 from toklab.tokenizers.pretoken_scan import PretokenCounts, count_into, empty_table
 
@@ -219,19 +216,14 @@ class StreamedSpans:
     """The spans of a corpus: their counts, and what a second pass or a variant needs.
 
     ``spans`` holds every type (None when counted per language, in ``by_language``);
-    ``unique`` is the number of distinct types; ``starts`` holds the span starts as bits
-    (bit ``p & 7`` of byte ``p >> 3``), when kept.
+    ``unique`` is the number of distinct types; ``pretokens`` holds the pre-tokens counted by
+    their span starts (one counter per thread), when counted.
     """
 
     spans: SpanCounts | None
     unique: int
-    starts: np.ndarray | None = None
+    pretokens: list[PretokenMasks] | None = None
     by_language: dict[str, SpanCounts] | None = None
-
-    def start_flags(self, n: int) -> np.ndarray:
-        """The span starts as one bool per byte (for tests and small corpora)."""
-        assert self.starts is not None
-        return np.unpackbits(self.starts, count=n, bitorder="little").astype(bool)
 
 
 Source = np.ndarray | CueReader
@@ -474,7 +466,7 @@ def stream_spans(
     data: Source,
     pretok: Source,
     threshold: float | None = None,
-    keep_starts: bool = False,
+    count_pretokens: bool = False,
     languages: tuple[np.ndarray, Sequence[str]] | None = None,
     workers: int | None = None,
 ) -> StreamedSpans:
@@ -482,12 +474,12 @@ def stream_spans(
 
     Chunks are counted on ``workers`` threads, each into a counter of its own, merged at the
     end; only a few chunks of the cue, bytes and flags are in memory at once. The counts equal those of the
-    whole array (:func:`~toklab.tokenizers.bytespan.count_spans`); with ``keep_starts``, the
-    span starts are kept as bits (for the seeding variants' second pass); with ``languages``
+    whole array (:func:`~toklab.tokenizers.bytespan.count_spans`); with ``count_pretokens``,
+    the pre-tokens are counted by their span starts too (for the seeding variants' words); with
+    ``languages``
     (document offsets and languages), the types are counted per language (the balanced
     variant).
     """
-    n = int(bounds[-1])
     names: list[str] = []
     doc_offsets, doc_language = None, None
     if languages is not None:
@@ -497,8 +489,7 @@ def stream_spans(
     level = np.float32(threshold if combined else 0.0)
     counters = _PerThread(lambda: SpanTypeCounter(doc_offsets, doc_language))
     flags = _PerThread(lambda: np.empty(int(np.diff(bounds).max(initial=0)), dtype=np.bool_))
-    starts = np.zeros((n + 7) // 8 if keep_starts else 0, dtype=np.uint8)
-    shared_bytes = threading.Lock()  # the bytes of ``starts`` that two chunks share
+    pretokens = _PerThread(PretokenMasks)
 
     def count(a: int, b: int, cue: np.ndarray, data: np.ndarray, pretok: np.ndarray) -> None:
         data = np.ascontiguousarray(data, dtype=np.uint8)
@@ -507,21 +498,20 @@ def stream_spans(
         is_start = flags.get()[: b - a]
         chunk_span_starts(cue, pretok, data, level, combined, is_start)
         counters.get().add(is_start, data, pretok, a)
-        if keep_starts:
-            set_bits(starts, a, is_start, True)
-            with shared_bytes:
-                set_bits(starts, a, is_start, False)
+        if count_pretokens:
+            pretokens.get().add(is_start, data, pretok, a)
 
     readers = [read, as_reader(data), as_reader(pretok)]
     for _ in _pipeline(bounds, readers, count, workers):
         pass
     counter = counters.merged() or SpanTypeCounter(doc_offsets, doc_language)
     table, first = counter.keys()
+    counted = (pretokens.all or [PretokenMasks()]) if count_pretokens else None
     if languages is None:
         spans = SpanCounts.ordered(table.data, table.offsets, table.counts, first)
-        return StreamedSpans(spans, len(spans), starts if keep_starts else None)
+        return StreamedSpans(spans, len(spans), counted)
     by_language = split_languages(table, first, names)
-    return StreamedSpans(None, distinct_types(table), starts if keep_starts else None, by_language)
+    return StreamedSpans(None, distinct_types(table), counted, by_language)
 
 
 class _PerThread(Generic[C]):
@@ -557,33 +547,3 @@ def distinct_types(table: PretokenCounts) -> int:
     starts = table.offsets[:-1] + 2
     ones = np.ones(len(starts), dtype=np.int64)
     return int(count_into(empty_table(), table.data, starts, table.offsets[1:], ones)[3])
-
-
-def stream_words(
-    starts: np.ndarray,
-    bounds: np.ndarray,
-    data: Source,
-    pretok: Source,
-    vocab: Sequence[Token],
-    workers: int | None = None,
-) -> SpanWords:
-    """The corpus as counted span words over ``vocab``, one chunk at a time (a second pass).
-
-    ``starts`` are the span starts as bits (:attr:`StreamedSpans.starts`); see
-    :class:`~toklab.tokenizers.bytespan_counts.WordCounter` for the words. The table of
-    distinct words is the largest thing the seeding variants hold, and each worker has one
-    until they are merged: ``workers=1`` holds the least (about a third less at 40 MB of
-    tinyshakespeare with random cues), at the cost of counting on one thread.
-    """
-    units = WordVocabulary(vocab)
-    counters = _PerThread(lambda: WordCounter(starts, units))
-
-    def count(a: int, b: int, data: np.ndarray, pretok: np.ndarray) -> None:
-        data = np.ascontiguousarray(data, dtype=np.uint8)
-        counters.get().add(data, np.ascontiguousarray(pretok, dtype=np.uint8), a)
-
-    for _ in _pipeline(bounds, [as_reader(data), as_reader(pretok)], count, workers):
-        pass
-    counter = counters.merged() or WordCounter(starts, units)
-    counters.all.clear()
-    return counter.result()

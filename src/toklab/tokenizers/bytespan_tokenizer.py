@@ -5,9 +5,9 @@ files in chunks that end at pre-token starts
 (:func:`~toklab.tokenizers.bytespan_stream.stream_spans`; ``chunk_bytes`` is capped at
 :data:`~toklab.tokenizers.bytespan_stream.MAX_CHUNK_BYTES`, so that memory stays small); the
 combined threshold is the exact percentile from two more passes, and the seeding variants count
-the corpus's span words in one more (:func:`~toklab.tokenizers.bytespan_stream.stream_words`).
-Memory holds counted span types and words, not per-byte arrays (but the span starts as bits,
-n / 8 bytes, between the seeding variants' two passes). The global constraint holds the corpus
+the pre-tokens by their span starts in the span pass, which gives the span words once the seed
+is chosen (:func:`~toklab.tokenizers.bytespan_counts.count_span_words`). Memory holds counted
+span types, pre-tokens and words, not per-byte arrays. The global constraint holds the corpus
 bytes and reads the cue's order in waves (:mod:`~toklab.tokenizers.bytespan_global`).
 """
 
@@ -27,7 +27,6 @@ from toklab.tokenizers.bytespan_stream import (
     chunk_bounds,
     file_reader,
     stream_spans,
-    stream_words,
     streamed_percentile,
 )
 
@@ -134,7 +133,7 @@ def train_bytespan(
             file_reader(corpus.paths["bin"]),
             file_reader(corpus.paths["pretok"]),
             threshold,
-            keep_starts=proportion is not None,
+            count_pretokens=proportion is not None,
             languages=(corpus.offsets, languages) if variant == "balanced" else None,
         )
         trajectory.append(
@@ -161,17 +160,16 @@ def train_bytespan(
                 return bs.balanced_from_counts(by_language, vocab_size, special_tokens, extra)
 
         else:
+            from toklab.tokenizers.bytespan_counts import WordVocabulary, count_span_words
+
             assert proportion is not None and streamed.spans is not None
-            assert streamed.starts is not None
+            assert streamed.pretokens is not None
             seed = bs.seed_tokens(streamed.spans, vocab_size, special_tokens, proportion)
-            words = stream_words(
-                streamed.starts,
-                bounds,
-                file_reader(corpus.paths["bin"]),
-                file_reader(corpus.paths["pretok"]),
-                seed,
-            ).longer_than_one()  # the others hold no pair
+            pretokens = streamed.pretokens
             del streamed
+            words = count_span_words(pretokens, WordVocabulary(seed))
+            words = words.longer_than_one()  # the others hold no pair
+            del pretokens
 
             def candidates(extra: int) -> list[bs.Token]:
                 return bs.bpe_on_spans(seed, words, vocab_size, special_tokens, extra)
