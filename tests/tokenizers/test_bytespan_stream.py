@@ -15,7 +15,12 @@ from toklab.errors import DataError
 from toklab.pretokenization import pretoken_start_flags
 from toklab.tokenizers import bytespan as bs
 from toklab.tokenizers import bytespan_counts
-from toklab.tokenizers.bytespan_counts import MASK_BYTES, WordVocabulary, count_span_words
+from toklab.tokenizers.bytespan_counts import (
+    MASK_BYTES,
+    WordVocabulary,
+    count_span_words,
+    distinct_words,
+)
 from toklab.tokenizers.bytespan_stream import (
     block_reader,
     chunk_bounds,
@@ -142,6 +147,34 @@ def test_chunked_span_words_equal_the_loop(text, draw, chunk_bytes, workers):
     starts = bs.monotonic_starts(cue, pretok, data)
     index = {t: i for i, t in enumerate(vocab)}
     assert words.as_lists() == reference_words(starts, data, pretok, index)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.lists(st.integers(0, 2), max_size=3), st.integers(1, 5)), max_size=30),
+    st.sampled_from([lambda w: 0, lambda w: len(w) % 2, hash]),
+)
+def test_distinct_words_merges_equal_words_only(words, hash_of):
+    """Equal unit sequences merge (counts add, the earliest position stays).
+
+    Whatever the hashes: with every hash equal, words are told apart by their units alone.
+    """
+    units = np.array([u for word, _ in words for u in word], dtype=np.int32)
+    offsets = np.cumsum([0] + [len(word) for word, _ in words]).astype(np.int64)
+    hashes = np.array([hash_of(tuple(word)) for word, _ in words], dtype=np.int64)
+    counts = np.array([count for _, count in words], dtype=np.int64)
+    firsts = np.arange(len(words), dtype=np.int64)[::-1].copy()
+    entry, count, first = distinct_words(units, offsets, hashes.view(np.uint64), counts, firsts)
+    expected: dict[tuple, list[int]] = {}
+    for (word, times), position in zip(words, firsts.tolist(), strict=True):
+        seen = expected.setdefault(tuple(word), [0, position])
+        seen[0] += times
+        seen[1] = min(seen[1], position)
+    got = {
+        tuple(units[offsets[e] : offsets[e + 1]].tolist()): [c, f]
+        for e, c, f in zip(entry.tolist(), count.tolist(), first.tolist(), strict=True)
+    }
+    assert len(entry) == len(expected) and got == expected
 
 
 @given(st.integers(1, 50), st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60))))

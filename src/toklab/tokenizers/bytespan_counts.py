@@ -11,7 +11,7 @@ The monotonic and combined constraints cut a chunk of the corpus into spans
 * **pre-tokens by their span starts** (:func:`count_chunk_masks`): each pre-token's bytes and
   the bit mask of its span starts, counted with the first position of each. Once the seeding
   variants know their vocabulary, each distinct one becomes a **span word**
-  (:func:`count_words`): the pre-token as a sequence of unit ids, one per span whose type is in
+  (:func:`word_units`; equal words merged by :func:`distinct_words`): the pre-token as a sequence of unit ids, one per span whose type is in
   the vocabulary, else one per byte of the span (the first a word-initial byte where the span
   starts the pre-token, the others continuation bytes). These are the "words" of BPE on spans
   (:func:`toklab.tokenizers.bytespan.seeded_vocabulary`), as pre-token counts are BPE's. A
@@ -449,37 +449,36 @@ def _pretoken_length(size, mask):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _words_until_full(
-    slots,
-    pool,
-    rows,
-    count,
-    used,
-    first,
-    pretokens,
-    pretoken_rows,
-    entries,
-    k,
-    vocab_slots,
-    vocab_pool,
-    vocab_rows,
-    initial_ids,
-    continuation_ids,
-    pair_ids,
-    units,
-    key,
+def word_units(
+    pretokens, pretoken_rows, entries, vocab, initial_ids, continuation_ids, pair_ids
 ):  # pragma: no cover - compiled
-    """Add the words of ``entries`` from ``k`` on; stop where one more might not fit."""
-    source = units.view(np.uint8)  # a view made once: one per word counts its references
-    while k < len(entries):
+    """Each counted pre-token entry (a row of a mask table) as its span word, end to end.
+
+    A word is its pre-token's spans as unit ids: one per span whose type is in ``vocab`` (a
+    table of span keys whose counts are their unit ids; ``pair_ids`` holds those of the
+    two-byte keys, by :func:`_short_slot` less 512, else -1), else one per byte of the span
+    (the first a word-initial byte where the span starts the pre-token, the others
+    continuation bytes). Returns the units, each entry's offsets into them (``len(entries) +
+    1``) and each word's hash.
+    """
+    vocab_slots, vocab_pool, vocab_rows, _, _ = vocab
+    bound = 0
+    longest = 1
+    for k in range(len(entries)):
+        size = pretoken_rows[entries[k, _PRETOKEN], 1]
+        bound += size
+        longest = max(longest, size)
+    units = np.empty(bound, dtype=np.int32)
+    offsets = np.zeros(len(entries) + 1, dtype=np.int64)
+    hashes = np.empty(len(entries), dtype=np.uint64)
+    key = np.empty(longest + 1, dtype=np.uint8)
+    n_units = 0
+    for k in range(len(entries)):
         t, mask = entries[k, _PRETOKEN], np.uint64(entries[k, _MASK])
         a, size = pretoken_rows[t, 0], pretoken_rows[t, 1]
         length = _pretoken_length(size, mask)
-        full = count == len(rows) or count == len(first) or 2 * (count + 1) > len(slots)
-        if full or used + 4 * length > len(pool) or len(units) < length or len(key) < 1 + length:
-            break
         bits = a + length  # where a long pre-token's packed starts begin
-        n_units = 0
+        start = n_units
         s = 0
         while s < length:
             e = s + 1
@@ -490,16 +489,11 @@ def _words_until_full(
                 while e < length and not (pretokens[bits + (e >> 3)] >> (e & 7)) & 1:
                     e += 1
             initial = s == 0
-            if e - s == 1:  # a byte is always a token, in either form
-                b = pretokens[a + s]
-                units[n_units] = initial_ids[b] if initial else continuation_ids[b]
-                n_units += 1
-                s = e
-                continue
+            unit = -1
             if e - s == 2:  # two bytes: looked up directly
                 code = (np.int64(pretokens[a + s]) << 8) | pretokens[a + s + 1]
                 unit = pair_ids[(1 << 16 if initial else 0) | code]
-            else:
+            elif e - s > 2:
                 key[0] = 1 if initial else 0
                 for j in range(e - s):
                     key[1 + j] = pretokens[a + s + j]
@@ -509,7 +503,7 @@ def _words_until_full(
             if unit >= 0:
                 units[n_units] = unit
                 n_units += 1
-            else:
+            else:  # a byte is always a token, in either form
                 b = pretokens[a + s]
                 units[n_units] = initial_ids[b] if initial else continuation_ids[b]
                 n_units += 1
@@ -517,71 +511,56 @@ def _words_until_full(
                     units[n_units] = continuation_ids[pretokens[a + j]]
                     n_units += 1
             s = e
-        slot, h = _probe(slots, pool, rows, source, 0, 4 * n_units)
-        w = slots[slot, 0]
-        if w >= 0:
-            rows[w, 2] += entries[k, _TIMES]
-            first[w] = min(first[w], entries[k, _FIRST])
-        else:
-            for j in range(4 * n_units):  # no slices: their views count references
-                pool[used + j] = source[j]
-            rows[count, 0], rows[count, 1], rows[count, 2] = used, 4 * n_units, entries[k, _TIMES]
-            slots[slot, 0], slots[slot, 1] = count, h
-            first[count] = entries[k, _FIRST]
-            count += 1
-            used += 4 * n_units
-        k += 1
-    return count, used, k
+        h = np.uint64(14695981039346656037)
+        for j in range(start, n_units):
+            h = (h ^ np.uint64(units[j])) * np.uint64(1099511628211)
+        hashes[k] = h ^ (h >> np.uint64(29))
+        offsets[k + 1] = n_units
+    return units[:n_units], offsets, hashes
 
 
 @njit(cache=True, nogil=True)
-def count_words(
-    table, first, pretokens, pretoken_rows, entries, vocab, initial_ids, continuation_ids, pair_ids
-):  # pragma: no cover - compiled
-    """Add the span words of counted pre-token ``entries`` (rows of a mask table) to ``table``.
+def distinct_words(units, offsets, hashes, counts, firsts):  # pragma: no cover - compiled
+    """Equal words (unit sequences) merged: each one's entry, summed count and first position.
 
-    A word is its pre-token's spans as unit ids: one per span whose type is in ``vocab`` (a
-    table of span keys whose counts are their unit ids; ``pair_ids`` holds those of the
-    two-byte keys, by :func:`_short_slot` less 512, else -1), else one per byte of the span
-    (the first a word-initial byte where the span starts the pre-token, the others
-    continuation bytes). Its key is its unit ids as int32 bytes; it is counted as often as its
-    entries, and ``first`` keeps its earliest position. Returns the table and ``first``.
+    Entries are grouped by hash (sorted), then compared within a group. Returns the entry of
+    each distinct word, its count and its earliest position, words in no particular order.
     """
-    vocab_slots, vocab_pool, vocab_rows, _, _ = vocab
-    units = np.empty(256, dtype=np.int32)
-    key = np.empty(256, dtype=np.uint8)
-    k = 0
-    while True:
-        slots, pool, rows, count, used = table
-        count, used, k = _words_until_full(
-            slots,
-            pool,
-            rows,
-            count,
-            used,
-            first,
-            pretokens,
-            pretoken_rows,
-            entries,
-            k,
-            vocab_slots,
-            vocab_pool,
-            vocab_rows,
-            initial_ids,
-            continuation_ids,
-            pair_ids,
-            units,
-            key,
-        )
-        table = (slots, pool, rows, count, used)
-        if k == len(entries):
-            return table, first
-        length = pretoken_rows[entries[k, _PRETOKEN], 1]
-        if len(units) < length:
-            units = np.empty(2 * length, dtype=np.int32)
-            key = np.empty(2 * length + 1, dtype=np.uint8)
-        table = _with_room(table, 4 * length)
-        first = grown(first, count + 1)
+    order = np.argsort(hashes)
+    word_entry = np.empty(len(order), dtype=np.int64)
+    word_count = np.empty(len(order), dtype=np.int64)
+    word_first = np.empty(len(order), dtype=np.int64)
+    n = 0
+    i = 0
+    while i < len(order):
+        j = i + 1
+        while j < len(order) and hashes[order[j]] == hashes[order[i]]:
+            j += 1
+        group = n  # the group's words are n_before..n
+        for k in range(i, j):
+            e = order[k]
+            a, b = offsets[e], offsets[e + 1]
+            found = -1
+            for w in range(group, n):
+                f = word_entry[w]
+                c, d = offsets[f], offsets[f + 1]
+                if d - c == b - a:
+                    same = True
+                    for x in range(b - a):
+                        if units[a + x] != units[c + x]:
+                            same = False
+                            break
+                    if same:
+                        found = w
+                        break
+            if found < 0:
+                word_entry[n], word_count[n], word_first[n] = e, counts[e], firsts[e]
+                n += 1
+            else:
+                word_count[found] += counts[e]
+                word_first[found] = min(word_first[found], firsts[e])
+        i = j
+    return word_entry[:n], word_count[:n], word_first[:n]
 
 
 @njit(cache=True, nogil=True)
@@ -778,31 +757,37 @@ class PretokenMasks:
 def count_span_words(counters: Sequence[PretokenMasks], vocab: WordVocabulary) -> SpanWords:
     """The span words over ``vocab`` of the pre-tokens ``counters`` hold, merged.
 
-    The words are in order of first occurrence, as counted pre-token by pre-token. Each
-    counter is emptied once its words are counted: its tables are the largest thing the
-    seeding variants hold, with the words'.
+    Each counted (pre-token, span starts) becomes its word (:func:`word_units`); equal words
+    are merged (:func:`distinct_words`) and put in order of first occurrence. Each counter is
+    emptied as its words are made: its tables are, with the words, the largest thing the
+    seeding variants hold.
     """
-    table, first = empty_table(), np.empty(1 << 12, dtype=np.int64)
+    parts = []
     for counter in counters:
         _, pool, rows, _, _ = counter.table
         entries = counter.entries()
         counter.table, counter.masks, counter.n_masks = empty_table(), counter.masks[:0], 0
-        table, first = count_words(
-            table,
-            first,
-            pool,
-            rows,
-            entries,
-            vocab.table,
-            vocab.initial,
-            vocab.continuation,
-            vocab.pairs,
+        units, offsets, hashes = word_units(
+            pool, rows, entries, vocab.table, vocab.initial, vocab.continuation, vocab.pairs
         )
+        parts.append((units, offsets, hashes, entries[:, _TIMES], entries[:, _FIRST]))
         del entries, pool, rows
-    _, pool, rows, n, _ = table
-    order = np.argsort(first[:n], kind="stable")
-    ids, offsets = gather(pool, rows[:n, 0][order], rows[:n, 1][order], 0)
-    return SpanWords(ids.view(np.int32), offsets // 4, rows[:n, 2][order])
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return SpanWords(np.zeros(0, dtype=np.int32), np.zeros(1, dtype=np.int64), empty)
+    shifts = np.cumsum([0] + [len(part[0]) for part in parts[:-1]])
+    units = np.concatenate([part[0] for part in parts])
+    ends = [part[1][1:] + shift for part, shift in zip(parts, shifts, strict=True)]
+    offsets = np.concatenate([np.zeros(1, dtype=np.int64), *ends])
+    hashes, counts, firsts = (np.concatenate([part[i] for part in parts]) for i in (2, 3, 4))
+    del parts
+    entry, count, first = distinct_words(units, offsets, hashes, counts, firsts)
+    order = np.argsort(first, kind="stable")
+    entry = entry[order]
+    ids, word_offsets = gather(
+        units.view(np.uint8), 4 * offsets[entry], 4 * (offsets[entry + 1] - offsets[entry]), 0
+    )
+    return SpanWords(ids.view(np.int32), word_offsets // 4, count[order])
 
 
 @dataclass(frozen=True)
