@@ -164,7 +164,9 @@ def test_distinct_words_merges_equal_words_only(words, hash_of):
     hashes = np.array([hash_of(tuple(word)) for word, _ in words], dtype=np.int64)
     counts = np.array([count for _, count in words], dtype=np.int64)
     firsts = np.arange(len(words), dtype=np.int64)[::-1].copy()
-    entry, count, first = distinct_words(units, offsets, hashes.view(np.uint64), counts, firsts)
+    hashes = hashes.view(np.uint64)
+    order = np.argsort(hashes, kind="stable")
+    entry, count, first = distinct_words(units, offsets, hashes, order, counts, firsts)
     expected: dict[tuple, list[int]] = {}
     for (word, times), position in zip(words, firsts.tolist(), strict=True):
         seen = expected.setdefault(tuple(word), [0, position])

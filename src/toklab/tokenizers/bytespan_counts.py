@@ -520,13 +520,13 @@ def word_units(
 
 
 @njit(cache=True, nogil=True)
-def distinct_words(units, offsets, hashes, counts, firsts):  # pragma: no cover - compiled
+def distinct_words(units, offsets, hashes, order, counts, firsts):  # pragma: no cover - compiled
     """Equal words (unit sequences) merged: each one's entry, summed count and first position.
 
-    Entries are grouped by hash (sorted), then compared within a group. Returns the entry of
-    each distinct word, its count and its earliest position, words in no particular order.
+    Entries are grouped by hash (``order`` sorts ``hashes``), then compared within a group.
+    Returns the entry of each distinct word, its count and its earliest position, words in no
+    particular order.
     """
-    order = np.argsort(hashes)
     word_entry = np.empty(len(order), dtype=np.int64)
     word_count = np.empty(len(order), dtype=np.int64)
     word_first = np.empty(len(order), dtype=np.int64)
@@ -762,16 +762,19 @@ def count_span_words(counters: Sequence[PretokenMasks], vocab: WordVocabulary) -
     emptied as its words are made: its tables are, with the words, the largest thing the
     seeding variants hold.
     """
-    parts = []
-    for counter in counters:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def words_of(counter: PretokenMasks) -> tuple[np.ndarray, ...]:
         _, pool, rows, _, _ = counter.table
         entries = counter.entries()
         counter.table, counter.masks, counter.n_masks = empty_table(), counter.masks[:0], 0
         units, offsets, hashes = word_units(
             pool, rows, entries, vocab.table, vocab.initial, vocab.continuation, vocab.pairs
         )
-        parts.append((units, offsets, hashes, entries[:, _TIMES], entries[:, _FIRST]))
-        del entries, pool, rows
+        return units, offsets, hashes, entries[:, _TIMES], entries[:, _FIRST]
+
+    with ThreadPoolExecutor(max(len(counters), 1)) as pool:  # compiled code releases the GIL
+        parts = list(pool.map(words_of, counters))
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return SpanWords(np.zeros(0, dtype=np.int32), np.zeros(1, dtype=np.int64), empty)
@@ -781,8 +784,8 @@ def count_span_words(counters: Sequence[PretokenMasks], vocab: WordVocabulary) -
     offsets = np.concatenate([np.zeros(1, dtype=np.int64), *ends])
     hashes, counts, firsts = (np.concatenate([part[i] for part in parts]) for i in (2, 3, 4))
     del parts
-    entry, count, first = distinct_words(units, offsets, hashes, counts, firsts)
-    order = np.argsort(first, kind="stable")
+    entry, count, first = distinct_words(units, offsets, hashes, np.argsort(hashes), counts, firsts)
+    order = np.argsort(first)  # distinct positions: any sort is stable
     entry = entry[order]
     ids, word_offsets = gather(
         units.view(np.uint8), 4 * offsets[entry], 4 * (offsets[entry + 1] - offsets[entry]), 0
