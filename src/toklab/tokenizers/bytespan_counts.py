@@ -324,21 +324,36 @@ def _count_masks_until_full(
     flat = masks.reshape(-1)  # for prefetching
     slot_mask = len(masks) - 1
     while w < n:
-        stop = w + 1
-        while stop < n and not pretok[stop]:
+        # one loop finds the pre-token's end and computes its hash (pretoken_scan's) and mask
+        h = np.uint64(14695981039346656037)
+        mask = np.uint64(0)
+        stop = w
+        while True:
+            h = (h ^ np.uint64(data[stop])) * np.uint64(1099511628211)
+            mask |= np.uint64(is_start[stop]) << np.uint64((stop - w) & 63)
             stop += 1
+            if stop == n or pretok[stop]:
+                break
         length = stop - w
         size = length if length <= MASK_BYTES else length + (length + 7) // 8
         full = count == len(rows) or 2 * (count + 1) > len(slots)
         full = full or 2 * (n_masks + _MASK_AHEAD + 1) > len(masks)
         if full or used + size > len(pool) or size > len(key):
             break
-        mask = np.uint64(0)
         if length <= MASK_BYTES:
-            for j in range(length):
-                mask |= np.uint64(is_start[w + j]) << np.uint64(j)
-            slot, h = _probe(slots, pool, rows, data, w, stop)
-        else:  # the bytes, then the starts as packed bits (little bit order)
+            h = np.int64(h ^ (h >> np.uint64(29)))
+            slot = h & (len(slots) - 1)
+            while True:
+                t = slots[slot, 0]
+                if t == _EMPTY or (
+                    slots[slot, 1] == h
+                    and rows[t, 1] == length
+                    and _same(pool, rows[t, 0], data, w, length)
+                ):
+                    break
+                slot = (slot + 1) & (len(slots) - 1)
+        else:
+            mask = np.uint64(0)  # the bytes, then the starts as packed bits (little bit order)
             for j in range(length):
                 key[j] = data[w + j]
             for j in range(length, size):
