@@ -5,12 +5,16 @@ The corpus is tinyshakespeare repeated to --megabytes (or, with ``--corpus demo`
 generator: two synthetic languages with many distinct words) as a byte corpus, its documents
 alternately labelled with two pseudo-languages (for the balanced variant); the cue is smoothed
 random noise (``--cue bigram``: a byte bigram model's surprisal, -log P(byte | previous byte)
-with add-one smoothing, fitted on the corpus itself), written to a predictions zarr. Timings
+with add-one smoothing, fitted on the corpus itself; ``--cue ngram``: the cues of
+:mod:`toklab.ngram_cues`, ByteSpan's original alternative to its LM, a byte 5-gram model fitted
+on the corpus's first 20 MB), written to a predictions zarr. Timings
 depend on the bytes and the spans the cue shapes, not on the model that made it. Noise cuts each
 occurrence of a word differently: the most distinct span types and span words, the worst case
 for counting and for BPE on spans. A bigram cue cuts a word's occurrences alike, as an LM's
 mostly does, but it is too coarse to make enough span types for the frequency variants at large
-V (on tinyshakespeare and the demo text it makes 3,000 to 6,000): use it for the seeding rows. Every ByteSpan row is the library's whole path from the files
+V (on tinyshakespeare and the demo text it makes 3,000 to 6,000): use it for the seeding rows.
+A 5-gram cue is closest to an LM's; on the demo text it makes about 12,000 monotonic span
+types, enough for the seeding and global rows at V = 32,000. Every ByteSpan row is the library's whole path from the files
 (``train_bytespan``: the zarr read in chunks, spans, vocabulary, BPE merges where the variant
 or the inference needs them), without saving.
 
@@ -40,6 +44,7 @@ import numpy as np
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SPECIALS = ["<|endoftext|>"]
+NGRAM_TRAIN_BYTES = 20_000_000  # the 5-gram cue's model is fitted on this much of the corpus
 MEMORY_TARGET = 2.0
 TIME_TARGETS = {"seeding": 1.5, "other": 1.0}
 
@@ -103,6 +108,12 @@ def bigram_surprisal(data: np.ndarray, doc_starts: np.ndarray) -> np.ndarray:
     return np.concatenate([surprisal[code] for code in contexts])
 
 
+def noise_cue(n: int) -> np.ndarray:
+    """Smoothed random noise, one value a byte: every occurrence of a word is cut differently."""
+    rng = np.random.default_rng(0)
+    return np.convolve(rng.normal(size=n), np.ones(3) / 3, mode="same")
+
+
 def write_inputs(
     directory: Path, docs: list[str], cue_kind: str = "noise"
 ) -> tuple[Path, Path, list[str]]:
@@ -118,12 +129,27 @@ def write_inputs(
     pq.write_table(pa.table({"id": [str(i) for i in range(len(docs))], "text": docs}), shard)
     write_byte_corpus([shard], prefix)
     corpus = ByteCorpus(prefix)
-    if cue_kind == "bigram":
-        cue = bigram_surprisal(np.asarray(corpus.bytes), corpus.offsets[:-1])
+    if cue_kind == "ngram":
+        from toklab.ngram_cues import write_ngram_predictions
+
+        train, size = [], 0
+        for doc in docs:
+            train.append(doc)
+            size += len(doc.encode())
+            if size >= NGRAM_TRAIN_BYTES:
+                break
+        train_shard = directory / "ngram-train.parquet"
+        ids = [str(i) for i in range(len(train))]
+        pq.write_table(pa.table({"id": ids, "text": train}), train_shard)
+        write_byte_corpus([train_shard], directory / "ngram_train")
+        write_ngram_predictions(directory / "ngram_train", prefix, directory / "cues.zarr")
     else:
-        rng = np.random.default_rng(0)
-        cue = np.convolve(rng.normal(size=corpus.num_bytes), np.ones(3) / 3, mode="same")
-    write_cues(directory / "cues.zarr", corpus, cue.astype(np.float32))
+        cue = (
+            bigram_surprisal(np.asarray(corpus.bytes), corpus.offsets[:-1])
+            if cue_kind == "bigram"
+            else noise_cue(corpus.num_bytes)
+        )
+        write_cues(directory / "cues.zarr", corpus, cue.astype(np.float32))
     languages = ["en", "xx"] * (len(docs) // 2) + ["en"] * (len(docs) % 2)
     (directory / "languages.json").write_text(json.dumps(languages))
     return prefix, directory / "cues.zarr", languages
@@ -236,7 +262,7 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, default=4000)
     parser.add_argument("--min-frequency", type=int, default=5, help="global constraint")
     parser.add_argument("--corpus", choices=("shakespeare", "demo"), default="shakespeare")
-    parser.add_argument("--cue", choices=("noise", "bigram"), default="noise")
+    parser.add_argument("--cue", choices=("noise", "bigram", "ngram"), default="noise")
     parser.add_argument("--rows", default="", help="only rows whose label contains this")
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs per row (the least time counts): noisy hosts"
