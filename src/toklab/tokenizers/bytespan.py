@@ -50,7 +50,7 @@ from toklab.errors import ConfigError, DataError
 from toklab.tokenizers.byte_unicode import bytes_to_unicode, encode_bytes
 
 if TYPE_CHECKING:
-    from toklab.tokenizers.bytespan_counts import SpanWords
+    from toklab.tokenizers.bytespan_counts import PretokenMasks, SpanWords
     from toklab.tokenizers.pretoken_scan import PretokenCounts
 
 SPACE = 0x20
@@ -387,7 +387,7 @@ def seeded_vocabulary(
     return bpe_on_spans(vocab, words, vocab_size, special_tokens, extra)
 
 
-def _pretoken_masks(is_start: np.ndarray, data: np.ndarray, pretok: np.ndarray):
+def _pretoken_masks(is_start: np.ndarray, data: np.ndarray, pretok: np.ndarray) -> PretokenMasks:
     """The pre-tokens of a whole corpus counted by their span starts."""
     from toklab.tokenizers.bytespan_counts import PretokenMasks
 

@@ -476,9 +476,8 @@ def stream_spans(
     end; only a few chunks of the cue, bytes and flags are in memory at once. The counts equal those of the
     whole array (:func:`~toklab.tokenizers.bytespan.count_spans`); with ``count_pretokens``,
     the pre-tokens are counted by their span starts too (for the seeding variants' words); with
-    ``languages``
-    (document offsets and languages), the types are counted per language (the balanced
-    variant).
+    ``languages`` (document offsets and languages), the types are counted per language (the
+    balanced variant).
     """
     names: list[str] = []
     doc_offsets, doc_language = None, None
