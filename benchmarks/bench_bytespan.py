@@ -14,9 +14,9 @@ for counting and for BPE on spans. A bigram cue cuts a word's occurrences alike,
 mostly does, but it is too coarse to make enough span types for the frequency variants at large
 V (on tinyshakespeare and the demo text it makes 3,000 to 6,000): use it for the seeding rows.
 A 5-gram cue is closest to an LM's; on the demo text it makes about 12,000 monotonic span
-types, enough for the seeding and global rows at V = 32,000. Every ByteSpan row is the library's whole path from the files
-(``train_bytespan``: the zarr read in chunks, spans, vocabulary, BPE merges where the variant
-or the inference needs them), without saving.
+types, enough for the seeding and global rows at V = 32,000. Every ByteSpan row is the
+library's whole path from the files (``train_bytespan``: the zarr read in chunks, spans,
+vocabulary, BPE merges where the variant or the inference needs them), without saving.
 
 Each row runs in a fresh subprocess, so its peak memory (``VmHWM``: the most resident memory
 the process ever had, memory-mapped corpus pages included) is its own. The subprocess

@@ -10,10 +10,10 @@ The monotonic and combined constraints cut a chunk of the corpus into spans
   occurrence is kept;
 * **pre-tokens by their span starts** (:func:`count_chunk_masks`): each pre-token's bytes and
   the bit mask of its span starts, counted with the first position of each. Once the seeding
-  variants know their vocabulary, each distinct one becomes a **span word**
-  (:func:`word_units`; equal words merged by :func:`distinct_words`): the pre-token as a sequence of unit ids, one per span whose type is in
-  the vocabulary, else one per byte of the span (the first a word-initial byte where the span
-  starts the pre-token, the others continuation bytes). These are the "words" of BPE on spans
+  variants know their vocabulary, each distinct one becomes a **span word** (:func:`word_units`;
+  equal words merged by :func:`distinct_words`): the pre-token as a sequence of unit ids, one
+  per span whose type is in the vocabulary, else one per byte of the span (the first a
+  word-initial byte where the span starts the pre-token, the others continuation bytes). These are the "words" of BPE on spans
   (:func:`toklab.tokenizers.bytespan.seeded_vocabulary`), as pre-token counts are BPE's. A
   corpus has few distinct (pre-token, starts) beside its occurrences, so the words need no
   second pass over the corpus, and a pre-token occurrence costs one lookup of its bytes in a
@@ -324,12 +324,10 @@ def _count_masks_until_full(
     flat = masks.reshape(-1)  # for prefetching
     slot_mask = len(masks) - 1
     while w < n:
-        # one loop finds the pre-token's end and computes its hash (pretoken_scan's) and mask
-        h = np.uint64(14695981039346656037)
+        # one loop finds the pre-token's end and its start mask (wrapped past MASK_BYTES)
         mask = np.uint64(0)
         stop = w
         while True:
-            h = (h ^ np.uint64(data[stop])) * np.uint64(1099511628211)
             mask |= np.uint64(is_start[stop]) << np.uint64((stop - w) & 63)
             stop += 1
             if stop == n or pretok[stop]:
@@ -341,17 +339,7 @@ def _count_masks_until_full(
         if full or used + size > len(pool) or size > len(key):
             break
         if length <= MASK_BYTES:
-            h = np.int64(h ^ (h >> np.uint64(29)))
-            slot = h & (len(slots) - 1)
-            while True:
-                t = slots[slot, 0]
-                if t == _EMPTY or (
-                    slots[slot, 1] == h
-                    and rows[t, 1] == length
-                    and _same(pool, rows[t, 0], data, w, length)
-                ):
-                    break
-                slot = (slot + 1) & (len(slots) - 1)
+            slot, h = _probe(slots, pool, rows, data, w, stop)
         else:
             mask = np.uint64(0)  # the bytes, then the starts as packed bits (little bit order)
             for j in range(length):
@@ -526,10 +514,7 @@ def word_units(
                     units[n_units] = continuation_ids[pretokens[a + j]]
                     n_units += 1
             s = e
-        h = np.uint64(14695981039346656037)
-        for j in range(start, n_units):
-            h = (h ^ np.uint64(units[j])) * np.uint64(1099511628211)
-        hashes[k] = h ^ (h >> np.uint64(29))
+        hashes[k] = _hash(units, start, n_units)
         offsets[k + 1] = n_units
     return units[:n_units], offsets, hashes
 
@@ -551,7 +536,7 @@ def distinct_words(units, offsets, hashes, order, counts, firsts):  # pragma: no
         j = i + 1
         while j < len(order) and hashes[order[j]] == hashes[order[i]]:
             j += 1
-        group = n  # the group's words are n_before..n
+        group = n  # this hash's distinct words are word_entry[group:n]
         for k in range(i, j):
             e = order[k]
             a, b = offsets[e], offsets[e + 1]
