@@ -130,21 +130,32 @@ long_texts = st.lists(
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.one_of(texts, long_texts), st.data(), st.integers(1, 30), st.integers(1, 3))
-def test_chunked_span_words_equal_the_loop(text, draw, chunk_bytes, workers):
-    """Words from pre-tokens counted by span starts in the span pass, on 1 to 3 threads."""
+@given(
+    st.one_of(texts, long_texts), st.data(), st.integers(1, 30), st.booleans(), st.integers(1, 3)
+)
+def test_chunked_span_words_equal_the_loop(text, draw, chunk_bytes, combined, workers):
+    """Words from pre-tokens counted by span starts in the span pass, on 1 to 3 threads.
+
+    The span types, which the seeding variants take from those counts, equal the whole array's.
+    """
     data = np.frombuffer(text.encode(), dtype=np.uint8)
     pretok = pretoken_start_flags(text)
     n = len(data)
     cue = np.asarray(draw.draw(st.lists(st.integers(0, 5), min_size=n, max_size=n)), np.float32)
+    threshold = float(np.percentile(cue, 30)) if combined else None
     bounds = chunk_bounds(pretok, chunk_bytes)
     streamed = stream_spans(
-        array_reader(cue), bounds, data, pretok, count_pretokens=True, workers=workers
+        array_reader(cue), bounds, data, pretok, threshold, count_pretokens=True, workers=workers
     )
+    starts = bs.monotonic_starts(cue, pretok, data, threshold)
+    whole = bs.count_spans(starts, data, pretok)
+    spans = streamed.spans
+    assert streamed.unique == len(whole.tokens)
+    assert (spans.tokens, spans.counts.tolist()) == (whole.tokens, whole.counts.tolist())
+    assert spans.first.tolist() == whole.first.tolist()
     chosen = draw.draw(st.lists(st.sampled_from(streamed.spans.tokens), unique=True))
     vocab = bs.initial_tokens() + [t for t in chosen if t not in set(bs.initial_tokens())]
     words = count_span_words(streamed.pretokens, WordVocabulary(vocab))
-    starts = bs.monotonic_starts(cue, pretok, data)
     index = {t: i for i, t in enumerate(vocab)}
     assert words.as_lists() == reference_words(starts, data, pretok, index)
 

@@ -9,7 +9,9 @@ The monotonic and combined constraints cut a chunk of the corpus into spans
   of first occurrence when chunks are counted in corpus order, and the position of each first
   occurrence is kept;
 * **pre-tokens by their span starts** (:func:`count_chunk_masks`): each pre-token's bytes and
-  the bit mask of its span starts, counted with the first position of each. Once the seeding
+  the bit mask of its span starts, counted with the first position of each. The seeding
+  variants count only these in the span pass: their span types follow from them
+  (:func:`count_entry_spans`, one count per distinct (pre-token, starts)). Once the seeding
   variants know their vocabulary, each distinct one becomes a **span word** (:func:`word_units`;
   equal words merged by :func:`distinct_words`): the pre-token as a sequence of unit ids, one
   per span whose type is in the vocabulary, else one per byte of the span (the first a
@@ -451,6 +453,107 @@ def _pretoken_length(size, mask):  # pragma: no cover - compiled
     return length
 
 
+@leaf
+def _span_end(pretokens, bits, mask, s, length):  # pragma: no cover - compiled
+    """Where the span from byte ``s`` of a counted pre-token ends: its next start, or ``length``.
+
+    The starts are ``mask``'s bits, or (mask 0) the packed bits at ``pretokens[bits:]``.
+    """
+    e = s + 1
+    if mask != 0:
+        while e < length and not (mask >> np.uint64(e)) & np.uint64(1):
+            e += 1
+    else:
+        while e < length and not (pretokens[bits + (e >> 3)] >> (e & 7)) & 1:
+            e += 1
+    return e
+
+
+@njit(cache=True, nogil=True)
+def _count_entry_spans_until_full(
+    slots, pool, rows, count, used, first, pretokens, pretoken_rows, entries, key, k, s,
+    short_counts, short_first,
+):  # fmt: skip  # pragma: no cover - compiled
+    """Count the spans of entries from entry ``k``'s byte ``s`` on; stop where one might not fit.
+
+    Returns the new numbers of keys and pool bytes used, and the entry and byte it stopped at.
+    """
+    while k < len(entries):
+        t, mask = entries[k, _PRETOKEN], np.uint64(entries[k, _MASK])
+        times, position = entries[k, _TIMES], entries[k, _FIRST]
+        a, size = pretoken_rows[t, 0], pretoken_rows[t, 1]
+        length = _pretoken_length(size, mask)
+        while s < length:
+            e = _span_end(pretokens, a + length, mask, s, length)
+            initial = 1 if s == 0 else 0
+            if e - s <= 2:  # as count_chunk_spans does: by slot (_short_slot)
+                if e - s == 1:
+                    slot = (initial << 8) | pretokens[a + s]
+                else:
+                    code = (np.int64(pretokens[a + s]) << 8) | pretokens[a + s + 1]
+                    slot = 512 + ((initial << 16) | code)
+                if short_counts[slot] == 0 or position + s < short_first[slot]:
+                    short_first[slot] = position + s
+                short_counts[slot] += times
+                s = e
+                continue
+            n = 1 + e - s
+            full = count == len(rows) or count == len(first) or 2 * (count + 1) > len(slots)
+            if full or n > len(key) or used + n > len(pool):
+                return count, used, k, s
+            key[0] = initial
+            for j in range(e - s):
+                key[1 + j] = pretokens[a + s + j]
+            slot, h = _probe(slots, pool, rows, key, 0, n)
+            u = slots[slot, 0]
+            if u >= 0:
+                rows[u, 2] += times
+                first[u] = min(first[u], position + s)
+            else:
+                for j in range(n):  # no slices: their views count references
+                    pool[used + j] = key[j]
+                rows[count, 0], rows[count, 1], rows[count, 2] = used, n, times
+                slots[slot, 0], slots[slot, 1] = count, h
+                first[count] = position + s
+                count += 1
+                used += n
+            s = e
+        k += 1
+        s = 0
+    return count, used, k, s
+
+
+@njit(cache=True, nogil=True)
+def count_entry_spans(
+    table, first, key, short_counts, short_first, pretokens, pretoken_rows, entries
+):  # pragma: no cover - compiled
+    """Add the span types of counted pre-token entries (rows of a mask table) to a span table.
+
+    Each entry's spans are counted as often as the entry, at its first position plus the
+    span's offset (the earliest such position stays): the counts and first positions equal
+    those :func:`count_chunk_spans` gives over the chunks the entries were counted from.
+    Returns the table, ``first`` and the scratch ``key`` (each possibly grown).
+    """
+    k = s = 0
+    while True:
+        slots, pool, rows, count, used = table
+        count, used, k, s = _count_entry_spans_until_full(
+            slots, pool, rows, count, used, first, pretokens, pretoken_rows, entries, key, k, s,
+            short_counts, short_first,
+        )  # fmt: skip
+        table = (slots, pool, rows, count, used)
+        if k == len(entries):
+            return table, first, key
+        t, mask = entries[k, _PRETOKEN], np.uint64(entries[k, _MASK])
+        a, size = pretoken_rows[t, 0], pretoken_rows[t, 1]
+        length = _pretoken_length(size, mask)
+        n = 1 + _span_end(pretokens, a + length, mask, s, length) - s
+        if len(key) < n:
+            key = np.empty(2 * n, dtype=np.uint8)
+        table = _with_room(table, n)
+        first = grown(first, count + 1)
+
+
 @njit(cache=True, nogil=True)
 def word_units(
     pretokens, pretoken_rows, entries, vocab, initial_ids, continuation_ids, pair_ids
@@ -484,13 +587,7 @@ def word_units(
         start = n_units
         s = 0
         while s < length:
-            e = s + 1
-            if mask != 0:
-                while e < length and not (mask >> np.uint64(e)) & np.uint64(1):
-                    e += 1
-            else:
-                while e < length and not (pretokens[bits + (e >> 3)] >> (e & 7)) & 1:
-                    e += 1
+            e = _span_end(pretokens, bits, mask, s, length)
             initial = s == 0
             unit = -1
             if e - s == 2:  # two bytes: looked up directly
@@ -752,6 +849,27 @@ class PretokenMasks:
     def entries(self) -> np.ndarray:
         """The counted (pre-token id, mask, count, first position) rows."""
         return self.masks[self.masks[:, _PRETOKEN] != _EMPTY]
+
+    def span_types(self) -> SpanTypeCounter:
+        """The span types of the counted pre-tokens: what counting their chunks' spans gives.
+
+        A pre-token's spans are its bytes cut at its starts, so the seeding variants count
+        only pre-tokens in the span pass, and their span types afterwards, once per distinct
+        (pre-token, starts) instead of once per span.
+        """
+        counter = SpanTypeCounter()
+        _, pool, rows, _, _ = self.table
+        counter.table, counter.first, counter.key = count_entry_spans(
+            counter.table,
+            counter.first,
+            counter.key,
+            counter.short_counts,
+            counter.short_first,
+            pool,
+            rows,
+            self.entries(),
+        )
+        return counter
 
 
 def count_span_words(counters: Sequence[PretokenMasks], vocab: WordVocabulary) -> SpanWords:

@@ -475,10 +475,14 @@ def stream_spans(
     Chunks are counted on ``workers`` threads, each into a counter of its own, merged at the
     end; only a few chunks of the cue, bytes and flags are in memory at once. The counts equal those of the
     whole array (:func:`~toklab.tokenizers.bytespan.count_spans`); with ``count_pretokens``,
-    the pre-tokens are counted by their span starts too (for the seeding variants' words); with
+    the pass counts the pre-tokens by their span starts instead (the seeding variants' words),
+    and the span types come from those counts afterwards (one count per distinct (pre-token,
+    starts), not per span); with
     ``languages`` (document offsets and languages), the types are counted per language (the
     balanced variant).
     """
+    if count_pretokens and languages is not None:
+        raise ValueError("pre-tokens are counted for the seeding variants, not per language")
     names: list[str] = []
     doc_offsets, doc_language = None, None
     if languages is not None:
@@ -496,13 +500,17 @@ def stream_spans(
         cue = np.ascontiguousarray(cue, dtype=np.float32)
         is_start = flags.get()[: b - a]
         chunk_span_starts(cue, pretok, data, level, combined, is_start)
-        counters.get().add(is_start, data, pretok, a)
-        if count_pretokens:
+        if count_pretokens:  # the span types come from the pre-tokens' counts, below
             pretokens.get().add(is_start, data, pretok, a)
+        else:
+            counters.get().add(is_start, data, pretok, a)
 
     readers = [read, as_reader(data), as_reader(pretok)]
     for _ in _pipeline(bounds, readers, count, workers):
         pass
+    if count_pretokens:
+        with ThreadPoolExecutor(max(len(pretokens.all), 1)) as pool:  # compiled: no GIL
+            counters.all = list(pool.map(PretokenMasks.span_types, pretokens.all))
     counter = counters.merged() or SpanTypeCounter(doc_offsets, doc_language)
     table, first = counter.keys()
     counted = (pretokens.all or [PretokenMasks()]) if count_pretokens else None
