@@ -44,6 +44,9 @@ _WORD_FIELDS = 4
 #: How many of the merged pair's words ahead a word's row is prefetched (its ids, half as far):
 #: the words outgrow a core's cache on rich corpora, and a word visited was a cache miss or two.
 _AHEAD = 8
+#: Pair ids and list entries are int32 in the hot arrays (half the cache footprint of int64):
+#: more than this many list entries is an error, where int64 would need over 16 GB for them.
+_MAX_ENTRIES = 2**31 - 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,7 +95,7 @@ def _rehashed_pairs(pairs, count, room):
     size = 1 << 16
     while size < 4 * room:
         size *= 2
-    slots = np.full(size, _EMPTY, dtype=np.int64)
+    slots = np.full(size, _EMPTY, dtype=np.int32)
     for pid in range(count):
         slots[_pair_slot(slots, pairs, pairs[pid, _KEY])] = pid
     return slots
@@ -262,7 +265,7 @@ def _merge_loop(
 ):  # fmt: skip
     """The loop behind :func:`merge`; returns the merges as ``(a, b, new)`` arrays and more."""
     pairs = np.empty((1 << 12, _FIELDS), dtype=np.int64)  # a row per pair: one cache line
-    slots = np.full(1 << 16, _EMPTY, dtype=np.int64)
+    slots = np.full(1 << 16, _EMPTY, dtype=np.int32)  # pair ids, as position_pid below
     n_pairs = 0
 
     # first pass: the pairs, their counts, and how many words hold each
@@ -292,8 +295,10 @@ def _merge_loop(
         n_occ += pairs[pid, _CHANGE]
         pairs[pid, _CHANGE] = 0
         pairs[pid, _LAST] = _EMPTY
+    if n_occ >= _MAX_ENTRIES:
+        raise ValueError("too many (pair, word) entries for the merge loop's int32 lists")
     occ_word = np.empty(max(2 * n_occ, 1 << 16), dtype=np.int32)
-    occ_next = np.empty(max(2 * n_occ, 1 << 16), dtype=np.int64)
+    occ_next = np.empty(max(2 * n_occ, 1 << 16), dtype=np.int32)
     for w in range(n_words):
         s, n = words[w, _START], words[w, _LENGTH]
         for i in range(s, s + n - 1):
@@ -409,6 +414,8 @@ def _merge_loop(
                 pairs = _grown_rows(pairs, need)
             if 2 * (n_pairs + n) > len(slots):
                 slots = _rehashed_pairs(pairs, n_pairs, n_pairs + n)
+            if n_occ + n >= _MAX_ENTRIES:
+                raise ValueError("too many (pair, word) entries for the merge loop's int32 lists")
             if n_occ + n > len(occ_word):
                 occ_word = grown(occ_word, 2 * (n_occ + n))
                 occ_next = grown(occ_next, 2 * (n_occ + n))
