@@ -189,10 +189,18 @@ def _count_spans_until_full(
 @leaf
 def _short_slot(data, pretok, s, e):  # pragma: no cover - compiled
     """The slot of span ``[s, e)`` of one or two bytes among :data:`SHORT_SLOTS` counters."""
-    start = 1 if pretok[s] else 0
+    return _short_key_slot(1 if pretok[s] else 0, data, s, e)
+
+
+@leaf
+def _short_key_slot(start, source, s, e):  # pragma: no cover - compiled
+    """The slot of key (``start``, ``source[s:e]``) of one or two bytes, as :func:`_short_slot`.
+
+    (flag, byte) keys take the first 512 slots, then (flag, byte, byte) keys.
+    """
     if e - s == 1:
-        return (start << 8) | data[s]
-    return 512 + ((start << 16) | (np.int64(data[s]) << 8) | data[s + 1])
+        return (start << 8) | source[s]
+    return 512 + ((start << 16) | (np.int64(source[s]) << 8) | source[s + 1])
 
 
 @njit(cache=True, nogil=True)
@@ -486,12 +494,8 @@ def _count_entry_spans_until_full(
         while s < length:
             e = _span_end(pretokens, a + length, mask, s, length)
             initial = 1 if s == 0 else 0
-            if e - s <= 2:  # as count_chunk_spans does: by slot (_short_slot)
-                if e - s == 1:
-                    slot = (initial << 8) | pretokens[a + s]
-                else:
-                    code = (np.int64(pretokens[a + s]) << 8) | pretokens[a + s + 1]
-                    slot = 512 + ((initial << 16) | code)
+            if e - s <= 2:  # by slot, as count_chunk_spans does
+                slot = _short_key_slot(initial, pretokens, a + s, a + e)
                 if short_counts[slot] == 0 or position + s < short_first[slot]:
                     short_first[slot] = position + s
                 short_counts[slot] += times
@@ -591,8 +595,7 @@ def word_units(
             initial = s == 0
             unit = -1
             if e - s == 2:  # two bytes: looked up directly
-                code = (np.int64(pretokens[a + s]) << 8) | pretokens[a + s + 1]
-                unit = pair_ids[(1 << 16 if initial else 0) | code]
+                unit = pair_ids[_short_key_slot(1 if initial else 0, pretokens, a + s, a + e) - 512]
             elif e - s > 2:
                 key[0] = 1 if initial else 0
                 for j in range(e - s):
